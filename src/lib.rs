@@ -1,0 +1,9 @@
+//! imapmend: reconcile two IMAP servers that should hold the same mail.
+//!
+//! The pure core is [`reconcile`] (listings + snapshot → [`plan::Plan`]);
+//! I/O lives at the edges: [`imap`], [`snapshot`], [`apply`].
+
+pub mod imap;
+pub mod model;
+pub mod secret;
+pub mod snapshot;

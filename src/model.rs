@@ -1,0 +1,487 @@
+//! Plain domain types shared by every layer: sides, UIDs, fingerprints,
+//! flags, message metadata and mailbox status.
+//!
+//! This module owns *values only*: no I/O, no policy. The IMAP layer fills
+//! these from the wire, the snapshot stores them, the reconcile core compares
+//! them. Flag semantics that every layer must agree on live here: keywords
+//! compare case-insensitively and `\Recent` never enters a [`FlagSet`].
+
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// A message UID. IMAP UIDs are 32-bit unsigned (RFC 3501 §2.3.1.1).
+pub type Uid = u32;
+
+/// One of the two servers being reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::A, Side::B];
+
+    /// The other server.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    /// 0 for A, 1 for B: the index into a `[T; 2]` kept per side.
+    pub fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+
+    pub fn letter(self) -> char {
+        match self {
+            Side::A => 'A',
+            Side::B => 'B',
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.letter())
+    }
+}
+
+/// SHA-256 of a message's bytes with canonical (CRLF) line endings.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn from_hex(s: &str) -> Option<Fingerprint> {
+        if s.len() != 64 || !s.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            let pair = std::str::from_utf8(chunk).ok()?;
+            out[i] = u8::from_str_radix(pair, 16).ok()?;
+        }
+        Some(Fingerprint(out))
+    }
+
+    /// First 12 hex digits, for tables meant for humans.
+    pub fn short(&self) -> String {
+        self.to_hex()[..12].to_string()
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", self.short())
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Fingerprint::from_hex(&s).ok_or_else(|| serde::de::Error::custom("bad fingerprint hex"))
+    }
+}
+
+/// One flag or keyword as the server spelled it. Equality and ordering are
+/// ASCII case-insensitive (RFC 3501: flag names are case-insensitive), so
+/// `$Junk` and `$junk` are the same flag and never cause a change.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Flag(String);
+
+impl Flag {
+    /// A flag as spelled on the wire. System flags are normalised to their
+    /// RFC spelling (`\SEEN` becomes `\Seen`) so reports read consistently.
+    pub fn new(wire: &str) -> Flag {
+        const SYSTEM: [&str; 6] = [
+            "\\Seen",
+            "\\Answered",
+            "\\Flagged",
+            "\\Deleted",
+            "\\Draft",
+            "\\Recent",
+        ];
+        for sys in SYSTEM {
+            if sys.eq_ignore_ascii_case(wire) {
+                return Flag(sys.to_string());
+            }
+        }
+        Flag(wire.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_recent(&self) -> bool {
+        self.0 == "\\Recent"
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.0 == "\\Deleted"
+    }
+
+    /// A system flag starts with a backslash; anything else is a keyword.
+    pub fn is_system(&self) -> bool {
+        self.0.starts_with('\\')
+    }
+
+    pub fn deleted() -> Flag {
+        Flag::new("\\Deleted")
+    }
+}
+
+impl PartialEq for Flag {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+impl Eq for Flag {}
+
+impl Ord for Flag {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let a = self.0.bytes().map(|b| b.to_ascii_lowercase());
+        let b = other.0.bytes().map(|b| b.to_ascii_lowercase());
+        a.cmp(b)
+    }
+}
+impl PartialOrd for Flag {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl std::hash::Hash for Flag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for b in self.0.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+    }
+}
+
+impl fmt::Debug for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A set of flags and keywords, never containing `\Recent` (it is
+/// session-local, so it is neither read nor written).
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FlagSet(BTreeSet<Flag>);
+
+impl FlagSet {
+    pub fn new() -> FlagSet {
+        FlagSet::default()
+    }
+
+    /// Builds a set from wire spellings, dropping `\Recent`.
+    pub fn from_wire<'a>(flags: impl IntoIterator<Item = &'a str>) -> FlagSet {
+        FlagSet(
+            flags
+                .into_iter()
+                .map(Flag::new)
+                .filter(|f| !f.is_recent())
+                .collect(),
+        )
+    }
+
+    pub fn insert(&mut self, flag: Flag) {
+        if !flag.is_recent() {
+            self.0.insert(flag);
+        }
+    }
+
+    pub fn remove(&mut self, flag: &Flag) {
+        self.0.remove(flag);
+    }
+
+    pub fn contains(&self, flag: &Flag) -> bool {
+        self.0.contains(flag)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Flag> {
+        self.0.iter()
+    }
+
+    pub fn union(&self, other: &FlagSet) -> FlagSet {
+        FlagSet(self.0.union(&other.0).cloned().collect())
+    }
+
+    /// Flags in `self` that are not in `other`.
+    pub fn minus(&self, other: &FlagSet) -> FlagSet {
+        FlagSet(self.0.difference(&other.0).cloned().collect())
+    }
+
+    pub fn intersection(&self, other: &FlagSet) -> FlagSet {
+        FlagSet(self.0.intersection(&other.0).cloned().collect())
+    }
+
+    /// The flags as an IMAP parenthesised list body: `\Seen $Forwarded`.
+    pub fn to_wire(&self) -> String {
+        self.0
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl FromIterator<Flag> for FlagSet {
+    fn from_iter<I: IntoIterator<Item = Flag>>(iter: I) -> Self {
+        FlagSet(iter.into_iter().filter(|f| !f.is_recent()).collect())
+    }
+}
+
+impl fmt::Debug for FlagSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({})", self.to_wire())
+    }
+}
+impl fmt::Display for FlagSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({})", self.to_wire())
+    }
+}
+
+/// The flags to add and to remove on one message of one side.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FlagDelta {
+    pub add: FlagSet,
+    pub remove: FlagSet,
+}
+
+impl FlagDelta {
+    /// What `from` must receive to become `to`.
+    pub fn between(from: &FlagSet, to: &FlagSet) -> FlagDelta {
+        FlagDelta {
+            add: to.minus(from),
+            remove: from.minus(to),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// INTERNALDATE: the instant plus the zone offset the server reported, so it
+/// can be written back exactly as read (`17-Jul-1996 02:44:25 -0700`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InternalDate {
+    /// Seconds since the Unix epoch (UTC).
+    pub unix: i64,
+    /// Zone offset east of UTC, in minutes.
+    pub offset_minutes: i16,
+}
+
+impl Ord for InternalDate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.unix, self.offset_minutes).cmp(&(other.unix, other.offset_minutes))
+    }
+}
+impl PartialOrd for InternalDate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+impl InternalDate {
+    /// Parses the IMAP `date-time` form `dd-Mon-yyyy hh:mm:ss +zzzz`
+    /// (the day may be space-padded).
+    pub fn parse(s: &str) -> Option<InternalDate> {
+        let s = s.trim();
+        let (date, rest) = s.split_once(' ')?;
+        let (time, zone) = rest.trim_start().split_once(' ')?;
+        let mut d = date.split('-');
+        let day: u32 = d.next()?.trim().parse().ok()?;
+        let mon = d.next()?;
+        let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(mon))? as u32 + 1;
+        let year: i64 = d.next()?.parse().ok()?;
+        let mut t = time.split(':');
+        let hh: i64 = t.next()?.parse().ok()?;
+        let mm: i64 = t.next()?.parse().ok()?;
+        let ss: i64 = t.next()?.parse().ok()?;
+        let zone = zone.trim();
+        if zone.len() != 5 {
+            return None;
+        }
+        let sign = match &zone[..1] {
+            "+" => 1i16,
+            "-" => -1i16,
+            _ => return None,
+        };
+        let zh: i16 = zone[1..3].parse().ok()?;
+        let zm: i16 = zone[3..5].parse().ok()?;
+        if !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+            return None;
+        }
+        let offset_minutes = sign * (zh * 60 + zm);
+        let local = days_from_civil(year, month, day) * 86_400 + hh * 3600 + mm * 60 + ss;
+        Some(InternalDate {
+            unix: local - offset_minutes as i64 * 60,
+            offset_minutes,
+        })
+    }
+
+    /// Formats as IMAP `date-time`, in the zone it was read in.
+    pub fn to_imap(&self) -> String {
+        let local = self.unix + self.offset_minutes as i64 * 60;
+        let days = local.div_euclid(86_400);
+        let secs = local.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
+        let off = self.offset_minutes.unsigned_abs();
+        format!(
+            "{:02}-{}-{:04} {:02}:{:02}:{:02} {}{:02}{:02}",
+            d,
+            MONTHS[(m - 1) as usize],
+            y,
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60,
+            sign,
+            off / 60,
+            off % 60
+        )
+    }
+}
+
+// Howard Hinnant's civil-date algorithms: exact for the proleptic Gregorian calendar.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// What a listing knows about one message on one side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    pub uid: Uid,
+    pub size: u32,
+    pub internal_date: InternalDate,
+    pub flags: FlagSet,
+    /// Content identity: SHA-256 over canonical line endings.
+    pub fingerprint: Fingerprint,
+}
+
+/// What SELECT/EXAMINE said about a mailbox on one side.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MailboxStatus {
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub exists: u32,
+    /// None when the side has no CONDSTORE or answered NOMODSEQ.
+    pub highestmodseq: Option<u64>,
+    /// PERMANENTFLAGS as listed; `\*` means new keywords may be created.
+    pub permanent_flags: Vec<String>,
+}
+
+impl MailboxStatus {
+    /// Whether the side can keep this flag on a message (PERMANENTFLAGS).
+    /// A server that sent no PERMANENTFLAGS is taken to allow everything
+    /// (RFC 3501 §7.1: absent means all flags are permanent).
+    pub fn can_store(&self, flag: &Flag) -> bool {
+        if self.permanent_flags.is_empty() {
+            return true;
+        }
+        let listed = self.permanent_flags.iter().any(|p| Flag::new(p) == *flag);
+        listed || (!flag.is_system() && self.permanent_flags.iter().any(|p| p == "\\*"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_compare_case_insensitively_and_recent_is_dropped() {
+        let a = FlagSet::from_wire(["$Junk", "\\SEEN", "\\Recent"]);
+        let b = FlagSet::from_wire(["$junk", "\\Seen"]);
+        assert_eq!(a, b);
+        assert_eq!(a.to_wire(), "$Junk \\Seen");
+    }
+
+    #[test]
+    fn internal_date_round_trips_with_its_zone() {
+        for s in [
+            "17-Jul-1996 02:44:25 -0700",
+            "01-Jan-1970 00:00:00 +0000",
+            "29-Feb-2024 23:59:59 +0530",
+        ] {
+            let d = InternalDate::parse(s).unwrap();
+            assert_eq!(d.to_imap(), s);
+        }
+        let padded = InternalDate::parse(" 7-Jul-1996 02:44:25 -0700").unwrap();
+        assert_eq!(padded.to_imap(), "07-Jul-1996 02:44:25 -0700");
+        assert_eq!(
+            InternalDate::parse("01-Jan-1970 01:00:00 +0100").unwrap().unix,
+            0
+        );
+    }
+
+    #[test]
+    fn fingerprint_hex_round_trips() {
+        let f = Fingerprint([0xab; 32]);
+        assert_eq!(Fingerprint::from_hex(&f.to_hex()), Some(f));
+        assert_eq!(Fingerprint::from_hex("zz"), None);
+    }
+}
