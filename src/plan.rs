@@ -1,0 +1,168 @@
+//! The Plan: every action one run would take, as one value.
+//!
+//! `plan` prints it, `sync` prints and applies the same value, so a dry run
+//! cannot disagree with a real run. Actions are typed and grouped per
+//! mailbox; the apply phase orders them creates → copies → flag stores.
+//! The JSON form carries [`SCHEMA_VERSION`] so scripts can rely on it.
+
+use crate::model::{Fingerprint, FlagDelta, FlagSet, InternalDate, Side, Uid};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Version of the JSON form of the Plan; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub schema_version: u32,
+    pub mailboxes: Vec<MailboxPlan>,
+}
+
+/// How a side's mailbox was read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListingPath {
+    /// "full" (every UID listed and compared) — the only path so far.
+    pub path: String,
+    pub reason: String,
+}
+
+/// Everything planned for one mailbox (by logical name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailboxPlan {
+    /// Logical name: hierarchy levels joined by '/', INBOX upper-cased.
+    pub name: String,
+    /// The wire name on each side, where the mailbox exists or will.
+    pub wire: [Option<String>; 2],
+    /// The mailbox is missing on this side and will be created.
+    pub create: Option<Side>,
+    /// Per side, how it was listed (None where the mailbox does not exist).
+    pub listing: [Option<ListingPath>; 2],
+    /// UIDVALIDITY per side as listed (None where the mailbox does not exist).
+    pub uidvalidity: [Option<u32>; 2],
+    /// Every pair that holds after this plan (copies excluded: they are
+    /// paired when the server names the new UID).
+    pub pairs: Vec<PlannedPair>,
+    pub copies: Vec<Copy>,
+    pub flag_changes: Vec<FlagChange>,
+    pub conflicts: Vec<Conflict>,
+    /// Things the operator should know that are not actions.
+    pub notes: Vec<String>,
+    /// Why this mailbox cannot be reconciled (it is then left alone and the
+    /// run reports a partial failure).
+    pub problems: Vec<String>,
+}
+
+/// A pair as the snapshot should record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedPair {
+    /// [uid on A, uid on B].
+    pub uid: [Uid; 2],
+    pub fingerprint: Fingerprint,
+    /// Flags to record before any STORE is sent: the old base, or None when
+    /// there is none. Recording the merged result before both sides hold it
+    /// would make a crash look like a removal on the lagging side.
+    pub base_before: Option<FlagSet>,
+    /// The agreed flags once the flag changes of this pair are applied.
+    pub agreed: FlagSet,
+}
+
+/// One message to copy to the other side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Copy {
+    pub from: Side,
+    pub uid: Uid,
+    pub fingerprint: Fingerprint,
+    pub size: u32,
+    pub internal_date: InternalDate,
+    /// Flags to give the new message (already limited to what the target
+    /// can store).
+    pub flags: FlagSet,
+    /// The flags the source holds, recorded as agreed once paired.
+    pub agreed: FlagSet,
+}
+
+/// A flag delta for one message on one side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlagChange {
+    pub side: Side,
+    /// [uid on A, uid on B] of the pair.
+    pub pair: [Uid; 2],
+    pub delta: FlagDelta,
+}
+
+/// A decision the operator may want to review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    pub pair: [Uid; 2],
+    pub description: String,
+}
+
+impl Plan {
+    /// Whether the plan asks for any IMAP write.
+    pub fn has_actions(&self) -> bool {
+        self.mailboxes.iter().any(MailboxPlan::has_actions)
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for mb in &self.mailboxes {
+            if let Some(side) = mb.create {
+                t.creates[side.index()] += 1;
+            }
+            for c in &mb.copies {
+                t.copies_to[c.from.other().index()] += 1;
+                t.bytes_to[c.from.other().index()] += c.size as u64;
+            }
+            for f in &mb.flag_changes {
+                t.flag_changes_on[f.side.index()] += 1;
+            }
+            t.conflicts += mb.conflicts.len();
+            t.pairs += mb.pairs.len();
+        }
+        t
+    }
+}
+
+impl MailboxPlan {
+    pub fn has_actions(&self) -> bool {
+        self.create.is_some() || !self.copies.is_empty() || !self.flag_changes.is_empty()
+    }
+
+    /// The flag changes of one side grouped by delta, so each distinct delta
+    /// goes out as one `UID STORE` over a UID set.
+    pub fn stores(&self, side: Side) -> Vec<(FlagDelta, Vec<Uid>)> {
+        let mut grouped: BTreeMap<&FlagDelta, Vec<Uid>> = BTreeMap::new();
+        for change in self.flag_changes.iter().filter(|c| c.side == side) {
+            grouped
+                .entry(&change.delta)
+                .or_default()
+                .push(change.pair[side.index()]);
+        }
+        grouped
+            .into_iter()
+            .map(|(delta, mut uids)| {
+                uids.sort_unstable();
+                (delta.clone(), uids)
+            })
+            .collect()
+    }
+
+    /// Copies from one side, in a stable order (by UID).
+    pub fn copies_from(&self, side: Side) -> Vec<&Copy> {
+        let mut copies: Vec<&Copy> = self.copies.iter().filter(|c| c.from == side).collect();
+        copies.sort_by_key(|c| c.uid);
+        copies
+    }
+}
+
+/// Counts over a whole plan, per target side where that matters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub creates: [usize; 2],
+    /// Messages to be copied *to* each side.
+    pub copies_to: [usize; 2],
+    pub bytes_to: [u64; 2],
+    pub flag_changes_on: [usize; 2],
+    pub conflicts: usize,
+    pub pairs: usize,
+}

@@ -1,0 +1,74 @@
+//! What `check` judges: per mailbox, do both sides hold the same multiset of
+//! (fingerprint, flags)?
+//!
+//! Flags a side cannot store (PERMANENTFLAGS) are left out of the comparison
+//! on both sides, because they are a recorded divergence, not a difference.
+
+use super::flags::storable;
+use super::MailboxInput;
+use crate::model::{Fingerprint, FlagSet, MailboxStatus, Side};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Messages one side holds more of than the other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Surplus {
+    pub side: Side,
+    pub fingerprint: Fingerprint,
+    pub flags: FlagSet,
+    pub count: usize,
+}
+
+/// The verdict for one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailboxAgreement {
+    pub name: String,
+    /// The mailbox exists on this side only.
+    pub only_on: Option<Side>,
+    pub messages: [usize; 2],
+    pub surplus: Vec<Surplus>,
+}
+
+impl MailboxAgreement {
+    pub fn agrees(&self) -> bool {
+        self.only_on.is_none() && self.surplus.is_empty()
+    }
+}
+
+/// Compares both sides of one mailbox.
+pub fn compare(input: &MailboxInput) -> MailboxAgreement {
+    let absent = MailboxStatus::default();
+    let status = [0, 1].map(|i| input.sides[i].as_ref().map_or(&absent, |s| &s.status));
+    let mut counts: BTreeMap<(Fingerprint, FlagSet), [usize; 2]> = BTreeMap::new();
+    let mut totals = [0, 0];
+    for (i, side) in input.sides.iter().enumerate() {
+        for m in side.iter().flat_map(|s| &s.messages) {
+            let comparable = storable(&storable(&m.flags, status[0]), status[1]);
+            counts.entry((m.fingerprint, comparable)).or_default()[i] += 1;
+            totals[i] += 1;
+        }
+    }
+    let mut surplus = Vec::new();
+    for ((fingerprint, flags), [a, b]) in counts {
+        if a != b {
+            let side = if a > b { Side::A } else { Side::B };
+            surplus.push(Surplus {
+                side,
+                fingerprint,
+                flags,
+                count: a.abs_diff(b),
+            });
+        }
+    }
+    let only_on = match (&input.sides[0], &input.sides[1]) {
+        (Some(_), None) => Some(Side::A),
+        (None, Some(_)) => Some(Side::B),
+        _ => None,
+    };
+    MailboxAgreement {
+        name: input.name.clone(),
+        only_on,
+        messages: totals,
+        surplus,
+    }
+}

@@ -1,0 +1,78 @@
+//! The pure core: listings of both sides and the snapshot's base in, one
+//! [`Plan`] out. No sockets, no files, no clock.
+//!
+//! Split by concern so each part reads like the rule it implements:
+//! [`mailboxes`] (names and pairing of the trees), [`matching`] (messages by
+//! content, as multisets), [`flags`] (the three-way merge), [`messages`]
+//! (one mailbox: link the base, merge, match, copy), [`agreement`] (what
+//! `check` judges).
+
+pub mod agreement;
+pub mod flags;
+pub mod mailboxes;
+pub mod matching;
+pub mod messages;
+pub mod policy;
+
+pub use policy::Policy;
+
+use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Uid};
+use crate::plan::{Plan, SCHEMA_VERSION};
+
+/// One side of one mailbox, fully listed and fingerprinted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideListing {
+    pub wire_name: String,
+    pub status: MailboxStatus,
+    pub messages: Vec<MessageMeta>,
+}
+
+/// A pair the snapshot remembers, with the flags last agreed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasePair {
+    /// [uid on A, uid on B], valid under `MailboxBase::uidvalidity`.
+    pub uid: [Uid; 2],
+    pub fingerprint: Fingerprint,
+    /// None when the pair is known but no flags were agreed yet.
+    pub flags: Option<FlagSet>,
+}
+
+/// What the snapshot knows about one mailbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxBase {
+    /// UIDVALIDITY per side under which the pairs' UIDs hold.
+    pub uidvalidity: [Option<u32>; 2],
+    pub pairs: Vec<BasePair>,
+}
+
+/// Everything reconcile needs about one logical mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxInput {
+    pub name: String,
+    /// Per side; None where the mailbox does not exist on that side.
+    pub sides: [Option<SideListing>; 2],
+    pub base: MailboxBase,
+}
+
+/// Both trees, listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileInput {
+    /// Each side's hierarchy delimiter, for naming mailboxes it lacks.
+    pub delimiters: [Option<char>; 2],
+    pub mailboxes: Vec<MailboxInput>,
+}
+
+/// Computes the Plan for everything listed.
+pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
+    Plan {
+        schema_version: SCHEMA_VERSION,
+        mailboxes: input
+            .mailboxes
+            .iter()
+            .map(|mb| messages::reconcile_mailbox(mb, input.delimiters, policy))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod proptests;
