@@ -1,0 +1,444 @@
+//! The command line: every option imapmend accepts is defined here and only
+//! here (clap derive), so `--help`, shell completions and the man page are
+//! generated from one source.
+//!
+//! This module owns spelling, help text and the parsing of single values
+//! (`a|b`, `implicit|starttls|none`, `N|P%`). It does not check how options
+//! combine with each other beyond what clap can say (`--delete-extra` needs
+//! `--one-way`), read files, or look at the environment: turning a [`Cli`]
+//! into endpoints and policies is [`crate::config`]'s job.
+
+use crate::config::{DeleteMode, MaxDelete, OneWay};
+use crate::imap::TlsMode;
+use crate::model::Side;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Shown under `--help` of every verb: where passwords come from, since
+/// there is deliberately no `--password` option.
+const PASSWORD_HELP: &str = "\
+Passwords are never accepted on the command line (nor inside the URL).
+For each side, exactly one of these is used:
+  --a-password-file PATH      the file's content, one trailing newline removed
+  --a-password-command CMD    run with `sh -c`; its standard output is the password
+  IMAPMEND_A_PASSWORD         environment variable, used when neither option is given
+and the same with b for side B (IMAPMEND_B_PASSWORD).";
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "imapmend",
+    version,
+    about = "Reconcile two IMAP servers that should hold the same mail",
+    long_about = "Reconcile two IMAP servers (A and B) that should hold the same mail.\n\n\
+        Messages are matched by content fingerprint, flags are merged as changes \
+        against a snapshot of the last agreed state, and nothing is deleted without \
+        proof. `plan` shows what `sync` would do; `check` judges whether A and B agree.",
+    after_long_help = PASSWORD_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// The three verbs share every option except `check --verify`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Verb {
+    /// Dry run: show the Plan, change nothing on either server
+    #[command(after_long_help = PASSWORD_HELP)]
+    Plan(CommonArgs),
+    /// Show the Plan, apply it to both servers and save the snapshot
+    #[command(after_long_help = PASSWORD_HELP)]
+    Sync(CommonArgs),
+    /// Read-only (EXAMINE): judge whether A and B hold the same mail and flags
+    #[command(after_long_help = PASSWORD_HELP)]
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Also re-fetch paired bodies and compare them with the cached
+    /// fingerprints (finds content damaged in place; reads every message)
+    #[arg(long, help_heading = "Check")]
+    pub verify: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]
+    #[arg(
+        long = "a",
+        value_name = "URL",
+        help_heading = "Endpoints",
+        long_help = "Server A: imaps://USER@HOST[:PORT] (TLS from the start, port 993) or \
+            imap://USER@HOST[:PORT] (STARTTLS, port 143). Percent-encode an @ in USER \
+            as %40. IPv6 literals go in brackets: imaps://u@[::1]:993. A password in \
+            the URL is refused: see the end of --help."
+    )]
+    pub a: String,
+
+    /// Server B, in the same form as --a
+    #[arg(long = "b", value_name = "URL", help_heading = "Endpoints")]
+    pub b: String,
+
+    /// The snapshot file [default: a file named after both endpoints in
+    /// $XDG_STATE_HOME/imapmend/]
+    #[arg(long, value_name = "PATH", help_heading = "Endpoints")]
+    pub state: Option<PathBuf>,
+
+    /// TLS for A, overriding the URL scheme's default
+    #[arg(long, value_name = "MODE", value_parser = tls_parser(), help_heading = "TLS")]
+    pub a_tls: Option<TlsMode>,
+
+    /// TLS for B, overriding the URL scheme's default
+    #[arg(long, value_name = "MODE", value_parser = tls_parser(), help_heading = "TLS")]
+    pub b_tls: Option<TlsMode>,
+
+    /// Extra CA certificate(s) (PEM) to trust for A, besides the system roots
+    #[arg(long, value_name = "PATH", help_heading = "TLS")]
+    pub a_ca_file: Option<PathBuf>,
+
+    /// Extra CA certificate(s) (PEM) to trust for B, besides the system roots
+    #[arg(long, value_name = "PATH", help_heading = "TLS")]
+    pub b_ca_file: Option<PathBuf>,
+
+    /// Send passwords without TLS (with --X-tls none) even to a host that is
+    /// not loopback
+    #[arg(long, help_heading = "TLS")]
+    pub allow_plaintext_auth: bool,
+
+    /// Read A's password from this file (one trailing newline removed)
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "a_password_command",
+        help_heading = "Passwords"
+    )]
+    pub a_password_file: Option<PathBuf>,
+
+    /// Read B's password from this file (one trailing newline removed)
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "b_password_command",
+        help_heading = "Passwords"
+    )]
+    pub b_password_file: Option<PathBuf>,
+
+    /// Run CMD with `sh -c`; its standard output is A's password
+    #[arg(long, value_name = "CMD", help_heading = "Passwords")]
+    pub a_password_command: Option<String>,
+
+    /// Run CMD with `sh -c`; its standard output is B's password
+    #[arg(long, value_name = "CMD", help_heading = "Passwords")]
+    pub b_password_command: Option<String>,
+
+    /// Without a snapshot base, this side's flags win instead of the union
+    #[arg(long, value_name = "SIDE", value_parser = side_parser(), help_heading = "Policy")]
+    pub prefer: Option<Side>,
+
+    /// Withhold deletions per mailbox and side beyond N messages, or beyond P%
+    /// of its pairs [default: the larger of 10 and 50%]
+    #[arg(long, value_name = "N|P%", help_heading = "Policy")]
+    pub max_delete: Option<MaxDelete>,
+
+    /// This side was restored from a backup: the other side's flags win and
+    /// its removals are trusted
+    #[arg(long, value_name = "SIDE", value_parser = side_parser(), help_heading = "Policy")]
+    pub restored: Option<Side>,
+
+    /// How proven deletions are carried out
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_parser = deletes_parser(),
+        default_value = "expunge",
+        help_heading = "Policy"
+    )]
+    pub deletes: DeleteMode,
+
+    /// Delete a mailbox on one side when it was proven deleted on the other
+    #[arg(long, help_heading = "Policy")]
+    pub delete_mailboxes: bool,
+
+    /// Copy in one direction only; the target is never read as a source
+    #[arg(long, value_name = "DIRECTION", value_parser = one_way_parser(), help_heading = "Policy")]
+    pub one_way: Option<OneWay>,
+
+    /// With --one-way: delete messages found only on the target side
+    #[arg(long, requires = "one_way", help_heading = "Policy")]
+    pub delete_extra: bool,
+
+    /// Print the Plan (or the check result) as JSON on standard output
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// More detail on standard error (repeat for more)
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Output")]
+    pub verbose: u8,
+
+    /// Only errors on standard error
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
+}
+
+/// One side's endpoint options, picked out of [`CommonArgs`] so code that
+/// treats A and B alike takes a [`Side`] instead of being written twice.
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointArgs<'a> {
+    pub url: &'a str,
+    pub tls: Option<TlsMode>,
+    pub ca_file: Option<&'a std::path::Path>,
+    pub password_file: Option<&'a std::path::Path>,
+    pub password_command: Option<&'a str>,
+}
+
+impl CommonArgs {
+    pub fn endpoint(&self, side: Side) -> EndpointArgs<'_> {
+        match side {
+            Side::A => EndpointArgs {
+                url: &self.a,
+                tls: self.a_tls,
+                ca_file: self.a_ca_file.as_deref(),
+                password_file: self.a_password_file.as_deref(),
+                password_command: self.a_password_command.as_deref(),
+            },
+            Side::B => EndpointArgs {
+                url: &self.b,
+                tls: self.b_tls,
+                ca_file: self.b_ca_file.as_deref(),
+                password_file: self.b_password_file.as_deref(),
+                password_command: self.b_password_command.as_deref(),
+            },
+        }
+    }
+}
+
+impl Cli {
+    /// The options every verb shares.
+    pub fn common(&self) -> &CommonArgs {
+        match &self.verb {
+            Verb::Plan(c) | Verb::Sync(c) => c,
+            Verb::Check(c) => &c.common,
+        }
+    }
+}
+
+/// The command-line spelling of a side (`a`, `b`), for messages that name
+/// an option: `--a`, `--b-password-file`.
+pub fn side_option(side: Side) -> &'static str {
+    match side {
+        Side::A => "a",
+        Side::B => "b",
+    }
+}
+
+fn side_parser() -> impl TypedValueParser<Value = Side> {
+    PossibleValuesParser::new(["a", "b"]).map(|s| match s.as_str() {
+        "a" => Side::A,
+        _ => Side::B,
+    })
+}
+
+fn tls_parser() -> impl TypedValueParser<Value = TlsMode> {
+    PossibleValuesParser::new([
+        PossibleValue::new("implicit").help("TLS from the first byte (imaps)"),
+        PossibleValue::new("starttls").help("plain greeting, then STARTTLS, required"),
+        PossibleValue::new("none").help("no TLS (loopback, or with --allow-plaintext-auth)"),
+    ])
+    .map(|s| match s.as_str() {
+        "implicit" => TlsMode::Implicit,
+        "starttls" => TlsMode::StartTls,
+        _ => TlsMode::None,
+    })
+}
+
+fn deletes_parser() -> impl TypedValueParser<Value = DeleteMode> {
+    PossibleValuesParser::new([
+        PossibleValue::new("expunge").help("set \\Deleted, then UID EXPUNGE exactly those UIDs"),
+        PossibleValue::new("flag-only").help("only set \\Deleted; never expunge"),
+    ])
+    .map(|s| match s.as_str() {
+        "expunge" => DeleteMode::Expunge,
+        _ => DeleteMode::FlagOnly,
+    })
+}
+
+fn one_way_parser() -> impl TypedValueParser<Value = OneWay> {
+    PossibleValuesParser::new([
+        PossibleValue::new("a-to-b").help("A is the source, B the target"),
+        PossibleValue::new("b-to-a").help("B is the source, A the target"),
+    ])
+    .map(|s| match s.as_str() {
+        "a-to-b" => OneWay::AToB,
+        _ => OneWay::BToA,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("imapmend").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cli_minimal_plan_takes_defaults() {
+        let cli = parse(&["plan", "--a", "imaps://u@a", "--b", "imap://v@b"]).unwrap();
+        assert!(matches!(cli.verb, Verb::Plan(_)));
+        let c = cli.common();
+        assert_eq!((c.a.as_str(), c.b.as_str()), ("imaps://u@a", "imap://v@b"));
+        assert_eq!(c.state, None);
+        assert!(!c.json && !c.allow_plaintext_auth && !c.delete_mailboxes && !c.delete_extra);
+        assert_eq!(c.deletes, DeleteMode::Expunge);
+        assert_eq!(
+            (c.prefer, c.restored, c.one_way, c.max_delete),
+            (None, None, None, None)
+        );
+        assert_eq!((c.verbose, c.quiet), (0, false));
+    }
+
+    #[test]
+    fn cli_every_option_parses_with_its_contract_spelling() {
+        let cli = parse(&[
+            "sync",
+            "--a",
+            "imap://u@a",
+            "--b",
+            "imap://v@b",
+            "--state",
+            "/tmp/s.sqlite",
+            "--json",
+            "--a-tls",
+            "none",
+            "--b-tls",
+            "implicit",
+            "--a-ca-file",
+            "/ca/a.pem",
+            "--b-ca-file",
+            "/ca/b.pem",
+            "--a-password-file",
+            "/pw/a",
+            "--b-password-command",
+            "pass show b",
+            "--allow-plaintext-auth",
+            "--prefer",
+            "b",
+            "--max-delete",
+            "25%",
+            "--restored",
+            "a",
+            "--deletes",
+            "flag-only",
+            "--delete-mailboxes",
+            "--one-way",
+            "a-to-b",
+            "--delete-extra",
+            "-vv",
+        ])
+        .unwrap();
+        assert!(matches!(cli.verb, Verb::Sync(_)));
+        let c = cli.common();
+        assert_eq!(
+            c.state.as_deref(),
+            Some(std::path::Path::new("/tmp/s.sqlite"))
+        );
+        assert!(c.json && c.allow_plaintext_auth && c.delete_mailboxes && c.delete_extra);
+        assert_eq!(
+            (c.a_tls, c.b_tls),
+            (Some(TlsMode::None), Some(TlsMode::Implicit))
+        );
+        let a = c.endpoint(Side::A);
+        let b = c.endpoint(Side::B);
+        assert_eq!(a.ca_file, Some(std::path::Path::new("/ca/a.pem")));
+        assert_eq!(b.ca_file, Some(std::path::Path::new("/ca/b.pem")));
+        assert_eq!(a.password_file, Some(std::path::Path::new("/pw/a")));
+        assert_eq!(b.password_command, Some("pass show b"));
+        assert_eq!((c.prefer, c.restored), (Some(Side::B), Some(Side::A)));
+        assert_eq!(c.max_delete, Some(MaxDelete::Percent(25)));
+        assert_eq!(c.deletes, DeleteMode::FlagOnly);
+        assert_eq!(c.one_way, Some(OneWay::AToB));
+        assert_eq!(c.verbose, 2);
+    }
+
+    #[test]
+    fn cli_check_takes_verify_and_the_others_do_not() {
+        let cli = parse(&[
+            "check",
+            "--a",
+            "imaps://u@a",
+            "--b",
+            "imaps://v@b",
+            "--verify",
+        ])
+        .unwrap();
+        assert!(matches!(&cli.verb, Verb::Check(c) if c.verify));
+        assert!(parse(&[
+            "plan",
+            "--a",
+            "imaps://u@a",
+            "--b",
+            "imaps://v@b",
+            "--verify"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn cli_refuses_bad_combinations_and_values() {
+        let base = ["plan", "--a", "imaps://u@a", "--b", "imaps://v@b"];
+        let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+        assert!(
+            parse(&["plan", "--a", "imaps://u@a"]).is_err(),
+            "--b is required"
+        );
+        assert!(
+            with(&["--delete-extra"]).is_err(),
+            "--delete-extra needs --one-way"
+        );
+        assert!(with(&["--one-way", "b-to-a", "--delete-extra"]).is_ok());
+        assert!(with(&["--a-password-file", "f", "--a-password-command", "c"]).is_err());
+        assert!(with(&["--b-password-file", "f", "--b-password-command", "c"]).is_err());
+        assert!(with(&["--a-password-file", "f", "--b-password-command", "c"]).is_ok());
+        assert!(with(&["-v", "-q"]).is_err());
+        assert!(with(&["--prefer", "c"]).is_err());
+        assert!(with(&["--a-tls", "ssl"]).is_err());
+        assert!(with(&["--deletes", "purge"]).is_err());
+        assert!(with(&["--one-way", "a-b"]).is_err());
+        assert!(with(&["--max-delete", "0%"]).is_err());
+        assert!(with(&["--max-delete", "many"]).is_err());
+        assert!(
+            with(&["--password", "x"]).is_err(),
+            "there is no --password"
+        );
+    }
+
+    #[test]
+    fn cli_long_help_says_where_passwords_come_from() {
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("sync")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for needle in [
+            "IMAPMEND_A_PASSWORD",
+            "IMAPMEND_B_PASSWORD",
+            "--a-password-file",
+            "--a-password-command",
+            "never accepted on the command line",
+        ] {
+            assert!(help.contains(needle), "long help lacks {needle}:\n{help}");
+        }
+    }
+}

@@ -1,0 +1,1151 @@
+//! From parsed arguments to a runnable [`Job`]: endpoints resolved and
+//! validated, passwords fetched from their one source, policies as values.
+//!
+//! This module owns URL interpretation (scheme, default port and TLS mode,
+//! user), the password sources (file, command, environment), the plaintext
+//! guard, the default snapshot location and the policy value types the
+//! reconcile core takes ([`PolicyOptions`]). It does not define options (that
+//! is [`crate::cli`]) and opens no connection. Every error names the side's
+//! option (`--a: …`) and never contains a password.
+
+use crate::cli::{side_option, Cli, CommonArgs, Verb};
+use crate::imap::{ConnectSpec, TlsMode};
+use crate::model::Side;
+use crate::secret::Secret;
+use crate::snapshot::EndpointIdentity;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// What the run does once endpoints are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Show the Plan; change nothing.
+    Plan,
+    /// Show the Plan and apply it.
+    Sync,
+    /// Judge agreement, read-only; `verify` re-fetches paired bodies.
+    Check { verify: bool },
+}
+
+/// Everything one run needs, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub command: Command,
+    /// Indexed by [`Side::index`].
+    pub endpoints: [ConnectSpec; 2],
+    /// Indexed by [`Side::index`]; what the snapshot is keyed on.
+    pub identities: [EndpointIdentity; 2],
+    pub state_path: PathBuf,
+    pub json: bool,
+    pub options: PolicyOptions,
+    /// 0 normal, negative quieter (`-q`), positive more detail (`-v`…).
+    pub verbosity: i8,
+}
+
+/// The policies the reconcile core and the apply phase take as values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyOptions {
+    /// Without a base, this side's flags win instead of the union.
+    pub prefer: Option<Side>,
+    /// None: the default guard, `max(10, 50% of pairs)` per mailbox and side.
+    pub max_delete: Option<MaxDelete>,
+    /// The operator says this side was restored from a backup.
+    pub restored: Option<Side>,
+    pub deletes: DeleteMode,
+    pub delete_mailboxes: bool,
+    pub one_way: Option<OneWay>,
+    /// Only with `one_way`: delete the target's unpaired messages.
+    pub delete_extra: bool,
+}
+
+impl Default for PolicyOptions {
+    fn default() -> Self {
+        PolicyOptions {
+            prefer: None,
+            max_delete: None,
+            restored: None,
+            deletes: DeleteMode::Expunge,
+            delete_mailboxes: false,
+            one_way: None,
+            delete_extra: false,
+        }
+    }
+}
+
+/// The mass-deletion guard's limit, per mailbox and side (`--max-delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaxDelete {
+    /// At most this many deletions (`--max-delete N`).
+    Count(u32),
+    /// At most the larger of 10 and this share of the mailbox's pairs
+    /// (`--max-delete P%`, 1..=100).
+    Percent(u8),
+}
+
+impl MaxDelete {
+    /// The guard when `--max-delete` is not given.
+    pub const DEFAULT: MaxDelete = MaxDelete::Percent(50);
+
+    /// How many deletions are allowed in a mailbox whose snapshot holds
+    /// `pairs` pairs; more than this and all are withheld.
+    pub fn limit(self, pairs: u64) -> u64 {
+        match self {
+            MaxDelete::Count(n) => u64::from(n),
+            MaxDelete::Percent(p) => (pairs * u64::from(p) / 100).max(10),
+        }
+    }
+}
+
+impl FromStr for MaxDelete {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let digits_only = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if let Some(p) = s.strip_suffix('%') {
+            match p.parse::<u8>() {
+                Ok(p) if digits_only(s.trim_end_matches('%')) && (1..=100).contains(&p) => {
+                    Ok(MaxDelete::Percent(p))
+                }
+                _ => Err(format!("'{s}': a percentage must be 1% to 100%")),
+            }
+        } else if digits_only(s) {
+            s.parse::<u32>()
+                .map(MaxDelete::Count)
+                .map_err(|_| format!("'{s}': count too large"))
+        } else {
+            Err(format!(
+                "'{s}': expected a count (N) or a percentage (P%), e.g. 20 or 30%"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for MaxDelete {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MaxDelete::Count(n) => write!(f, "{n}"),
+            MaxDelete::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// How a proven deletion is carried out (`--deletes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeleteMode {
+    /// `\Deleted` then `UID EXPUNGE` of exactly those UIDs (needs UIDPLUS).
+    Expunge,
+    /// Only `\Deleted`; the row stays `pending-expunge`.
+    FlagOnly,
+}
+
+/// One-way mode (`--one-way`): which side is the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OneWay {
+    AToB,
+    BToA,
+}
+
+impl OneWay {
+    pub fn source(self) -> Side {
+        match self {
+            OneWay::AToB => Side::A,
+            OneWay::BToA => Side::B,
+        }
+    }
+
+    pub fn target(self) -> Side {
+        self.source().other()
+    }
+}
+
+/// Why a command line cannot become a [`Job`]. Exit code 3. No variant ever
+/// holds a password, a password command's output, or a raw URL (which might
+/// carry one).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL, TLS or CA options of one side.
+    #[error("--{}: {reason}", side_option(*side))]
+    Endpoint { side: Side, reason: String },
+    /// Where one side's password comes from.
+    #[error("--{}: {reason}", side_option(*side))]
+    Password { side: Side, reason: String },
+    #[error(
+        "--{}: refusing to send the password unencrypted to {host}, which is not a loopback \
+         address (--{}-tls none). Use TLS (imaps://, or imap:// with STARTTLS), or pass \
+         --allow-plaintext-auth if the network path is trusted",
+        side_option(*side),
+        side_option(*side)
+    )]
+    Plaintext { side: Side, host: String },
+    /// Options that do not fit together.
+    #[error("{0}")]
+    Options(String),
+    #[error("no --state given and no default location: {0}")]
+    StatePath(String),
+}
+
+/// Resolves with the process environment.
+pub fn resolve(cli: &Cli) -> Result<Job, ConfigError> {
+    resolve_with(cli, &|name| std::env::var(name).ok())
+}
+
+/// Resolves with `env` as the environment (passwords, `XDG_STATE_HOME`,
+/// `HOME`), so tests need not touch the process environment.
+///
+/// Everything that can be checked without side effects (URLs, TLS, the
+/// plaintext guard, option combinations, the state path) is checked for both
+/// sides before any password file is read or password command run.
+pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Job, ConfigError> {
+    let common = cli.common();
+    let command = match &cli.verb {
+        Verb::Plan(_) => Command::Plan,
+        Verb::Sync(_) => Command::Sync,
+        Verb::Check(c) => Command::Check { verify: c.verify },
+    };
+    let options = policy_options(common)?;
+
+    let urls = [
+        parse_endpoint(Side::A, common)?,
+        parse_endpoint(Side::B, common)?,
+    ];
+    let identities = [urls[0].identity(), urls[1].identity()];
+    if identities[0] == identities[1] {
+        return Err(ConfigError::Options(
+            "--a and --b name the same account on the same server".into(),
+        ));
+    }
+    let state_path = match &common.state {
+        Some(p) => p.clone(),
+        None => default_state_path(&identities, env)?,
+    };
+
+    let [a, b] = urls;
+    let endpoints = [
+        a.into_spec(password(Side::A, common, env)?, common),
+        b.into_spec(password(Side::B, common, env)?, common),
+    ];
+    let verbosity = if common.quiet {
+        -1
+    } else {
+        common.verbose.min(i8::MAX as u8) as i8
+    };
+    Ok(Job {
+        command,
+        endpoints,
+        identities,
+        state_path,
+        json: common.json,
+        options,
+        verbosity,
+    })
+}
+
+fn policy_options(c: &CommonArgs) -> Result<PolicyOptions, ConfigError> {
+    // clap already enforces this; a Cli built in code must not slip past.
+    if c.delete_extra && c.one_way.is_none() {
+        return Err(ConfigError::Options(
+            "--delete-extra only applies with --one-way a-to-b|b-to-a".into(),
+        ));
+    }
+    Ok(PolicyOptions {
+        prefer: c.prefer,
+        max_delete: c.max_delete,
+        restored: c.restored,
+        deletes: c.deletes,
+        delete_mailboxes: c.delete_mailboxes,
+        one_way: c.one_way,
+        delete_extra: c.delete_extra,
+    })
+}
+
+/// One side's URL and TLS options, validated; no password yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    side: Side,
+    scheme: String,
+    /// Lower-cased; IPv6 without brackets, in canonical form.
+    host: String,
+    port: u16,
+    user: String,
+    tls: TlsMode,
+    ca_file: Option<PathBuf>,
+}
+
+impl Endpoint {
+    fn identity(&self) -> EndpointIdentity {
+        EndpointIdentity {
+            scheme: self.scheme.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+        }
+    }
+
+    fn into_spec(self, password: Secret, common: &CommonArgs) -> ConnectSpec {
+        ConnectSpec {
+            side: self.side,
+            host: self.host,
+            port: self.port,
+            user: self.user,
+            password,
+            tls: self.tls,
+            ca_file: self.ca_file,
+            allow_plaintext_auth: common.allow_plaintext_auth,
+        }
+    }
+}
+
+const URL_FORM: &str = "expected imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]";
+
+/// Parses and checks one side's URL and TLS options. Messages never echo the
+/// URL: it might hold a password.
+fn parse_endpoint(side: Side, common: &CommonArgs) -> Result<Endpoint, ConfigError> {
+    let args = common.endpoint(side);
+    let fail = |reason: String| ConfigError::Endpoint { side, reason };
+    let url = url::Url::parse(args.url.trim()).map_err(|e| fail(format!("{URL_FORM} ({e})")))?;
+
+    if url.password().is_some() {
+        let s = side_option(side);
+        return Err(ConfigError::Password {
+            side,
+            reason: format!(
+                "the URL contains a password; passwords are never accepted on the command \
+                 line. Remove it from the URL and use {}, --{s}-password-file or \
+                 --{s}-password-command",
+                password_var(side)
+            ),
+        });
+    }
+    let (default_tls, default_port) = match url.scheme() {
+        "imaps" => (TlsMode::Implicit, 993),
+        "imap" => (TlsMode::StartTls, 143),
+        other => return Err(fail(format!("unsupported scheme '{other}:'; {URL_FORM}"))),
+    };
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(fail(format!(
+            "a mailbox path, query or fragment is not supported; {URL_FORM}"
+        )));
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => domain(d).map_err(fail)?,
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err(fail(format!("no host; {URL_FORM}"))),
+    };
+    let port = match url.port() {
+        Some(0) => return Err(fail("port 0 is not a usable port".into())),
+        Some(p) => p,
+        None => default_port,
+    };
+    let user = percent_decode(url.username())
+        .ok_or_else(|| fail("the user name is not valid percent-encoded UTF-8".into()))?;
+    if user.is_empty() {
+        return Err(fail(format!("no user name; {URL_FORM}")));
+    }
+
+    let tls = args.tls.unwrap_or(default_tls);
+    if tls == TlsMode::None {
+        if args.ca_file.is_some() {
+            let s = side_option(side);
+            return Err(fail(format!(
+                "--{s}-ca-file makes no sense with --{s}-tls none"
+            )));
+        }
+        if !common.allow_plaintext_auth && !is_loopback(&host) {
+            return Err(ConfigError::Plaintext { side, host });
+        }
+    }
+    Ok(Endpoint {
+        side,
+        scheme: url.scheme().to_string(),
+        host,
+        port,
+        user,
+        tls,
+        ca_file: args.ca_file.map(Path::to_path_buf),
+    })
+}
+
+/// A host name as the `url` crate leaves it for a non-special scheme: opaque,
+/// not lower-cased, possibly percent-encoded. Only plain ASCII names pass.
+fn domain(d: &str) -> Result<String, String> {
+    let ok = d
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if d.is_empty() || !ok {
+        return Err(format!(
+            "the host name '{d}' is not a plain ASCII name (use the xn-- form for \
+             international names)"
+        ));
+    }
+    Ok(d.to_ascii_lowercase())
+}
+
+/// Whether a password may go to `host` in clear without
+/// `--allow-plaintext-auth`: 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost.
+fn is_loopback(host: &str) -> bool {
+    if host == "localhost" || host == "localhost." {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(IpAddr::V6(ip)) => {
+            ip == Ipv6Addr::LOCALHOST || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// One side's password, from exactly one source: the file, the command, or
+/// else the environment.
+fn password(
+    side: Side,
+    common: &CommonArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Secret, ConfigError> {
+    let args = common.endpoint(side);
+    let s = side_option(side);
+    let var = password_var(side);
+    let fail = |reason: String| ConfigError::Password { side, reason };
+    let (password, source) = match (args.password_file, args.password_command) {
+        (Some(_), Some(_)) => {
+            return Err(fail(format!(
+                "give either --{s}-password-file or --{s}-password-command, not both"
+            )))
+        }
+        (Some(path), None) => (
+            password_from_file(path).map_err(fail)?,
+            format!("--{s}-password-file {}", path.display()),
+        ),
+        (None, Some(cmd)) => (
+            password_from_command(cmd).map_err(fail)?,
+            format!("--{s}-password-command"),
+        ),
+        (None, None) => match env(&var) {
+            Some(p) => (p, var.clone()),
+            None => {
+                return Err(fail(format!(
+                    "no password: set {var}, or pass --{s}-password-file PATH or \
+                     --{s}-password-command CMD"
+                )))
+            }
+        },
+    };
+    if password.is_empty() {
+        return Err(fail(format!("the password from {source} is empty")));
+    }
+    Ok(Secret::new(password))
+}
+
+/// `IMAPMEND_A_PASSWORD` / `IMAPMEND_B_PASSWORD`.
+pub fn password_var(side: Side) -> String {
+    format!("IMAPMEND_{}_PASSWORD", side.letter())
+}
+
+fn strip_one_newline(mut s: String) -> String {
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    s
+}
+
+fn password_from_file(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("password file {} is not UTF-8", path.display()))?;
+    Ok(strip_one_newline(text))
+}
+
+/// Runs `sh -c cmd`. Its standard input and the terminal stay available (a
+/// command may prompt, e.g. a GPG agent); standard error is captured only to
+/// explain a failure. Standard output is the password and is never shown;
+/// nor is the command itself (someone may have put a secret in it).
+fn password_from_command(cmd: &str) -> Result<String, String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::inherit())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run the password command with sh: {e}"))?;
+    if !out.status.success() {
+        const MAX: usize = 2000;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut stderr = stderr.trim().to_string();
+        if stderr.len() > MAX {
+            let cut = (0..=MAX)
+                .rev()
+                .find(|&i| stderr.is_char_boundary(i))
+                .unwrap_or(0);
+            stderr.truncate(cut);
+            stderr.push('…');
+        }
+        let said = if stderr.is_empty() {
+            "no error output".to_string()
+        } else {
+            format!("its error output: {stderr}")
+        };
+        return Err(format!(
+            "the password command failed ({}); {said}",
+            out.status
+        ));
+    }
+    let text = String::from_utf8(out.stdout)
+        .map_err(|_| "the password command printed something that is not UTF-8".to_string())?;
+    Ok(strip_one_newline(text))
+}
+
+/// `$XDG_STATE_HOME/imapmend/<name>.sqlite`, else
+/// `$HOME/.local/state/imapmend/<name>.sqlite`. The name is built from both
+/// identities in sorted order, so giving A and B the other way round finds
+/// the same file (the snapshot recognises the swap). The directory is not
+/// created here.
+pub fn default_state_path(
+    identities: &[EndpointIdentity; 2],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf, ConfigError> {
+    let non_empty = |name: &str| env(name).filter(|v| !v.is_empty());
+    // The XDG spec says relative values are invalid and must be ignored.
+    let dir = match non_empty("XDG_STATE_HOME").filter(|v| Path::new(v).is_absolute()) {
+        Some(state) => PathBuf::from(state),
+        None => match non_empty("HOME") {
+            Some(home) => Path::new(&home).join(".local").join("state"),
+            None => {
+                return Err(ConfigError::StatePath(
+                    "neither XDG_STATE_HOME nor HOME is set; pass --state PATH".into(),
+                ))
+            }
+        },
+    };
+    Ok(dir
+        .join("imapmend")
+        .join(format!("{}.sqlite", state_file_stem(identities))))
+}
+
+/// `imaps_user@host_993--imap_user@host_143-<hash>`: readable, filename-safe
+/// and collision-free. Characters outside `[A-Za-z0-9._@+-]` become `_`, a
+/// long name is cut, and a short hash of the exact identities always follows,
+/// so neither sanitising nor cutting can make two pairs share a file.
+fn state_file_stem(identities: &[EndpointIdentity; 2]) -> String {
+    const MAX_READABLE: usize = 100;
+    let mut keys = identities
+        .clone()
+        .map(|id| format!("{}_{}@{}_{}", id.scheme, id.user, id.host, id.port));
+    keys.sort();
+    let mut hasher = Sha256::new();
+    for key in &keys {
+        hasher.update((key.len() as u64).to_be_bytes());
+        hasher.update(key.as_bytes());
+    }
+    let hash: String = hasher.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut readable: String = keys
+        .join("--")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    readable.truncate(MAX_READABLE); // ASCII only by now
+    format!("{readable}-{hash}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::collections::HashMap;
+
+    /// A fake environment: a fixed map, never the process's.
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn full_env() -> impl Fn(&str) -> Option<String> {
+        env_of(&[
+            ("IMAPMEND_A_PASSWORD", "pw-a"),
+            ("IMAPMEND_B_PASSWORD", "pw-b"),
+            ("HOME", "/home/op"),
+        ])
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("imapmend").chain(args.iter().copied())).unwrap()
+    }
+
+    fn plan(a: &str, b: &str, extra: &[&str]) -> Cli {
+        cli(&[&["plan", "--a", a, "--b", b][..], extra].concat())
+    }
+
+    fn resolve_env(c: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Job, ConfigError> {
+        resolve_with(c, env)
+    }
+
+    fn id(scheme: &str, host: &str, port: u16, user: &str) -> EndpointIdentity {
+        EndpointIdentity {
+            scheme: scheme.into(),
+            host: host.into(),
+            port,
+            user: user.into(),
+        }
+    }
+
+    /// The parts of a ConnectSpec that tests compare (Secret has no Eq).
+    fn spec_view(s: &ConnectSpec) -> (Side, &str, u16, &str, &str, TlsMode, Option<&Path>, bool) {
+        (
+            s.side,
+            s.host.as_str(),
+            s.port,
+            s.user.as_str(),
+            s.password.expose(),
+            s.tls,
+            s.ca_file.as_deref(),
+            s.allow_plaintext_auth,
+        )
+    }
+
+    fn endpoint_err(url: &str, extra: &[&str]) -> String {
+        let c = plan(url, "imaps://other@b.example", extra);
+        resolve_env(&c, &full_env()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn config_url_forms_give_scheme_defaults_and_identities() {
+        let c = plan(
+            "imaps://Alice@Mail.Example.ORG",
+            "imap://bob%40example.org@127.0.0.1:1143",
+            &[],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(
+            spec_view(&job.endpoints[0]),
+            (
+                Side::A,
+                "mail.example.org",
+                993,
+                "Alice",
+                "pw-a",
+                TlsMode::Implicit,
+                None,
+                false
+            )
+        );
+        assert_eq!(
+            spec_view(&job.endpoints[1]),
+            (
+                Side::B,
+                "127.0.0.1",
+                1143,
+                "bob@example.org",
+                "pw-b",
+                TlsMode::StartTls,
+                None,
+                false
+            )
+        );
+        assert_eq!(
+            job.identities,
+            [
+                id("imaps", "mail.example.org", 993, "Alice"),
+                id("imap", "127.0.0.1", 1143, "bob@example.org"),
+            ]
+        );
+        assert_eq!(job.command, Command::Plan);
+        assert_eq!(job.options, PolicyOptions::default());
+        assert!(!job.json);
+        assert_eq!(job.verbosity, 0);
+    }
+
+    #[test]
+    fn config_unencoded_at_in_user_and_trailing_slash_are_accepted() {
+        let c = plan("imap://u@example.org@localhost/", "imaps://v@[::1]", &[]);
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(
+            job.identities[0],
+            id("imap", "localhost", 143, "u@example.org")
+        );
+    }
+
+    #[test]
+    fn config_ipv6_literals_lose_their_brackets_and_are_canonical() {
+        let c = plan(
+            "imap://u@[0:0::1]:10143",
+            "imaps://v@[2001:DB8::7]",
+            &["--a-tls", "none"],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(
+            spec_view(&job.endpoints[0]),
+            (
+                Side::A,
+                "::1",
+                10143,
+                "u",
+                "pw-a",
+                TlsMode::None,
+                None,
+                false
+            )
+        );
+        assert_eq!(job.identities[1], id("imaps", "2001:db8::7", 993, "v"));
+    }
+
+    #[test]
+    fn config_password_in_url_is_refused_without_echoing_it() {
+        for url in [
+            "imap://u:hunter2@host.example",
+            "imaps://u:hunter2@host.example/INBOX",
+            "imaps://u:hunter2@",
+        ] {
+            let msg = endpoint_err(url, &[]);
+            assert!(!msg.contains("hunter2"), "{msg}");
+            assert!(msg.starts_with("--a: "), "{msg}");
+        }
+        let msg = endpoint_err("imap://u:hunter2@host.example", &[]);
+        for needle in [
+            "IMAPMEND_A_PASSWORD",
+            "--a-password-file",
+            "--a-password-command",
+        ] {
+            assert!(msg.contains(needle), "{msg}");
+        }
+        let c = plan("imaps://a@x.example", "imaps://u:s3cr%40t@y.example", &[]);
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert!(msg.starts_with("--b: ") && !msg.contains("s3cr"), "{msg}");
+    }
+
+    #[test]
+    fn config_malformed_urls_are_refused_naming_the_side() {
+        for (url, needle) in [
+            ("imaps://host.example", "no user name"),
+            ("imaps://u@host.example/INBOX", "mailbox path"),
+            ("imaps://u@host.example?x=1", "query"),
+            ("imaps://u@host.example#frag", "fragment"),
+            ("https://u@host.example", "unsupported scheme 'https:'"),
+            ("u@host.example", "expected imaps://"),
+            ("imaps://u@host.example:0", "port 0"),
+            ("imaps://u@host.example:99999", "expected imaps://"),
+            ("imaps://u@h%C3%A9st.example", "plain ASCII"),
+            ("imaps://u%FF@host.example", "percent-encoded UTF-8"),
+        ] {
+            let msg = endpoint_err(url, &[]);
+            assert!(
+                msg.starts_with("--a: ") && msg.contains(needle),
+                "{url}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_tls_option_overrides_the_scheme() {
+        let c = plan(
+            "imap://u@a.example",
+            "imaps://v@b.example:1993",
+            &[
+                "--a-tls",
+                "implicit",
+                "--b-tls",
+                "starttls",
+                "--b-ca-file",
+                "/ca.pem",
+            ],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(job.endpoints[0].tls, TlsMode::Implicit);
+        assert_eq!(
+            job.endpoints[0].port, 143,
+            "the port stays the scheme's default"
+        );
+        assert_eq!(job.endpoints[1].tls, TlsMode::StartTls);
+        assert_eq!(
+            job.endpoints[1].ca_file.as_deref(),
+            Some(Path::new("/ca.pem"))
+        );
+        let msg = endpoint_err(
+            "imap://u@localhost",
+            &["--a-tls", "none", "--a-ca-file", "/x"],
+        );
+        assert!(msg.contains("--a-ca-file"), "{msg}");
+    }
+
+    #[test]
+    fn config_plaintext_guard_allows_only_loopback_unless_told() {
+        for host in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "localhost",
+            "LocalHost",
+            "[::1]",
+            "[::ffff:127.0.0.1]",
+        ] {
+            let c = plan(
+                &format!("imap://u@{host}"),
+                "imap://v@localhost:2",
+                &["--a-tls", "none", "--b-tls", "none"],
+            );
+            assert!(resolve_env(&c, &full_env()).is_ok(), "{host}");
+        }
+        for host in [
+            "10.0.0.1",
+            "mail.example.org",
+            "[2001:db8::1]",
+            "localhost.example.org",
+            "128.0.0.1",
+        ] {
+            let msg = endpoint_err(&format!("imap://u@{host}"), &["--a-tls", "none"]);
+            assert!(
+                msg.starts_with("--a: refusing") && msg.contains("--allow-plaintext-auth"),
+                "{msg}"
+            );
+        }
+        let c = plan(
+            "imap://u@mail.example.org",
+            "imaps://v@b.example",
+            &["--a-tls", "none", "--allow-plaintext-auth"],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert!(job.endpoints[0].allow_plaintext_auth);
+        assert_eq!(job.endpoints[0].tls, TlsMode::None);
+    }
+
+    #[test]
+    fn config_password_sources_file_command_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from file\n\n").unwrap();
+        let crlf = dir.path().join("pw-crlf");
+        std::fs::write(&crlf, "crlf pw\r\n").unwrap();
+        let c = plan(
+            "imaps://u@a.example",
+            "imaps://v@b.example",
+            &[
+                "--a-password-file",
+                file.to_str().unwrap(),
+                "--b-password-command",
+                "printf 'from command\\n'",
+            ],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(
+            job.endpoints[0].password.expose(),
+            "from file\n",
+            "one newline stripped"
+        );
+        assert_eq!(job.endpoints[1].password.expose(), "from command");
+
+        let c = plan(
+            "imaps://u@a.example",
+            "imaps://v@b.example",
+            &["--a-password-file", crlf.to_str().unwrap()],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(job.endpoints[0].password.expose(), "crlf pw");
+        assert_eq!(
+            job.endpoints[1].password.expose(),
+            "pw-b",
+            "B falls back to the env"
+        );
+    }
+
+    #[test]
+    fn config_password_errors_name_the_source_never_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("absent");
+        let c = plan(
+            "imaps://u@a.example",
+            "imaps://v@b.example",
+            &["--a-password-file", missing.to_str().unwrap()],
+        );
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("--a: cannot read password file") && msg.contains("absent"),
+            "{msg}"
+        );
+
+        let c = plan(
+            "imaps://u@a.example",
+            "imaps://v@b.example",
+            &[
+                "--b-password-command",
+                "echo topsecret; echo 'vault sealed' >&2; exit 3",
+            ],
+        );
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert!(msg.starts_with("--b: the password command failed"), "{msg}");
+        assert!(
+            msg.contains("vault sealed") && !msg.contains("topsecret"),
+            "{msg}"
+        );
+
+        let c = plan("imaps://u@a.example", "imaps://v@b.example", &[]);
+        let msg = resolve_env(&c, &env_of(&[("IMAPMEND_A_PASSWORD", "x"), ("HOME", "/h")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("--b: no password") && msg.contains("IMAPMEND_B_PASSWORD"),
+            "{msg}"
+        );
+
+        let msg = resolve_env(
+            &c,
+            &env_of(&[
+                ("IMAPMEND_A_PASSWORD", ""),
+                ("IMAPMEND_B_PASSWORD", "y"),
+                ("HOME", "/h"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.starts_with("--a: the password from IMAPMEND_A_PASSWORD is empty"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn config_two_password_sources_for_one_side_are_refused() {
+        // clap refuses this on the command line; a Cli built in code is
+        // checked again here.
+        let mut c = plan("imaps://u@a.example", "imaps://v@b.example", &[]);
+        if let Verb::Plan(common) = &mut c.verb {
+            common.a_password_file = Some("/f".into());
+            common.a_password_command = Some("true".into());
+        }
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert!(msg.starts_with("--a: give either"), "{msg}");
+    }
+
+    #[test]
+    fn config_same_account_twice_is_refused() {
+        let c = plan("imaps://u@HOST.example", "imaps://u@host.example:993", &[]);
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert!(msg.contains("same account"), "{msg}");
+    }
+
+    #[test]
+    fn config_policies_verbs_and_verbosity_carry_over() {
+        let c = cli(&[
+            "check",
+            "--a",
+            "imaps://u@a.example",
+            "--b",
+            "imaps://v@b.example",
+            "--verify",
+            "--prefer",
+            "a",
+            "--max-delete",
+            "7",
+            "--restored",
+            "b",
+            "--deletes",
+            "flag-only",
+            "--delete-mailboxes",
+            "--one-way",
+            "b-to-a",
+            "--delete-extra",
+            "--json",
+            "-q",
+            "--state",
+            "/tmp/x.sqlite",
+        ]);
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(job.command, Command::Check { verify: true });
+        assert_eq!(
+            job.options,
+            PolicyOptions {
+                prefer: Some(Side::A),
+                max_delete: Some(MaxDelete::Count(7)),
+                restored: Some(Side::B),
+                deletes: DeleteMode::FlagOnly,
+                delete_mailboxes: true,
+                one_way: Some(OneWay::BToA),
+                delete_extra: true,
+            }
+        );
+        assert_eq!((job.json, job.verbosity), (true, -1));
+        assert_eq!(job.state_path, PathBuf::from("/tmp/x.sqlite"));
+        assert_eq!(
+            (OneWay::BToA.source(), OneWay::BToA.target()),
+            (Side::B, Side::A)
+        );
+
+        let c = plan("imaps://u@a.example", "imaps://v@b.example", &["-vvv"]);
+        assert_eq!(resolve_env(&c, &full_env()).unwrap().verbosity, 3);
+        let c = cli(&[
+            "sync",
+            "--a",
+            "imaps://u@a.example",
+            "--b",
+            "imaps://v@b.example",
+        ]);
+        assert_eq!(resolve_env(&c, &full_env()).unwrap().command, Command::Sync);
+    }
+
+    #[test]
+    fn config_max_delete_parses_counts_and_percentages() {
+        for (s, want) in [
+            ("0", MaxDelete::Count(0)),
+            ("10", MaxDelete::Count(10)),
+            ("4294967295", MaxDelete::Count(u32::MAX)),
+            ("1%", MaxDelete::Percent(1)),
+            ("100%", MaxDelete::Percent(100)),
+        ] {
+            assert_eq!(s.parse::<MaxDelete>(), Ok(want), "{s}");
+            assert_eq!(want.to_string(), s);
+        }
+        for s in [
+            "",
+            "%",
+            "0%",
+            "101%",
+            "256%",
+            "-1",
+            "+5",
+            "1.5%",
+            "10 %",
+            " 10",
+            "4294967296",
+            "ten",
+            "5%%",
+        ] {
+            assert!(s.parse::<MaxDelete>().is_err(), "{s:?} should be refused");
+        }
+        assert_eq!(MaxDelete::DEFAULT.limit(0), 10);
+        assert_eq!(MaxDelete::DEFAULT.limit(100), 50);
+        assert_eq!(MaxDelete::Percent(30).limit(1000), 300);
+        assert_eq!(MaxDelete::Count(3).limit(1000), 3);
+    }
+
+    #[test]
+    fn config_default_state_path_is_order_independent_and_filename_safe() {
+        let c = plan(
+            "imaps://alice@mail.example.org",
+            "imap://bob@127.0.0.1:1143",
+            &[],
+        );
+        let swapped = plan(
+            "imap://bob@127.0.0.1:1143",
+            "imaps://alice@mail.example.org",
+            &[],
+        );
+        let env = env_of(&[
+            ("IMAPMEND_A_PASSWORD", "x"),
+            ("IMAPMEND_B_PASSWORD", "y"),
+            ("XDG_STATE_HOME", "/xdg/state"),
+            ("HOME", "/home/op"),
+        ]);
+        let path = resolve_env(&c, &env).unwrap().state_path;
+        assert_eq!(path, resolve_env(&swapped, &env).unwrap().state_path);
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(path.parent().unwrap(), Path::new("/xdg/state/imapmend"));
+        assert!(
+            name.starts_with("imap_bob@127.0.0.1_1143--imaps_alice@mail.example.org_993-")
+                && name.ends_with(".sqlite"),
+            "{name}"
+        );
+
+        // HOME fallback; a relative XDG_STATE_HOME is ignored as the spec says.
+        let env = env_of(&[
+            ("IMAPMEND_A_PASSWORD", "x"),
+            ("IMAPMEND_B_PASSWORD", "y"),
+            ("XDG_STATE_HOME", "relative"),
+            ("HOME", "/home/op"),
+        ]);
+        let path = resolve_env(&c, &env).unwrap().state_path;
+        assert_eq!(
+            path.parent().unwrap(),
+            Path::new("/home/op/.local/state/imapmend")
+        );
+
+        let env = env_of(&[("IMAPMEND_A_PASSWORD", "x"), ("IMAPMEND_B_PASSWORD", "y")]);
+        let msg = resolve_env(&c, &env).unwrap_err().to_string();
+        assert!(msg.contains("--state"), "{msg}");
+        let c = plan(
+            "imaps://u@a.example",
+            "imaps://v@b.example",
+            &["--state", "s.db"],
+        );
+        assert_eq!(
+            resolve_env(&c, &env).unwrap().state_path,
+            PathBuf::from("s.db")
+        );
+    }
+
+    #[test]
+    fn config_state_file_names_never_collide_and_stay_short() {
+        let odd = [id("imaps", "::1", 993, "a b/c"), id("imaps", "h", 993, "x")];
+        let similar = [id("imaps", "::1", 993, "a_b_c"), id("imaps", "h", 993, "x")];
+        let (s1, s2) = (state_file_stem(&odd), state_file_stem(&similar));
+        assert_ne!(s1, s2);
+        assert!(
+            s1.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b)),
+            "{s1}"
+        );
+        let long = [
+            id("imaps", "h", 993, &"x".repeat(300)),
+            id("imaps", "h", 993, &"x".repeat(301)),
+        ];
+        let stem = state_file_stem(&long);
+        assert!(stem.len() <= 113, "{}", stem.len());
+        let mut swapped = long.clone();
+        swapped.reverse();
+        assert_eq!(stem, state_file_stem(&swapped));
+        assert_ne!(
+            stem,
+            state_file_stem(&[long[0].clone(), id("imaps", "h", 993, &"x".repeat(302))])
+        );
+    }
+
+    #[test]
+    fn config_errors_and_debug_never_show_secrets() {
+        let c = plan("imaps://u@a.example", "imaps://v@b.example", &[]);
+        let env = env_of(&[
+            ("IMAPMEND_A_PASSWORD", "sekrit-a"),
+            ("IMAPMEND_B_PASSWORD", "sekrit-b"),
+            ("HOME", "/h"),
+        ]);
+        let job = resolve_env(&c, &env).unwrap();
+        let dump = format!("{job:?}");
+        assert!(!dump.contains("sekrit"), "{dump}");
+    }
+}
