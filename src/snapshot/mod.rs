@@ -6,11 +6,33 @@
 //! callers always see the command line's A as `Side::A`), loading, and the
 //! transactional writes the apply phase checkpoints with.
 //!
-//! CONTRACT (stub written by the lead; the snapshot helper replaces the bodies).
+//! It does not decide anything: what to pair, which flags were agreed and
+//! when an intent is resolved are the reconcile and apply layers' business.
+//!
+//! Layout: `schema` (DDL, version, value encodings), `store` (open, lock,
+//! mode, identity, orientation), `load` (reads), `write` (transaction steps),
+//! `error`.
 
-use crate::model::{FlagSet, Fingerprint, InternalDate, MailboxStatus, MessageMeta, Side, Uid};
+mod error;
+mod load;
+mod schema;
+mod store;
+#[cfg(test)]
+mod tests;
+mod write;
+
+pub use error::SnapshotError;
+pub use schema::SCHEMA_VERSION;
+
+use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side, Uid};
+use error::SqlContext;
+use rusqlite::{Connection, Transaction};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use store::Orientation;
+use write::Provenance;
 
 /// The normalised identity of one endpoint; a snapshot belongs to one pair.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,6 +43,17 @@ pub struct EndpointIdentity {
     pub host: String,
     pub port: u16,
     pub user: String,
+}
+
+impl fmt::Display for EndpointIdentity {
+    /// `imaps://user@host:993`, for messages to the operator.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}@{}:{}",
+            self.scheme, self.user, self.host, self.port
+        )
+    }
 }
 
 /// Per side, what the snapshot last agreed for a mailbox.
@@ -67,9 +100,83 @@ pub struct SnapshotState {
     pub mailboxes: BTreeMap<String, MailboxRecord>,
 }
 
+/// Why a message is not simply paired, recorded per side and UID so later
+/// runs and `check` can list it as a known divergence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MessageStatus {
+    Paired,
+    /// \Deleted was set but the side cannot expunge by UID (no UIDPLUS).
+    PendingExpunge,
+    /// The server refused to take it (its words are the reason).
+    Refused,
+    /// Deliberately not copied (too large, NUL bytes, …).
+    Skipped,
+    /// It carries flags the other side cannot store.
+    UnstorableFlags,
+}
+
+impl MessageStatus {
+    /// The spelling in the `message.status` column.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            MessageStatus::Paired => "paired",
+            MessageStatus::PendingExpunge => "pending-expunge",
+            MessageStatus::Refused => "refused",
+            MessageStatus::Skipped => "skipped",
+            MessageStatus::UnstorableFlags => "unstorable-flags",
+        }
+    }
+
+    pub fn from_sql(text: &str) -> Option<MessageStatus> {
+        [
+            MessageStatus::Paired,
+            MessageStatus::PendingExpunge,
+            MessageStatus::Refused,
+            MessageStatus::Skipped,
+            MessageStatus::UnstorableFlags,
+        ]
+        .into_iter()
+        .find(|s| s.as_sql() == text)
+    }
+}
+
+/// A message with a recorded status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageStatusRecord {
+    pub mailbox: String,
+    pub side: Side,
+    pub uidvalidity: u32,
+    pub uid: Uid,
+    pub status: MessageStatus,
+    pub reason: Option<String>,
+}
+
+/// A batch of copies announced but never checkpointed: the run that made it
+/// stopped between APPEND and `complete_copies`. Recovery matches what the
+/// target holds at and above `uidnext` against `items` by order and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingIntent {
+    pub id: i64,
+    pub mailbox: String,
+    pub target: Side,
+    pub uidvalidity: u32,
+    /// The target's UIDNEXT before the batch.
+    pub uidnext: u32,
+    /// The source fingerprints in append order, with the source size where
+    /// it was known.
+    pub items: Vec<(Fingerprint, Option<u32>)>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
 /// An open, locked snapshot file.
 pub struct Snapshot {
-    _private: (),
+    // Field order is drop order: the connection closes (and checkpoints its
+    // WAL) before the lock is released.
+    conn: Connection,
+    path: PathBuf,
+    orientation: Orientation,
+    _lock: File,
 }
 
 impl Snapshot {
@@ -77,60 +184,284 @@ impl Snapshot {
     /// a file locked by another run (`Locked`), a file made for other
     /// endpoints (`OtherEndpoints`), or a newer schema.
     pub fn open(path: &Path, endpoints: [&EndpointIdentity; 2]) -> Result<Snapshot, SnapshotError> {
-        let _ = (path, endpoints);
-        todo!("snapshot helper")
+        let opened = store::open(path, endpoints)?;
+        Ok(Snapshot {
+            conn: opened.conn,
+            path: path.to_path_buf(),
+            orientation: opened.orientation,
+            _lock: opened.lock,
+        })
     }
 
     /// Whether the file was made with A and B the other way round.
     pub fn swapped(&self) -> bool {
-        todo!("snapshot helper")
+        self.orientation.swapped
     }
 
+    /// The file this snapshot lives in, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Everything the snapshot holds, as one consistent checkpoint.
     pub fn load(&self) -> Result<SnapshotState, SnapshotError> {
-        todo!("snapshot helper")
+        self.read(|| "loading".into(), load::state)
     }
 
     /// Fingerprint cache: upsert these messages for (mailbox, side, uidvalidity).
-    pub fn cache_messages(&mut self, mailbox: &str, side: Side, uidvalidity: u32, messages: &[MessageMeta]) -> Result<(), SnapshotError> {
-        let _ = (mailbox, side, uidvalidity, messages);
-        todo!("snapshot helper")
+    ///
+    /// The fingerprints must have been computed from the bodies this side
+    /// served. A status already recorded for a UID is kept.
+    pub fn cache_messages(
+        &mut self,
+        mailbox: &str,
+        side: Side,
+        uidvalidity: u32,
+        messages: &[MessageMeta],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || {
+                format!(
+                    "caching {} messages of {mailbox:?} on side {side}",
+                    messages.len()
+                )
+            },
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                write::cache_messages(tx, o, id, side, uidvalidity, messages, Provenance::ReadBack)
+            },
+        )
     }
 
     /// In one transaction: set the per-side watermarks of `mailbox` (creating
     /// the mailbox row if needed) and replace all its pairs with `pairs`.
-    pub fn rebase_mailbox(&mut self, mailbox: &str, sides: [Option<(&str, &MailboxStatus)>; 2], pairs: &[PairRecord]) -> Result<(), SnapshotError> {
-        let _ = (mailbox, sides, pairs);
-        todo!("snapshot helper")
+    ///
+    /// A side given as None is forgotten (its watermarks become NULL). A
+    /// side whose UIDVALIDITY changed loses its cache rows of the old one.
+    /// Two pairs sharing a UID on one side are an error, and nothing is written.
+    pub fn rebase_mailbox(
+        &mut self,
+        mailbox: &str,
+        sides: [Option<(&str, &MailboxStatus)>; 2],
+        pairs: &[PairRecord],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("checkpointing mailbox {mailbox:?}"),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                for side in Side::BOTH {
+                    write::set_side(tx, o, id, side, sides[side.index()])?;
+                }
+                write::delete_pairs(tx, id)?;
+                write::insert_pairs(tx, o, id, pairs, false)
+            },
+        )
     }
 
     /// Records an intent before a batch of copies; returns its id.
-    pub fn record_intent(&mut self, mailbox: &str, target: Side, uidvalidity: u32, uidnext: u32, fingerprints: &[Fingerprint]) -> Result<i64, SnapshotError> {
-        let _ = (mailbox, target, uidvalidity, uidnext, fingerprints);
-        todo!("snapshot helper")
+    ///
+    /// The size of each item is taken from the source side's cache (the
+    /// side opposite `target`) where the fingerprint is cached there; use
+    /// [`Snapshot::record_intent_sized`] when the sizes are at hand.
+    pub fn record_intent(
+        &mut self,
+        mailbox: &str,
+        target: Side,
+        uidvalidity: u32,
+        uidnext: u32,
+        fingerprints: &[Fingerprint],
+    ) -> Result<i64, SnapshotError> {
+        self.write(
+            || format!("recording the copies into {mailbox:?} on side {target}"),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                let items = fingerprints
+                    .iter()
+                    .map(|f| Ok((*f, write::cached_size(tx, o, id, target.other(), f)?)))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                write::record_intent(tx, o, id, target, uidvalidity, uidnext, &items, now())
+            },
+        )
+    }
+
+    /// Like [`Snapshot::record_intent`], with each source message's size
+    /// given: (fingerprint, size) in append order.
+    pub fn record_intent_sized(
+        &mut self,
+        mailbox: &str,
+        target: Side,
+        uidvalidity: u32,
+        uidnext: u32,
+        items: &[(Fingerprint, u32)],
+    ) -> Result<i64, SnapshotError> {
+        let items: Vec<_> = items.iter().map(|(f, size)| (*f, Some(*size))).collect();
+        self.write(
+            || format!("recording the copies into {mailbox:?} on side {target}"),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                write::record_intent(tx, o, id, target, uidvalidity, uidnext, &items, now())
+            },
+        )
+    }
+
+    /// Intents never completed nor dropped, oldest first: the batches a
+    /// crashed run may have half-appended. For recovery at the next start.
+    pub fn intents(&self) -> Result<Vec<PendingIntent>, SnapshotError> {
+        self.read(|| "reading unresolved intents".into(), load::intents)
     }
 
     /// In one transaction: add these pairs (and their cache rows on both
     /// sides) and delete the intent they resolve.
-    pub fn complete_copies(&mut self, mailbox: &str, intent: i64, pairs: &[PairRecord], cache: [Vec<(u32, MessageMeta)>; 2]) -> Result<(), SnapshotError> {
-        let _ = (mailbox, intent, pairs, cache);
-        todo!("snapshot helper")
+    ///
+    /// A pair already holding one of the new pairs' UIDs is replaced. Cache
+    /// rows on the intent's target side are marked as not read back: their
+    /// fingerprint is the source's until the copy is read from the target.
+    pub fn complete_copies(
+        &mut self,
+        mailbox: &str,
+        intent: i64,
+        pairs: &[PairRecord],
+        cache: [Vec<(u32, MessageMeta)>; 2],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("checkpointing copies into {mailbox:?} (intent {intent})"),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                let target = write::intent_target(tx, o, intent)?;
+                write::insert_pairs(tx, o, id, pairs, true)?;
+                for side in Side::BOTH {
+                    let provenance = if Some(side) == target {
+                        Provenance::Copied
+                    } else {
+                        Provenance::ReadBack
+                    };
+                    for (uidvalidity, meta) in &cache[side.index()] {
+                        write::cache_messages(
+                            tx,
+                            o,
+                            id,
+                            side,
+                            *uidvalidity,
+                            std::slice::from_ref(meta),
+                            provenance,
+                        )?;
+                    }
+                }
+                write::delete_intent(tx, intent)
+            },
+        )
     }
 
     /// Deletes an intent whose batch failed before anything was appended.
     pub fn drop_intent(&mut self, intent: i64) -> Result<(), SnapshotError> {
-        let _ = intent;
-        todo!("snapshot helper")
+        self.write(
+            || format!("dropping intent {intent}"),
+            |tx, _| write::delete_intent(tx, intent),
+        )
     }
 
     /// Sets the agreed flags of existing pairs (by [uid A, uid B]).
-    pub fn set_pair_flags(&mut self, mailbox: &str, updates: &[([Uid; 2], FlagSet)]) -> Result<(), SnapshotError> {
-        let _ = (mailbox, updates);
-        todo!("snapshot helper")
+    /// An update naming no existing pair is ignored.
+    pub fn set_pair_flags(
+        &mut self,
+        mailbox: &str,
+        updates: &[([Uid; 2], FlagSet)],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("checkpointing flags in {mailbox:?}"),
+            |tx, o| match write::existing_mailbox_id(tx, mailbox)? {
+                Some(id) => write::set_pair_flags(tx, o, id, updates),
+                None => Ok(()),
+            },
+        )
+    }
+
+    /// Records why a message is not simply paired (`refused` with the
+    /// server's words, `skipped` with ours, …), or with `status` None clears
+    /// it. The message's cache row is upserted from `message` in the same
+    /// transaction, so a status never names a message the cache lacks.
+    pub fn set_message_status(
+        &mut self,
+        mailbox: &str,
+        side: Side,
+        uidvalidity: u32,
+        message: &MessageMeta,
+        status: Option<MessageStatus>,
+        reason: Option<&str>,
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || {
+                format!(
+                    "recording the status of UID {} in {mailbox:?} on side {side}",
+                    message.uid
+                )
+            },
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                write::cache_messages(
+                    tx,
+                    o,
+                    id,
+                    side,
+                    uidvalidity,
+                    std::slice::from_ref(message),
+                    Provenance::ReadBack,
+                )?;
+                write::set_status(
+                    tx,
+                    o,
+                    id,
+                    side,
+                    uidvalidity,
+                    message.uid,
+                    status.map(|s| (s, reason)),
+                )
+            },
+        )
+    }
+
+    /// Every message with a recorded status, by mailbox, side, UIDVALIDITY, UID.
+    pub fn message_statuses(&self) -> Result<Vec<MessageStatusRecord>, SnapshotError> {
+        self.read(|| "reading message statuses".into(), load::statuses)
+    }
+
+    /// Runs reads inside one read transaction.
+    fn read<T>(
+        &self,
+        context: impl FnOnce() -> String,
+        f: impl FnOnce(&Connection, Orientation) -> rusqlite::Result<T>,
+    ) -> Result<T, SnapshotError> {
+        let run = || {
+            let tx = self.conn.unchecked_transaction()?;
+            let value = f(&tx, self.orientation)?;
+            tx.finish()?;
+            Ok(value)
+        };
+        run().ctx(&self.path, context)
+    }
+
+    /// Runs `f` in one write transaction: it commits whole or not at all.
+    fn write<T>(
+        &mut self,
+        context: impl FnOnce() -> String,
+        f: impl FnOnce(&Transaction, Orientation) -> rusqlite::Result<T>,
+    ) -> Result<T, SnapshotError> {
+        let orientation = self.orientation;
+        let run = |conn: &mut Connection| {
+            let tx = conn.transaction()?;
+            let value = f(&tx, orientation)?;
+            write::touch(&tx, now())?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run(&mut self.conn).ctx(&self.path, context)
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    #[error("{0}")]
-    Other(String),
+/// Unix seconds now; a clock before 1970 counts as 1970.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

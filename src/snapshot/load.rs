@@ -1,0 +1,173 @@
+//! Reading the snapshot back into values, mirrored into the run's view of
+//! A and B. Only reads; every query runs inside one read transaction so the
+//! state is one consistent checkpoint.
+
+use super::schema::{
+    fingerprint_from_blob, flags_from_text, modseq_from_sql, side_from_text, side_prefix,
+};
+use super::store::Orientation;
+use super::{
+    CachedMessage, MailboxRecord, MessageStatus, MessageStatusRecord, PairRecord, PendingIntent,
+    SideRecord, SnapshotState,
+};
+use crate::model::{InternalDate, Side};
+use rusqlite::{Connection, Row};
+use std::collections::{BTreeMap, HashMap};
+
+/// Every mailbox with its watermarks, pairs and fingerprint cache.
+pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotState> {
+    let mut by_id: HashMap<i64, (String, MailboxRecord)> = HashMap::new();
+
+    let mut stmt = conn.prepare(&mailbox_query())?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let name: String = row.get(1)?;
+        let stored = [side_record(row, 2)?, side_record(row, 6)?];
+        let record = MailboxRecord {
+            sides: o.pair(stored),
+            ..MailboxRecord::default()
+        };
+        by_id.insert(id, (name, record));
+    }
+
+    let mut stmt = conn.prepare("SELECT mailbox, uid_a, uid_b, fingerprint, flags FROM pair")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
+            continue;
+        };
+        let flags: Option<String> = row.get(4)?;
+        record.pairs.push(PairRecord {
+            uid: o.pair([row.get(1)?, row.get(2)?]),
+            fingerprint: fingerprint_from_blob(3, &row.get::<_, Vec<u8>>(3)?)?,
+            flags: flags.as_deref().map(flags_from_text),
+        });
+    }
+
+    let mut stmt = conn.prepare(
+        "SELECT mailbox, side, uidvalidity, uid, size, internal_date, internal_date_offset, fingerprint, flags
+         FROM message",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
+            continue;
+        };
+        let side = o.side(side_from_text(1, &row.get::<_, String>(1)?)?);
+        let cached = CachedMessage {
+            size: row.get(4)?,
+            internal_date: InternalDate {
+                unix: row.get(5)?,
+                offset_minutes: row.get(6)?,
+            },
+            fingerprint: fingerprint_from_blob(7, &row.get::<_, Vec<u8>>(7)?)?,
+            flags: flags_from_text(&row.get::<_, String>(8)?),
+        };
+        record.cache[side.index()].insert((row.get(2)?, row.get(3)?), cached);
+    }
+
+    let mut mailboxes = BTreeMap::new();
+    for (_, (name, mut record)) in by_id {
+        // The file's pair order depends on its orientation; the run's must not.
+        record.pairs.sort_by_key(|p| p.uid);
+        mailboxes.insert(name, record);
+    }
+    Ok(SnapshotState { mailboxes })
+}
+
+fn mailbox_query() -> String {
+    let side_columns = |s: Side| {
+        let p = side_prefix(s);
+        format!("{p}_wire_name, {p}_uidvalidity, {p}_uidnext, {p}_highestmodseq")
+    };
+    format!(
+        "SELECT id, name, {}, {} FROM mailbox",
+        side_columns(Side::A),
+        side_columns(Side::B)
+    )
+}
+
+/// A side's four columns from `first`; None unless the side was synced.
+fn side_record(row: &Row, first: usize) -> rusqlite::Result<Option<SideRecord>> {
+    let wire_name: Option<String> = row.get(first)?;
+    let uidvalidity: Option<u32> = row.get(first + 1)?;
+    let uidnext: Option<u32> = row.get(first + 2)?;
+    let highestmodseq: Option<i64> = row.get(first + 3)?;
+    Ok(match (wire_name, uidvalidity, uidnext) {
+        (Some(wire_name), Some(uidvalidity), Some(uidnext)) => Some(SideRecord {
+            wire_name,
+            uidvalidity,
+            uidnext,
+            highestmodseq: highestmodseq.map(modseq_from_sql),
+        }),
+        _ => None,
+    })
+}
+
+/// Intents not yet resolved, oldest first, items in append order.
+pub fn intents(conn: &Connection, o: Orientation) -> rusqlite::Result<Vec<PendingIntent>> {
+    let mut stmt = conn.prepare(
+        "SELECT intent.id, mailbox.name, intent.target, intent.uidvalidity, intent.uidnext, intent.created_at
+         FROM intent JOIN mailbox ON mailbox.id = intent.mailbox ORDER BY intent.id",
+    )?;
+    let mut intents = stmt
+        .query_map([], |row| {
+            Ok(PendingIntent {
+                id: row.get(0)?,
+                mailbox: row.get(1)?,
+                target: o.side(side_from_text(2, &row.get::<_, String>(2)?)?),
+                uidvalidity: row.get(3)?,
+                uidnext: row.get(4)?,
+                created_at: row.get(5)?,
+                items: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut items =
+        conn.prepare("SELECT fingerprint, size FROM intent_item WHERE intent = ?1 ORDER BY seq")?;
+    for intent in &mut intents {
+        intent.items = items
+            .query_map([intent.id], |row| {
+                Ok((
+                    fingerprint_from_blob(0, &row.get::<_, Vec<u8>>(0)?)?,
+                    row.get(1)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+    }
+    Ok(intents)
+}
+
+/// Every message with a status, ordered by mailbox, side, UIDVALIDITY, UID.
+pub fn statuses(conn: &Connection, o: Orientation) -> rusqlite::Result<Vec<MessageStatusRecord>> {
+    let mut stmt = conn.prepare(
+        "SELECT mailbox.name, message.side, message.uidvalidity, message.uid, message.status, message.status_reason
+         FROM message JOIN mailbox ON mailbox.id = message.mailbox
+         WHERE message.status IS NOT NULL",
+    )?;
+    let mut records = stmt
+        .query_map([], |row| {
+            let status_text = &row.get::<_, String>(4)?;
+            let status = MessageStatus::from_sql(status_text).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    4,
+                    rusqlite::types::Type::Text,
+                    format!("message status {status_text:?}").into(),
+                )
+            })?;
+            Ok(MessageStatusRecord {
+                mailbox: row.get(0)?,
+                side: o.side(side_from_text(1, &row.get::<_, String>(1)?)?),
+                uidvalidity: row.get(2)?,
+                uid: row.get(3)?,
+                status,
+                reason: row.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    records.sort_by(|a, b| {
+        (&a.mailbox, a.side, a.uidvalidity, a.uid).cmp(&(&b.mailbox, b.side, b.uidvalidity, b.uid))
+    });
+    Ok(records)
+}

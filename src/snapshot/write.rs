@@ -1,0 +1,282 @@
+//! The writes, each a step inside a transaction the caller (`Snapshot`)
+//! opens and commits: a checkpoint either lands whole or not at all.
+//!
+//! Every function takes the run's view of A and B and mirrors it into the
+//! file's through the `Orientation`.
+
+use super::schema::{modseq_to_sql, side_prefix, side_text};
+use super::store::Orientation;
+use super::{MessageStatus, PairRecord};
+use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+/// The id of a logical mailbox, creating its row (sides unknown) if needed.
+pub fn mailbox_id(tx: &Transaction, name: &str) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO mailbox (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+        [name],
+    )?;
+    tx.query_row("SELECT id FROM mailbox WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+}
+
+/// The id of a mailbox that must exist already; None if it does not.
+pub fn existing_mailbox_id(tx: &Transaction, name: &str) -> rusqlite::Result<Option<i64>> {
+    tx.query_row("SELECT id FROM mailbox WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+/// Where a cache row's fingerprint came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// Computed from the body this side served.
+    ReadBack,
+    /// Taken from the copy's source; this side's body was not read.
+    Copied,
+}
+
+/// Upserts cache rows. A status already recorded is kept; a cached
+/// normalised fingerprint is kept only while the fingerprint is unchanged.
+/// A row stays marked as copied (not read back) until a read-back
+/// fingerprint is written for it.
+pub fn cache_messages(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    side: Side,
+    uidvalidity: u32,
+    messages: &[MessageMeta],
+    provenance: Provenance,
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO message (mailbox, side, uidvalidity, uid, size, internal_date, internal_date_offset,
+                              fingerprint, flags, fingerprint_read_back)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (mailbox, side, uidvalidity, uid) DO UPDATE SET
+             size = excluded.size,
+             internal_date = excluded.internal_date,
+             internal_date_offset = excluded.internal_date_offset,
+             normalised_fingerprint = CASE WHEN fingerprint = excluded.fingerprint
+                                           THEN normalised_fingerprint END,
+             fingerprint_read_back = CASE WHEN fingerprint = excluded.fingerprint
+                                          THEN max(fingerprint_read_back, excluded.fingerprint_read_back)
+                                          ELSE excluded.fingerprint_read_back END,
+             fingerprint = excluded.fingerprint,
+             flags = excluded.flags",
+    )?;
+    let side = side_text(o.side(side));
+    let read_back = provenance == Provenance::ReadBack;
+    for m in messages {
+        stmt.execute(params![
+            mailbox,
+            side,
+            uidvalidity,
+            m.uid,
+            m.size,
+            m.internal_date.unix,
+            m.internal_date.offset_minutes,
+            &m.fingerprint.0[..],
+            m.flags.to_wire(),
+            read_back,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Sets (or, with None, forgets) one side's watermarks. A new UIDVALIDITY
+/// makes the side's cache rows of other UIDVALIDITYs meaningless: the UIDs
+/// they name are gone, so they are dropped with their statuses.
+pub fn set_side(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    side: Side,
+    record: Option<(&str, &MailboxStatus)>,
+) -> rusqlite::Result<()> {
+    let stored = o.side(side);
+    let p = side_prefix(stored);
+    let sql = format!(
+        "UPDATE mailbox SET {p}_wire_name = ?2, {p}_uidvalidity = ?3, {p}_uidnext = ?4, {p}_highestmodseq = ?5
+         WHERE id = ?1"
+    );
+    match record {
+        Some((wire_name, status)) => {
+            tx.execute(
+                &sql,
+                params![
+                    mailbox,
+                    wire_name,
+                    status.uidvalidity,
+                    status.uidnext,
+                    status.highestmodseq.map(modseq_to_sql)
+                ],
+            )?;
+            tx.execute(
+                "DELETE FROM message WHERE mailbox = ?1 AND side = ?2 AND uidvalidity != ?3",
+                params![mailbox, side_text(stored), status.uidvalidity],
+            )?;
+        }
+        None => {
+            tx.execute(
+                &sql,
+                params![
+                    mailbox,
+                    None::<String>,
+                    None::<u32>,
+                    None::<u32>,
+                    None::<i64>
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts pairs. With `replace`, a pair already holding one of the UIDs
+/// gives way: the newest evidence (a copy just made) wins.
+pub fn insert_pairs(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    pairs: &[PairRecord],
+    replace: bool,
+) -> rusqlite::Result<()> {
+    let verb = if replace {
+        "INSERT OR REPLACE"
+    } else {
+        "INSERT"
+    };
+    let mut stmt = tx.prepare_cached(&format!(
+        "{verb} INTO pair (mailbox, uid_a, uid_b, fingerprint, flags) VALUES (?1, ?2, ?3, ?4, ?5)"
+    ))?;
+    for pair in pairs {
+        let [uid_a, uid_b] = o.pair(pair.uid);
+        stmt.execute(params![
+            mailbox,
+            uid_a,
+            uid_b,
+            &pair.fingerprint.0[..],
+            pair.flags.as_ref().map(|f| f.to_wire())
+        ])?;
+    }
+    Ok(())
+}
+
+pub fn delete_pairs(tx: &Transaction, mailbox: i64) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM pair WHERE mailbox = ?1", [mailbox])?;
+    Ok(())
+}
+
+/// Sets agreed flags of existing pairs; updates naming no pair are ignored.
+pub fn set_pair_flags(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    updates: &[([Uid; 2], crate::model::FlagSet)],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE pair SET flags = ?4 WHERE mailbox = ?1 AND uid_a = ?2 AND uid_b = ?3",
+    )?;
+    for (uid, flags) in updates {
+        let [uid_a, uid_b] = o.pair(*uid);
+        stmt.execute(params![mailbox, uid_a, uid_b, flags.to_wire()])?;
+    }
+    Ok(())
+}
+
+/// Records an intent and its items in order; returns its id.
+#[allow(clippy::too_many_arguments)]
+pub fn record_intent(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    target: Side,
+    uidvalidity: u32,
+    uidnext: u32,
+    items: &[(Fingerprint, Option<u32>)],
+    now: i64,
+) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO intent (mailbox, target, uidvalidity, uidnext, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![mailbox, side_text(o.side(target)), uidvalidity, uidnext, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO intent_item (intent, seq, fingerprint, size) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (seq, (fingerprint, size)) in items.iter().enumerate() {
+        stmt.execute(params![id, seq as i64, &fingerprint.0[..], size])?;
+    }
+    Ok(id)
+}
+
+/// The size of a message with this fingerprint on `side` of the mailbox,
+/// from the cache, if any is cached.
+pub fn cached_size(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    side: Side,
+    fingerprint: &Fingerprint,
+) -> rusqlite::Result<Option<u32>> {
+    tx.prepare_cached(
+        "SELECT size FROM message WHERE mailbox = ?1 AND side = ?2 AND fingerprint = ?3 ORDER BY uidvalidity DESC LIMIT 1",
+    )?
+    .query_row(params![mailbox, side_text(o.side(side)), &fingerprint.0[..]], |r| r.get(0))
+    .optional()
+}
+
+/// The run's target side of an intent, if it still exists.
+pub fn intent_target(
+    tx: &Transaction,
+    o: Orientation,
+    intent: i64,
+) -> rusqlite::Result<Option<Side>> {
+    let target: Option<String> = tx
+        .query_row("SELECT target FROM intent WHERE id = ?1", [intent], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    target
+        .map(|t| super::schema::side_from_text(0, &t).map(|s| o.side(s)))
+        .transpose()
+}
+
+pub fn delete_intent(tx: &Transaction, intent: i64) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM intent WHERE id = ?1", [intent])?;
+    Ok(())
+}
+
+/// Sets (None: clears) the status of a cached message.
+pub fn set_status(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    side: Side,
+    uidvalidity: u32,
+    uid: Uid,
+    status: Option<(MessageStatus, Option<&str>)>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE message SET status = ?5, status_reason = ?6
+         WHERE mailbox = ?1 AND side = ?2 AND uidvalidity = ?3 AND uid = ?4",
+        params![
+            mailbox,
+            side_text(o.side(side)),
+            uidvalidity,
+            uid,
+            status.map(|(s, _)| s.as_sql()),
+            status.and_then(|(_, reason)| reason)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Marks the snapshot as written now.
+pub fn touch(tx: &Transaction, now: i64) -> rusqlite::Result<()> {
+    tx.execute("UPDATE meta SET updated_at = ?1 WHERE id = 1", [now])?;
+    Ok(())
+}
