@@ -1,5 +1,5 @@
 //! Content identity: SHA-256 over a message's bytes with line endings
-//! canonicalised, computed off the async threads.
+//! canonicalised. Callers run it on the rayon pool, off the async threads.
 //!
 //! Servers rewrite line endings on APPEND (a bare LF stored as CRLF), so
 //! CRLF, bare LF and bare CR all hash as CRLF. Nothing else is normalised
@@ -37,26 +37,6 @@ pub fn fingerprint(body: &[u8]) -> Fingerprint {
     }
     hasher.update(&body[start..]);
     Fingerprint(hasher.finalize().into())
-}
-
-/// Fingerprints many bodies in parallel on the rayon pool, so hashing never
-/// blocks the threads that drive the IMAP connections.
-pub async fn fingerprint_all<K: Send + 'static>(
-    bodies: Vec<(K, Vec<u8>)>,
-) -> Vec<(K, Fingerprint)> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        use rayon::prelude::*;
-        let out: Vec<(K, Fingerprint)> = bodies
-            .into_par_iter()
-            .map(|(k, body)| {
-                let fp = fingerprint(&body);
-                (k, fp)
-            })
-            .collect();
-        let _ = tx.send(out);
-    });
-    rx.await.expect("the fingerprint pool never drops a job")
 }
 
 #[cfg(test)]

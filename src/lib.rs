@@ -3,12 +3,16 @@
 //! The pure core is [`reconcile`] (listings + snapshot → [`plan::Plan`]);
 //! I/O lives at the edges: [`imap`], [`snapshot`], [`apply`].
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod fingerprint;
+pub mod gather;
 pub mod imap;
 pub mod model;
 pub mod plan;
 pub mod reconcile;
+pub mod report;
+pub mod run;
 pub mod secret;
 pub mod snapshot;

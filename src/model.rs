@@ -473,7 +473,9 @@ mod tests {
         let padded = InternalDate::parse(" 7-Jul-1996 02:44:25 -0700").unwrap();
         assert_eq!(padded.to_imap(), "07-Jul-1996 02:44:25 -0700");
         assert_eq!(
-            InternalDate::parse("01-Jan-1970 01:00:00 +0100").unwrap().unix,
+            InternalDate::parse("01-Jan-1970 01:00:00 +0100")
+                .unwrap()
+                .unix,
             0
         );
     }

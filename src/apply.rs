@@ -1,0 +1,378 @@
+//! Executes a Plan against both servers and checkpoints the snapshot as it
+//! goes, so that a crash at any point followed by a rerun loses nothing and
+//! duplicates nothing.
+//!
+//! Per mailbox, in phases: create → rebase the snapshot (watermarks and pairs
+//! with their *old* base flags) → copies in batches (an intent row committed
+//! before each batch, the new pairs from APPENDUID committed after it) → flag
+//! stores grouped by delta (a pair's agreed flags are recorded only once both
+//! sides hold them). A refused APPEND batch is bisected so one bad message
+//! does not hold back the rest.
+
+use crate::imap::{AppendItem, Connection};
+use crate::model::{FlagSet, MailboxStatus, MessageMeta, Side, Uid};
+use crate::plan::{Copy, MailboxPlan, Plan, PlannedPair};
+use crate::reconcile::ReconcileInput;
+use crate::snapshot::{PairRecord, Snapshot};
+use std::collections::{HashMap, HashSet};
+
+/// Largest APPEND batch, in bytes and in messages. MULTIAPPEND is one
+/// transaction on the server, so large batches are what makes copying fast.
+const BATCH_BYTES: u64 = 32 << 20;
+const BATCH_MESSAGES: usize = 1000;
+
+/// One action that did not happen.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActionFailure {
+    pub mailbox: String,
+    pub side: Side,
+    pub action: String,
+    pub error: String,
+}
+
+/// What applying a Plan did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ApplyOutcome {
+    pub created: [usize; 2],
+    /// Messages copied *to* each side.
+    pub copied_to: [usize; 2],
+    pub flag_changes_on: [usize; 2],
+    pub failures: Vec<ActionFailure>,
+    pub notes: Vec<String>,
+}
+
+/// Applies every mailbox plan that has no problems.
+pub async fn apply(
+    plan: &Plan,
+    input: &ReconcileInput,
+    conns: &mut [Connection; 2],
+    snapshot: &mut Snapshot,
+) -> ApplyOutcome {
+    let mut out = ApplyOutcome::default();
+    for mb in plan.mailboxes.iter().filter(|mb| mb.problems.is_empty()) {
+        let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
+        let statuses = [0, 1].map(|i| {
+            listed
+                .and_then(|m| m.sides[i].as_ref())
+                .map(|s| s.status.clone())
+        });
+        let mut run = MailboxRun {
+            mb,
+            conns: &mut *conns,
+            snapshot: &mut *snapshot,
+            out: &mut out,
+            statuses,
+        };
+        run.apply().await;
+    }
+    out
+}
+
+/// The state of applying one mailbox's plan.
+struct MailboxRun<'a> {
+    mb: &'a MailboxPlan,
+    conns: &'a mut [Connection; 2],
+    snapshot: &'a mut Snapshot,
+    out: &'a mut ApplyOutcome,
+    /// Per side: the status the plan was made from (or after CREATE).
+    statuses: [Option<MailboxStatus>; 2],
+}
+
+impl MailboxRun<'_> {
+    async fn apply(&mut self) {
+        if let Some(side) = self.mb.create {
+            if let Err(e) = self.create(side).await {
+                self.fail(side, "create mailbox", e);
+                return;
+            }
+        }
+        if let Err(e) = self.rebase() {
+            self.fail(Side::A, "record pairs in the snapshot", e);
+            return;
+        }
+        for source in Side::BOTH {
+            let copies = self.mb.copies_from(source);
+            if !copies.is_empty() {
+                self.copy(source, &copies).await;
+            }
+        }
+        self.store_flags().await;
+    }
+
+    fn wire(&self, side: Side) -> &str {
+        self.mb.wire[side.index()]
+            .as_deref()
+            .expect("a planned mailbox has a wire name on both sides")
+    }
+
+    fn fail(&mut self, side: Side, action: &str, error: String) {
+        self.out.failures.push(ActionFailure {
+            mailbox: self.mb.name.clone(),
+            side,
+            action: action.to_string(),
+            error,
+        });
+    }
+
+    async fn create(&mut self, side: Side) -> Result<(), String> {
+        let wire = self.wire(side).to_string();
+        let conn = &mut self.conns[side.index()];
+        conn.create(&wire).await.map_err(|e| e.to_string())?;
+        let status = conn.select(&wire, true).await.map_err(|e| e.to_string())?;
+        self.statuses[side.index()] = Some(status);
+        self.out.created[side.index()] += 1;
+        Ok(())
+    }
+
+    /// Watermarks and pairs, with each pair's flags as they may be recorded
+    /// before any STORE is sent.
+    fn rebase(&mut self) -> Result<(), String> {
+        let sides = [Side::A, Side::B].map(|s| {
+            let st = self.statuses[s.index()].as_ref();
+            st.map(|st| (self.mb.wire[s.index()].as_deref().unwrap_or_default(), st))
+        });
+        let pairs: Vec<PairRecord> = self
+            .mb
+            .pairs
+            .iter()
+            .map(|p: &PlannedPair| PairRecord {
+                uid: p.uid,
+                fingerprint: p.fingerprint,
+                flags: p.base_before.clone(),
+            })
+            .collect();
+        self.snapshot
+            .rebase_mailbox(&self.mb.name, sides, &pairs)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Copies messages from `source` to the other side in byte-bounded batches.
+    async fn copy(&mut self, source: Side, copies: &[&Copy]) {
+        let target = source.other();
+        let wire = self.wire(source).to_string();
+        if let Err(e) = self.conns[source.index()].select(&wire, true).await {
+            self.fail(
+                source,
+                "open mailbox to read messages to copy",
+                e.to_string(),
+            );
+            return;
+        }
+        let mut batch: Vec<&Copy> = Vec::new();
+        let mut bytes = 0u64;
+        for copy in copies {
+            if !batch.is_empty()
+                && (bytes + copy.size as u64 > BATCH_BYTES || batch.len() >= BATCH_MESSAGES)
+            {
+                self.copy_batch(source, target, &batch).await;
+                batch.clear();
+                bytes = 0;
+            }
+            batch.push(copy);
+            bytes += copy.size as u64;
+        }
+        if !batch.is_empty() {
+            self.copy_batch(source, target, &batch).await;
+        }
+    }
+
+    async fn copy_batch(&mut self, source: Side, target: Side, batch: &[&Copy]) {
+        let uids: Vec<Uid> = batch.iter().map(|c| c.uid).collect();
+        let mut bodies: HashMap<Uid, Vec<u8>> = HashMap::new();
+        let mut on_body = |uid: Uid, body: Vec<u8>| {
+            bodies.insert(uid, body);
+        };
+        let gone = match self.conns[source.index()]
+            .fetch_bodies(&uids, &mut on_body)
+            .await
+        {
+            Ok(gone) => gone,
+            Err(e) => {
+                self.fail(source, "read messages to copy", e.to_string());
+                return;
+            }
+        };
+        if !gone.is_empty() {
+            self.out.notes.push(format!(
+                "{}: {} message(s) on {source} vanished before they could be copied; the next run sees the change",
+                self.mb.name,
+                gone.len()
+            ));
+        }
+        let ready: Vec<&Copy> = batch
+            .iter()
+            .copied()
+            .filter(|c| bodies.contains_key(&c.uid))
+            .collect();
+        // Bisect refused batches: one message the server refuses must not hold back the rest.
+        let mut work: Vec<Vec<&Copy>> = vec![ready];
+        while let Some(part) = work.pop() {
+            if part.is_empty() {
+                continue;
+            }
+            match self.append_part(source, target, &part, &bodies).await {
+                Ok(()) => {}
+                Err(_) if part.len() > 1 => {
+                    let half = part.len() / 2;
+                    work.push(part[half..].to_vec());
+                    work.push(part[..half].to_vec());
+                }
+                Err(e) => {
+                    let what = if part.len() == 1 {
+                        format!("copy UID {} ({} bytes)", part[0].uid, part[0].size)
+                    } else {
+                        format!("copy {} messages", part.len())
+                    };
+                    self.fail(target, &what, e);
+                }
+            }
+        }
+    }
+
+    /// One APPEND command, framed by an intent before and the pairs after.
+    async fn append_part(
+        &mut self,
+        source: Side,
+        target: Side,
+        part: &[&Copy],
+        bodies: &HashMap<Uid, Vec<u8>>,
+    ) -> Result<(), String> {
+        let status = self.statuses[target.index()].clone().unwrap_or_default();
+        let fingerprints: Vec<_> = part.iter().map(|c| c.fingerprint).collect();
+        let intent = self
+            .snapshot
+            .record_intent(
+                &self.mb.name,
+                target,
+                status.uidvalidity,
+                status.uidnext,
+                &fingerprints,
+            )
+            .map_err(|e| e.to_string())?;
+        let items: Vec<AppendItem<'_>> = part
+            .iter()
+            .map(|c| AppendItem {
+                flags: &c.flags,
+                internal_date: c.internal_date,
+                body: &bodies[&c.uid],
+            })
+            .collect();
+        let wire = self.wire(target).to_string();
+        let result = match self.conns[target.index()].append(&wire, &items).await {
+            Ok(r) => r,
+            Err(e) => {
+                // The intent stays: if the connection died after the server
+                // committed, the next run must know what may have landed.
+                return Err(e.to_string());
+            }
+        };
+        self.out.copied_to[target.index()] += part.len();
+        let new_uids = match (result.uidvalidity, result.uids) {
+            (Some(uv), Some(uids)) if uv == status.uidvalidity && uids.len() == part.len() => uids,
+            _ => {
+                self.out.notes.push(format!(
+                    "{}: {target} did not report the new UIDs (no UIDPLUS); the copies are paired by content next run",
+                    self.mb.name
+                ));
+                return self.snapshot.drop_intent(intent).map_err(|e| e.to_string());
+            }
+        };
+        if let Some(st) = self.statuses[target.index()].as_mut() {
+            st.uidnext = st.uidnext.max(new_uids.iter().max().map_or(0, |u| u + 1));
+        }
+        let mut pairs = Vec::with_capacity(part.len());
+        let mut cache: [Vec<(u32, MessageMeta)>; 2] = [Vec::new(), Vec::new()];
+        let source_uv = self.statuses[source.index()]
+            .as_ref()
+            .map_or(0, |s| s.uidvalidity);
+        for (copy, new_uid) in part.iter().zip(&new_uids) {
+            let mut uid = [copy.uid, *new_uid];
+            if source == Side::B {
+                uid.reverse();
+            }
+            pairs.push(PairRecord {
+                uid,
+                fingerprint: copy.fingerprint,
+                flags: Some(copy.agreed.clone()),
+            });
+            let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
+                uid,
+                size: copy.size,
+                internal_date: copy.internal_date,
+                flags: flags.clone(),
+                fingerprint: copy.fingerprint,
+            };
+            cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
+            cache[target.index()].push((status.uidvalidity, meta(*new_uid, &copy.flags)));
+        }
+        self.snapshot
+            .complete_copies(&self.mb.name, intent, &pairs, cache)
+            .map_err(|e| format!("copied, but recording the pairs failed (the next run pairs them by content): {e}"))
+    }
+
+    /// Sends every flag delta, then records the agreed flags of the pairs
+    /// whose changes all went through.
+    async fn store_flags(&mut self) {
+        let mut failed_pairs: HashSet<[Uid; 2]> = HashSet::new();
+        for side in Side::BOTH {
+            let stores = self.mb.stores(side);
+            if stores.is_empty() {
+                continue;
+            }
+            let wire = self.wire(side).to_string();
+            if let Err(e) = self.conns[side.index()].select(&wire, false).await {
+                self.fail(side, "open mailbox to store flags", e.to_string());
+                failed_pairs.extend(
+                    self.mb
+                        .flag_changes
+                        .iter()
+                        .filter(|c| c.side == side)
+                        .map(|c| c.pair),
+                );
+                continue;
+            }
+            for (delta, uids) in stores {
+                match self.conns[side.index()].store(&uids, &delta).await {
+                    Ok(()) => self.out.flag_changes_on[side.index()] += uids.len(),
+                    Err(e) => {
+                        self.fail(
+                            side,
+                            &format!(
+                                "store +{} -{} on {} messages",
+                                delta.add,
+                                delta.remove,
+                                uids.len()
+                            ),
+                            e.to_string(),
+                        );
+                        let uids: HashSet<Uid> = uids.into_iter().collect();
+                        failed_pairs.extend(
+                            self.mb
+                                .flag_changes
+                                .iter()
+                                .filter(|c| c.side == side && uids.contains(&c.pair[side.index()]))
+                                .map(|c| c.pair),
+                        );
+                    }
+                }
+            }
+        }
+        let changed: HashSet<[Uid; 2]> = self.mb.flag_changes.iter().map(|c| c.pair).collect();
+        let updates: Vec<([Uid; 2], FlagSet)> = self
+            .mb
+            .pairs
+            .iter()
+            .filter(|p| changed.contains(&p.uid) && !failed_pairs.contains(&p.uid))
+            .map(|p| (p.uid, p.agreed.clone()))
+            .collect();
+        if !updates.is_empty() {
+            if let Err(e) = self.snapshot.set_pair_flags(&self.mb.name, &updates) {
+                self.fail(
+                    Side::A,
+                    "record agreed flags in the snapshot",
+                    e.to_string(),
+                );
+            }
+        }
+    }
+}

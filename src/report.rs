@@ -1,0 +1,314 @@
+//! What the operator sees: the Plan as tables, what `sync` applied, what
+//! `check` found, the same as JSON, and the exit code that scripts, cron and
+//! monitoring read.
+//!
+//! The closing verdict never says "in sync" unless every mailbox was listed
+//! and compared.
+
+use crate::apply::ApplyOutcome;
+use crate::gather::MailboxFailure;
+use crate::model::Side;
+use crate::plan::{MailboxPlan, Plan};
+use crate::reconcile::agreement::MailboxAgreement;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, Table};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Exit codes, exactly as DESIGN.md's table (check stays within 0–3).
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// plan: actions pending; check: differences found.
+    pub const PENDING: i32 = 1;
+    /// Some mailboxes or messages failed; rerun.
+    pub const PARTIAL: i32 = 2;
+    /// Could not run: configuration, connection, authentication, TLS, snapshot.
+    pub const CANNOT_RUN: i32 = 3;
+    /// Actions withheld for safety (or the snapshot is in use by another run).
+    pub const WITHHELD: i32 = 4;
+
+    /// Combines outcomes: 4 > 2 > 1 > 0 (3 is only for runs that did nothing).
+    pub fn worst(codes: impl IntoIterator<Item = i32>) -> i32 {
+        let rank = |c: i32| match c {
+            WITHHELD => 4,
+            PARTIAL => 3,
+            PENDING => 2,
+            CANNOT_RUN => 1,
+            _ => 0,
+        };
+        codes.into_iter().max_by_key(|c| rank(*c)).unwrap_or(OK)
+    }
+}
+
+/// Everything one run reports, in one value (the JSON form).
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub schema_version: u32,
+    pub command: &'static str,
+    /// "user@host:port" per side, never a secret.
+    pub endpoints: [String; 2],
+    pub plan: Option<&'a Plan>,
+    pub applied: Option<&'a ApplyOutcome>,
+    pub check: Option<&'a [MailboxAgreement]>,
+    pub listing_failures: &'a [MailboxFailure],
+    pub exit_code: i32,
+}
+
+impl Report<'_> {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report is plain data")
+    }
+
+    /// The human form: tables, details, totals and a verdict.
+    pub fn to_text(&self, verbose: bool) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "A: {}\nB: {}\n", self.endpoints[0], self.endpoints[1]);
+        if let Some(plan) = self.plan {
+            out.push_str(&plan_table(plan));
+            out.push_str(&plan_details(plan, verbose));
+            out.push_str(&plan_totals(plan));
+        }
+        if let Some(check) = self.check {
+            out.push_str(&check_text(check, verbose));
+        }
+        for f in self.listing_failures {
+            let _ = writeln!(out, "FAILED  {} on {}: {}", f.mailbox, f.side, f.error);
+        }
+        if let Some(applied) = self.applied {
+            out.push_str(&applied_text(applied));
+        }
+        let _ = writeln!(out, "\n{}", self.verdict());
+        out
+    }
+
+    fn verdict(&self) -> String {
+        let failures = !self.listing_failures.is_empty();
+        let code = self.exit_code;
+        match self.command {
+            "check" => match code {
+                exit::OK => "OK: A and B hold the same messages with the same flags.".into(),
+                exit::PENDING => "DIFFERENCES: A and B do not agree (see above); `imapmend plan` shows the repair.".into(),
+                _ => "INCOMPLETE: some mailboxes could not be checked; no verdict for them.".into(),
+            },
+            "plan" => match (code, failures) {
+                (exit::OK, _) => "Nothing to do: every listed message is paired and its flags agree.".into(),
+                (exit::PENDING, _) => "Actions pending: run `imapmend sync` with the same options to apply them.".into(),
+                _ => "INCOMPLETE: some mailboxes could not be listed; they are left out of this plan.".into(),
+            },
+            _ => match code {
+                exit::OK => "Applied: both sides now hold the same mail; the snapshot is saved.".into(),
+                exit::WITHHELD => "Some actions were withheld for safety; the rest was applied.".into(),
+                _ => "INCOMPLETE: some actions failed (listed above); run sync again.".into(),
+            },
+        }
+    }
+}
+
+fn plan_table(plan: &Plan) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(vec![
+        "Mailbox",
+        "Listing A / B",
+        "Pairs",
+        "Copy A→B",
+        "Copy B→A",
+        "Flags on A",
+        "Flags on B",
+        "Conflicts",
+    ]);
+    for mb in &plan.mailboxes {
+        let count = |side: Side| mb.copies.iter().filter(|c| c.from == side).count();
+        let flags = |side: Side| mb.flag_changes.iter().filter(|c| c.side == side).count();
+        let mut name = mb.name.clone();
+        if let Some(side) = mb.create {
+            name.push_str(&format!(" (create on {side})"));
+        }
+        let listing = [0, 1]
+            .map(|i| {
+                mb.listing[i]
+                    .as_ref()
+                    .map_or("—".to_string(), |l| l.path.clone())
+            })
+            .join(" / ");
+        let nums = [
+            mb.pairs.len(),
+            count(Side::A),
+            count(Side::B),
+            flags(Side::A),
+            flags(Side::B),
+            mb.conflicts.len(),
+        ];
+        let mut row = vec![Cell::new(name), Cell::new(listing)];
+        row.extend(
+            nums.iter()
+                .map(|n| Cell::new(n).set_alignment(CellAlignment::Right)),
+        );
+        table.add_row(row);
+    }
+    format!("{table}\n")
+}
+
+/// One line per action (capped per mailbox unless verbose), so an operator
+/// can see exactly what will change.
+fn plan_details(plan: &Plan, verbose: bool) -> String {
+    const CAP: usize = 10;
+    let mut out = String::new();
+    for mb in &plan.mailboxes {
+        let lines = mailbox_lines(mb);
+        if lines.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{}:", mb.name);
+        let shown = if verbose {
+            lines.len()
+        } else {
+            lines.len().min(CAP)
+        };
+        for line in &lines[..shown] {
+            let _ = writeln!(out, "  {line}");
+        }
+        if shown < lines.len() {
+            let _ = writeln!(out, "  … and {} more (-v lists all)", lines.len() - shown);
+        }
+    }
+    out
+}
+
+fn mailbox_lines(mb: &MailboxPlan) -> Vec<String> {
+    let mut lines = Vec::new();
+    for p in &mb.problems {
+        lines.push(format!("PROBLEM  {p}"));
+    }
+    for (i, l) in mb.listing.iter().enumerate() {
+        if let Some(l) = l {
+            lines.push(format!(
+                "listing  {}: {} ({})",
+                if i == 0 { 'A' } else { 'B' },
+                l.path,
+                l.reason
+            ));
+        }
+    }
+    if let Some(side) = mb.create {
+        lines.push(format!(
+            "create   mailbox {:?} on {side}",
+            mb.wire[side.index()].as_deref().unwrap_or("")
+        ));
+    }
+    for c in &mb.copies {
+        lines.push(format!(
+            "copy     {}→{} UID {} ({} bytes, {}, {}) flags {}",
+            c.from,
+            c.from.other(),
+            c.uid,
+            c.size,
+            c.internal_date.to_imap(),
+            c.fingerprint.short(),
+            c.flags
+        ));
+    }
+    for f in &mb.flag_changes {
+        let mut delta = String::new();
+        for flag in f.delta.add.iter() {
+            let _ = write!(delta, " +{flag}");
+        }
+        for flag in f.delta.remove.iter() {
+            let _ = write!(delta, " -{flag}");
+        }
+        lines.push(format!(
+            "flags    on {} UID {}:{delta}",
+            f.side,
+            f.pair[f.side.index()]
+        ));
+    }
+    for c in &mb.conflicts {
+        lines.push(format!(
+            "conflict A UID {} / B UID {}: {}",
+            c.pair[0], c.pair[1], c.description
+        ));
+    }
+    for n in &mb.notes {
+        lines.push(format!("note     {n}"));
+    }
+    lines
+}
+
+fn plan_totals(plan: &Plan) -> String {
+    let t = plan.totals();
+    format!(
+        "\nTotals: {} mailbox(es), {} paired; copy {} to A ({} bytes), {} to B ({} bytes); \
+         flag changes {} on A, {} on B; create {} on A, {} on B; {} conflict(s) resolved by policy\n",
+        plan.mailboxes.len(),
+        t.pairs,
+        t.copies_to[0],
+        t.bytes_to[0],
+        t.copies_to[1],
+        t.bytes_to[1],
+        t.flag_changes_on[0],
+        t.flag_changes_on[1],
+        t.creates[0],
+        t.creates[1],
+        t.conflicts
+    )
+}
+
+fn applied_text(applied: &ApplyOutcome) -> String {
+    let mut out = format!(
+        "\nApplied: created {} on A, {} on B; copied {} to A, {} to B; flag changes {} on A, {} on B\n",
+        applied.created[0],
+        applied.created[1],
+        applied.copied_to[0],
+        applied.copied_to[1],
+        applied.flag_changes_on[0],
+        applied.flag_changes_on[1]
+    );
+    for n in &applied.notes {
+        let _ = writeln!(out, "note     {n}");
+    }
+    for f in &applied.failures {
+        let _ = writeln!(
+            out,
+            "FAILED   {} on {}: {}: {}",
+            f.mailbox, f.side, f.action, f.error
+        );
+    }
+    out
+}
+
+fn check_text(check: &[MailboxAgreement], verbose: bool) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(vec!["Mailbox", "Messages A", "Messages B", "Verdict"]);
+    let mut details = String::new();
+    for mb in check {
+        let verdict = match (mb.only_on, mb.surplus.is_empty()) {
+            (Some(side), _) => format!("only on {side}"),
+            (None, true) => "agree".to_string(),
+            (None, false) => format!("{} difference(s)", mb.surplus.len()),
+        };
+        table.add_row(vec![
+            Cell::new(&mb.name),
+            Cell::new(mb.messages[0]).set_alignment(CellAlignment::Right),
+            Cell::new(mb.messages[1]).set_alignment(CellAlignment::Right),
+            Cell::new(verdict),
+        ]);
+        let shown = if verbose {
+            mb.surplus.len()
+        } else {
+            mb.surplus.len().min(10)
+        };
+        for s in &mb.surplus[..shown] {
+            let _ = writeln!(
+                details,
+                "  {}: {} more on {} of {} with flags {}",
+                mb.name,
+                s.count,
+                s.side,
+                s.fingerprint.short(),
+                s.flags
+            );
+        }
+    }
+    format!("{table}\n{details}")
+}

@@ -1,0 +1,195 @@
+//! One run of `plan`, `sync` or `check`, from a resolved [`Job`] to an exit
+//! code: open the snapshot, connect both sides, gather, reconcile, report,
+//! and (for `sync`) apply.
+//!
+//! The order is chosen for safety: the snapshot is opened and locked before
+//! any server is touched, and nothing is written to a server before both
+//! trees have been listed completely.
+
+use crate::apply::apply;
+use crate::config::{Command, Job};
+use crate::gather::gather;
+use crate::imap::Connection;
+use crate::model::Side;
+use crate::reconcile::{agreement, reconcile, Policy};
+use crate::report::{exit, Report};
+use crate::snapshot::{Snapshot, SnapshotError};
+
+/// Runs the job and returns the process exit code. Everything the operator
+/// should see is printed here (report on stdout, fatal errors on stderr).
+pub async fn run(job: Job) -> i32 {
+    if let Some(why) = not_yet_supported(&job) {
+        eprintln!("imapmend: {why}");
+        return exit::CANNOT_RUN;
+    }
+    let mut snapshot =
+        match Snapshot::open(&job.state_path, [&job.identities[0], &job.identities[1]]) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("imapmend: {e}");
+                return if matches!(e, SnapshotError::Locked { .. }) {
+                    exit::WITHHELD
+                } else {
+                    exit::CANNOT_RUN
+                };
+            }
+        };
+    let state = match snapshot.load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("imapmend: {e}");
+            return exit::CANNOT_RUN;
+        }
+    };
+    let (a, b) = tokio::join!(
+        Connection::connect(&job.endpoints[0]),
+        Connection::connect(&job.endpoints[1])
+    );
+    let mut conns = match (a, b) {
+        (Ok(a), Ok(b)) => [a, b],
+        (a, b) => {
+            for e in [a.err(), b.err()].into_iter().flatten() {
+                eprintln!("imapmend: {e}");
+            }
+            return exit::CANNOT_RUN;
+        }
+    };
+    let read_only = !matches!(job.command, Command::Sync);
+    let gathered = match gather(&mut conns, &state, read_only).await {
+        Ok(g) => g,
+        Err((side, e)) => {
+            eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
+            logout(conns).await;
+            return exit::PARTIAL;
+        }
+    };
+    for (mailbox, side, uidvalidity, fresh) in &gathered.fresh {
+        if let Err(e) = snapshot.cache_messages(mailbox, *side, *uidvalidity, fresh) {
+            eprintln!("imapmend: warning: could not cache fingerprints: {e}");
+        }
+    }
+    let listing_code = if gathered.failures.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    };
+    let endpoints = [Side::A, Side::B].map(|s| {
+        let spec = &job.endpoints[s.index()];
+        format!("{}@{}:{}", spec.user, spec.host, spec.port)
+    });
+    let mut report = Report {
+        schema_version: crate::plan::SCHEMA_VERSION,
+        command: "check",
+        endpoints,
+        plan: None,
+        applied: None,
+        check: None,
+        listing_failures: &gathered.failures,
+        exit_code: exit::OK,
+    };
+
+    let code;
+    match job.command {
+        Command::Check { .. } => {
+            let verdicts: Vec<_> = gathered
+                .input
+                .mailboxes
+                .iter()
+                .map(agreement::compare)
+                .collect();
+            let differ = if verdicts.iter().all(|v| v.agrees()) {
+                exit::OK
+            } else {
+                exit::PENDING
+            };
+            // check stays inside the monitoring-plugin range: 2 outranks 1.
+            code = if listing_code == exit::PARTIAL {
+                exit::PARTIAL
+            } else {
+                differ
+            };
+            report.check = Some(&verdicts);
+            report.exit_code = code;
+            print(&report, &job);
+        }
+        Command::Plan => {
+            let plan = reconcile(&gathered.input, &policy(&job));
+            let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
+            let pending = if plan.has_actions() {
+                exit::PENDING
+            } else {
+                exit::OK
+            };
+            code = exit::worst([
+                pending,
+                listing_code,
+                if problems { exit::PARTIAL } else { exit::OK },
+            ]);
+            report.command = "plan";
+            report.plan = Some(&plan);
+            report.exit_code = code;
+            print(&report, &job);
+        }
+        Command::Sync => {
+            let plan = reconcile(&gathered.input, &policy(&job));
+            let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
+            let outcome = apply(&plan, &gathered.input, &mut conns, &mut snapshot).await;
+            let failed = problems || !outcome.failures.is_empty();
+            code = exit::worst([listing_code, if failed { exit::PARTIAL } else { exit::OK }]);
+            report.command = "sync";
+            report.plan = Some(&plan);
+            report.applied = Some(&outcome);
+            report.exit_code = code;
+            print(&report, &job);
+        }
+    }
+    logout(conns).await;
+    code
+}
+
+fn policy(job: &Job) -> Policy {
+    Policy {
+        prefer: job.options.prefer,
+    }
+}
+
+/// Options whose spelling is fixed but whose behaviour is not built yet. An
+/// option that is accepted but ignored would mislead (`--one-way` ignored
+/// means copying both ways), so they are refused until they work.
+fn not_yet_supported(job: &Job) -> Option<String> {
+    let o = &job.options;
+    let refused = [
+        (o.restored.is_some(), "--restored"),
+        (o.delete_mailboxes, "--delete-mailboxes"),
+        (o.one_way.is_some(), "--one-way"),
+        (o.delete_extra, "--delete-extra"),
+    ];
+    let names: Vec<&str> = refused
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "{} not supported by this version yet; nothing was done (this version never deletes anything)",
+            names.join(", ")
+        )
+    })
+}
+
+fn print(report: &Report<'_>, job: &Job) {
+    if job.json {
+        println!("{}", report.to_json());
+    } else if job.verbosity >= 0 {
+        print!("{}", report.to_text(job.verbosity > 0));
+    } else {
+        // --quiet: the verdict is the last line of the text form.
+        let text = report.to_text(false);
+        println!("{}", text.trim_end().lines().last().unwrap_or_default());
+    }
+}
+
+async fn logout(conns: [Connection; 2]) {
+    let [a, b] = conns;
+    tokio::join!(a.logout(), b.logout());
+}
