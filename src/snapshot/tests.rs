@@ -722,3 +722,80 @@ fn swapped_run_is_recognised_and_mirrored_both_ways() {
     // Size for the intent came from the swapped run's A (the file's B) cache.
     assert_eq!(intents[0].items, vec![(fp(1), Some(1010))]);
 }
+
+/// A run killed with SIGKILL right after a checkpoint returned: the kernel
+/// frees the lock, and the checkpoint is there. The test re-runs its own
+/// binary as the run to kill.
+#[cfg(unix)]
+#[test]
+fn checkpoint_survives_sigkill_and_the_lock_dies_with_the_process() {
+    use std::io::{BufRead, BufReader, Write};
+    const CHILD: &str = "IMAPMEND_SNAPSHOT_KILL_CHILD";
+    const DONE: &str = "checkpoint returned";
+    let st = status(1, 3, Some(u64::MAX));
+    let pair = PairRecord {
+        uid: [1, 2],
+        fingerprint: fp(1),
+        flags: Some(FlagSet::from_wire(["\\Seen"])),
+    };
+
+    if let Some(path) = std::env::var_os(CHILD) {
+        let mut snap = Snapshot::open(Path::new(&path), [&a(), &b()]).unwrap();
+        snap.rebase_mailbox(
+            "INBOX",
+            [Some(("INBOX", &st)), Some(("INBOX", &st))],
+            std::slice::from_ref(&pair),
+        )
+        .unwrap();
+        println!("{DONE}");
+        std::io::stdout().flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        return;
+    }
+
+    /// Kills the child run even when an assertion fails first.
+    struct Run(std::process::Child);
+    impl Drop for Run {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    let fx = Fixture::new();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "snapshot::tests::checkpoint_survives_sigkill_and_the_lock_dies_with_the_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, fx.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Run)
+        .unwrap();
+    let stdout = child.0.stdout.take().unwrap();
+    let reached = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains(DONE));
+    assert!(reached, "the child run never checkpointed");
+    assert!(matches!(
+        Snapshot::open(&fx.path(), [&a(), &b()]),
+        Err(SnapshotError::Locked { .. })
+    ));
+    drop(child); // SIGKILL: no destructor, no WAL checkpoint
+
+    let snap = fx.open();
+    let state = snap.load().unwrap();
+    assert_eq!(state.mailboxes["INBOX"].pairs, vec![pair]);
+    assert_eq!(
+        state.mailboxes["INBOX"].sides[1]
+            .as_ref()
+            .unwrap()
+            .highestmodseq,
+        Some(u64::MAX)
+    );
+}
