@@ -59,7 +59,7 @@ pub fn reconcile_mailbox(
     // The order matters only when duplicates are re-linked by content; a key
     // that does not depend on which side is A keeps the result symmetric.
     let mut pairs_sorted = input.base.pairs.clone();
-    pairs_sorted.sort_by(|p, q| symmetric_key(p).cmp(&symmetric_key(q)));
+    pairs_sorted.sort_by_key(symmetric_key);
     for base_pair in &pairs_sorted {
         let linked = [Side::A, Side::B]
             .map(|s| linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint));
