@@ -17,6 +17,10 @@ use std::path::PathBuf;
 
 /// Shown under `--help` of every verb: where passwords come from, since
 /// there is deliberately no `--password` option.
+/// The short-help reminder of the same.
+const PASSWORD_HINT: &str = "Passwords: IMAPMEND_A_PASSWORD / IMAPMEND_B_PASSWORD, or the options \
+    above; never on the command line (see --help).";
+
 const PASSWORD_HELP: &str = "\
 Passwords are never accepted on the command line (nor inside the URL).
 For each side, exactly one of these is used:
@@ -45,13 +49,13 @@ pub struct Cli {
 #[derive(Subcommand, Debug, Clone)]
 pub enum Verb {
     /// Dry run: show the Plan, change nothing on either server
-    #[command(after_long_help = PASSWORD_HELP)]
+    #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
     Plan(CommonArgs),
     /// Show the Plan, apply it to both servers and save the snapshot
-    #[command(after_long_help = PASSWORD_HELP)]
+    #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
     Sync(CommonArgs),
     /// Read-only (EXAMINE): judge whether A and B hold the same mail and flags
-    #[command(after_long_help = PASSWORD_HELP)]
+    #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
     Check(CheckArgs),
 }
 
@@ -140,13 +144,13 @@ pub struct CommonArgs {
     #[arg(long, value_name = "SIDE", value_parser = side_parser(), help_heading = "Policy")]
     pub prefer: Option<Side>,
 
-    /// Withhold deletions per mailbox and side beyond N messages, or beyond P%
-    /// of its pairs [default: the larger of 10 and 50%]
+    /// Withhold a mailbox's deletions on a side when they exceed N, or P% of
+    /// its pairs (never fewer than 10) [default: 50%]
     #[arg(long, value_name = "N|P%", help_heading = "Policy")]
     pub max_delete: Option<MaxDelete>,
 
-    /// This side was restored from a backup: the other side's flags win and
-    /// its removals are trusted
+    /// This side was restored from a backup: the other side's flags win, and
+    /// mail missing here is copied back, never taken as deleted
     #[arg(long, value_name = "SIDE", value_parser = side_parser(), help_heading = "Policy")]
     pub restored: Option<Side>,
 
