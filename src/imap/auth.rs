@@ -1,0 +1,225 @@
+//! Opening a session: TCP, TLS (implicit or STARTTLS), the greeting, the
+//! plaintext-password guard, authentication (AUTHENTICATE PLAIN with SASL-IR
+//! where offered, else LOGIN) and the capabilities that hold afterwards.
+//!
+//! Everything after the greeting already goes through the engine; this
+//! module only decides the order of the first commands.
+
+use super::engine::{Command, Engine};
+use super::error::{ImapError, Peer};
+use super::parse::{Code, Cond, Status, Untagged};
+use super::transport::{self, Stream};
+use super::{quote, ConnectSpec, Limits, TlsMode};
+
+/// A session ready for commands, with its capabilities set on the engine.
+pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, ImapError> {
+    let peer = Peer {
+        side: spec.side,
+        host: spec.host.clone(),
+        port: spec.port,
+    };
+    let tcp = transport::connect_tcp(&peer, limits.connect_timeout).await?;
+    let stream = match spec.tls {
+        TlsMode::Implicit => {
+            let connector = transport::connector(&peer, spec.ca_file.as_deref())?;
+            transport::handshake(&peer, &connector, tcp, limits.connect_timeout).await?
+        }
+        TlsMode::StartTls | TlsMode::None => Stream::Plain(tcp),
+    };
+    let mut engine = Engine::new(stream, peer.clone(), limits.clone(), 1);
+    let greeting = engine.read_greeting().await?;
+    let preauth = greeting.cond == Cond::PreAuth;
+    let mut caps = capabilities_in(&greeting);
+
+    if spec.tls == TlsMode::StartTls {
+        if preauth {
+            return Err(ImapError::Tls {
+                peer,
+                detail: "server greeted with PREAUTH, so STARTTLS is impossible".into(),
+            });
+        }
+        let offered = match caps.take() {
+            Some(c) => c,
+            None => capability(&mut engine).await?,
+        };
+        if !offered.iter().any(|c| c.eq_ignore_ascii_case("STARTTLS")) {
+            return Err(ImapError::Tls {
+                peer,
+                detail: "STARTTLS requested but the server does not offer it".into(),
+            });
+        }
+        engine
+            .run_one(Command::new("STARTTLS", "STARTTLS"), &mut |_, _| Ok(()))
+            .await
+            .map_err(|e| match e {
+                ImapError::No { text, .. } | ImapError::Bad { text, .. } => ImapError::Tls {
+                    peer: peer.clone(),
+                    detail: format!("server refused STARTTLS: {text}"),
+                },
+                other => other,
+            })?;
+        let (stream, next_tag) = engine.into_stream()?;
+        let Stream::Plain(tcp) = stream else {
+            return Err(ImapError::Tls {
+                peer,
+                detail: "STARTTLS on a connection that is already TLS".into(),
+            });
+        };
+        let connector = transport::connector(&peer, spec.ca_file.as_deref())?;
+        let tls = transport::handshake(&peer, &connector, tcp, limits.connect_timeout).await?;
+        engine = Engine::new(tls, peer.clone(), limits.clone(), next_tag);
+        // Capabilities seen before TLS must not be trusted (RFC 3501 §6.2.1).
+        caps = None;
+    }
+
+    if preauth {
+        let caps = match caps {
+            Some(c) => c,
+            None => capability(&mut engine).await?,
+        };
+        engine.set_capabilities(caps);
+        return Ok(engine);
+    }
+
+    if !engine.is_tls()
+        && !spec.allow_plaintext_auth
+        && !transport::is_loopback(&spec.host, engine.peer_ip())
+    {
+        return Err(ImapError::PlaintextRefused {
+            peer,
+            user: spec.user.clone(),
+        });
+    }
+    let before = match caps {
+        Some(c) => c,
+        None => capability(&mut engine).await?,
+    };
+    engine.set_capabilities(before);
+    let refused = |text: String| ImapError::AuthRefused {
+        peer: peer.clone(),
+        user: spec.user.clone(),
+        text,
+    };
+    let cmd = if engine.has_capability("AUTH=PLAIN") {
+        authenticate_plain(&engine, spec)
+    } else if engine.has_capability("LOGINDISABLED") {
+        return Err(refused(
+            "the server disables LOGIN here (LOGINDISABLED) and offers no AUTH=PLAIN".into(),
+        ));
+    } else {
+        Command::new("LOGIN", "LOGIN")
+            .text(" ")
+            .astring(quote::astring(spec.user.as_bytes()))
+            .text(" ")
+            .astring(quote::astring(spec.password.expose().as_bytes()))
+    };
+    let mut untagged_caps = None;
+    let done = engine
+        .run_one(cmd, &mut |_, u| {
+            if let Untagged::Capability(c) = u {
+                untagged_caps = Some(c.clone());
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            ImapError::No { text, code, .. } => refused(match code {
+                Some(c) => format!("[{c}] {text}"),
+                None => text,
+            }),
+            ImapError::Bad { text, .. } => refused(format!("BAD {text}")),
+            other => other,
+        })?;
+    let after = match capabilities_in(&done).or(untagged_caps) {
+        Some(c) => c,
+        None => capability(&mut engine).await?,
+    };
+    engine.set_capabilities(after);
+    Ok(engine)
+}
+
+/// `AUTHENTICATE PLAIN`, with the initial response inline where SASL-IR is
+/// offered, else after the server's continuation request.
+fn authenticate_plain(engine: &Engine, spec: &ConnectSpec) -> Command<'static> {
+    let mut token = Vec::new();
+    token.push(0);
+    token.extend_from_slice(spec.user.as_bytes());
+    token.push(0);
+    token.extend_from_slice(spec.password.expose().as_bytes());
+    let encoded = base64(&token);
+    let cmd = Command::new("AUTHENTICATE", "AUTHENTICATE PLAIN");
+    if engine.has_capability("SASL-IR") {
+        cmd.text(format!(" PLAIN {encoded}"))
+    } else {
+        cmd.text(" PLAIN").after_continue(encoded.into_bytes())
+    }
+}
+
+fn capabilities_in(status: &Status) -> Option<Vec<String>> {
+    match &status.code {
+        Some(Code::Capability(c)) => Some(c.clone()),
+        _ => None,
+    }
+}
+
+/// `CAPABILITY`.
+pub(crate) async fn capability(engine: &mut Engine) -> Result<Vec<String>, ImapError> {
+    let mut caps = None;
+    let done = engine
+        .run_one(Command::new("CAPABILITY", "CAPABILITY"), &mut |_, u| {
+            if let Untagged::Capability(c) = u {
+                caps = Some(c.clone());
+            }
+            Ok(())
+        })
+        .await?;
+    caps.or_else(|| capabilities_in(&done))
+        .ok_or_else(|| ImapError::Protocol {
+            peer: engine.peer().clone(),
+            during: "CAPABILITY".into(),
+            detail: "no CAPABILITY data in the reply".into(),
+        })
+}
+
+/// Standard base64 with padding (RFC 4648), for SASL.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> shift & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (plain, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("\0user\0pass", "AHVzZXIAcGFzcw=="),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), enc, "{plain:?}");
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! What each [`super::Connection`] method sends and how it reads the reply:
+//! LIST, SELECT/EXAMINE, the metadata listing, body fetches, APPEND /
+//! MULTIAPPEND, UID STORE and CREATE.
+//!
+//! Each function builds commands, runs them through the engine (pipelined
+//! where there are several) and turns the untagged data into the public
+//! values. None of them makes a round trip per message.
+
+use super::engine::{Command, Engine};
+use super::error::ImapError;
+use super::parse::{self, Code, Cond, Untagged};
+use super::{quote, uidset, AppendItem, AppendResult, Limits, ListedMailbox, ListedMessage};
+use crate::model::{FlagDelta, FlagSet, InternalDate, MailboxStatus, Uid};
+use imap_proto::AttributeValue;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// What we know of the selected mailbox.
+#[derive(Debug, Default)]
+pub(crate) struct Selected {
+    pub name: String,
+    /// EXISTS as last reported (kept current from EXISTS/EXPUNGE data).
+    pub exists: u32,
+    /// RFC822.SIZE per UID from the last metadata listing, used to bound
+    /// body-fetch batches by size.
+    pub sizes: HashMap<Uid, u32>,
+}
+
+/// Keeps EXISTS current from untagged data that may come with any command.
+fn track(selected: &mut Option<Selected>, u: &Untagged<'_>) {
+    if let Some(sel) = selected.as_mut() {
+        match u {
+            Untagged::Exists(n) => sel.exists = *n,
+            Untagged::Expunge(_) => sel.exists = sel.exists.saturating_sub(1),
+            _ => {}
+        }
+    }
+}
+
+fn invalid(engine: &Engine, detail: String) -> ImapError {
+    ImapError::Invalid {
+        peer: engine.peer().clone(),
+        detail,
+    }
+}
+
+fn protocol(engine: &Engine, during: &str, detail: String) -> ImapError {
+    ImapError::Protocol {
+        peer: engine.peer().clone(),
+        during: during.to_string(),
+        detail,
+    }
+}
+
+fn mailbox_arg<'n>(engine: &Engine, name: &'n str) -> Result<quote::Astring<'n>, ImapError> {
+    quote::mailbox(name).map_err(|d| invalid(engine, d))
+}
+
+fn flag_list(engine: &Engine, flags: &FlagSet) -> Result<String, ImapError> {
+    for f in flags.iter() {
+        if !quote::is_sendable_flag(f.as_str()) {
+            return Err(invalid(
+                engine,
+                format!("flag {:?} cannot be sent", f.as_str()),
+            ));
+        }
+    }
+    Ok(format!("({})", flags.to_wire()))
+}
+
+/// `LIST "" "*"`.
+pub(crate) async fn list(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+) -> Result<Vec<ListedMailbox>, ImapError> {
+    let mut out = Vec::new();
+    let cmd = Command::new("LIST", "LIST \"\" \"*\"").text(" \"\" \"*\"");
+    engine
+        .run_one(cmd, &mut |_, u| {
+            track(selected, u);
+            if let Untagged::List(m) = u {
+                out.push(m.clone());
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(out)
+}
+
+/// SELECT or EXAMINE, with `(CONDSTORE)` where offered.
+pub(crate) async fn select(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    name: &str,
+    read_only: bool,
+) -> Result<MailboxStatus, ImapError> {
+    let arg = mailbox_arg(engine, name)?;
+    let verb = if read_only { "EXAMINE" } else { "SELECT" };
+    let condstore = engine.has_capability("CONDSTORE");
+    let label = format!("{verb} {name:?}");
+    let mut cmd = Command::new(verb, label.clone()).text(" ").astring(arg);
+    if condstore {
+        cmd = cmd.text(" (CONDSTORE)");
+    }
+    // A SELECT that fails leaves no mailbox selected (RFC 3501 §6.3.1).
+    *selected = None;
+    let mut exists = None;
+    let mut uidvalidity = None;
+    let mut uidnext = None;
+    let mut highestmodseq = None;
+    let mut nomodseq = false;
+    let mut permanent_flags = Vec::new();
+    engine
+        .run_one(cmd, &mut |_, u| {
+            match u {
+                Untagged::Exists(n) => exists = Some(*n),
+                Untagged::Status(s) if s.cond == Cond::Ok => match &s.code {
+                    Some(Code::UidValidity(v)) => uidvalidity = Some(*v),
+                    Some(Code::UidNext(v)) => uidnext = Some(*v),
+                    Some(Code::HighestModSeq(v)) => highestmodseq = Some(*v),
+                    Some(Code::NoModSeq) => nomodseq = true,
+                    Some(Code::PermanentFlags(f)) => permanent_flags = f.clone(),
+                    _ => {}
+                },
+                _ => {}
+            }
+            Ok(())
+        })
+        .await?;
+    let during = format!("reading the response to {label}");
+    let uidvalidity =
+        uidvalidity.ok_or_else(|| protocol(engine, &during, "no UIDVALIDITY".into()))?;
+    let exists = exists.ok_or_else(|| protocol(engine, &during, "no EXISTS".into()))?;
+    let uidnext = match uidnext {
+        Some(n) => n,
+        None => status_uidnext(engine, name).await?,
+    };
+    *selected = Some(Selected {
+        name: name.to_string(),
+        exists,
+        sizes: HashMap::new(),
+    });
+    Ok(MailboxStatus {
+        uidvalidity,
+        uidnext,
+        exists,
+        highestmodseq: if condstore && !nomodseq {
+            highestmodseq
+        } else {
+            None
+        },
+        permanent_flags,
+    })
+}
+
+/// `STATUS name (UIDNEXT)`, for servers whose SELECT does not say.
+async fn status_uidnext(engine: &mut Engine, name: &str) -> Result<u32, ImapError> {
+    let arg = mailbox_arg(engine, name)?;
+    let label = format!("STATUS {name:?} (UIDNEXT)");
+    let cmd = Command::new("STATUS", label.clone())
+        .text(" ")
+        .astring(arg)
+        .text(" (UIDNEXT)");
+    let mut uidnext = None;
+    engine
+        .run_one(cmd, &mut |_, u| {
+            if let Untagged::MailboxStatus { items, .. } = u {
+                for (k, v) in items {
+                    if k == "UIDNEXT" {
+                        uidnext = u32::try_from(*v).ok();
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    uidnext.ok_or_else(|| protocol(engine, &label, "no UIDNEXT in the STATUS reply".into()))
+}
+
+#[derive(Default)]
+struct PartialMeta {
+    size: Option<u32>,
+    date: Option<InternalDate>,
+    flags: Option<FlagSet>,
+}
+
+/// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)`.
+pub(crate) async fn fetch_all_meta(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+) -> Result<Vec<ListedMessage>, ImapError> {
+    let Some(sel) = selected.as_ref() else {
+        return Err(invalid(engine, "UID FETCH with no mailbox selected".into()));
+    };
+    let label = format!("UID FETCH 1:* (metadata of {:?})", sel.name);
+    // A server must announce messages with EXISTS before they can be
+    // fetched, so an empty mailbox needs no command (and some servers
+    // answer `1:*` on an empty mailbox with BAD).
+    if sel.exists == 0 {
+        return Ok(Vec::new());
+    }
+    let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
+    let cmd =
+        Command::new("UID FETCH", label.clone()).text(" 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)");
+    engine
+        .run_one(cmd, &mut |_, u| {
+            track(selected, u);
+            let Untagged::Fetch { attrs, .. } = u else {
+                return Ok(());
+            };
+            // FETCH data without a UID is an unsolicited flag update for
+            // a sequence number; the solicited reply carries the UID.
+            let Some(uid) = parse::fetch_uid(attrs) else {
+                return Ok(());
+            };
+            let entry = found.entry(uid).or_default();
+            for a in attrs {
+                match a {
+                    AttributeValue::Rfc822Size(s) => entry.size = Some(*s),
+                    AttributeValue::InternalDate(d) => {
+                        let date = InternalDate::parse(d)
+                            .ok_or_else(|| format!("UID {uid}: unparsable INTERNALDATE {d:?}"))?;
+                        entry.date = Some(date);
+                    }
+                    AttributeValue::Flags(f) => {
+                        entry.flags = Some(FlagSet::from_wire(f.iter().map(|c| c.as_ref())))
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    let mut out = Vec::with_capacity(found.len());
+    for (uid, m) in found {
+        // A UID seen only in an unsolicited update (expunged meanwhile) has
+        // no size or date: it is not part of the listing.
+        let (Some(size), Some(internal_date)) = (m.size, m.date) else {
+            continue;
+        };
+        let Some(flags) = m.flags else {
+            return Err(protocol(
+                engine,
+                &label,
+                format!("UID {uid} came without FLAGS"),
+            ));
+        };
+        out.push(ListedMessage {
+            uid,
+            size,
+            internal_date,
+            flags,
+        });
+    }
+    if let Some(sel) = selected.as_mut() {
+        sel.sizes = out.iter().map(|m| (m.uid, m.size)).collect();
+    }
+    Ok(out)
+}
+
+/// `UID FETCH <set> (UID BODY.PEEK[])` in pipelined batches.
+pub(crate) async fn fetch_bodies(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+    uids: &[Uid],
+    on_body: &mut (dyn FnMut(Uid, Vec<u8>) + Send),
+) -> Result<Vec<Uid>, ImapError> {
+    let Some(sel) = selected.as_ref() else {
+        return Err(invalid(engine, "UID FETCH with no mailbox selected".into()));
+    };
+    let batches = uidset::batches(
+        uids,
+        limits.fetch_batch_count,
+        limits.fetch_batch_bytes,
+        |u| sel.sizes.get(&u).copied().unwrap_or(0).into(),
+    );
+    let mailbox = sel.name.clone();
+    let requested: HashSet<Uid> = uids.iter().copied().collect();
+    let mut delivered: HashSet<Uid> = HashSet::with_capacity(requested.len());
+    let cmds: Vec<Command<'_>> = batches
+        .iter()
+        .map(|b| {
+            Command::new(
+                "UID FETCH",
+                format!("UID FETCH ({} bodies from {mailbox:?})", b.len()),
+            )
+            .text(format!(" {} (UID BODY.PEEK[])", uidset::compress(b)))
+        })
+        .collect();
+    engine
+        .run(cmds, limits.window, &mut |_, u| {
+            track(selected, u);
+            let Untagged::Fetch { attrs, .. } = u else {
+                return Ok(());
+            };
+            let body = attrs.iter().find_map(|a| match a {
+                AttributeValue::BodySection {
+                    section: None,
+                    index: None,
+                    data,
+                } => Some(data),
+                _ => None,
+            });
+            let Some(body) = body else {
+                return Ok(()); // an unsolicited flag update
+            };
+            let uid = parse::fetch_uid(attrs).ok_or("BODY[] came without a UID")?;
+            if !requested.contains(&uid) || delivered.contains(&uid) {
+                return Ok(());
+            }
+            // `BODY[] NIL`: the message is gone; it stays undelivered.
+            if let Some(data) = body {
+                delivered.insert(uid);
+                on_body(uid, data.to_vec());
+            }
+            Ok(())
+        })
+        .await?;
+    let mut gone: Vec<Uid> = requested.difference(&delivered).copied().collect();
+    gone.sort_unstable();
+    Ok(gone)
+}
+
+/// APPEND: one MULTIAPPEND command where offered, else pipelined APPENDs.
+pub(crate) async fn append(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+    mailbox: &str,
+    items: &[AppendItem<'_>],
+) -> Result<AppendResult, ImapError> {
+    if items.is_empty() {
+        return Ok(AppendResult {
+            uidvalidity: None,
+            uids: Some(Vec::new()),
+        });
+    }
+    // Check everything before anything goes out.
+    mailbox_arg(engine, mailbox)?;
+    let flag_lists = items
+        .iter()
+        .map(|it| flag_list(engine, it.flags))
+        .collect::<Result<Vec<_>, _>>()?;
+    let binary_ok = engine.has_capability("BINARY");
+    let multi = items.len() > 1 && engine.has_capability("MULTIAPPEND");
+    let mut cmds = Vec::new();
+    if multi {
+        let label = format!("APPEND {mailbox:?} ({} messages, MULTIAPPEND)", items.len());
+        let mut cmd: Command<'_> = Command::new("APPEND", label)
+            .text(" ")
+            .astring(mailbox_arg(engine, mailbox)?);
+        for (i, it) in items.iter().enumerate() {
+            cmd = with_message(cmd, &flag_lists[i], it, binary_ok);
+        }
+        cmds.push(cmd);
+    } else {
+        for (i, it) in items.iter().enumerate() {
+            let label = format!("APPEND {mailbox:?} (message {} of {})", i + 1, items.len());
+            let cmd = Command::new("APPEND", label)
+                .text(" ")
+                .astring(mailbox_arg(engine, mailbox)?);
+            cmds.push(with_message(cmd, &flag_lists[i], it, binary_ok));
+        }
+    }
+    let done = engine
+        .run(cmds, limits.window, &mut |_, u| {
+            track(selected, u);
+            Ok(())
+        })
+        .await?;
+    // Map APPENDUID: one code for the MULTIAPPEND, or one per APPEND.
+    let mut uidvalidity = None;
+    let mut uids = Vec::with_capacity(items.len());
+    let mut complete = true;
+    for status in &done {
+        match &status.code {
+            Some(Code::AppendUid {
+                uidvalidity: v,
+                uid_set,
+            }) if uidvalidity.is_none() || uidvalidity == Some(*v) => {
+                uidvalidity = Some(*v);
+                match uidset::expand(uid_set, items.len()) {
+                    Some(set) => uids.extend(set),
+                    None => complete = false,
+                }
+            }
+            _ => complete = false,
+        }
+    }
+    let uids = (complete && uids.len() == items.len()).then_some(uids);
+    Ok(AppendResult {
+        uidvalidity: if uids.is_some() { uidvalidity } else { None },
+        uids,
+    })
+}
+
+/// ` (flags) "date" {n}…` for one message. NUL bytes go as a binary
+/// literal where BINARY is offered; elsewhere the server decides.
+fn with_message<'a>(
+    cmd: Command<'a>,
+    flag_list: &str,
+    it: &AppendItem<'a>,
+    binary_ok: bool,
+) -> Command<'a> {
+    let mut cmd = cmd;
+    if !it.flags.is_empty() {
+        cmd = cmd.text(format!(" {flag_list}"));
+    }
+    cmd = cmd.text(format!(" {} ", quote::quoted(&it.internal_date.to_imap())));
+    let binary = binary_ok && it.body.contains(&0);
+    cmd.literal(it.body, binary)
+}
+
+/// `UID STORE <set> +FLAGS.SILENT (…)` and `-FLAGS.SILENT (…)`, each split
+/// so that every command line stays under `limits.max_command_line`.
+pub(crate) async fn store(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+    uids: &[Uid],
+    delta: &FlagDelta,
+) -> Result<(), ImapError> {
+    let Some(sel) = selected.as_ref() else {
+        return Err(invalid(engine, "UID STORE with no mailbox selected".into()));
+    };
+    if uids.is_empty() || delta.is_empty() {
+        return Ok(());
+    }
+    let mailbox = sel.name.clone();
+    let mut cmds = Vec::new();
+    for (op, flags) in [
+        ("+FLAGS.SILENT", &delta.add),
+        ("-FLAGS.SILENT", &delta.remove),
+    ] {
+        if flags.is_empty() {
+            continue;
+        }
+        let list = flag_list(engine, flags)?;
+        // "A0000 UID STORE " + set + " " + op + " " + list + CRLF, with room
+        // for a longer tag.
+        let overhead = 32 + op.len() + list.len();
+        let budget = limits.max_command_line.saturating_sub(overhead).max(64);
+        for set in uidset::compress_split(uids, budget) {
+            let n = uidset::expand(&set, usize::MAX).map_or(0, |v| v.len());
+            let label = format!("UID STORE {op} {list} on {n} UIDs in {mailbox:?}");
+            cmds.push(Command::new("UID STORE", label).text(format!(" {set} {op} {list}")));
+        }
+    }
+    engine
+        .run(cmds, limits.window, &mut |_, u| {
+            track(selected, u);
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// `CREATE name`.
+pub(crate) async fn create(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    name: &str,
+) -> Result<(), ImapError> {
+    let arg = mailbox_arg(engine, name)?;
+    let cmd = Command::new("CREATE", format!("CREATE {name:?}"))
+        .text(" ")
+        .astring(arg);
+    engine
+        .run_one(cmd, &mut |_, u| {
+            track(selected, u);
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// `LOGOUT`, briefly; the session is over whatever happens.
+pub(crate) async fn logout(mut engine: Engine) {
+    let cmd = Command::new("LOGOUT", "LOGOUT").expecting_bye();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        engine.run_one(cmd, &mut |_, _| Ok(())),
+    )
+    .await;
+    engine.shutdown().await;
+}

@@ -1,0 +1,659 @@
+//! The command engine: every command after the greeting goes through here.
+//!
+//! It owns the byte stream and everything about it: framing responses (with
+//! the caps in [`Limits`]), tagging commands (`A0001`, …), sending literals
+//! (non-synchronising `{n+}` where the server allows, else waiting for `+`),
+//! keeping a bounded window of commands in flight, handing untagged data to
+//! the command that caused it (the oldest one outstanding), deadlines (no
+//! progress within `read_timeout` is an error), and the single write point,
+//! which counts write commands process-wide for [`super::write_count`].
+//!
+//! It does not know what commands mean: callers build [`Command`]s and read
+//! the untagged data handed to their handler. Any tagged NO fails the run
+//! (after the commands already sent have completed, so the session stays in
+//! step); anything else unexpected kills the session for good.
+
+use super::error::{ImapError, Peer};
+use super::frame::Scan;
+use super::parse::{self, Cond, Response, Status, Untagged};
+use super::quote::Astring;
+use super::transport::Stream;
+use super::Limits;
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// Write commands sent by this process, across all connections.
+pub(crate) static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// Commands that change a server. Counted at the write point.
+fn is_write_command(name: &str) -> bool {
+    let name = name.strip_prefix("UID ").unwrap_or(name);
+    matches!(
+        name,
+        "APPEND"
+            | "STORE"
+            | "CREATE"
+            | "DELETE"
+            | "RENAME"
+            | "EXPUNGE"
+            | "COPY"
+            | "MOVE"
+            | "SUBSCRIBE"
+            | "UNSUBSCRIBE"
+    )
+}
+
+/// Small writes are gathered up to this size before going out.
+const WRITE_BUFFER: usize = 64 * 1024;
+/// How much unread server output we buffer while still writing a command.
+const READ_AHEAD_WHILE_WRITING: usize = 16 * 1024 * 1024;
+/// LITERAL- allows non-synchronising literals up to this size (RFC 7888).
+const LITERAL_MINUS_MAX: usize = 4096;
+
+enum Part<'a> {
+    Text(Cow<'a, [u8]>),
+    Literal {
+        data: Cow<'a, [u8]>,
+        binary: bool,
+    },
+    /// End the line, wait for `+`, then send this (AUTHENTICATE responses).
+    AfterContinue(Vec<u8>),
+}
+
+/// One command to send: its name (for write counting), a label for error
+/// messages (never holding a secret), and its parts after the tag.
+pub(crate) struct Command<'a> {
+    name: &'static str,
+    label: String,
+    parts: Vec<Part<'a>>,
+    allow_bye: bool,
+}
+
+impl<'a> Command<'a> {
+    /// A command starting with `name` (e.g. `"UID FETCH"`).
+    pub(crate) fn new(name: &'static str, label: impl Into<String>) -> Self {
+        Command {
+            name,
+            label: label.into(),
+            parts: vec![Part::Text(Cow::Borrowed(name.as_bytes()))],
+            allow_bye: false,
+        }
+    }
+
+    /// Appends raw protocol text (the caller made sure it is safe).
+    pub(crate) fn text(mut self, s: impl Into<String>) -> Self {
+        self.parts
+            .push(Part::Text(Cow::Owned(s.into().into_bytes())));
+        self
+    }
+
+    pub(crate) fn astring(mut self, a: Astring<'a>) -> Self {
+        self.parts.push(match a {
+            Astring::Quoted(q) => Part::Text(Cow::Owned(q.into_bytes())),
+            Astring::Literal(data) => Part::Literal {
+                data,
+                binary: false,
+            },
+        });
+        self
+    }
+
+    /// A literal: `{n}` / `{n+}`, or `~{n}` (RFC 3516) when `binary`.
+    pub(crate) fn literal(mut self, data: &'a [u8], binary: bool) -> Self {
+        self.parts.push(Part::Literal {
+            data: Cow::Borrowed(data),
+            binary,
+        });
+        self
+    }
+
+    /// Ends the line, waits for a continuation request, sends `line`.
+    pub(crate) fn after_continue(mut self, line: Vec<u8>) -> Self {
+        self.parts.push(Part::AfterContinue(line));
+        self
+    }
+
+    /// An untagged BYE is expected (LOGOUT) rather than an error.
+    pub(crate) fn expecting_bye(mut self) -> Self {
+        self.allow_bye = true;
+        self
+    }
+}
+
+/// Receives each untagged response with the index of the command it is
+/// attributed to. An `Err` is a protocol error and ends the session.
+pub(crate) type Handler<'h> = dyn FnMut(usize, &Untagged<'_>) -> Result<(), String> + Send + 'h;
+
+/// What one read-and-dispatch step saw.
+enum Event {
+    Continue,
+    Completed(String),
+    Untagged,
+}
+
+/// The commands of one run and where each stands.
+struct Flights<'r, 'c, 'h> {
+    cmds: &'r [Command<'c>],
+    /// Sent and not yet completed: (command index, tag), oldest first.
+    inflight: VecDeque<(usize, String)>,
+    done: Vec<Option<Status>>,
+    failed: bool,
+    on_data: &'r mut Handler<'h>,
+}
+
+impl Flights<'_, '_, '_> {
+    fn current_label(&self) -> String {
+        match self.inflight.front() {
+            Some((i, _)) => format!("reading the response to {}", self.cmds[*i].label),
+            None => "reading a response".into(),
+        }
+    }
+}
+
+enum Step {
+    Wrote(usize),
+    Flushed,
+    Read,
+}
+
+/// An IMAP session's byte stream plus the state of the command engine.
+pub(crate) struct Engine {
+    stream: Stream,
+    peer: Peer,
+    limits: Limits,
+    inbuf: Vec<u8>,
+    scan: Scan,
+    eof: bool,
+    out: Vec<u8>,
+    scratch: Box<[u8]>,
+    next_tag: u32,
+    /// Capabilities, upper-cased; set by the session after login.
+    caps: Vec<String>,
+    dead: Option<String>,
+}
+
+impl Engine {
+    pub(crate) fn new(stream: Stream, peer: Peer, limits: Limits, first_tag: u32) -> Engine {
+        Engine {
+            stream,
+            peer,
+            limits,
+            inbuf: Vec::new(),
+            scan: Scan::default(),
+            eof: false,
+            out: Vec::new(),
+            scratch: vec![0u8; 256 * 1024].into_boxed_slice(),
+            next_tag: first_tag,
+            caps: Vec::new(),
+            dead: None,
+        }
+    }
+
+    pub(crate) fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        self.stream.is_tls()
+    }
+
+    pub(crate) fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        self.stream.peer_ip()
+    }
+
+    pub(crate) fn set_capabilities(&mut self, caps: Vec<String>) {
+        self.caps = caps.into_iter().map(|c| c.to_ascii_uppercase()).collect();
+    }
+
+    pub(crate) fn capabilities(&self) -> &[String] {
+        &self.caps
+    }
+
+    pub(crate) fn has_capability(&self, name: &str) -> bool {
+        self.caps.iter().any(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.dead.is_none()
+    }
+
+    /// Hands back the stream (for the TLS upgrade after STARTTLS) and the
+    /// next tag. Anything the server sent beyond the STARTTLS reply would be
+    /// plaintext injected before the handshake: refused.
+    pub(crate) fn into_stream(self) -> Result<(Stream, u32), ImapError> {
+        if !self.inbuf.is_empty() {
+            return Err(ImapError::Tls {
+                peer: self.peer,
+                detail: "server sent data after the STARTTLS reply (possible injection)".into(),
+            });
+        }
+        Ok((self.stream, self.next_tag))
+    }
+
+    /// Reads the greeting: `* OK`, `* PREAUTH` or `* BYE`.
+    pub(crate) async fn read_greeting(&mut self) -> Result<Status, ImapError> {
+        let during = "reading the greeting";
+        let result = async {
+            let buf = self.read_response(during).await?;
+            match parse::parse(&buf) {
+                Ok(Response::Untagged(Untagged::Status(s))) => match s.cond {
+                    Cond::Ok | Cond::PreAuth => Ok(s),
+                    Cond::Bye => Err(ImapError::Bye {
+                        peer: self.peer.clone(),
+                        text: s.text,
+                    }),
+                    _ => Err(self.protocol(during, format!("greeting {:?}", s.cond))),
+                },
+                Ok(_) => {
+                    Err(self.protocol(during, format!("not a greeting: {}", parse::excerpt(&buf))))
+                }
+                Err(detail) => Err(self.protocol(during, detail)),
+            }
+        }
+        .await;
+        self.note_fatal(result)
+    }
+
+    /// Runs one command; see [`Engine::run`].
+    pub(crate) async fn run_one(
+        &mut self,
+        cmd: Command<'_>,
+        on_data: &mut Handler<'_>,
+    ) -> Result<Status, ImapError> {
+        let mut done = self.run(vec![cmd], 1, on_data).await?;
+        Ok(done.remove(0))
+    }
+
+    /// Sends the commands in order, at most `window` in flight, and returns
+    /// every tagged OK in order. A tagged NO or BAD stops further sending;
+    /// commands already sent are still completed, then the first failure is
+    /// returned. Untagged data goes to `on_data`.
+    pub(crate) async fn run(
+        &mut self,
+        cmds: Vec<Command<'_>>,
+        window: usize,
+        on_data: &mut Handler<'_>,
+    ) -> Result<Vec<Status>, ImapError> {
+        if let Some(reason) = &self.dead {
+            return Err(ImapError::Closed {
+                peer: self.peer.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let result = self.run_inner(&cmds, window.max(1), on_data).await;
+        self.note_fatal(result)
+    }
+
+    fn note_fatal<T>(&mut self, result: Result<T, ImapError>) -> Result<T, ImapError> {
+        if let Err(e) = &result {
+            if e.is_fatal() && self.dead.is_none() {
+                self.dead = Some(e.to_string());
+            }
+        }
+        result
+    }
+
+    async fn run_inner(
+        &mut self,
+        cmds: &[Command<'_>],
+        window: usize,
+        on_data: &mut Handler<'_>,
+    ) -> Result<Vec<Status>, ImapError> {
+        let mut fl = Flights {
+            cmds,
+            inflight: VecDeque::new(),
+            done: vec![None; cmds.len()],
+            failed: false,
+            on_data,
+        };
+        let mut next = 0;
+        loop {
+            while !fl.failed && next < cmds.len() && fl.inflight.len() < window {
+                self.send(&mut fl, next).await?;
+                next += 1;
+            }
+            if fl.inflight.is_empty() {
+                break;
+            }
+            self.flush(&format!("sending {}", cmds[next - 1].label))
+                .await?;
+            self.dispatch(&mut fl, None).await?;
+        }
+        let mut out = Vec::with_capacity(cmds.len());
+        for (i, status) in fl.done.into_iter().enumerate() {
+            let Some(status) = status else { break };
+            match status.cond {
+                Cond::Ok => out.push(status),
+                Cond::No => {
+                    return Err(ImapError::No {
+                        peer: self.peer.clone(),
+                        command: cmds[i].label.clone(),
+                        code: status.code.map(|c| c.to_string()),
+                        text: status.text,
+                    })
+                }
+                _ => {
+                    return Err(ImapError::Bad {
+                        peer: self.peer.clone(),
+                        command: cmds[i].label.clone(),
+                        text: status.text,
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn new_tag(&mut self) -> String {
+        let tag = format!("A{:04}", self.next_tag);
+        self.next_tag = self.next_tag.wrapping_add(1);
+        tag
+    }
+
+    /// The single write point for commands.
+    async fn send(&mut self, fl: &mut Flights<'_, '_, '_>, i: usize) -> Result<(), ImapError> {
+        let cmd = &fl.cmds[i];
+        let during = format!("sending {}", cmd.label);
+        let tag = self.new_tag();
+        fl.inflight.push_back((i, tag.clone()));
+        if is_write_command(cmd.name) {
+            WRITES.fetch_add(1, Ordering::Relaxed);
+        }
+        self.write(tag.as_bytes(), &during).await?;
+        self.write(b" ", &during).await?;
+        for part in &cmd.parts {
+            match part {
+                Part::Text(t) => self.write(t, &during).await?,
+                Part::Literal { data, binary } => {
+                    let plus = self.has_capability("LITERAL+")
+                        || (self.has_capability("LITERAL-") && data.len() <= LITERAL_MINUS_MAX);
+                    let header = format!(
+                        "{}{{{}{}}}\r\n",
+                        if *binary { "~" } else { "" },
+                        data.len(),
+                        if plus { "+" } else { "" }
+                    );
+                    self.write(header.as_bytes(), &during).await?;
+                    if !plus && !self.await_continue(fl, &tag).await? {
+                        return Ok(());
+                    }
+                    self.write(data, &during).await?;
+                }
+                Part::AfterContinue(line) => {
+                    self.write(b"\r\n", &during).await?;
+                    if !self.await_continue(fl, &tag).await? {
+                        return Ok(());
+                    }
+                    self.write(line, &during).await?;
+                }
+            }
+        }
+        self.write(b"\r\n", &during).await
+    }
+
+    /// Flushes and reads until the server asks for more of command `tag`
+    /// (true) or completes it instead (false: refused mid-command).
+    async fn await_continue(
+        &mut self,
+        fl: &mut Flights<'_, '_, '_>,
+        tag: &str,
+    ) -> Result<bool, ImapError> {
+        self.flush("sending a command").await?;
+        loop {
+            match self.dispatch(fl, Some(tag)).await? {
+                Event::Continue => return Ok(true),
+                Event::Completed(t) if t == tag => return Ok(false),
+                Event::Completed(_) | Event::Untagged => {}
+            }
+        }
+    }
+
+    /// Reads one response and files it: a completion to its command, data to
+    /// the handler (attributed to the oldest command outstanding).
+    async fn dispatch(
+        &mut self,
+        fl: &mut Flights<'_, '_, '_>,
+        sending: Option<&str>,
+    ) -> Result<Event, ImapError> {
+        let during = fl.current_label();
+        let buf = self.read_response(&during).await?;
+        let response = parse::parse(&buf).map_err(|detail| self.protocol(&during, detail))?;
+        match response {
+            Response::Continue(_) if sending.is_some() => Ok(Event::Continue),
+            Response::Continue(text) => {
+                Err(self.protocol(&during, format!("unexpected continuation request {text:?}")))
+            }
+            Response::Tagged { tag, status } => {
+                let pos = fl
+                    .inflight
+                    .iter()
+                    .position(|(_, t)| *t == tag)
+                    .ok_or_else(|| {
+                        self.protocol(&during, format!("reply for unknown tag {tag:?}"))
+                    })?;
+                let (i, tag) = fl.inflight.remove(pos).unwrap_or_default();
+                if status.cond != Cond::Ok {
+                    fl.failed = true;
+                }
+                fl.done[i] = Some(status);
+                Ok(Event::Completed(tag))
+            }
+            Response::Untagged(u) => {
+                let Some(&(i, _)) = fl.inflight.front() else {
+                    return Err(
+                        self.protocol(&during, "untagged data with no command outstanding".into())
+                    );
+                };
+                if let Untagged::Status(s) = &u {
+                    match s.cond {
+                        Cond::Bye if !fl.cmds[i].allow_bye => {
+                            return Err(ImapError::Bye {
+                                peer: self.peer.clone(),
+                                text: s.text.clone(),
+                            })
+                        }
+                        Cond::Bad => {
+                            return Err(ImapError::Bad {
+                                peer: self.peer.clone(),
+                                command: format!("(untagged, during {})", fl.cmds[i].label),
+                                text: s.text.clone(),
+                            })
+                        }
+                        _ => {}
+                    }
+                }
+                (fl.on_data)(i, &u).map_err(|detail| self.protocol(&during, detail))?;
+                Ok(Event::Untagged)
+            }
+        }
+    }
+
+    fn protocol(&self, during: &str, detail: String) -> ImapError {
+        ImapError::Protocol {
+            peer: self.peer.clone(),
+            during: during.to_string(),
+            detail,
+        }
+    }
+
+    /// Buffers small writes; sends large ones (message bodies) directly.
+    async fn write(&mut self, data: &[u8], during: &str) -> Result<(), ImapError> {
+        if data.len() >= WRITE_BUFFER {
+            self.flush(during).await?;
+            return self.pump(data, during).await;
+        }
+        self.out.extend_from_slice(data);
+        if self.out.len() >= WRITE_BUFFER {
+            self.flush(during).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, during: &str) -> Result<(), ImapError> {
+        let out = std::mem::take(&mut self.out);
+        let result = self.pump(&out, during).await;
+        self.out = out;
+        self.out.clear();
+        result
+    }
+
+    /// Writes all of `data` and flushes, reading whatever the server sends
+    /// meanwhile into the receive buffer, so neither side can block the
+    /// other. No progress at all within `read_timeout` is a timeout.
+    async fn pump(&mut self, data: &[u8], during: &str) -> Result<(), ImapError> {
+        let mut pos = 0;
+        loop {
+            let chunk = &data[pos..];
+            let limit = self.limits.read_timeout;
+            let step = std::future::poll_fn(|cx| self.poll_step(cx, chunk));
+            match tokio::time::timeout(limit, step).await {
+                Err(_) => return Err(self.timeout(during)),
+                Ok(Err(source)) => return Err(self.io_error(during, source)),
+                Ok(Ok(Step::Wrote(0))) => {
+                    return Err(self.io_error(during, io::ErrorKind::WriteZero.into()))
+                }
+                Ok(Ok(Step::Wrote(n))) => pos += n,
+                Ok(Ok(Step::Flushed)) => return Ok(()),
+                Ok(Ok(Step::Read)) => {}
+            }
+        }
+    }
+
+    fn poll_step(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<Step>> {
+        let wrote = if data.is_empty() {
+            Pin::new(&mut self.stream)
+                .poll_flush(cx)
+                .map_ok(|()| Step::Flushed)
+        } else {
+            Pin::new(&mut self.stream)
+                .poll_write(cx, data)
+                .map_ok(Step::Wrote)
+        };
+        if wrote.is_ready() {
+            return wrote;
+        }
+        if !self.eof && self.inbuf.len() < READ_AHEAD_WHILE_WRITING {
+            if let Poll::Ready(r) = self.poll_fill(cx) {
+                return Poll::Ready(r.map(|()| Step::Read));
+            }
+        }
+        Poll::Pending
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut rb = ReadBuf::new(&mut self.scratch);
+        match Pin::new(&mut self.stream).poll_read(cx, &mut rb) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {
+                if rb.filled().is_empty() {
+                    self.eof = true;
+                } else {
+                    self.inbuf.extend_from_slice(rb.filled());
+                }
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
+    /// One complete response (line plus literals), taken out of the buffer.
+    async fn read_response(&mut self, during: &str) -> Result<Vec<u8>, ImapError> {
+        loop {
+            match self
+                .scan
+                .next(&self.inbuf, self.limits.max_line, self.limits.max_literal)
+            {
+                Err(e) => return Err(self.protocol(during, e.to_string())),
+                Ok(Some(end)) => return Ok(self.take(end)),
+                Ok(None) => {}
+            }
+            if self.eof {
+                return Err(ImapError::Eof {
+                    peer: self.peer.clone(),
+                    during: during.to_string(),
+                });
+            }
+            let limit = self.limits.read_timeout;
+            let fill = std::future::poll_fn(|cx| self.poll_fill(cx));
+            match tokio::time::timeout(limit, fill).await {
+                Err(_) => return Err(self.timeout(during)),
+                Ok(Err(source)) => return Err(self.io_error(during, source)),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+
+    /// Takes the first `end` bytes out of the receive buffer, copying
+    /// whichever part is smaller.
+    fn take(&mut self, end: usize) -> Vec<u8> {
+        if end * 2 >= self.inbuf.len() {
+            let rest = self.inbuf.split_off(end);
+            std::mem::replace(&mut self.inbuf, rest)
+        } else {
+            self.inbuf.drain(..end).collect()
+        }
+    }
+
+    fn timeout(&self, during: &str) -> ImapError {
+        ImapError::Timeout {
+            peer: self.peer.clone(),
+            during: during.to_string(),
+            secs: self.limits.read_timeout.as_secs(),
+        }
+    }
+
+    fn io_error(&self, during: &str, source: io::Error) -> ImapError {
+        ImapError::Io {
+            peer: self.peer.clone(),
+            during: during.to_string(),
+            source,
+        }
+    }
+
+    /// Closes the stream politely (TLS close_notify); errors do not matter.
+    pub(crate) async fn shutdown(mut self) {
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), self.stream.shutdown()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_commands_are_the_ones_that_change_a_server() {
+        for w in [
+            "APPEND",
+            "UID STORE",
+            "STORE",
+            "CREATE",
+            "DELETE",
+            "RENAME",
+            "EXPUNGE",
+            "UID EXPUNGE",
+            "COPY",
+            "UID MOVE",
+            "SUBSCRIBE",
+        ] {
+            assert!(is_write_command(w), "{w}");
+        }
+        for r in [
+            "UID FETCH",
+            "SELECT",
+            "EXAMINE",
+            "LIST",
+            "LOGIN",
+            "STATUS",
+            "CAPABILITY",
+            "LOGOUT",
+        ] {
+            assert!(!is_write_command(r), "{r}");
+        }
+    }
+}

@@ -1,0 +1,792 @@
+//! Parsing one complete server response (as framed by `frame.rs`) into a
+//! typed value.
+//!
+//! FETCH data goes through imap-proto, which reads it well. Everything else
+//! — tagged and untagged status responses with their codes (including
+//! `[MODIFIED]`, `[NOMODSEQ]` and codes nobody knows yet), LIST names with
+//! escapes, STATUS, CAPABILITY, VANISHED — is read by the small parsers
+//! here, because imap-proto either cannot read it or returns quoted strings
+//! still escaped. Untagged responses we have no use for (NAMESPACE,
+//! ESEARCH, ID, …) come back as [`Untagged::Other`] so the engine can
+//! ignore them.
+
+use super::ListedMailbox;
+use crate::model::Uid;
+use imap_proto::AttributeValue;
+use std::borrow::Cow;
+
+/// The condition of a status response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cond {
+    Ok,
+    No,
+    Bad,
+    Bye,
+    PreAuth,
+}
+
+impl Cond {
+    fn from_atom(a: &str) -> Option<Cond> {
+        Some(match a.to_ascii_uppercase().as_str() {
+            "OK" => Cond::Ok,
+            "NO" => Cond::No,
+            "BAD" => Cond::Bad,
+            "BYE" => Cond::Bye,
+            "PREAUTH" => Cond::PreAuth,
+            _ => return None,
+        })
+    }
+}
+
+/// A response code (`[…]` at the start of resp-text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Code {
+    Capability(Vec<String>),
+    UidValidity(u32),
+    UidNext(u32),
+    HighestModSeq(u64),
+    NoModSeq,
+    PermanentFlags(Vec<String>),
+    ReadOnly,
+    ReadWrite,
+    /// UIDPLUS: the uid-set kept as written (expanded by the caller, who
+    /// knows how many UIDs to expect).
+    AppendUid {
+        uidvalidity: u32,
+        uid_set: String,
+    },
+    /// CONDSTORE: UIDs (or sequence numbers) that failed UNCHANGEDSINCE.
+    Modified(String),
+    /// Anything else, by name with its arguments as written.
+    Other {
+        name: String,
+        args: String,
+    },
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Code::Other { name, args } if args.is_empty() => f.write_str(name),
+            Code::Other { name, args } => write!(f, "{name} {args}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// A tagged completion, or the data of an untagged status response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Status {
+    pub cond: Cond,
+    pub code: Option<Code>,
+    pub text: String,
+}
+
+/// One untagged response.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Untagged<'a> {
+    Status(Status),
+    Capability(Vec<String>),
+    Exists(u32),
+    Recent(u32),
+    Expunge(u32),
+    Flags(Vec<String>),
+    Fetch {
+        seq: u32,
+        attrs: Vec<AttributeValue<'a>>,
+    },
+    List(ListedMailbox),
+    MailboxStatus {
+        mailbox: String,
+        items: Vec<(String, u64)>,
+    },
+    Vanished {
+        earlier: bool,
+        uid_set: String,
+    },
+    Enabled(Vec<String>),
+    /// An untagged response we do not use, by keyword.
+    Other(String),
+}
+
+/// One complete response.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Response<'a> {
+    /// `+ …`: the server waits for the rest of the command.
+    Continue(String),
+    Tagged {
+        tag: String,
+        status: Status,
+    },
+    Untagged(Untagged<'a>),
+}
+
+/// Parses one complete response (lines and literals, ending in CRLF).
+pub(crate) fn parse(buf: &[u8]) -> Result<Response<'_>, String> {
+    let line = buf
+        .strip_suffix(b"\r\n")
+        .ok_or_else(|| "response does not end in CRLF".to_string())?;
+    if let Some(rest) = line.strip_prefix(b"+") {
+        let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        return Ok(Response::Continue(
+            String::from_utf8_lossy(rest).into_owned(),
+        ));
+    }
+    if let Some(rest) = line.strip_prefix(b"* ") {
+        return untagged(buf, rest).map(Response::Untagged);
+    }
+    let mut lx = Lexer::new(line);
+    let tag = lx.atom()?.to_string();
+    if tag == "*" || tag.contains('+') {
+        return Err(format!("invalid tag {tag:?}"));
+    }
+    lx.sp()?;
+    let cond_atom = lx.atom()?;
+    let cond = match Cond::from_atom(cond_atom) {
+        Some(c @ (Cond::Ok | Cond::No | Cond::Bad)) => c,
+        _ => return Err(format!("tagged response with condition {cond_atom:?}")),
+    };
+    let status = resp_text(cond, lx.rest())?;
+    Ok(Response::Tagged { tag, status })
+}
+
+fn untagged<'a>(whole: &'a [u8], rest: &'a [u8]) -> Result<Untagged<'a>, String> {
+    let mut lx = Lexer::new(rest);
+    let first = lx.atom()?;
+    if first.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u32 = first
+            .parse()
+            .map_err(|_| format!("number {first:?} out of range"))?;
+        lx.sp()?;
+        let kw = lx.atom()?.to_ascii_uppercase();
+        return Ok(match kw.as_str() {
+            "EXISTS" => Untagged::Exists(n),
+            "RECENT" => Untagged::Recent(n),
+            "EXPUNGE" => Untagged::Expunge(n),
+            "FETCH" => fetch(whole)?,
+            _ => Untagged::Other(kw),
+        });
+    }
+    let kw = first.to_ascii_uppercase();
+    if let Some(cond) = Cond::from_atom(&kw) {
+        return resp_text(cond, lx.rest()).map(Untagged::Status);
+    }
+    Ok(match kw.as_str() {
+        "CAPABILITY" => Untagged::Capability(words(lx.rest())),
+        "ENABLED" => Untagged::Enabled(words(lx.rest())),
+        "FLAGS" => {
+            lx.sp()?;
+            Untagged::Flags(lx.atom_list()?)
+        }
+        "LIST" | "LSUB" => Untagged::List(list(&mut lx)?),
+        "STATUS" => {
+            lx.sp()?;
+            let mailbox = normalise_inbox(lossy(lx.astring()?));
+            lx.sp()?;
+            let toks = lx.atom_list()?;
+            if toks.len() % 2 != 0 {
+                return Err("STATUS list with an odd number of items".into());
+            }
+            let mut items = Vec::new();
+            for pair in toks.chunks(2) {
+                let value = pair[1].parse().map_err(|_| {
+                    format!("STATUS {} value {:?} is not a number", pair[0], pair[1])
+                })?;
+                items.push((pair[0].to_ascii_uppercase(), value));
+            }
+            Untagged::MailboxStatus { mailbox, items }
+        }
+        "VANISHED" => {
+            lx.sp()?;
+            let mut earlier = false;
+            if lx.peek() == Some(b'(') {
+                let tags = lx.atom_list()?;
+                earlier = tags.iter().any(|t| t.eq_ignore_ascii_case("EARLIER"));
+                lx.sp()?;
+            }
+            let uid_set = lx.atom()?.to_string();
+            Untagged::Vanished { earlier, uid_set }
+        }
+        _ => Untagged::Other(kw),
+    })
+}
+
+/// FETCH data, through imap-proto. Its parser is run under catch_unwind:
+/// a few of its paths unwrap on odd input (`INTERNALDATE NIL`), and a
+/// server's bytes must never be able to panic us.
+fn fetch(whole: &[u8]) -> Result<Untagged<'_>, String> {
+    let parsed = std::panic::catch_unwind(|| imap_proto::Response::parse(whole))
+        .map_err(|_| "FETCH response the parser cannot read".to_string())?;
+    match parsed {
+        Ok((rest, imap_proto::Response::Fetch(seq, attrs))) if rest.is_empty() => {
+            Ok(Untagged::Fetch { seq, attrs })
+        }
+        Ok(_) => Err("FETCH response with trailing or unexpected data".into()),
+        Err(_) => Err(format!("unparsable FETCH response: {}", excerpt(whole))),
+    }
+}
+
+/// The start of a response, for error messages (never a whole body).
+pub(crate) fn excerpt(buf: &[u8]) -> String {
+    let cut = &buf[..buf.len().min(80)];
+    let more = if buf.len() > cut.len() { "…" } else { "" };
+    format!("{:?}{more}", String::from_utf8_lossy(cut))
+}
+
+fn list(lx: &mut Lexer<'_>) -> Result<ListedMailbox, String> {
+    lx.sp()?;
+    let attributes = lx.atom_list()?;
+    lx.sp()?;
+    let delimiter = match lx.nstring()? {
+        None => None,
+        Some(d) => {
+            let d = lossy(d);
+            let mut chars = d.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Some(c),
+                _ => return Err(format!("LIST delimiter {d:?} is not one character")),
+            }
+        }
+    };
+    lx.sp()?;
+    let name = normalise_inbox(lossy(lx.astring()?));
+    // LIST-EXTENDED data may follow; we have no use for it.
+    Ok(ListedMailbox {
+        name,
+        delimiter,
+        attributes,
+    })
+}
+
+/// INBOX is case-insensitive (RFC 3501 §5.1): one spelling for all.
+fn normalise_inbox(name: String) -> String {
+    if name.eq_ignore_ascii_case("INBOX") {
+        "INBOX".to_string()
+    } else {
+        name
+    }
+}
+
+fn lossy(bytes: Cow<'_, [u8]>) -> String {
+    match bytes {
+        Cow::Borrowed(b) => String::from_utf8_lossy(b).into_owned(),
+        Cow::Owned(v) => String::from_utf8(v)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+fn words(rest: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(rest)
+        .split_ascii_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `[SP] ["[" code "]" SP] text` after a condition.
+fn resp_text(cond: Cond, rest: &[u8]) -> Result<Status, String> {
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    let (code, text) = if rest.first() == Some(&b'[') {
+        let (code, after) = resp_code(&rest[1..]);
+        (Some(code), after.strip_prefix(b" ").unwrap_or(after))
+    } else {
+        (None, rest)
+    };
+    Ok(Status {
+        cond,
+        code,
+        text: String::from_utf8_lossy(text).into_owned(),
+    })
+}
+
+/// The code after `[`, and what follows its `]`. A code whose arguments we
+/// cannot tokenise is kept raw as [`Code::Other`] up to the last `]`.
+fn resp_code(after_bracket: &[u8]) -> (Code, &[u8]) {
+    let mut lx = Lexer::new(after_bracket);
+    if let Ok(parsed) = known_code(&mut lx) {
+        if lx.peek() == Some(b']') {
+            return (parsed, &after_bracket[lx.i + 1..]);
+        }
+    }
+    let close = after_bracket
+        .iter()
+        .rposition(|&b| b == b']')
+        .unwrap_or(after_bracket.len());
+    let inner = String::from_utf8_lossy(&after_bracket[..close]);
+    let (name, args) = inner.split_once(' ').unwrap_or((&inner, ""));
+    let code = Code::Other {
+        name: name.to_ascii_uppercase(),
+        args: args.to_string(),
+    };
+    (code, after_bracket.get(close + 1..).unwrap_or(&[]))
+}
+
+fn known_code(lx: &mut Lexer<'_>) -> Result<Code, String> {
+    let name = lx.atom()?.to_ascii_uppercase();
+    let code = match name.as_str() {
+        "CAPABILITY" => {
+            let mut caps = Vec::new();
+            while lx.peek() == Some(b' ') {
+                lx.sp()?;
+                caps.push(lx.atom()?.to_string());
+            }
+            Code::Capability(caps)
+        }
+        "UIDVALIDITY" => Code::UidValidity(lx.sp_number()?),
+        "UIDNEXT" => Code::UidNext(lx.sp_number()?),
+        "HIGHESTMODSEQ" => {
+            lx.sp()?;
+            let a = lx.atom()?;
+            Code::HighestModSeq(a.parse().map_err(|_| format!("HIGHESTMODSEQ {a:?}"))?)
+        }
+        "NOMODSEQ" => Code::NoModSeq,
+        "READ-ONLY" => Code::ReadOnly,
+        "READ-WRITE" => Code::ReadWrite,
+        "PERMANENTFLAGS" => {
+            lx.sp()?;
+            Code::PermanentFlags(lx.atom_list()?)
+        }
+        "APPENDUID" => {
+            let uidvalidity = lx.sp_number()?;
+            lx.sp()?;
+            Code::AppendUid {
+                uidvalidity,
+                uid_set: lx.atom()?.to_string(),
+            }
+        }
+        "MODIFIED" => {
+            lx.sp()?;
+            Code::Modified(lx.atom()?.to_string())
+        }
+        _ => return Err("not a code we read".into()),
+    };
+    Ok(code)
+}
+
+/// A tiny tokenizer over one response: atoms, quoted strings (unescaped),
+/// literals (`{n}` and `~{n}`), NIL and flat parenthesised lists.
+struct Lexer<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Lexer { b, i: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        &self.b[self.i..]
+    }
+
+    fn err(&self, what: &str) -> String {
+        let at = &self.b[self.i..self.b.len().min(self.i + 40)];
+        format!("expected {what} at {:?}", String::from_utf8_lossy(at))
+    }
+
+    fn sp(&mut self) -> Result<(), String> {
+        if self.peek() == Some(b' ') {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.err("a space"))
+        }
+    }
+
+    /// Atom characters, leniently: anything printable but space, parens,
+    /// `{`, `"` and `]` (so `\Seen`, `\*`, `1:5,7` and `READ-WRITE` are atoms).
+    fn atom(&mut self) -> Result<&'a str, String> {
+        let start = self.i;
+        while let Some(b) = self.peek() {
+            if b <= b' ' || b >= 0x7f || matches!(b, b'(' | b')' | b'{' | b'"' | b']') {
+                break;
+            }
+            self.i += 1;
+        }
+        if self.i == start {
+            return Err(self.err("an atom"));
+        }
+        // Only ASCII bytes were accepted.
+        Ok(std::str::from_utf8(&self.b[start..self.i]).unwrap_or_default())
+    }
+
+    fn sp_number(&mut self) -> Result<u32, String> {
+        self.sp()?;
+        let a = self.atom()?;
+        a.parse().map_err(|_| format!("{a:?} is not a number"))
+    }
+
+    /// `(a b c)`: a flat list of atoms (flags, attributes, STATUS items).
+    fn atom_list(&mut self) -> Result<Vec<String>, String> {
+        if self.peek() != Some(b'(') {
+            return Err(self.err("'('"));
+        }
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b')') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b' ') => self.i += 1,
+                _ => out.push(self.atom()?.to_string()),
+            }
+        }
+    }
+
+    fn quoted(&mut self) -> Result<Cow<'a, [u8]>, String> {
+        self.i += 1; // the opening quote
+        let start = self.i;
+        let mut owned: Option<Vec<u8>> = None;
+        loop {
+            match self.peek() {
+                None | Some(b'\r') | Some(b'\n') => return Err(self.err("a closing quote")),
+                Some(b'"') => {
+                    let out = match owned {
+                        Some(v) => Cow::Owned(v),
+                        None => Cow::Borrowed(&self.b[start..self.i]),
+                    };
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    let v = owned.get_or_insert_with(|| self.b[start..self.i].to_vec());
+                    let next = *self
+                        .b
+                        .get(self.i + 1)
+                        .ok_or_else(|| self.err("an escape"))?;
+                    v.push(next);
+                    self.i += 2;
+                }
+                Some(b) => {
+                    if let Some(v) = owned.as_mut() {
+                        v.push(b);
+                    }
+                    self.i += 1;
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self) -> Result<&'a [u8], String> {
+        if self.peek() == Some(b'~') {
+            self.i += 1;
+        }
+        if self.peek() != Some(b'{') {
+            return Err(self.err("a literal"));
+        }
+        let close = self.b[self.i..]
+            .iter()
+            .position(|&b| b == b'}')
+            .ok_or_else(|| self.err("'}'"))?;
+        let digits = std::str::from_utf8(&self.b[self.i + 1..self.i + close]).unwrap_or("");
+        let n: usize = digits
+            .parse()
+            .map_err(|_| format!("literal size {digits:?}"))?;
+        let start = self.i + close + 1;
+        if self.b.get(start..start + 2) != Some(&b"\r\n"[..]) {
+            return Err(self.err("CRLF after a literal size"));
+        }
+        let data = self
+            .b
+            .get(start + 2..start + 2 + n)
+            .ok_or_else(|| "literal shorter than announced".to_string())?;
+        self.i = start + 2 + n;
+        Ok(data)
+    }
+
+    /// string / NIL
+    fn nstring(&mut self) -> Result<Option<Cow<'a, [u8]>>, String> {
+        match self.peek() {
+            Some(b'"') => self.quoted().map(Some),
+            Some(b'{') | Some(b'~') => self.literal().map(|d| Some(Cow::Borrowed(d))),
+            _ => {
+                let a = self.atom()?;
+                if a.eq_ignore_ascii_case("NIL") {
+                    Ok(None)
+                } else {
+                    Err(format!("expected a string or NIL, got {a:?}"))
+                }
+            }
+        }
+    }
+
+    /// atom / string
+    fn astring(&mut self) -> Result<Cow<'a, [u8]>, String> {
+        match self.peek() {
+            Some(b'"') => self.quoted(),
+            Some(b'{') | Some(b'~') => self.literal().map(Cow::Borrowed),
+            _ => self.atom().map(|a| Cow::Borrowed(a.as_bytes())),
+        }
+    }
+}
+
+/// `UID` of a FETCH response, if present.
+pub(crate) fn fetch_uid(attrs: &[AttributeValue<'_>]) -> Option<Uid> {
+    attrs.iter().find_map(|a| match a {
+        AttributeValue::Uid(u) => Some(*u),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn untagged_of(s: &[u8]) -> Untagged<'_> {
+        match parse(s).unwrap() {
+            Response::Untagged(u) => u,
+            other => panic!("not untagged: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tagged_completions_with_and_without_codes() {
+        assert_eq!(
+            parse(b"A0001 OK [READ-WRITE] Select completed (0.001 + 0.000 secs).\r\n").unwrap(),
+            Response::Tagged {
+                tag: "A0001".into(),
+                status: Status {
+                    cond: Cond::Ok,
+                    code: Some(Code::ReadWrite),
+                    text: "Select completed (0.001 + 0.000 secs).".into()
+                }
+            }
+        );
+        assert_eq!(
+            parse(b"A2 NO [TRYCREATE] Mailbox doesn't exist: x\r\n").unwrap(),
+            Response::Tagged {
+                tag: "A2".into(),
+                status: Status {
+                    cond: Cond::No,
+                    code: Some(Code::Other {
+                        name: "TRYCREATE".into(),
+                        args: "".into()
+                    }),
+                    text: "Mailbox doesn't exist: x".into()
+                }
+            }
+        );
+        assert_eq!(
+            parse(b"A3 BAD\r\n").unwrap(),
+            Response::Tagged {
+                tag: "A3".into(),
+                status: Status {
+                    cond: Cond::Bad,
+                    code: None,
+                    text: "".into()
+                }
+            }
+        );
+        assert!(parse(b"A3 BYE x\r\n").is_err());
+        assert!(parse(b"A3 MAYBE x\r\n").is_err());
+    }
+
+    #[test]
+    fn appenduid_modified_and_unknown_codes_are_read() {
+        let Response::Tagged { status, .. } =
+            parse(b"A9 OK [APPENDUID 1700000000 7:9,12] Append completed.\r\n").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            status.code,
+            Some(Code::AppendUid {
+                uidvalidity: 1700000000,
+                uid_set: "7:9,12".into()
+            })
+        );
+        let Response::Tagged { status, .. } =
+            parse(b"A9 OK [MODIFIED 7,9] Conditional STORE failed\r\n").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(status.code, Some(Code::Modified("7,9".into())));
+        let Response::Tagged { status, .. } =
+            parse(b"A9 NO [LIMIT (\"a]b\") x] Too many\r\n").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            status.code,
+            Some(Code::Other {
+                name: "LIMIT".into(),
+                args: "(\"a]b\") x".into()
+            })
+        );
+        assert_eq!(status.text, "Too many");
+    }
+
+    #[test]
+    fn select_responses_are_read() {
+        assert_eq!(untagged_of(b"* 172 EXISTS\r\n"), Untagged::Exists(172));
+        assert_eq!(untagged_of(b"* 1 RECENT\r\n"), Untagged::Recent(1));
+        assert_eq!(untagged_of(b"* 3 EXPUNGE\r\n"), Untagged::Expunge(3));
+        assert_eq!(
+            untagged_of(b"* FLAGS (\\Answered \\Flagged $Forwarded)\r\n"),
+            Untagged::Flags(vec![
+                "\\Answered".into(),
+                "\\Flagged".into(),
+                "$Forwarded".into()
+            ])
+        );
+        let perm =
+            untagged_of(b"* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Flags permitted.\r\n");
+        assert_eq!(
+            perm,
+            Untagged::Status(Status {
+                cond: Cond::Ok,
+                code: Some(Code::PermanentFlags(vec![
+                    "\\Deleted".into(),
+                    "\\Seen".into(),
+                    "\\*".into()
+                ])),
+                text: "Flags permitted.".into()
+            })
+        );
+        for (line, code) in [
+            (
+                &b"* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"[..],
+                Code::UidValidity(3857529045),
+            ),
+            (
+                b"* OK [UIDNEXT 4392] Predicted next UID\r\n",
+                Code::UidNext(4392),
+            ),
+            (
+                b"* OK [HIGHESTMODSEQ 90060115205545359] Highest\r\n",
+                Code::HighestModSeq(90060115205545359),
+            ),
+            (
+                b"* OK [NOMODSEQ] Sorry, modsequences have not been enabled\r\n",
+                Code::NoModSeq,
+            ),
+            (
+                b"* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n",
+                Code::PermanentFlags(vec![]),
+            ),
+        ] {
+            match untagged_of(line) {
+                Untagged::Status(s) => assert_eq!(s.code, Some(code)),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn list_names_as_atoms_quoted_strings_and_literals() {
+        assert_eq!(
+            untagged_of(b"* LIST (\\HasNoChildren) \".\" INBOX\r\n"),
+            Untagged::List(ListedMailbox {
+                name: "INBOX".into(),
+                delimiter: Some('.'),
+                attributes: vec!["\\HasNoChildren".into()]
+            })
+        );
+        assert_eq!(
+            untagged_of(b"* LIST (\\Noselect \\HasChildren) NIL \"a \\\"q\\\" \\\\ b\"\r\n"),
+            Untagged::List(ListedMailbox {
+                name: "a \"q\" \\ b".into(),
+                delimiter: None,
+                attributes: vec!["\\Noselect".into(), "\\HasChildren".into()]
+            })
+        );
+        assert_eq!(
+            untagged_of(b"* LIST () \"\\\\\" {9}\r\nWeird\r\n\"x\r\n"),
+            Untagged::List(ListedMailbox {
+                name: "Weird\r\n\"x".into(),
+                delimiter: Some('\\'),
+                attributes: vec![]
+            })
+        );
+        assert_eq!(
+            untagged_of(b"* LIST (\\Subscribed) \"/\" inbox (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"),
+            Untagged::List(ListedMailbox {
+                name: "INBOX".into(),
+                delimiter: Some('/'),
+                attributes: vec!["\\Subscribed".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn fetch_goes_through_imap_proto_with_literals_and_nil_bodies() {
+        match untagged_of(b"* 12 FETCH (UID 44 FLAGS (\\Seen $Junk) RFC822.SIZE 4 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" BODY[] {4}\r\nab\r\n)\r\n") {
+            Untagged::Fetch { seq, attrs } => {
+                assert_eq!(seq, 12);
+                assert_eq!(fetch_uid(&attrs), Some(44));
+                assert!(attrs.iter().any(|a| matches!(a, AttributeValue::BodySection { data: Some(d), .. } if d.as_ref() == b"ab\r\n")));
+                assert!(attrs.iter().any(|a| matches!(a, AttributeValue::Rfc822Size(4))));
+            }
+            other => panic!("{other:?}"),
+        }
+        match untagged_of(b"* 3 FETCH (UID 9 BODY[] NIL)\r\n") {
+            Untagged::Fetch { attrs, .. } => assert!(attrs
+                .iter()
+                .any(|a| matches!(a, AttributeValue::BodySection { data: None, .. }))),
+            other => panic!("{other:?}"),
+        }
+        match untagged_of(b"* 3 FETCH (UID 9 MODSEQ (12345))\r\n") {
+            Untagged::Fetch { attrs, .. } => assert_eq!(fetch_uid(&attrs), Some(9)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(b"* 3 FETCH (UID 9 INTERNALDATE NIL)\r\n").is_err());
+        assert!(parse(b"* 3 FETCH (UID)\r\n").is_err());
+    }
+
+    #[test]
+    fn capability_status_vanished_and_unknown_untagged() {
+        assert_eq!(
+            untagged_of(b"* CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN\r\n"),
+            Untagged::Capability(vec![
+                "IMAP4rev1".into(),
+                "LITERAL+".into(),
+                "AUTH=PLAIN".into()
+            ])
+        );
+        assert_eq!(
+            untagged_of(b"* STATUS \"Sent\" (UIDNEXT 5 MESSAGES 4 HIGHESTMODSEQ 9)\r\n"),
+            Untagged::MailboxStatus {
+                mailbox: "Sent".into(),
+                items: vec![
+                    ("UIDNEXT".into(), 5),
+                    ("MESSAGES".into(), 4),
+                    ("HIGHESTMODSEQ".into(), 9)
+                ]
+            }
+        );
+        assert_eq!(
+            untagged_of(b"* VANISHED (EARLIER) 300:310,405\r\n"),
+            Untagged::Vanished {
+                earlier: true,
+                uid_set: "300:310,405".into()
+            }
+        );
+        assert_eq!(
+            untagged_of(b"* NAMESPACE ((\"\" \".\")) NIL NIL\r\n"),
+            Untagged::Other("NAMESPACE".into())
+        );
+        assert_eq!(
+            untagged_of(b"* ESEARCH (TAG \"A1\") UID ALL 1:3\r\n"),
+            Untagged::Other("ESEARCH".into())
+        );
+        assert_eq!(
+            untagged_of(b"* BYE Server shutting down\r\n"),
+            Untagged::Status(Status {
+                cond: Cond::Bye,
+                code: None,
+                text: "Server shutting down".into()
+            })
+        );
+        assert_eq!(parse(b"+ \r\n").unwrap(), Response::Continue("".into()));
+        assert_eq!(
+            parse(b"+ Ready\r\n").unwrap(),
+            Response::Continue("Ready".into())
+        );
+        assert!(parse(b"* \r\n").is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! Transports: a TCP connection (TCP_NODELAY), optionally wrapped in TLS —
+//! from the first byte (implicit TLS) or after STARTTLS. Trust is the
+//! system's roots plus an optional PEM file of extra CAs.
+//!
+//! It knows nothing of IMAP; the engine reads and writes a [`Stream`].
+
+use super::error::{ImapError, Peer};
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+use tokio_rustls::TlsConnector;
+
+/// A connected byte stream, plain or TLS.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    /// The address we are actually connected to.
+    pub(crate) fn peer_ip(&self) -> Option<IpAddr> {
+        self.tcp().peer_addr().ok().map(|a| a.ip())
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Opens the TCP connection (every resolved address in turn) within `limit`.
+pub(crate) async fn connect_tcp(peer: &Peer, limit: Duration) -> Result<TcpStream, ImapError> {
+    let attempt = TcpStream::connect((peer.host.as_str(), peer.port));
+    let tcp = match tokio::time::timeout(limit, attempt).await {
+        Err(_) => {
+            return Err(ImapError::Timeout {
+                peer: peer.clone(),
+                during: "connecting".into(),
+                secs: limit.as_secs(),
+            })
+        }
+        Ok(Err(source)) => {
+            return Err(ImapError::Connect {
+                peer: peer.clone(),
+                source,
+            })
+        }
+        Ok(Ok(tcp)) => tcp,
+    };
+    tcp.set_nodelay(true).map_err(|source| ImapError::Connect {
+        peer: peer.clone(),
+        source,
+    })?;
+    Ok(tcp)
+}
+
+/// A TLS client trusting the system roots plus `ca_file` (PEM).
+pub(crate) fn connector(peer: &Peer, ca_file: Option<&Path>) -> Result<TlsConnector, ImapError> {
+    let tls_err = |detail: String| ImapError::Tls {
+        peer: peer.clone(),
+        detail,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates are not fatal: a ca_file may be all
+    // that is needed. An empty store is caught below.
+    let native = rustls_native_certs::load_native_certs();
+    let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let file = std::fs::File::open(path)
+            .map_err(|e| tls_err(format!("cannot read CA file {}: {e}", path.display())))?;
+        let mut reader = io::BufReader::new(file);
+        let mut found = 0;
+        for cert in rustls_pemfile::certs(&mut reader) {
+            let cert =
+                cert.map_err(|e| tls_err(format!("bad PEM in CA file {}: {e}", path.display())))?;
+            roots
+                .add(cert)
+                .map_err(|e| tls_err(format!("bad certificate in {}: {e}", path.display())))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(tls_err(format!(
+                "CA file {} holds no certificate",
+                path.display()
+            )));
+        }
+    }
+    if roots.is_empty() {
+        return Err(tls_err(
+            "no trusted CA certificates (none in the system store, no CA file given)".into(),
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(format!("TLS set-up: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// The TLS handshake over an open TCP connection, verifying `peer.host`.
+pub(crate) async fn handshake(
+    peer: &Peer,
+    connector: &TlsConnector,
+    tcp: TcpStream,
+    limit: Duration,
+) -> Result<Stream, ImapError> {
+    let name =
+        rustls::pki_types::ServerName::try_from(peer.host.clone()).map_err(|e| ImapError::Tls {
+            peer: peer.clone(),
+            detail: format!("{:?} is not a valid server name: {e}", peer.host),
+        })?;
+    match tokio::time::timeout(limit, connector.connect(name, tcp)).await {
+        Err(_) => Err(ImapError::Timeout {
+            peer: peer.clone(),
+            during: "the TLS handshake".into(),
+            secs: limit.as_secs(),
+        }),
+        Ok(Err(e)) => Err(ImapError::Tls {
+            peer: peer.clone(),
+            detail: format!("handshake failed: {e}"),
+        }),
+        Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls))),
+    }
+}
+
+/// Whether a password may go in clear to this host: only to loopback,
+/// judged by the address actually connected to (and the name "localhost").
+pub(crate) fn is_loopback(host: &str, connected: Option<IpAddr>) -> bool {
+    let ip_loopback = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    match connected {
+        Some(ip) => ip_loopback(ip),
+        None => {
+            host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(ip_loopback)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_is_allowed_only_to_loopback() {
+        let v4 = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert!(is_loopback("x", v4("127.0.0.1")));
+        assert!(is_loopback("x", v4("127.8.9.10")));
+        assert!(is_loopback("x", v4("::1")));
+        assert!(is_loopback("x", v4("::ffff:127.0.0.1")));
+        assert!(!is_loopback("localhost", v4("192.0.2.1")));
+        assert!(!is_loopback("x", v4("10.0.0.1")));
+        assert!(is_loopback("localhost", None));
+        assert!(is_loopback("127.0.0.1", None));
+        assert!(!is_loopback("mail.example.org", None));
+    }
+}
