@@ -28,6 +28,8 @@ mod uidset;
 
 #[cfg(test)]
 mod fake_server_tests;
+#[cfg(test)]
+mod live_check;
 
 pub use error::{ImapError, Peer};
 

@@ -1,0 +1,167 @@
+//! A manual end-to-end check against a running server (ignored by default):
+//! `IMAPMEND_LIVE_IMAP=127.0.0.1:PORT cargo test --lib imap::live_check -- --ignored --nocapture`
+//! with users alice (and bob) / password `secret` on a plaintext loopback
+//! listener. It exercises every Connection method and prints timings; the
+//! shared harness in tests/ is the real end-to-end suite.
+
+use super::*;
+use crate::model::{Flag, FlagDelta, FlagSet, InternalDate, Side};
+use std::time::Instant;
+
+fn spec(addr: &str, user: &str) -> ConnectSpec {
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    ConnectSpec {
+        side: Side::A,
+        host: host.to_string(),
+        port: port.parse().expect("port"),
+        user: user.to_string(),
+        password: Secret::new("secret"),
+        tls: TlsMode::None,
+        ca_file: None,
+        allow_plaintext_auth: false,
+    }
+}
+
+fn message(i: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: a{i}@example.org\r\nTo: b@example.org\r\nSubject: message {i}\r\nMessage-ID: <{i}@example.org>\r\n\r\n"
+    )
+    .into_bytes();
+    for line in 0..(i % 50) {
+        m.extend_from_slice(
+            format!("line {line} of message {i}, some text to make it longer\r\n").as_bytes(),
+        );
+    }
+    m
+}
+
+#[tokio::test]
+#[ignore = "needs a running IMAP server: set IMAPMEND_LIVE_IMAP=host:port"]
+async fn live_server_round_trip() {
+    let Ok(addr) = std::env::var("IMAPMEND_LIVE_IMAP") else {
+        eprintln!("IMAPMEND_LIVE_IMAP not set; skipping");
+        return;
+    };
+    let user = std::env::var("IMAPMEND_LIVE_USER").unwrap_or_else(|_| "alice".into());
+    let t = Instant::now();
+    let mut c = Connection::connect(&spec(&addr, &user))
+        .await
+        .expect("connect");
+    eprintln!(
+        "connect+login: {:?}; caps: {:?}",
+        t.elapsed(),
+        c.capabilities()
+    );
+
+    let writes_before = write_count();
+    // Names are wire names (modified UTF-7): an 8-bit name goes out as a
+    // literal and Dovecot refuses it, which must leave the session usable.
+    let err = c.create("Bench ü").await.expect_err("8-bit name");
+    assert!(!err.is_fatal(), "{err}");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = &format!("Bench \"q\" &APw- {stamp}");
+    c.create(name).await.expect("create");
+    let boxes = c.list_mailboxes().await.expect("list");
+    assert!(boxes.iter().any(|b| b.name == "INBOX"), "{boxes:?}");
+    assert!(boxes.iter().any(|b| &b.name == name), "{boxes:?}");
+    let err = c
+        .select("No such box", false)
+        .await
+        .expect_err("select missing");
+    assert!(!err.is_fatal(), "{err}");
+    eprintln!("select of a missing mailbox: {err}");
+
+    let st = c.select(name, false).await.expect("select");
+    assert_eq!(st.exists, 0);
+    eprintln!("selected: {st:?}");
+
+    let n = 1000;
+    let bodies: Vec<Vec<u8>> = (0..n).map(message).collect();
+    let seen = FlagSet::from_wire(["\\Seen", "$Work"]);
+    let none = FlagSet::new();
+    let date = InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap();
+    let items: Vec<AppendItem<'_>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| AppendItem {
+            flags: if i % 2 == 0 { &seen } else { &none },
+            internal_date: date,
+            body: b,
+        })
+        .collect();
+    let total: usize = bodies.iter().map(Vec::len).sum();
+    let t = Instant::now();
+    let res = c.append(name, &items).await.expect("append");
+    eprintln!(
+        "MULTIAPPEND {n} messages ({total} bytes): {:?}",
+        t.elapsed()
+    );
+    let uids = res.uids.expect("APPENDUID");
+    assert_eq!(uids.len(), n);
+    assert_eq!(res.uidvalidity, Some(st.uidvalidity));
+
+    let st = c.select(name, false).await.expect("reselect");
+    assert_eq!(st.exists as usize, n);
+    let t = Instant::now();
+    let meta = c.fetch_all_meta().await.expect("meta");
+    eprintln!("fetch_all_meta of {n}: {:?}", t.elapsed());
+    assert_eq!(meta.len(), n);
+    assert_eq!(meta.iter().map(|m| m.uid).collect::<Vec<_>>(), uids);
+    for (i, m) in meta.iter().enumerate() {
+        // Maildir keeps the instant, not the zone it was given in.
+        assert_eq!(m.internal_date.unix, date.unix);
+        assert_eq!(m.size as usize, bodies[i].len());
+        assert_eq!(
+            m.flags,
+            if i % 2 == 0 {
+                seen.clone()
+            } else {
+                none.clone()
+            }
+        );
+    }
+
+    let mut got = std::collections::HashMap::new();
+    let mut wanted = uids.clone();
+    wanted.push(999_999);
+    let t = Instant::now();
+    let gone = c
+        .fetch_bodies(&wanted, &mut |uid, body| {
+            got.insert(uid, body);
+        })
+        .await
+        .expect("bodies");
+    eprintln!("fetch_bodies of {n}: {:?}", t.elapsed());
+    assert_eq!(gone, vec![999_999]);
+    for (i, uid) in uids.iter().enumerate() {
+        assert_eq!(got[uid], bodies[i], "body of UID {uid}");
+    }
+
+    let delta = FlagDelta {
+        add: FlagSet::from_wire(["\\Flagged", "$Later"]),
+        remove: FlagSet::from_wire(["\\Seen"]),
+    };
+    let every_third: Vec<Uid> = uids.iter().copied().step_by(3).collect();
+    let t = Instant::now();
+    c.store(&every_third, &delta).await.expect("store");
+    eprintln!("store on {} UIDs: {:?}", every_third.len(), t.elapsed());
+    let meta = c.fetch_all_meta().await.expect("meta again");
+    for (i, m) in meta.iter().enumerate() {
+        let mut expected = if i % 2 == 0 {
+            seen.clone()
+        } else {
+            none.clone()
+        };
+        if i % 3 == 0 {
+            expected = expected.union(&delta.add).minus(&delta.remove);
+        }
+        assert_eq!(m.flags, expected, "flags of UID {}", m.uid);
+    }
+    assert!(meta[0].flags.contains(&Flag::new("$later")));
+    // create + 1 MULTIAPPEND + 2 stores
+    assert!(write_count() - writes_before >= 4);
+    c.logout().await;
+}
