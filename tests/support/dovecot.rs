@@ -1,0 +1,508 @@
+//! Real, throwaway Dovecot servers for the integration tests.
+//!
+//! Owns: writing a self-contained configuration from the one template in
+//! `fixtures/dovecot.conf.in` (also used by `scripts/demo`), starting
+//! `dovecot -F` on a free loopback port inside a temp dir, waiting for the
+//! greeting, adding users to its passwd-file, and stopping it. It does not
+//! speak IMAP beyond the greeting: that is `mailclient`'s job.
+//!
+//! Sharing: one server per [`Kind`] and slot per test binary (a `OnceLock`),
+//! fresh users per test. Servers kept in a `static` are never dropped, so the
+//! child gets `PR_SET_PDEATHSIG` and dies with the test process. The death
+//! signal fires when the *thread* that forked the child ends, not the process,
+//! so every server is forked from a launcher thread that never returns. At
+//! exit the shared servers are stopped and their directories removed
+//! (`IMAPMEND_KEEP_SERVERS=1` keeps the directories, logs included).
+//!
+//! As root, Dovecot's own processes run as `dovecot`/`dovenull` and mail is
+//! stored as `nobody` (Dovecot refuses mail access as UID 0); the temp dir is
+//! opened up (0755) and the homes are owned by the mail user. As non-root,
+//! everything runs as the current user.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::mailclient::MailClient;
+
+/// The Dovecot binary; `DOVECOT` overrides it.
+pub fn dovecot_binary() -> PathBuf {
+    std::env::var_os("DOVECOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/dovecot"))
+}
+
+/// The configuration template shared with `scripts/demo`.
+pub fn config_template_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dovecot.conf.in")
+}
+
+/// Which IMAP extensions the server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Dovecot as shipped: CONDSTORE, QRESYNC, ENABLE, UIDPLUS, MULTIAPPEND…
+    Full,
+    /// `imap_capability` without CONDSTORE, QRESYNC and ENABLE. Dovecot still
+    /// *accepts* `ENABLE CONDSTORE` (and other CONDSTORE-enabling commands)
+    /// from a client that sends them anyway; as long as nobody does, SELECT
+    /// reports no HIGHESTMODSEQ.
+    NoCondstore,
+}
+
+/// Dovecot 2.3.19's default post-login capability list minus CONDSTORE,
+/// QRESYNC and ENABLE (ENABLE only exists to turn those on here).
+const NO_CONDSTORE_CAPABILITY: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID IDLE SORT \
+SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL \
+CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT \
+SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY \
+PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY";
+
+impl Kind {
+    /// The value of `imap_capability` for this kind ("" = Dovecot's default).
+    pub fn imap_capability(self) -> &'static str {
+        match self {
+            Kind::Full => "",
+            Kind::NoCondstore => NO_CONDSTORE_CAPABILITY,
+        }
+    }
+}
+
+/// The system accounts a server runs under.
+#[derive(Debug, Clone)]
+struct Accounts {
+    internal_user: String,
+    internal_group: String,
+    login_user: String,
+    mail_uid: u32,
+    mail_gid: u32,
+}
+
+fn accounts() -> Accounts {
+    // SAFETY: plain libc lookups; the returned pointers are read at once.
+    unsafe {
+        if libc::geteuid() == 0 {
+            let (mail_uid, mail_gid) = lookup_user("nobody").unwrap_or((65534, 65534));
+            Accounts {
+                internal_user: "dovecot".into(),
+                internal_group: "dovecot".into(),
+                login_user: "dovenull".into(),
+                mail_uid,
+                mail_gid,
+            }
+        } else {
+            let uid = libc::geteuid();
+            let gid = libc::getegid();
+            let user = name_of_uid(uid).expect("the current user has no passwd entry");
+            let group = name_of_gid(gid).unwrap_or_else(|| user.clone());
+            Accounts {
+                internal_user: user.clone(),
+                internal_group: group,
+                login_user: user,
+                mail_uid: uid,
+                mail_gid: gid,
+            }
+        }
+    }
+}
+
+unsafe fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let c = std::ffi::CString::new(name).ok()?;
+    let pw = libc::getpwnam(c.as_ptr());
+    if pw.is_null() {
+        None
+    } else {
+        Some(((*pw).pw_uid, (*pw).pw_gid))
+    }
+}
+
+unsafe fn name_of_uid(uid: u32) -> Option<String> {
+    let pw = libc::getpwuid(uid);
+    if pw.is_null() {
+        return None;
+    }
+    Some(
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+unsafe fn name_of_gid(gid: u32) -> Option<String> {
+    let gr = libc::getgrgid(gid);
+    if gr.is_null() {
+        return None;
+    }
+    Some(
+        std::ffi::CStr::from_ptr((*gr).gr_name)
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// A running Dovecot instance; stopped (by PID) when dropped.
+pub struct Dovecot {
+    kind: Kind,
+    port: u16,
+    pid: u32,
+    child: Mutex<Option<Child>>,
+    dir: tempfile::TempDir,
+    accounts: Accounts,
+}
+
+/// One mail account on a server, with its own password.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub password: String,
+    pub port: u16,
+    pub kind: Kind,
+}
+
+impl User {
+    /// `imap://USER@127.0.0.1:PORT`, as given to `--a` / `--b`.
+    pub fn url(&self) -> String {
+        format!("imap://{}@127.0.0.1:{}", self.name, self.port)
+    }
+
+    /// A logged-in test client for this user.
+    pub fn client(&self) -> MailClient {
+        MailClient::login("127.0.0.1", self.port, &self.name, &self.password)
+    }
+}
+
+static USER_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Dovecot {
+    /// Starts a new server of `kind` (retrying on a port race).
+    pub fn start(kind: Kind) -> Dovecot {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            match Dovecot::try_start(kind) {
+                Ok(server) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("could not start Dovecot ({kind:?}): {last_error}");
+    }
+
+    fn try_start(kind: Kind) -> Result<Dovecot, String> {
+        let accounts = accounts();
+        let dir = tempfile::Builder::new()
+            .prefix("imapmend-dovecot-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        let root = dir.path();
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+        let home = root.join("home");
+        let state = root.join("state");
+        std::fs::create_dir(&home).map_err(|e| e.to_string())?;
+        std::fs::create_dir(&state).map_err(|e| e.to_string())?;
+        chown(&home, accounts.mail_uid, accounts.mail_gid);
+        let passwd = root.join("passwd.d");
+        std::fs::create_dir(&passwd).map_err(|e| e.to_string())?;
+
+        let port = free_port();
+        let config = render_config(&ConfigValues {
+            base_dir: &root.join("run"),
+            state_dir: &state,
+            log_path: &root.join("dovecot.log"),
+            passwd_dir: &passwd,
+            port,
+            internal_user: &accounts.internal_user,
+            internal_group: &accounts.internal_group,
+            login_user: &accounts.login_user,
+            imap_capability: kind.imap_capability(),
+        });
+        let conf = root.join("dovecot.conf");
+        std::fs::write(&conf, config).map_err(|e| e.to_string())?;
+
+        let child = spawn_on_launcher_thread(&conf, root)?;
+        let pid = child.id();
+        let server = Dovecot {
+            kind,
+            port,
+            pid,
+            child: Mutex::new(Some(child)),
+            dir,
+            accounts,
+        };
+        server.wait_for_greeting()?;
+        Ok(server)
+    }
+
+    fn wait_for_greeting(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self
+                .child
+                .lock()
+                .unwrap()
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(format!(
+                    "dovecot exited with {status} before greeting\n{}",
+                    self.diagnostics()
+                ));
+            }
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream);
+                if reader.read_line(&mut line).is_ok()
+                    && line.starts_with("* OK")
+                    && !line.contains("Waiting for authentication")
+                {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!("no greeting in time\n{}", self.diagnostics()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn diagnostics(&self) -> String {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let out = std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default();
+        format!("--- dovecot.log ---\n{log}--- stderr ---\n{out}")
+    }
+
+    /// A new user with its own password and an empty Maildir (INBOX only).
+    pub fn fresh_user(&self) -> User {
+        let n = USER_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("u{n}p{}", std::process::id());
+        let password = format!("pw-{n}-{:x}", self.port as u64 * 7919 + n as u64);
+        let home = self.dir.path().join("home").join(&name);
+        let line = format!(
+            "{name}:{{PLAIN}}{password}:{}:{}::{}::",
+            self.accounts.mail_uid,
+            self.accounts.mail_gid,
+            home.display()
+        );
+        // One passwd-file per user (see fixtures/dovecot.conf.in): written
+        // under a temporary name and renamed, so Dovecot never reads half.
+        let path = self.passwd_dir().join(&name);
+        let tmp = self.passwd_dir().join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, line + "\n").unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        User {
+            name,
+            password,
+            port: self.port,
+            kind: self.kind,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("dovecot.log")
+    }
+    /// The directory of per-user passwd-files.
+    pub fn passwd_dir(&self) -> PathBuf {
+        self.dir.path().join("passwd.d")
+    }
+    /// The Maildir of a user (`~/Maildir`), e.g. to inspect files on disk.
+    pub fn maildir(&self, user: &User) -> PathBuf {
+        self.dir
+            .path()
+            .join("home")
+            .join(&user.name)
+            .join("Maildir")
+    }
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn stop(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            // SAFETY: signalling our own child by PID.
+            unsafe {
+                libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Forks `dovecot -F -c CONF` from a thread that never ends, so that the
+/// parent-death signal fires only when the whole test process goes away.
+fn spawn_on_launcher_thread(conf: &Path, dir: &Path) -> Result<Child, String> {
+    let (tx, rx) = mpsc::channel();
+    let conf = conf.to_path_buf();
+    let dir = dir.to_path_buf();
+    std::thread::Builder::new()
+        .name("dovecot-launcher".into())
+        .spawn(move || {
+            let stderr = std::fs::File::create(dir.join("stderr.log"));
+            let result = stderr.map_err(|e| e.to_string()).and_then(|stderr| {
+                let mut cmd = Command::new(dovecot_binary());
+                cmd.arg("-F")
+                    .arg("-c")
+                    .arg(&conf)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(stderr);
+                // SAFETY: only async-signal-safe calls between fork and exec.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                cmd.spawn()
+                    .map_err(|e| format!("spawn {}: {e}", dovecot_binary().display()))
+            });
+            let _ = tx.send(result);
+            loop {
+                std::thread::park();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    rx.recv().map_err(|e| e.to_string())?
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: plain syscall on a path we own.
+    let rc = unsafe { libc::chown(c.as_ptr(), uid, gid) };
+    // Non-root chown to ourselves is a no-op and may fail harmlessly.
+    if rc != 0 && unsafe { libc::geteuid() } == 0 {
+        panic!(
+            "chown {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// The values substituted into `fixtures/dovecot.conf.in`.
+pub struct ConfigValues<'a> {
+    pub base_dir: &'a Path,
+    pub state_dir: &'a Path,
+    pub log_path: &'a Path,
+    pub passwd_dir: &'a Path,
+    pub port: u16,
+    pub internal_user: &'a str,
+    pub internal_group: &'a str,
+    pub login_user: &'a str,
+    pub imap_capability: &'a str,
+}
+
+/// Fills in the template; panics if a placeholder is left over.
+pub fn render_config(v: &ConfigValues) -> String {
+    let template = std::fs::read_to_string(config_template_path()).expect("read config template");
+    let out = template
+        .replace("@BASE_DIR@", &v.base_dir.display().to_string())
+        .replace("@STATE_DIR@", &v.state_dir.display().to_string())
+        .replace("@LOG_PATH@", &v.log_path.display().to_string())
+        .replace("@PASSWD_DIR@", &v.passwd_dir.display().to_string())
+        .replace("@PORT@", &v.port.to_string())
+        .replace("@INTERNAL_USER@", v.internal_user)
+        .replace("@INTERNAL_GROUP@", v.internal_group)
+        .replace("@LOGIN_USER@", v.login_user)
+        .replace("@IMAP_CAPABILITY@", v.imap_capability);
+    let body: String = out
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        !body.contains('@'),
+        "unsubstituted placeholder in dovecot config"
+    );
+    out
+}
+
+static SERVERS: [[OnceLock<Dovecot>; 2]; 2] = [
+    [OnceLock::new(), OnceLock::new()],
+    [OnceLock::new(), OnceLock::new()],
+];
+
+/// The server shared by this test binary for `kind` and `slot` (0 or 1).
+pub fn shared(kind: Kind, slot: usize) -> &'static Dovecot {
+    static CLEANUP: std::sync::Once = std::sync::Once::new();
+    CLEANUP.call_once(|| {
+        // SAFETY: registering a plain extern "C" function.
+        unsafe {
+            libc::atexit(stop_shared_servers);
+        }
+    });
+    let k = match kind {
+        Kind::Full => 0,
+        Kind::NoCondstore => 1,
+    };
+    SERVERS[k][slot].get_or_init(|| Dovecot::start(kind))
+}
+
+/// Statics are never dropped: stop the shared servers and remove their
+/// directories when the test binary exits (the death signal is the backstop).
+extern "C" fn stop_shared_servers() {
+    for server in SERVERS.iter().flatten().filter_map(OnceLock::get) {
+        server.stop();
+        if std::env::var_os("IMAPMEND_KEEP_SERVERS").is_none() {
+            let _ = std::fs::remove_dir_all(server.dir());
+        }
+    }
+}
+
+/// A fresh user on the first shared server of `kind`.
+pub fn fresh_user(kind: Kind) -> User {
+    shared(kind, 0).fresh_user()
+}
+
+/// Two fresh users on two different servers of `kind` (A on slot 0, B on 1).
+pub fn pair(kind: Kind) -> (User, User) {
+    (shared(kind, 0).fresh_user(), shared(kind, 1).fresh_user())
+}
+
+/// Two fresh users on the same server of `kind`.
+pub fn pair_on_one_server(kind: Kind) -> (User, User) {
+    let s = shared(kind, 0);
+    (s.fresh_user(), s.fresh_user())
+}

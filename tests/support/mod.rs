@@ -1,0 +1,13 @@
+//! The test bed shared by the integration tests: real Dovecot servers
+//! ([`dovecot`]), an independent IMAP client ([`mailclient`]), the strong
+//! oracle ([`oracle`]), and mail to feed them ([`generator`], [`corpus`]).
+//!
+//! Each test binary includes this with `mod support;` and uses only part of
+//! it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod corpus;
+pub mod dovecot;
+pub mod generator;
+pub mod mailclient;
+pub mod oracle;
