@@ -439,7 +439,8 @@ pub(crate) async fn store(
         // "A0000 UID STORE " + set + " " + op + " " + list + CRLF, with room
         // for a longer tag.
         let overhead = 32 + op.len() + list.len();
-        let budget = limits.max_command_line.saturating_sub(overhead).max(64);
+        // A single run is never split, so even a tiny budget makes progress.
+        let budget = limits.max_command_line.saturating_sub(overhead).max(1);
         for set in uidset::compress_split(uids, budget) {
             let n = uidset::expand(&set, usize::MAX).map_or(0, |v| v.len());
             let label = format!("UID STORE {op} {list} on {n} UIDs in {mailbox:?}");

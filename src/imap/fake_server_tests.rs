@@ -1,1 +1,585 @@
-//! placeholder
+//! Framing and failure cases against a scripted fake server: what real
+//! servers will not do on demand (split literals, a cut connection, a
+//! stall, oversized data, NO where OK was expected). Real-server behaviour
+//! is tested end to end in tests/.
+
+use super::*;
+use crate::model::{FlagDelta, FlagSet, InternalDate, Side};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// One step of the server's script.
+enum Step {
+    /// Send these bytes at once.
+    Send(Vec<u8>),
+    /// Send these bytes `chunk` at a time with a pause between (so the
+    /// client sees them split across reads).
+    Trickle(Vec<u8>, usize),
+    /// Read one line from the client; it must contain this text.
+    Expect(&'static str),
+    /// The client must send nothing for this long.
+    Silence(u64),
+    /// Close the connection.
+    Close,
+    /// Stop talking but keep the connection open.
+    Hang,
+}
+
+fn send(s: &str) -> Step {
+    Step::Send(s.as_bytes().to_vec())
+}
+
+async fn run_script(steps: Vec<Step>) -> (u16, tokio::task::JoinHandle<Result<(), String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let (rd, mut wr) = sock.into_split();
+        let mut rd = BufReader::new(rd);
+        for step in steps {
+            match step {
+                Step::Send(b) => wr.write_all(&b).await.map_err(|e| e.to_string())?,
+                Step::Trickle(b, chunk) => {
+                    for piece in b.chunks(chunk) {
+                        wr.write_all(piece).await.map_err(|e| e.to_string())?;
+                        wr.flush().await.map_err(|e| e.to_string())?;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+                Step::Expect(want) => {
+                    let mut line = Vec::new();
+                    rd.read_until(b'\n', &mut line)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let line = String::from_utf8_lossy(&line).into_owned();
+                    if !line.contains(want) {
+                        return Err(format!("expected {want:?}, client sent {line:?}"));
+                    }
+                }
+                Step::Silence(ms) => {
+                    let mut line = Vec::new();
+                    let read = rd.read_until(b'\n', &mut line);
+                    if let Ok(r) = tokio::time::timeout(Duration::from_millis(ms), read).await {
+                        return Err(format!(
+                            "client spoke too early: {r:?} {:?}",
+                            String::from_utf8_lossy(&line)
+                        ));
+                    }
+                    // The cancelled read may have consumed a partial line;
+                    // scripts only use Silence before the client has sent.
+                }
+                Step::Close => return Ok(()),
+                Step::Hang => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    return Ok(());
+                }
+            }
+        }
+        // Keep the connection open until the client hangs up, so that
+        // nothing it has yet to read is lost to a reset.
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut rest)).await;
+        Ok(())
+    });
+    (port, task)
+}
+
+fn spec(port: u16, tls: TlsMode) -> ConnectSpec {
+    ConnectSpec {
+        side: Side::B,
+        host: "127.0.0.1".into(),
+        port,
+        user: "alice".into(),
+        password: Secret::new("hunter2"),
+        tls,
+        ca_file: None,
+        allow_plaintext_auth: false,
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        read_timeout: Duration::from_millis(1500),
+        connect_timeout: Duration::from_secs(2),
+        ..Limits::default()
+    }
+}
+
+/// Greeting, SASL-IR login (tag A0001) with these capabilities after it,
+/// and a SELECT of INBOX (tag A0002) with `exists` messages.
+fn logged_in_and_selected(caps: &str, exists: u32) -> Vec<Step> {
+    vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n"),
+        Step::Expect("A0001 AUTHENTICATE PLAIN AGFsaWNlAGh1bnRlcjI="),
+        Step::Send(format!("A0001 OK [CAPABILITY IMAP4rev1 {caps}] Logged in\r\n").replace(" ]", "]").into_bytes()),
+        Step::Expect("A0002 SELECT \"INBOX\""),
+        Step::Send(
+            format!(
+                "* FLAGS (\\Seen)\r\n* {exists} EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 9] ok\r\nA0002 OK [READ-WRITE] done\r\n"
+            )
+            .into_bytes(),
+        ),
+    ]
+}
+
+async fn connect_selected(port: u16, limits: &Limits) -> Connection {
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), limits)
+        .await
+        .expect("connect");
+    let st = c.select("INBOX", false).await.expect("select");
+    assert_eq!(
+        (st.uidvalidity, st.uidnext, st.highestmodseq),
+        (42, 9, None)
+    );
+    c
+}
+
+async fn collect_bodies(
+    c: &mut Connection,
+    uids: &[Uid],
+) -> (Result<Vec<Uid>, ImapError>, Vec<(Uid, Vec<u8>)>) {
+    let mut got = Vec::new();
+    let r = c.fetch_bodies(uids, &mut |u, b| got.push((u, b))).await;
+    (r, got)
+}
+
+#[tokio::test]
+async fn fake_literals_split_across_reads_arrive_whole() {
+    let body = "Subject: hi\r\n\r\nbody with {5}\r\n and ) and \"quotes\"\r\n";
+    let reply = format!(
+        "* 1 FETCH (UID 3 BODY[] {{{}}}\r\n{body})\r\n* 2 FETCH (BODY[] {{4}}\r\nabcd UID 5)\r\nA0003 OK done\r\n",
+        body.len()
+    );
+    let mut steps = logged_in_and_selected("LITERAL+", 2);
+    steps.push(Step::Expect("A0003 UID FETCH 3,5 (UID BODY.PEEK[])"));
+    steps.push(Step::Trickle(reply.into_bytes(), 7));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let (r, got) = collect_bodies(&mut c, &[5, 3]).await;
+    assert_eq!(r.expect("fetch"), Vec::<Uid>::new());
+    assert_eq!(
+        got,
+        vec![(3, body.as_bytes().to_vec()), (5, b"abcd".to_vec())]
+    );
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_tagged_no_on_fetch_is_an_error_and_the_session_goes_on() {
+    let mut steps = logged_in_and_selected("", 1);
+    steps.push(Step::Expect("A0003 UID FETCH 1 (UID BODY.PEEK[])"));
+    steps.push(send(
+        "* 1 FETCH (UID 1 BODY[] {2}\r\nhi)\r\nA0003 NO [SERVERBUG] oops\r\n",
+    ));
+    steps.push(Step::Expect("A0004 CREATE \"X\""));
+    steps.push(send("A0004 OK created\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let (r, _) = collect_bodies(&mut c, &[1]).await;
+    let err = r.expect_err("NO must be an error");
+    assert!(
+        matches!(&err, ImapError::No { code: Some(c), .. } if c == "SERVERBUG"),
+        "{err:?}"
+    );
+    assert!(!err.is_fatal());
+    let text = err.to_string();
+    assert!(text.starts_with("B (127.0.0.1:"), "{text}");
+    assert!(text.contains("refused: NO [SERVERBUG] oops"), "{text}");
+    assert!(c.is_alive());
+    c.create("X").await.expect("session still usable");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_connection_cut_mid_literal_is_an_error_not_a_partial_result() {
+    let mut steps = logged_in_and_selected("", 2);
+    steps.push(Step::Expect("A0003 UID FETCH 1:2"));
+    steps.push(send("* 1 FETCH (UID 1 BODY[] {2}\r\nok)\r\n* 2 FETCH (UID 2 BODY[] {100}\r\nonly the first bytes"));
+    steps.push(Step::Close);
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let (r, got) = collect_bodies(&mut c, &[1, 2]).await;
+    let err = r.expect_err("cut connection");
+    assert!(matches!(err, ImapError::Eof { .. }), "{err:?}");
+    assert!(
+        got.iter().all(|(u, _)| *u != 2),
+        "no partial body may be delivered"
+    );
+    assert!(!c.is_alive());
+    let later = c.create("X").await.expect_err("dead session");
+    assert!(matches!(later, ImapError::Closed { .. }), "{later:?}");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_oversized_literal_is_refused() {
+    let mut steps = logged_in_and_selected("", 1);
+    steps.push(Step::Expect("A0003 UID FETCH 1"));
+    steps.push(send("* 1 FETCH (UID 1 BODY[] {5000}\r\n"));
+    let (port, server) = run_script(steps).await;
+    let lim = Limits {
+        max_literal: 1000,
+        ..limits()
+    };
+    let mut c = connect_selected(port, &lim).await;
+    let (r, got) = collect_bodies(&mut c, &[1]).await;
+    let err = r.expect_err("oversized");
+    assert!(
+        err.to_string()
+            .contains("literal of 5000 bytes exceeds the cap of 1000"),
+        "{err}"
+    );
+    assert!(got.is_empty());
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_huge_line_is_refused() {
+    let mut steps = logged_in_and_selected("", 1);
+    steps.push(Step::Expect("A0003 LIST"));
+    let mut huge = b"* LIST () \"/\" ".to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 100_000));
+    steps.push(Step::Send(huge));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let err = c.list_mailboxes().await.expect_err("huge line");
+    assert!(err.to_string().contains("line longer than 65536"), "{err}");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_stall_is_a_timeout_not_a_hang() {
+    let mut steps = logged_in_and_selected("", 1);
+    steps.push(Step::Expect("A0003 UID FETCH 1:*"));
+    steps.push(send("* 1 FETCH (UID 1 FLAGS () "));
+    steps.push(Step::Hang);
+    let (port, _server) = run_script(steps).await;
+    let lim = Limits {
+        read_timeout: Duration::from_millis(300),
+        ..limits()
+    };
+    let mut c = connect_selected(port, &lim).await;
+    let started = std::time::Instant::now();
+    let err = c.fetch_all_meta().await.expect_err("stall");
+    assert!(matches!(err, ImapError::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn fake_bye_during_a_command_is_an_error() {
+    let mut steps = logged_in_and_selected("", 1);
+    steps.push(Step::Expect("A0003 UID FETCH 1:*"));
+    steps.push(send("* BYE shutting down\r\n"));
+    steps.push(Step::Close);
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let err = c.fetch_all_meta().await.expect_err("bye");
+    assert!(
+        matches!(&err, ImapError::Bye { text, .. } if text == "shutting down"),
+        "{err:?}"
+    );
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_unknown_untagged_data_is_ignored_and_nil_bodies_are_gone() {
+    let mut steps = logged_in_and_selected("", 3);
+    steps.push(Step::Expect(
+        "A0003 UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
+    ));
+    steps.push(send(concat!(
+        "* NAMESPACE ((\"\" \".\")) NIL NIL\r\n",
+        "* ESEARCH (TAG \"x\") UID ALL 1:3\r\n",
+        "* 2 FETCH (FLAGS (\\Seen))\r\n",
+        "* OK [SOMETHINGNEW 1 2] whatever\r\n",
+        "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent $Junk) RFC822.SIZE 2 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\")\r\n",
+        "* 2 FETCH (UID 4 FLAGS () RFC822.SIZE 4 INTERNALDATE \" 1-Jan-2020 00:00:00 +0000\" MODSEQ (7))\r\n",
+        "A0003 OK done\r\n",
+    )));
+    steps.push(Step::Expect("A0004 UID FETCH 1,4 (UID BODY.PEEK[])"));
+    steps.push(send(
+        "* 1 FETCH (UID 1 BODY[] {2}\r\nhi)\r\n* 2 FETCH (UID 4 BODY[] NIL)\r\nA0004 OK done\r\n",
+    ));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let meta = c.fetch_all_meta().await.expect("meta");
+    assert_eq!(
+        meta,
+        vec![
+            ListedMessage {
+                uid: 1,
+                size: 2,
+                internal_date: InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap(),
+                flags: FlagSet::from_wire(["\\Seen", "$Junk"]),
+            },
+            ListedMessage {
+                uid: 4,
+                size: 4,
+                internal_date: InternalDate::parse("01-Jan-2020 00:00:00 +0000").unwrap(),
+                flags: FlagSet::new(),
+            },
+        ]
+    );
+    let (r, got) = collect_bodies(&mut c, &[1, 4]).await;
+    assert_eq!(r.expect("bodies"), vec![4]);
+    assert_eq!(got, vec![(1, b"hi".to_vec())]);
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_body_batches_are_pipelined() {
+    // All three batch commands must arrive before the server answers any:
+    // a client waiting for each reply would stall here and time out.
+    let mut steps = logged_in_and_selected("", 5);
+    steps.push(Step::Expect("A0003 UID FETCH 1:2 "));
+    steps.push(Step::Expect("A0004 UID FETCH 3,5 "));
+    steps.push(Step::Expect("A0005 UID FETCH 7 "));
+    let mut reply = String::new();
+    for (tag, uids) in [("A0003", &[1, 2][..]), ("A0004", &[3, 5]), ("A0005", &[7])] {
+        for u in uids {
+            reply += &format!("* {u} FETCH (UID {u} BODY[] {{1}}\r\n{u})\r\n");
+        }
+        reply += &format!("{tag} OK done\r\n");
+    }
+    steps.push(Step::Send(reply.into_bytes()));
+    let (port, server) = run_script(steps).await;
+    let lim = Limits {
+        fetch_batch_count: 2,
+        ..limits()
+    };
+    let mut c = connect_selected(port, &lim).await;
+    let (r, got) = collect_bodies(&mut c, &[7, 5, 3, 2, 1]).await;
+    assert_eq!(r.expect("bodies"), Vec::<Uid>::new());
+    let uids: Vec<Uid> = got.iter().map(|(u, _)| *u).collect();
+    assert_eq!(uids, vec![1, 2, 3, 5, 7]);
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_multiappend_without_literal_plus_waits_for_each_continuation() {
+    let mut steps = logged_in_and_selected("MULTIAPPEND UIDPLUS", 0);
+    steps.push(Step::Expect(
+        "A0003 APPEND \"Sent\" (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {5}\r\n",
+    ));
+    steps.push(Step::Silence(150));
+    steps.push(send("+ go ahead\r\n"));
+    steps.push(Step::Expect("hello \"17-Jul-1996 02:44:25 -0700\" {3}\r\n"));
+    steps.push(Step::Silence(150));
+    steps.push(send("+ more\r\n"));
+    steps.push(Step::Expect("abc\r\n"));
+    steps.push(send("A0003 OK [APPENDUID 77 4:5] Append completed.\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let seen = FlagSet::from_wire(["\\Seen", "\\Recent"]);
+    let none = FlagSet::new();
+    let date = InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap();
+    let before = write_count();
+    let r = c
+        .append(
+            "Sent",
+            &[
+                AppendItem {
+                    flags: &seen,
+                    internal_date: date,
+                    body: b"hello",
+                },
+                AppendItem {
+                    flags: &none,
+                    internal_date: date,
+                    body: b"abc",
+                },
+            ],
+        )
+        .await
+        .expect("append");
+    assert_eq!(
+        r,
+        AppendResult {
+            uidvalidity: Some(77),
+            uids: Some(vec![4, 5])
+        }
+    );
+    assert!(write_count() > before);
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_appenduid_that_does_not_match_the_batch_is_not_trusted() {
+    let mut steps = logged_in_and_selected("MULTIAPPEND UIDPLUS LITERAL+", 0);
+    steps.push(Step::Expect(
+        "A0003 APPEND \"Sent\" \"17-Jul-1996 02:44:25 -0700\" {1+}\r\n",
+    ));
+    steps.push(Step::Expect("a \"17-Jul-1996 02:44:25 -0700\" {1+}\r\n"));
+    steps.push(Step::Expect("b\r\n"));
+    steps.push(send("A0003 OK [APPENDUID 77 4] Append completed.\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let none = FlagSet::new();
+    let date = InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap();
+    let r = c
+        .append(
+            "Sent",
+            &[
+                AppendItem {
+                    flags: &none,
+                    internal_date: date,
+                    body: b"a",
+                },
+                AppendItem {
+                    flags: &none,
+                    internal_date: date,
+                    body: b"b",
+                },
+            ],
+        )
+        .await
+        .expect("append");
+    assert_eq!(
+        r,
+        AppendResult {
+            uidvalidity: None,
+            uids: None
+        }
+    );
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_store_splits_long_uid_sets_and_skips_empty_halves() {
+    let mut steps = logged_in_and_selected("", 3);
+    steps.push(Step::Expect(
+        "A0003 UID STORE 1,3,5,7,9,11 +FLAGS.SILENT ($Junk \\Seen)",
+    ));
+    steps.push(Step::Expect(
+        "A0004 UID STORE 13,15,17,19 +FLAGS.SILENT ($Junk \\Seen)",
+    ));
+    steps.push(send(
+        "A0003 OK done\r\n* 3 FETCH (FLAGS (\\Seen))\r\nA0004 OK done\r\n",
+    ));
+    let (port, server) = run_script(steps).await;
+    let lim = Limits {
+        max_command_line: 32 + "+FLAGS.SILENT".len() + "($Junk \\Seen)".len() + 14,
+        ..limits()
+    };
+    let mut c = connect_selected(port, &lim).await;
+    let uids: Vec<Uid> = (1..20).step_by(2).collect();
+    let delta = FlagDelta {
+        add: FlagSet::from_wire(["\\Seen", "$Junk"]),
+        remove: FlagSet::new(),
+    };
+    c.store(&uids, &delta).await.expect("store");
+    let bad = FlagDelta {
+        add: FlagSet::from_wire(["bad flag"]),
+        remove: FlagSet::new(),
+    };
+    let err = c.store(&uids, &bad).await.expect_err("bad flag");
+    assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    assert!(c.is_alive());
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_login_without_sasl_ir_uses_a_continuation_and_login_as_last_resort() {
+    let steps = vec![
+        send("* OK fake ready\r\n"),
+        Step::Expect("A0001 CAPABILITY"),
+        send("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nA0001 OK done\r\n"),
+        Step::Expect("A0002 AUTHENTICATE PLAIN\r\n"),
+        send("+ \r\n"),
+        Step::Expect("AGFsaWNlAGh1bnRlcjI=\r\n"),
+        send("* CAPABILITY IMAP4rev1 UIDPLUS\r\nA0002 OK Logged in\r\n"),
+    ];
+    let (port, server) = run_script(steps).await;
+    let c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("connect");
+    assert!(c.has_capability("uidplus"));
+    drop(c);
+    server.await.unwrap().unwrap();
+
+    let steps = vec![
+        send("* OK [CAPABILITY IMAP4rev1] fake ready\r\n"),
+        Step::Expect("A0001 LOGIN \"alice\" \"hunter2\"\r\n"),
+        send("A0001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
+    ];
+    let (port, server) = run_script(steps).await;
+    let err = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(matches!(err, ImapError::AuthRefused { .. }), "{err:?}");
+    assert!(
+        text.contains("AUTHENTICATIONFAILED") && !text.contains("hunter2"),
+        "{text}"
+    );
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_starttls_not_offered_is_refused_before_any_password() {
+    let steps = vec![send(
+        "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n",
+    )];
+    let (port, server) = run_script(steps).await;
+    let err = Connection::connect_with(&spec(port, TlsMode::StartTls), &limits())
+        .await
+        .err()
+        .expect("no STARTTLS");
+    assert!(matches!(err, ImapError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("does not offer"), "{err}");
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_untagged_bad_and_garbage_kill_the_session() {
+    let mut steps = logged_in_and_selected("", 1);
+    steps.push(Step::Expect("A0003 LIST"));
+    steps.push(send("* 1 FETCH (UID 1 FLAGS (\\Seen)\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let err = c.list_mailboxes().await.expect_err("garbage");
+    assert!(matches!(err, ImapError::Protocol { .. }), "{err:?}");
+    assert!(!c.is_alive());
+    drop(c);
+    server.await.unwrap().unwrap();
+
+    let mut steps = logged_in_and_selected("", 1);
+    steps.push(Step::Expect("A0003 LIST"));
+    steps.push(send("* BAD what was that\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let err = c.list_mailboxes().await.expect_err("untagged BAD");
+    assert!(matches!(err, ImapError::Bad { .. }), "{err:?}");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[test]
+fn connection_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let run = async {
+        let mut c = Connection::connect(&spec(1, TlsMode::None)).await.unwrap();
+        let _ = c.list_mailboxes().await;
+        let _ = c.select("x", true).await;
+        let _ = c.fetch_all_meta().await;
+        let _ = c.fetch_bodies(&[1], &mut |_, _| {}).await;
+        let _ = c.append("x", &[]).await;
+        let _ = c.store(&[1], &FlagDelta::default()).await;
+        let _ = c.create("x").await;
+        c.logout().await;
+    };
+    assert_send(&run);
+}

@@ -218,7 +218,7 @@ fn fetch(whole: &[u8]) -> Result<Untagged<'_>, String> {
     let parsed = std::panic::catch_unwind(|| imap_proto::Response::parse(whole))
         .map_err(|_| "FETCH response the parser cannot read".to_string())?;
     match parsed {
-        Ok((rest, imap_proto::Response::Fetch(seq, attrs))) if rest.is_empty() => {
+        Ok((&[], imap_proto::Response::Fetch(seq, attrs))) => {
             Ok(Untagged::Fetch { seq, attrs })
         }
         Ok(_) => Err("FETCH response with trailing or unexpected data".into()),
@@ -327,7 +327,9 @@ fn known_code(lx: &mut Lexer<'_>) -> Result<Code, String> {
             let mut caps = Vec::new();
             while lx.peek() == Some(b' ') {
                 lx.sp()?;
-                caps.push(lx.atom()?.to_string());
+                if lx.peek() != Some(b']') {
+                    caps.push(lx.atom()?.to_string());
+                }
             }
             Code::Capability(caps)
         }
