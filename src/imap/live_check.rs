@@ -165,3 +165,53 @@ async fn live_server_round_trip() {
     assert!(write_count() - writes_before >= 4);
     c.logout().await;
 }
+
+#[tokio::test]
+#[ignore = "needs a running IMAP server: set IMAPMEND_LIVE_IMAP=host:port"]
+async fn live_nul_bytes_round_trip() {
+    let Ok(addr) = std::env::var("IMAPMEND_LIVE_IMAP") else {
+        return;
+    };
+    let mut c = Connection::connect(&spec(&addr, "alice"))
+        .await
+        .expect("connect");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("Nul{stamp}");
+    c.create(&name).await.expect("create");
+    let body = b"Subject: nul\r\nContent-Transfer-Encoding: binary\r\n\r\na\0b\r\n".to_vec();
+    let none = FlagSet::new();
+    let date = InternalDate::parse("01-Jan-2020 00:00:00 +0000").unwrap();
+    let r = c
+        .append(
+            &name,
+            &[AppendItem {
+                flags: &none,
+                internal_date: date,
+                body: &body,
+            }],
+        )
+        .await;
+    eprintln!("append with NUL: {r:?}");
+    c.select(&name, true).await.expect("select");
+    let meta = c.fetch_all_meta().await.expect("meta");
+    eprintln!("meta: {meta:?}");
+    let mut got = Vec::new();
+    let uids: Vec<Uid> = meta.iter().map(|m| m.uid).collect();
+    let gone = c.fetch_bodies(&uids, &mut |u, b| got.push((u, b))).await;
+    assert_eq!(gone.expect("bodies"), Vec::<Uid>::new());
+    assert_eq!(got.len(), 1);
+    // Dovecot stores the bytes but serves BODY[] of a binary message
+    // re-encoded (base64): only BINARY[] would give them back as sent.
+    eprintln!(
+        "body came back {}: {:?}",
+        if got[0].1 == body {
+            "byte-identical"
+        } else {
+            "converted"
+        },
+        String::from_utf8_lossy(&got[0].1)
+    );
+}

@@ -215,15 +215,61 @@ fn untagged<'a>(whole: &'a [u8], rest: &'a [u8]) -> Result<Untagged<'a>, String>
 /// a few of its paths unwrap on odd input (`INTERNALDATE NIL`), and a
 /// server's bytes must never be able to panic us.
 fn fetch(whole: &[u8]) -> Result<Untagged<'_>, String> {
+    match without_literal8_markers(whole) {
+        Cow::Borrowed(b) => fetch_proto(b),
+        Cow::Owned(copy) => match fetch_proto(&copy)? {
+            Untagged::Fetch { seq, attrs } => Ok(Untagged::Fetch {
+                seq,
+                attrs: attrs.into_iter().map(AttributeValue::into_owned).collect(),
+            }),
+            _ => Err("FETCH response with unexpected data".into()),
+        },
+    }
+}
+
+fn fetch_proto(whole: &[u8]) -> Result<Untagged<'_>, String> {
     let parsed = std::panic::catch_unwind(|| imap_proto::Response::parse(whole))
         .map_err(|_| "FETCH response the parser cannot read".to_string())?;
     match parsed {
-        Ok((&[], imap_proto::Response::Fetch(seq, attrs))) => {
-            Ok(Untagged::Fetch { seq, attrs })
-        }
+        Ok((&[], imap_proto::Response::Fetch(seq, attrs))) => Ok(Untagged::Fetch { seq, attrs }),
         Ok(_) => Err("FETCH response with trailing or unexpected data".into()),
         Err(_) => Err(format!("unparsable FETCH response: {}", excerpt(whole))),
     }
+}
+
+/// imap-proto cannot read RFC 3516 `~{n}` literals (BINARY fetches); the
+/// data of a literal8 is read like any literal, so the marker is dropped.
+/// Only the announcements are touched: the scan skips literal contents.
+fn without_literal8_markers(buf: &[u8]) -> Cow<'_, [u8]> {
+    let mut tildes = Vec::new();
+    let mut pos = 0;
+    while let Some(off) = buf[pos..].windows(2).position(|w| w == b"\r\n") {
+        let line_end = pos + off;
+        let line = &buf[pos..line_end];
+        pos = line_end + 2;
+        if let Some(size) = crate::imap::frame::literal_size(line) {
+            if let Some(open) = line.iter().rposition(|&b| b == b'{') {
+                if open > 0 && line[open - 1] == b'~' {
+                    tildes.push(line_end - line.len() + open - 1);
+                }
+            }
+            pos = pos.saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
+            if pos > buf.len() {
+                break;
+            }
+        }
+    }
+    if tildes.is_empty() {
+        return Cow::Borrowed(buf);
+    }
+    let mut out = Vec::with_capacity(buf.len());
+    let mut from = 0;
+    for t in tildes {
+        out.extend_from_slice(&buf[from..t]);
+        from = t + 1;
+    }
+    out.extend_from_slice(&buf[from..]);
+    Cow::Owned(out)
 }
 
 /// The start of a response, for error messages (never a whole body).
@@ -737,6 +783,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(b"* 3 FETCH (UID 9 INTERNALDATE NIL)\r\n").is_err());
+        // A literal8 whose content itself looks like an announcement.
+        match untagged_of(b"* 3 FETCH (UID 9 BODY[] ~{8}\r\na\0~{2}\r\n)\r\n") {
+            Untagged::Fetch { attrs, .. } => assert_eq!(fetch_uid(&attrs), Some(9)),
+            other => panic!("{other:?}"),
+        }
         assert!(parse(b"* 3 FETCH (UID)\r\n").is_err());
     }
 
