@@ -336,12 +336,19 @@ impl Dovecot {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    fn stop(&self) {
-        if let Some(mut child) = self.child.lock().unwrap().take() {
+    /// Asks the master to shut down (it takes about a second to finish).
+    fn signal_stop(&self) {
+        if self.child.lock().unwrap().is_some() {
             // SAFETY: signalling our own child by PID.
             unsafe {
                 libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
             }
+        }
+    }
+
+    fn stop(&self) {
+        self.signal_stop();
+        if let Some(mut child) = self.child.lock().unwrap().take() {
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -483,7 +490,12 @@ pub fn shared(kind: Kind, slot: usize) -> &'static Dovecot {
 /// Statics are never dropped: stop the shared servers and remove their
 /// directories when the test binary exits (the death signal is the backstop).
 extern "C" fn stop_shared_servers() {
-    for server in SERVERS.iter().flatten().filter_map(OnceLock::get) {
+    let servers: Vec<&Dovecot> = SERVERS.iter().flatten().filter_map(OnceLock::get).collect();
+    // Signal all first: each master needs about a second to shut down.
+    for server in &servers {
+        server.signal_stop();
+    }
+    for server in servers {
         server.stop();
         if std::env::var_os("IMAPMEND_KEEP_SERVERS").is_none() {
             let _ = std::fs::remove_dir_all(server.dir());

@@ -93,7 +93,8 @@ pub struct MailClient {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     next_tag: u32,
-    selected: Option<String>,
+    /// The open mailbox and whether it is writable (SELECT, not EXAMINE).
+    selected: Option<(String, bool)>,
     pub capabilities: Vec<String>,
 }
 
@@ -247,7 +248,7 @@ impl MailClient {
     }
 
     pub fn delete(&mut self, mailbox: &str) {
-        if self.selected.as_deref() == Some(mailbox) {
+        if self.selected.as_ref().is_some_and(|(m, _)| m == mailbox) {
             self.command("UNSELECT");
             self.selected = None;
         }
@@ -266,7 +267,7 @@ impl MailClient {
     /// SELECT or EXAMINE with optional parameters, e.g. `" (CONDSTORE)"`.
     pub fn open(&mut self, verb: &str, mailbox: &str, params: &str) -> Selected {
         let done = self.command(&format!("{verb} {}{params}", quote(mailbox)));
-        self.selected = Some(mailbox.to_string());
+        self.selected = Some((mailbox.to_string(), verb.eq_ignore_ascii_case("SELECT")));
         let mut s = Selected::default();
         for line in &done.untagged {
             let text = String::from_utf8_lossy(line).into_owned();
@@ -368,7 +369,9 @@ impl MailClient {
     }
 
     fn ensure_selected(&mut self, mailbox: &str) {
-        if self.selected.as_deref() != Some(mailbox) {
+        // Writes need SELECT: Dovecot answers OK to a STORE under EXAMINE
+        // and silently stores nothing.
+        if self.selected != Some((mailbox.to_string(), true)) {
             self.select(mailbox);
         }
     }

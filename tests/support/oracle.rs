@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::dovecot::User;
-use super::mailclient::MailClient;
+use super::mailclient::{Fetched, MailClient};
 
 /// Normalised flags: lower-cased, sorted, without `\recent`.
 pub type Flags = Vec<String>;
@@ -137,18 +137,25 @@ fn entry(hash: &str, flags: &Flags, count: usize) -> String {
 
 /// Reads every selectable mailbox of a side (read-only: EXAMINE, BODY.PEEK).
 pub fn read_side(user: &User) -> SideState {
+    read_side_visiting(user, |_, _| {})
+}
+
+/// [`read_side`], also showing every fetched message to `visit` (mailbox,
+/// message), for checks beyond the oracle (e.g. INTERNALDATE) in one pass.
+pub fn read_side_visiting(user: &User, visit: impl FnMut(&str, &Fetched)) -> SideState {
     let mut client = user.client();
-    let state = read_with(&mut client);
+    let state = read_with(&mut client, visit);
     client.logout();
     state
 }
 
-/// Same as [`read_side`] over an existing client.
-pub fn read_with(client: &mut MailClient) -> SideState {
+/// Same as [`read_side_visiting`] over an existing client.
+pub fn read_with(client: &mut MailClient, mut visit: impl FnMut(&str, &Fetched)) -> SideState {
     let mut state = SideState::default();
     for mailbox in client.mailboxes() {
         state.mailbox(&mailbox);
         for m in client.fetch_all(&mailbox) {
+            visit(&mailbox, &m);
             state.add(&mailbox, &m.body, &m.flags);
         }
     }
