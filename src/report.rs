@@ -155,11 +155,14 @@ fn plan_details(plan: &Plan, verbose: bool) -> String {
     const CAP: usize = 10;
     let mut out = String::new();
     for mb in &plan.mailboxes {
-        let lines = mailbox_lines(mb);
-        if lines.is_empty() {
+        let lines = action_lines(mb);
+        if lines.is_empty() && mb.problems.is_empty() && mb.notes.is_empty() && !verbose {
             continue;
         }
-        let _ = writeln!(out, "\n{}:", mb.name);
+        let _ = writeln!(out, "\n{}: {}", mb.name, listing_line(mb));
+        for p in &mb.problems {
+            let _ = writeln!(out, "  PROBLEM  {p}");
+        }
         let shown = if verbose {
             lines.len()
         } else {
@@ -171,25 +174,26 @@ fn plan_details(plan: &Plan, verbose: bool) -> String {
         if shown < lines.len() {
             let _ = writeln!(out, "  … and {} more (-v lists all)", lines.len() - shown);
         }
+        for n in &mb.notes {
+            let _ = writeln!(out, "  note     {n}");
+        }
     }
     out
 }
 
-fn mailbox_lines(mb: &MailboxPlan) -> Vec<String> {
+/// How each side was read, and why: "A full (no snapshot …), B absent".
+fn listing_line(mb: &MailboxPlan) -> String {
+    [Side::A, Side::B]
+        .map(|side| match &mb.listing[side.index()] {
+            Some(l) => format!("{side} {} listing ({})", l.path, l.reason),
+            None => format!("{side} has no such mailbox"),
+        })
+        .join("; ")
+}
+
+/// One line per action, in apply order.
+fn action_lines(mb: &MailboxPlan) -> Vec<String> {
     let mut lines = Vec::new();
-    for p in &mb.problems {
-        lines.push(format!("PROBLEM  {p}"));
-    }
-    for (i, l) in mb.listing.iter().enumerate() {
-        if let Some(l) = l {
-            lines.push(format!(
-                "listing  {}: {} ({})",
-                if i == 0 { 'A' } else { 'B' },
-                l.path,
-                l.reason
-            ));
-        }
-    }
     if let Some(side) = mb.create {
         lines.push(format!(
             "create   mailbox {:?} on {side}",
@@ -227,9 +231,6 @@ fn mailbox_lines(mb: &MailboxPlan) -> Vec<String> {
             "conflict A UID {} / B UID {}: {}",
             c.pair[0], c.pair[1], c.description
         ));
-    }
-    for n in &mb.notes {
-        lines.push(format!("note     {n}"));
     }
     lines
 }
