@@ -513,7 +513,10 @@ impl Engine {
             let step = std::future::poll_fn(|cx| self.poll_step(cx, chunk));
             match tokio::time::timeout(limit, step).await {
                 Err(_) => return Err(self.timeout(during)),
-                Ok(Err(source)) => return Err(self.io_error(during, source)),
+                Ok(Err(source)) => {
+                    self.read_what_is_left().await;
+                    return Err(self.io_error(during, source));
+                }
                 Ok(Ok(Step::Wrote(0))) => {
                     return Err(self.io_error(during, io::ErrorKind::WriteZero.into()))
                 }
@@ -607,7 +610,32 @@ impl Engine {
         }
     }
 
+    /// After a failed write, reads what the server managed to send (a BYE
+    /// saying why), briefly.
+    async fn read_what_is_left(&mut self) {
+        while !self.eof && self.inbuf.len() < 64 * 1024 {
+            let fill = std::future::poll_fn(|cx| self.poll_fill(cx));
+            match tokio::time::timeout(std::time::Duration::from_millis(200), fill).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return,
+            }
+        }
+    }
+
+    /// An I/O error, unless the server said BYE before it cut the
+    /// connection: then its words are the better explanation.
     fn io_error(&self, during: &str, source: io::Error) -> ImapError {
+        let bye = self
+            .inbuf
+            .split(|&b| b == b'\n')
+            .find_map(|line| line.strip_prefix(b"* BYE "));
+        if let Some(text) = bye {
+            let text = String::from_utf8_lossy(text.strip_suffix(b"\r").unwrap_or(text));
+            return ImapError::Bye {
+                peer: self.peer.clone(),
+                text: text.into_owned(),
+            };
+        }
         ImapError::Io {
             peer: self.peer.clone(),
             during: during.to_string(),

@@ -583,3 +583,33 @@ fn connection_futures_are_send() {
     };
     assert_send(&run);
 }
+
+#[tokio::test]
+async fn fake_bye_before_a_cut_explains_a_failed_append() {
+    let mut steps = logged_in_and_selected("LITERAL+", 0);
+    steps.push(Step::Expect("A0003 APPEND \"Big\""));
+    steps.push(send("* BYE Too much data, disconnecting\r\n"));
+    steps.push(Step::Close);
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let none = FlagSet::new();
+    let date = InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap();
+    let big = vec![b'x'; 32 * 1024 * 1024];
+    let err = c
+        .append(
+            "Big",
+            &[AppendItem {
+                flags: &none,
+                internal_date: date,
+                body: &big,
+            }],
+        )
+        .await
+        .expect_err("cut");
+    assert!(
+        matches!(&err, ImapError::Bye { text, .. } if text == "Too much data, disconnecting"),
+        "{err:?}"
+    );
+    drop(c);
+    server.await.unwrap().unwrap();
+}

@@ -78,7 +78,10 @@ async fn live_server_round_trip() {
     assert_eq!(st.exists, 0);
     eprintln!("selected: {st:?}");
 
-    let n = 1000;
+    let n: usize = std::env::var("IMAPMEND_LIVE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let bodies: Vec<Vec<u8>> = (0..n).map(message).collect();
     let seen = FlagSet::from_wire(["\\Seen", "$Work"]);
     let none = FlagSet::new();
@@ -94,14 +97,17 @@ async fn live_server_round_trip() {
         .collect();
     let total: usize = bodies.iter().map(Vec::len).sum();
     let t = Instant::now();
-    let res = c.append(name, &items).await.expect("append");
+    let mut uids = Vec::new();
+    for batch in items.chunks(1000) {
+        let res = c.append(name, batch).await.expect("append");
+        assert_eq!(res.uidvalidity, Some(st.uidvalidity));
+        uids.extend(res.uids.expect("APPENDUID"));
+    }
     eprintln!(
-        "MULTIAPPEND {n} messages ({total} bytes): {:?}",
+        "MULTIAPPEND {n} messages ({total} bytes, batches of 1000): {:?}",
         t.elapsed()
     );
-    let uids = res.uids.expect("APPENDUID");
     assert_eq!(uids.len(), n);
-    assert_eq!(res.uidvalidity, Some(st.uidvalidity));
 
     let st = c.select(name, false).await.expect("reselect");
     assert_eq!(st.exists as usize, n);
@@ -214,4 +220,40 @@ async fn live_nul_bytes_round_trip() {
         },
         String::from_utf8_lossy(&got[0].1)
     );
+}
+
+/// `IMAPMEND_LIVE_TLS_HOST=localhost IMAPMEND_LIVE_STARTTLS_PORT=n
+/// IMAPMEND_LIVE_IMAPS_PORT=m IMAPMEND_LIVE_CA=ca.pem`: both TLS modes
+/// with the extra CA, and a refusal without it.
+#[tokio::test]
+#[ignore = "needs a running IMAP server with TLS: see the doc comment"]
+async fn live_tls_modes() {
+    let (Ok(host), Ok(starttls), Ok(imaps), Ok(ca)) = (
+        std::env::var("IMAPMEND_LIVE_TLS_HOST"),
+        std::env::var("IMAPMEND_LIVE_STARTTLS_PORT"),
+        std::env::var("IMAPMEND_LIVE_IMAPS_PORT"),
+        std::env::var("IMAPMEND_LIVE_CA"),
+    ) else {
+        return;
+    };
+    for (port, tls) in [(&starttls, TlsMode::StartTls), (&imaps, TlsMode::Implicit)] {
+        let mut s = spec(&format!("{host}:{port}"), "alice");
+        s.tls = tls;
+        let err = Connection::connect(&s)
+            .await
+            .err()
+            .expect("unknown CA must fail");
+        assert!(matches!(err, ImapError::Tls { .. }), "{err:?}");
+        eprintln!("{tls:?} without the CA: {err}");
+        s.ca_file = Some(ca.clone().into());
+        let t = Instant::now();
+        let mut c = Connection::connect(&s).await.expect("TLS connect");
+        eprintln!("{tls:?} connect+login: {:?}", t.elapsed());
+        assert!(!c.has_capability("STARTTLS") || tls == TlsMode::Implicit);
+        c.list_mailboxes().await.expect("list over TLS");
+        let st = c.select("INBOX", true).await.expect("examine");
+        let meta = c.fetch_all_meta().await.expect("meta");
+        assert_eq!(meta.len() as u32, st.exists);
+        c.logout().await;
+    }
 }
