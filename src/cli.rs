@@ -45,7 +45,8 @@ pub struct Cli {
     pub verb: Verb,
 }
 
-/// The three verbs share every option except `check --verify`.
+/// The three run verbs share every option except `check --verify`; the
+/// others (`completions`, `man`) never touch a server.
 #[derive(Subcommand, Debug, Clone)]
 pub enum Verb {
     /// Dry run: show the Plan, change nothing on either server
@@ -57,6 +58,24 @@ pub enum Verb {
     /// Read-only (EXAMINE): judge whether A and B hold the same mail and flags
     #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
     Check(CheckArgs),
+    /// Print shell completions for SHELL on standard output
+    #[command(
+        long_about = "Print shell completions for SHELL on standard output.\n\n\
+            Prebuilt files are in the source tree's completions/ directory. For example:\n  \
+            imapmend completions bash > ~/.local/share/bash-completion/completions/imapmend\n  \
+            imapmend completions zsh > ~/.zfunc/_imapmend\n  \
+            imapmend completions fish > ~/.config/fish/completions/imapmend.fish"
+    )]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff) on standard output: `imapmend man | man -l -`
+    Man {
+        /// A verb's page (imapmend-VERB(1)) instead of the main one
+        #[arg(value_name = "VERB")]
+        verb: Option<String>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -222,11 +241,13 @@ impl CommonArgs {
 }
 
 impl Cli {
-    /// The options every verb shares.
-    pub fn common(&self) -> &CommonArgs {
+    /// The options the run verbs (`plan`, `sync`, `check`) share; None for
+    /// verbs that never connect to a server.
+    pub fn common(&self) -> Option<&CommonArgs> {
         match &self.verb {
-            Verb::Plan(c) | Verb::Sync(c) => c,
-            Verb::Check(c) => &c.common,
+            Verb::Plan(c) | Verb::Sync(c) => Some(c),
+            Verb::Check(c) => Some(&c.common),
+            Verb::Completions { .. } | Verb::Man { .. } => None,
         }
     }
 }
@@ -300,7 +321,7 @@ mod tests {
     fn cli_minimal_plan_takes_defaults() {
         let cli = parse(&["plan", "--a", "imaps://u@a", "--b", "imap://v@b"]).unwrap();
         assert!(matches!(cli.verb, Verb::Plan(_)));
-        let c = cli.common();
+        let c = cli.common().unwrap();
         assert_eq!((c.a.as_str(), c.b.as_str()), ("imaps://u@a", "imap://v@b"));
         assert_eq!(c.state, None);
         assert!(!c.json && !c.allow_plaintext_auth && !c.delete_mailboxes && !c.delete_extra);
@@ -352,7 +373,7 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(cli.verb, Verb::Sync(_)));
-        let c = cli.common();
+        let c = cli.common().unwrap();
         assert_eq!(
             c.state.as_deref(),
             Some(std::path::Path::new("/tmp/s.sqlite"))

@@ -203,11 +203,17 @@ pub fn resolve(cli: &Cli) -> Result<Job, ConfigError> {
 /// plaintext guard, option combinations, the state path) is checked for both
 /// sides before any password file is read or password command run.
 pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Job, ConfigError> {
-    let common = cli.common();
-    let command = match &cli.verb {
-        Verb::Plan(_) => Command::Plan,
-        Verb::Sync(_) => Command::Sync,
-        Verb::Check(c) => Command::Check { verify: c.verify },
+    let (command, common) = match &cli.verb {
+        Verb::Plan(c) => (Command::Plan, c),
+        Verb::Sync(c) => (Command::Sync, c),
+        Verb::Check(c) => (Command::Check { verify: c.verify }, &c.common),
+        Verb::Completions { .. } | Verb::Man { .. } => {
+            return Err(ConfigError::Options(
+                "this verb does not run against servers; only plan, sync and check resolve \
+                 into a job"
+                    .into(),
+            ))
+        }
     };
     let options = policy_options(common)?;
 

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod fingerprint;
 pub mod gather;
 pub mod imap;

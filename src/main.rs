@@ -1,8 +1,10 @@
-//! The `imapmend` binary: parse the command line, resolve it, run it, and
-//! exit with the code the report chose.
+//! The `imapmend` binary: parse the command line, dispatch the verbs that
+//! never touch a server (completions, man page), otherwise resolve the job,
+//! run it, and exit with the code the report chose.
 
 use clap::Parser;
-use imapmend::cli::Cli;
+use imapmend::cli::{Cli, Verb};
+use imapmend::docs;
 use imapmend::report::exit;
 
 fn main() {
@@ -14,6 +16,9 @@ fn main() {
             std::process::exit(exit::CANNOT_RUN);
         }
     };
+    if let Some(code) = offline_verb(&cli) {
+        std::process::exit(code);
+    }
     let job = match imapmend::config::resolve(&cli) {
         Ok(job) => job,
         Err(e) => {
@@ -28,4 +33,24 @@ fn main() {
         .expect("a tokio runtime starts");
     let code = runtime.block_on(imapmend::run::run(job));
     std::process::exit(code);
+}
+
+/// Runs a verb that needs no job (no endpoints, no password) and returns its
+/// exit code; None for the verbs that run against servers.
+fn offline_verb(cli: &Cli) -> Option<i32> {
+    let mut stdout = std::io::stdout().lock();
+    match &cli.verb {
+        Verb::Plan(_) | Verb::Sync(_) | Verb::Check(_) => None,
+        Verb::Completions { shell } => {
+            docs::write_completions(*shell, &mut stdout);
+            Some(exit::OK)
+        }
+        Verb::Man { verb } => Some(match docs::write_man_page(verb.as_deref(), &mut stdout) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("imapmend: {e}");
+                exit::CANNOT_RUN
+            }
+        }),
+    }
 }

@@ -1,0 +1,165 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'imapmend'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'imapmend' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Dry run: show the Plan, change nothing on either server')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Show the Plan, apply it to both servers and save the snapshot')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for SHELL on standard output')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print a man page (roff) on standard output: `imapmend man | man -l -`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'imapmend;plan' {
+            [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]')
+            [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, in the same form as --a')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]')
+            [CompletionResult]::new('--a-tls', '--a-tls', [CompletionResultType]::ParameterName, 'TLS for A, overriding the URL scheme''s default')
+            [CompletionResult]::new('--b-tls', '--b-tls', [CompletionResultType]::ParameterName, 'TLS for B, overriding the URL scheme''s default')
+            [CompletionResult]::new('--a-ca-file', '--a-ca-file', [CompletionResultType]::ParameterName, 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots')
+            [CompletionResult]::new('--b-ca-file', '--b-ca-file', [CompletionResultType]::ParameterName, 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots')
+            [CompletionResult]::new('--a-password-file', '--a-password-file', [CompletionResultType]::ParameterName, 'Read A''s password from this file (one trailing newline removed)')
+            [CompletionResult]::new('--b-password-file', '--b-password-file', [CompletionResultType]::ParameterName, 'Read B''s password from this file (one trailing newline removed)')
+            [CompletionResult]::new('--a-password-command', '--a-password-command', [CompletionResultType]::ParameterName, 'Run CMD with `sh -c`; its standard output is A''s password')
+            [CompletionResult]::new('--b-password-command', '--b-password-command', [CompletionResultType]::ParameterName, 'Run CMD with `sh -c`; its standard output is B''s password')
+            [CompletionResult]::new('--prefer', '--prefer', [CompletionResultType]::ParameterName, 'Without a snapshot base, this side''s flags win instead of the union')
+            [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]')
+            [CompletionResult]::new('--restored', '--restored', [CompletionResultType]::ParameterName, 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted')
+            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out')
+            [CompletionResult]::new('--one-way', '--one-way', [CompletionResultType]::ParameterName, 'Copy in one direction only; the target is never read as a source')
+            [CompletionResult]::new('--allow-plaintext-auth', '--allow-plaintext-auth', [CompletionResultType]::ParameterName, 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback')
+            [CompletionResult]::new('--delete-mailboxes', '--delete-mailboxes', [CompletionResultType]::ParameterName, 'Delete a mailbox on one side when it was proven deleted on the other')
+            [CompletionResult]::new('--delete-extra', '--delete-extra', [CompletionResultType]::ParameterName, 'With --one-way: delete messages found only on the target side')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the Plan (or the check result) as JSON on standard output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on standard error (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on standard error (repeat for more)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on standard error')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on standard error')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'imapmend;sync' {
+            [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]')
+            [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, in the same form as --a')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]')
+            [CompletionResult]::new('--a-tls', '--a-tls', [CompletionResultType]::ParameterName, 'TLS for A, overriding the URL scheme''s default')
+            [CompletionResult]::new('--b-tls', '--b-tls', [CompletionResultType]::ParameterName, 'TLS for B, overriding the URL scheme''s default')
+            [CompletionResult]::new('--a-ca-file', '--a-ca-file', [CompletionResultType]::ParameterName, 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots')
+            [CompletionResult]::new('--b-ca-file', '--b-ca-file', [CompletionResultType]::ParameterName, 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots')
+            [CompletionResult]::new('--a-password-file', '--a-password-file', [CompletionResultType]::ParameterName, 'Read A''s password from this file (one trailing newline removed)')
+            [CompletionResult]::new('--b-password-file', '--b-password-file', [CompletionResultType]::ParameterName, 'Read B''s password from this file (one trailing newline removed)')
+            [CompletionResult]::new('--a-password-command', '--a-password-command', [CompletionResultType]::ParameterName, 'Run CMD with `sh -c`; its standard output is A''s password')
+            [CompletionResult]::new('--b-password-command', '--b-password-command', [CompletionResultType]::ParameterName, 'Run CMD with `sh -c`; its standard output is B''s password')
+            [CompletionResult]::new('--prefer', '--prefer', [CompletionResultType]::ParameterName, 'Without a snapshot base, this side''s flags win instead of the union')
+            [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]')
+            [CompletionResult]::new('--restored', '--restored', [CompletionResultType]::ParameterName, 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted')
+            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out')
+            [CompletionResult]::new('--one-way', '--one-way', [CompletionResultType]::ParameterName, 'Copy in one direction only; the target is never read as a source')
+            [CompletionResult]::new('--allow-plaintext-auth', '--allow-plaintext-auth', [CompletionResultType]::ParameterName, 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback')
+            [CompletionResult]::new('--delete-mailboxes', '--delete-mailboxes', [CompletionResultType]::ParameterName, 'Delete a mailbox on one side when it was proven deleted on the other')
+            [CompletionResult]::new('--delete-extra', '--delete-extra', [CompletionResultType]::ParameterName, 'With --one-way: delete messages found only on the target side')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the Plan (or the check result) as JSON on standard output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on standard error (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on standard error (repeat for more)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on standard error')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on standard error')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'imapmend;check' {
+            [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]')
+            [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, in the same form as --a')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]')
+            [CompletionResult]::new('--a-tls', '--a-tls', [CompletionResultType]::ParameterName, 'TLS for A, overriding the URL scheme''s default')
+            [CompletionResult]::new('--b-tls', '--b-tls', [CompletionResultType]::ParameterName, 'TLS for B, overriding the URL scheme''s default')
+            [CompletionResult]::new('--a-ca-file', '--a-ca-file', [CompletionResultType]::ParameterName, 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots')
+            [CompletionResult]::new('--b-ca-file', '--b-ca-file', [CompletionResultType]::ParameterName, 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots')
+            [CompletionResult]::new('--a-password-file', '--a-password-file', [CompletionResultType]::ParameterName, 'Read A''s password from this file (one trailing newline removed)')
+            [CompletionResult]::new('--b-password-file', '--b-password-file', [CompletionResultType]::ParameterName, 'Read B''s password from this file (one trailing newline removed)')
+            [CompletionResult]::new('--a-password-command', '--a-password-command', [CompletionResultType]::ParameterName, 'Run CMD with `sh -c`; its standard output is A''s password')
+            [CompletionResult]::new('--b-password-command', '--b-password-command', [CompletionResultType]::ParameterName, 'Run CMD with `sh -c`; its standard output is B''s password')
+            [CompletionResult]::new('--prefer', '--prefer', [CompletionResultType]::ParameterName, 'Without a snapshot base, this side''s flags win instead of the union')
+            [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]')
+            [CompletionResult]::new('--restored', '--restored', [CompletionResultType]::ParameterName, 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted')
+            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out')
+            [CompletionResult]::new('--one-way', '--one-way', [CompletionResultType]::ParameterName, 'Copy in one direction only; the target is never read as a source')
+            [CompletionResult]::new('--allow-plaintext-auth', '--allow-plaintext-auth', [CompletionResultType]::ParameterName, 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback')
+            [CompletionResult]::new('--delete-mailboxes', '--delete-mailboxes', [CompletionResultType]::ParameterName, 'Delete a mailbox on one side when it was proven deleted on the other')
+            [CompletionResult]::new('--delete-extra', '--delete-extra', [CompletionResultType]::ParameterName, 'With --one-way: delete messages found only on the target side')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the Plan (or the check result) as JSON on standard output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on standard error (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on standard error (repeat for more)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on standard error')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on standard error')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Also re-fetch paired bodies and compare them with the cached fingerprints (finds content damaged in place; reads every message)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'imapmend;completions' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'imapmend;man' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'imapmend;help' {
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Dry run: show the Plan, change nothing on either server')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Show the Plan, apply it to both servers and save the snapshot')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for SHELL on standard output')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print a man page (roff) on standard output: `imapmend man | man -l -`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'imapmend;help;plan' {
+            break
+        }
+        'imapmend;help;sync' {
+            break
+        }
+        'imapmend;help;check' {
+            break
+        }
+        'imapmend;help;completions' {
+            break
+        }
+        'imapmend;help;man' {
+            break
+        }
+        'imapmend;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

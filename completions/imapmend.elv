@@ -1,0 +1,147 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[imapmend] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'imapmend'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'imapmend'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand plan 'Dry run: show the Plan, change nothing on either server'
+            cand sync 'Show the Plan, apply it to both servers and save the snapshot'
+            cand check 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+            cand completions 'Print shell completions for SHELL on standard output'
+            cand man 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'imapmend;plan'= {
+            cand --a 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]'
+            cand --b 'Server B, in the same form as --a'
+            cand --state 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]'
+            cand --a-tls 'TLS for A, overriding the URL scheme''s default'
+            cand --b-tls 'TLS for B, overriding the URL scheme''s default'
+            cand --a-ca-file 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots'
+            cand --b-ca-file 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots'
+            cand --a-password-file 'Read A''s password from this file (one trailing newline removed)'
+            cand --b-password-file 'Read B''s password from this file (one trailing newline removed)'
+            cand --a-password-command 'Run CMD with `sh -c`; its standard output is A''s password'
+            cand --b-password-command 'Run CMD with `sh -c`; its standard output is B''s password'
+            cand --prefer 'Without a snapshot base, this side''s flags win instead of the union'
+            cand --max-delete 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]'
+            cand --restored 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted'
+            cand --deletes 'How proven deletions are carried out'
+            cand --one-way 'Copy in one direction only; the target is never read as a source'
+            cand --allow-plaintext-auth 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
+            cand --delete-mailboxes 'Delete a mailbox on one side when it was proven deleted on the other'
+            cand --delete-extra 'With --one-way: delete messages found only on the target side'
+            cand --json 'Print the Plan (or the check result) as JSON on standard output'
+            cand -v 'More detail on standard error (repeat for more)'
+            cand --verbose 'More detail on standard error (repeat for more)'
+            cand -q 'Only errors on standard error'
+            cand --quiet 'Only errors on standard error'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'imapmend;sync'= {
+            cand --a 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]'
+            cand --b 'Server B, in the same form as --a'
+            cand --state 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]'
+            cand --a-tls 'TLS for A, overriding the URL scheme''s default'
+            cand --b-tls 'TLS for B, overriding the URL scheme''s default'
+            cand --a-ca-file 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots'
+            cand --b-ca-file 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots'
+            cand --a-password-file 'Read A''s password from this file (one trailing newline removed)'
+            cand --b-password-file 'Read B''s password from this file (one trailing newline removed)'
+            cand --a-password-command 'Run CMD with `sh -c`; its standard output is A''s password'
+            cand --b-password-command 'Run CMD with `sh -c`; its standard output is B''s password'
+            cand --prefer 'Without a snapshot base, this side''s flags win instead of the union'
+            cand --max-delete 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]'
+            cand --restored 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted'
+            cand --deletes 'How proven deletions are carried out'
+            cand --one-way 'Copy in one direction only; the target is never read as a source'
+            cand --allow-plaintext-auth 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
+            cand --delete-mailboxes 'Delete a mailbox on one side when it was proven deleted on the other'
+            cand --delete-extra 'With --one-way: delete messages found only on the target side'
+            cand --json 'Print the Plan (or the check result) as JSON on standard output'
+            cand -v 'More detail on standard error (repeat for more)'
+            cand --verbose 'More detail on standard error (repeat for more)'
+            cand -q 'Only errors on standard error'
+            cand --quiet 'Only errors on standard error'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'imapmend;check'= {
+            cand --a 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]'
+            cand --b 'Server B, in the same form as --a'
+            cand --state 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]'
+            cand --a-tls 'TLS for A, overriding the URL scheme''s default'
+            cand --b-tls 'TLS for B, overriding the URL scheme''s default'
+            cand --a-ca-file 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots'
+            cand --b-ca-file 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots'
+            cand --a-password-file 'Read A''s password from this file (one trailing newline removed)'
+            cand --b-password-file 'Read B''s password from this file (one trailing newline removed)'
+            cand --a-password-command 'Run CMD with `sh -c`; its standard output is A''s password'
+            cand --b-password-command 'Run CMD with `sh -c`; its standard output is B''s password'
+            cand --prefer 'Without a snapshot base, this side''s flags win instead of the union'
+            cand --max-delete 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]'
+            cand --restored 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted'
+            cand --deletes 'How proven deletions are carried out'
+            cand --one-way 'Copy in one direction only; the target is never read as a source'
+            cand --allow-plaintext-auth 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
+            cand --delete-mailboxes 'Delete a mailbox on one side when it was proven deleted on the other'
+            cand --delete-extra 'With --one-way: delete messages found only on the target side'
+            cand --json 'Print the Plan (or the check result) as JSON on standard output'
+            cand -v 'More detail on standard error (repeat for more)'
+            cand --verbose 'More detail on standard error (repeat for more)'
+            cand -q 'Only errors on standard error'
+            cand --quiet 'Only errors on standard error'
+            cand --verify 'Also re-fetch paired bodies and compare them with the cached fingerprints (finds content damaged in place; reads every message)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'imapmend;completions'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'imapmend;man'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'imapmend;help'= {
+            cand plan 'Dry run: show the Plan, change nothing on either server'
+            cand sync 'Show the Plan, apply it to both servers and save the snapshot'
+            cand check 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+            cand completions 'Print shell completions for SHELL on standard output'
+            cand man 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'imapmend;help;plan'= {
+        }
+        &'imapmend;help;sync'= {
+        }
+        &'imapmend;help;check'= {
+        }
+        &'imapmend;help;completions'= {
+        }
+        &'imapmend;help;man'= {
+        }
+        &'imapmend;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

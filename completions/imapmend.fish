@@ -1,0 +1,136 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_imapmend_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_imapmend_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_imapmend_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_imapmend_using_subcommand
+    set -l cmd (__fish_imapmend_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c imapmend -n "__fish_imapmend_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapmend -n "__fish_imapmend_needs_command" -s V -l version -d 'Print version'
+complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "plan" -d 'Dry run: show the Plan, change nothing on either server'
+complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "sync" -d 'Show the Plan, apply it to both servers and save the snapshot'
+complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "check" -d 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
+complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
+complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a -d 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b -d 'Server B, in the same form as --a' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l state -d 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-tls -d 'TLS for A, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
+starttls\t'plain greeting, then STARTTLS, required'
+none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-tls -d 'TLS for B, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
+starttls\t'plain greeting, then STARTTLS, required'
+none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-password-file -d 'Read A\'s password from this file (one trailing newline removed)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-password-file -d 'Read B\'s password from this file (one trailing newline removed)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-password-command -d 'Run CMD with `sh -c`; its standard output is A\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-password-command -d 'Run CMD with `sh -c`; its standard output is B\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l prefer -d 'Without a snapshot base, this side\'s flags win instead of the union' -r -f -a "a\t''
+b\t''"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l restored -d 'This side was restored from a backup: the other side\'s flags win, and mail missing here is copied back, never taken as deleted' -r -f -a "a\t''
+b\t''"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l deletes -d 'How proven deletions are carried out' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
+flag-only\t'only set \\Deleted; never expunge'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
+b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s v -l verbose -d 'More detail on standard error (repeat for more)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s q -l quiet -d 'Only errors on standard error'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a -d 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b -d 'Server B, in the same form as --a' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l state -d 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-tls -d 'TLS for A, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
+starttls\t'plain greeting, then STARTTLS, required'
+none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-tls -d 'TLS for B, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
+starttls\t'plain greeting, then STARTTLS, required'
+none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-password-file -d 'Read A\'s password from this file (one trailing newline removed)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-password-file -d 'Read B\'s password from this file (one trailing newline removed)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-password-command -d 'Run CMD with `sh -c`; its standard output is A\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-password-command -d 'Run CMD with `sh -c`; its standard output is B\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l prefer -d 'Without a snapshot base, this side\'s flags win instead of the union' -r -f -a "a\t''
+b\t''"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l restored -d 'This side was restored from a backup: the other side\'s flags win, and mail missing here is copied back, never taken as deleted' -r -f -a "a\t''
+b\t''"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l deletes -d 'How proven deletions are carried out' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
+flag-only\t'only set \\Deleted; never expunge'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
+b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s v -l verbose -d 'More detail on standard error (repeat for more)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s q -l quiet -d 'Only errors on standard error'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a -d 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b -d 'Server B, in the same form as --a' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l state -d 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-tls -d 'TLS for A, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
+starttls\t'plain greeting, then STARTTLS, required'
+none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-tls -d 'TLS for B, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
+starttls\t'plain greeting, then STARTTLS, required'
+none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-password-file -d 'Read A\'s password from this file (one trailing newline removed)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-password-file -d 'Read B\'s password from this file (one trailing newline removed)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-password-command -d 'Run CMD with `sh -c`; its standard output is A\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-password-command -d 'Run CMD with `sh -c`; its standard output is B\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l prefer -d 'Without a snapshot base, this side\'s flags win instead of the union' -r -f -a "a\t''
+b\t''"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l restored -d 'This side was restored from a backup: the other side\'s flags win, and mail missing here is copied back, never taken as deleted' -r -f -a "a\t''
+b\t''"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l deletes -d 'How proven deletions are carried out' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
+flag-only\t'only set \\Deleted; never expunge'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
+b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s v -l verbose -d 'More detail on standard error (repeat for more)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s q -l quiet -d 'Only errors on standard error'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l verify -d 'Also re-fetch paired bodies and compare them with the cached fingerprints (finds content damaged in place; reads every message)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapmend -n "__fish_imapmend_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapmend -n "__fish_imapmend_using_subcommand man" -s h -l help -d 'Print help'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "plan" -d 'Dry run: show the Plan, change nothing on either server'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "sync" -d 'Show the Plan, apply it to both servers and save the snapshot'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "check" -d 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
