@@ -613,3 +613,48 @@ async fn fake_bye_before_a_cut_explains_a_failed_append() {
     drop(c);
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn fake_select_reads_condstore_state_and_asks_status_when_uidnext_is_missing() {
+    let steps = vec![
+        send("* PREAUTH [CAPABILITY IMAP4rev1 CONDSTORE] welcome back\r\n"),
+        Step::Expect("A0001 EXAMINE \"Arch \\\"1\\\"\" (CONDSTORE)"),
+        send(concat!(
+            "* 7 EXISTS\r\n",
+            "* OK [UIDVALIDITY 5] ok\r\n",
+            "* OK [HIGHESTMODSEQ 12345678901] ok\r\n",
+            "* OK [PERMANENTFLAGS ()] read-only\r\n",
+            "A0001 OK [READ-ONLY] done\r\n",
+        )),
+        Step::Expect("A0002 STATUS \"Arch \\\"1\\\"\" (UIDNEXT)"),
+        send("* STATUS \"Arch \\\"1\\\"\" (UIDNEXT 31)\r\nA0002 OK done\r\n"),
+        Step::Expect("A0003 SELECT \"Other\" (CONDSTORE)"),
+        send("* 0 EXISTS\r\n* OK [UIDVALIDITY 6] ok\r\n* OK [UIDNEXT 1] ok\r\n* OK [NOMODSEQ] no\r\nA0003 OK done\r\n"),
+    ];
+    let (port, server) = run_script(steps).await;
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("preauth");
+    let st = c.select("Arch \"1\"", true).await.expect("examine");
+    assert_eq!(
+        st,
+        MailboxStatus {
+            uidvalidity: 5,
+            uidnext: 31,
+            exists: 7,
+            highestmodseq: Some(12345678901),
+            permanent_flags: vec![],
+        }
+    );
+    let st = c.select("Other", false).await.expect("select");
+    assert_eq!(
+        (st.uidvalidity, st.uidnext, st.exists, st.highestmodseq),
+        (6, 1, 0, None)
+    );
+    // An empty mailbox is listed without asking the server.
+    assert_eq!(c.fetch_all_meta().await.expect("meta"), vec![]);
+    let err = c.select("a\r\nb", false).await.expect_err("CRLF in a name");
+    assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    drop(c);
+    server.await.unwrap().unwrap();
+}

@@ -109,6 +109,24 @@ async fn live_server_round_trip() {
     );
     assert_eq!(uids.len(), n);
 
+    // The fallback without MULTIAPPEND: pipelined single APPENDs.
+    let single_box = format!("{name} singles");
+    c.create(&single_box).await.expect("create singles");
+    let caps: Vec<String> = c
+        .capabilities()
+        .iter()
+        .filter(|c| *c != "MULTIAPPEND")
+        .cloned()
+        .collect();
+    c.engine.set_capabilities(caps);
+    let some = &items[..n.min(500)];
+    let t = Instant::now();
+    let res = c.append(&single_box, some).await.expect("single appends");
+    eprintln!("{} pipelined single APPENDs: {:?}", some.len(), t.elapsed());
+    assert_eq!(res.uids.expect("APPENDUID").len(), some.len());
+    let st = c.select(&single_box, true).await.expect("examine singles");
+    assert_eq!(st.exists as usize, some.len());
+
     let st = c.select(name, false).await.expect("reselect");
     assert_eq!(st.exists as usize, n);
     let t = Instant::now();
