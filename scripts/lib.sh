@@ -16,6 +16,8 @@ ensure_dovecot() {
 
 # The package starts (and enables) its service on install; stop it so that
 # nothing answers on 143/993 by accident. Tolerates the absence of systemd.
+# Only the system instance is touched (its unit, or its pid file): other
+# Dovecot processes, such as the tests' own, are left alone.
 stop_system_dovecot() {
     local sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
@@ -23,13 +25,10 @@ stop_system_dovecot() {
         $sudo systemctl stop dovecot.service dovecot.socket >/dev/null 2>&1 || true
         $sudo systemctl disable dovecot.service dovecot.socket >/dev/null 2>&1 || true
     fi
-    if command -v service >/dev/null 2>&1; then
-        $sudo service dovecot stop >/dev/null 2>&1 || true
-    fi
-    # Without an init system, a package install may still have started it
-    # from /etc/dovecot/dovecot.conf: stop that instance, and only that one.
+    # Without systemd, the package's init script may still have started it
+    # from /etc/dovecot/dovecot.conf.
     if [ -f /run/dovecot/master.pid ]; then
-        $sudo doveadm -c /etc/dovecot/dovecot.conf stop >/dev/null 2>&1 \
-            || $sudo kill "$(cat /run/dovecot/master.pid)" >/dev/null 2>&1 || true
+        $sudo service dovecot stop >/dev/null 2>&1 ||
+            $sudo kill "$(cat /run/dovecot/master.pid)" >/dev/null 2>&1 || true
     fi
 }
