@@ -182,6 +182,15 @@ enum Step {
 
 type Hook = fn(&Run);
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Orientation {
+    AsWritten,
+    /// `--a`/`--b` swapped on every run (symmetry).
+    Swapped,
+    /// Snapshot built as written, the sync under test swapped.
+    SwappedAfterSnapshot,
+}
+
 /// One scenario.
 struct Case {
     name: &'static str,
@@ -192,6 +201,11 @@ struct Case {
     expect: String,
     args: Vec<String>,
     mirror: bool,
+    /// Also run with the snapshot built as written and the sync under test
+    /// given `--a`/`--b` the other way round.
+    swap_after_snapshot: bool,
+    /// A and B are two users of one server rather than two servers.
+    one_server: bool,
     same_dates: bool,
     /// Expect both sides to equal A as the server holds it right before the
     /// sync (for real mail a server may rewrite on APPEND, e.g. a trailing
@@ -213,6 +227,8 @@ impl Case {
             expect: String::new(),
             args: Vec::new(),
             mirror: true,
+            swap_after_snapshot: false,
+            one_server: false,
             same_dates: true,
             expect_seeded_a: false,
             contents: HashMap::new(),
@@ -254,6 +270,14 @@ impl Case {
         self.mirror = false;
         self
     }
+    fn also_swap_after_snapshot(mut self) -> Case {
+        self.swap_after_snapshot = true;
+        self
+    }
+    fn one_server(mut self) -> Case {
+        self.one_server = true;
+        self
+    }
     /// Both sides must end as A was right before the sync.
     fn expect_seeded_a(mut self) -> Case {
         self.expect_seeded_a = true;
@@ -288,23 +312,35 @@ impl Case {
     }
 
     fn run(self) {
-        self.run_oriented(false);
+        self.run_oriented(Orientation::AsWritten);
         if self.mirror {
-            self.run_oriented(true);
+            self.run_oriented(Orientation::Swapped);
+        }
+        if self.swap_after_snapshot {
+            self.run_oriented(Orientation::SwappedAfterSnapshot);
         }
     }
 
-    fn run_oriented(&self, swapped: bool) {
+    fn run_oriented(&self, orientation: Orientation) {
         let what = format!(
-            "{} [{:?}{}]",
+            "{} [{:?}{}{}]",
             self.name,
             self.kind,
-            if swapped { ", A/B swapped" } else { "" }
+            if self.one_server { ", one server" } else { "" },
+            match orientation {
+                Orientation::AsWritten => "",
+                Orientation::Swapped => ", A/B swapped",
+                Orientation::SwappedAfterSnapshot => ", A/B swapped after the snapshot",
+            }
         );
         let started = Instant::now();
         let stage = |name: &str| eprintln!("[{what}] {name} at {:?}", started.elapsed());
-        let (a, b) = dovecot::pair(self.kind);
-        let run = Run::new(a, b, swapped, &what);
+        let (a, b) = if self.one_server {
+            dovecot::pair_on_one_server(self.kind)
+        } else {
+            dovecot::pair(self.kind)
+        };
+        let run = Run::new(a, b, orientation == Orientation::Swapped, &what);
         stage("users ready");
 
         if let Some(spec) = &self.snapshot {
@@ -323,6 +359,11 @@ impl Case {
                 &sb,
                 &expected,
             );
+        }
+        if orientation == Orientation::SwappedAfterSnapshot {
+            // The snapshot was made with A and B the other way round: the
+            // tool must recognise its endpoints, swapped (DESIGN.md).
+            run.swapped.set(true);
         }
         for (user, steps) in [(&run.a, &self.a), (&run.b, &self.b)] {
             for step in steps {
@@ -590,7 +631,7 @@ struct Run {
     /// The case's side A and side B (before any swapping on the command line).
     a: User,
     b: User,
-    swapped: bool,
+    swapped: std::cell::Cell<bool>,
     dir: tempfile::TempDir,
     what: String,
 }
@@ -600,7 +641,7 @@ impl Run {
         Run {
             a,
             b,
-            swapped,
+            swapped: std::cell::Cell::new(swapped),
             dir: tempfile::tempdir().unwrap(),
             what: what.to_string(),
         }
@@ -613,12 +654,12 @@ impl Run {
     /// Runs `imapmend VERB` with the case's A and B (swapped on the command
     /// line if this orientation says so); returns (exit code, stdout, stderr).
     fn imapmend(&self, verb: &str, extra: &[String]) -> (i32, String, String) {
-        let (cli_a, cli_b) = if self.swapped {
+        let (cli_a, cli_b) = if self.swapped.get() {
             (&self.b, &self.a)
         } else {
             (&self.a, &self.b)
         };
-        let extra: Vec<String> = if self.swapped {
+        let extra: Vec<String> = if self.swapped.get() {
             swap_side_arguments(extra)
         } else {
             extra.to_vec()
@@ -798,6 +839,7 @@ fn f5_seed_example_flags_merge() {
         .a("INBOX: m1(\\Answered \\Flagged)")
         .b("INBOX: m1(\\Seen)")
         .expect("INBOX: m1(\\Answered \\Seen)")
+        .also_swap_after_snapshot()
         .run();
 }
 
@@ -928,6 +970,17 @@ fn e2_different_new_mail_on_both_sides() {
         .a("INBOX: m1()")
         .b("INBOX: m2()")
         .expect("INBOX: m1() m2()")
+        .run();
+}
+
+#[test]
+fn e2_different_new_mail_on_two_users_of_one_server() {
+    Case::new("e2 one server")
+        .one_server()
+        .snapshot("INBOX: m3(\\Seen)")
+        .a("INBOX: m3(\\Seen) m1(); Work: m4()")
+        .b("INBOX: m3(\\Seen \\Flagged) m2()")
+        .expect("INBOX: m3(\\Seen \\Flagged) m1() m2(); Work: m4()")
         .run();
 }
 
