@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             break
         }
         'imapmend;plan' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this TOML file; command-line options override it')
             [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]')
             [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, in the same form as --a')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]')
@@ -48,7 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--prefer', '--prefer', [CompletionResultType]::ParameterName, 'Without a snapshot base, this side''s flags win instead of the union')
             [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]')
             [CompletionResult]::new('--restored', '--restored', [CompletionResultType]::ParameterName, 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted')
-            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out')
+            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out [default: expunge]')
             [CompletionResult]::new('--one-way', '--one-way', [CompletionResultType]::ParameterName, 'Copy in one direction only; the target is never read as a source')
             [CompletionResult]::new('--allow-plaintext-auth', '--allow-plaintext-auth', [CompletionResultType]::ParameterName, 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback')
             [CompletionResult]::new('--delete-mailboxes', '--delete-mailboxes', [CompletionResultType]::ParameterName, 'Delete a mailbox on one side when it was proven deleted on the other')
@@ -63,6 +64,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             break
         }
         'imapmend;sync' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this TOML file; command-line options override it')
             [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]')
             [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, in the same form as --a')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]')
@@ -77,7 +79,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--prefer', '--prefer', [CompletionResultType]::ParameterName, 'Without a snapshot base, this side''s flags win instead of the union')
             [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]')
             [CompletionResult]::new('--restored', '--restored', [CompletionResultType]::ParameterName, 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted')
-            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out')
+            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out [default: expunge]')
             [CompletionResult]::new('--one-way', '--one-way', [CompletionResultType]::ParameterName, 'Copy in one direction only; the target is never read as a source')
             [CompletionResult]::new('--allow-plaintext-auth', '--allow-plaintext-auth', [CompletionResultType]::ParameterName, 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback')
             [CompletionResult]::new('--delete-mailboxes', '--delete-mailboxes', [CompletionResultType]::ParameterName, 'Delete a mailbox on one side when it was proven deleted on the other')
@@ -92,6 +94,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             break
         }
         'imapmend;check' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this TOML file; command-line options override it')
             [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]')
             [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, in the same form as --a')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]')
@@ -106,7 +109,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--prefer', '--prefer', [CompletionResultType]::ParameterName, 'Without a snapshot base, this side''s flags win instead of the union')
             [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]')
             [CompletionResult]::new('--restored', '--restored', [CompletionResultType]::ParameterName, 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted')
-            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out')
+            [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out [default: expunge]')
             [CompletionResult]::new('--one-way', '--one-way', [CompletionResultType]::ParameterName, 'Copy in one direction only; the target is never read as a source')
             [CompletionResult]::new('--allow-plaintext-auth', '--allow-plaintext-auth', [CompletionResultType]::ParameterName, 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback')
             [CompletionResult]::new('--delete-mailboxes', '--delete-mailboxes', [CompletionResultType]::ParameterName, 'Delete a mailbox on one side when it was proven deleted on the other')

@@ -73,12 +73,16 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__check)
-            opts="-v -q -h --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --json --verbose --quiet --verify --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --json --verbose --quiet --verify --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --a)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -277,12 +281,16 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__plan)
-            opts="-v -q -h --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --json --verbose --quiet --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --json --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --a)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -355,12 +363,16 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__sync)
-            opts="-v -q -h --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --json --verbose --quiet --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --json --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --a)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

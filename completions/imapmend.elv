@@ -30,6 +30,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'imapmend;plan'= {
+            cand --config 'Read settings from this TOML file; command-line options override it'
             cand --a 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]'
             cand --b 'Server B, in the same form as --a'
             cand --state 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]'
@@ -44,7 +45,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand --prefer 'Without a snapshot base, this side''s flags win instead of the union'
             cand --max-delete 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]'
             cand --restored 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted'
-            cand --deletes 'How proven deletions are carried out'
+            cand --deletes 'How proven deletions are carried out [default: expunge]'
             cand --one-way 'Copy in one direction only; the target is never read as a source'
             cand --allow-plaintext-auth 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
             cand --delete-mailboxes 'Delete a mailbox on one side when it was proven deleted on the other'
@@ -58,6 +59,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'imapmend;sync'= {
+            cand --config 'Read settings from this TOML file; command-line options override it'
             cand --a 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]'
             cand --b 'Server B, in the same form as --a'
             cand --state 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]'
@@ -72,7 +74,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand --prefer 'Without a snapshot base, this side''s flags win instead of the union'
             cand --max-delete 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]'
             cand --restored 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted'
-            cand --deletes 'How proven deletions are carried out'
+            cand --deletes 'How proven deletions are carried out [default: expunge]'
             cand --one-way 'Copy in one direction only; the target is never read as a source'
             cand --allow-plaintext-auth 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
             cand --delete-mailboxes 'Delete a mailbox on one side when it was proven deleted on the other'
@@ -86,6 +88,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'imapmend;check'= {
+            cand --config 'Read settings from this TOML file; command-line options override it'
             cand --a 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]'
             cand --b 'Server B, in the same form as --a'
             cand --state 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]'
@@ -100,7 +103,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand --prefer 'Without a snapshot base, this side''s flags win instead of the union'
             cand --max-delete 'Withhold a mailbox''s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]'
             cand --restored 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted'
-            cand --deletes 'How proven deletions are carried out'
+            cand --deletes 'How proven deletions are carried out [default: expunge]'
             cand --one-way 'Copy in one direction only; the target is never read as a source'
             cand --allow-plaintext-auth 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
             cand --delete-mailboxes 'Delete a mailbox on one side when it was proven deleted on the other'

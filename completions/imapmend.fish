@@ -32,6 +32,7 @@ complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "check" -d 'Read-o
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l config -d 'Read settings from this TOML file; command-line options override it' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a -d 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b -d 'Server B, in the same form as --a' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l state -d 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]' -r -F
@@ -52,7 +53,7 @@ b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l restored -d 'This side was restored from a backup: the other side\'s flags win, and mail missing here is copied back, never taken as deleted' -r -f -a "a\t''
 b\t''"
-complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l deletes -d 'How proven deletions are carried out' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
@@ -63,6 +64,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l json -d 'Prin
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s v -l verbose -d 'More detail on standard error (repeat for more)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s q -l quiet -d 'Only errors on standard error'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l config -d 'Read settings from this TOML file; command-line options override it' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a -d 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b -d 'Server B, in the same form as --a' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l state -d 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]' -r -F
@@ -83,7 +85,7 @@ b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l restored -d 'This side was restored from a backup: the other side\'s flags win, and mail missing here is copied back, never taken as deleted' -r -f -a "a\t''
 b\t''"
-complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l deletes -d 'How proven deletions are carried out' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
@@ -94,6 +96,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l json -d 'Prin
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s v -l verbose -d 'More detail on standard error (repeat for more)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s q -l quiet -d 'Only errors on standard error'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l config -d 'Read settings from this TOML file; command-line options override it' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a -d 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b -d 'Server B, in the same form as --a' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l state -d 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]' -r -F
@@ -114,7 +117,7 @@ b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l restored -d 'This side was restored from a backup: the other side\'s flags win, and mail missing here is copied back, never taken as deleted' -r -f -a "a\t''
 b\t''"
-complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l deletes -d 'How proven deletions are carried out' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"

@@ -4,9 +4,12 @@
 //!
 //! This module owns spelling, help text and the parsing of single values
 //! (`a|b`, `implicit|starttls|none`, `N|P%`). It does not check how options
-//! combine with each other beyond what clap can say (`--delete-extra` needs
-//! `--one-way`), read files, or look at the environment: turning a [`Cli`]
-//! into endpoints and policies is [`crate::config`]'s job.
+//! combine with each other beyond what clap can say (`--a-password-file`
+//! excludes `--a-password-command`), read files, or look at the environment:
+//! turning a [`Cli`] and its config file into endpoints and policies is
+//! [`crate::config`]'s job. Settings the config file may also give (`--a`,
+//! `--deletes`, `--delete-extra` with `--one-way` …) are therefore optional
+//! here and checked there.
 
 use crate::config::{DeleteMode, MaxDelete, OneWay};
 use crate::imap::TlsMode;
@@ -91,6 +94,19 @@ pub struct CheckArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
+    /// Read settings from this TOML file; command-line options override it
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Endpoints",
+        long_help = "Read endpoints, TLS, password sources, policies and the state path from \
+            this TOML file (tables [a], [b], [policy]; see the README). Every command-line \
+            option overrides the file's value for the same setting. Relative paths in the \
+            file are relative to the file's directory. Unknown keys and wrong types are \
+            errors, and a password in the file is refused."
+    )]
+    pub config: Option<PathBuf>,
+
     /// Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]
     #[arg(
         long = "a",
@@ -101,11 +117,11 @@ pub struct CommonArgs {
             as %40. IPv6 literals go in brackets: imaps://u@[::1]:993. A password in \
             the URL is refused: see the end of --help."
     )]
-    pub a: String,
+    pub a: Option<String>,
 
     /// Server B, in the same form as --a
     #[arg(long = "b", value_name = "URL", help_heading = "Endpoints")]
-    pub b: String,
+    pub b: Option<String>,
 
     /// The snapshot file [default: a file named after both endpoints in
     /// $XDG_STATE_HOME/imapmend/]
@@ -173,15 +189,14 @@ pub struct CommonArgs {
     #[arg(long, value_name = "SIDE", value_parser = side_parser(), help_heading = "Policy")]
     pub restored: Option<Side>,
 
-    /// How proven deletions are carried out
+    /// How proven deletions are carried out [default: expunge]
     #[arg(
         long,
         value_name = "MODE",
         value_parser = deletes_parser(),
-        default_value = "expunge",
         help_heading = "Policy"
     )]
-    pub deletes: DeleteMode,
+    pub deletes: Option<DeleteMode>,
 
     /// Delete a mailbox on one side when it was proven deleted on the other
     #[arg(long, help_heading = "Policy")]
@@ -192,7 +207,7 @@ pub struct CommonArgs {
     pub one_way: Option<OneWay>,
 
     /// With --one-way: delete messages found only on the target side
-    #[arg(long, requires = "one_way", help_heading = "Policy")]
+    #[arg(long, help_heading = "Policy")]
     pub delete_extra: bool,
 
     /// Print the Plan (or the check result) as JSON on standard output
@@ -212,7 +227,7 @@ pub struct CommonArgs {
 /// treats A and B alike takes a [`Side`] instead of being written twice.
 #[derive(Debug, Clone, Copy)]
 pub struct EndpointArgs<'a> {
-    pub url: &'a str,
+    pub url: Option<&'a str>,
     pub tls: Option<TlsMode>,
     pub ca_file: Option<&'a std::path::Path>,
     pub password_file: Option<&'a std::path::Path>,
@@ -223,14 +238,14 @@ impl CommonArgs {
     pub fn endpoint(&self, side: Side) -> EndpointArgs<'_> {
         match side {
             Side::A => EndpointArgs {
-                url: &self.a,
+                url: self.a.as_deref(),
                 tls: self.a_tls,
                 ca_file: self.a_ca_file.as_deref(),
                 password_file: self.a_password_file.as_deref(),
                 password_command: self.a_password_command.as_deref(),
             },
             Side::B => EndpointArgs {
-                url: &self.b,
+                url: self.b.as_deref(),
                 tls: self.b_tls,
                 ca_file: self.b_ca_file.as_deref(),
                 password_file: self.b_password_file.as_deref(),
@@ -322,10 +337,13 @@ mod tests {
         let cli = parse(&["plan", "--a", "imaps://u@a", "--b", "imap://v@b"]).unwrap();
         assert!(matches!(cli.verb, Verb::Plan(_)));
         let c = cli.common().unwrap();
-        assert_eq!((c.a.as_str(), c.b.as_str()), ("imaps://u@a", "imap://v@b"));
-        assert_eq!(c.state, None);
+        assert_eq!(
+            (c.a.as_deref(), c.b.as_deref()),
+            (Some("imaps://u@a"), Some("imap://v@b"))
+        );
+        assert_eq!((&c.state, &c.config), (&None, &None));
         assert!(!c.json && !c.allow_plaintext_auth && !c.delete_mailboxes && !c.delete_extra);
-        assert_eq!(c.deletes, DeleteMode::Expunge);
+        assert_eq!(c.deletes, None, "the default is config's to apply");
         assert_eq!(
             (c.prefer, c.restored, c.one_way, c.max_delete),
             (None, None, None, None)
@@ -391,7 +409,7 @@ mod tests {
         assert_eq!(b.password_command, Some("pass show b"));
         assert_eq!((c.prefer, c.restored), (Some(Side::B), Some(Side::A)));
         assert_eq!(c.max_delete, Some(MaxDelete::Percent(25)));
-        assert_eq!(c.deletes, DeleteMode::FlagOnly);
+        assert_eq!(c.deletes, Some(DeleteMode::FlagOnly));
         assert_eq!(c.one_way, Some(OneWay::AToB));
         assert_eq!(c.verbose, 2);
     }
@@ -423,14 +441,10 @@ mod tests {
     fn cli_refuses_bad_combinations_and_values() {
         let base = ["plan", "--a", "imaps://u@a", "--b", "imaps://v@b"];
         let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
-        assert!(
-            parse(&["plan", "--a", "imaps://u@a"]).is_err(),
-            "--b is required"
-        );
-        assert!(
-            with(&["--delete-extra"]).is_err(),
-            "--delete-extra needs --one-way"
-        );
+        // --b may come from --config, and --delete-extra's --one-way too:
+        // config::resolve checks those after merging.
+        assert!(parse(&["plan", "--a", "imaps://u@a"]).is_ok());
+        assert!(with(&["--delete-extra"]).is_ok());
         assert!(with(&["--one-way", "b-to-a", "--delete-extra"]).is_ok());
         assert!(with(&["--a-password-file", "f", "--a-password-command", "c"]).is_err());
         assert!(with(&["--b-password-file", "f", "--b-password-command", "c"]).is_err());

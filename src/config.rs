@@ -8,11 +8,16 @@
 //! is [`crate::cli`]) and opens no connection. Every error names the side's
 //! option (`--a: …`) and never contains a password.
 
+mod file;
+
+pub use file::{ConfigFile, FileError};
+
 use crate::cli::{side_option, Cli, CommonArgs, Verb};
 use crate::imap::{ConnectSpec, TlsMode};
 use crate::model::Side;
 use crate::secret::Secret;
 use crate::snapshot::EndpointIdentity;
+use file::{FileEndpoint, FilePolicy};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -165,30 +170,27 @@ impl OneWay {
     }
 }
 
-/// Why a command line cannot become a [`Job`]. Exit code 3. No variant ever
-/// holds a password, a password command's output, or a raw URL (which might
-/// carry one).
+/// Why a command line (and config file) cannot become a [`Job`]. Exit code 3.
+/// No variant ever holds a password, a password command's output, or a raw
+/// URL (which might carry one). `place` says where the bad value came from:
+/// `--a` for side A's command-line options, `job.toml:7: a.url` for a line of
+/// the config file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The URL, TLS or CA options of one side.
-    #[error("--{}: {reason}", side_option(*side))]
-    Endpoint { side: Side, reason: String },
+    /// The URL, TLS or CA settings of one side.
+    #[error("{place}: {reason}")]
+    Endpoint { place: String, reason: String },
     /// Where one side's password comes from.
-    #[error("--{}: {reason}", side_option(*side))]
-    Password { side: Side, reason: String },
-    #[error(
-        "--{}: refusing to send the password unencrypted to {host}, which is not a loopback \
-         address (--{}-tls none). Use TLS (imaps://, or imap:// with STARTTLS), or pass \
-         --allow-plaintext-auth if the network path is trusted",
-        side_option(*side),
-        side_option(*side)
-    )]
-    Plaintext { side: Side, host: String },
+    #[error("{place}: {reason}")]
+    Password { place: String, reason: String },
     /// Options that do not fit together.
     #[error("{0}")]
     Options(String),
     #[error("no --state given and no default location: {0}")]
     StatePath(String),
+    /// The config file cannot be read or does not fit the schema.
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
 /// Resolves with the process environment.
@@ -199,9 +201,11 @@ pub fn resolve(cli: &Cli) -> Result<Job, ConfigError> {
 /// Resolves with `env` as the environment (passwords, `XDG_STATE_HOME`,
 /// `HOME`), so tests need not touch the process environment.
 ///
-/// Everything that can be checked without side effects (URLs, TLS, the
-/// plaintext guard, option combinations, the state path) is checked for both
-/// sides before any password file is read or password command run.
+/// The config file (`--config`) is read first; every command-line option
+/// overrides the file's value for the same setting. Everything that can be
+/// checked without side effects (URLs, TLS, the plaintext guard, option
+/// combinations, the state path) is checked for both sides before any
+/// password file is read or password command run.
 pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Job, ConfigError> {
     let (command, common) = match &cli.verb {
         Verb::Plan(c) => (Command::Plan, c),
@@ -215,11 +219,19 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             ))
         }
     };
-    let options = policy_options(common)?;
+    let file = common.config.as_deref().map(ConfigFile::load).transpose()?;
+    let file = file.as_ref();
+    let options = policy_options(common, file)?;
+    let allow_plaintext_auth = common.allow_plaintext_auth
+        || file.and_then(|f| f.content.allow_plaintext_auth) == Some(true);
 
+    let settings = [
+        side_settings(Side::A, common, file)?,
+        side_settings(Side::B, common, file)?,
+    ];
     let urls = [
-        parse_endpoint(Side::A, common)?,
-        parse_endpoint(Side::B, common)?,
+        parse_endpoint(&settings[0], allow_plaintext_auth)?,
+        parse_endpoint(&settings[1], allow_plaintext_auth)?,
     ];
     let identities = [urls[0].identity(), urls[1].identity()];
     if identities[0] == identities[1] {
@@ -227,15 +239,16 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             "--a and --b name the same account on the same server".into(),
         ));
     }
-    let state_path = match &common.state {
-        Some(p) => p.clone(),
+    let file_state = file.and_then(|f| f.content.state.as_ref().map(|s| s.get_ref().clone()));
+    let state_path = match common.state.clone().or(file_state) {
+        Some(p) => p,
         None => default_state_path(&identities, env)?,
     };
 
     let [a, b] = urls;
     let endpoints = [
-        a.into_spec(password(Side::A, common, env)?, common),
-        b.into_spec(password(Side::B, common, env)?, common),
+        a.into_spec(password(&settings[0], env)?, allow_plaintext_auth),
+        b.into_spec(password(&settings[1], env)?, allow_plaintext_auth),
     ];
     let verbosity = if common.quiet {
         -1
@@ -253,22 +266,207 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
     })
 }
 
-fn policy_options(c: &CommonArgs) -> Result<PolicyOptions, ConfigError> {
-    // clap already enforces this; a Cli built in code must not slip past.
-    if c.delete_extra && c.one_way.is_none() {
+/// The command line's policies over the config file's `[policy]`.
+fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOptions, ConfigError> {
+    let p = file.and_then(|f| f.content.policy.as_ref());
+    let from_file = |get: &dyn Fn(&FilePolicy) -> Option<bool>| p.and_then(get) == Some(true);
+    let options = PolicyOptions {
+        prefer: c.prefer.or(p.and_then(|p| p.prefer).map(Side::from)),
+        max_delete: c
+            .max_delete
+            .or(p.and_then(|p| p.max_delete.as_ref()).map(|m| m.get_ref().0)),
+        restored: c.restored.or(p.and_then(|p| p.restored).map(Side::from)),
+        deletes: c
+            .deletes
+            .or(p.and_then(|p| p.deletes).map(DeleteMode::from))
+            .unwrap_or(DeleteMode::Expunge),
+        delete_mailboxes: c.delete_mailboxes || from_file(&|p| p.delete_mailboxes),
+        one_way: c.one_way.or(p.and_then(|p| p.one_way).map(OneWay::from)),
+        delete_extra: c.delete_extra || from_file(&|p| p.delete_extra),
+    };
+    if options.delete_extra && options.one_way.is_none() {
         return Err(ConfigError::Options(
-            "--delete-extra only applies with --one-way a-to-b|b-to-a".into(),
+            "--delete-extra (delete_extra in the config file) only applies with \
+             --one-way a-to-b|b-to-a"
+                .into(),
         ));
     }
-    Ok(PolicyOptions {
-        prefer: c.prefer,
-        max_delete: c.max_delete,
-        restored: c.restored,
-        deletes: c.deletes,
-        delete_mailboxes: c.delete_mailboxes,
-        one_way: c.one_way,
-        delete_extra: c.delete_extra,
+    Ok(options)
+}
+
+/// Where a side's setting came from: a command-line option (`--a`, named by
+/// side) or a line of the config file (`job.toml:7: a.url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    Cli(Side),
+    File(String),
+}
+
+impl Place {
+    fn file(file: &ConfigFile, span: std::ops::Range<usize>, side: Side, key: &str) -> Place {
+        Place::File(file.place(span, &format!("{}.{key}", side_option(side))))
+    }
+
+    /// How to name a setting in a message: its option or its file key.
+    fn spell(&self, side: Side, option: &str, key: &str) -> String {
+        match self {
+            Place::Cli(_) => format!("--{}-{option}", side_option(side)),
+            Place::File(_) => key.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Cli(side) => write!(f, "--{}", side_option(*side)),
+            Place::File(at) => f.write_str(at),
+        }
+    }
+}
+
+/// Where a side's password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PasswordSource {
+    File(PathBuf),
+    Command(String),
+    /// An environment variable named in the config file.
+    Env(String),
+}
+
+/// One side's settings: the command line over the config file, each value
+/// with its place. Nothing is read or run yet.
+#[derive(Debug, Clone)]
+struct SideSettings {
+    side: Side,
+    url: (String, Place),
+    tls: Option<(TlsMode, Place)>,
+    ca_file: Option<(PathBuf, Place)>,
+    password: Option<(PasswordSource, Place)>,
+}
+
+fn side_settings(
+    side: Side,
+    common: &CommonArgs,
+    file: Option<&ConfigFile>,
+) -> Result<SideSettings, ConfigError> {
+    let args = common.endpoint(side);
+    let fe = file.and_then(|f| f.endpoint(side).map(|e| (f, e)));
+    let s = side_option(side);
+    let at = |span, key: &str| match fe {
+        Some((f, _)) => Place::file(f, span, side, key),
+        None => Place::Cli(side),
+    };
+
+    let url = match (args.url, fe.and_then(|(_, e)| e.url.as_ref())) {
+        (Some(url), _) => (url.to_string(), Place::Cli(side)),
+        (None, Some(url)) => (url.get_ref().clone(), at(url.span(), "url")),
+        (None, None) => {
+            return Err(ConfigError::Options(format!(
+                "no server {}: give --{s} URL{}",
+                side.letter(),
+                if file.is_some() {
+                    format!(", or `url` under [{s}] in the config file")
+                } else {
+                    String::new()
+                }
+            )))
+        }
+    };
+    let tls = match (args.tls, fe.and_then(|(_, e)| e.tls.as_ref())) {
+        (Some(t), _) => Some((t, Place::Cli(side))),
+        (None, Some(t)) => Some(((*t.get_ref()).into(), at(t.span(), "tls"))),
+        (None, None) => None,
+    };
+    let ca_file = match (args.ca_file, fe.and_then(|(_, e)| e.ca_file.as_ref())) {
+        (Some(p), _) => Some((p.to_path_buf(), Place::Cli(side))),
+        (None, Some(p)) => Some((p.get_ref().clone(), at(p.span(), "ca_file"))),
+        (None, None) => None,
+    };
+
+    let cli_password = match (args.password_file, args.password_command) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Password {
+                place: Place::Cli(side).to_string(),
+                reason: format!(
+                    "give either --{s}-password-file or --{s}-password-command, not both"
+                ),
+            })
+        }
+        (Some(p), None) => Some(PasswordSource::File(p.to_path_buf())),
+        (None, Some(c)) => Some(PasswordSource::Command(c.to_string())),
+        (None, None) => None,
+    };
+    let password = match (cli_password, fe) {
+        (Some(source), _) => Some((source, Place::Cli(side))),
+        (None, Some((f, e))) => file_password(side, f, e)?,
+        (None, None) => None,
+    };
+    // The file's `password = …` is refused even when the command line gives
+    // another source: a secret sitting in a config file is the mistake.
+    if let Some((f, e)) = fe {
+        if let Some(p) = &e.password {
+            return Err(ConfigError::Password {
+                place: Place::file(f, p.span(), side, "password").to_string(),
+                reason: "passwords are never accepted in the config file (nor on the command \
+                         line); use password_file, password_command or password_env"
+                    .into(),
+            });
+        }
+    }
+    Ok(SideSettings {
+        side,
+        url,
+        tls,
+        ca_file,
+        password,
     })
+}
+
+/// The one password source of `[a]` or `[b]`, if any.
+fn file_password(
+    side: Side,
+    f: &ConfigFile,
+    e: &FileEndpoint,
+) -> Result<Option<(PasswordSource, Place)>, ConfigError> {
+    let mut found = Vec::new();
+    if let Some(p) = &e.password_file {
+        found.push((
+            PasswordSource::File(p.get_ref().clone()),
+            Place::file(f, p.span(), side, "password_file"),
+        ));
+    }
+    if let Some(c) = &e.password_command {
+        found.push((
+            PasswordSource::Command(c.get_ref().clone()),
+            Place::file(f, c.span(), side, "password_command"),
+        ));
+    }
+    if let Some(v) = &e.password_env {
+        found.push((
+            PasswordSource::Env(v.get_ref().clone()),
+            Place::file(f, v.span(), side, "password_env"),
+        ));
+    }
+    if let Some(t) = &e.oauth2_token_command {
+        return Err(ConfigError::Password {
+            place: Place::file(f, t.span(), side, "oauth2_token_command").to_string(),
+            reason: "SASL XOAUTH2 is not supported yet; nothing was done. Use password_file, \
+                     password_command or password_env (an app password) for now"
+                .into(),
+        });
+    }
+    if found.len() > 1 {
+        return Err(ConfigError::Password {
+            place: found[1].1.to_string(),
+            reason: format!(
+                "[{}] gives more than one of password_file, password_command and \
+                 password_env; keep one",
+                side_option(side)
+            ),
+        });
+    }
+    Ok(found.pop())
 }
 
 /// One side's URL and TLS options, validated; no password yet.
@@ -294,7 +492,7 @@ impl Endpoint {
         }
     }
 
-    fn into_spec(self, password: Secret, common: &CommonArgs) -> ConnectSpec {
+    fn into_spec(self, password: Secret, allow_plaintext_auth: bool) -> ConnectSpec {
         ConnectSpec {
             side: self.side,
             host: self.host,
@@ -303,29 +501,44 @@ impl Endpoint {
             password,
             tls: self.tls,
             ca_file: self.ca_file,
-            allow_plaintext_auth: common.allow_plaintext_auth,
+            allow_plaintext_auth,
         }
     }
 }
 
 const URL_FORM: &str = "expected imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]";
 
-/// Parses and checks one side's URL and TLS options. Messages never echo the
-/// URL: it might hold a password.
-fn parse_endpoint(side: Side, common: &CommonArgs) -> Result<Endpoint, ConfigError> {
-    let args = common.endpoint(side);
-    let fail = |reason: String| ConfigError::Endpoint { side, reason };
-    let url = url::Url::parse(args.url.trim()).map_err(|e| fail(format!("{URL_FORM} ({e})")))?;
+/// Parses and checks one side's URL and TLS settings. Messages never echo
+/// the URL: it might hold a password.
+fn parse_endpoint(set: &SideSettings, allow_plaintext_auth: bool) -> Result<Endpoint, ConfigError> {
+    let side = set.side;
+    let (raw, url_place) = &set.url;
+    let fail = |reason: String| ConfigError::Endpoint {
+        place: url_place.to_string(),
+        reason,
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|e| fail(format!("{URL_FORM} ({e})")))?;
 
     if url.password().is_some() {
         let s = side_option(side);
+        let (where_, sources) = match url_place {
+            Place::Cli(_) => (
+                "on the command line",
+                format!(
+                    "{}, --{s}-password-file or --{s}-password-command",
+                    password_var(side)
+                ),
+            ),
+            Place::File(_) => (
+                "in the config file",
+                "password_file, password_command or password_env".to_string(),
+            ),
+        };
         return Err(ConfigError::Password {
-            side,
+            place: url_place.to_string(),
             reason: format!(
-                "the URL contains a password; passwords are never accepted on the command \
-                 line. Remove it from the URL and use {}, --{s}-password-file or \
-                 --{s}-password-command",
-                password_var(side)
+                "the URL contains a password; passwords are never accepted {where_}. Remove \
+                 it from the URL and use {sources}"
             ),
         });
     }
@@ -356,16 +569,38 @@ fn parse_endpoint(side: Side, common: &CommonArgs) -> Result<Endpoint, ConfigErr
         return Err(fail(format!("no user name; {URL_FORM}")));
     }
 
-    let tls = args.tls.unwrap_or(default_tls);
+    let (tls, tls_place) = match &set.tls {
+        Some((t, place)) => (*t, place),
+        None => (default_tls, url_place),
+    };
     if tls == TlsMode::None {
-        if args.ca_file.is_some() {
-            let s = side_option(side);
-            return Err(fail(format!(
-                "--{s}-ca-file makes no sense with --{s}-tls none"
-            )));
+        if let Some((_, ca_place)) = &set.ca_file {
+            return Err(ConfigError::Endpoint {
+                place: ca_place.to_string(),
+                reason: format!(
+                    "{} makes no sense with {}",
+                    ca_place.spell(side, "ca-file", "ca_file"),
+                    match tls_place {
+                        Place::Cli(_) => format!("--{}-tls none", side_option(side)),
+                        Place::File(_) => "tls = \"none\"".into(),
+                    }
+                ),
+            });
         }
-        if !common.allow_plaintext_auth && !is_loopback(&host) {
-            return Err(ConfigError::Plaintext { side, host });
+        if !allow_plaintext_auth && !is_loopback(&host) {
+            return Err(ConfigError::Endpoint {
+                place: tls_place.to_string(),
+                reason: format!(
+                    "refusing to send the password unencrypted to {host}, which is not a \
+                     loopback address ({}). Use TLS (imaps://, or imap:// with STARTTLS), or \
+                     pass --allow-plaintext-auth (allow_plaintext_auth = true in the config \
+                     file) if the network path is trusted",
+                    match tls_place {
+                        Place::Cli(_) => format!("--{}-tls none", side_option(side)),
+                        Place::File(_) => "tls = \"none\"".into(),
+                    }
+                ),
+            });
         }
     }
     Ok(Endpoint {
@@ -375,7 +610,7 @@ fn parse_endpoint(side: Side, common: &CommonArgs) -> Result<Endpoint, ConfigErr
         port,
         user,
         tls,
-        ca_file: args.ca_file.map(Path::to_path_buf),
+        ca_file: set.ca_file.as_ref().map(|(p, _)| p.clone()),
     })
 }
 
@@ -426,43 +661,72 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// One side's password, from exactly one source: the file, the command, or
-/// else the environment.
+/// One side's password, from exactly one source: the command line's file or
+/// command, else the config file's, else `IMAPMEND_A_PASSWORD`.
 fn password(
-    side: Side,
-    common: &CommonArgs,
+    set: &SideSettings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Secret, ConfigError> {
-    let args = common.endpoint(side);
+    let side = set.side;
     let s = side_option(side);
-    let var = password_var(side);
-    let fail = |reason: String| ConfigError::Password { side, reason };
-    let (password, source) = match (args.password_file, args.password_command) {
-        (Some(_), Some(_)) => {
-            return Err(fail(format!(
-                "give either --{s}-password-file or --{s}-password-command, not both"
-            )))
+    let (password, place, source) = match &set.password {
+        Some((PasswordSource::File(path), place)) => {
+            let fail = |reason| ConfigError::Password {
+                place: place.to_string(),
+                reason,
+            };
+            (
+                password_from_file(path).map_err(fail)?,
+                place,
+                format!(
+                    "{} {}",
+                    place.spell(side, "password-file", "password_file"),
+                    path.display()
+                ),
+            )
         }
-        (Some(path), None) => (
-            password_from_file(path).map_err(fail)?,
-            format!("--{s}-password-file {}", path.display()),
-        ),
-        (None, Some(cmd)) => (
-            password_from_command(cmd).map_err(fail)?,
-            format!("--{s}-password-command"),
-        ),
-        (None, None) => match env(&var) {
-            Some(p) => (p, var.clone()),
+        Some((PasswordSource::Command(cmd), place)) => {
+            let fail = |reason| ConfigError::Password {
+                place: place.to_string(),
+                reason,
+            };
+            (
+                password_from_command(cmd).map_err(fail)?,
+                place,
+                place.spell(side, "password-command", "password_command"),
+            )
+        }
+        Some((PasswordSource::Env(var), place)) => match env(var) {
+            Some(p) => (p, place, var.clone()),
             None => {
-                return Err(fail(format!(
-                    "no password: set {var}, or pass --{s}-password-file PATH or \
-                     --{s}-password-command CMD"
-                )))
+                return Err(ConfigError::Password {
+                    place: place.to_string(),
+                    reason: format!("no password: the environment variable {var} is not set"),
+                })
             }
         },
+        None => {
+            let var = password_var(side);
+            match env(&var) {
+                Some(p) => (p, &Place::Cli(side), var),
+                None => {
+                    return Err(ConfigError::Password {
+                        place: Place::Cli(side).to_string(),
+                        reason: format!(
+                            "no password: set {var}, or pass --{s}-password-file PATH or \
+                             --{s}-password-command CMD (or password_file, password_command \
+                             or password_env under [{s}] in a --config file)"
+                        ),
+                    })
+                }
+            }
+        }
     };
     if password.is_empty() {
-        return Err(fail(format!("the password from {source} is empty")));
+        return Err(ConfigError::Password {
+            place: place.to_string(),
+            reason: format!("the password from {source} is empty"),
+        });
     }
     Ok(Secret::new(password))
 }
@@ -1153,5 +1417,282 @@ mod tests {
         let job = resolve_env(&c, &env).unwrap();
         let dump = format!("{job:?}");
         assert!(!dump.contains("sekrit"), "{dump}");
+    }
+
+    /// A config file in a temp dir, and a `verb --config FILE extra…` Cli.
+    fn with_file(text: &str, verb: &str, extra: &[&str]) -> (tempfile::TempDir, Cli) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, text).unwrap();
+        let c = cli(&[&[verb, "--config", path.to_str().unwrap()][..], extra].concat());
+        (dir, c)
+    }
+
+    fn file_err(text: &str, extra: &[&str]) -> String {
+        let (dir, c) = with_file(text, "plan", extra);
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        // Messages name the file by the path given; strip the temp dir.
+        msg.replace(&format!("{}/", dir.path().display()), "")
+    }
+
+    const JOB: &str = r#"
+state = "alice.sqlite"
+
+[a]
+url = "imaps://alice@old.example.org"
+password_file = "a.pw"
+
+[b]
+url = "imap://alice@new.example.org:1143"
+tls = "implicit"
+password_env = "ALICE_B"
+
+[policy]
+prefer = "b"
+max_delete = 25
+deletes = "flag-only"
+"#;
+
+    #[test]
+    fn config_file_gives_a_whole_job_with_relative_paths_from_its_directory() {
+        let (dir, c) = with_file(JOB, "sync", &[]);
+        std::fs::write(dir.path().join("a.pw"), "pw-from-file\n").unwrap();
+        let env = env_of(&[("ALICE_B", "pw-from-env"), ("HOME", "/h")]);
+        let job = resolve_env(&c, &env).unwrap();
+        assert_eq!(job.command, Command::Sync);
+        assert_eq!(job.state_path, dir.path().join("alice.sqlite"));
+        assert_eq!(
+            spec_view(&job.endpoints[0]),
+            (
+                Side::A,
+                "old.example.org",
+                993,
+                "alice",
+                "pw-from-file",
+                TlsMode::Implicit,
+                None,
+                false
+            )
+        );
+        assert_eq!(
+            spec_view(&job.endpoints[1]),
+            (
+                Side::B,
+                "new.example.org",
+                1143,
+                "alice",
+                "pw-from-env",
+                TlsMode::Implicit,
+                None,
+                false
+            )
+        );
+        assert_eq!(
+            job.options,
+            PolicyOptions {
+                prefer: Some(Side::B),
+                max_delete: Some(MaxDelete::Count(25)),
+                deletes: DeleteMode::FlagOnly,
+                ..PolicyOptions::default()
+            }
+        );
+    }
+
+    #[test]
+    fn config_command_line_overrides_the_file_setting_by_setting() {
+        let (dir, c) = with_file(
+            JOB,
+            "check",
+            &[
+                "--b",
+                "imaps://carol@other.example",
+                "--prefer",
+                "a",
+                "--deletes",
+                "expunge",
+                "--state",
+                "/cli/state.sqlite",
+                "--a-password-command",
+                "echo from-command",
+            ],
+        );
+        // a.pw does not exist: the command line's password source replaces
+        // the file's, so it is never read.
+        let env = env_of(&[("ALICE_B", "pw-b"), ("HOME", "/h")]);
+        let job = resolve_env(&c, &env).unwrap();
+        assert_eq!(job.endpoints[0].password.expose(), "from-command");
+        assert_eq!(
+            (
+                job.endpoints[1].user.as_str(),
+                job.endpoints[1].host.as_str()
+            ),
+            ("carol", "other.example")
+        );
+        assert_eq!(
+            job.endpoints[1].tls,
+            TlsMode::Implicit,
+            "the file's tls still applies to B"
+        );
+        assert_eq!(job.endpoints[1].password.expose(), "pw-b");
+        assert_eq!(job.state_path, PathBuf::from("/cli/state.sqlite"));
+        assert_eq!(job.options.prefer, Some(Side::A));
+        assert_eq!(job.options.max_delete, Some(MaxDelete::Count(25)));
+        assert_eq!(job.options.deletes, DeleteMode::Expunge);
+        drop(dir);
+    }
+
+    #[test]
+    fn config_file_password_env_unset_and_file_missing_name_the_line() {
+        let msg = file_err(JOB, &[]);
+        assert!(
+            msg.starts_with("job.toml:6: a.password_file: cannot read password file"),
+            "{msg}"
+        );
+        let msg = file_err(JOB, &["--a-password-command", "echo x"]);
+        assert_eq!(
+            msg,
+            "job.toml:11: b.password_env: no password: the environment variable ALICE_B is not set"
+        );
+    }
+
+    #[test]
+    fn config_file_refuses_passwords_in_it_and_xoauth2_for_now() {
+        let msg = file_err(
+            "[a]\nurl = \"imaps://u@a.example\"\npassword = \"hunter2\"\n[b]\nurl = \"imaps://v@b.example\"\n",
+            &[],
+        );
+        assert!(
+            msg.starts_with(
+                "job.toml:3: a.password: passwords are never accepted in the config file"
+            ) && !msg.contains("hunter2"),
+            "{msg}"
+        );
+        // Even when the command line names another source.
+        let msg = file_err(
+            "[a]\npassword = \"hunter2\"\n",
+            &[
+                "--a",
+                "imaps://u@a.example",
+                "--b",
+                "imaps://v@b.example",
+                "--a-password-file",
+                "/f",
+            ],
+        );
+        assert!(msg.starts_with("job.toml:2: a.password:"), "{msg}");
+
+        let msg = file_err(
+            "[b]\nurl = \"imaps://v:hunter2@b.example\"\n",
+            &["--a", "imaps://u@a.example"],
+        );
+        assert!(
+            msg.starts_with("job.toml:2: b.url: the URL contains a password; passwords are never accepted in the config file")
+                && !msg.contains("hunter2"),
+            "{msg}"
+        );
+
+        let msg = file_err(
+            "[a]\nurl = \"imaps://u@a.example\"\noauth2_token_command = \"oauth2l fetch\"\n",
+            &["--b", "imaps://v@b.example"],
+        );
+        assert!(
+            msg.starts_with(
+                "job.toml:3: a.oauth2_token_command: SASL XOAUTH2 is not supported yet"
+            ),
+            "{msg}"
+        );
+
+        let msg = file_err(
+            "[b]\npassword_file = \"/f\"\npassword_command = \"true\"\n",
+            &["--a", "imaps://u@a.example", "--b", "imaps://v@b.example"],
+        );
+        assert!(
+            msg.starts_with("job.toml:3: b.password_command: [b] gives more than one"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn config_file_tls_guard_and_schema_errors_name_the_line() {
+        let msg = file_err(
+            "[a]\nurl = \"imap://u@mail.example.org\"\ntls = \"none\"\n",
+            &["--b", "imaps://v@b.example"],
+        );
+        assert!(
+            msg.starts_with("job.toml:3: a.tls: refusing to send the password unencrypted")
+                && msg.contains("allow_plaintext_auth = true"),
+            "{msg}"
+        );
+        let (_dir, c) = with_file(
+            "allow_plaintext_auth = true\n[a]\nurl = \"imap://u@mail.example.org\"\ntls = \"none\"\n",
+            "plan",
+            &["--b", "imaps://v@b.example"],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert!(job.endpoints[0].allow_plaintext_auth && job.endpoints[1].allow_plaintext_auth);
+
+        let msg = file_err(
+            "[a]\nurl = \"imap://u@localhost\"\ntls = \"none\"\nca_file = \"/ca.pem\"\n",
+            &["--b", "imaps://v@b.example"],
+        );
+        assert_eq!(
+            msg,
+            "job.toml:4: a.ca_file: ca_file makes no sense with tls = \"none\""
+        );
+
+        let msg = file_err("[a]\nurl = \"imaps://u@a\"\nuser = \"u\"\n", &[]);
+        assert!(
+            msg.contains("line 3") && msg.contains("unknown field `user`"),
+            "{msg}"
+        );
+        let msg = file_err("[a]\nurl = \"ftp://u@a\"\n", &["--b", "imaps://v@b"]);
+        assert!(
+            msg.starts_with("job.toml:2: a.url: unsupported scheme 'ftp:'"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn config_missing_endpoints_and_lonely_delete_extra_are_refused() {
+        let c = cli(&["plan", "--a", "imaps://u@a.example"]);
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert_eq!(msg, "no server B: give --b URL");
+        let msg = file_err("", &["--b", "imaps://u@b.example"]);
+        assert_eq!(
+            msg,
+            "no server A: give --a URL, or `url` under [a] in the config file"
+        );
+        let c = plan(
+            "imaps://u@a.example",
+            "imaps://v@b.example",
+            &["--delete-extra"],
+        );
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert!(msg.contains("only applies with --one-way"), "{msg}");
+        // The file's one_way completes the command line's --delete-extra.
+        let (_dir, c) = with_file(
+            "[policy]\none_way = \"a-to-b\"\n",
+            "sync",
+            &[
+                "--a",
+                "imaps://u@a.example",
+                "--b",
+                "imaps://v@b.example",
+                "--delete-extra",
+            ],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(
+            (job.options.one_way, job.options.delete_extra),
+            (Some(OneWay::AToB), true)
+        );
+    }
+
+    #[test]
+    fn config_non_run_verbs_do_not_resolve() {
+        let msg = resolve_env(&cli(&["completions", "bash"]), &full_env())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("does not run against servers"), "{msg}");
     }
 }
