@@ -1,6 +1,8 @@
 //! What each [`super::Connection`] method sends and how it reads the reply:
 //! LIST, SELECT/EXAMINE, the metadata listing, body fetches, APPEND /
-//! MULTIAPPEND, UID STORE and CREATE.
+//! MULTIAPPEND, UID STORE, and managing mailboxes and subscriptions
+//! (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LSUB / LIST (SUBSCRIBED)).
+//! The CONDSTORE/QRESYNC commands are in `history.rs`.
 //!
 //! Each function builds commands, runs them through the engine (pipelined
 //! where there are several) and turns the untagged data into the public
@@ -23,27 +25,44 @@ pub(crate) struct Selected {
     /// RFC822.SIZE per UID from the last metadata listing, used to bound
     /// body-fetch batches by size.
     pub sizes: HashMap<Uid, u32>,
+    /// CONDSTORE is on for this mailbox: SELECT reported HIGHESTMODSEQ and
+    /// not NOMODSEQ, so CHANGEDSINCE and UNCHANGEDSINCE may be sent.
+    pub modseq: bool,
 }
 
-/// Keeps EXISTS current from untagged data that may come with any command.
-fn track(selected: &mut Option<Selected>, u: &Untagged<'_>) {
+/// Keeps EXISTS current from untagged data that may come with any command:
+/// `* n EXPUNGE`, or `* VANISHED uid-set` once QRESYNC is enabled (which
+/// replaces EXPUNGE; the EARLIER form reports history, not a change now).
+pub(crate) fn track(selected: &mut Option<Selected>, u: &Untagged<'_>) {
     if let Some(sel) = selected.as_mut() {
         match u {
             Untagged::Exists(n) => sel.exists = *n,
             Untagged::Expunge(_) => sel.exists = sel.exists.saturating_sub(1),
+            Untagged::Vanished {
+                earlier: false,
+                uid_set,
+            } => {
+                if let Some(ranges) = uidset::parse_ranges(uid_set) {
+                    let gone = uidset::count_ranges(&ranges);
+                    sel.exists = sel
+                        .exists
+                        .saturating_sub(u32::try_from(gone).unwrap_or(u32::MAX));
+                    sel.sizes.retain(|&u, _| !uidset::in_ranges(&ranges, u));
+                }
+            }
             _ => {}
         }
     }
 }
 
-fn invalid(engine: &Engine, detail: String) -> ImapError {
+pub(crate) fn invalid(engine: &Engine, detail: String) -> ImapError {
     ImapError::Invalid {
         peer: engine.peer().clone(),
         detail,
     }
 }
 
-fn protocol(engine: &Engine, during: &str, detail: String) -> ImapError {
+pub(crate) fn protocol(engine: &Engine, during: &str, detail: String) -> ImapError {
     ImapError::Protocol {
         peer: engine.peer().clone(),
         during: during.to_string(),
@@ -51,11 +70,14 @@ fn protocol(engine: &Engine, during: &str, detail: String) -> ImapError {
     }
 }
 
-fn mailbox_arg<'n>(engine: &Engine, name: &'n str) -> Result<quote::Astring<'n>, ImapError> {
+pub(crate) fn mailbox_arg<'n>(
+    engine: &Engine,
+    name: &'n str,
+) -> Result<quote::Astring<'n>, ImapError> {
     quote::mailbox(name).map_err(|d| invalid(engine, d))
 }
 
-fn flag_list(engine: &Engine, flags: &FlagSet) -> Result<String, ImapError> {
+pub(crate) fn flag_list(engine: &Engine, flags: &FlagSet) -> Result<String, ImapError> {
     for f in flags.iter() {
         if !quote::is_sendable_flag(f.as_str()) {
             return Err(invalid(
@@ -86,16 +108,17 @@ pub(crate) async fn list(
     Ok(out)
 }
 
-/// SELECT or EXAMINE, with `(CONDSTORE)` where offered.
+/// SELECT or EXAMINE, with `(CONDSTORE)` when `condstore` (the session
+/// has CONDSTORE or QRESYNC).
 pub(crate) async fn select(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
     name: &str,
     read_only: bool,
+    condstore: bool,
 ) -> Result<MailboxStatus, ImapError> {
     let arg = mailbox_arg(engine, name)?;
     let verb = if read_only { "EXAMINE" } else { "SELECT" };
-    let condstore = engine.has_capability("CONDSTORE");
     let label = format!("{verb} {name:?}");
     let mut cmd = Command::new(verb, label.clone()).text(" ").astring(arg);
     if condstore {
@@ -134,20 +157,22 @@ pub(crate) async fn select(
         Some(n) => n,
         None => status_uidnext(engine, name).await?,
     };
+    let highestmodseq = if condstore && !nomodseq {
+        highestmodseq
+    } else {
+        None
+    };
     *selected = Some(Selected {
         name: name.to_string(),
         exists,
         sizes: HashMap::new(),
+        modseq: highestmodseq.is_some(),
     });
     Ok(MailboxStatus {
         uidvalidity,
         uidnext,
         exists,
-        highestmodseq: if condstore && !nomodseq {
-            highestmodseq
-        } else {
-            None
-        },
+        highestmodseq,
         permanent_flags,
     })
 }
@@ -176,11 +201,74 @@ async fn status_uidnext(engine: &mut Engine, name: &str) -> Result<u32, ImapErro
     uidnext.ok_or_else(|| protocol(engine, &label, "no UIDNEXT in the STATUS reply".into()))
 }
 
+/// One message's metadata as it comes in, possibly over several FETCH
+/// responses (an unsolicited flag update carries only FLAGS).
 #[derive(Default)]
-struct PartialMeta {
+pub(crate) struct PartialMeta {
     size: Option<u32>,
     date: Option<InternalDate>,
     flags: Option<FlagSet>,
+    pub modseq: Option<u64>,
+}
+
+/// Files the metadata of one FETCH response under its UID (returned).
+/// FETCH data without a UID is an unsolicited flag update for a sequence
+/// number and is skipped; the solicited replies carry the UID.
+pub(crate) fn absorb_meta(
+    found: &mut BTreeMap<Uid, PartialMeta>,
+    attrs: &[AttributeValue<'_>],
+) -> Result<Option<Uid>, String> {
+    let Some(uid) = parse::fetch_uid(attrs) else {
+        return Ok(None);
+    };
+    let entry = found.entry(uid).or_default();
+    for a in attrs {
+        match a {
+            AttributeValue::Rfc822Size(s) => entry.size = Some(*s),
+            AttributeValue::InternalDate(d) => {
+                let date = InternalDate::parse(d)
+                    .ok_or_else(|| format!("UID {uid}: unparsable INTERNALDATE {d:?}"))?;
+                entry.date = Some(date);
+            }
+            AttributeValue::Flags(f) => {
+                entry.flags = Some(FlagSet::from_wire(f.iter().map(|c| c.as_ref())))
+            }
+            AttributeValue::ModSeq(m) => entry.modseq = Some(entry.modseq.unwrap_or(0).max(*m)),
+            _ => {}
+        }
+    }
+    Ok(Some(uid))
+}
+
+/// The complete listings among `found`, in UID order. A UID seen only in
+/// an unsolicited update (expunged meanwhile, or not asked for) has no
+/// size or date and is left out; one with size and date but no FLAGS is a
+/// protocol error.
+pub(crate) fn finish_meta(
+    engine: &Engine,
+    label: &str,
+    found: &BTreeMap<Uid, PartialMeta>,
+) -> Result<Vec<ListedMessage>, ImapError> {
+    let mut out = Vec::with_capacity(found.len());
+    for (&uid, m) in found {
+        let (Some(size), Some(internal_date)) = (m.size, m.date) else {
+            continue;
+        };
+        let Some(flags) = m.flags.clone() else {
+            return Err(protocol(
+                engine,
+                label,
+                format!("UID {uid} came without FLAGS"),
+            ));
+        };
+        out.push(ListedMessage {
+            uid,
+            size,
+            internal_date,
+            flags,
+        });
+    }
+    Ok(out)
 }
 
 /// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)`.
@@ -204,53 +292,13 @@ pub(crate) async fn fetch_all_meta(
     engine
         .run_one(cmd, &mut |_, u| {
             track(selected, u);
-            let Untagged::Fetch { attrs, .. } = u else {
-                return Ok(());
-            };
-            // FETCH data without a UID is an unsolicited flag update for
-            // a sequence number; the solicited reply carries the UID.
-            let Some(uid) = parse::fetch_uid(attrs) else {
-                return Ok(());
-            };
-            let entry = found.entry(uid).or_default();
-            for a in attrs {
-                match a {
-                    AttributeValue::Rfc822Size(s) => entry.size = Some(*s),
-                    AttributeValue::InternalDate(d) => {
-                        let date = InternalDate::parse(d)
-                            .ok_or_else(|| format!("UID {uid}: unparsable INTERNALDATE {d:?}"))?;
-                        entry.date = Some(date);
-                    }
-                    AttributeValue::Flags(f) => {
-                        entry.flags = Some(FlagSet::from_wire(f.iter().map(|c| c.as_ref())))
-                    }
-                    _ => {}
-                }
+            if let Untagged::Fetch { attrs, .. } = u {
+                absorb_meta(&mut found, attrs)?;
             }
             Ok(())
         })
         .await?;
-    let mut out = Vec::with_capacity(found.len());
-    for (uid, m) in found {
-        // A UID seen only in an unsolicited update (expunged meanwhile) has
-        // no size or date: it is not part of the listing.
-        let (Some(size), Some(internal_date)) = (m.size, m.date) else {
-            continue;
-        };
-        let Some(flags) = m.flags else {
-            return Err(protocol(
-                engine,
-                &label,
-                format!("UID {uid} came without FLAGS"),
-            ));
-        };
-        out.push(ListedMessage {
-            uid,
-            size,
-            internal_date,
-            flags,
-        });
-    }
+    let out = finish_meta(engine, &label, &found)?;
     if let Some(sel) = selected.as_mut() {
         sel.sizes = out.iter().map(|m| (m.uid, m.size)).collect();
     }
@@ -427,26 +475,17 @@ pub(crate) async fn store(
         return Ok(());
     }
     let mailbox = sel.name.clone();
-    let mut cmds = Vec::new();
-    for (op, flags) in [
-        ("+FLAGS.SILENT", &delta.add),
-        ("-FLAGS.SILENT", &delta.remove),
-    ] {
-        if flags.is_empty() {
-            continue;
-        }
-        let list = flag_list(engine, flags)?;
-        // "A0000 UID STORE " + set + " " + op + " " + list + CRLF, with room
-        // for a longer tag.
-        let overhead = 32 + op.len() + list.len();
-        // A single run is never split, so even a tiny budget makes progress.
-        let budget = limits.max_command_line.saturating_sub(overhead).max(1);
-        for set in uidset::compress_split(uids, budget) {
-            let n = uidset::expand(&set, usize::MAX).map_or(0, |v| v.len());
-            let label = format!("UID STORE {op} {list} on {n} UIDs in {mailbox:?}");
-            cmds.push(Command::new("UID STORE", label).text(format!(" {set} {op} {list}")));
-        }
-    }
+    // Check both halves before anything goes out.
+    let mut cmds = store_commands(engine, limits, &mailbox, uids, "+", &delta.add, None)?;
+    cmds.extend(store_commands(
+        engine,
+        limits,
+        &mailbox,
+        uids,
+        "-",
+        &delta.remove,
+        None,
+    )?);
     engine
         .run(cmds, limits.window, &mut |_, u| {
             track(selected, u);
@@ -456,23 +495,48 @@ pub(crate) async fn store(
     Ok(())
 }
 
+/// `UID STORE <set> [(UNCHANGEDSINCE m)] <sign>FLAGS.SILENT (…)` for these
+/// UIDs, split so that every command line stays under
+/// `limits.max_command_line`. No commands for an empty flag set.
+pub(crate) fn store_commands(
+    engine: &Engine,
+    limits: &Limits,
+    mailbox: &str,
+    uids: &[Uid],
+    sign: &str,
+    flags: &FlagSet,
+    unchanged_since: Option<u64>,
+) -> Result<Vec<Command<'static>>, ImapError> {
+    if flags.is_empty() || uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let op = format!("{sign}FLAGS.SILENT");
+    let list = flag_list(engine, flags)?;
+    let modifier = unchanged_since
+        .map(|m| format!(" (UNCHANGEDSINCE {m})"))
+        .unwrap_or_default();
+    // "A0000 UID STORE " + set + modifier + " " + op + " " + list + CRLF,
+    // with room for a longer tag.
+    let overhead = 32 + modifier.len() + op.len() + list.len();
+    // A single run is never split, so even a tiny budget makes progress.
+    let budget = limits.max_command_line.saturating_sub(overhead).max(1);
+    Ok(uidset::compress_split(uids, budget)
+        .into_iter()
+        .map(|set| {
+            let n = uidset::parse_ranges(&set).map_or(0, |r| uidset::count_ranges(&r));
+            let label = format!("UID STORE{modifier} {op} {list} on {n} UIDs in {mailbox:?}");
+            Command::new("UID STORE", label).text(format!(" {set}{modifier} {op} {list}"))
+        })
+        .collect())
+}
+
 /// `CREATE name`.
 pub(crate) async fn create(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
     name: &str,
 ) -> Result<(), ImapError> {
-    let arg = mailbox_arg(engine, name)?;
-    let cmd = Command::new("CREATE", format!("CREATE {name:?}"))
-        .text(" ")
-        .astring(arg);
-    engine
-        .run_one(cmd, &mut |_, u| {
-            track(selected, u);
-            Ok(())
-        })
-        .await?;
-    Ok(())
+    on_mailbox(engine, selected, "CREATE", name).await
 }
 
 /// `LOGOUT`, briefly; the session is over whatever happens.
@@ -484,4 +548,110 @@ pub(crate) async fn logout(mut engine: Engine) {
     )
     .await;
     engine.shutdown().await;
+}
+
+/// A command whose only argument is a mailbox name (CREATE, DELETE,
+/// SUBSCRIBE, UNSUBSCRIBE); nothing is sent for a name that cannot be.
+async fn on_mailbox(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    verb: &'static str,
+    name: &str,
+) -> Result<(), ImapError> {
+    let arg = mailbox_arg(engine, name)?;
+    let cmd = Command::new(verb, format!("{verb} {name:?}"))
+        .text(" ")
+        .astring(arg);
+    engine
+        .run_one(cmd, &mut |_, u| {
+            track(selected, u);
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// `DELETE name`. Deleting the selected mailbox leaves none selected here
+/// (servers differ on what they do; we assume the worst).
+pub(crate) async fn delete(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    name: &str,
+) -> Result<(), ImapError> {
+    if selected.as_ref().is_some_and(|s| s.name == name) {
+        *selected = None;
+    }
+    on_mailbox(engine, selected, "DELETE", name).await
+}
+
+/// `RENAME from to`. Renaming the selected mailbox leaves none selected here.
+pub(crate) async fn rename(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    from: &str,
+    to: &str,
+) -> Result<(), ImapError> {
+    let a = mailbox_arg(engine, from)?;
+    let b = mailbox_arg(engine, to)?;
+    if selected.as_ref().is_some_and(|s| s.name == from) {
+        *selected = None;
+    }
+    let cmd = Command::new("RENAME", format!("RENAME {from:?} {to:?}"))
+        .text(" ")
+        .astring(a)
+        .text(" ")
+        .astring(b);
+    engine
+        .run_one(cmd, &mut |_, u| {
+            track(selected, u);
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// `SUBSCRIBE name` / `UNSUBSCRIBE name`.
+pub(crate) async fn subscribe(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    name: &str,
+    on: bool,
+) -> Result<(), ImapError> {
+    let verb = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
+    on_mailbox(engine, selected, verb, name).await
+}
+
+/// Every subscribed name, sorted: `LIST (SUBSCRIBED) "" "*"` where
+/// LIST-EXTENDED is offered (keeping the entries marked `\Subscribed`),
+/// else `LSUB "" "*"` (every entry; with `*` LSUB lists subscribed names
+/// only, `\Noselect` there meaning the mailbox does not exist).
+pub(crate) async fn list_subscribed(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+) -> Result<Vec<String>, ImapError> {
+    let extended = engine.has_capability("LIST-EXTENDED");
+    let cmd = if extended {
+        Command::new("LIST", "LIST (SUBSCRIBED) \"\" \"*\"").text(" (SUBSCRIBED) \"\" \"*\"")
+    } else {
+        Command::new("LSUB", "LSUB \"\" \"*\"").text(" \"\" \"*\"")
+    };
+    let mut out = Vec::new();
+    engine
+        .run_one(cmd, &mut |_, u| {
+            track(selected, u);
+            if let Untagged::List(m) = u {
+                let subscribed = !extended
+                    || m.attributes
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case("\\Subscribed"));
+                if subscribed {
+                    out.push(m.name.clone());
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    out.sort();
+    out.dedup();
+    Ok(out)
 }

@@ -72,6 +72,7 @@ pub(crate) struct Command<'a> {
     label: String,
     parts: Vec<Part<'a>>,
     allow_bye: bool,
+    no_is_an_answer: bool,
 }
 
 impl<'a> Command<'a> {
@@ -82,7 +83,13 @@ impl<'a> Command<'a> {
             label: label.into(),
             parts: vec![Part::Text(Cow::Borrowed(name.as_bytes()))],
             allow_bye: false,
+            no_is_an_answer: false,
         }
+    }
+
+    /// The label errors use for this command.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
     }
 
     /// Appends raw protocol text (the caller made sure it is safe).
@@ -121,6 +128,14 @@ impl<'a> Command<'a> {
     /// An untagged BYE is expected (LOGOUT) rather than an error.
     pub(crate) fn expecting_bye(mut self) -> Self {
         self.allow_bye = true;
+        self
+    }
+
+    /// A tagged NO is an answer the caller reads (`NO [MODIFIED …]` of a
+    /// conditional STORE) rather than an error: it is returned with the
+    /// OKs and does not stop the commands after it.
+    pub(crate) fn no_is_an_answer(mut self) -> Self {
+        self.no_is_an_answer = true;
         self
     }
 }
@@ -270,7 +285,8 @@ impl Engine {
     }
 
     /// Sends the commands in order, at most `window` in flight, and returns
-    /// every tagged OK in order. A tagged NO or BAD stops further sending;
+    /// every tagged OK in order (and the NOs of commands built with
+    /// [`Command::no_is_an_answer`]). Any other tagged NO or BAD stops further sending;
     /// commands already sent are still completed, then the first failure is
     /// returned. Untagged data goes to `on_data`.
     pub(crate) async fn run(
@@ -329,6 +345,7 @@ impl Engine {
             let Some(status) = status else { break };
             match status.cond {
                 Cond::Ok => out.push(status),
+                Cond::No if cmds[i].no_is_an_answer => out.push(status),
                 Cond::No => {
                     return Err(ImapError::No {
                         peer: self.peer.clone(),
@@ -437,7 +454,8 @@ impl Engine {
                         self.protocol(&during, format!("reply for unknown tag {tag:?}"))
                     })?;
                 let (i, tag) = fl.inflight.remove(pos).unwrap_or_default();
-                if status.cond != Cond::Ok {
+                let answer = status.cond == Cond::No && fl.cmds[i].no_is_an_answer;
+                if status.cond != Cond::Ok && !answer {
                     fl.failed = true;
                 }
                 fl.done[i] = Some(status);

@@ -14,13 +14,15 @@
 //! Inside: `transport` (TCP/TLS), `auth` (greeting, STARTTLS, login),
 //! `engine` (tags, pipelining, literals, deadlines, the write point),
 //! `frame` (response boundaries with size caps), `parse` (responses into
-//! values), `commands` (what each method sends), `quote`, `uidset`.
+//! values), `commands` (what each method sends), `history` (CONDSTORE,
+//! QRESYNC and UIDPLUS commands), `quote`, `uidset`.
 
 mod auth;
 mod commands;
 mod engine;
 mod error;
 mod frame;
+mod history;
 mod parse;
 mod quote;
 mod transport;
@@ -92,6 +94,48 @@ pub struct ListedMessage {
     pub flags: FlagSet,
 }
 
+/// What the session can use of the server's history (RFC 7162), decided
+/// once after login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HistorySupport {
+    /// No CONDSTORE: only full listings.
+    None,
+    /// CONDSTORE: mod-sequences, `CHANGEDSINCE`, `UNCHANGEDSINCE`; expunges
+    /// must be found by comparing UID lists ([`Connection::uid_list`]).
+    Condstore,
+    /// QRESYNC enabled: as CONDSTORE, plus expunged UIDs reported as
+    /// `VANISHED`.
+    Qresync,
+}
+
+/// What changed in the selected mailbox since a mod-sequence
+/// ([`Connection::fetch_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Changes {
+    /// Messages whose mod-sequence is above the given one (flags changed,
+    /// or new since), with full metadata, in UID order.
+    pub changed: Vec<ListedMessage>,
+    /// The MODSEQ of each changed message (RFC 7162 makes it part of every
+    /// CHANGEDSINCE answer), in UID order.
+    pub modseqs: Vec<(Uid, u64)>,
+    /// QRESYNC only (None under plain CONDSTORE): UIDs expunged since, as
+    /// sorted, merged, inclusive ranges. Servers may include UIDs that were
+    /// never used (even `1:4294967295`), so intersect with the UIDs you know
+    /// rather than expanding. An empty mailbox answers `[(1, u32::MAX)]`
+    /// without asking the server: every UID is gone.
+    pub vanished: Option<Vec<(Uid, Uid)>>,
+}
+
+/// What a conditional store ([`Connection::store_unchanged_since`]) left
+/// undone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreOutcome {
+    /// UIDs whose flags changed since the given mod-sequence
+    /// (`[MODIFIED …]`): not written; re-read them and merge again. A UID
+    /// that failed the first (+FLAGS) half was not given the second either.
+    pub modified: Vec<Uid>,
+}
+
 /// One message to APPEND.
 #[derive(Debug, Clone, Copy)]
 pub struct AppendItem<'a> {
@@ -152,11 +196,14 @@ pub struct Connection {
     engine: engine::Engine,
     limits: Limits,
     selected: Option<commands::Selected>,
+    history: HistorySupport,
 }
 
 impl Connection {
     /// Connects, reads the greeting, does STARTTLS where asked, authenticates
-    /// (AUTHENTICATE PLAIN where offered, else LOGIN), and reads CAPABILITY.
+    /// (AUTHENTICATE PLAIN where offered, else LOGIN), reads CAPABILITY, and
+    /// enables QRESYNC (else CONDSTORE) where offered — see
+    /// [`Connection::history_support`].
     pub async fn connect(spec: &ConnectSpec) -> Result<Connection, ImapError> {
         Connection::connect_with(spec, &Limits::default()).await
     }
@@ -166,12 +213,26 @@ impl Connection {
         spec: &ConnectSpec,
         limits: &Limits,
     ) -> Result<Connection, ImapError> {
-        let engine = auth::open(spec, limits).await?;
+        let mut engine = auth::open(spec, limits).await?;
+        let history = history::enable(&mut engine).await?;
         Ok(Connection {
             engine,
             limits: limits.clone(),
             selected: None,
+            history,
         })
+    }
+
+    /// What connect() enabled: `ENABLE QRESYNC` where QRESYNC is offered,
+    /// else CONDSTORE (by `ENABLE CONDSTORE` where ENABLE is offered, else
+    /// per mailbox through SELECT (CONDSTORE)), else nothing.
+    pub fn history_support(&self) -> HistorySupport {
+        self.history
+    }
+
+    /// Whether `UID EXPUNGE` (UIDPLUS) is available.
+    pub fn has_uidplus(&self) -> bool {
+        self.engine.has_capability("UIDPLUS")
     }
 
     /// Whether the server announced this capability (case-insensitive).
@@ -199,13 +260,79 @@ impl Connection {
         commands::list(&mut self.engine, &mut self.selected).await
     }
 
-    /// SELECT (or EXAMINE when `read_only`), with `(CONDSTORE)` where offered.
+    /// SELECT (or EXAMINE when `read_only`), with `(CONDSTORE)` where
+    /// offered. `highestmodseq` is None without CONDSTORE or on NOMODSEQ;
+    /// the history commands refuse such a mailbox.
     pub async fn select(
         &mut self,
         name: &str,
         read_only: bool,
     ) -> Result<MailboxStatus, ImapError> {
-        commands::select(&mut self.engine, &mut self.selected, name, read_only).await
+        let condstore = self.history != HistorySupport::None;
+        commands::select(
+            &mut self.engine,
+            &mut self.selected,
+            name,
+            read_only,
+            condstore,
+        )
+        .await
+    }
+
+    /// What changed in the selected mailbox since `modseq` (CONDSTORE):
+    /// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)
+    /// (CHANGEDSINCE modseq VANISHED)` under QRESYNC, else without VANISHED
+    /// and with [`Changes::vanished`] None (compare [`Connection::uid_list`]
+    /// with what you know instead). [`ImapError::Invalid`] (nothing sent)
+    /// without CONDSTORE or on a NOMODSEQ mailbox.
+    pub async fn fetch_changes(&mut self, modseq: u64) -> Result<Changes, ImapError> {
+        history::fetch_changes(&mut self.engine, &mut self.selected, self.history, modseq).await
+    }
+
+    /// Every UID in the selected mailbox, ascending (ESEARCH where offered,
+    /// else `UID FETCH 1:* (UID)`). The caller compares the count with
+    /// EXISTS.
+    pub async fn uid_list(&mut self) -> Result<Vec<Uid>, ImapError> {
+        history::uid_list(&mut self.engine, &mut self.selected, &self.limits).await
+    }
+
+    /// Applies a flag delta only to messages unchanged since `modseq`
+    /// (RFC 7162 UNCHANGEDSINCE): the +FLAGS half with `modseq`, then the
+    /// -FLAGS half chained from the highest MODSEQ the first half returned.
+    /// UIDs the server reports `[MODIFIED]` (in a tagged OK or NO) come back
+    /// in [`StoreOutcome::modified`], untouched by us: re-read and merge.
+    /// Long UID sets are split. [`ImapError::Invalid`] (nothing sent)
+    /// without CONDSTORE or on a NOMODSEQ mailbox.
+    pub async fn store_unchanged_since(
+        &mut self,
+        uids: &[Uid],
+        delta: &FlagDelta,
+        modseq: u64,
+    ) -> Result<StoreOutcome, ImapError> {
+        history::store_unchanged_since(
+            &mut self.engine,
+            &mut self.selected,
+            self.history,
+            &self.limits,
+            uids,
+            delta,
+            modseq,
+        )
+        .await
+    }
+
+    /// Expunges exactly these UIDs: `UID STORE set +FLAGS.SILENT (\Deleted)`
+    /// then `UID EXPUNGE set`. [`ImapError::Invalid`] (nothing sent) without
+    /// UIDPLUS — never a plain EXPUNGE, which would take other \Deleted
+    /// messages with it.
+    pub async fn uid_expunge(&mut self, uids: &[Uid]) -> Result<(), ImapError> {
+        history::uid_expunge(&mut self.engine, &mut self.selected, &self.limits, uids).await
+    }
+
+    /// Re-reads UID, FLAGS, RFC822.SIZE and INTERNALDATE of these UIDs in the
+    /// selected mailbox, in UID order; UIDs that are gone are absent.
+    pub async fn fetch_meta(&mut self, uids: &[Uid]) -> Result<Vec<ListedMessage>, ImapError> {
+        history::fetch_meta(&mut self.engine, &mut self.selected, &self.limits, uids).await
     }
 
     /// UID, FLAGS, RFC822.SIZE and INTERNALDATE of every message in the
@@ -266,6 +393,33 @@ impl Connection {
     /// CREATE (wire name).
     pub async fn create(&mut self, name: &str) -> Result<(), ImapError> {
         commands::create(&mut self.engine, &mut self.selected, name).await
+    }
+
+    /// DELETE (wire name).
+    pub async fn delete_mailbox(&mut self, name: &str) -> Result<(), ImapError> {
+        commands::delete(&mut self.engine, &mut self.selected, name).await
+    }
+
+    /// RENAME (wire names).
+    pub async fn rename_mailbox(&mut self, from: &str, to: &str) -> Result<(), ImapError> {
+        commands::rename(&mut self.engine, &mut self.selected, from, to).await
+    }
+
+    /// SUBSCRIBE (wire name).
+    pub async fn subscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        commands::subscribe(&mut self.engine, &mut self.selected, name, true).await
+    }
+
+    /// UNSUBSCRIBE (wire name).
+    pub async fn unsubscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        commands::subscribe(&mut self.engine, &mut self.selected, name, false).await
+    }
+
+    /// Every subscribed name (wire form), sorted: `LIST (SUBSCRIBED) "" "*"`
+    /// where LIST-EXTENDED is offered, else `LSUB "" "*"`. Names of
+    /// mailboxes that no longer exist are included.
+    pub async fn list_subscribed(&mut self) -> Result<Vec<String>, ImapError> {
+        commands::list_subscribed(&mut self.engine, &mut self.selected).await
     }
 
     /// LOGOUT, ignoring errors: the session is over either way.

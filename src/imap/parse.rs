@@ -105,6 +105,14 @@ pub(crate) enum Untagged<'a> {
         uid_set: String,
     },
     Enabled(Vec<String>),
+    /// RFC 4731 `* ESEARCH [(TAG "t")] [UID] name value …`, each value as
+    /// written (a number or a sequence set; a parenthesised value of an
+    /// extension we do not know is kept with its parentheses).
+    Esearch {
+        tag: Option<String>,
+        uid: bool,
+        items: Vec<(String, String)>,
+    },
     /// An untagged response we do not use, by keyword.
     Other(String),
 }
@@ -196,6 +204,7 @@ fn untagged<'a>(whole: &'a [u8], rest: &'a [u8]) -> Result<Untagged<'a>, String>
             }
             Untagged::MailboxStatus { mailbox, items }
         }
+        "ESEARCH" => esearch(&mut lx)?,
         "VANISHED" => {
             lx.sp()?;
             let mut earlier = false;
@@ -209,6 +218,46 @@ fn untagged<'a>(whole: &'a [u8], rest: &'a [u8]) -> Result<Untagged<'a>, String>
         }
         _ => Untagged::Other(kw),
     })
+}
+
+/// `[SP "(" "TAG" SP tag-string ")"] [SP "UID"] *(SP name SP value)`.
+fn esearch<'a>(lx: &mut Lexer<'a>) -> Result<Untagged<'a>, String> {
+    let mut tag = None;
+    let mut uid = false;
+    let mut items = Vec::new();
+    while lx.peek() == Some(b' ') {
+        lx.sp()?;
+        if lx.peek() == Some(b'(') && tag.is_none() && !uid && items.is_empty() {
+            lx.i += 1;
+            let kw = lx.atom()?;
+            if !kw.eq_ignore_ascii_case("TAG") {
+                return Err(format!("ESEARCH correlator {kw:?}"));
+            }
+            lx.sp()?;
+            tag = Some(lossy(lx.astring()?));
+            if lx.peek() != Some(b')') {
+                return Err(lx.err("')'"));
+            }
+            lx.i += 1;
+            continue;
+        }
+        let name = lx.atom()?.to_ascii_uppercase();
+        if name == "UID" && items.is_empty() && !uid {
+            uid = true;
+            continue;
+        }
+        lx.sp()?;
+        let value = if lx.peek() == Some(b'(') {
+            lx.balanced()?
+        } else {
+            lx.atom()?.to_string()
+        };
+        items.push((name, value));
+    }
+    if lx.peek().is_some() {
+        return Err(lx.err("the end of the ESEARCH response"));
+    }
+    Ok(Untagged::Esearch { tag, uid, items })
 }
 
 /// FETCH data, through imap-proto. Its parser is run under catch_unwind:
@@ -465,6 +514,33 @@ impl<'a> Lexer<'a> {
         self.sp()?;
         let a = self.atom()?;
         a.parse().map_err(|_| format!("{a:?} is not a number"))
+    }
+
+    /// A parenthesised value of any depth, as written (quoted strings are
+    /// skipped over, literals are refused).
+    fn balanced(&mut self) -> Result<String, String> {
+        let start = self.i;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return Err(self.err("')'")),
+                Some(b'(') => depth += 1,
+                Some(b')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.i += 1;
+                        return Ok(String::from_utf8_lossy(&self.b[start..self.i]).into_owned());
+                    }
+                }
+                Some(b'"') => {
+                    self.quoted()?;
+                    continue;
+                }
+                Some(b'{') | Some(b'\r') | Some(b'\n') => return Err(self.err("a simple value")),
+                Some(_) => {}
+            }
+            self.i += 1;
+        }
     }
 
     /// `(a b c)`: a flat list of atoms (flags, attributes, STATUS items).
@@ -824,8 +900,46 @@ mod tests {
             Untagged::Other("NAMESPACE".into())
         );
         assert_eq!(
-            untagged_of(b"* ESEARCH (TAG \"A1\") UID ALL 1:3\r\n"),
-            Untagged::Other("ESEARCH".into())
+            untagged_of(b"* ESEARCH (TAG \"A1\") UID ALL 1:3,7\r\n"),
+            Untagged::Esearch {
+                tag: Some("A1".into()),
+                uid: true,
+                items: vec![("ALL".into(), "1:3,7".into())]
+            }
+        );
+        assert_eq!(
+            untagged_of(b"* ESEARCH (TAG \"A1\") UID\r\n"),
+            Untagged::Esearch {
+                tag: Some("A1".into()),
+                uid: true,
+                items: vec![]
+            }
+        );
+        assert_eq!(
+            untagged_of(b"* ESEARCH COUNT 4 MIN 2 X (a \"b)\" (c)) MAX 9\r\n"),
+            Untagged::Esearch {
+                tag: None,
+                uid: false,
+                items: vec![
+                    ("COUNT".into(), "4".into()),
+                    ("MIN".into(), "2".into()),
+                    ("X".into(), "(a \"b)\" (c))".into()),
+                    ("MAX".into(), "9".into())
+                ]
+            }
+        );
+        assert!(parse(b"* ESEARCH (TAG \"A1\") UID ALL\r\n").is_err());
+        assert!(parse(b"* ESEARCH (FOO \"A1\")\r\n").is_err());
+        assert_eq!(
+            untagged_of(b"* ENABLED CONDSTORE QRESYNC\r\n"),
+            Untagged::Enabled(vec!["CONDSTORE".into(), "QRESYNC".into()])
+        );
+        assert_eq!(
+            untagged_of(b"* VANISHED 4:5\r\n"),
+            Untagged::Vanished {
+                earlier: false,
+                uid_set: "4:5".into()
+            }
         );
         assert_eq!(
             untagged_of(b"* BYE Server shutting down\r\n"),

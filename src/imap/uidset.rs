@@ -111,6 +111,50 @@ pub(crate) fn expand(text: &str, limit: usize) -> Option<Vec<Uid>> {
     Some(out)
 }
 
+/// Reads a uid-set such as `1:4294967295,7` into inclusive ranges without
+/// expanding it (a server may report huge ranges in VANISHED or MODIFIED),
+/// each with `lo <= hi`, sorted and merged. None if the text is not a
+/// uid-set of non-zero numbers (`*` included: servers must not send it).
+pub(crate) fn parse_ranges(text: &str) -> Option<Vec<(Uid, Uid)>> {
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let (lo, hi) = match part.split_once(':') {
+            Some((a, b)) => (parse_uid(a)?, parse_uid(b)?),
+            None => {
+                let u = parse_uid(part)?;
+                (u, u)
+            }
+        };
+        out.push((lo.min(hi), lo.max(hi)));
+    }
+    Some(merge_ranges(out))
+}
+
+/// Sorts inclusive ranges and merges those that overlap or touch.
+pub(crate) fn merge_ranges(mut ranges: Vec<(Uid, Uid)>) -> Vec<(Uid, Uid)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(Uid, Uid)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some((_, last_hi)) if lo <= last_hi.saturating_add(1) => *last_hi = (*last_hi).max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// Whether `uid` lies in sorted, merged ranges (from [`parse_ranges`] or
+/// [`merge_ranges`]).
+pub(crate) fn in_ranges(ranges: &[(Uid, Uid)], uid: Uid) -> bool {
+    let i = ranges.partition_point(|&(lo, _)| lo <= uid);
+    i > 0 && ranges[i - 1].1 >= uid
+}
+
+/// How many UIDs sorted, merged ranges cover.
+pub(crate) fn count_ranges(ranges: &[(Uid, Uid)]) -> u64 {
+    ranges.iter().map(|&(lo, hi)| u64::from(hi - lo) + 1).sum()
+}
+
 fn parse_uid(s: &str) -> Option<Uid> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -156,6 +200,39 @@ mod tests {
         assert_eq!(expand("1:*", 100), None);
         assert_eq!(expand("", 100), None);
         assert_eq!(expand("1:1000000", 10), None);
+    }
+
+    #[test]
+    fn uid_ranges_are_read_without_expanding_and_merged() {
+        assert_eq!(parse_ranges("1:4294967295"), Some(vec![(1, u32::MAX)]));
+        assert_eq!(
+            parse_ranges("405,300:310,311,9:7,1000"),
+            Some(vec![(7, 9), (300, 311), (405, 405), (1000, 1000)])
+        );
+        assert_eq!(parse_ranges("5:1,3"), Some(vec![(1, 5)]));
+        assert_eq!(parse_ranges("1:*"), None);
+        assert_eq!(parse_ranges("0:3"), None);
+        assert_eq!(parse_ranges(""), None);
+        assert_eq!(parse_ranges("1,,2"), None);
+        let r = parse_ranges("7:9,12,4294967290:4294967295").unwrap();
+        for (uid, inside) in [
+            (6, false),
+            (7, true),
+            (9, true),
+            (10, false),
+            (12, true),
+            (13, false),
+            (u32::MAX, true),
+        ] {
+            assert_eq!(in_ranges(&r, uid), inside, "{uid}");
+        }
+        assert!(!in_ranges(&[], 1));
+        assert_eq!(count_ranges(&r), 3 + 1 + 6);
+        assert_eq!(count_ranges(&[(1, u32::MAX)]), u64::from(u32::MAX));
+        assert_eq!(
+            merge_ranges(vec![(u32::MAX, u32::MAX), (1, u32::MAX - 1)]),
+            vec![(1, u32::MAX)]
+        );
     }
 
     #[test]

@@ -1,0 +1,479 @@
+//! The commands of the history path (RFC 7162 CONDSTORE/QRESYNC, RFC 4315
+//! UIDPLUS): ENABLE after login, what changed since a mod-sequence
+//! (`CHANGEDSINCE`, with `VANISHED` under QRESYNC), the UID list of a
+//! mailbox, conditional flag stores (`UNCHANGEDSINCE`, `[MODIFIED]`),
+//! re-reading given UIDs, and `UID EXPUNGE` of exactly given UIDs.
+//!
+//! Everything the server says comes through the engine attributed to the
+//! command that caused it — `* VANISHED (EARLIER)` during the FETCH is that
+//! FETCH's answer — never through an unsolicited-response queue.
+
+use super::commands::{self, absorb_meta, finish_meta, invalid, protocol, PartialMeta, Selected};
+use super::engine::{Command, Engine};
+use super::error::ImapError;
+use super::parse::{Code, Cond, Status, Untagged};
+use super::{uidset, Changes, HistorySupport, Limits, ListedMessage, StoreOutcome};
+use crate::model::{FlagDelta, Uid};
+use imap_proto::AttributeValue;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// After login: `ENABLE QRESYNC` where QRESYNC is offered, else
+/// `ENABLE CONDSTORE` where CONDSTORE and ENABLE are offered. What the
+/// server lists in `* ENABLED` counts; a NO is not an error (we go on with
+/// what SELECT (CONDSTORE) gives). CONDSTORE without ENABLE still works,
+/// per mailbox, through SELECT (CONDSTORE).
+pub(crate) async fn enable(engine: &mut Engine) -> Result<HistorySupport, ImapError> {
+    let condstore = engine.has_capability("CONDSTORE");
+    let want = if engine.has_capability("QRESYNC") {
+        "QRESYNC"
+    } else if condstore && engine.has_capability("ENABLE") {
+        "CONDSTORE"
+    } else if condstore {
+        return Ok(HistorySupport::Condstore);
+    } else {
+        return Ok(HistorySupport::None);
+    };
+    let mut enabled: Vec<String> = Vec::new();
+    let cmd = Command::new("ENABLE", format!("ENABLE {want}")).text(format!(" {want}"));
+    let result = engine
+        .run_one(cmd, &mut |_, u| {
+            if let Untagged::Enabled(list) = u {
+                enabled.extend(list.iter().map(|c| c.to_ascii_uppercase()));
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(_) | Err(ImapError::No { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(if enabled.iter().any(|c| c == "QRESYNC") {
+        HistorySupport::Qresync
+    } else if condstore || enabled.iter().any(|c| c == "CONDSTORE") {
+        HistorySupport::Condstore
+    } else {
+        HistorySupport::None
+    })
+}
+
+/// The selected mailbox, if mod-sequences may be used on it.
+fn modseq_mailbox<'s>(
+    engine: &Engine,
+    selected: &'s Option<Selected>,
+    history: HistorySupport,
+    what: &str,
+) -> Result<&'s Selected, ImapError> {
+    let Some(sel) = selected.as_ref() else {
+        return Err(invalid(engine, format!("{what} with no mailbox selected")));
+    };
+    if history == HistorySupport::None {
+        return Err(invalid(
+            engine,
+            format!("{what}: the server offers no CONDSTORE"),
+        ));
+    }
+    if !sel.modseq {
+        return Err(invalid(
+            engine,
+            format!(
+                "{what}: {:?} has no mod-sequences (NOMODSEQ or no HIGHESTMODSEQ)",
+                sel.name
+            ),
+        ));
+    }
+    Ok(sel)
+}
+
+/// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)
+/// (CHANGEDSINCE m [VANISHED])`.
+pub(crate) async fn fetch_changes(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    history: HistorySupport,
+    modseq: u64,
+) -> Result<Changes, ImapError> {
+    let sel = modseq_mailbox(engine, selected, history, "UID FETCH (CHANGEDSINCE)")?;
+    let qresync = history == HistorySupport::Qresync;
+    // Some servers answer `1:*` on an empty mailbox with BAD. Nothing can
+    // have changed there, and every UID the caller knows is gone.
+    if sel.exists == 0 {
+        return Ok(Changes {
+            changed: Vec::new(),
+            modseqs: Vec::new(),
+            vanished: qresync.then(|| vec![(1, Uid::MAX)]),
+        });
+    }
+    let label = format!("UID FETCH 1:* (CHANGEDSINCE {modseq}) in {:?}", sel.name);
+    let modifier = if qresync {
+        format!("(CHANGEDSINCE {modseq} VANISHED)")
+    } else {
+        format!("(CHANGEDSINCE {modseq})")
+    };
+    let cmd = Command::new("UID FETCH", label.clone()).text(format!(
+        " 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ) {modifier}"
+    ));
+    let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
+    let mut vanished: Vec<(Uid, Uid)> = Vec::new();
+    engine
+        .run_one(cmd, &mut |_, u| {
+            commands::track(selected, u);
+            match u {
+                Untagged::Fetch { attrs, .. } => {
+                    absorb_meta(&mut found, attrs)?;
+                }
+                // EARLIER: the answer to VANISHED; without it, expunged
+                // just now. Gone either way.
+                Untagged::Vanished { uid_set, .. } => {
+                    let ranges = uidset::parse_ranges(uid_set)
+                        .ok_or_else(|| format!("unreadable VANISHED uid-set {uid_set:?}"))?;
+                    vanished.extend(ranges);
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .await?;
+    let vanished = uidset::merge_ranges(vanished);
+    found.retain(|&uid, _| !uidset::in_ranges(&vanished, uid));
+    let changed = finish_meta(engine, &label, &found)?;
+    let modseqs = changed
+        .iter()
+        .filter_map(|m| found.get(&m.uid)?.modseq.map(|s| (m.uid, s)))
+        .collect();
+    if let Some(sel) = selected.as_mut() {
+        sel.sizes.extend(changed.iter().map(|m| (m.uid, m.size)));
+    }
+    Ok(Changes {
+        changed,
+        modseqs,
+        vanished: qresync.then_some(vanished),
+    })
+}
+
+/// Every UID of the selected mailbox, ascending. `UID SEARCH RETURN (ALL)
+/// ALL` where ESEARCH is offered and even a fully fragmented answer fits
+/// our line cap, else `UID FETCH 1:* (UID)` (one short line per message;
+/// plain `* SEARCH` would put every UID on one line).
+pub(crate) async fn uid_list(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+) -> Result<Vec<Uid>, ImapError> {
+    let Some(sel) = selected.as_ref() else {
+        return Err(invalid(engine, "UID list with no mailbox selected".into()));
+    };
+    if sel.exists == 0 {
+        return Ok(Vec::new());
+    }
+    let exists = sel.exists as usize;
+    let esearch = engine.has_capability("ESEARCH")
+        && exists.saturating_mul(11).saturating_add(200) < limits.max_line;
+    let mut uids: BTreeSet<Uid> = BTreeSet::new();
+    let mut gone: Vec<(Uid, Uid)> = Vec::new();
+    if esearch {
+        let label = format!("UID SEARCH RETURN (ALL) ALL in {:?}", sel.name);
+        let cmd = Command::new("UID SEARCH", label.clone()).text(" RETURN (ALL) ALL");
+        let mut answers = 0;
+        // A buggy server must not make us allocate without bound.
+        let cap = exists.saturating_mul(2).saturating_add(1000);
+        engine
+            .run_one(cmd, &mut |_, u| {
+                commands::track(selected, u);
+                match u {
+                    Untagged::Esearch { uid, items, .. } => {
+                        if !uid {
+                            return Err("ESEARCH answer to UID SEARCH without UID".into());
+                        }
+                        answers += 1;
+                        for (name, value) in items {
+                            if name == "ALL" {
+                                let set = uidset::expand(value, cap).ok_or_else(|| {
+                                    format!("ESEARCH ALL {value:?} unreadable or over {cap} UIDs")
+                                })?;
+                                uids.extend(set);
+                            }
+                        }
+                    }
+                    Untagged::Vanished {
+                        earlier: false,
+                        uid_set,
+                    } => gone.extend(uidset::parse_ranges(uid_set).unwrap_or_default()),
+                    _ => {}
+                }
+                Ok(())
+            })
+            .await?;
+        if answers != 1 {
+            return Err(protocol(
+                engine,
+                &label,
+                format!("{answers} ESEARCH answers instead of one"),
+            ));
+        }
+    } else {
+        let label = format!("UID FETCH 1:* (UID) in {:?}", sel.name);
+        let cmd = Command::new("UID FETCH", label).text(" 1:* (UID)");
+        engine
+            .run_one(cmd, &mut |_, u| {
+                commands::track(selected, u);
+                match u {
+                    Untagged::Fetch { attrs, .. } => {
+                        // An unsolicited flag update carries FLAGS; the
+                        // answer carries only the UID.
+                        let only_uid = attrs.iter().all(|a| matches!(a, AttributeValue::Uid(_)));
+                        if let (true, Some(uid)) = (only_uid, super::parse::fetch_uid(attrs)) {
+                            uids.insert(uid);
+                        }
+                    }
+                    Untagged::Vanished {
+                        earlier: false,
+                        uid_set,
+                    } => gone.extend(uidset::parse_ranges(uid_set).unwrap_or_default()),
+                    _ => {}
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    let gone = uidset::merge_ranges(gone);
+    Ok(uids
+        .into_iter()
+        .filter(|&u| !uidset::in_ranges(&gone, u))
+        .collect())
+}
+
+/// The UIDs among `asked` that a `[MODIFIED set]` code names.
+fn modified_in(status: &Status, asked: &BTreeSet<Uid>) -> Result<Vec<Uid>, String> {
+    let Some(Code::Modified(set)) = &status.code else {
+        return Ok(Vec::new());
+    };
+    let ranges =
+        uidset::parse_ranges(set).ok_or_else(|| format!("unreadable MODIFIED set {set:?}"))?;
+    Ok(asked
+        .iter()
+        .copied()
+        .filter(|&u| uidset::in_ranges(&ranges, u))
+        .collect())
+}
+
+/// Runs one half of a conditional store; returns the UIDs that failed
+/// UNCHANGEDSINCE and the highest MODSEQ the server reported for the
+/// messages this command changed.
+async fn conditional_half(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+    cmds: Vec<Command<'static>>,
+    asked: &BTreeSet<Uid>,
+) -> Result<(Vec<Uid>, Option<u64>), ImapError> {
+    let labels: Vec<String> = cmds.iter().map(|c| c.label().to_string()).collect();
+    let cmds: Vec<Command<'static>> = cmds.into_iter().map(Command::no_is_an_answer).collect();
+    let mut highest: Option<u64> = None;
+    let done = engine
+        .run(cmds, limits.window, &mut |_, u| {
+            commands::track(selected, u);
+            if let Untagged::Fetch { attrs, .. } = u {
+                // The answer to a .SILENT conditional store is UID and
+                // MODSEQ (RFC 7162 §3.1.3); a FETCH with FLAGS is someone
+                // else's change reported to us, and must not raise the
+                // mod-sequence we chain from.
+                let uid = super::parse::fetch_uid(attrs);
+                let has_flags = attrs.iter().any(|a| matches!(a, AttributeValue::Flags(_)));
+                let modseq = attrs.iter().find_map(|a| match a {
+                    AttributeValue::ModSeq(m) => Some(*m),
+                    _ => None,
+                });
+                if let (Some(uid), Some(m), false) = (uid, modseq, has_flags) {
+                    if asked.contains(&uid) {
+                        highest = Some(highest.unwrap_or(0).max(m));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    let mut modified = Vec::new();
+    for (status, label) in done.iter().zip(&labels) {
+        let m = modified_in(status, asked).map_err(|d| protocol(engine, label, d))?;
+        if status.cond == Cond::No && !matches!(status.code, Some(Code::Modified(_))) {
+            return Err(ImapError::No {
+                peer: engine.peer().clone(),
+                command: label.clone(),
+                code: status.code.as_ref().map(|c| c.to_string()),
+                text: status.text.clone(),
+            });
+        }
+        modified.extend(m);
+    }
+    Ok((modified, highest))
+}
+
+/// `UID STORE set (UNCHANGEDSINCE m) +FLAGS.SILENT (…)`, then the
+/// `-FLAGS.SILENT` half with UNCHANGEDSINCE set to the highest MODSEQ the
+/// first half reported, for the UIDs that passed.
+///
+/// Chaining from the highest is exact on servers that run one STORE
+/// under the mailbox lock (Dovecot, Cyrus): every change another session
+/// makes afterwards gets a higher mod-sequence, so it still fails the
+/// second half's test. If the first half reports no MODSEQ at all, the
+/// caller's `modseq` is used: our own additions then fail the test and
+/// come back as modified, which is safe (re-read, merge, store again).
+pub(crate) async fn store_unchanged_since(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    history: HistorySupport,
+    limits: &Limits,
+    uids: &[Uid],
+    delta: &FlagDelta,
+    modseq: u64,
+) -> Result<StoreOutcome, ImapError> {
+    let sel = modseq_mailbox(engine, selected, history, "UID STORE (UNCHANGEDSINCE)")?;
+    let mailbox = sel.name.clone();
+    if uids.is_empty() || delta.is_empty() {
+        return Ok(StoreOutcome {
+            modified: Vec::new(),
+        });
+    }
+    // Both flag lists are checked before anything goes out.
+    commands::flag_list(engine, &delta.add)?;
+    commands::flag_list(engine, &delta.remove)?;
+    let asked: BTreeSet<Uid> = uids.iter().copied().collect();
+    let mut modified: BTreeSet<Uid> = BTreeSet::new();
+    let mut chain = modseq;
+    if !delta.add.is_empty() {
+        let cmds = commands::store_commands(
+            engine,
+            limits,
+            &mailbox,
+            uids,
+            "+",
+            &delta.add,
+            Some(modseq),
+        )?;
+        let (m, highest) = conditional_half(engine, selected, limits, cmds, &asked).await?;
+        modified.extend(m);
+        chain = chain.max(highest.unwrap_or(modseq));
+    }
+    if !delta.remove.is_empty() {
+        let rest: Vec<Uid> = asked.difference(&modified).copied().collect();
+        let cmds = commands::store_commands(
+            engine,
+            limits,
+            &mailbox,
+            &rest,
+            "-",
+            &delta.remove,
+            Some(chain),
+        )?;
+        let rest: BTreeSet<Uid> = rest.into_iter().collect();
+        let (m, _) = conditional_half(engine, selected, limits, cmds, &rest).await?;
+        modified.extend(m);
+    }
+    Ok(StoreOutcome {
+        modified: modified.into_iter().collect(),
+    })
+}
+
+/// `UID FETCH set (UID FLAGS RFC822.SIZE INTERNALDATE)` for these UIDs,
+/// split to fit the command line and pipelined. UIDs that are gone are
+/// simply absent from the result.
+pub(crate) async fn fetch_meta(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+    uids: &[Uid],
+) -> Result<Vec<ListedMessage>, ImapError> {
+    let Some(sel) = selected.as_ref() else {
+        return Err(invalid(engine, "UID FETCH with no mailbox selected".into()));
+    };
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mailbox = sel.name.clone();
+    let items = " (UID FLAGS RFC822.SIZE INTERNALDATE)";
+    let budget = limits
+        .max_command_line
+        .saturating_sub(32 + items.len())
+        .max(1);
+    let cmds: Vec<Command<'_>> = uidset::compress_split(uids, budget)
+        .into_iter()
+        .map(|set| {
+            let n = uidset::parse_ranges(&set).map_or(0, |r| uidset::count_ranges(&r));
+            Command::new(
+                "UID FETCH",
+                format!("UID FETCH (metadata of {n} UIDs in {mailbox:?})"),
+            )
+            .text(format!(" {set}{items}"))
+        })
+        .collect();
+    let asked: BTreeSet<Uid> = uids.iter().copied().collect();
+    let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
+    engine
+        .run(cmds, limits.window, &mut |_, u| {
+            commands::track(selected, u);
+            if let Untagged::Fetch { attrs, .. } = u {
+                if super::parse::fetch_uid(attrs).is_some_and(|uid| asked.contains(&uid)) {
+                    absorb_meta(&mut found, attrs)?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    let out = finish_meta(
+        engine,
+        &format!("UID FETCH (metadata in {mailbox:?})"),
+        &found,
+    )?;
+    if let Some(sel) = selected.as_mut() {
+        sel.sizes.extend(out.iter().map(|m| (m.uid, m.size)));
+    }
+    Ok(out)
+}
+
+/// `UID STORE set +FLAGS.SILENT (\Deleted)` then `UID EXPUNGE set`
+/// (UIDPLUS), pipelined, so that no other message marked \Deleted is
+/// touched. Without UIDPLUS nothing is sent: a plain EXPUNGE could take
+/// other messages with it.
+pub(crate) async fn uid_expunge(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+    uids: &[Uid],
+) -> Result<(), ImapError> {
+    let Some(sel) = selected.as_ref() else {
+        return Err(invalid(
+            engine,
+            "UID EXPUNGE with no mailbox selected".into(),
+        ));
+    };
+    if !engine.has_capability("UIDPLUS") {
+        return Err(invalid(
+            engine,
+            "UID EXPUNGE: the server does not offer UIDPLUS (a plain EXPUNGE is never sent)".into(),
+        ));
+    }
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let mailbox = sel.name.clone();
+    let deleted = crate::model::FlagSet::from_wire(["\\Deleted"]);
+    let mut cmds = commands::store_commands(engine, limits, &mailbox, uids, "+", &deleted, None)?;
+    let budget = limits.max_command_line.saturating_sub(32).max(1);
+    for set in uidset::compress_split(uids, budget) {
+        let n = uidset::parse_ranges(&set).map_or(0, |r| uidset::count_ranges(&r));
+        cmds.push(
+            Command::new(
+                "UID EXPUNGE",
+                format!("UID EXPUNGE of {n} UIDs in {mailbox:?}"),
+            )
+            .text(format!(" {set}")),
+        );
+    }
+    engine
+        .run(cmds, limits.window, &mut |_, u| {
+            commands::track(selected, u);
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
