@@ -6,12 +6,13 @@
 //! with their *old* base flags) → copies in batches (an intent row committed
 //! before each batch, the new pairs from APPENDUID committed after it) → flag
 //! stores grouped by delta (a pair's agreed flags are recorded only once both
-//! sides hold them). A refused APPEND batch is bisected so one bad message
+//! sides hold them; with CONDSTORE, `UNCHANGEDSINCE` the listing) → proven
+//! expunges (`UID EXPUNGE` of exactly those UIDs, or `\Deleted` only). A refused APPEND batch is bisected so one bad message
 //! does not hold back the rest.
 
-use crate::imap::{AppendItem, Connection};
-use crate::model::{FlagSet, MailboxStatus, MessageMeta, Side, Uid};
-use crate::plan::{Copy, MailboxPlan, Plan, PlannedPair};
+use crate::imap::{AppendItem, Connection, HistorySupport};
+use crate::model::{FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
+use crate::plan::{Copy, Expunge, ExpungeMode, MailboxPlan, Plan, PlannedPair};
 use crate::reconcile::ReconcileInput;
 use crate::snapshot::{PairRecord, Snapshot};
 use std::collections::{HashMap, HashSet};
@@ -37,6 +38,8 @@ pub struct ApplyOutcome {
     /// Messages copied *to* each side.
     pub copied_to: [usize; 2],
     pub flag_changes_on: [usize; 2],
+    /// Messages expunged (or flagged for it) on each side.
+    pub expunged_on: [usize; 2],
     pub failures: Vec<ActionFailure>,
     pub notes: Vec<String>,
 }
@@ -97,6 +100,7 @@ impl MailboxRun<'_> {
             }
         }
         self.store_flags().await;
+        self.expunge().await;
     }
 
     fn wire(&self, side: Side) -> &str {
@@ -127,20 +131,36 @@ impl MailboxRun<'_> {
     /// Watermarks and pairs, with each pair's flags as they may be recorded
     /// before any STORE is sent.
     fn rebase(&mut self) -> Result<(), String> {
+        // A side whose proven expunges were withheld must be listed in full
+        // next time, so the proof is seen again: its HIGHESTMODSEQ is not saved.
+        let mut statuses = self.statuses.clone();
+        for e in &self.mb.withheld {
+            if let Some(st) = statuses[e.side.other().index()].as_mut() {
+                st.highestmodseq = None;
+            }
+        }
         let sides = [Side::A, Side::B].map(|s| {
-            let st = self.statuses[s.index()].as_ref();
+            let st = statuses[s.index()].as_ref();
             st.map(|st| (self.mb.wire[s.index()].as_deref().unwrap_or_default(), st))
         });
-        let pairs: Vec<PairRecord> = self
+        let planned = self.mb.pairs.iter().map(|p: &PlannedPair| PairRecord {
+            uid: p.uid,
+            fingerprint: p.fingerprint,
+            flags: p.base_before.clone(),
+        });
+        // Pairs about to be expunged stay until the expunge is done, so a
+        // crash in between proves it again instead of copying the survivor back.
+        let expunging = self
             .mb
-            .pairs
+            .expunges
             .iter()
-            .map(|p: &PlannedPair| PairRecord {
-                uid: p.uid,
-                fingerprint: p.fingerprint,
-                flags: p.base_before.clone(),
-            })
-            .collect();
+            .chain(&self.mb.withheld)
+            .map(|e| PairRecord {
+                uid: e.pair,
+                fingerprint: e.fingerprint,
+                flags: e.base.clone(),
+            });
+        let pairs: Vec<PairRecord> = planned.chain(expunging).collect();
         self.snapshot
             .rebase_mailbox(&self.mb.name, sides, &pairs)
             .map_err(|e| e.to_string())
@@ -310,6 +330,79 @@ impl MailboxRun<'_> {
             .map_err(|e| format!("copied, but recording the pairs failed (the next run pairs them by content): {e}"))
     }
 
+    /// The pairs whose flag changes on `side` touch these UIDs.
+    fn pairs_of(&self, side: Side, uids: &[Uid]) -> Vec<[Uid; 2]> {
+        let uids: HashSet<Uid> = uids.iter().copied().collect();
+        self.mb
+            .flag_changes
+            .iter()
+            .filter(|c| c.side == side && uids.contains(&c.pair[side.index()]))
+            .map(|c| c.pair)
+            .collect()
+    }
+
+    /// Carries out proven expunges: `UID EXPUNGE` of exactly those UIDs, or
+    /// only `\Deleted` (flag-only, or no UIDPLUS) with the message remembered
+    /// as pending-expunge. The pairs leave the snapshot once that is done.
+    async fn expunge(&mut self) {
+        for side in Side::BOTH {
+            for mode in [ExpungeMode::Expunge, ExpungeMode::FlagOnly] {
+                let chosen: Vec<&Expunge> = self
+                    .mb
+                    .expunges
+                    .iter()
+                    .filter(|e| e.side == side && e.mode == mode)
+                    .collect();
+                if chosen.is_empty() {
+                    continue;
+                }
+                let uids: Vec<Uid> = chosen.iter().map(|e| e.uid).collect();
+                let wire = self.wire(side).to_string();
+                let conn = &mut self.conns[side.index()];
+                let done = match conn.select(&wire, false).await {
+                    Err(e) => Err(e),
+                    Ok(_) if mode == ExpungeMode::Expunge => conn.uid_expunge(&uids).await,
+                    Ok(_) => {
+                        let delta = FlagDelta {
+                            add: FlagSet::from_wire(["\\Deleted"]),
+                            remove: FlagSet::new(),
+                        };
+                        conn.store(&uids, &delta).await
+                    }
+                };
+                if let Err(e) = done {
+                    self.fail(
+                        side,
+                        &format!("expunge {} message(s)", uids.len()),
+                        e.to_string(),
+                    );
+                    continue;
+                }
+                self.out.expunged_on[side.index()] += uids.len();
+                let pairs: Vec<[Uid; 2]> = chosen.iter().map(|e| e.pair).collect();
+                let recorded = if mode == ExpungeMode::Expunge {
+                    let tombstones: Vec<_> = chosen.iter().map(|e| e.fingerprint).collect();
+                    self.snapshot
+                        .remove_pairs(&self.mb.name, &pairs, &tombstones)
+                } else {
+                    let uidvalidity = self.statuses[side.index()]
+                        .as_ref()
+                        .map_or(0, |s| s.uidvalidity);
+                    self.snapshot
+                        .mark_pending_expunge(&self.mb.name, side, uidvalidity, &uids)
+                        .and_then(|()| self.snapshot.remove_pairs(&self.mb.name, &pairs, &[]))
+                };
+                if let Err(e) = recorded {
+                    self.fail(
+                        side,
+                        "record expunges in the snapshot (the next run proves them again)",
+                        e.to_string(),
+                    );
+                }
+            }
+        }
+    }
+
     /// Sends every flag delta, then records the agreed flags of the pairs
     /// whose changes all went through.
     async fn store_flags(&mut self) {
@@ -331,28 +424,41 @@ impl MailboxRun<'_> {
                 );
                 continue;
             }
+            let unchanged_since = self.statuses[side.index()]
+                .as_ref()
+                .and_then(|st| st.highestmodseq);
             for (delta, uids) in stores {
-                match self.conns[side.index()].store(&uids, &delta).await {
-                    Ok(()) => self.out.flag_changes_on[side.index()] += uids.len(),
+                let conn = &mut self.conns[side.index()];
+                let result = match unchanged_since {
+                    // CONDSTORE: a message changed since the listing is left
+                    // alone ([MODIFIED]) and merged again on the next run.
+                    Some(modseq) if conn.history_support() != HistorySupport::None => conn
+                        .store_unchanged_since(&uids, &delta, modseq)
+                        .await
+                        .map(|outcome| outcome.modified),
+                    _ => conn.store(&uids, &delta).await.map(|()| Vec::new()),
+                };
+                match result {
+                    Ok(modified) => {
+                        self.out.flag_changes_on[side.index()] += uids.len() - modified.len();
+                        if !modified.is_empty() {
+                            self.out.notes.push(format!(
+                                "{}: {} message(s) on {side} changed during the run; not overwritten, merged on the next run",
+                                self.mb.name,
+                                modified.len()
+                            ));
+                            failed_pairs.extend(self.pairs_of(side, &modified));
+                        }
+                    }
                     Err(e) => {
-                        self.fail(
-                            side,
-                            &format!(
-                                "store +{} -{} on {} messages",
-                                delta.add,
-                                delta.remove,
-                                uids.len()
-                            ),
-                            e.to_string(),
+                        let what = format!(
+                            "store +{} -{} on {} messages",
+                            delta.add,
+                            delta.remove,
+                            uids.len()
                         );
-                        let uids: HashSet<Uid> = uids.into_iter().collect();
-                        failed_pairs.extend(
-                            self.mb
-                                .flag_changes
-                                .iter()
-                                .filter(|c| c.side == side && uids.contains(&c.pair[side.index()]))
-                                .map(|c| c.pair),
-                        );
+                        self.fail(side, &what, e.to_string());
+                        failed_pairs.extend(self.pairs_of(side, &uids));
                     }
                 }
             }

@@ -9,11 +9,16 @@
 //! mailbox.
 
 use crate::fingerprint::fingerprint;
-use crate::imap::{Connection, ImapError};
+use crate::imap::{Connection, HistorySupport, ImapError};
 use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
+use crate::plan::ListingPath;
+use crate::reconcile::evidence::{
+    judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Evidence,
+    Remembered, Watermark,
+};
 use crate::reconcile::mailboxes::{pair_mailboxes, MailboxEntry, MailboxPairing};
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
-use crate::snapshot::{MailboxRecord, SnapshotState};
+use crate::snapshot::{MailboxRecord, MessageStatus, SnapshotState};
 use std::collections::HashMap;
 use std::sync::mpsc;
 
@@ -25,13 +30,24 @@ pub struct MailboxFailure {
     pub error: String,
 }
 
+/// What to write to the snapshot's cache for one side of one mailbox.
+pub struct CacheUpdate {
+    pub mailbox: String,
+    pub side: Side,
+    pub uidvalidity: u32,
+    /// New messages and changed flags.
+    pub upsert: Vec<MessageMeta>,
+    /// UIDs gone from the side.
+    pub gone: Vec<Uid>,
+}
+
 /// Both trees, read.
 pub struct Gathered {
     pub input: ReconcileInput,
     pub failures: Vec<MailboxFailure>,
-    /// Fingerprints computed in this run, per mailbox and side, to be cached:
-    /// (mailbox, side, uidvalidity, messages).
-    pub fresh: Vec<(String, Side, u32, Vec<MessageMeta>)>,
+    /// Cache updates, per mailbox and side, so the cache stays an exact
+    /// picture of each side as listed.
+    pub cache_updates: Vec<CacheUpdate>,
 }
 
 /// Lists both servers completely. Errors only when a tree cannot be listed
@@ -62,7 +78,7 @@ pub async fn gather(
             mailboxes: Vec::new(),
         },
         failures: Vec::new(),
-        fresh: Vec::new(),
+        cache_updates: Vec::new(),
     };
     for pairing in pair_mailboxes([&entries[0], &entries[1]]) {
         let record = state.mailboxes.get(&pairing.name);
@@ -74,16 +90,17 @@ pub async fn gather(
         let mut failed = false;
         for (side, result) in [(Side::A, la), (Side::B, lb)] {
             match result {
-                Ok(Some((listing, fresh))) => {
-                    if !fresh.is_empty() {
-                        gathered.fresh.push((
-                            pairing.name.clone(),
+                Ok(Some(read)) => {
+                    if !read.upsert.is_empty() || !read.gone.is_empty() {
+                        gathered.cache_updates.push(CacheUpdate {
+                            mailbox: pairing.name.clone(),
                             side,
-                            listing.status.uidvalidity,
-                            fresh,
-                        ));
+                            uidvalidity: read.listing.status.uidvalidity,
+                            upsert: read.upsert,
+                            gone: read.gone,
+                        });
                     }
-                    sides[side.index()] = Some(listing);
+                    sides[side.index()] = Some(read.listing);
                 }
                 Ok(None) => {}
                 Err(error) => {
@@ -123,71 +140,178 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
                 flags: p.flags.clone(),
             })
             .collect(),
+        pending_expunge: [0, 1].map(|i| {
+            let Some(uidvalidity) = record.sides[i].as_ref().map(|s| s.uidvalidity) else {
+                return Default::default();
+            };
+            record.cache[i]
+                .iter()
+                .filter(|((uv, _), c)| {
+                    *uv == uidvalidity && c.status == Some(MessageStatus::PendingExpunge)
+                })
+                .map(|((_, uid), _)| *uid)
+                .collect()
+        }),
     }
 }
 
-type SideResult = Result<Option<(SideListing, Vec<MessageMeta>)>, String>;
+/// What reading one side of one mailbox produced.
+struct SideRead {
+    listing: SideListing,
+    /// Cache rows to write: new messages and changed flags.
+    upsert: Vec<MessageMeta>,
+    /// Cached UIDs that are gone from the side.
+    gone: Vec<Uid>,
+}
 
-/// Selects and lists one side of one mailbox; Ok(None) where it does not exist.
+/// Selects and reads one side of one mailbox — through the change history
+/// where it can be trusted, else in full — and judges what it can prove.
+/// Ok(None) where the mailbox does not exist on that side.
 async fn list_side(
     conn: &mut Connection,
     pairing: &MailboxPairing,
     side: Side,
     record: Option<&MailboxRecord>,
     read_only: bool,
-) -> SideResult {
+) -> Result<Option<SideRead>, String> {
     let Some(wire) = &pairing.wire[side.index()] else {
         return Ok(None);
     };
-    let status = conn
-        .select(wire, read_only)
-        .await
-        .map_err(|e| e.to_string())?;
-    let listed = conn.fetch_all_meta().await.map_err(|e| e.to_string())?;
-    if listed.len() != status.exists as usize {
-        return Err(format!(
-            "{side}: mailbox {wire:?} listed {} messages but EXISTS said {}; not trusting a partial listing",
-            listed.len(),
-            status.exists
-        ));
-    }
+    let err = |e: ImapError| e.to_string();
+    let status = conn.select(wire, read_only).await.map_err(err)?;
+    let saved = record
+        .and_then(|r| r.sides[side.index()].as_ref())
+        .map(|s| Watermark {
+            uidvalidity: s.uidvalidity,
+            uidnext: s.uidnext,
+            highestmodseq: s.highestmodseq,
+        });
+    let can_history = conn.history_support() != HistorySupport::None;
+    let judgement = judge_status(saved, &status, can_history);
     let cache = record.map(|r| &r.cache[side.index()]);
-    let mut known: HashMap<Uid, Fingerprint> = HashMap::new();
-    let mut unknown: Vec<Uid> = Vec::new();
-    for m in &listed {
-        let cached = cache
-            .and_then(|c| c.get(&(status.uidvalidity, m.uid)))
-            .filter(|c| c.size == m.size && c.internal_date == m.internal_date);
-        match cached {
-            Some(c) => {
-                known.insert(m.uid, c.fingerprint);
+    let remembered: HashMap<Uid, Remembered<'_>> = cache
+        .into_iter()
+        .flatten()
+        .filter(|((uv, _), _)| *uv == status.uidvalidity)
+        .map(|((_, uid), c)| {
+            let r = Remembered {
+                size: c.size,
+                internal_date: c.internal_date,
+                fingerprint: c.fingerprint,
+                flags: &c.flags,
+                read_back: c.read_back,
+            };
+            (*uid, r)
+        })
+        .collect();
+
+    let mut evidence = judgement.evidence.clone();
+    let mut path = ListingPath {
+        path: "full".into(),
+        reason: judgement.reason.clone(),
+    };
+    let mut read = None;
+    if let (true, Some(saved)) = (judgement.history, saved) {
+        let modseq = saved.highestmodseq.unwrap_or_default();
+        let changes = conn.fetch_changes(modseq).await.map_err(err)?;
+        let vanished = match changes.vanished {
+            Some(v) => v,
+            None => vanished_from_uid_list(&remembered, &conn.uid_list().await.map_err(err)?),
+        };
+        match rebuild_from_history(
+            saved.uidnext,
+            &remembered,
+            &changes.changed,
+            &vanished,
+            status.exists,
+        ) {
+            Ok(rebuilt) => {
+                path = ListingPath {
+                    path: "history".into(),
+                    reason: judgement.reason.clone(),
+                };
+                let changed: std::collections::HashSet<Uid> =
+                    changes.changed.iter().map(|m| m.uid).collect();
+                let gone = remembered
+                    .keys()
+                    .filter(|u| !rebuilt.iter().any(|(m, _)| m.uid == **u))
+                    .copied()
+                    .collect();
+                read = Some((rebuilt, changed, gone));
             }
-            None => unknown.push(m.uid),
+            Err(why) => {
+                path.reason = format!("the change history did not add up ({why})");
+            }
         }
     }
-    let fresh_fps = fetch_fingerprints(conn, &unknown)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut messages = Vec::with_capacity(listed.len());
-    let mut fresh = Vec::new();
-    for m in listed {
-        let (fp, is_fresh) = match known.get(&m.uid) {
-            Some(fp) => (*fp, false),
-            None => match fresh_fps.get(&m.uid) {
-                Some(fp) => (*fp, true),
-                // Expunged between the listing and the body fetch: gone.
-                None => continue,
-            },
+    let (listing, changed, gone) = match read {
+        Some(r) => r,
+        None => {
+            let listed = conn.fetch_all_meta().await.map_err(err)?;
+            if listed.len() != status.exists as usize {
+                return Err(format!(
+                    "{side}: mailbox {wire:?} listed {} messages but EXISTS said {}; not trusting a partial listing",
+                    listed.len(),
+                    status.exists
+                ));
+            }
+            if evidence.is_healthy() {
+                if let Some(sign) =
+                    saved.and_then(|s| regression_in_listing(s.uidnext, &remembered, &listed))
+                {
+                    path.reason = format!("regressed: {sign}");
+                    evidence = Evidence::Restored(sign);
+                }
+            }
+            // A restored side reuses UIDs: its cached fingerprints cannot be trusted.
+            let trust_cache = !evidence.is_restored();
+            let gone = remembered
+                .keys()
+                .filter(|u| !listed.iter().any(|m| m.uid == **u))
+                .copied()
+                .collect();
+            let mut changed = std::collections::HashSet::new();
+            let rebuilt = listed
+                .into_iter()
+                .map(|m| {
+                    let known = remembered.get(&m.uid).filter(|r| {
+                        trust_cache
+                            && r.internal_date.unix == m.internal_date.unix
+                            && (!r.read_back || r.size == m.size)
+                    });
+                    if known.is_none_or(|r| r.flags != &m.flags) {
+                        changed.insert(m.uid);
+                    }
+                    let fp = known.map(|r| r.fingerprint);
+                    (m, fp)
+                })
+                .collect();
+            (rebuilt, changed, gone)
+        }
+    };
+
+    let unknown: Vec<Uid> = listing
+        .iter()
+        .filter(|(_, fp)| fp.is_none())
+        .map(|(m, _)| m.uid)
+        .collect();
+    let fresh_fps = fetch_fingerprints(conn, &unknown).await.map_err(err)?;
+    let mut messages = Vec::with_capacity(listing.len());
+    let mut upsert = Vec::new();
+    for (m, fp) in listing {
+        // A body that vanished between listing and fetch: the message is gone.
+        let Some(fingerprint) = fp.or_else(|| fresh_fps.get(&m.uid).copied()) else {
+            continue;
         };
         let meta = MessageMeta {
             uid: m.uid,
             size: m.size,
             internal_date: m.internal_date,
             flags: m.flags,
-            fingerprint: fp,
+            fingerprint,
         };
-        if is_fresh {
-            fresh.push(meta.clone());
+        if changed.contains(&meta.uid) || fp.is_none() {
+            upsert.push(meta.clone());
         }
         messages.push(meta);
     }
@@ -195,16 +319,20 @@ async fn list_side(
         exists: messages.len() as u32,
         ..status
     };
-    Ok(Some((
-        SideListing {
-            wire_name: wire.clone(),
-            status,
-            messages,
-        },
-        fresh,
-    )))
+    let listing = SideListing {
+        wire_name: wire.clone(),
+        status,
+        messages,
+        evidence,
+        path,
+        can_uid_expunge: conn.has_uidplus(),
+    };
+    Ok(Some(SideRead {
+        listing,
+        upsert,
+        gone,
+    }))
 }
-
 /// Fetches these bodies and hashes each on the rayon pool as it arrives, so
 /// a body is dropped as soon as it is hashed.
 async fn fetch_fingerprints(

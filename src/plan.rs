@@ -44,6 +44,11 @@ pub struct MailboxPlan {
     pub pairs: Vec<PlannedPair>,
     pub copies: Vec<Copy>,
     pub flag_changes: Vec<FlagChange>,
+    /// Proven expunges to propagate.
+    pub expunges: Vec<Expunge>,
+    /// Proven expunges held back by the mass-deletion guard; their pairs stay
+    /// in the snapshot so the next run sees the proof again.
+    pub withheld: Vec<Expunge>,
     pub conflicts: Vec<Conflict>,
     /// Things the operator should know that are not actions.
     pub notes: Vec<String>,
@@ -90,6 +95,30 @@ pub struct FlagChange {
     pub delta: FlagDelta,
 }
 
+/// How a proven expunge is carried out on the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpungeMode {
+    /// `UID STORE +FLAGS.SILENT (\Deleted)` then `UID EXPUNGE` of exactly this UID.
+    Expunge,
+    /// Only `\Deleted`; the message is remembered as `pending-expunge`.
+    FlagOnly,
+}
+
+/// Remove a message whose partner was proven expunged on the other side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expunge {
+    /// The side the message is removed from.
+    pub side: Side,
+    pub uid: Uid,
+    /// The pair as the snapshot knows it ([uid on A, uid on B]).
+    pub pair: [Uid; 2],
+    pub fingerprint: Fingerprint,
+    /// The pair's agreed flags, kept while the expunge is pending.
+    pub base: Option<FlagSet>,
+    pub mode: ExpungeMode,
+}
+
 /// A decision the operator may want to review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conflict {
@@ -101,6 +130,11 @@ impl Plan {
     /// Whether the plan asks for any IMAP write.
     pub fn has_actions(&self) -> bool {
         self.mailboxes.iter().any(MailboxPlan::has_actions)
+    }
+
+    /// Whether the guard held back any deletion.
+    pub fn withholds(&self) -> bool {
+        self.mailboxes.iter().any(|m| !m.withheld.is_empty())
     }
 
     pub fn totals(&self) -> Totals {
@@ -116,6 +150,12 @@ impl Plan {
             for f in &mb.flag_changes {
                 t.flag_changes_on[f.side.index()] += 1;
             }
+            for e in &mb.expunges {
+                t.expunges_on[e.side.index()] += 1;
+            }
+            for e in &mb.withheld {
+                t.withheld_on[e.side.index()] += 1;
+            }
             t.conflicts += mb.conflicts.len();
             t.pairs += mb.pairs.len();
         }
@@ -125,7 +165,10 @@ impl Plan {
 
 impl MailboxPlan {
     pub fn has_actions(&self) -> bool {
-        self.create.is_some() || !self.copies.is_empty() || !self.flag_changes.is_empty()
+        self.create.is_some()
+            || !self.copies.is_empty()
+            || !self.flag_changes.is_empty()
+            || !self.expunges.is_empty()
     }
 
     /// The flag changes of one side grouped by delta, so each distinct delta
@@ -163,6 +206,8 @@ pub struct Totals {
     pub copies_to: [usize; 2],
     pub bytes_to: [u64; 2],
     pub flag_changes_on: [usize; 2],
+    pub expunges_on: [usize; 2],
+    pub withheld_on: [usize; 2],
     pub conflicts: usize,
     pub pairs: usize,
 }

@@ -8,7 +8,7 @@
 use crate::apply::ApplyOutcome;
 use crate::gather::MailboxFailure;
 use crate::model::Side;
-use crate::plan::{MailboxPlan, Plan};
+use crate::plan::{ExpungeMode, MailboxPlan, Plan};
 use crate::reconcile::agreement::MailboxAgreement;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Table};
@@ -93,6 +93,9 @@ impl Report<'_> {
             "plan" => match (code, failures) {
                 (exit::OK, _) => "Nothing to do: every listed message is paired and its flags agree.".into(),
                 (exit::PENDING, _) => "Actions pending: run `imapmend sync` with the same options to apply them.".into(),
+                (exit::WITHHELD, _) => "Deletions withheld by the mass-deletion guard (listed above); \
+                    `sync` would apply the rest. Raise --max-delete only if they are intended."
+                    .into(),
                 _ => "INCOMPLETE: some mailboxes could not be listed; they are left out of this plan.".into(),
             },
             _ => match code {
@@ -115,6 +118,8 @@ fn plan_table(plan: &Plan) -> String {
         "Copy B→A",
         "Flags on A",
         "Flags on B",
+        "Expunge on A",
+        "Expunge on B",
         "Conflicts",
     ]);
     for mb in &plan.mailboxes {
@@ -131,13 +136,22 @@ fn plan_table(plan: &Plan) -> String {
                     .map_or("—".to_string(), |l| l.path.clone())
             })
             .join(" / ");
+        let expunges = |side: Side| {
+            let done = mb.expunges.iter().filter(|e| e.side == side).count();
+            match mb.withheld.iter().filter(|e| e.side == side).count() {
+                0 => done.to_string(),
+                held => format!("{done} (+{held} withheld)"),
+            }
+        };
         let nums = [
-            mb.pairs.len(),
-            count(Side::A),
-            count(Side::B),
-            flags(Side::A),
-            flags(Side::B),
-            mb.conflicts.len(),
+            mb.pairs.len().to_string(),
+            count(Side::A).to_string(),
+            count(Side::B).to_string(),
+            flags(Side::A).to_string(),
+            flags(Side::B).to_string(),
+            expunges(Side::A),
+            expunges(Side::B),
+            mb.conflicts.len().to_string(),
         ];
         let mut row = vec![Cell::new(name), Cell::new(listing)];
         row.extend(
@@ -226,6 +240,27 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             f.pair[f.side.index()]
         ));
     }
+    for e in &mb.expunges {
+        let how = match e.mode {
+            ExpungeMode::Expunge => "UID EXPUNGE",
+            ExpungeMode::FlagOnly => "\\Deleted only (pending-expunge)",
+        };
+        lines.push(format!(
+            "expunge  on {} UID {} ({}): gone from {} since the last sync — {how}",
+            e.side,
+            e.uid,
+            e.fingerprint.short(),
+            e.side.other()
+        ));
+    }
+    for e in &mb.withheld {
+        lines.push(format!(
+            "WITHHELD expunge on {} UID {} ({}): over the --max-delete guard",
+            e.side,
+            e.uid,
+            e.fingerprint.short()
+        ));
+    }
     for c in &mb.conflicts {
         lines.push(format!(
             "conflict A UID {} / B UID {}: {}",
@@ -239,7 +274,8 @@ fn plan_totals(plan: &Plan) -> String {
     let t = plan.totals();
     format!(
         "\nTotals: {} mailbox(es), {} paired; copy {} to A ({} bytes), {} to B ({} bytes); \
-         flag changes {} on A, {} on B; create {} on A, {} on B; {} conflict(s) resolved by policy\n",
+         flag changes {} on A, {} on B; create {} on A, {} on B; expunge {} on A, {} on B \
+         ({} on A, {} on B withheld); {} conflict(s) resolved by policy\n",
         plan.mailboxes.len(),
         t.pairs,
         t.copies_to[0],
@@ -250,19 +286,26 @@ fn plan_totals(plan: &Plan) -> String {
         t.flag_changes_on[1],
         t.creates[0],
         t.creates[1],
+        t.expunges_on[0],
+        t.expunges_on[1],
+        t.withheld_on[0],
+        t.withheld_on[1],
         t.conflicts
     )
 }
 
 fn applied_text(applied: &ApplyOutcome) -> String {
     let mut out = format!(
-        "\nApplied: created {} on A, {} on B; copied {} to A, {} to B; flag changes {} on A, {} on B\n",
+        "\nApplied: created {} on A, {} on B; copied {} to A, {} to B; flag changes {} on A, {} on B; \
+         expunged {} on A, {} on B\n",
         applied.created[0],
         applied.created[1],
         applied.copied_to[0],
         applied.copied_to[1],
         applied.flag_changes_on[0],
-        applied.flag_changes_on[1]
+        applied.flag_changes_on[1],
+        applied.expunged_on[0],
+        applied.expunged_on[1]
     );
     for n in &applied.notes {
         let _ = writeln!(out, "note     {n}");

@@ -7,7 +7,7 @@
 //! trees have been listed completely.
 
 use crate::apply::apply;
-use crate::config::{Command, Job};
+use crate::config::{Command, Job, MaxDelete};
 use crate::gather::gather;
 use crate::imap::Connection;
 use crate::model::Side;
@@ -63,9 +63,10 @@ pub async fn run(job: Job) -> i32 {
             return exit::PARTIAL;
         }
     };
-    for (mailbox, side, uidvalidity, fresh) in &gathered.fresh {
-        if let Err(e) = snapshot.cache_messages(mailbox, *side, *uidvalidity, fresh) {
-            eprintln!("imapmend: warning: could not cache fingerprints: {e}");
+    for u in &gathered.cache_updates {
+        if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, &u.upsert, &u.gone)
+        {
+            eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");
         }
     }
     let listing_code = if gathered.failures.is_empty() {
@@ -124,6 +125,11 @@ pub async fn run(job: Job) -> i32 {
                 pending,
                 listing_code,
                 if problems { exit::PARTIAL } else { exit::OK },
+                if plan.withholds() {
+                    exit::WITHHELD
+                } else {
+                    exit::OK
+                },
             ]);
             report.command = "plan";
             report.plan = Some(&plan);
@@ -135,7 +141,15 @@ pub async fn run(job: Job) -> i32 {
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let outcome = apply(&plan, &gathered.input, &mut conns, &mut snapshot).await;
             let failed = problems || !outcome.failures.is_empty();
-            code = exit::worst([listing_code, if failed { exit::PARTIAL } else { exit::OK }]);
+            code = exit::worst([
+                listing_code,
+                if failed { exit::PARTIAL } else { exit::OK },
+                if plan.withholds() {
+                    exit::WITHHELD
+                } else {
+                    exit::OK
+                },
+            ]);
             report.command = "sync";
             report.plan = Some(&plan);
             report.applied = Some(&outcome);
@@ -148,8 +162,12 @@ pub async fn run(job: Job) -> i32 {
 }
 
 fn policy(job: &Job) -> Policy {
+    let o = &job.options;
     Policy {
-        prefer: job.options.prefer,
+        prefer: o.prefer,
+        restored: o.restored,
+        deletes: o.deletes,
+        max_delete: o.max_delete.unwrap_or(MaxDelete::DEFAULT),
     }
 }
 
@@ -159,7 +177,6 @@ fn policy(job: &Job) -> Policy {
 fn not_yet_supported(job: &Job) -> Option<String> {
     let o = &job.options;
     let refused = [
-        (o.restored.is_some(), "--restored"),
         (o.delete_mailboxes, "--delete-mailboxes"),
         (o.one_way.is_some(), "--one-way"),
         (o.delete_extra, "--delete-extra"),
@@ -171,7 +188,7 @@ fn not_yet_supported(job: &Job) -> Option<String> {
         .collect();
     (!names.is_empty()).then(|| {
         format!(
-            "{} not supported by this version yet; nothing was done (this version never deletes anything)",
+            "{} not supported by this version yet; nothing was done",
             names.join(", ")
         )
     })

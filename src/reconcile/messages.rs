@@ -2,19 +2,21 @@
 //! the flags of every pair, match what is left by content, and copy what
 //! still has no partner.
 //!
-//! Linking a base pair to a side is by UID while the side's UIDVALIDITY is the
-//! one the pair was recorded under; after a UIDVALIDITY change it is by
-//! fingerprint, and that side is *suspect* for the pair (its flags can add but
-//! not remove, SCENARIOS.md U1). Nothing is deleted in this version: a message
-//! whose partner is gone is copied again.
+//! Linking a base pair to a side is by UID while the side is healthy (same
+//! UIDVALIDITY, nothing regressed); otherwise by fingerprint, and that side's
+//! flags can add but not remove (U1) — or, for a restored side, the other
+//! side's flags win. A pair whose message is gone from a healthy side is a
+//! proven expunge, propagated to the other side under the mass-deletion
+//! guard; a message gone from a suspect side is copied back.
 
 use super::flags::{self, SideFlags};
 use super::mailboxes::wire_name;
 use super::matching::match_by_content;
-use super::{MailboxInput, Policy};
-use crate::model::{Fingerprint, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
-use crate::plan::{Conflict, Copy, FlagChange, ListingPath, MailboxPlan, PlannedPair};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use super::{BasePair, Evidence, MailboxInput, Policy};
+use crate::config::DeleteMode;
+use crate::model::{Fingerprint, Flag, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
+use crate::plan::{Conflict, Copy, Expunge, ExpungeMode, FlagChange, MailboxPlan, PlannedPair};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// The plan for one mailbox.
 pub fn reconcile_mailbox(
@@ -26,11 +28,13 @@ pub fn reconcile_mailbox(
         name: input.name.clone(),
         wire: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.wire_name.clone())),
         create: None,
-        listing: [0, 1].map(|i| input.sides[i].as_ref().map(|_| listing_path(input, i))),
+        listing: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.path.clone())),
         uidvalidity: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.status.uidvalidity)),
         pairs: Vec::new(),
         copies: Vec::new(),
         flag_changes: Vec::new(),
+        expunges: Vec::new(),
+        withheld: Vec::new(),
         conflicts: Vec::new(),
         notes: Vec::new(),
         problems: Vec::new(),
@@ -55,7 +59,8 @@ pub fn reconcile_mailbox(
     let messages: [&[MessageMeta]; 2] =
         [0, 1].map(|i| input.sides[i].as_ref().map_or(&[][..], |s| &s.messages[..]));
 
-    let mut linker = Linker::new(input, messages);
+    let evidence = [0, 1].map(|i| side_evidence(input, i, policy));
+    let mut linker = Linker::new(input, messages, &evidence);
     // The order matters only when duplicates are re-linked by content; a key
     // that does not depend on which side is A keeps the result symmetric.
     let mut pairs_sorted = input.base.pairs.clone();
@@ -64,25 +69,43 @@ pub fn reconcile_mailbox(
         let linked = [Side::A, Side::B]
             .map(|s| linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint));
         match linked {
-            [Some(a), Some(b)] => {
-                let suspect = [linker.by_content[0], linker.by_content[1]];
-                add_pair(
-                    &mut plan,
-                    [a, b],
-                    base_pair.flags.as_ref(),
-                    suspect,
-                    status,
-                    policy,
-                );
-            }
-            [Some(m), None] | [None, Some(m)] => linker.release(m),
+            [Some(a), Some(b)] => add_pair(
+                &mut plan,
+                [a, b],
+                base_pair.flags.as_ref(),
+                &evidence,
+                status,
+                policy,
+            ),
+            [Some(m), None] => gone_from(
+                &mut plan,
+                &mut linker,
+                Side::B,
+                m,
+                base_pair,
+                input,
+                &evidence,
+                policy,
+            ),
+            [None, Some(m)] => gone_from(
+                &mut plan,
+                &mut linker,
+                Side::A,
+                m,
+                base_pair,
+                input,
+                &evidence,
+                policy,
+            ),
             [None, None] => {}
         }
     }
+    apply_guard(&mut plan, input.base.pairs.len(), policy);
+    linker.hold_pending_expunges(&input.base.pending_expunge);
 
     let matched = match_by_content([0, 1].map(|i| linker.unlinked(i)));
     for pair in matched.pairs {
-        add_pair(&mut plan, pair, None, [false, false], status, policy);
+        add_pair(&mut plan, pair, None, &evidence, status, policy);
     }
     for side in Side::BOTH {
         let target = status[side.other().index()];
@@ -101,19 +124,111 @@ pub fn reconcile_mailbox(
 
     plan.pairs.sort_by_key(|p| p.uid);
     plan.copies.sort_by_key(|c| (c.from, c.uid));
+    plan.expunges.sort_by_key(|e| (e.side, e.uid));
+    plan.withheld.sort_by_key(|e| (e.side, e.uid));
     plan.flag_changes.sort_by_key(|c| (c.side, c.pair));
     plan.conflicts.sort_by_key(|c| c.pair);
-    if linker.by_content.iter().any(|b| *b) && !input.base.pairs.is_empty() {
-        for side in Side::BOTH
-            .into_iter()
-            .filter(|s| linker.by_content[s.index()])
-        {
-            plan.notes.push(format!(
-                "UIDVALIDITY changed on {side}: pairs re-linked by content; flags removed on {side} are not taken"
-            ));
+    for side in Side::BOTH {
+        match &evidence[side.index()] {
+            Evidence::Healthy => {}
+            Evidence::UidvalidityChanged => plan.notes.push(format!(
+                "UIDVALIDITY changed on {side}: pairs re-linked by content; flags removed on {side} are not taken \
+                 and messages missing there are copied back, not deleted elsewhere"
+            )),
+            Evidence::Restored(why) => plan.notes.push(format!(
+                "{side} looks restored ({why}): {other}'s flags win on paired messages, and messages missing on \
+                 {side} are copied back to it, not deleted on {other}",
+                other = side.other()
+            )),
         }
     }
     plan
+}
+
+/// What a side can prove in this mailbox, with the operator's `--restored`.
+fn side_evidence(input: &MailboxInput, i: usize, policy: &Policy) -> Evidence {
+    let listed = input.sides[i]
+        .as_ref()
+        .map_or(Evidence::Healthy, |s| s.evidence.clone());
+    match policy.restored {
+        Some(side) if side.index() == i && !listed.is_restored() => {
+            Evidence::Restored("the operator said so (--restored)".into())
+        }
+        _ => listed,
+    }
+}
+
+/// A paired message is still on one side and gone from `gone_side`. A
+/// healthy side proves the expunge, which then propagates; a suspect side
+/// (or a mailbox missing on it) proves nothing and the message is copied back.
+#[allow(clippy::too_many_arguments)]
+fn gone_from(
+    plan: &mut MailboxPlan,
+    linker: &mut Linker<'_>,
+    gone_side: Side,
+    survivor: &MessageMeta,
+    base_pair: &BasePair,
+    input: &MailboxInput,
+    evidence: &[Evidence; 2],
+    policy: &Policy,
+) {
+    let proven =
+        input.sides[gone_side.index()].is_some() && evidence[gone_side.index()].is_healthy();
+    let side = gone_side.other();
+    if !proven {
+        linker.release(side, survivor);
+        return;
+    }
+    let can_expunge = input.sides[side.index()]
+        .as_ref()
+        .is_some_and(|s| s.can_uid_expunge);
+    let mode = if policy.deletes == DeleteMode::Expunge && can_expunge {
+        ExpungeMode::Expunge
+    } else {
+        ExpungeMode::FlagOnly
+    };
+    let mut pair = base_pair.uid;
+    pair[side.index()] = survivor.uid;
+    if let Some(base) = &base_pair.flags {
+        if &survivor.flags != base {
+            plan.conflicts.push(Conflict {
+                pair,
+                description: format!(
+                    "expunged on {gone_side} while {side} changed its flags {base} → {}; the proven expunge wins",
+                    survivor.flags
+                ),
+            });
+        }
+    }
+    plan.expunges.push(Expunge {
+        side,
+        uid: survivor.uid,
+        pair,
+        fingerprint: base_pair.fingerprint,
+        base: base_pair.flags.clone(),
+        mode,
+    });
+}
+
+/// E11: per side, more deletions than `max(10, P% of the mailbox's pairs)`
+/// (or `--max-delete N`) are all withheld, and said so.
+fn apply_guard(plan: &mut MailboxPlan, base_pairs: usize, policy: &Policy) {
+    let limit = policy.max_delete.limit(base_pairs as u64);
+    for side in Side::BOTH {
+        let count = plan.expunges.iter().filter(|e| e.side == side).count() as u64;
+        if count > limit {
+            let (held, kept): (Vec<Expunge>, Vec<Expunge>) = std::mem::take(&mut plan.expunges)
+                .into_iter()
+                .partition(|e| e.side == side);
+            plan.expunges = kept;
+            plan.withheld.extend(held);
+            plan.notes.push(format!(
+                "WITHHELD: {count} deletions on {side} exceed the guard ({limit} allowed for {base_pairs} pairs, \
+                 --max-delete {}); nothing was deleted there; rerun with a higher --max-delete if they are intended",
+                policy.max_delete
+            ));
+        }
+    }
 }
 
 /// Records one pair and the flag changes that make both sides agree.
@@ -121,23 +236,25 @@ fn add_pair(
     plan: &mut MailboxPlan,
     [a, b]: [&MessageMeta; 2],
     base: Option<&FlagSet>,
-    suspect: [bool; 2],
+    evidence: &[Evidence; 2],
     status: [&MailboxStatus; 2],
     policy: &Policy,
 ) {
-    let sides = [
-        SideFlags {
-            flags: &a.flags,
-            status: status[0],
-            suspect: suspect[0],
-        },
-        SideFlags {
-            flags: &b.flags,
-            status: status[1],
-            suspect: suspect[1],
-        },
-    ];
-    let agreed = flags::merge(base, sides, policy.prefer);
+    let sides = [(a, 0), (b, 1)].map(|(m, i)| SideFlags {
+        flags: &m.flags,
+        status: status[i],
+        suspect: !evidence[i].is_healthy(),
+    });
+    // A restored side's flags are last week's: the healthy side's win.
+    let authority = match (evidence[0].is_restored(), evidence[1].is_restored()) {
+        (true, false) => Some(Side::B),
+        (false, true) => Some(Side::A),
+        _ => None,
+    };
+    let agreed = match authority {
+        Some(side) => flags::merge(None, sides, Some(side)),
+        None => flags::merge(base, sides, policy.prefer),
+    };
     let uid = [a.uid, b.uid];
     let mut needs_store = false;
     for (side, m) in [(Side::A, a), (Side::B, b)] {
@@ -155,7 +272,7 @@ fn add_pair(
             });
         }
     }
-    if base.is_none() && a.flags != b.flags {
+    if base.is_none() && authority.is_none() && a.flags != b.flags {
         let rule = match policy.prefer {
             Some(side) => format!("{side} preferred"),
             None => "union, \\Deleted only if on both".to_string(),
@@ -180,42 +297,33 @@ fn add_pair(
     });
 }
 
-fn symmetric_key(p: &super::BasePair) -> (Fingerprint, Uid, Uid, Option<FlagSet>) {
+fn symmetric_key(p: &BasePair) -> (Fingerprint, Uid, Uid, Option<FlagSet>) {
     let [a, b] = p.uid;
     (p.fingerprint, a.min(b), a.max(b), p.flags.clone())
-}
-
-fn listing_path(input: &MailboxInput, side: usize) -> ListingPath {
-    let reason = if input.base.uidvalidity[side].is_none() {
-        "no snapshot of this mailbox yet"
-    } else if input.sides[side]
-        .as_ref()
-        .is_some_and(|s| s.status.highestmodseq.is_none())
-    {
-        "server has no CONDSTORE for it"
-    } else {
-        "every run compares the full listing in this version"
-    };
-    ListingPath {
-        path: "full".into(),
-        reason: reason.into(),
-    }
 }
 
 /// Finds the messages the snapshot's pairs refer to on each side.
 struct Linker<'a> {
     by_uid: [HashMap<Uid, &'a MessageMeta>; 2],
     by_fingerprint: [BTreeMap<Fingerprint, VecDeque<&'a MessageMeta>>; 2],
-    /// Per side: link by content because UIDVALIDITY changed.
+    /// Per side: link by content because the side is not healthy (UIDVALIDITY
+    /// changed, or it regressed and may reuse UIDs).
     by_content: [bool; 2],
     linked: [HashSet<Uid>; 2],
     messages: [&'a [MessageMeta]; 2],
 }
 
 impl<'a> Linker<'a> {
-    fn new(input: &MailboxInput, messages: [&'a [MessageMeta]; 2]) -> Linker<'a> {
+    fn new(
+        input: &MailboxInput,
+        messages: [&'a [MessageMeta]; 2],
+        evidence: &[Evidence; 2],
+    ) -> Linker<'a> {
         let by_content = [0, 1].map(|i| match &input.sides[i] {
-            Some(side) => input.base.uidvalidity[i] != Some(side.status.uidvalidity),
+            Some(side) => {
+                !evidence[i].is_healthy()
+                    || input.base.uidvalidity[i] != Some(side.status.uidvalidity)
+            }
             None => false,
         });
         let by_fingerprint = [0, 1].map(|i| {
@@ -259,11 +367,26 @@ impl<'a> Linker<'a> {
         Some(found)
     }
 
-    /// Gives a linked message back: its partner is gone.
-    fn release(&mut self, m: &MessageMeta) {
-        for i in 0..2 {
-            if self.messages[i].iter().any(|x| std::ptr::eq(x, m)) {
-                self.linked[i].remove(&m.uid);
+    /// Gives a linked message back: its partner is gone, unproven.
+    fn release(&mut self, side: Side, m: &MessageMeta) {
+        self.linked[side.index()].remove(&m.uid);
+    }
+
+    /// Keeps messages imapmend already marked `\Deleted` for a proven
+    /// expunge out of matching, so they are not copied back, for as long as
+    /// they keep `\Deleted` (removing it is an un-delete, F13).
+    fn hold_pending_expunges(&mut self, pending: &[BTreeSet<Uid>; 2]) {
+        for (i, uids) in pending.iter().enumerate() {
+            if self.by_content[i] {
+                continue; // UIDs of another UIDVALIDITY name other messages
+            }
+            for uid in uids {
+                let marked = self.by_uid[i]
+                    .get(uid)
+                    .is_some_and(|m| m.flags.contains(&Flag::deleted()));
+                if marked {
+                    self.linked[i].insert(*uid);
+                }
             }
         }
     }

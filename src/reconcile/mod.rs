@@ -8,6 +8,7 @@
 //! `check` judges).
 
 pub mod agreement;
+pub mod evidence;
 pub mod flags;
 pub mod mailboxes;
 pub mod matching;
@@ -16,15 +17,25 @@ pub mod policy;
 
 pub use policy::Policy;
 
-use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Uid};
-use crate::plan::{Plan, SCHEMA_VERSION};
+pub use evidence::Evidence;
 
-/// One side of one mailbox, fully listed and fingerprinted.
+use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Uid};
+use crate::plan::{ListingPath, Plan, SCHEMA_VERSION};
+use std::collections::BTreeSet;
+
+/// One side of one mailbox, completely listed (directly, or rebuilt from the
+/// server's change history) and fingerprinted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SideListing {
     pub wire_name: String,
     pub status: MailboxStatus,
     pub messages: Vec<MessageMeta>,
+    /// What this side's listing can prove (deletions, flag removals).
+    pub evidence: Evidence,
+    /// How it was read and why, for the report.
+    pub path: ListingPath,
+    /// The side can expunge exactly chosen UIDs (UIDPLUS).
+    pub can_uid_expunge: bool,
 }
 
 /// A pair the snapshot remembers, with the flags last agreed.
@@ -43,6 +54,10 @@ pub struct MailboxBase {
     /// UIDVALIDITY per side under which the pairs' UIDs hold.
     pub uidvalidity: [Option<u32>; 2],
     pub pairs: Vec<BasePair>,
+    /// Per side: UIDs imapmend marked `\Deleted` for a proven expunge it could
+    /// not carry out (flag-only mode or no UIDPLUS). They are never copied
+    /// back while they keep `\Deleted`.
+    pub pending_expunge: [BTreeSet<Uid>; 2],
 }
 
 /// Everything reconcile needs about one logical mailbox.

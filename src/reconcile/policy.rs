@@ -1,12 +1,32 @@
 //! The policies the reconcile core takes as values, not as flags threaded
 //! through I/O code. Each field says which SCENARIOS.md decision it carries.
 
+use crate::config::{DeleteMode, MaxDelete};
 use crate::model::Side;
 
 /// Decisions the operator can change. `Default` is the documented default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     /// F7: for a pair with no agreed base, this side's flags win instead of
     /// the union.
     pub prefer: Option<Side>,
+    /// The operator says this side was restored from a backup: it proves
+    /// nothing, and the other side's flags win on paired messages.
+    pub restored: Option<Side>,
+    /// E7/E9/F12: propagate a proven expunge with `UID EXPUNGE`, or only set
+    /// `\Deleted` and leave the message `pending-expunge`.
+    pub deletes: DeleteMode,
+    /// E11: the mass-deletion guard, per mailbox and side.
+    pub max_delete: MaxDelete,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            prefer: None,
+            restored: None,
+            deletes: DeleteMode::Expunge,
+            max_delete: MaxDelete::DEFAULT,
+        }
+    }
 }

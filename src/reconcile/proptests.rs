@@ -1,10 +1,15 @@
 //! Property tests of the pure core: idempotence (apply the Plan to a model of
-//! both servers, reconcile again: nothing to do, pairs unchanged) and
-//! symmetry (swapping A and B mirrors the Plan).
+//! both servers, reconcile again: nothing to do, pairs unchanged, and both
+//! sides hold the same contents) and symmetry (swapping A and B mirrors the
+//! Plan). The worlds include proven expunges, the guard, pending expunges,
+//! UIDVALIDITY changes, restored sides and sides that cannot store keywords.
 
 use super::*;
-use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side};
-use crate::plan::MailboxPlan;
+use crate::config::{DeleteMode, MaxDelete};
+use crate::model::{
+    Fingerprint, Flag, FlagDelta, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side,
+};
+use crate::plan::{ExpungeMode, ListingPath, MailboxPlan};
 use proptest::prelude::*;
 
 const FLAGS: [&str; 6] = [
@@ -62,17 +67,56 @@ fn status(uidvalidity: u32, keywords: bool) -> MailboxStatus {
     }
 }
 
+fn listing(
+    status: MailboxStatus,
+    messages: Vec<MessageMeta>,
+    evidence: Evidence,
+    uidplus: bool,
+) -> SideListing {
+    SideListing {
+        wire_name: "INBOX".into(),
+        status,
+        messages,
+        evidence,
+        path: ListingPath {
+            path: "full".into(),
+            reason: "test".into(),
+        },
+        can_uid_expunge: uidplus,
+    }
+}
+
+/// How a side stands against the snapshot in a generated world.
+#[derive(Debug, Clone, Copy)]
+enum Standing {
+    Healthy,
+    UidvalidityChanged,
+    Restored,
+}
+
+fn standing() -> impl Strategy<Value = Standing> {
+    prop_oneof![4 => Just(Standing::Healthy), 1 => Just(Standing::UidvalidityChanged), 1 => Just(Standing::Restored)]
+}
+
 prop_compose! {
     fn world()(
         a in side_messages(),
         b in side_messages(),
         pair_picks in proptest::collection::vec((any::<proptest::sample::Index>(), any::<proptest::sample::Index>(), proptest::option::of(flag_set())), 0..5),
-        uv_changed in (any::<bool>(), any::<bool>()),
+        ghost_pairs in proptest::collection::vec((0u8..5, proptest::option::of(flag_set()), any::<bool>()), 0..4),
+        standings in (standing(), standing()),
         keywords in (any::<bool>(), any::<bool>()),
+        uidplus in (any::<bool>(), any::<bool>()),
         b_missing in proptest::bool::weighted(0.1),
     ) -> MailboxInput {
-        let status_a = status(if uv_changed.0 { 2 } else { 1 }, keywords.0);
-        let status_b = status(if uv_changed.1 { 2 } else { 1 }, keywords.1);
+        let uv = |s: Standing| if matches!(s, Standing::UidvalidityChanged) { 2 } else { 1 };
+        let evidence = |s: Standing| match s {
+            Standing::Healthy => Evidence::Healthy,
+            Standing::UidvalidityChanged => Evidence::UidvalidityChanged,
+            Standing::Restored => Evidence::Restored("test".into()),
+        };
+        let status_a = status(uv(standings.0), keywords.0);
+        let status_b = status(uv(standings.1), keywords.1);
         let a = build(&a, &status_a);
         let b = build(&b, &status_b);
         // Base pairs between messages of equal content, each UID used once.
@@ -86,28 +130,63 @@ prop_compose! {
             }
             pairs.push(BasePair { uid: [ma.uid, mb.uid], fingerprint: ma.fingerprint, flags });
         }
-        let sa = SideListing { wire_name: "INBOX".into(), status: status_a, messages: a };
-        let sb = SideListing { wire_name: "INBOX".into(), status: status_b, messages: b };
+        // Pairs whose message is gone from one side (expunged there since).
+        for (i, (c, flags, on_a)) in ghost_pairs.into_iter().enumerate() {
+            let ghost = 500 + i as u32;
+            let survivor = if on_a { &a } else { &b };
+            let Some(m) = survivor.iter().find(|m| m.fingerprint == Fingerprint([c; 32])) else { continue };
+            let side = if on_a { 0 } else { 1 };
+            if pairs.iter().any(|p| p.uid[side] == m.uid) { continue; }
+            let mut uid = [ghost, ghost];
+            uid[side] = m.uid;
+            pairs.push(BasePair { uid, fingerprint: m.fingerprint, flags });
+        }
+        let sa = listing(status_a, a, evidence(standings.0), uidplus.0);
+        let sb = listing(status_b, b, evidence(standings.1), uidplus.1);
         MailboxInput {
             name: "INBOX".into(),
             sides: [Some(sa), if b_missing { None } else { Some(sb) }],
-            base: MailboxBase { uidvalidity: [Some(1), Some(1)], pairs },
+            base: MailboxBase { uidvalidity: [Some(1), Some(1)], pairs, pending_expunge: Default::default() },
         }
     }
 }
 
+fn policy() -> impl Strategy<Value = Policy> {
+    let side = || proptest::option::of(prop_oneof![Just(Side::A), Just(Side::B)]);
+    (
+        side(),
+        side(),
+        any::<bool>(),
+        prop_oneof![
+            Just(MaxDelete::DEFAULT),
+            Just(MaxDelete::Count(1)),
+            Just(MaxDelete::Count(0))
+        ],
+    )
+        .prop_map(|(prefer, restored, flag_only, max_delete)| Policy {
+            prefer,
+            restored,
+            deletes: if flag_only {
+                DeleteMode::FlagOnly
+            } else {
+                DeleteMode::Expunge
+            },
+            max_delete,
+        })
+}
+
 /// Applies a mailbox plan to the model of both servers, as `apply` would,
-/// and returns the state and base the next run starts from.
+/// and returns the state and base the next run starts from (both sides
+/// healthy again: the snapshot now holds their watermarks).
 fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
     let mut sides = input.sides.clone();
     for side in Side::BOTH {
         if plan.create == Some(side) {
-            sides[side.index()] = Some(SideListing {
-                wire_name: "INBOX".into(),
-                status: status(9, true),
-                messages: vec![],
-            });
+            sides[side.index()] = Some(listing(status(9, true), vec![], Evidence::Healthy, true));
         }
+    }
+    for side in sides.iter_mut().flatten() {
+        side.evidence = Evidence::Healthy;
     }
     for change in &plan.flag_changes {
         let side = sides[change.side.index()].as_mut().unwrap();
@@ -118,6 +197,18 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             .unwrap();
         m.flags = m.flags.union(&change.delta.add).minus(&change.delta.remove);
     }
+    let mut pending_expunge: [std::collections::BTreeSet<u32>; 2] = Default::default();
+    for e in &plan.expunges {
+        let side = sides[e.side.index()].as_mut().unwrap();
+        match e.mode {
+            ExpungeMode::Expunge => side.messages.retain(|m| m.uid != e.uid),
+            ExpungeMode::FlagOnly => {
+                let m = side.messages.iter_mut().find(|m| m.uid == e.uid).unwrap();
+                m.flags.insert(Flag::deleted());
+                pending_expunge[e.side.index()].insert(e.uid);
+            }
+        }
+    }
     let mut pairs: Vec<BasePair> = plan
         .pairs
         .iter()
@@ -126,10 +217,22 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             fingerprint: p.fingerprint,
             flags: Some(p.agreed.clone()),
         })
+        .chain(plan.withheld.iter().map(|e| BasePair {
+            uid: e.pair,
+            fingerprint: e.fingerprint,
+            flags: e.base.clone(),
+        }))
         .collect();
     for copy in &plan.copies {
         let target = sides[copy.from.other().index()].as_mut().unwrap();
-        let uid = target.messages.iter().map(|m| m.uid).max().unwrap_or(0) + 1;
+        let uid = target
+            .messages
+            .iter()
+            .map(|m| m.uid)
+            .max()
+            .unwrap_or(0)
+            .max(600)
+            + 1;
         target.messages.push(MessageMeta {
             uid,
             size: copy.size,
@@ -151,13 +254,18 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
     MailboxInput {
         name: input.name.clone(),
         sides,
-        base: MailboxBase { uidvalidity, pairs },
+        base: MailboxBase {
+            uidvalidity,
+            pairs,
+            pending_expunge,
+        },
     }
 }
 
 fn mirror_input(input: &MailboxInput) -> MailboxInput {
     let [a, b] = input.sides.clone();
     let [ua, ub] = input.base.uidvalidity;
+    let [pa, pb] = input.base.pending_expunge.clone();
     MailboxInput {
         name: input.name.clone(),
         sides: [b, a],
@@ -172,6 +280,7 @@ fn mirror_input(input: &MailboxInput) -> MailboxInput {
                     ..p.clone()
                 })
                 .collect(),
+            pending_expunge: [pb, pa],
         },
     }
 }
@@ -179,7 +288,8 @@ fn mirror_input(input: &MailboxInput) -> MailboxInput {
 type Actions = (
     Vec<([u32; 2], FlagSet, Option<FlagSet>)>,
     Vec<(Side, u32, FlagSet)>,
-    Vec<(Side, [u32; 2], crate::model::FlagDelta)>,
+    Vec<(Side, [u32; 2], FlagDelta)>,
+    Vec<(Side, u32, ExpungeMode, bool)>,
     Option<Side>,
 );
 
@@ -206,31 +316,57 @@ fn actions(plan: &MailboxPlan, mirror: bool) -> Actions {
         .map(|c| (side(c.side), uids(c.pair), c.delta.clone()))
         .collect();
     changes.sort();
-    (pairs, copies, changes, plan.create.map(side))
+    let mut expunges: Vec<_> = plan
+        .expunges
+        .iter()
+        .map(|e| (side(e.side), e.uid, e.mode, false))
+        .chain(
+            plan.withheld
+                .iter()
+                .map(|e| (side(e.side), e.uid, e.mode, true)),
+        )
+        .collect();
+    expunges.sort_by_key(|e| (e.0, e.1, e.3));
+    (pairs, copies, changes, expunges, plan.create.map(side))
 }
 
 fn plan_of(input: &MailboxInput, policy: &Policy) -> MailboxPlan {
     messages::reconcile_mailbox(input, [Some('/'), Some('/')], policy)
 }
 
+fn mirror_policy(p: &Policy) -> Policy {
+    Policy {
+        prefer: p.prefer.map(Side::other),
+        restored: p.restored.map(Side::other),
+        ..*p
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, .. ProptestConfig::default() })]
 
     #[test]
-    fn applying_the_plan_then_reconciling_again_is_a_no_op(input in world(), prefer in proptest::option::of(prop_oneof![Just(Side::A), Just(Side::B)])) {
-        let policy = Policy { prefer };
+    fn applying_the_plan_then_reconciling_again_is_a_no_op(input in world(), policy in policy()) {
         let first = plan_of(&input, &policy);
         let after = simulate(&input, &first);
+        // The operator's --restored is about the first run's state.
+        let policy = Policy { restored: None, ..policy };
         let second = plan_of(&after, &policy);
-        prop_assert!(!second.has_actions(), "second plan still acts: {:?}", second);
-        let mut recorded: Vec<_> = after.base.pairs.iter().map(|p| (p.uid, p.flags.clone().unwrap())).collect();
+        prop_assert!(!second.has_actions(), "second plan still acts: {:#?}", second);
+        let withheld: Vec<[u32; 2]> = first.withheld.iter().map(|e| e.pair).collect();
+        let mut recorded: Vec<_> = after.base.pairs.iter().filter(|p| !withheld.contains(&p.uid)).map(|p| (p.uid, p.flags.clone().unwrap())).collect();
         recorded.sort();
         let mut again: Vec<_> = second.pairs.iter().map(|p| (p.uid, p.agreed.clone())).collect();
         again.sort();
         prop_assert_eq!(recorded, again);
-        // Both sides now hold the same multiset of contents.
+        // Both sides now hold the same multiset of contents, apart from
+        // withheld expunges and messages left pending-expunge.
         let contents = |i: usize| {
-            let mut v: Vec<_> = after.sides[i].as_ref().unwrap().messages.iter().map(|m| m.fingerprint).collect();
+            let pending = &after.base.pending_expunge[i];
+            let held: Vec<u32> = first.withheld.iter().filter(|e| e.side.index() == i).map(|e| e.uid).collect();
+            let mut v: Vec<_> = after.sides[i].as_ref().unwrap().messages.iter()
+                .filter(|m| !pending.contains(&m.uid) && !held.contains(&m.uid))
+                .map(|m| m.fingerprint).collect();
             v.sort();
             v
         };
@@ -238,9 +374,23 @@ proptest! {
     }
 
     #[test]
-    fn swapping_a_and_b_mirrors_the_plan(input in world(), prefer in proptest::option::of(prop_oneof![Just(Side::A), Just(Side::B)])) {
-        let plan = plan_of(&input, &Policy { prefer });
-        let swapped = plan_of(&mirror_input(&input), &Policy { prefer: prefer.map(Side::other) });
+    fn swapping_a_and_b_mirrors_the_plan(input in world(), policy in policy()) {
+        let plan = plan_of(&input, &policy);
+        let swapped = plan_of(&mirror_input(&input), &mirror_policy(&policy));
         prop_assert_eq!(actions(&plan, true), actions(&swapped, false));
+    }
+
+    /// Nothing is ever deleted from a side whose absences cannot prove it:
+    /// every expunge names a message whose partner vanished from a healthy side.
+    #[test]
+    fn only_a_healthy_side_proves_an_expunge(input in world(), policy in policy()) {
+        let plan = plan_of(&input, &policy);
+        for e in plan.expunges.iter().chain(&plan.withheld) {
+            let gone = e.side.other();
+            let listing = input.sides[gone.index()].as_ref().expect("proof needs the mailbox on the other side");
+            prop_assert!(listing.evidence.is_healthy());
+            prop_assert!(policy.restored != Some(gone));
+            prop_assert!(!listing.messages.iter().any(|m| m.uid == e.pair[gone.index()]));
+        }
     }
 }

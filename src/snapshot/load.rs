@@ -46,7 +46,8 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
     }
 
     let mut stmt = conn.prepare(
-        "SELECT mailbox, side, uidvalidity, uid, size, internal_date, internal_date_offset, fingerprint, flags
+        "SELECT mailbox, side, uidvalidity, uid, size, internal_date, internal_date_offset, fingerprint, flags,
+                fingerprint_read_back, status
          FROM message",
     )?;
     let mut rows = stmt.query([])?;
@@ -63,6 +64,11 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
             },
             fingerprint: fingerprint_from_blob(7, &row.get::<_, Vec<u8>>(7)?)?,
             flags: flags_from_text(&row.get::<_, String>(8)?),
+            read_back: row.get(9)?,
+            status: row
+                .get::<_, Option<String>>(10)?
+                .as_deref()
+                .and_then(MessageStatus::from_sql),
         };
         record.cache[side.index()].insert((row.get(2)?, row.get(3)?), cached);
     }

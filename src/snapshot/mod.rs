@@ -82,6 +82,11 @@ pub struct CachedMessage {
     pub internal_date: InternalDate,
     pub fingerprint: Fingerprint,
     pub flags: FlagSet,
+    /// Size and date were read from this side (false for a copy recorded
+    /// from its source, which the server may have rewritten on APPEND).
+    pub read_back: bool,
+    /// Why the message is not simply paired, where recorded.
+    pub status: Option<MessageStatus>,
 }
 
 /// Everything the snapshot holds about one mailbox (keyed by logical name).
@@ -416,6 +421,84 @@ impl Snapshot {
                     message.uid,
                     status.map(|s| (s, reason)),
                 )
+            },
+        )
+    }
+
+    /// In one transaction: upsert cache rows read from this side, and forget
+    /// the rows (and statuses) of UIDs that are gone from it, so the cache
+    /// stays an exact picture of the side as last listed — which the history
+    /// path rebuilds listings from.
+    pub fn update_cache(
+        &mut self,
+        mailbox: &str,
+        side: Side,
+        uidvalidity: u32,
+        upsert: &[MessageMeta],
+        gone: &[Uid],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("updating the cache of {mailbox:?} on side {side}"),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                write::cache_messages(tx, o, id, side, uidvalidity, upsert, Provenance::ReadBack)?;
+                write::forget_messages(tx, o, id, side, uidvalidity, gone)
+            },
+        )
+    }
+
+    /// In one transaction, after a proven expunge was carried out: remove
+    /// these pairs ([uid A, uid B]) and remember the fingerprints as
+    /// tombstones (content whose expunge was proven and propagated).
+    pub fn remove_pairs(
+        &mut self,
+        mailbox: &str,
+        pairs: &[[Uid; 2]],
+        tombstones: &[Fingerprint],
+    ) -> Result<(), SnapshotError> {
+        let now = now();
+        self.write(
+            || format!("removing {} expunged pairs of {mailbox:?}", pairs.len()),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                write::remove_pairs(tx, o, id, pairs)?;
+                write::add_tombstones(tx, id, tombstones, now)
+            },
+        )
+    }
+
+    /// Marks cached messages of one side as `pending-expunge` (`\Deleted` was
+    /// set for a proven expunge that could not be carried out).
+    pub fn mark_pending_expunge(
+        &mut self,
+        mailbox: &str,
+        side: Side,
+        uidvalidity: u32,
+        uids: &[Uid],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || {
+                format!(
+                    "marking {} messages of {mailbox:?} pending-expunge",
+                    uids.len()
+                )
+            },
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                for uid in uids {
+                    let reason =
+                        Some("\\Deleted set for a proven expunge; not expunged by imapmend");
+                    write::set_status(
+                        tx,
+                        o,
+                        id,
+                        side,
+                        uidvalidity,
+                        *uid,
+                        Some((MessageStatus::PendingExpunge, reason)),
+                    )?;
+                }
+                Ok(())
             },
         )
     }

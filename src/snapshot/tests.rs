@@ -45,6 +45,8 @@ fn cached(m: &MessageMeta) -> CachedMessage {
         internal_date: m.internal_date,
         fingerprint: m.fingerprint,
         flags: m.flags.clone(),
+        read_back: true,
+        status: None,
     }
 }
 
@@ -475,8 +477,13 @@ fn intent_then_complete_copies_pairs_caches_and_resolves() {
     let inbox = &state.mailboxes["INBOX"];
     assert_eq!(inbox.pairs, pairs);
     assert_eq!(inbox.cache[Side::A.index()].len(), 2);
-    assert_eq!(inbox.cache[Side::B.index()][&(9, 50)], cached(&copies[0]));
-    assert_eq!(inbox.cache[Side::B.index()][&(9, 51)], cached(&copies[1]));
+    // Copies are recorded from their source: not read back from the target.
+    let copied = |m: &MessageMeta| CachedMessage {
+        read_back: false,
+        ..cached(m)
+    };
+    assert_eq!(inbox.cache[Side::B.index()][&(9, 50)], copied(&copies[0]));
+    assert_eq!(inbox.cache[Side::B.index()][&(9, 51)], copied(&copies[1]));
 }
 
 #[test]
@@ -604,7 +611,10 @@ fn message_status_round_trips_and_survives_a_cache_upsert() {
     assert_eq!(snap.message_statuses().unwrap(), expected);
     assert_eq!(
         snap.load().unwrap().mailboxes["INBOX"].cache[0][&(3, 8)],
-        cached(&big)
+        CachedMessage {
+            status: Some(MessageStatus::Refused),
+            ..cached(&big)
+        }
     );
 
     snap.set_message_status("INBOX", Side::A, 3, &big, None, None)
@@ -798,4 +808,26 @@ fn checkpoint_survives_sigkill_and_the_lock_dies_with_the_process() {
             .highestmodseq,
         Some(u64::MAX)
     );
+}
+
+#[test]
+fn update_cache_forgets_gone_uids_and_remove_pairs_drops_them() {
+    let fx = Fixture::new();
+    let mut snap = fx.open();
+    let (m1, m2) = (meta(1, 1, &["\\Seen"]), meta(2, 2, &[]));
+    snap.cache_messages("INBOX", Side::A, 7, &[m1.clone(), m2.clone()])
+        .unwrap();
+    let pairs = vec![PairRecord {
+        uid: [1, 10],
+        fingerprint: m1.fingerprint,
+        flags: None,
+    }];
+    snap.rebase_mailbox("INBOX", [None, None], &pairs).unwrap();
+    snap.update_cache("INBOX", Side::A, 7, &[], &[2]).unwrap();
+    snap.remove_pairs("INBOX", &[[1, 10]], &[m1.fingerprint])
+        .unwrap();
+    let state = snap.load().unwrap();
+    let inbox = &state.mailboxes["INBOX"];
+    assert!(inbox.pairs.is_empty());
+    assert_eq!(inbox.cache[0].keys().collect::<Vec<_>>(), vec![&(7, 1)]);
 }

@@ -280,3 +280,54 @@ pub fn touch(tx: &Transaction, now: i64) -> rusqlite::Result<()> {
     tx.execute("UPDATE meta SET updated_at = ?1 WHERE id = 1", [now])?;
     Ok(())
 }
+
+/// Forgets cache rows (with their statuses) of UIDs gone from a side.
+pub fn forget_messages(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    side: Side,
+    uidvalidity: u32,
+    uids: &[Uid],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM message WHERE mailbox = ?1 AND side = ?2 AND uidvalidity = ?3 AND uid = ?4",
+    )?;
+    let side = side_text(o.side(side));
+    for uid in uids {
+        stmt.execute(params![mailbox, side, uidvalidity, uid])?;
+    }
+    Ok(())
+}
+
+/// Removes pairs by [uid A, uid B].
+pub fn remove_pairs(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    pairs: &[[Uid; 2]],
+) -> rusqlite::Result<()> {
+    let mut stmt =
+        tx.prepare_cached("DELETE FROM pair WHERE mailbox = ?1 AND uid_a = ?2 AND uid_b = ?3")?;
+    for pair in pairs {
+        let [uid_a, uid_b] = o.pair(*pair);
+        stmt.execute(params![mailbox, uid_a, uid_b])?;
+    }
+    Ok(())
+}
+
+/// Remembers fingerprints whose expunge was proven and propagated.
+pub fn add_tombstones(
+    tx: &Transaction,
+    mailbox: i64,
+    fingerprints: &[Fingerprint],
+    now: i64,
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO tombstone (fingerprint, mailbox, expunged_at) VALUES (?1, ?2, ?3)",
+    )?;
+    for fp in fingerprints {
+        stmt.execute(params![&fp.0[..], mailbox, now])?;
+    }
+    Ok(())
+}
