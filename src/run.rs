@@ -168,6 +168,8 @@ fn policy(job: &Job) -> Policy {
         restored: o.restored,
         deletes: o.deletes,
         max_delete: o.max_delete.unwrap_or(MaxDelete::DEFAULT),
+        one_way: o.one_way.map(|w| w.source()),
+        delete_extra: o.delete_extra,
     }
 }
 
@@ -176,11 +178,7 @@ fn policy(job: &Job) -> Policy {
 /// means copying both ways), so they are refused until they work.
 fn not_yet_supported(job: &Job) -> Option<String> {
     let o = &job.options;
-    let refused = [
-        (o.delete_mailboxes, "--delete-mailboxes"),
-        (o.one_way.is_some(), "--one-way"),
-        (o.delete_extra, "--delete-extra"),
-    ];
+    let refused = [(o.delete_mailboxes, "--delete-mailboxes")];
     let names: Vec<&str> = refused
         .iter()
         .filter(|(on, _)| *on)

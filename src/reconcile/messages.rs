@@ -39,6 +39,15 @@ pub fn reconcile_mailbox(
         notes: Vec::new(),
         problems: Vec::new(),
     };
+    if let Some(source) = policy.one_way {
+        if input.sides[source.index()].is_none() {
+            plan.notes.push(format!(
+                "only on {}: left alone (--one-way copies from {source} only)",
+                source.other()
+            ));
+            return plan;
+        }
+    }
     for side in Side::BOTH {
         if input.sides[side.index()].is_none() {
             match wire_name(&input.name, delimiters[side.index()]) {
@@ -100,14 +109,25 @@ pub fn reconcile_mailbox(
             [None, None] => {}
         }
     }
-    apply_guard(&mut plan, input.base.pairs.len(), policy);
     linker.hold_pending_expunges(&input.base.pending_expunge);
 
     let matched = match_by_content([0, 1].map(|i| linker.unlinked(i)));
     for pair in matched.pairs {
         add_pair(&mut plan, pair, None, &evidence, status, policy);
     }
-    for side in Side::BOTH {
+    if let Some(source) = policy.one_way {
+        extras_on_target(
+            &mut plan,
+            &matched.left[source.other().index()],
+            source.other(),
+            input,
+            policy,
+        );
+    }
+    for side in Side::BOTH
+        .into_iter()
+        .filter(|s| policy.one_way.is_none_or(|src| src == *s))
+    {
         let target = status[side.other().index()];
         for m in &matched.left[side.index()] {
             plan.copies.push(Copy {
@@ -121,6 +141,8 @@ pub fn reconcile_mailbox(
             });
         }
     }
+
+    apply_guard(&mut plan, input.base.pairs.len(), policy);
 
     plan.pairs.sort_by_key(|p| p.uid);
     plan.copies.sort_by_key(|c| (c.from, c.uid));
@@ -175,18 +197,13 @@ fn gone_from(
     let proven =
         input.sides[gone_side.index()].is_some() && evidence[gone_side.index()].is_healthy();
     let side = gone_side.other();
-    if !proven {
+    // One-way never writes to the source: a message gone from the target is
+    // copied there again.
+    if !proven || policy.one_way == Some(side) {
         linker.release(side, survivor);
         return;
     }
-    let can_expunge = input.sides[side.index()]
-        .as_ref()
-        .is_some_and(|s| s.can_uid_expunge);
-    let mode = if policy.deletes == DeleteMode::Expunge && can_expunge {
-        ExpungeMode::Expunge
-    } else {
-        ExpungeMode::FlagOnly
-    };
+    let mode = expunge_mode(input, side, policy);
     let mut pair = base_pair.uid;
     pair[side.index()] = survivor.uid;
     if let Some(base) = &base_pair.flags {
@@ -208,6 +225,52 @@ fn gone_from(
         base: base_pair.flags.clone(),
         mode,
     });
+}
+
+/// How an expunge on `side` is carried out: `UID EXPUNGE` needs UIDPLUS.
+fn expunge_mode(input: &MailboxInput, side: Side, policy: &Policy) -> ExpungeMode {
+    let can_expunge = input.sides[side.index()]
+        .as_ref()
+        .is_some_and(|s| s.can_uid_expunge);
+    if policy.deletes == DeleteMode::Expunge && can_expunge {
+        ExpungeMode::Expunge
+    } else {
+        ExpungeMode::FlagOnly
+    }
+}
+
+/// `--one-way`: messages only on the target are expunged with
+/// `--delete-extra` (under the guard), else kept and counted.
+fn extras_on_target(
+    plan: &mut MailboxPlan,
+    extras: &[&MessageMeta],
+    target: Side,
+    input: &MailboxInput,
+    policy: &Policy,
+) {
+    if extras.is_empty() {
+        return;
+    }
+    if !policy.delete_extra {
+        plan.notes.push(format!(
+            "{} message(s) only on {target} kept (--one-way never deletes them without --delete-extra)",
+            extras.len()
+        ));
+        return;
+    }
+    let mode = expunge_mode(input, target, policy);
+    for m in extras {
+        let mut pair = [0, 0];
+        pair[target.index()] = m.uid;
+        plan.expunges.push(Expunge {
+            side: target,
+            uid: m.uid,
+            pair,
+            fingerprint: m.fingerprint,
+            base: None,
+            mode,
+        });
+    }
 }
 
 /// E11: per side, more deletions than `max(10, P% of the mailbox's pairs)`
@@ -245,12 +308,15 @@ fn add_pair(
         status: status[i],
         suspect: !evidence[i].is_healthy(),
     });
-    // A restored side's flags are last week's: the healthy side's win.
-    let authority = match (evidence[0].is_restored(), evidence[1].is_restored()) {
-        (true, false) => Some(Side::B),
-        (false, true) => Some(Side::A),
-        _ => None,
-    };
+    // A restored side's flags are last week's: the healthy side's win. In
+    // one-way mode the source's flags win.
+    let authority = policy.one_way.or(
+        match (evidence[0].is_restored(), evidence[1].is_restored()) {
+            (true, false) => Some(Side::B),
+            (false, true) => Some(Side::A),
+            _ => None,
+        },
+    );
     let agreed = match authority {
         Some(side) => flags::merge(None, sides, Some(side)),
         None => flags::merge(base, sides, policy.prefer),

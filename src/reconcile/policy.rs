@@ -18,6 +18,12 @@ pub struct Policy {
     pub deletes: DeleteMode,
     /// E11: the mass-deletion guard, per mailbox and side.
     pub max_delete: MaxDelete,
+    /// `--one-way`: the source side. The other side is made to hold what the
+    /// source holds (flags included); nothing is ever written to the source.
+    pub one_way: Option<Side>,
+    /// `--delete-extra` (with `--one-way`): messages only on the target are
+    /// expunged there, under the guard.
+    pub delete_extra: bool,
 }
 
 impl Default for Policy {
@@ -27,6 +33,8 @@ impl Default for Policy {
             restored: None,
             deletes: DeleteMode::Expunge,
             max_delete: MaxDelete::DEFAULT,
+            one_way: None,
+            delete_extra: false,
         }
     }
 }

@@ -153,26 +153,34 @@ prop_compose! {
 
 fn policy() -> impl Strategy<Value = Policy> {
     let side = || proptest::option::of(prop_oneof![Just(Side::A), Just(Side::B)]);
+    let max_delete = prop_oneof![
+        Just(MaxDelete::DEFAULT),
+        Just(MaxDelete::Count(1)),
+        Just(MaxDelete::Count(0))
+    ];
+    let one_way = proptest::option::weighted(0.25, prop_oneof![Just(Side::A), Just(Side::B)]);
     (
         side(),
         side(),
         any::<bool>(),
-        prop_oneof![
-            Just(MaxDelete::DEFAULT),
-            Just(MaxDelete::Count(1)),
-            Just(MaxDelete::Count(0))
-        ],
+        max_delete,
+        one_way,
+        any::<bool>(),
     )
-        .prop_map(|(prefer, restored, flag_only, max_delete)| Policy {
-            prefer,
-            restored,
-            deletes: if flag_only {
-                DeleteMode::FlagOnly
-            } else {
-                DeleteMode::Expunge
+        .prop_map(
+            |(prefer, restored, flag_only, max_delete, one_way, delete_extra)| Policy {
+                prefer,
+                restored,
+                deletes: if flag_only {
+                    DeleteMode::FlagOnly
+                } else {
+                    DeleteMode::Expunge
+                },
+                max_delete,
+                one_way,
+                delete_extra,
             },
-            max_delete,
-        })
+        )
 }
 
 /// Applies a mailbox plan to the model of both servers, as `apply` would,
@@ -338,6 +346,7 @@ fn mirror_policy(p: &Policy) -> Policy {
     Policy {
         prefer: p.prefer.map(Side::other),
         restored: p.restored.map(Side::other),
+        one_way: p.one_way.map(Side::other),
         ..*p
     }
 }
@@ -362,15 +371,30 @@ proptest! {
         // Both sides now hold the same multiset of contents, apart from
         // withheld expunges and messages left pending-expunge.
         let contents = |i: usize| {
+            let Some(side) = after.sides[i].as_ref() else { return Vec::new() };
             let pending = &after.base.pending_expunge[i];
             let held: Vec<u32> = first.withheld.iter().filter(|e| e.side.index() == i).map(|e| e.uid).collect();
-            let mut v: Vec<_> = after.sides[i].as_ref().unwrap().messages.iter()
+            let mut v: Vec<_> = side.messages.iter()
                 .filter(|m| !pending.contains(&m.uid) && !held.contains(&m.uid))
                 .map(|m| m.fingerprint).collect();
             v.sort();
             v
         };
-        prop_assert_eq!(contents(0), contents(1));
+        match policy.one_way {
+            // The target holds at least what the source holds; extras stay
+            // unless --delete-extra.
+            // A mailbox only on the target is left alone.
+            Some(source) if after.sides[source.index()].is_none() => {}
+            Some(source) if !policy.delete_extra || !first.withheld.is_empty() => {
+                let mut target = contents(source.other().index());
+                for fp in contents(source.index()) {
+                    let at = target.iter().position(|t| *t == fp);
+                    prop_assert!(at.is_some(), "target lacks a source message");
+                    target.remove(at.unwrap());
+                }
+            }
+            _ => prop_assert_eq!(contents(0), contents(1)),
+        }
     }
 
     #[test]
@@ -380,12 +404,26 @@ proptest! {
         prop_assert_eq!(actions(&plan, true), actions(&swapped, false));
     }
 
+    /// One-way never writes to the source.
+    #[test]
+    fn one_way_never_touches_the_source(input in world(), policy in policy(), source in prop_oneof![Just(Side::A), Just(Side::B)]) {
+        let policy = Policy { one_way: Some(source), ..policy };
+        let plan = plan_of(&input, &policy);
+        prop_assert!(plan.create != Some(source));
+        prop_assert!(plan.copies.iter().all(|c| c.from == source));
+        prop_assert!(plan.flag_changes.iter().all(|c| c.side != source));
+        prop_assert!(plan.expunges.iter().chain(&plan.withheld).all(|e| e.side != source));
+    }
+
     /// Nothing is ever deleted from a side whose absences cannot prove it:
     /// every expunge names a message whose partner vanished from a healthy side.
     #[test]
     fn only_a_healthy_side_proves_an_expunge(input in world(), policy in policy()) {
         let plan = plan_of(&input, &policy);
         for e in plan.expunges.iter().chain(&plan.withheld) {
+            if policy.one_way.is_some() && policy.delete_extra && e.base.is_none() {
+                continue; // an extra on the target, deleted on request
+            }
             let gone = e.side.other();
             let listing = input.sides[gone.index()].as_ref().expect("proof needs the mailbox on the other side");
             prop_assert!(listing.evidence.is_healthy());
