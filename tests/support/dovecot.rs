@@ -162,12 +162,19 @@ pub struct User {
     pub password: String,
     pub port: u16,
     pub kind: Kind,
+    /// The user's home on the server's disk (mail in `~/Maildir`).
+    pub home: PathBuf,
 }
 
 impl User {
     /// `imap://USER@127.0.0.1:PORT`, as given to `--a` / `--b`.
     pub fn url(&self) -> String {
         format!("imap://{}@127.0.0.1:{}", self.name, self.port)
+    }
+
+    /// The user's Maildir, e.g. to back it up and restore it.
+    pub fn maildir(&self) -> PathBuf {
+        self.home.join("Maildir")
     }
 
     /// A logged-in test client for this user.
@@ -290,6 +297,7 @@ impl Dovecot {
             self.accounts.mail_gid,
             home.display()
         );
+        let home = home.clone();
         // One passwd-file per user (see fixtures/dovecot.conf.in): written
         // under a temporary name and renamed, so Dovecot never reads half.
         let path = self.passwd_dir().join(&name);
@@ -302,6 +310,7 @@ impl Dovecot {
             password,
             port: self.port,
             kind: self.kind,
+            home,
         }
     }
 
