@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Dry run: show the Plan, change nothing on either server')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Show the Plan, apply it to both servers and save the snapshot')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags')
+            [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'What a snapshot remembers (show), or delete it (forget)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for SHELL on standard output')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print a man page (roff) on standard output: `imapmend man | man -l -`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -124,6 +125,49 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'imapmend;snapshot' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'imapmend;snapshot;show' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read --a, --b and the state path from this TOML file')
+            [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A, to find the default snapshot (no password needed)')
+            [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, to find the default snapshot')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file itself (then --a and --b are optional)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print as JSON on standard output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'imapmend;snapshot;forget' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read --a, --b and the state path from this TOML file')
+            [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A, to find the default snapshot (no password needed)')
+            [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, to find the default snapshot')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file itself (then --a and --b are optional)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print as JSON on standard output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'imapmend;snapshot;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'imapmend;snapshot;help;show' {
+            break
+        }
+        'imapmend;snapshot;help;forget' {
+            break
+        }
+        'imapmend;snapshot;help;help' {
+            break
+        }
         'imapmend;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -138,6 +182,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Dry run: show the Plan, change nothing on either server')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Show the Plan, apply it to both servers and save the snapshot')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags')
+            [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'What a snapshot remembers (show), or delete it (forget)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for SHELL on standard output')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print a man page (roff) on standard output: `imapmend man | man -l -`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -150,6 +195,17 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             break
         }
         'imapmend;help;check' {
+            break
+        }
+        'imapmend;help;snapshot' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting')
+            break
+        }
+        'imapmend;help;snapshot;show' {
+            break
+        }
+        'imapmend;help;snapshot;forget' {
             break
         }
         'imapmend;help;completions' {

@@ -31,6 +31,9 @@ _imapmend() {
             imapmend,plan)
                 cmd="imapmend__subcmd__plan"
                 ;;
+            imapmend,snapshot)
+                cmd="imapmend__subcmd__snapshot"
+                ;;
             imapmend,sync)
                 cmd="imapmend__subcmd__sync"
                 ;;
@@ -49,8 +52,35 @@ _imapmend() {
             imapmend__subcmd__help,plan)
                 cmd="imapmend__subcmd__help__subcmd__plan"
                 ;;
+            imapmend__subcmd__help,snapshot)
+                cmd="imapmend__subcmd__help__subcmd__snapshot"
+                ;;
             imapmend__subcmd__help,sync)
                 cmd="imapmend__subcmd__help__subcmd__sync"
+                ;;
+            imapmend__subcmd__help__subcmd__snapshot,forget)
+                cmd="imapmend__subcmd__help__subcmd__snapshot__subcmd__forget"
+                ;;
+            imapmend__subcmd__help__subcmd__snapshot,show)
+                cmd="imapmend__subcmd__help__subcmd__snapshot__subcmd__show"
+                ;;
+            imapmend__subcmd__snapshot,forget)
+                cmd="imapmend__subcmd__snapshot__subcmd__forget"
+                ;;
+            imapmend__subcmd__snapshot,help)
+                cmd="imapmend__subcmd__snapshot__subcmd__help"
+                ;;
+            imapmend__subcmd__snapshot,show)
+                cmd="imapmend__subcmd__snapshot__subcmd__show"
+                ;;
+            imapmend__subcmd__snapshot__subcmd__help,forget)
+                cmd="imapmend__subcmd__snapshot__subcmd__help__subcmd__forget"
+                ;;
+            imapmend__subcmd__snapshot__subcmd__help,help)
+                cmd="imapmend__subcmd__snapshot__subcmd__help__subcmd__help"
+                ;;
+            imapmend__subcmd__snapshot__subcmd__help,show)
+                cmd="imapmend__subcmd__snapshot__subcmd__help__subcmd__show"
                 ;;
             *)
                 ;;
@@ -59,7 +89,7 @@ _imapmend() {
 
     case "${cmd}" in
         imapmend)
-            opts="-h -V --help --version plan sync check completions man help"
+            opts="-h -V --help --version plan sync check snapshot completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,7 +199,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__help)
-            opts="plan sync check completions man help"
+            opts="plan sync check snapshot completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +271,48 @@ _imapmend() {
         imapmend__subcmd__help__subcmd__plan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__help__subcmd__snapshot)
+            opts="show forget"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__help__subcmd__snapshot__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__help__subcmd__snapshot__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -353,6 +425,136 @@ _imapmend() {
                     ;;
                 --one-way)
                     COMPREPLY=($(compgen -W "a-to-b b-to-a" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__snapshot)
+            opts="-h --help show forget help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__snapshot__subcmd__forget)
+            opts="-h --config --a --b --state --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__snapshot__subcmd__help)
+            opts="show forget help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__snapshot__subcmd__help__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__snapshot__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__snapshot__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__snapshot__subcmd__show)
+            opts="-h --config --a --b --state --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

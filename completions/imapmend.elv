@@ -25,6 +25,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand plan 'Dry run: show the Plan, change nothing on either server'
             cand sync 'Show the Plan, apply it to both servers and save the snapshot'
             cand check 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+            cand snapshot 'What a snapshot remembers (show), or delete it (forget)'
             cand completions 'Print shell completions for SHELL on standard output'
             cand man 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -117,6 +118,42 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'imapmend;snapshot'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand show 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
+            cand forget 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'imapmend;snapshot;show'= {
+            cand --config 'Read --a, --b and the state path from this TOML file'
+            cand --a 'Server A, to find the default snapshot (no password needed)'
+            cand --b 'Server B, to find the default snapshot'
+            cand --state 'The snapshot file itself (then --a and --b are optional)'
+            cand --json 'Print as JSON on standard output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'imapmend;snapshot;forget'= {
+            cand --config 'Read --a, --b and the state path from this TOML file'
+            cand --a 'Server A, to find the default snapshot (no password needed)'
+            cand --b 'Server B, to find the default snapshot'
+            cand --state 'The snapshot file itself (then --a and --b are optional)'
+            cand --json 'Print as JSON on standard output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'imapmend;snapshot;help'= {
+            cand show 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
+            cand forget 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'imapmend;snapshot;help;show'= {
+        }
+        &'imapmend;snapshot;help;forget'= {
+        }
+        &'imapmend;snapshot;help;help'= {
+        }
         &'imapmend;completions'= {
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -129,6 +166,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand plan 'Dry run: show the Plan, change nothing on either server'
             cand sync 'Show the Plan, apply it to both servers and save the snapshot'
             cand check 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+            cand snapshot 'What a snapshot remembers (show), or delete it (forget)'
             cand completions 'Print shell completions for SHELL on standard output'
             cand man 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -138,6 +176,14 @@ set edit:completion:arg-completer[imapmend] = {|@words|
         &'imapmend;help;sync'= {
         }
         &'imapmend;help;check'= {
+        }
+        &'imapmend;help;snapshot'= {
+            cand show 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
+            cand forget 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
+        }
+        &'imapmend;help;snapshot;show'= {
+        }
+        &'imapmend;help;snapshot;forget'= {
         }
         &'imapmend;help;completions'= {
         }

@@ -29,6 +29,7 @@ complete -c imapmend -n "__fish_imapmend_needs_command" -s V -l version -d 'Prin
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "plan" -d 'Dry run: show the Plan, change nothing on either server'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "sync" -d 'Show the Plan, apply it to both servers and save the snapshot'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "check" -d 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "snapshot" -d 'What a snapshot remembers (show), or delete it (forget)'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -129,11 +130,33 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s v -l verbose
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s q -l quiet -d 'Only errors on standard error'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l verify -d 'Also re-fetch paired bodies and compare them with the cached fingerprints (finds content damaged in place; reads every message)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and not __fish_seen_subcommand_from show forget help" -s h -l help -d 'Print help'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and not __fish_seen_subcommand_from show forget help" -f -a "show" -d 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and not __fish_seen_subcommand_from show forget help" -f -a "forget" -d 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and not __fish_seen_subcommand_from show forget help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from show" -l config -d 'Read --a, --b and the state path from this TOML file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from show" -l a -d 'Server A, to find the default snapshot (no password needed)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from show" -l b -d 'Server B, to find the default snapshot' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from show" -l state -d 'The snapshot file itself (then --a and --b are optional)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from show" -l json -d 'Print as JSON on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from forget" -l config -d 'Read --a, --b and the state path from this TOML file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from forget" -l a -d 'Server A, to find the default snapshot (no password needed)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from forget" -l b -d 'Server B, to find the default snapshot' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from forget" -l state -d 'The snapshot file itself (then --a and --b are optional)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from forget" -l json -d 'Print as JSON on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from forget" -s h -l help -d 'Print help'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "show" -d 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "forget" -d 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
+complete -c imapmend -n "__fish_imapmend_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imapmend -n "__fish_imapmend_using_subcommand man" -s h -l help -d 'Print help'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "plan" -d 'Dry run: show the Plan, change nothing on either server'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "sync" -d 'Show the Plan, apply it to both servers and save the snapshot'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "check" -d 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check snapshot completions man help" -f -a "plan" -d 'Dry run: show the Plan, change nothing on either server'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check snapshot completions man help" -f -a "sync" -d 'Show the Plan, apply it to both servers and save the snapshot'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check snapshot completions man help" -f -a "check" -d 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check snapshot completions man help" -f -a "snapshot" -d 'What a snapshot remembers (show), or delete it (forget)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check snapshot completions man help" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check snapshot completions man help" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check snapshot completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "show" -d 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "forget" -d 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'

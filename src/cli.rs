@@ -61,6 +61,9 @@ pub enum Verb {
     /// Read-only (EXAMINE): judge whether A and B hold the same mail and flags
     #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
     Check(CheckArgs),
+    /// What a snapshot remembers (show), or delete it (forget)
+    #[command(subcommand)]
+    Snapshot(SnapshotVerb),
     /// Print shell completions for SHELL on standard output
     #[command(
         long_about = "Print shell completions for SHELL on standard output.\n\n\
@@ -81,6 +84,56 @@ pub enum Verb {
     },
 }
 
+/// `imapmend snapshot show|forget`: the snapshot is found as a run would
+/// find it (`--state`, or the default path named after `--a` and `--b`, or
+/// both from `--config`).
+#[derive(Subcommand, Debug, Clone)]
+pub enum SnapshotVerb {
+    /// Which mailboxes the snapshot knows, pair counts, cached messages and
+    /// sizes, pending copies, and whether a run holds it now
+    Show(SnapshotArgs),
+    /// Delete the snapshot (and its -wal, -shm and .lock files); refused
+    /// while a run holds it. The next run starts as a first meeting
+    Forget(SnapshotArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct SnapshotArgs {
+    /// Read --a, --b and the state path from this TOML file
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Server A, to find the default snapshot (no password needed)
+    #[arg(long = "a", value_name = "URL")]
+    pub a: Option<String>,
+
+    /// Server B, to find the default snapshot
+    #[arg(long = "b", value_name = "URL")]
+    pub b: Option<String>,
+
+    /// The snapshot file itself (then --a and --b are optional)
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// Print as JSON on standard output
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SnapshotArgs {
+    /// As the run verbs' options, to find the snapshot the same way.
+    pub fn as_common(&self) -> CommonArgs {
+        CommonArgs {
+            config: self.config.clone(),
+            a: self.a.clone(),
+            b: self.b.clone(),
+            state: self.state.clone(),
+            json: self.json,
+            ..CommonArgs::default()
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
     #[command(flatten)]
@@ -92,7 +145,7 @@ pub struct CheckArgs {
     pub verify: bool,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct CommonArgs {
     /// Read settings from this TOML file; command-line options override it
     #[arg(
@@ -262,7 +315,7 @@ impl Cli {
         match &self.verb {
             Verb::Plan(c) | Verb::Sync(c) => Some(c),
             Verb::Check(c) => Some(&c.common),
-            Verb::Completions { .. } | Verb::Man { .. } => None,
+            Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => None,
         }
     }
 }

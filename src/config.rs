@@ -211,7 +211,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         Verb::Plan(c) => (Command::Plan, c),
         Verb::Sync(c) => (Command::Sync, c),
         Verb::Check(c) => (Command::Check { verify: c.verify }, &c.common),
-        Verb::Completions { .. } | Verb::Man { .. } => {
+        Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
             return Err(ConfigError::Options(
                 "this verb does not run against servers; only plan, sync and check resolve \
                  into a job"
@@ -792,6 +792,48 @@ fn password_from_command(cmd: &str) -> Result<String, String> {
     let text = String::from_utf8(out.stdout)
         .map_err(|_| "the password command printed something that is not UTF-8".to_string())?;
     Ok(strip_one_newline(text))
+}
+
+/// Where a run with these options keeps its snapshot, and the endpoints the
+/// options name (None when only a state path was given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotLocation {
+    pub path: PathBuf,
+    pub identities: Option<[EndpointIdentity; 2]>,
+}
+
+/// Finds the snapshot as a run with the same `--config`, `--a`, `--b` and
+/// `--state` would, without any password (nothing is sent anywhere, so the
+/// plaintext guard does not apply either).
+pub fn locate_snapshot(
+    common: &CommonArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SnapshotLocation, ConfigError> {
+    let file = common.config.as_deref().map(ConfigFile::load).transpose()?;
+    let file = file.as_ref();
+    let file_state = file.and_then(|f| f.content.state.as_ref().map(|s| s.get_ref().clone()));
+    let state = common.state.clone().or(file_state);
+    let names_url = |side: Side| {
+        common.endpoint(side).url.is_some()
+            || file
+                .and_then(|f| f.endpoint(side))
+                .is_some_and(|e| e.url.is_some())
+    };
+    let identities = if state.is_some() && !names_url(Side::A) && !names_url(Side::B) {
+        None
+    } else {
+        let mut ids = Vec::new();
+        for side in [Side::A, Side::B] {
+            ids.push(parse_endpoint(&side_settings(side, common, file)?, true)?.identity());
+        }
+        Some([ids[0].clone(), ids[1].clone()])
+    };
+    let path = match (state, &identities) {
+        (Some(p), _) => p,
+        (None, Some(ids)) => default_state_path(ids, env)?,
+        (None, None) => unreachable!("no state path implies both URLs were parsed"),
+    };
+    Ok(SnapshotLocation { path, identities })
 }
 
 /// `$XDG_STATE_HOME/imapmend/<name>.sqlite`, else

@@ -17,3 +17,4 @@ pub mod report;
 pub mod run;
 pub mod secret;
 pub mod snapshot;
+pub mod snapshot_verb;

@@ -1,5 +1,5 @@
 //! The `imapmend` binary: parse the command line, dispatch the verbs that
-//! never touch a server (completions, man page), otherwise resolve the job,
+//! never touch a server (snapshot, completions, man page), otherwise resolve the job,
 //! run it, and exit with the code the report chose.
 
 use clap::Parser;
@@ -41,6 +41,7 @@ fn offline_verb(cli: &Cli) -> Option<i32> {
     let mut stdout = std::io::stdout().lock();
     match &cli.verb {
         Verb::Plan(_) | Verb::Sync(_) | Verb::Check(_) => None,
+        Verb::Snapshot(verb) => Some(imapmend::snapshot_verb::run(verb)),
         Verb::Completions { shell } => {
             docs::write_completions(*shell, &mut stdout);
             Some(exit::OK)

@@ -14,6 +14,7 @@
 //! `error`.
 
 mod error;
+pub mod inspect;
 mod load;
 mod schema;
 mod store;

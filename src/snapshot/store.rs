@@ -75,7 +75,7 @@ pub fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn take_lock(path: &Path) -> Result<File, SnapshotError> {
+pub(super) fn take_lock(path: &Path) -> Result<File, SnapshotError> {
     let lock_path = lock_path(path);
     let file = private_options()
         .read(true)

@@ -1,0 +1,266 @@
+//! `imapmend snapshot show|forget` against the snapshot of a real sync:
+//! what it lists, found by `--a/--b` (the default path) or `--state`,
+//! mirrored when A and B are given the other way round; and `forget`, which
+//! refuses while a run holds the file and never deletes a foreign file.
+
+mod support;
+
+use assert_cmd::Command;
+use std::path::Path;
+use support::dovecot::{self, Kind, User};
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn imapmend(state_home: &Path, a: &User, b: &User, args: &[&str]) -> Out {
+    let out = Command::cargo_bin("imapmend")
+        .unwrap()
+        .env("XDG_STATE_HOME", state_home)
+        .env("IMAPMEND_A_PASSWORD", &a.password)
+        .env("IMAPMEND_B_PASSWORD", &b.password)
+        .args(args)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A synced pair: INBOX with 3 messages from A, Archive with 1 from B.
+fn synced_pair(state_home: &Path) -> (User, User) {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let mut ca = a.client();
+    for i in 0..3 {
+        ca.append(
+            "INBOX",
+            format!("Subject: m{i}\r\n\r\nbody {i}\r\n").as_bytes(),
+            &["\\Seen"],
+            None,
+        );
+    }
+    ca.logout();
+    let mut cb = b.client();
+    cb.create("Archive");
+    cb.append("Archive", b"Subject: old\r\n\r\narchived\r\n", &[], None);
+    cb.logout();
+    let (ua, ub) = (a.url(), b.url());
+    let out = imapmend(
+        state_home,
+        &a,
+        &b,
+        &[
+            "sync", "--a", &ua, "--b", &ub, "--a-tls", "none", "--b-tls", "none",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    (a, b)
+}
+
+#[test]
+fn show_lists_mailboxes_pairs_and_cache_found_by_the_endpoints() {
+    let home = tempfile::tempdir().unwrap();
+    let (a, b) = synced_pair(home.path());
+    let (ua, ub) = (a.url(), b.url());
+
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "show", "--a", &ua, "--b", &ub, "--json"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let s: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        s["endpoints"][0],
+        format!("imap://{}@127.0.0.1:{}", a.name, a.port)
+    );
+    assert_eq!(s["in_use"], false);
+    assert_eq!(s["pending_intents"].as_array().unwrap().len(), 0);
+    let mailboxes = s["mailboxes"].as_array().unwrap();
+    let names: Vec<&str> = mailboxes
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Archive", "INBOX"]);
+    let inbox = &mailboxes[1];
+    assert_eq!(inbox["pairs"], 3);
+    assert_eq!(inbox["cached"][0]["messages"], 3, "{inbox}");
+    assert!(inbox["cached"][0]["bytes"].as_u64().unwrap() > 0);
+    assert!(inbox["sides"][0]["uidvalidity"].as_u64().unwrap() > 0);
+    assert_eq!(mailboxes[0]["pairs"], 1);
+
+    // The text form, found through --state alone.
+    let path = s["path"].as_str().unwrap().to_string();
+    let out = imapmend(home.path(), &a, &b, &["snapshot", "show", "--state", &path]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for needle in [
+        "INBOX",
+        "Archive",
+        "Totals: 2 mailbox(es), 4 pair(s)",
+        "Pending copies: none",
+        "In use by a run now: no",
+    ] {
+        assert!(
+            out.stdout.contains(needle),
+            "{needle} missing:\n{}",
+            out.stdout
+        );
+    }
+
+    // --a and --b the other way round: the same file, mirrored.
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "show", "--a", &ub, "--b", &ua, "--json"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let m: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(m["endpoints"][0], s["endpoints"][1]);
+    assert_eq!(m["mailboxes"][1]["sides"][0], s["mailboxes"][1]["sides"][1]);
+}
+
+#[test]
+fn forget_refuses_while_locked_then_removes_every_file() {
+    let home = tempfile::tempdir().unwrap();
+    let (a, b) = synced_pair(home.path());
+    let (ua, ub) = (a.url(), b.url());
+    let show = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "show", "--a", &ua, "--b", &ub, "--json"],
+    );
+    let s: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    let path = std::path::PathBuf::from(s["path"].as_str().unwrap());
+    assert!(path.exists());
+
+    // A run holds the lock: forget is refused (4) and deletes nothing.
+    let ids = [&a, &b].map(|u| imapmend::snapshot::EndpointIdentity {
+        scheme: "imap".into(),
+        host: "127.0.0.1".into(),
+        port: u.port,
+        user: u.name.clone(),
+    });
+    let held = imapmend::snapshot::Snapshot::open(&path, [&ids[0], &ids[1]]).unwrap();
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "show", "--state", path.to_str().unwrap()],
+    );
+    assert!(
+        out.stdout.contains("In use by a run now: yes"),
+        "{}",
+        out.stdout
+    );
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "forget", "--a", &ua, "--b", &ub],
+    );
+    assert_eq!(out.code, 4, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("in use by another imapmend run"),
+        "{}",
+        out.stderr
+    );
+    assert!(path.exists());
+    drop(held);
+
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "forget", "--a", &ua, "--b", &ub],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Forgot"), "{}", out.stdout);
+    let dir = path.parent().unwrap();
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // Again: nothing to forget, still fine; show says there is nothing.
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "forget", "--a", &ua, "--b", &ub],
+    );
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("nothing to forget"), "{}", out.stdout);
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "show", "--a", &ua, "--b", &ub],
+    );
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("no snapshot at"), "{}", out.stderr);
+}
+
+#[test]
+fn forget_never_deletes_a_foreign_file_or_another_pairs_snapshot() {
+    let home = tempfile::tempdir().unwrap();
+    let (a, b) = synced_pair(home.path());
+    let foreign = home.path().join("notes.sqlite");
+    std::fs::write(&foreign, b"SQLite format 3\0 but not really").unwrap();
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "forget", "--state", foreign.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(foreign.exists());
+
+    // The pair's snapshot given with --state, but other servers named.
+    let show = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &[
+            "snapshot",
+            "show",
+            "--a",
+            &a.url(),
+            "--b",
+            &b.url(),
+            "--json",
+        ],
+    );
+    let s: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    let path = s["path"].as_str().unwrap();
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &[
+            "snapshot",
+            "forget",
+            "--state",
+            path,
+            "--a",
+            "imaps://x@other.example",
+            "--b",
+            &b.url(),
+        ],
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("belongs to other servers"),
+        "{}",
+        out.stderr
+    );
+    assert!(Path::new(path).exists());
+}
