@@ -101,6 +101,40 @@ impl MailboxRun<'_> {
         }
         self.store_flags().await;
         self.expunge().await;
+        self.record_what_was_seen().await;
+    }
+
+    /// After writing to a side, records its UIDNEXT and HIGHESTMODSEQ as
+    /// seen, so a restore that loses our writes is recognised next time
+    /// even when it matches the listing watermark.
+    async fn record_what_was_seen(&mut self) {
+        for side in Side::BOTH {
+            let mb = self.mb;
+            let wrote = mb.create == Some(side)
+                || mb.copies.iter().any(|c| c.from != side)
+                || mb.flag_changes.iter().any(|c| c.side == side)
+                || mb.expunges.iter().any(|e| e.side == side);
+            if !wrote {
+                continue;
+            }
+            let wire = self.wire(side).to_string();
+            let status = match self.conns[side.index()].select(&wire, true).await {
+                Ok(status) => status,
+                Err(e) => {
+                    self.out.notes.push(format!(
+                        "{}: could not re-read {side} after writing: {e}",
+                        mb.name
+                    ));
+                    continue;
+                }
+            };
+            if let Err(e) =
+                self.snapshot
+                    .raise_seen(&mb.name, side, status.uidnext, status.highestmodseq)
+            {
+                self.fail(side, "record what was seen in the snapshot", e.to_string());
+            }
+        }
     }
 
     fn wire(&self, side: Side) -> &str {

@@ -179,13 +179,23 @@ async fn list_side(
     };
     let err = |e: ImapError| e.to_string();
     let status = conn.select(wire, read_only).await.map_err(err)?;
-    let saved = record
-        .and_then(|r| r.sides[side.index()].as_ref())
-        .map(|s| Watermark {
+    let saved = record.and_then(|r| {
+        let s = r.sides[side.index()].as_ref()?;
+        // A UID the snapshot knows must stay below UIDNEXT.
+        let known = r.cache[side.index()]
+            .keys()
+            .filter(|(uv, _)| *uv == s.uidvalidity)
+            .map(|(_, uid)| uid.saturating_add(1))
+            .max()
+            .unwrap_or(0);
+        Some(Watermark {
             uidvalidity: s.uidvalidity,
             uidnext: s.uidnext,
             highestmodseq: s.highestmodseq,
-        });
+            seen_uidnext: s.seen_uidnext.unwrap_or(0).max(known),
+            seen_highestmodseq: s.seen_highestmodseq,
+        })
+    });
     let can_history = conn.history_support() != HistorySupport::None;
     let judgement = judge_status(saved, &status, can_history);
     let cache = record.map(|r| &r.cache[side.index()]);

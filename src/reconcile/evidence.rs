@@ -47,8 +47,15 @@ impl Evidence {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watermark {
     pub uidvalidity: u32,
+    /// UIDNEXT and HIGHESTMODSEQ when the side was last listed: the point
+    /// the change history is asked from.
     pub uidnext: u32,
     pub highestmodseq: Option<u64>,
+    /// The highest UIDNEXT and HIGHESTMODSEQ ever seen, our own writes and
+    /// the UIDs the snapshot knows included: a server showing less forgot
+    /// them, i.e. was restored.
+    pub seen_uidnext: u32,
+    pub seen_highestmodseq: Option<u64>,
 }
 
 /// A message as the snapshot's cache remembers it on one side.
@@ -98,15 +105,19 @@ pub fn judge_status(
             ),
         };
     }
-    if status.uidnext < saved.uidnext {
+    let seen_uidnext = saved.seen_uidnext.max(saved.uidnext);
+    if status.uidnext < seen_uidnext {
         return restored(format!(
-            "UIDNEXT went backwards ({} → {})",
-            saved.uidnext, status.uidnext
+            "UIDNEXT went backwards ({seen_uidnext} seen, now {})",
+            status.uidnext
         ));
     }
-    if let (Some(was), Some(now)) = (saved.highestmodseq, status.highestmodseq) {
+    let seen_modseq = saved.highestmodseq.max(saved.seen_highestmodseq);
+    if let (Some(was), Some(now)) = (seen_modseq, status.highestmodseq) {
         if now < was {
-            return restored(format!("HIGHESTMODSEQ went backwards ({was} → {now})"));
+            return restored(format!(
+                "HIGHESTMODSEQ went backwards ({was} seen, now {now})"
+            ));
         }
     }
     if !can_history {
@@ -257,6 +268,8 @@ mod tests {
             uidvalidity,
             uidnext,
             highestmodseq: modseq,
+            seen_uidnext: uidnext,
+            seen_highestmodseq: modseq,
         })
     }
 
@@ -279,6 +292,26 @@ mod tests {
         assert_eq!((j.evidence, j.history), (Evidence::Healthy, false));
         let j = judge_status(None, &status(7, 12, Some(9)), true);
         assert_eq!((j.evidence, j.history), (Evidence::Healthy, false));
+    }
+
+    /// Our own writes raised what was seen; a server restored to the state
+    /// it had before them shows less, even though it matches the history
+    /// watermark exactly.
+    #[test]
+    fn a_server_that_forgot_our_writes_is_restored() {
+        let saved = Watermark {
+            uidvalidity: 7,
+            uidnext: 10,
+            highestmodseq: Some(5),
+            seen_uidnext: 12,
+            seen_highestmodseq: Some(9),
+        };
+        let j = judge_status(Some(saved), &status(7, 10, Some(9)), true);
+        assert!(j.evidence.is_restored(), "{j:?}");
+        let j = judge_status(Some(saved), &status(7, 12, Some(5)), true);
+        assert!(j.evidence.is_restored(), "{j:?}");
+        let j = judge_status(Some(saved), &status(7, 12, Some(9)), true);
+        assert_eq!((j.evidence, j.history), (Evidence::Healthy, true));
     }
 
     /// A model mailbox that keeps a MODSEQ per message and per expunge, as a

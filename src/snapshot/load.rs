@@ -23,7 +23,7 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
         let name: String = row.get(1)?;
-        let stored = [side_record(row, 2)?, side_record(row, 6)?];
+        let stored = [side_record(row, 2)?, side_record(row, 8)?];
         let record = MailboxRecord {
             sides: o.pair(stored),
             ..MailboxRecord::default()
@@ -85,7 +85,9 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
 fn mailbox_query() -> String {
     let side_columns = |s: Side| {
         let p = side_prefix(s);
-        format!("{p}_wire_name, {p}_uidvalidity, {p}_uidnext, {p}_highestmodseq")
+        format!(
+            "{p}_wire_name, {p}_uidvalidity, {p}_uidnext, {p}_highestmodseq, {p}_seen_uidnext, {p}_seen_highestmodseq"
+        )
     };
     format!(
         "SELECT id, name, {}, {} FROM mailbox",
@@ -100,12 +102,16 @@ fn side_record(row: &Row, first: usize) -> rusqlite::Result<Option<SideRecord>> 
     let uidvalidity: Option<u32> = row.get(first + 1)?;
     let uidnext: Option<u32> = row.get(first + 2)?;
     let highestmodseq: Option<i64> = row.get(first + 3)?;
+    let seen_uidnext: Option<u32> = row.get(first + 4)?;
+    let seen_highestmodseq: Option<i64> = row.get(first + 5)?;
     Ok(match (wire_name, uidvalidity, uidnext) {
         (Some(wire_name), Some(uidvalidity), Some(uidnext)) => Some(SideRecord {
             wire_name,
             uidvalidity,
             uidnext,
             highestmodseq: highestmodseq.map(modseq_from_sql),
+            seen_uidnext,
+            seen_highestmodseq: seen_highestmodseq.map(modseq_from_sql),
         }),
         _ => None,
     })

@@ -64,6 +64,12 @@ pub struct SideRecord {
     pub uidvalidity: u32,
     pub uidnext: u32,
     pub highestmodseq: Option<u64>,
+    /// The highest UIDNEXT and HIGHESTMODSEQ ever seen on this side, our
+    /// own writes included. Never used to ask for changes (a change made by
+    /// someone else during our run may lie below them); a server that shows
+    /// less than these was restored.
+    pub seen_uidnext: Option<u32>,
+    pub seen_highestmodseq: Option<u64>,
 }
 
 /// A pairing of two messages, one per side, with the flags last agreed.
@@ -464,6 +470,24 @@ impl Snapshot {
                 let id = write::mailbox_id(tx, mailbox)?;
                 write::remove_pairs(tx, o, id, pairs)?;
                 write::add_tombstones(tx, id, tombstones, now)
+            },
+        )
+    }
+
+    /// Raises the highest UIDNEXT / HIGHESTMODSEQ seen on one side (after
+    /// our own writes); values lower than those recorded are ignored.
+    pub fn raise_seen(
+        &mut self,
+        mailbox: &str,
+        side: Side,
+        uidnext: u32,
+        highestmodseq: Option<u64>,
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("recording what was seen of {mailbox:?} on side {side}"),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                write::raise_seen(tx, o, id, side, uidnext, highestmodseq)
             },
         )
     }

@@ -52,10 +52,18 @@ CREATE TABLE mailbox (
     a_uidvalidity    INTEGER,
     a_uidnext        INTEGER,
     a_highestmodseq  INTEGER,
+    -- the highest UIDNEXT / HIGHESTMODSEQ ever seen, our own writes included:
+    -- a server that shows less was restored (never the history watermark)
+    a_seen_uidnext       INTEGER,
+    a_seen_highestmodseq INTEGER,
     b_wire_name      TEXT,
     b_uidvalidity    INTEGER,
     b_uidnext        INTEGER,
-    b_highestmodseq  INTEGER
+    b_highestmodseq  INTEGER,
+    -- the highest UIDNEXT / HIGHESTMODSEQ ever seen, our own writes included:
+    -- a server that shows less was restored (never the history watermark)
+    b_seen_uidnext       INTEGER,
+    b_seen_highestmodseq INTEGER
 );
 
 -- The fingerprint cache and per-message status, per side and UID.

@@ -327,12 +327,16 @@ fn rebase_sets_watermarks_and_replaces_pairs() {
                 uidvalidity: u32::MAX,
                 uidnext: u32::MAX,
                 highestmodseq: Some(u64::MAX),
+                seen_uidnext: Some(u32::MAX),
+                seen_highestmodseq: Some(u64::MAX),
             }),
             Some(SideRecord {
                 wire_name: "INBOX.Archive".into(),
                 uidvalidity: 42,
                 uidnext: 100,
                 highestmodseq: Some(4_294_967_295),
+                seen_uidnext: Some(100),
+                seen_highestmodseq: Some(4_294_967_295),
             }),
         ]
     );
@@ -830,4 +834,30 @@ fn update_cache_forgets_gone_uids_and_remove_pairs_drops_them() {
     let inbox = &state.mailboxes["INBOX"];
     assert!(inbox.pairs.is_empty());
     assert_eq!(inbox.cache[0].keys().collect::<Vec<_>>(), vec![&(7, 1)]);
+}
+
+#[test]
+fn seen_watermarks_only_rise_and_reset_with_a_new_uidvalidity() {
+    let fx = Fixture::new();
+    let mut snap = fx.open();
+    let side = |uv, next, ms| status(uv, next, ms);
+    snap.rebase_mailbox("INBOX", [Some(("INBOX", &side(7, 10, Some(5)))), None], &[])
+        .unwrap();
+    snap.raise_seen("INBOX", Side::A, 20, Some(u64::MAX - 1))
+        .unwrap();
+    snap.raise_seen("INBOX", Side::A, 15, Some(3)).unwrap();
+    let a = snap.load().unwrap().mailboxes["INBOX"].sides[0]
+        .clone()
+        .unwrap();
+    assert_eq!((a.uidnext, a.highestmodseq), (10, Some(5)));
+    assert_eq!(
+        (a.seen_uidnext, a.seen_highestmodseq),
+        (Some(20), Some(u64::MAX - 1))
+    );
+    snap.rebase_mailbox("INBOX", [Some(("INBOX", &side(8, 3, Some(2)))), None], &[])
+        .unwrap();
+    let a = snap.load().unwrap().mailboxes["INBOX"].sides[0]
+        .clone()
+        .unwrap();
+    assert_eq!((a.seen_uidnext, a.seen_highestmodseq), (Some(3), Some(2)));
 }

@@ -102,6 +102,19 @@ pub fn set_side(
         "UPDATE mailbox SET {p}_wire_name = ?2, {p}_uidvalidity = ?3, {p}_uidnext = ?4, {p}_highestmodseq = ?5
          WHERE id = ?1"
     );
+    // What was seen under another UIDVALIDITY (or before the side was
+    // forgotten) says nothing now.
+    let old_uidvalidity: Option<u32> = tx.query_row(
+        &format!("SELECT {p}_uidvalidity FROM mailbox WHERE id = ?1"),
+        [mailbox],
+        |row| row.get(0),
+    )?;
+    if old_uidvalidity != record.map(|(_, st)| st.uidvalidity) {
+        tx.execute(
+            &format!("UPDATE mailbox SET {p}_seen_uidnext = NULL, {p}_seen_highestmodseq = NULL WHERE id = ?1"),
+            [mailbox],
+        )?;
+    }
     match record {
         Some((wire_name, status)) => {
             tx.execute(
@@ -118,6 +131,7 @@ pub fn set_side(
                 "DELETE FROM message WHERE mailbox = ?1 AND side = ?2 AND uidvalidity != ?3",
                 params![mailbox, side_text(stored), status.uidvalidity],
             )?;
+            raise_seen(tx, o, mailbox, side, status.uidnext, status.highestmodseq)?;
         }
         None => {
             tx.execute(
@@ -329,5 +343,36 @@ pub fn add_tombstones(
     for fp in fingerprints {
         stmt.execute(params![&fp.0[..], mailbox, now])?;
     }
+    Ok(())
+}
+
+/// Raises a side's seen UIDNEXT / HIGHESTMODSEQ, never lowering them. The
+/// modseqs are compared as u64 here, not in SQL (they are stored bit-cast).
+pub fn raise_seen(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    side: Side,
+    uidnext: u32,
+    highestmodseq: Option<u64>,
+) -> rusqlite::Result<()> {
+    let p = side_prefix(o.side(side));
+    let (old_uidnext, old_modseq): (Option<u32>, Option<i64>) = tx.query_row(
+        &format!("SELECT {p}_seen_uidnext, {p}_seen_highestmodseq FROM mailbox WHERE id = ?1"),
+        [mailbox],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let uidnext = old_uidnext.map_or(uidnext, |old| old.max(uidnext));
+    let old_modseq = old_modseq.map(super::schema::modseq_from_sql);
+    let modseq = match (old_modseq, highestmodseq) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    tx.execute(
+        &format!(
+            "UPDATE mailbox SET {p}_seen_uidnext = ?2, {p}_seen_highestmodseq = ?3 WHERE id = ?1"
+        ),
+        params![mailbox, uidnext, modseq.map(modseq_to_sql)],
+    )?;
     Ok(())
 }
