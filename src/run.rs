@@ -27,7 +27,11 @@ pub async fn run(job: Job) -> i32 {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("imapmend: {e}");
-                return if matches!(e, SnapshotError::Locked { .. }) {
+                // Another run holds the snapshot: refused for safety (4), but
+                // `check` stays inside the monitoring range (3, UNKNOWN).
+                let locked = matches!(e, SnapshotError::Locked { .. });
+                let checking = matches!(job.command, Command::Check { .. });
+                return if locked && !checking {
                     exit::WITHHELD
                 } else {
                     exit::CANNOT_RUN
@@ -112,6 +116,7 @@ pub async fn run(job: Job) -> i32 {
             report.check = Some(&verdicts);
             report.exit_code = code;
             print(&report, &job);
+            crate::metrics::record(&job, &report, &gathered.input);
         }
         Command::Plan => {
             let plan = reconcile(&gathered.input, &policy(&job));
