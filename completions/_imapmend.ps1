@@ -112,6 +112,8 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--restored', '--restored', [CompletionResultType]::ParameterName, 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted')
             [CompletionResult]::new('--deletes', '--deletes', [CompletionResultType]::ParameterName, 'How proven deletions are carried out [default: expunge]')
             [CompletionResult]::new('--one-way', '--one-way', [CompletionResultType]::ParameterName, 'Copy in one direction only; the target is never read as a source')
+            [CompletionResult]::new('--metrics', '--metrics', [CompletionResultType]::ParameterName, 'Write the result in Prometheus text format to FILE (atomically), for node_exporter''s textfile collector')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after SECONDS in all (connect, list, compare): exit 3, no verdict')
             [CompletionResult]::new('--allow-plaintext-auth', '--allow-plaintext-auth', [CompletionResultType]::ParameterName, 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback')
             [CompletionResult]::new('--delete-mailboxes', '--delete-mailboxes', [CompletionResultType]::ParameterName, 'Delete a mailbox on one side when it was proven deleted on the other')
             [CompletionResult]::new('--delete-extra', '--delete-extra', [CompletionResultType]::ParameterName, 'With --one-way: delete messages found only on the target side')

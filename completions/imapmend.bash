@@ -103,7 +103,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__check)
-            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --json --verbose --quiet --verify --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --json --verbose --quiet --verify --metrics --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,6 +175,14 @@ _imapmend() {
                     ;;
                 --one-way)
                     COMPREPLY=($(compgen -W "a-to-b b-to-a" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -106,6 +106,8 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand --restored 'This side was restored from a backup: the other side''s flags win, and mail missing here is copied back, never taken as deleted'
             cand --deletes 'How proven deletions are carried out [default: expunge]'
             cand --one-way 'Copy in one direction only; the target is never read as a source'
+            cand --metrics 'Write the result in Prometheus text format to FILE (atomically), for node_exporter''s textfile collector'
+            cand --timeout 'Give up after SECONDS in all (connect, list, compare): exit 3, no verdict'
             cand --allow-plaintext-auth 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
             cand --delete-mailboxes 'Delete a mailbox on one side when it was proven deleted on the other'
             cand --delete-extra 'With --one-way: delete messages found only on the target side'

@@ -122,6 +122,8 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l deletes -d '
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l metrics -d 'Write the result in Prometheus text format to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l timeout -d 'Give up after SECONDS in all (connect, list, compare): exit 3, no verdict' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-extra -d 'With --one-way: delete messages found only on the target side'

@@ -143,6 +143,20 @@ pub struct CheckArgs {
     /// fingerprints (finds content damaged in place; reads every message)
     #[arg(long, help_heading = "Check")]
     pub verify: bool,
+
+    /// Write the result in Prometheus text format to FILE (atomically), for
+    /// node_exporter's textfile collector
+    #[arg(long, value_name = "FILE", help_heading = "Check")]
+    pub metrics: Option<PathBuf>,
+
+    /// Give up after SECONDS in all (connect, list, compare): exit 3, no verdict
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..),
+        help_heading = "Check"
+    )]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

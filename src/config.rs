@@ -14,6 +14,7 @@ pub use file::{ConfigFile, FileError};
 
 use crate::cli::{side_option, Cli, CommonArgs, Verb};
 use crate::imap::{ConnectSpec, TlsMode};
+use crate::metrics::Metrics;
 use crate::model::Side;
 use crate::secret::Secret;
 use crate::snapshot::EndpointIdentity;
@@ -24,6 +25,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// What the run does once endpoints are known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,10 @@ pub struct Job {
     pub options: PolicyOptions,
     /// 0 normal, negative quieter (`-q`), positive more detail (`-v`…).
     pub verbosity: i8,
+    /// `check --metrics FILE`: where the outcome goes in Prometheus format.
+    pub metrics: Option<Metrics>,
+    /// `check --timeout SECONDS`: the whole run's deadline.
+    pub timeout: Option<Duration>,
 }
 
 /// The policies the reconcile core and the apply phase take as values.
@@ -255,6 +261,13 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
     } else {
         common.verbose.min(i8::MAX as u8) as i8
     };
+    let (metrics, timeout) = match &cli.verb {
+        Verb::Check(c) => (
+            c.metrics.clone().map(Metrics::new),
+            c.timeout.map(Duration::from_secs),
+        ),
+        _ => (None, None),
+    };
     Ok(Job {
         command,
         endpoints,
@@ -263,6 +276,8 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         json: common.json,
         options,
         verbosity,
+        metrics,
+        timeout,
     })
 }
 

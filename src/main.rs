@@ -31,8 +31,39 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    let code = runtime.block_on(imapmend::run::run(job));
+    let started = std::time::Instant::now();
+    let metrics = job.metrics.clone();
+    let endpoints = imapmend::metrics::endpoint_labels(&job);
+    let code = runtime.block_on(run_with_deadline(job));
+    if let Some(m) = metrics {
+        if let Err(e) = m.write(&endpoints, code, started.elapsed()) {
+            eprintln!(
+                "imapmend: warning: cannot write metrics to {}: {e}",
+                m.path.display()
+            );
+        }
+    }
     std::process::exit(code);
+}
+
+/// Runs the job, within `--timeout` if given. A run past its deadline is
+/// dropped where it stands: only `check` takes a deadline, and it writes
+/// nothing to the servers (the snapshot's fingerprint cache is written in
+/// transactions), so stopping it anywhere is safe. Exit 3: no verdict.
+async fn run_with_deadline(job: imapmend::config::Job) -> i32 {
+    let Some(limit) = job.timeout else {
+        return imapmend::run::run(job).await;
+    };
+    match tokio::time::timeout(limit, imapmend::run::run(job)).await {
+        Ok(code) => code,
+        Err(_) => {
+            eprintln!(
+                "imapmend: UNKNOWN: the check did not finish within {} s (--timeout); no verdict",
+                limit.as_secs()
+            );
+            exit::CANNOT_RUN
+        }
+    }
 }
 
 /// Runs a verb that needs no job (no endpoints, no password) and returns its

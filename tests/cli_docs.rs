@@ -150,3 +150,43 @@ fn offline_verbs_need_no_password_or_endpoints() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("#compdef imapmend"));
 }
+
+/// The words of a command line starting at `imapmend` (no quoting needed
+/// in the examples checked here).
+fn words_from_imapmend(line: &str) -> Vec<String> {
+    let start = line.find("imapmend ").expect("an imapmend command");
+    line[start..]
+        .split_whitespace()
+        .map(|w| w.trim_start_matches("/usr/local/bin/").to_string())
+        .collect()
+}
+
+#[test]
+fn shipped_examples_and_the_readme_cron_line_parse_with_the_current_options() {
+    use clap::Parser;
+    let service = std::fs::read_to_string(root().join("examples/imapmend-check.service")).unwrap();
+    let joined = service.replace("\\\n", " ");
+    let exec = joined
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    let mut commands = vec![words_from_imapmend(exec)];
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let cron: Vec<Vec<String>> = readme
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .starts_with(|c: char| c.is_ascii_digit() || c == '*')
+        })
+        .filter(|l| l.contains("imapmend "))
+        .map(words_from_imapmend)
+        .collect();
+    assert!(!cron.is_empty(), "the README shows a cron line");
+    commands.extend(cron);
+    for words in commands {
+        if let Err(e) = imapmend::cli::Cli::try_parse_from(&words) {
+            panic!("{words:?} does not parse: {e}");
+        }
+    }
+    assert!(root().join("examples/imapmend-check.timer").exists());
+}

@@ -1,0 +1,227 @@
+//! `check` for monitoring: `--metrics FILE` (Prometheus text format, written
+//! atomically, whatever the outcome) against real Dovecot servers, and
+//! `--timeout SECONDS` against a server that never answers (exit 3, the
+//! monitoring-plugin UNKNOWN).
+
+mod support;
+
+use assert_cmd::Command;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::dovecot::{self, Kind, User};
+
+fn imapmend(dir: &Path, a: &User, b: &User, a_url: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::cargo_bin("imapmend")
+        .unwrap()
+        .env("XDG_STATE_HOME", dir)
+        .env("IMAPMEND_A_PASSWORD", &a.password)
+        .env("IMAPMEND_B_PASSWORD", &b.password)
+        .args([args[0], "--a", a_url, "--b", &b.url()])
+        .args(["--a-tls", "none", "--b-tls", "none"])
+        .args(&args[1..])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The value of the one series whose line starts with `prefix`.
+fn value(metrics: &str, prefix: &str) -> f64 {
+    let lines: Vec<&str> = metrics.lines().filter(|l| l.starts_with(prefix)).collect();
+    assert_eq!(lines.len(), 1, "{prefix} in\n{metrics}");
+    lines[0].rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn check_metrics_describe_differences_then_agreement_and_keep_the_last_success() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let mut ca = a.client();
+    ca.append("INBOX", b"Subject: shared\r\n\r\nboth\r\n", &[], None);
+    ca.append("INBOX", b"Subject: only A\r\n\r\na\r\n", &[], None);
+    ca.logout();
+    let mut cb = b.client();
+    cb.append("INBOX", b"Subject: shared\r\n\r\nboth\r\n", &[], None);
+    cb.append(
+        "INBOX",
+        b"Subject: only B\r\n\r\nb\r\n",
+        &["\\Flagged"],
+        None,
+    );
+    cb.logout();
+
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("textfile").join("imapmend.prom");
+    std::fs::create_dir_all(prom.parent().unwrap()).unwrap();
+    let prom_s = prom.to_str().unwrap();
+    let au = a.url();
+    let labels = format!(
+        "a=\"{}@127.0.0.1:{}\",b=\"{}@127.0.0.1:{}\"",
+        a.name, a.port, b.name, b.port
+    );
+    let series = |name: &str, extra: &str| format!("{name}{{{labels}{extra}}} ");
+
+    let (code, out) = imapmend(dir.path(), &a, &b, &au, &["check", "--metrics", prom_s]);
+    assert_eq!(code, 1, "{out}");
+    let m = std::fs::read_to_string(&prom).unwrap();
+    assert_eq!(value(&m, &series("imapmend_check_exit_code", "")), 1.0);
+    let inbox = |side: &str| format!(",mailbox=\"INBOX\",side=\"{side}\"");
+    assert_eq!(
+        value(&m, &series("imapmend_mailbox_messages", &inbox("a"))),
+        2.0
+    );
+    assert_eq!(
+        value(&m, &series("imapmend_mailbox_messages", &inbox("b"))),
+        2.0
+    );
+    assert_eq!(
+        value(&m, &series("imapmend_mailbox_differences", &inbox("a"))),
+        1.0
+    );
+    assert_eq!(
+        value(&m, &series("imapmend_mailbox_differences", &inbox("b"))),
+        1.0
+    );
+    assert!(
+        m.contains(&format!(
+            "imapmend_mailbox_listing_info{{{labels},mailbox=\"INBOX\",side=\"a\",path=\"full\""
+        )),
+        "{m}"
+    );
+    assert!(
+        !m.contains("imapmend_check_last_success_timestamp_seconds"),
+        "{m}"
+    );
+    assert!(m.contains("# TYPE imapmend_mailbox_differences gauge"));
+
+    let (code, out) = imapmend(dir.path(), &a, &b, &au, &["sync"]);
+    assert_eq!(code, 0, "{out}");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let (code, out) = imapmend(dir.path(), &a, &b, &au, &["check", "--metrics", prom_s]);
+    assert_eq!(code, 0, "{out}");
+    let m = std::fs::read_to_string(&prom).unwrap();
+    assert_eq!(value(&m, &series("imapmend_check_exit_code", "")), 0.0);
+    assert_eq!(
+        value(&m, &series("imapmend_mailbox_messages", &inbox("b"))),
+        3.0
+    );
+    assert_eq!(
+        value(&m, &series("imapmend_mailbox_differences", &inbox("a"))),
+        0.0
+    );
+    let success = value(
+        &m,
+        &series("imapmend_check_last_success_timestamp_seconds", ""),
+    );
+    assert!(success >= before.floor(), "{success} < {before}");
+
+    // A failed run (A unreachable) still writes the file: exit 3, and the
+    // last success carried over from the previous file.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!(
+        "imap://{}@127.0.0.1:{}",
+        a.name,
+        dead.local_addr().unwrap().port()
+    );
+    drop(dead);
+    let (code, out) = imapmend(
+        dir.path(),
+        &a,
+        &b,
+        &dead_url,
+        &["check", "--metrics", prom_s],
+    );
+    assert_eq!(code, 3, "{out}");
+    let m = std::fs::read_to_string(&prom).unwrap();
+    let dead_labels = format!(
+        "a=\"{}@127.0.0.1:{}\",b=\"{}@127.0.0.1:{}\"",
+        a.name,
+        dead_url.rsplit(':').next().unwrap(),
+        b.name,
+        b.port
+    );
+    assert!(
+        m.contains(&format!("imapmend_check_exit_code{{{dead_labels}}} 3")),
+        "{m}"
+    );
+    assert!(!m.contains("imapmend_mailbox_messages"), "{m}");
+    assert_eq!(
+        value(&m, "imapmend_check_last_success_timestamp_seconds{"),
+        success
+    );
+    let names: Vec<_> = std::fs::read_dir(prom.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "temporary files left: {names:?}");
+}
+
+#[test]
+fn check_timeout_gives_up_with_exit_3_and_says_so() {
+    // A server that accepts and never greets.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let conns: Vec<_> = silent.incoming().take(2).collect();
+        std::thread::sleep(Duration::from_secs(10));
+        drop(conns);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("check.prom");
+    let started = Instant::now();
+    let out = Command::cargo_bin("imapmend")
+        .unwrap()
+        .env("XDG_STATE_HOME", dir.path())
+        .env("IMAPMEND_A_PASSWORD", "x")
+        .env("IMAPMEND_B_PASSWORD", "y")
+        .args([
+            "check",
+            "--timeout",
+            "1",
+            "--metrics",
+            prom.to_str().unwrap(),
+        ])
+        .args(["--a", &format!("imap://u@127.0.0.1:{port}")])
+        .args(["--b", &format!("imap://v@127.0.0.1:{port}")])
+        .args(["--a-tls", "none", "--b-tls", "none"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("did not finish within 1 s (--timeout)"),
+        "{stderr}"
+    );
+    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}");
+    let m = std::fs::read_to_string(&prom).unwrap();
+    assert!(m.contains("imapmend_check_exit_code{"), "{m}");
+    assert!(m.contains("} 3\n"), "{m}");
+    drop(held);
+
+    // 0 is not a deadline.
+    let out = Command::cargo_bin("imapmend")
+        .unwrap()
+        .args([
+            "check",
+            "--timeout",
+            "0",
+            "--a",
+            "imaps://u@a",
+            "--b",
+            "imaps://v@b",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
