@@ -211,9 +211,32 @@ pub(crate) struct PartialMeta {
     pub modseq: Option<u64>,
 }
 
+impl PartialMeta {
+    /// Whether size, date and flags have all come.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.size.is_some() && self.date.is_some() && self.flags.is_some()
+    }
+
+    /// Fills in from a later reading: its size and date where we had none,
+    /// its flags unless its MODSEQ shows them older than ours.
+    pub(crate) fn merge_newer(&mut self, later: PartialMeta) {
+        self.size = self.size.or(later.size);
+        self.date = self.date.or(later.date);
+        let older = matches!((later.modseq, self.modseq), (Some(new), Some(old)) if new < old);
+        if later.flags.is_some() && !older {
+            self.flags = later.flags;
+        }
+        self.modseq = self.modseq.max(later.modseq);
+    }
+}
+
 /// Files the metadata of one FETCH response under its UID (returned).
 /// FETCH data without a UID is an unsolicited flag update for a sequence
-/// number and is skipped; the solicited replies carry the UID.
+/// number and is skipped; the solicited replies carry the UID. Unsolicited
+/// updates with a UID (CONDSTORE/QRESYNC) do count: a server may answer
+/// from its view at the start of the command and report later changes
+/// after it (Dovecot does). Flags with a lower MODSEQ than already seen
+/// are older and do not overwrite.
 pub(crate) fn absorb_meta(
     found: &mut BTreeMap<Uid, PartialMeta>,
     attrs: &[AttributeValue<'_>],
@@ -222,6 +245,11 @@ pub(crate) fn absorb_meta(
         return Ok(None);
     };
     let entry = found.entry(uid).or_default();
+    let modseq = attrs.iter().find_map(|a| match a {
+        AttributeValue::ModSeq(m) => Some(*m),
+        _ => None,
+    });
+    let older = matches!((modseq, entry.modseq), (Some(new), Some(old)) if new < old);
     for a in attrs {
         match a {
             AttributeValue::Rfc822Size(s) => entry.size = Some(*s),
@@ -230,14 +258,78 @@ pub(crate) fn absorb_meta(
                     .ok_or_else(|| format!("UID {uid}: unparsable INTERNALDATE {d:?}"))?;
                 entry.date = Some(date);
             }
-            AttributeValue::Flags(f) => {
+            AttributeValue::Flags(f) if !older => {
                 entry.flags = Some(FlagSet::from_wire(f.iter().map(|c| c.as_ref())))
             }
-            AttributeValue::ModSeq(m) => entry.modseq = Some(entry.modseq.unwrap_or(0).max(*m)),
             _ => {}
         }
     }
+    if let Some(m) = modseq {
+        entry.modseq = Some(entry.modseq.unwrap_or(0).max(m));
+    }
     Ok(Some(uid))
+}
+
+/// Most sequence numbers we map to UIDs beyond EXISTS, so that a hostile
+/// sequence number cannot make us allocate without bound.
+const SEQ_SLACK: usize = 100_000;
+
+/// UIDs expunged while commands ran: from `* VANISHED` (not EARLIER), and
+/// from `* n EXPUNGE` mapped through the sequence numbers that the FETCH
+/// data seen so far revealed (an EXPUNGE of a number we never saw cannot
+/// be mapped, and only shifts the numbers after it).
+#[derive(Debug, Default)]
+pub(crate) struct Expunged {
+    /// UID by sequence number − 1; 0 where unknown.
+    by_seq: Vec<Uid>,
+    cap: usize,
+    gone: Vec<(Uid, Uid)>,
+}
+
+impl Expunged {
+    pub(crate) fn new(selected: &Option<Selected>) -> Expunged {
+        let exists = selected.as_ref().map_or(0, |s| s.exists as usize);
+        Expunged {
+            by_seq: Vec::new(),
+            cap: exists.saturating_add(SEQ_SLACK),
+            gone: Vec::new(),
+        }
+    }
+
+    pub(crate) fn see(&mut self, u: &Untagged<'_>) {
+        match u {
+            Untagged::Fetch { seq, attrs } => {
+                let i = (*seq as usize).wrapping_sub(1);
+                if let (Some(uid), true) = (parse::fetch_uid(attrs), i < self.cap) {
+                    if self.by_seq.len() <= i {
+                        self.by_seq.resize(i + 1, 0);
+                    }
+                    self.by_seq[i] = uid;
+                }
+            }
+            Untagged::Expunge(n) => {
+                let i = (*n as usize).wrapping_sub(1);
+                if i < self.by_seq.len() {
+                    let uid = self.by_seq.remove(i);
+                    if uid != 0 {
+                        self.gone.push((uid, uid));
+                    }
+                }
+            }
+            Untagged::Vanished {
+                earlier: false,
+                uid_set,
+            } => self
+                .gone
+                .extend(uidset::parse_ranges(uid_set).unwrap_or_default()),
+            _ => {}
+        }
+    }
+
+    /// What was expunged, as sorted, merged ranges.
+    pub(crate) fn ranges(&self) -> Vec<(Uid, Uid)> {
+        uidset::merge_ranges(self.gone.clone())
+    }
 }
 
 /// The complete listings among `found`, in UID order. A UID seen only in
@@ -287,17 +379,22 @@ pub(crate) async fn fetch_all_meta(
         return Ok(Vec::new());
     }
     let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
+    let mut expunged = Expunged::new(selected);
     let cmd =
         Command::new("UID FETCH", label.clone()).text(" 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)");
     engine
         .run_one(cmd, &mut |_, u| {
             track(selected, u);
+            expunged.see(u);
             if let Untagged::Fetch { attrs, .. } = u {
                 absorb_meta(&mut found, attrs)?;
             }
             Ok(())
         })
         .await?;
+    // Expunged while we listed: gone, and no longer counted in EXISTS.
+    let gone = expunged.ranges();
+    found.retain(|&uid, _| !uidset::in_ranges(&gone, uid));
     let out = finish_meta(engine, &label, &found)?;
     if let Some(sel) = selected.as_mut() {
         sel.sizes = out.iter().map(|m| (m.uid, m.size)).collect();
@@ -571,20 +668,38 @@ async fn on_mailbox(
     Ok(())
 }
 
-/// `DELETE name`. Deleting the selected mailbox leaves none selected here
-/// (servers differ on what they do; we assume the worst).
+/// Leaves the selected mailbox if it is `name`, before it is deleted or
+/// renamed: Dovecot ends the session (BYE) when the selected mailbox is
+/// deleted. UNSELECT where offered — never CLOSE, which expunges.
+async fn leave(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    name: &str,
+) -> Result<(), ImapError> {
+    if !selected.as_ref().is_some_and(|s| s.name == name) {
+        return Ok(());
+    }
+    *selected = None;
+    if engine.has_capability("UNSELECT") {
+        engine
+            .run_one(Command::new("UNSELECT", "UNSELECT"), &mut |_, _| Ok(()))
+            .await?;
+    }
+    Ok(())
+}
+
+/// `DELETE name`, after leaving it if it is selected.
 pub(crate) async fn delete(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
     name: &str,
 ) -> Result<(), ImapError> {
-    if selected.as_ref().is_some_and(|s| s.name == name) {
-        *selected = None;
-    }
+    mailbox_arg(engine, name)?;
+    leave(engine, selected, name).await?;
     on_mailbox(engine, selected, "DELETE", name).await
 }
 
-/// `RENAME from to`. Renaming the selected mailbox leaves none selected here.
+/// `RENAME from to`, after leaving `from` if it is selected.
 pub(crate) async fn rename(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
@@ -593,9 +708,7 @@ pub(crate) async fn rename(
 ) -> Result<(), ImapError> {
     let a = mailbox_arg(engine, from)?;
     let b = mailbox_arg(engine, to)?;
-    if selected.as_ref().is_some_and(|s| s.name == from) {
-        *selected = None;
-    }
+    leave(engine, selected, from).await?;
     let cmd = Command::new("RENAME", format!("RENAME {from:?} {to:?}"))
         .text(" ")
         .astring(a)

@@ -8,7 +8,9 @@
 //! command that caused it — `* VANISHED (EARLIER)` during the FETCH is that
 //! FETCH's answer — never through an unsolicited-response queue.
 
-use super::commands::{self, absorb_meta, finish_meta, invalid, protocol, PartialMeta, Selected};
+use super::commands::{
+    self, absorb_meta, finish_meta, invalid, protocol, Expunged, PartialMeta, Selected,
+};
 use super::engine::{Command, Engine};
 use super::error::ImapError;
 use super::parse::{Code, Cond, Status, Untagged};
@@ -86,10 +88,18 @@ fn modseq_mailbox<'s>(
 
 /// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)
 /// (CHANGEDSINCE m [VANISHED])`.
+///
+/// The answer may come from the server's view at the start of the command,
+/// with what changed meanwhile reported after it as unsolicited FETCH
+/// (UID, FLAGS, MODSEQ) and VANISHED data — Dovecot does exactly that, and
+/// then leaves those messages out of the answer proper. So every FETCH with
+/// a MODSEQ above `modseq` counts as a change; those that came without size
+/// and date are re-read in one more command.
 pub(crate) async fn fetch_changes(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
     history: HistorySupport,
+    limits: &Limits,
     modseq: u64,
 ) -> Result<Changes, ImapError> {
     let sel = modseq_mailbox(engine, selected, history, "UID FETCH (CHANGEDSINCE)")?;
@@ -113,28 +123,52 @@ pub(crate) async fn fetch_changes(
         " 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ) {modifier}"
     ));
     let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
-    let mut vanished: Vec<(Uid, Uid)> = Vec::new();
+    let mut expunged = Expunged::new(selected);
+    let mut earlier: Vec<(Uid, Uid)> = Vec::new();
     engine
         .run_one(cmd, &mut |_, u| {
             commands::track(selected, u);
+            expunged.see(u);
             match u {
                 Untagged::Fetch { attrs, .. } => {
                     absorb_meta(&mut found, attrs)?;
                 }
-                // EARLIER: the answer to VANISHED; without it, expunged
-                // just now. Gone either way.
-                Untagged::Vanished { uid_set, .. } => {
+                Untagged::Vanished {
+                    earlier: true,
+                    uid_set,
+                } => {
                     let ranges = uidset::parse_ranges(uid_set)
                         .ok_or_else(|| format!("unreadable VANISHED uid-set {uid_set:?}"))?;
-                    vanished.extend(ranges);
+                    earlier.extend(ranges);
                 }
                 _ => {}
             }
             Ok(())
         })
         .await?;
-    let vanished = uidset::merge_ranges(vanished);
-    found.retain(|&uid, _| !uidset::in_ranges(&vanished, uid));
+    // A message flagged and then expunged is gone, not changed.
+    let mut gone = expunged.ranges();
+    // Every FETCH of the answer proper has size and date; the others
+    // count if their MODSEQ says they changed.
+    found.retain(|&uid, m| {
+        !uidset::in_ranges(&gone, uid) && (m.is_complete() || m.modseq.is_some_and(|s| s > modseq))
+    });
+    let incomplete: Vec<Uid> = found
+        .iter()
+        .filter(|(_, m)| !m.is_complete())
+        .map(|(&uid, _)| uid)
+        .collect();
+    if !incomplete.is_empty() {
+        let (reread, more_gone) = read_meta(engine, selected, limits, &incomplete).await?;
+        for (uid, m) in reread {
+            if let Some(entry) = found.get_mut(&uid) {
+                entry.merge_newer(m);
+            }
+        }
+        gone.extend(more_gone);
+        gone = uidset::merge_ranges(gone);
+        found.retain(|&uid, m| !uidset::in_ranges(&gone, uid) && m.is_complete());
+    }
     let changed = finish_meta(engine, &label, &found)?;
     let modseqs = changed
         .iter()
@@ -143,20 +177,24 @@ pub(crate) async fn fetch_changes(
     if let Some(sel) = selected.as_mut() {
         sel.sizes.extend(changed.iter().map(|m| (m.uid, m.size)));
     }
+    gone.extend(earlier);
     Ok(Changes {
         changed,
         modseqs,
-        vanished: qresync.then_some(vanished),
+        vanished: qresync.then(|| uidset::merge_ranges(gone)),
     })
 }
 
 /// Every UID of the selected mailbox, ascending. `UID SEARCH RETURN (ALL)
-/// ALL` where ESEARCH is offered and even a fully fragmented answer fits
-/// our line cap, else `UID FETCH 1:* (UID)` (one short line per message;
-/// plain `* SEARCH` would put every UID on one line).
+/// ALL` where ESEARCH is offered, QRESYNC is on (so an expunge during the
+/// search comes as VANISHED, with UIDs) and even a fully fragmented answer
+/// fits our line cap; else `UID FETCH 1:* (UID)`, one short line per
+/// message, whose sequence numbers let `* n EXPUNGE` be mapped to UIDs
+/// (plain `* SEARCH` would put every UID on one line).
 pub(crate) async fn uid_list(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
+    history: HistorySupport,
     limits: &Limits,
 ) -> Result<Vec<Uid>, ImapError> {
     let Some(sel) = selected.as_ref() else {
@@ -167,9 +205,10 @@ pub(crate) async fn uid_list(
     }
     let exists = sel.exists as usize;
     let esearch = engine.has_capability("ESEARCH")
+        && history == HistorySupport::Qresync
         && exists.saturating_mul(11).saturating_add(200) < limits.max_line;
     let mut uids: BTreeSet<Uid> = BTreeSet::new();
-    let mut gone: Vec<(Uid, Uid)> = Vec::new();
+    let mut expunged = Expunged::new(selected);
     if esearch {
         let label = format!("UID SEARCH RETURN (ALL) ALL in {:?}", sel.name);
         let cmd = Command::new("UID SEARCH", label.clone()).text(" RETURN (ALL) ALL");
@@ -179,6 +218,7 @@ pub(crate) async fn uid_list(
         engine
             .run_one(cmd, &mut |_, u| {
                 commands::track(selected, u);
+                expunged.see(u);
                 match u {
                     Untagged::Esearch { uid, items, .. } => {
                         if !uid {
@@ -194,10 +234,6 @@ pub(crate) async fn uid_list(
                             }
                         }
                     }
-                    Untagged::Vanished {
-                        earlier: false,
-                        uid_set,
-                    } => gone.extend(uidset::parse_ranges(uid_set).unwrap_or_default()),
                     _ => {}
                 }
                 Ok(())
@@ -216,6 +252,7 @@ pub(crate) async fn uid_list(
         engine
             .run_one(cmd, &mut |_, u| {
                 commands::track(selected, u);
+                expunged.see(u);
                 match u {
                     Untagged::Fetch { attrs, .. } => {
                         // An unsolicited flag update carries FLAGS; the
@@ -225,17 +262,13 @@ pub(crate) async fn uid_list(
                             uids.insert(uid);
                         }
                     }
-                    Untagged::Vanished {
-                        earlier: false,
-                        uid_set,
-                    } => gone.extend(uidset::parse_ranges(uid_set).unwrap_or_default()),
                     _ => {}
                 }
                 Ok(())
             })
             .await?;
     }
-    let gone = uidset::merge_ranges(gone);
+    let gone = expunged.ranges();
     Ok(uids
         .into_iter()
         .filter(|&u| !uidset::in_ranges(&gone, u))
@@ -386,11 +419,36 @@ pub(crate) async fn fetch_meta(
     let Some(sel) = selected.as_ref() else {
         return Err(invalid(engine, "UID FETCH with no mailbox selected".into()));
     };
+    let label = format!("UID FETCH (metadata in {:?})", sel.name);
+    let (found, _) = read_meta(engine, selected, limits, uids).await?;
+    let out = finish_meta(engine, &label, &found)?;
+    if let Some(sel) = selected.as_mut() {
+        sel.sizes.extend(out.iter().map(|m| (m.uid, m.size)));
+    }
+    Ok(out)
+}
+
+/// The metadata of these UIDs (with MODSEQ where the mailbox has
+/// mod-sequences) as received, without the UIDs expunged meanwhile, and
+/// what was expunged meanwhile.
+async fn read_meta(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+    uids: &[Uid],
+) -> Result<(BTreeMap<Uid, PartialMeta>, Vec<(Uid, Uid)>), ImapError> {
+    let Some(sel) = selected.as_ref() else {
+        return Err(invalid(engine, "UID FETCH with no mailbox selected".into()));
+    };
     if uids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((BTreeMap::new(), Vec::new()));
     }
     let mailbox = sel.name.clone();
-    let items = " (UID FLAGS RFC822.SIZE INTERNALDATE)";
+    let items = if sel.modseq {
+        " (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)"
+    } else {
+        " (UID FLAGS RFC822.SIZE INTERNALDATE)"
+    };
     let budget = limits
         .max_command_line
         .saturating_sub(32 + items.len())
@@ -408,9 +466,11 @@ pub(crate) async fn fetch_meta(
         .collect();
     let asked: BTreeSet<Uid> = uids.iter().copied().collect();
     let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
+    let mut expunged = Expunged::new(selected);
     engine
         .run(cmds, limits.window, &mut |_, u| {
             commands::track(selected, u);
+            expunged.see(u);
             if let Untagged::Fetch { attrs, .. } = u {
                 if super::parse::fetch_uid(attrs).is_some_and(|uid| asked.contains(&uid)) {
                     absorb_meta(&mut found, attrs)?;
@@ -419,15 +479,9 @@ pub(crate) async fn fetch_meta(
             Ok(())
         })
         .await?;
-    let out = finish_meta(
-        engine,
-        &format!("UID FETCH (metadata in {mailbox:?})"),
-        &found,
-    )?;
-    if let Some(sel) = selected.as_mut() {
-        sel.sizes.extend(out.iter().map(|m| (m.uid, m.size)));
-    }
-    Ok(out)
+    let gone = expunged.ranges();
+    found.retain(|&uid, _| !uidset::in_ranges(&gone, uid));
+    Ok((found, gone))
 }
 
 /// `UID STORE set +FLAGS.SILENT (\Deleted)` then `UID EXPUNGE set`

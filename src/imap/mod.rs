@@ -286,14 +286,27 @@ impl Connection {
     /// with what you know instead). [`ImapError::Invalid`] (nothing sent)
     /// without CONDSTORE or on a NOMODSEQ mailbox.
     pub async fn fetch_changes(&mut self, modseq: u64) -> Result<Changes, ImapError> {
-        history::fetch_changes(&mut self.engine, &mut self.selected, self.history, modseq).await
+        history::fetch_changes(
+            &mut self.engine,
+            &mut self.selected,
+            self.history,
+            &self.limits,
+            modseq,
+        )
+        .await
     }
 
     /// Every UID in the selected mailbox, ascending (ESEARCH where offered,
     /// else `UID FETCH 1:* (UID)`). The caller compares the count with
     /// EXISTS.
     pub async fn uid_list(&mut self) -> Result<Vec<Uid>, ImapError> {
-        history::uid_list(&mut self.engine, &mut self.selected, &self.limits).await
+        history::uid_list(
+            &mut self.engine,
+            &mut self.selected,
+            self.history,
+            &self.limits,
+        )
+        .await
     }
 
     /// Applies a flag delta only to messages unchanged since `modseq`
