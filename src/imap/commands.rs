@@ -676,7 +676,7 @@ async fn leave(
     selected: &mut Option<Selected>,
     name: &str,
 ) -> Result<(), ImapError> {
-    if !selected.as_ref().is_some_and(|s| s.name == name) {
+    if selected.as_ref().map(|s| s.name.as_str()) != Some(name) {
         return Ok(());
     }
     *selected = None;

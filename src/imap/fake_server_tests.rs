@@ -579,6 +579,18 @@ fn connection_futures_are_send() {
         let _ = c.append("x", &[]).await;
         let _ = c.store(&[1], &FlagDelta::default()).await;
         let _ = c.create("x").await;
+        let _ = c.fetch_changes(1).await;
+        let _ = c.uid_list().await;
+        let _ = c
+            .store_unchanged_since(&[1], &FlagDelta::default(), 1)
+            .await;
+        let _ = c.uid_expunge(&[1]).await;
+        let _ = c.fetch_meta(&[1]).await;
+        let _ = c.delete_mailbox("x").await;
+        let _ = c.rename_mailbox("x", "y").await;
+        let _ = c.subscribe("x").await;
+        let _ = c.unsubscribe("x").await;
+        let _ = c.list_subscribed().await;
         c.logout().await;
     };
     assert_send(&run);
@@ -655,6 +667,466 @@ async fn fake_select_reads_condstore_state_and_asks_status_when_uidnext_is_missi
     assert_eq!(c.fetch_all_meta().await.expect("meta"), vec![]);
     let err = c.select("a\r\nb", false).await.expect_err("CRLF in a name");
     assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+// ---- The history path: ENABLE, CHANGEDSINCE, VANISHED, UNCHANGEDSINCE,
+// ---- MODIFIED, UID EXPUNGE, and the mailbox commands.
+
+fn expect(s: String) -> Step {
+    Step::Expect(Box::leak(s.into_boxed_str()))
+}
+
+/// Greeting and login (A0001) with these capabilities after it, and the
+/// ENABLE (A0002) connect() sends for them, answered with `enabled_reply`.
+fn logged_in_enabling(caps: &str, enable: &'static str, enabled_reply: &str) -> Vec<Step> {
+    vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n"),
+        Step::Expect("A0001 AUTHENTICATE PLAIN"),
+        Step::Send(format!("A0001 OK [CAPABILITY IMAP4rev1 {caps}] Logged in\r\n").into_bytes()),
+        Step::Expect(enable),
+        Step::Send(format!("{enabled_reply}A0002 OK enabled\r\n").into_bytes()),
+    ]
+}
+
+/// `SELECT "INBOX" (CONDSTORE)` under `tag`, answered with HIGHESTMODSEQ
+/// (or NOMODSEQ when None).
+fn select_condstore(tag: &str, exists: u32, highestmodseq: Option<u64>) -> Vec<Step> {
+    let modseq = match highestmodseq {
+        Some(m) => format!("* OK [HIGHESTMODSEQ {m}] ok\r\n"),
+        None => "* OK [NOMODSEQ] no mod-sequences here\r\n".into(),
+    };
+    vec![
+        expect(format!("{tag} SELECT \"INBOX\" (CONDSTORE)\r\n")),
+        Step::Send(
+            format!(
+                "* {exists} EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 5000] ok\r\n{modseq}{tag} OK [READ-WRITE] done\r\n"
+            )
+            .into_bytes(),
+        ),
+    ]
+}
+
+const QRESYNC_CAPS: &str = "ENABLE CONDSTORE QRESYNC UIDPLUS ESEARCH UNSELECT LIST-EXTENDED";
+
+fn qresync_session(exists: u32, highestmodseq: u64) -> Vec<Step> {
+    let mut steps = logged_in_enabling(
+        QRESYNC_CAPS,
+        "A0002 ENABLE QRESYNC\r\n",
+        "* ENABLED QRESYNC\r\n",
+    );
+    steps.extend(select_condstore("A0003", exists, Some(highestmodseq)));
+    steps
+}
+
+async fn connect_history(port: u16, limits: &Limits) -> Connection {
+    Connection::connect_with(&spec(port, TlsMode::None), limits)
+        .await
+        .expect("connect")
+}
+
+fn meta(uid: Uid, size: u32, flags: &[&str]) -> ListedMessage {
+    ListedMessage {
+        uid,
+        size,
+        internal_date: InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap(),
+        flags: FlagSet::from_wire(flags.iter().copied()),
+    }
+}
+
+#[tokio::test]
+async fn fake_enable_follows_what_the_server_offers_and_says_enabled() {
+    // QRESYNC offered and enabled.
+    let (port, server) = run_script(qresync_session(3, 10)).await;
+    let mut c = connect_history(port, &limits()).await;
+    assert_eq!(c.history_support(), HistorySupport::Qresync);
+    assert!(c.has_uidplus());
+    let st = c.select("INBOX", false).await.expect("select");
+    assert_eq!(st.highestmodseq, Some(10));
+    drop(c);
+    server.await.unwrap().unwrap();
+
+    // QRESYNC offered, but ENABLED names only CONDSTORE.
+    let mut steps = logged_in_enabling(
+        "ENABLE CONDSTORE QRESYNC",
+        "A0002 ENABLE QRESYNC\r\n",
+        "* ENABLED CONDSTORE\r\n",
+    );
+    steps.extend(select_condstore("A0003", 0, Some(1)));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    assert_eq!(c.history_support(), HistorySupport::Condstore);
+    assert!(!c.has_uidplus());
+    c.select("INBOX", false).await.expect("select");
+    drop(c);
+    server.await.unwrap().unwrap();
+
+    // CONDSTORE and ENABLE without QRESYNC: ENABLE CONDSTORE; a NO to it
+    // is no error (SELECT (CONDSTORE) still turns it on).
+    let steps = logged_in_enabling("ENABLE CONDSTORE", "A0002 ENABLE CONDSTORE\r\n", "");
+    let (port, server) = run_script(steps).await;
+    let c = connect_history(port, &limits()).await;
+    assert_eq!(c.history_support(), HistorySupport::Condstore);
+    drop(c);
+    server.await.unwrap().unwrap();
+    let mut steps = logged_in_enabling("ENABLE QRESYNC CONDSTORE", "A0002 ENABLE QRESYNC\r\n", "");
+    steps.pop();
+    steps.push(send("A0002 NO not today\r\n"));
+    steps.push(Step::Expect("A0003 CREATE"));
+    steps.push(send("A0003 OK created\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    assert_eq!(c.history_support(), HistorySupport::Condstore);
+    c.create("x").await.expect("session usable after ENABLE NO");
+    drop(c);
+    server.await.unwrap().unwrap();
+
+    // CONDSTORE without ENABLE: nothing to send; neither: no history.
+    // (The PREAUTH test above covers CONDSTORE alone.)
+    let steps = vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n"),
+        Step::Expect("A0001 AUTHENTICATE PLAIN"),
+        send("A0001 OK [CAPABILITY IMAP4rev1 ENABLE] Logged in\r\n"),
+        Step::Expect("A0002 SELECT \"INBOX\"\r\n"),
+        send("* 2 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 9] ok\r\n* OK [HIGHESTMODSEQ 7] stray\r\nA0002 OK done\r\n"),
+    ];
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    assert_eq!(c.history_support(), HistorySupport::None);
+    let st = c.select("INBOX", false).await.expect("select");
+    assert_eq!(st.highestmodseq, None);
+    let err = c.fetch_changes(7).await.expect_err("no CONDSTORE");
+    assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_fetch_changes_reads_vanished_earlier_ranges_modseq_and_late_updates() {
+    let mut steps = qresync_session(600, 100);
+    steps.push(Step::Expect(
+        "A0004 UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ) (CHANGEDSINCE 90 VANISHED)\r\n",
+    ));
+    steps.push(send(concat!(
+        "* VANISHED (EARLIER) 300:310,405,1000:4294967295\r\n",
+        "* 1 FETCH (UID 5 FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (95))\r\n",
+        "* 2 FETCH (UID 12 FLAGS () RFC822.SIZE 20 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (96))\r\n",
+        "* 3 FETCH (UID 40 FLAGS ($Old) RFC822.SIZE 30 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (97))\r\n",
+        // Changed after the answer's view was taken: reported late.
+        "* 4 FETCH (UID 77 MODSEQ (120) FLAGS (\\Flagged))\r\n",
+        "* 3 FETCH (UID 40 MODSEQ (121) FLAGS ($New))\r\n",
+        // An older flag update must not win over a newer one.
+        "* 3 FETCH (UID 40 MODSEQ (99) FLAGS ($Stale))\r\n",
+        "* VANISHED 12\r\n",
+        "A0004 OK [HIGHESTMODSEQ 121] done\r\n",
+    )));
+    // UID 77 came without size and date: re-read, with MODSEQ.
+    steps.push(Step::Expect(
+        "A0005 UID FETCH 77 (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)\r\n",
+    ));
+    steps.push(send(
+        "* 4 FETCH (UID 77 FLAGS (\\Flagged) RFC822.SIZE 70 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (120))\r\nA0005 OK done\r\n",
+    ));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    c.select("INBOX", false).await.expect("select");
+    let ch = c.fetch_changes(90).await.expect("changes");
+    assert_eq!(
+        ch,
+        Changes {
+            changed: vec![
+                meta(5, 10, &["\\Seen"]),
+                meta(40, 30, &["$New"]),
+                meta(77, 70, &["\\Flagged"]),
+            ],
+            modseqs: vec![(5, 95), (40, 121), (77, 120)],
+            vanished: Some(vec![(12, 12), (300, 310), (405, 405), (1000, u32::MAX)]),
+        }
+    );
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_fetch_changes_under_condstore_maps_expunge_and_has_no_vanished() {
+    let mut steps = logged_in_enabling(
+        "ENABLE CONDSTORE",
+        "A0002 ENABLE CONDSTORE\r\n",
+        "* ENABLED CONDSTORE\r\n",
+    );
+    steps.extend(select_condstore("A0003", 5, Some(50)));
+    steps.push(Step::Expect(
+        "A0004 UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ) (CHANGEDSINCE 40)\r\n",
+    ));
+    steps.push(send(concat!(
+        "* 2 FETCH (UID 20 FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (41))\r\n",
+        "* 3 FETCH (UID 30 FLAGS (\\Seen) RFC822.SIZE 10 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (42))\r\n",
+        "* 3 EXPUNGE\r\n",
+        "A0004 OK done\r\n",
+    )));
+    steps.push(Step::Expect("A0005 UID FETCH 1:* (UID)\r\n"));
+    steps.push(send("* 1 FETCH (UID 10)\r\n* 2 FETCH (UID 20)\r\n* 3 FETCH (UID 40 FLAGS (\\Seen))\r\n* 3 FETCH (UID 40)\r\n* 4 FETCH (UID 50)\r\n* 1 EXPUNGE\r\nA0005 OK done\r\n"));
+    // A NOMODSEQ mailbox: nothing is sent for the history commands.
+    steps.extend(select_condstore("A0006", 1, None));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    assert_eq!(c.history_support(), HistorySupport::Condstore);
+    c.select("INBOX", false).await.expect("select");
+    let ch = c.fetch_changes(40).await.expect("changes");
+    assert_eq!(
+        ch,
+        Changes {
+            changed: vec![meta(20, 10, &["\\Seen"])],
+            modseqs: vec![(20, 41)],
+            vanished: None,
+        }
+    );
+    // Without QRESYNC the UID list comes from UID FETCH (not ESEARCH),
+    // so an EXPUNGE meanwhile maps to its UID.
+    assert_eq!(c.uid_list().await.expect("uids"), vec![20, 40, 50]);
+    let st = c.select("INBOX", false).await.expect("select nomodseq");
+    assert_eq!(st.highestmodseq, None);
+    for err in [
+        c.fetch_changes(40).await.expect_err("NOMODSEQ"),
+        c.store_unchanged_since(&[1], &flag_delta(&["\\Seen"], &[]), 40)
+            .await
+            .expect_err("NOMODSEQ"),
+    ] {
+        assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    }
+    assert!(c.is_alive());
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+fn flag_delta(add: &[&str], remove: &[&str]) -> FlagDelta {
+    FlagDelta {
+        add: FlagSet::from_wire(add.iter().copied()),
+        remove: FlagSet::from_wire(remove.iter().copied()),
+    }
+}
+
+#[tokio::test]
+async fn fake_store_unchanged_since_chains_modseq_and_reads_modified_in_ok_and_no() {
+    let mut steps = qresync_session(10, 100);
+    // First half, split in two commands by the line budget.
+    steps.push(Step::Expect(
+        "A0004 UID STORE 1:3,5 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Seen)\r\n",
+    ));
+    steps.push(Step::Expect(
+        "A0005 UID STORE 7,9 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Seen)\r\n",
+    ));
+    steps.push(send(concat!(
+        "* 1 FETCH (UID 1 MODSEQ (104))\r\n",
+        "* 2 FETCH (UID 2 MODSEQ (105))\r\n",
+        // Someone else's change, reported with FLAGS: not ours to chain from.
+        "* 4 FETCH (UID 5 MODSEQ (999) FLAGS ($Other))\r\n",
+        "A0004 OK [MODIFIED 3,5] Conditional STORE failed\r\n",
+        "* 5 FETCH (UID 7 MODSEQ (106))\r\n",
+        "* 6 FETCH (UID 9 MODSEQ (106))\r\n",
+        "A0005 OK done\r\n",
+    )));
+    // Second half: the UIDs that passed, from the highest MODSEQ we caused.
+    steps.push(Step::Expect(
+        "A0006 UID STORE 1:2,7 (UNCHANGEDSINCE 106) -FLAGS.SILENT ($Junk)\r\n",
+    ));
+    steps.push(Step::Expect(
+        "A0007 UID STORE 9 (UNCHANGEDSINCE 106) -FLAGS.SILENT ($Junk)\r\n",
+    ));
+    steps.push(send(
+        "* 1 FETCH (UID 1 MODSEQ (107))\r\nA0006 NO [MODIFIED 2] Some messages were modified\r\n* 6 FETCH (UID 9 MODSEQ (107))\r\nA0007 OK done\r\n",
+    ));
+    // Removals only: one half, straight from the caller's mod-sequence; a
+    // NO without MODIFIED is an error.
+    steps.push(Step::Expect(
+        "A0008 UID STORE 4 (UNCHANGEDSINCE 200) -FLAGS.SILENT (\\Seen)\r\n",
+    ));
+    steps.push(send("A0008 NO [CANNOT] read-only\r\n"));
+    let (port, server) = run_script(steps).await;
+    let lim = Limits {
+        max_command_line: 32
+            + " (UNCHANGEDSINCE 100)".len()
+            + "+FLAGS.SILENT".len()
+            + "(\\Seen)".len()
+            + 5,
+        ..limits()
+    };
+    let mut c = connect_history(port, &lim).await;
+    c.select("INBOX", false).await.expect("select");
+    let out = c
+        .store_unchanged_since(
+            &[9, 1, 2, 3, 5, 7],
+            &flag_delta(&["\\Seen"], &["$Junk"]),
+            100,
+        )
+        .await
+        .expect("conditional store");
+    assert_eq!(
+        out,
+        StoreOutcome {
+            modified: vec![2, 3, 5]
+        }
+    );
+    let err = c
+        .store_unchanged_since(&[4], &flag_delta(&[], &["\\Seen"]), 200)
+        .await
+        .expect_err("NO without MODIFIED");
+    assert!(
+        matches!(&err, ImapError::No { code: Some(c), .. } if c == "CANNOT"),
+        "{err:?}"
+    );
+    assert!(c.is_alive());
+    let err = c
+        .store_unchanged_since(&[4], &flag_delta(&["bad flag"], &[]), 200)
+        .await
+        .expect_err("unsendable flag");
+    assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_uid_expunge_needs_uidplus_and_touches_only_the_given_uids() {
+    let mut steps = qresync_session(4, 100);
+    steps.push(Step::Expect(
+        "A0004 UID STORE 2,4 +FLAGS.SILENT (\\Deleted)\r\n",
+    ));
+    steps.push(Step::Expect("A0005 UID EXPUNGE 2,4\r\n"));
+    steps.push(send(
+        "A0004 OK done\r\n* VANISHED 2,4\r\nA0005 OK expunged\r\n",
+    ));
+    // EXISTS followed the VANISHED: 2 left, so the listing is asked for.
+    steps.push(Step::Expect("A0006 UID SEARCH RETURN (ALL) ALL\r\n"));
+    steps.push(send(
+        "* ESEARCH (TAG \"A0006\") UID ALL 1,3\r\nA0006 OK done\r\n",
+    ));
+    steps.push(Step::Expect(
+        "A0007 UID FETCH 1,3,8 (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)\r\n",
+    ));
+    steps.push(send(concat!(
+        "* 1 FETCH (UID 1 FLAGS (\\Deleted) RFC822.SIZE 5 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (3))\r\n",
+        "* 2 FETCH (UID 3 FLAGS () RFC822.SIZE 6 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (3))\r\n",
+        "* 9 FETCH (UID 99 FLAGS () RFC822.SIZE 6 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\")\r\n",
+        "A0007 OK done\r\n",
+    )));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    c.select("INBOX", false).await.expect("select");
+    let before = write_count();
+    c.uid_expunge(&[4, 2]).await.expect("uid expunge");
+    assert!(write_count() - before >= 2);
+    assert_eq!(c.uid_list().await.expect("uids"), vec![1, 3]);
+    assert_eq!(
+        c.fetch_meta(&[3, 1, 8]).await.expect("meta"),
+        vec![meta(1, 5, &["\\Deleted"]), meta(3, 6, &[])]
+    );
+    // Without UIDPLUS nothing is sent at all.
+    c.engine
+        .set_capabilities(vec!["IMAP4rev1".into(), "CONDSTORE".into()]);
+    assert!(!c.has_uidplus());
+    let err = c.uid_expunge(&[1]).await.expect_err("no UIDPLUS");
+    assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    assert!(err.to_string().contains("UIDPLUS"), "{err}");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_expunges_during_other_commands_keep_exists_current() {
+    let mut steps = qresync_session(3, 100);
+    steps.push(Step::Expect("A0004 LIST"));
+    steps.push(send(
+        "* LIST () \"/\" INBOX\r\n* VANISHED 1:2\r\n* VANISHED (EARLIER) 1:100\r\nA0004 OK done\r\n",
+    ));
+    steps.push(Step::Expect("A0005 CREATE"));
+    steps.push(send("* 1 EXPUNGE\r\nA0005 OK done\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    c.select("INBOX", false).await.expect("select");
+    assert_eq!(c.list_mailboxes().await.expect("list").len(), 1);
+    c.create("x").await.expect("create");
+    // EXISTS is 0 now: nothing to ask.
+    assert_eq!(c.fetch_all_meta().await.expect("meta"), vec![]);
+    assert_eq!(c.uid_list().await.expect("uids"), Vec::<Uid>::new());
+    assert_eq!(
+        c.fetch_changes(5).await.expect("changes").vanished,
+        Some(vec![(1, u32::MAX)])
+    );
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_full_listing_drops_what_was_expunged_while_listing() {
+    let mut steps = logged_in_and_selected("", 3);
+    steps.push(Step::Expect(
+        "A0003 UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
+    ));
+    steps.push(send(concat!(
+        "* 1 FETCH (UID 4 FLAGS () RFC822.SIZE 5 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\")\r\n",
+        "* 2 FETCH (UID 6 FLAGS () RFC822.SIZE 5 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\")\r\n",
+        "* 3 FETCH (UID 8 FLAGS () RFC822.SIZE 5 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\")\r\n",
+        "* 2 EXPUNGE\r\n",
+        "* 4000000000 EXPUNGE\r\n",
+        "A0003 OK done\r\n",
+    )));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_selected(port, &limits()).await;
+    let listed = c.fetch_all_meta().await.expect("meta");
+    assert_eq!(listed.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![4, 8]);
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_mailbox_and_subscription_commands() {
+    let mut steps = qresync_session(1, 100);
+    steps.push(Step::Expect("A0004 LIST (SUBSCRIBED) \"\" \"*\"\r\n"));
+    steps.push(send(concat!(
+        "* LIST (\\Subscribed) \"/\" INBOX\r\n",
+        "* LIST (\\Subscribed \\NonExistent) \"/\" \"Gone box\"\r\n",
+        "* LIST (\\HasChildren) \"/\" Parent\r\n",
+        "A0004 OK done\r\n",
+    )));
+    steps.push(Step::Expect("A0005 SUBSCRIBE \"a b\"\r\n"));
+    steps.push(send("A0005 OK done\r\n"));
+    steps.push(Step::Expect("A0006 UNSUBSCRIBE \"Gone box\"\r\n"));
+    steps.push(send("A0006 OK done\r\n"));
+    steps.push(Step::Expect("A0007 RENAME \"Old\" \"New\"\r\n"));
+    steps.push(send("A0007 OK done\r\n"));
+    // The selected mailbox is left (UNSELECT, never CLOSE) before DELETE.
+    steps.push(Step::Expect("A0008 UNSELECT\r\n"));
+    steps.push(send("A0008 OK done\r\n"));
+    steps.push(Step::Expect("A0009 DELETE \"INBOX\"\r\n"));
+    steps.push(send("A0009 NO [CANNOT] no\r\n"));
+    steps.push(Step::Expect("A0010 LSUB \"\" \"*\"\r\n"));
+    steps.push(send(
+        "* LSUB () \"/\" b\r\n* LSUB (\\Noselect) \"/\" a\r\nA0010 OK done\r\n",
+    ));
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    c.select("INBOX", false).await.expect("select");
+    assert_eq!(
+        c.list_subscribed().await.expect("subscribed"),
+        vec!["Gone box".to_string(), "INBOX".to_string()]
+    );
+    let before = write_count();
+    c.subscribe("a b").await.expect("subscribe");
+    c.unsubscribe("Gone box").await.expect("unsubscribe");
+    c.rename_mailbox("Old", "New").await.expect("rename");
+    let err = c.delete_mailbox("INBOX").await.expect_err("refused");
+    assert!(!err.is_fatal());
+    assert!(write_count() - before >= 4);
+    let err = c.fetch_meta(&[1]).await.expect_err("nothing selected");
+    assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    let err = c.delete_mailbox("a\nb").await.expect_err("CR in a name");
+    assert!(matches!(err, ImapError::Invalid { .. }), "{err:?}");
+    c.engine.set_capabilities(vec!["IMAP4rev1".into()]);
+    assert_eq!(
+        c.list_subscribed().await.expect("lsub"),
+        vec!["a".to_string(), "b".to_string()]
+    );
     drop(c);
     server.await.unwrap().unwrap();
 }

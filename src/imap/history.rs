@@ -219,22 +219,19 @@ pub(crate) async fn uid_list(
             .run_one(cmd, &mut |_, u| {
                 commands::track(selected, u);
                 expunged.see(u);
-                match u {
-                    Untagged::Esearch { uid, items, .. } => {
-                        if !uid {
-                            return Err("ESEARCH answer to UID SEARCH without UID".into());
-                        }
-                        answers += 1;
-                        for (name, value) in items {
-                            if name == "ALL" {
-                                let set = uidset::expand(value, cap).ok_or_else(|| {
-                                    format!("ESEARCH ALL {value:?} unreadable or over {cap} UIDs")
-                                })?;
-                                uids.extend(set);
-                            }
+                if let Untagged::Esearch { uid, items, .. } = u {
+                    if !uid {
+                        return Err("ESEARCH answer to UID SEARCH without UID".into());
+                    }
+                    answers += 1;
+                    for (name, value) in items {
+                        if name == "ALL" {
+                            let set = uidset::expand(value, cap).ok_or_else(|| {
+                                format!("ESEARCH ALL {value:?} unreadable or over {cap} UIDs")
+                            })?;
+                            uids.extend(set);
                         }
                     }
-                    _ => {}
                 }
                 Ok(())
             })
@@ -253,16 +250,10 @@ pub(crate) async fn uid_list(
             .run_one(cmd, &mut |_, u| {
                 commands::track(selected, u);
                 expunged.see(u);
-                match u {
-                    Untagged::Fetch { attrs, .. } => {
-                        // An unsolicited flag update carries FLAGS; the
-                        // answer carries only the UID.
-                        let only_uid = attrs.iter().all(|a| matches!(a, AttributeValue::Uid(_)));
-                        if let (true, Some(uid)) = (only_uid, super::parse::fetch_uid(attrs)) {
-                            uids.insert(uid);
-                        }
-                    }
-                    _ => {}
+                // A flag update for a UID (CONDSTORE) also shows that
+                // message exists; one expunged later is taken out below.
+                if let Untagged::Fetch { attrs, .. } = u {
+                    uids.extend(super::parse::fetch_uid(attrs));
                 }
                 Ok(())
             })
