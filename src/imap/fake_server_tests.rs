@@ -782,6 +782,22 @@ async fn fake_enable_follows_what_the_server_offers_and_says_enabled() {
     drop(c);
     server.await.unwrap().unwrap();
 
+    // QRESYNC offered without ENABLE (which RFC 7162 requires): nothing
+    // is sent, CONDSTORE comes per mailbox with SELECT.
+    let steps = vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n"),
+        Step::Expect("A0001 AUTHENTICATE PLAIN"),
+        send("A0001 OK [CAPABILITY IMAP4rev1 QRESYNC CONDSTORE] Logged in\r\n"),
+        Step::Expect("A0002 CREATE"),
+        send("A0002 OK created\r\n"),
+    ];
+    let (port, server) = run_script(steps).await;
+    let mut c = connect_history(port, &limits()).await;
+    assert_eq!(c.history_support(), HistorySupport::Condstore);
+    c.create("x").await.expect("create");
+    drop(c);
+    server.await.unwrap().unwrap();
+
     // CONDSTORE without ENABLE: nothing to send; neither: no history.
     // (The PREAUTH test above covers CONDSTORE alone.)
     let steps = vec![

@@ -19,16 +19,18 @@ use crate::model::{FlagDelta, Uid};
 use imap_proto::AttributeValue;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// After login: `ENABLE QRESYNC` where QRESYNC is offered, else
-/// `ENABLE CONDSTORE` where CONDSTORE and ENABLE are offered. What the
+/// After login: `ENABLE QRESYNC` where QRESYNC (and ENABLE, which RFC 7162
+/// requires with it) is offered, else `ENABLE CONDSTORE` where CONDSTORE
+/// and ENABLE are offered. What the
 /// server lists in `* ENABLED` counts; a NO is not an error (we go on with
 /// what SELECT (CONDSTORE) gives). CONDSTORE without ENABLE still works,
 /// per mailbox, through SELECT (CONDSTORE).
 pub(crate) async fn enable(engine: &mut Engine) -> Result<HistorySupport, ImapError> {
     let condstore = engine.has_capability("CONDSTORE");
-    let want = if engine.has_capability("QRESYNC") {
+    let enable = engine.has_capability("ENABLE");
+    let want = if enable && engine.has_capability("QRESYNC") {
         "QRESYNC"
-    } else if condstore && engine.has_capability("ENABLE") {
+    } else if condstore && enable {
         "CONDSTORE"
     } else if condstore {
         return Ok(HistorySupport::Condstore);

@@ -69,7 +69,19 @@ impl std::fmt::Display for Code {
         match self {
             Code::Other { name, args } if args.is_empty() => f.write_str(name),
             Code::Other { name, args } => write!(f, "{name} {args}"),
-            other => write!(f, "{other:?}"),
+            Code::Capability(caps) => write!(f, "CAPABILITY {}", caps.join(" ")),
+            Code::UidValidity(v) => write!(f, "UIDVALIDITY {v}"),
+            Code::UidNext(v) => write!(f, "UIDNEXT {v}"),
+            Code::HighestModSeq(v) => write!(f, "HIGHESTMODSEQ {v}"),
+            Code::NoModSeq => f.write_str("NOMODSEQ"),
+            Code::PermanentFlags(flags) => write!(f, "PERMANENTFLAGS ({})", flags.join(" ")),
+            Code::ReadOnly => f.write_str("READ-ONLY"),
+            Code::ReadWrite => f.write_str("READ-WRITE"),
+            Code::AppendUid {
+                uidvalidity,
+                uid_set,
+            } => write!(f, "APPENDUID {uidvalidity} {uid_set}"),
+            Code::Modified(set) => write!(f, "MODIFIED {set}"),
         }
     }
 }
@@ -730,6 +742,8 @@ mod tests {
             panic!()
         };
         assert_eq!(status.code, Some(Code::Modified("7,9".into())));
+        assert_eq!(status.code.unwrap().to_string(), "MODIFIED 7,9");
+        assert_eq!(Code::ReadOnly.to_string(), "READ-ONLY");
         let Response::Tagged { status, .. } =
             parse(b"A9 NO [LIMIT (\"a]b\") x] Too many\r\n").unwrap()
         else {
