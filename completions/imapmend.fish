@@ -58,9 +58,29 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l deletes -d 'H
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l user1 -d 'Server A\'s user' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l user2 -d 'Server B\'s user' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l port1 -d 'Server A\'s port [default: 143, or 993 with --ssl1]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l port2 -d 'Server B\'s port [default: 143, or 993 with --ssl2]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l passfile1 -d 'As --a-password-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l passfile2 -d 'As --b-password-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l password1 -d 'Refused: passwords never go on the command line' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l password2 -d 'Refused: passwords never go on the command line' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l ssl1 -d 'TLS from the first byte to A (imaps)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l ssl2 -d 'TLS from the first byte to B (imaps)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l tls1 -d 'STARTTLS to A (the default without --ssl1 anyway)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l tls2 -d 'STARTTLS to B (the default without --ssl2 anyway)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l dry -d 'With sync: only show the Plan, as `plan` does'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete2 -d 'As --delete-extra: delete messages on B that A does not have'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s v -l verbose -d 'More detail on standard error (repeat for more)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s q -l quiet -d 'Only errors on standard error'
@@ -90,9 +110,29 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l deletes -d 'H
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l user1 -d 'Server A\'s user' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l user2 -d 'Server B\'s user' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l port1 -d 'Server A\'s port [default: 143, or 993 with --ssl1]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l port2 -d 'Server B\'s port [default: 143, or 993 with --ssl2]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l passfile1 -d 'As --a-password-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l passfile2 -d 'As --b-password-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l password1 -d 'Refused: passwords never go on the command line' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l password2 -d 'Refused: passwords never go on the command line' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l ssl1 -d 'TLS from the first byte to A (imaps)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l ssl2 -d 'TLS from the first byte to B (imaps)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l tls1 -d 'STARTTLS to A (the default without --ssl1 anyway)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l tls2 -d 'STARTTLS to B (the default without --ssl2 anyway)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l dry -d 'With sync: only show the Plan, as `plan` does'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete2 -d 'As --delete-extra: delete messages on B that A does not have'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s v -l verbose -d 'More detail on standard error (repeat for more)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s q -l quiet -d 'Only errors on standard error'
@@ -122,11 +162,31 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l deletes -d '
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l user1 -d 'Server A\'s user' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l user2 -d 'Server B\'s user' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l port1 -d 'Server A\'s port [default: 143, or 993 with --ssl1]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l port2 -d 'Server B\'s port [default: 143, or 993 with --ssl2]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l passfile1 -d 'As --a-password-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l passfile2 -d 'As --b-password-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l password1 -d 'Refused: passwords never go on the command line' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l password2 -d 'Refused: passwords never go on the command line' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l metrics -d 'Write the result in Prometheus text format to FILE (atomically), for node_exporter\'s textfile collector' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l timeout -d 'Give up after SECONDS in all (connect, list, compare): exit 3, no verdict' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l ssl1 -d 'TLS from the first byte to A (imaps)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l ssl2 -d 'TLS from the first byte to B (imaps)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l tls1 -d 'STARTTLS to A (the default without --ssl1 anyway)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l tls2 -d 'STARTTLS to B (the default without --ssl2 anyway)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l dry -d 'With sync: only show the Plan, as `plan` does'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete2 -d 'As --delete-extra: delete messages on B that A does not have'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s v -l verbose -d 'More detail on standard error (repeat for more)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s q -l quiet -d 'Only errors on standard error'

@@ -277,6 +277,25 @@ pub struct CommonArgs {
     #[arg(long, help_heading = "Policy")]
     pub delete_extra: bool,
 
+    /// Only this mailbox (logical name, `/` between levels); repeatable
+    #[arg(long, value_name = "NAME", help_heading = "Mailboxes")]
+    pub folder: Vec<String>,
+
+    /// Only this mailbox and the ones below it; repeatable
+    #[arg(long, value_name = "NAME", help_heading = "Mailboxes")]
+    pub folderrec: Vec<String>,
+
+    /// Only mailboxes whose name matches REGEX (unanchored); repeatable
+    #[arg(long, value_name = "REGEX", help_heading = "Mailboxes")]
+    pub include: Vec<String>,
+
+    /// Leave out mailboxes whose name matches REGEX (unanchored); repeatable
+    #[arg(long, value_name = "REGEX", help_heading = "Mailboxes")]
+    pub exclude: Vec<String>,
+
+    #[command(flatten)]
+    pub imapsync: ImapsyncArgs,
+
     /// Print the Plan (or the check result) as JSON on standard output
     #[arg(long, help_heading = "Output")]
     pub json: bool,
@@ -290,6 +309,71 @@ pub struct CommonArgs {
     pub quiet: bool,
 }
 
+/// imapsync's spellings, so existing scripts port with little change:
+/// `imapsync --host1 H …` becomes `imapmend sync --host1 H …`. Giving either
+/// server this way means `--one-way a-to-b` (host1 → host2) unless
+/// `--one-way` says otherwise, as imapsync only copies one way.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ImapsyncArgs {
+    /// Server A's host (imapsync style; with --user1, instead of --a)
+    #[arg(long, value_name = "HOST", conflicts_with = "a", help_heading = IMAPSYNC)]
+    pub host1: Option<String>,
+    /// Server B's host (with --user2, instead of --b)
+    #[arg(long, value_name = "HOST", conflicts_with = "b", help_heading = IMAPSYNC)]
+    pub host2: Option<String>,
+    /// Server A's user
+    #[arg(long, value_name = "USER", conflicts_with = "a", help_heading = IMAPSYNC)]
+    pub user1: Option<String>,
+    /// Server B's user
+    #[arg(long, value_name = "USER", conflicts_with = "b", help_heading = IMAPSYNC)]
+    pub user2: Option<String>,
+    /// Server A's port [default: 143, or 993 with --ssl1]
+    #[arg(long, value_name = "PORT", conflicts_with = "a", help_heading = IMAPSYNC)]
+    pub port1: Option<u16>,
+    /// Server B's port [default: 143, or 993 with --ssl2]
+    #[arg(long, value_name = "PORT", conflicts_with = "b", help_heading = IMAPSYNC)]
+    pub port2: Option<u16>,
+    /// TLS from the first byte to A (imaps)
+    #[arg(long, conflicts_with_all = ["a", "tls1", "a_tls"], help_heading = IMAPSYNC)]
+    pub ssl1: bool,
+    /// TLS from the first byte to B (imaps)
+    #[arg(long, conflicts_with_all = ["b", "tls2", "b_tls"], help_heading = IMAPSYNC)]
+    pub ssl2: bool,
+    /// STARTTLS to A (the default without --ssl1 anyway)
+    #[arg(long, conflicts_with_all = ["a", "a_tls"], help_heading = IMAPSYNC)]
+    pub tls1: bool,
+    /// STARTTLS to B (the default without --ssl2 anyway)
+    #[arg(long, conflicts_with_all = ["b", "b_tls"], help_heading = IMAPSYNC)]
+    pub tls2: bool,
+    /// As --a-password-file
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["a_password_file", "a_password_command"], help_heading = IMAPSYNC)]
+    pub passfile1: Option<PathBuf>,
+    /// As --b-password-file
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["b_password_file", "b_password_command"], help_heading = IMAPSYNC)]
+    pub passfile2: Option<PathBuf>,
+    /// Refused: passwords never go on the command line
+    #[arg(long, value_name = "PASSWORD", hide = true)]
+    pub password1: Option<String>,
+    /// Refused: passwords never go on the command line
+    #[arg(long, value_name = "PASSWORD", hide = true)]
+    pub password2: Option<String>,
+    /// With sync: only show the Plan, as `plan` does
+    #[arg(long, help_heading = IMAPSYNC)]
+    pub dry: bool,
+    /// As --delete-extra: delete messages on B that A does not have
+    #[arg(long, help_heading = IMAPSYNC)]
+    pub delete2: bool,
+}
+
+const IMAPSYNC: &str = "imapsync compatibility";
+
+impl ImapsyncArgs {
+    /// Whether either server was given imapsync's way.
+    pub fn names_a_server(&self) -> bool {
+        self.host1.is_some() || self.host2.is_some() || self.user1.is_some() || self.user2.is_some()
+    }
+}
+
 /// One side's endpoint options, picked out of [`CommonArgs`] so code that
 /// treats A and B alike takes a [`Side`] instead of being written twice.
 #[derive(Debug, Clone, Copy)]
@@ -299,6 +383,16 @@ pub struct EndpointArgs<'a> {
     pub ca_file: Option<&'a std::path::Path>,
     pub password_file: Option<&'a std::path::Path>,
     pub password_command: Option<&'a str>,
+    /// imapsync's `--hostN`, `--userN`, `--portN`, `--sslN`, `--tlsN`.
+    pub host: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub port: Option<u16>,
+    pub ssl: bool,
+    pub starttls: bool,
+    /// imapsync's `--passfileN` (same as the password file).
+    pub passfile: Option<&'a std::path::Path>,
+    /// imapsync's `--passwordN`, only to be refused.
+    pub password_given: bool,
 }
 
 impl CommonArgs {
@@ -310,6 +404,13 @@ impl CommonArgs {
                 ca_file: self.a_ca_file.as_deref(),
                 password_file: self.a_password_file.as_deref(),
                 password_command: self.a_password_command.as_deref(),
+                host: self.imapsync.host1.as_deref(),
+                user: self.imapsync.user1.as_deref(),
+                port: self.imapsync.port1,
+                ssl: self.imapsync.ssl1,
+                starttls: self.imapsync.tls1,
+                passfile: self.imapsync.passfile1.as_deref(),
+                password_given: self.imapsync.password1.is_some(),
             },
             Side::B => EndpointArgs {
                 url: self.b.as_deref(),
@@ -317,6 +418,13 @@ impl CommonArgs {
                 ca_file: self.b_ca_file.as_deref(),
                 password_file: self.b_password_file.as_deref(),
                 password_command: self.b_password_command.as_deref(),
+                host: self.imapsync.host2.as_deref(),
+                user: self.imapsync.user2.as_deref(),
+                port: self.imapsync.port2,
+                ssl: self.imapsync.ssl2,
+                starttls: self.imapsync.tls2,
+                passfile: self.imapsync.passfile2.as_deref(),
+                password_given: self.imapsync.password2.is_some(),
             },
         }
     }

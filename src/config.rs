@@ -12,8 +12,9 @@ mod file;
 
 pub use file::{ConfigFile, FileError};
 
-use crate::cli::{side_option, Cli, CommonArgs, Verb};
+use crate::cli::{side_option, Cli, CommonArgs, EndpointArgs, Verb};
 use crate::imap::{ConnectSpec, TlsMode};
+use crate::mailbox_filter::MailboxFilter;
 use crate::metrics::Metrics;
 use crate::model::Side;
 use crate::secret::Secret;
@@ -71,6 +72,8 @@ pub struct PolicyOptions {
     pub one_way: Option<OneWay>,
     /// Only with `one_way`: delete the target's unpaired messages.
     pub delete_extra: bool,
+    /// Which mailboxes the run covers (`--folder`, `--exclude` …).
+    pub mailboxes: MailboxFilter,
 }
 
 impl Default for PolicyOptions {
@@ -83,6 +86,7 @@ impl Default for PolicyOptions {
             delete_mailboxes: false,
             one_way: None,
             delete_extra: false,
+            mailboxes: MailboxFilter::default(),
         }
     }
 }
@@ -215,6 +219,8 @@ pub fn resolve(cli: &Cli) -> Result<Job, ConfigError> {
 pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Job, ConfigError> {
     let (command, common) = match &cli.verb {
         Verb::Plan(c) => (Command::Plan, c),
+        // imapsync's --dry: show what would be done.
+        Verb::Sync(c) if c.imapsync.dry => (Command::Plan, c),
         Verb::Sync(c) => (Command::Sync, c),
         Verb::Check(c) => (Command::Check { verify: c.verify }, &c.common),
         Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
@@ -296,9 +302,18 @@ fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOpt
             .or(p.and_then(|p| p.deletes).map(DeleteMode::from))
             .unwrap_or(DeleteMode::Expunge),
         delete_mailboxes: c.delete_mailboxes || from_file(&|p| p.delete_mailboxes),
-        one_way: c.one_way.or(p.and_then(|p| p.one_way).map(OneWay::from)),
-        delete_extra: c.delete_extra || from_file(&|p| p.delete_extra),
+        // imapsync copies host1 → host2 only; its spellings mean the same.
+        one_way: c
+            .one_way
+            .or(p.and_then(|p| p.one_way).map(OneWay::from))
+            .or(c.imapsync.names_a_server().then_some(OneWay::AToB)),
+        delete_extra: c.delete_extra || c.imapsync.delete2 || from_file(&|p| p.delete_extra),
+        mailboxes: mailbox_filter(c, file),
     };
+    options
+        .mailboxes
+        .compile()
+        .map_err(ConfigError::Options)?;
     if options.delete_extra && options.one_way.is_none() {
         return Err(ConfigError::Options(
             "--delete-extra (delete_extra in the config file) only applies with \
@@ -307,6 +322,25 @@ fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOpt
         ));
     }
     Ok(options)
+}
+
+/// The command line's mailbox selection, each list replacing the config
+/// file's `[mailboxes]` list of the same name when given.
+fn mailbox_filter(c: &CommonArgs, file: Option<&ConfigFile>) -> MailboxFilter {
+    let m = file.and_then(|f| f.content.mailboxes.as_ref());
+    let pick = |cli: &Vec<String>, from_file: Option<&Vec<String>>| {
+        if cli.is_empty() {
+            from_file.cloned().unwrap_or_default()
+        } else {
+            cli.clone()
+        }
+    };
+    MailboxFilter {
+        folders: pick(&c.folder, m.and_then(|m| m.folder.as_ref())),
+        folders_recursive: pick(&c.folderrec, m.and_then(|m| m.folderrec.as_ref())),
+        include: pick(&c.include, m.and_then(|m| m.include.as_ref())),
+        exclude: pick(&c.exclude, m.and_then(|m| m.exclude.as_ref())),
+    }
 }
 
 /// Where a side's setting came from: a command-line option (`--a`, named by
@@ -373,10 +407,26 @@ fn side_settings(
         None => Place::Cli(side),
     };
 
-    let url = match (args.url, fe.and_then(|(_, e)| e.url.as_ref())) {
-        (Some(url), _) => (url.to_string(), Place::Cli(side)),
-        (None, Some(url)) => (url.get_ref().clone(), at(url.span(), "url")),
-        (None, None) => {
+    if args.password_given {
+        let n = side.index() + 1;
+        return Err(ConfigError::Password {
+            place: format!("--password{n}"),
+            reason: format!(
+                "passwords are never accepted on the command line (other users can read \
+                 it); put it in a file for --passfile{n} FILE, or set {}",
+                password_var(side)
+            ),
+        });
+    }
+    let url = match (
+        args.url,
+        imapsync_url(side, &args)?,
+        fe.and_then(|(_, e)| e.url.as_ref()),
+    ) {
+        (Some(url), _, _) => (url.to_string(), Place::Cli(side)),
+        (None, Some(url), _) => (url, Place::Cli(side)),
+        (None, None, Some(url)) => (url.get_ref().clone(), at(url.span(), "url")),
+        (None, None, None) => {
             return Err(ConfigError::Options(format!(
                 "no server {}: give --{s} URL{}",
                 side.letter(),
@@ -388,7 +438,17 @@ fn side_settings(
             )))
         }
     };
-    let tls = match (args.tls, fe.and_then(|(_, e)| e.tls.as_ref())) {
+    let imapsync_tls = if args.ssl {
+        Some(TlsMode::Implicit)
+    } else if args.starttls {
+        Some(TlsMode::StartTls)
+    } else {
+        None
+    };
+    let tls = match (
+        args.tls.or(imapsync_tls),
+        fe.and_then(|(_, e)| e.tls.as_ref()),
+    ) {
         (Some(t), _) => Some((t, Place::Cli(side))),
         (None, Some(t)) => Some(((*t.get_ref()).into(), at(t.span(), "tls"))),
         (None, None) => None,
@@ -399,7 +459,7 @@ fn side_settings(
         (None, None) => None,
     };
 
-    let cli_password = match (args.password_file, args.password_command) {
+    let cli_password = match (args.password_file.or(args.passfile), args.password_command) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::Password {
                 place: Place::Cli(side).to_string(),
@@ -436,6 +496,46 @@ fn side_settings(
         ca_file,
         password,
     })
+}
+
+/// The URL that imapsync's `--hostN`, `--userN`, `--portN` and `--sslN`
+/// describe, if any of them is given.
+fn imapsync_url(side: Side, args: &EndpointArgs<'_>) -> Result<Option<String>, ConfigError> {
+    let n = side.index() + 1;
+    let (host, user) = match (args.host, args.user) {
+        (None, None) if args.port.is_none() && !args.ssl && !args.starttls => return Ok(None),
+        (Some(h), Some(u)) => (h, u),
+        (None, _) => {
+            return Err(ConfigError::Options(format!(
+                "--host{n} is missing (--user{n}, --port{n}, --ssl{n} and --tls{n} go with it)"
+            )))
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::Options(format!(
+                "--user{n} is missing: --host{n} needs it"
+            )))
+        }
+    };
+    // The user is percent-encoded so that `@`, `:` or `%` in it survive;
+    // an IPv6 address gets its brackets.
+    let user: String = user
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let scheme = if args.ssl { "imaps" } else { "imap" };
+    let port = args.port.map_or(String::new(), |p| format!(":{p}"));
+    Ok(Some(format!("{scheme}://{user}@{host}{port}")))
 }
 
 /// The one password source of `[a]` or `[b]`, if any.
@@ -1326,6 +1426,7 @@ mod tests {
                 delete_mailboxes: true,
                 one_way: Some(OneWay::BToA),
                 delete_extra: true,
+                mailboxes: MailboxFilter::default(),
             }
         );
         assert_eq!((job.json, job.verbosity), (true, -1));
@@ -1751,5 +1852,108 @@ deletes = "flag-only"
             .unwrap_err()
             .to_string();
         assert!(msg.contains("does not run against servers"), "{msg}");
+    }
+
+    #[test]
+    fn config_imapsync_spellings_build_endpoints_and_imply_one_way() {
+        let c = cli(&[
+            "sync",
+            "--host1",
+            "Old.Example.org",
+            "--user1",
+            "alice@example.org",
+            "--ssl1",
+            "--host2",
+            "::1",
+            "--port2",
+            "1143",
+            "--user2",
+            "bob",
+            "--tls2",
+            "--passfile2",
+            "/nonexistent/pw",
+            "--delete2",
+            "--exclude",
+            "^Junk$",
+            "--folderrec",
+            "Archive",
+        ]);
+        // passfile2 is read last; the error proves it was taken as B's file.
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("--b: cannot read password file /nonexistent/pw"),
+            "{msg}"
+        );
+        let c = cli(&[
+            "sync",
+            "--host1",
+            "Old.Example.org",
+            "--user1",
+            "alice@example.org",
+            "--ssl1",
+            "--host2",
+            "::1",
+            "--port2",
+            "1143",
+            "--user2",
+            "bob",
+            "--delete2",
+            "--exclude",
+            "^Junk$",
+            "--dry",
+        ]);
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(job.command, Command::Plan, "--dry");
+        let id = |i: usize| job.identities[i].to_string();
+        assert_eq!(id(0), "imaps://alice@example.org@old.example.org:993");
+        assert_eq!(id(1), "imap://bob@::1:1143");
+        assert_eq!(job.endpoints[0].tls, TlsMode::Implicit);
+        assert_eq!(job.endpoints[1].tls, TlsMode::StartTls);
+        assert_eq!(job.options.one_way, Some(OneWay::AToB));
+        assert!(job.options.delete_extra);
+        assert_eq!(job.options.mailboxes.exclude, vec!["^Junk$".to_string()]);
+
+        // An explicit --one-way wins over the implied one.
+        let c = cli(&[
+            "plan",
+            "--host1",
+            "a.example",
+            "--user1",
+            "u",
+            "--b",
+            "imaps://v@b.example",
+            "--one-way",
+            "b-to-a",
+        ]);
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(job.options.one_way, Some(OneWay::BToA));
+        // Without imapsync spellings nothing is implied.
+        let c = plan("imaps://u@a.example", "imaps://v@b.example", &[]);
+        assert_eq!(resolve_env(&c, &full_env()).unwrap().options.one_way, None);
+    }
+
+    #[test]
+    fn config_file_mailboxes_are_replaced_list_by_list_by_the_command_line() {
+        let (_dir, c) = with_file(
+            "[mailboxes]\nexclude = [\"^Trash$\"]\nfolder = [\"INBOX\"]\n",
+            "plan",
+            &[
+                "--a",
+                "imaps://u@a.example",
+                "--b",
+                "imaps://v@b.example",
+                "--exclude",
+                "^Junk",
+            ],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(
+            job.options.mailboxes,
+            MailboxFilter {
+                folders: vec!["INBOX".into()],
+                exclude: vec!["^Junk".into()],
+                ..MailboxFilter::default()
+            }
+        );
     }
 }

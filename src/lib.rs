@@ -10,6 +10,7 @@ pub mod docs;
 pub mod fingerprint;
 pub mod gather;
 pub mod imap;
+pub mod mailbox_filter;
 pub mod metrics;
 pub mod model;
 pub mod plan;

@@ -59,7 +59,7 @@ pub async fn run(job: Job) -> i32 {
         }
     };
     let read_only = !matches!(job.command, Command::Sync);
-    let gathered = match gather(&mut conns, &state, read_only).await {
+    let mut gathered = match gather(&mut conns, &state, read_only).await {
         Ok(g) => g,
         Err((side, e)) => {
             eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
@@ -67,6 +67,7 @@ pub async fn run(job: Job) -> i32 {
             return exit::PARTIAL;
         }
     };
+    crate::mailbox_filter::retain_selected(&job.options.mailboxes, &mut gathered);
     for u in &gathered.cache_updates {
         if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, &u.upsert, &u.gone)
         {

@@ -20,6 +20,9 @@
 //! url = "imaps://alice@new.example.org"
 //! password_env = "ALICE_B_PASSWORD"
 //!
+//! [mailboxes]
+//! exclude = ["^Trash$", "^Junk"]      # as --exclude; also folder, folderrec, include
+//!
 //! [policy]
 //! prefer = "a"                        # a | b
 //! max_delete = "20%"                  # or a count: 20
@@ -54,6 +57,18 @@ pub struct FileContent {
     pub a: Option<FileEndpoint>,
     pub b: Option<FileEndpoint>,
     pub policy: Option<FilePolicy>,
+    pub mailboxes: Option<FileMailboxes>,
+}
+
+/// `[mailboxes]`: which mailboxes the run covers, as `--folder`,
+/// `--folderrec`, `--include` and `--exclude` (lists of names or regexes).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMailboxes {
+    pub folder: Option<Vec<String>>,
+    pub folderrec: Option<Vec<String>>,
+    pub include: Option<Vec<String>>,
+    pub exclude: Option<Vec<String>>,
 }
 
 /// `[a]` or `[b]`.

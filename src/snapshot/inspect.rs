@@ -333,7 +333,7 @@ fn mailboxes(conn: &Connection) -> rusqlite::Result<Vec<MailboxSummary>> {
             // Rows of an older UIDVALIDITY are history, not the cache in use.
             let current = mb.sides[side.index()]
                 .as_ref()
-                .map_or(true, |s| s.uidvalidity == uidvalidity);
+                .is_none_or(|s| s.uidvalidity == uidvalidity);
             if current {
                 let c = &mut mb.cached[side.index()];
                 c.messages += messages;
