@@ -152,6 +152,7 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
                 .map(|((_, uid), _)| *uid)
                 .collect()
         }),
+        tombstones: record.tombstones.iter().map(|(fp, _)| *fp).collect(),
     }
 }
 

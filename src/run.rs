@@ -38,6 +38,9 @@ pub async fn run(job: Job) -> i32 {
                 };
             }
         };
+    if let Err(e) = snapshot.purge_tombstones(unix_now() - TOMBSTONE_LIFETIME_SECS) {
+        eprintln!("imapmend: warning: could not forget old tombstones: {e}");
+    }
     let state = match snapshot.load() {
         Ok(s) => s,
         Err(e) => {
@@ -167,6 +170,16 @@ pub async fn run(job: Job) -> i32 {
     code
 }
 
+/// How long the content of a proven expunge is remembered, so a restored
+/// server cannot bring it back (90 days).
+const TOMBSTONE_LIFETIME_SECS: i64 = 90 * 24 * 3600;
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 fn policy(job: &Job) -> Policy {
     let o = &job.options;
     Policy {
@@ -176,6 +189,7 @@ fn policy(job: &Job) -> Policy {
         max_delete: o.max_delete.unwrap_or(MaxDelete::DEFAULT),
         one_way: o.one_way.map(|w| w.source()),
         delete_extra: o.delete_extra,
+        ..Policy::default()
     }
 }
 

@@ -129,7 +129,15 @@ pub fn reconcile_mailbox(
         .filter(|s| policy.one_way.is_none_or(|src| src == *s))
     {
         let target = status[side.other().index()];
-        for m in &matched.left[side.index()] {
+        let left = unpaired_to_copy(
+            &mut plan,
+            &matched.left[side.index()],
+            side,
+            input,
+            &evidence,
+            policy,
+        );
+        for m in left {
             plan.copies.push(Copy {
                 from: side,
                 uid: m.uid,
@@ -237,6 +245,79 @@ fn expunge_mode(input: &MailboxInput, side: Side, policy: &Policy) -> ExpungeMod
     } else {
         ExpungeMode::FlagOnly
     }
+}
+
+/// Messages with no partner on `side`, before they are copied to the other
+/// side. On a restored side they may be mail deleted since the backup: one
+/// matching a tombstone (its expunge was proven and propagated) is expunged
+/// there instead, and with `--drop-restored-extras` all of them are; the rest
+/// are copied, and said so. Elsewhere a tombstone match is only reported.
+fn unpaired_to_copy<'a>(
+    plan: &mut MailboxPlan,
+    left: &[&'a MessageMeta],
+    side: Side,
+    input: &MailboxInput,
+    evidence: &[Evidence; 2],
+    policy: &Policy,
+) -> Vec<&'a MessageMeta> {
+    let tombstoned =
+        |m: &MessageMeta| policy.tombstones && input.base.tombstones.contains(&m.fingerprint);
+    // One-way never writes to its source, restored or not.
+    if !evidence[side.index()].is_restored() || policy.one_way == Some(side) {
+        let matches = left.iter().filter(|m| tombstoned(m)).count();
+        if matches > 0 {
+            plan.notes.push(format!(
+                "{matches} message(s) on {side} match content expunged earlier (tombstones); copied, since nothing \
+                 proves {side} was restored"
+            ));
+        }
+        return left.to_vec();
+    }
+    let mode = expunge_mode(input, side, policy);
+    let mut copy = Vec::new();
+    let (mut buried, mut dropped) = (0, 0);
+    for m in left {
+        let gone_elsewhere = tombstoned(m);
+        if !(gone_elsewhere || policy.drop_restored_extras) {
+            copy.push(*m);
+            continue;
+        }
+        if gone_elsewhere {
+            buried += 1;
+        } else {
+            dropped += 1;
+        }
+        let mut pair = [0, 0];
+        pair[side.index()] = m.uid;
+        plan.expunges.push(Expunge {
+            side,
+            uid: m.uid,
+            pair,
+            fingerprint: m.fingerprint,
+            base: None,
+            mode,
+        });
+    }
+    let other = side.other();
+    if buried > 0 {
+        plan.notes.push(format!(
+            "{buried} message(s) on restored {side} were expunged after the backup (tombstones): expunged on {side} \
+             again, not copied to {other} (--no-tombstones copies them back instead)"
+        ));
+    }
+    if dropped > 0 {
+        plan.notes.push(format!(
+            "{dropped} message(s) only on restored {side}: expunged there (--drop-restored-extras)"
+        ));
+    }
+    if !copy.is_empty() {
+        plan.notes.push(format!(
+            "{} message(s) only on restored {side}: copied to {other} — they may have been deleted since the \
+             backup (--drop-restored-extras removes them from {side} instead)",
+            copy.len()
+        ));
+    }
+    copy
 }
 
 /// `--one-way`: messages only on the target are expunged with

@@ -58,6 +58,9 @@ pub struct MailboxBase {
     /// not carry out (flag-only mode or no UIDPLUS). They are never copied
     /// back while they keep `\Deleted`.
     pub pending_expunge: [BTreeSet<Uid>; 2],
+    /// Content whose expunge from this mailbox was proven and propagated
+    /// (within the tombstone lifetime).
+    pub tombstones: BTreeSet<Fingerprint>,
 }
 
 /// Everything reconcile needs about one logical mailbox.

@@ -24,6 +24,12 @@ pub struct Policy {
     /// `--delete-extra` (with `--one-way`): messages only on the target are
     /// expunged there, under the guard.
     pub delete_extra: bool,
+    /// A message on a restored side that matches a tombstone is expunged
+    /// there instead of copied back (`--no-tombstones` turns this off).
+    pub tombstones: bool,
+    /// `--drop-restored-extras`: messages only on a restored side are
+    /// expunged there (under the guard) instead of copied to the other side.
+    pub drop_restored_extras: bool,
 }
 
 impl Default for Policy {
@@ -35,6 +41,8 @@ impl Default for Policy {
             max_delete: MaxDelete::DEFAULT,
             one_way: None,
             delete_extra: false,
+            tombstones: true,
+            drop_restored_extras: false,
         }
     }
 }

@@ -108,6 +108,7 @@ prop_compose! {
         keywords in (any::<bool>(), any::<bool>()),
         uidplus in (any::<bool>(), any::<bool>()),
         b_missing in proptest::bool::weighted(0.1),
+        tombstones in proptest::collection::btree_set(0u8..5, 0..3),
     ) -> MailboxInput {
         let uv = |s: Standing| if matches!(s, Standing::UidvalidityChanged) { 2 } else { 1 };
         let evidence = |s: Standing| match s {
@@ -146,7 +147,12 @@ prop_compose! {
         MailboxInput {
             name: "INBOX".into(),
             sides: [Some(sa), if b_missing { None } else { Some(sb) }],
-            base: MailboxBase { uidvalidity: [Some(1), Some(1)], pairs, pending_expunge: Default::default() },
+            base: MailboxBase {
+                uidvalidity: [Some(1), Some(1)],
+                pairs,
+                pending_expunge: Default::default(),
+                tombstones: tombstones.into_iter().map(|c| Fingerprint([c; 32])).collect(),
+            },
         }
     }
 }
@@ -166,9 +172,18 @@ fn policy() -> impl Strategy<Value = Policy> {
         max_delete,
         one_way,
         any::<bool>(),
+        (any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(prefer, restored, flag_only, max_delete, one_way, delete_extra)| Policy {
+            |(
+                prefer,
+                restored,
+                flag_only,
+                max_delete,
+                one_way,
+                delete_extra,
+                (tombstones, drop_restored_extras),
+            )| Policy {
                 prefer,
                 restored,
                 deletes: if flag_only {
@@ -179,6 +194,8 @@ fn policy() -> impl Strategy<Value = Policy> {
                 max_delete,
                 one_way,
                 delete_extra,
+                tombstones,
+                drop_restored_extras,
             },
         )
 }
@@ -266,6 +283,13 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             uidvalidity,
             pairs,
             pending_expunge,
+            tombstones: input
+                .base
+                .tombstones
+                .iter()
+                .copied()
+                .chain(plan.expunges.iter().map(|e| e.fingerprint))
+                .collect(),
         },
     }
 }
@@ -289,6 +313,7 @@ fn mirror_input(input: &MailboxInput) -> MailboxInput {
                 })
                 .collect(),
             pending_expunge: [pb, pa],
+            tombstones: input.base.tombstones.clone(),
         },
     }
 }
@@ -421,6 +446,15 @@ proptest! {
     fn only_a_healthy_side_proves_an_expunge(input in world(), policy in policy()) {
         let plan = plan_of(&input, &policy);
         for e in plan.expunges.iter().chain(&plan.withheld) {
+            if e.base.is_none() && e.pair[e.side.other().index()] == 0 {
+                // Not a proof from the other side: an extra on a one-way
+                // target (--delete-extra) or on a restored side
+                // (tombstone, --drop-restored-extras).
+                let restored = input.sides[e.side.index()].as_ref().is_some_and(|s| s.evidence.is_restored())
+                    || policy.restored == Some(e.side);
+                prop_assert!(restored || (policy.one_way.is_some() && policy.delete_extra));
+                continue;
+            }
             if policy.one_way.is_some() && policy.delete_extra && e.base.is_none() {
                 continue; // an extra on the target, deleted on request
             }

@@ -73,6 +73,18 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
         record.cache[side.index()].insert((row.get(2)?, row.get(3)?), cached);
     }
 
+    let mut stmt = conn.prepare(
+        "SELECT mailbox, fingerprint, expunged_at FROM tombstone WHERE mailbox IS NOT NULL",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
+            continue;
+        };
+        let fingerprint = fingerprint_from_blob(1, &row.get::<_, Vec<u8>>(1)?)?;
+        record.tombstones.push((fingerprint, row.get(2)?));
+    }
+
     let mut mailboxes = BTreeMap::new();
     for (_, (name, mut record)) in by_id {
         // The file's pair order depends on its orientation; the run's must not.

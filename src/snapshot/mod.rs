@@ -104,6 +104,9 @@ pub struct MailboxRecord {
     pub pairs: Vec<PairRecord>,
     /// Per side: (UIDVALIDITY, UID) → cached metadata and fingerprint.
     pub cache: [HashMap<(u32, Uid), CachedMessage>; 2],
+    /// Content whose expunge from this mailbox was proven and propagated,
+    /// with when (Unix seconds).
+    pub tombstones: Vec<(Fingerprint, i64)>,
 }
 
 /// The whole snapshot, loaded.
@@ -488,6 +491,17 @@ impl Snapshot {
             |tx, o| {
                 let id = write::mailbox_id(tx, mailbox)?;
                 write::raise_seen(tx, o, id, side, uidnext, highestmodseq)
+            },
+        )
+    }
+
+    /// Forgets tombstones older than `before` (Unix seconds).
+    pub fn purge_tombstones(&mut self, before: i64) -> Result<(), SnapshotError> {
+        self.write(
+            || "forgetting old tombstones".into(),
+            |tx, _| {
+                tx.execute("DELETE FROM tombstone WHERE expunged_at < ?1", [before])?;
+                Ok(())
             },
         )
     }

@@ -815,7 +815,7 @@ fn checkpoint_survives_sigkill_and_the_lock_dies_with_the_process() {
 }
 
 #[test]
-fn update_cache_forgets_gone_uids_and_remove_pairs_drops_them() {
+fn update_cache_forgets_gone_uids_and_remove_pairs_leaves_tombstones_until_purged() {
     let fx = Fixture::new();
     let mut snap = fx.open();
     let (m1, m2) = (meta(1, 1, &["\\Seen"]), meta(2, 2, &[]));
@@ -834,6 +834,12 @@ fn update_cache_forgets_gone_uids_and_remove_pairs_drops_them() {
     let inbox = &state.mailboxes["INBOX"];
     assert!(inbox.pairs.is_empty());
     assert_eq!(inbox.cache[0].keys().collect::<Vec<_>>(), vec![&(7, 1)]);
+    assert_eq!(inbox.tombstones.len(), 1);
+    assert_eq!(inbox.tombstones[0].0, m1.fingerprint);
+    snap.purge_tombstones(inbox.tombstones[0].1 + 1).unwrap();
+    assert!(snap.load().unwrap().mailboxes["INBOX"]
+        .tombstones
+        .is_empty());
 }
 
 #[test]
