@@ -1,0 +1,142 @@
+//! `--json` output is what `schema/report.schema.json` documents: real
+//! `plan`, `check` and `sync` runs against Dovecot (copies both ways, a
+//! mailbox to create, a first-meeting flag conflict, differences, what sync
+//! applied, a propagated expunge) are validated against the schema. The
+//! schema is strict (no unknown fields), so a change to the report that the
+//! schema does not describe fails here: update the schema with it (and bump
+//! `schema_version` in src/plan.rs if the change is incompatible).
+
+mod support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+use support::dovecot::{self, Kind, User};
+
+fn schema() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).expect("the schema itself is valid")
+}
+
+#[track_caller]
+fn assert_valid(validator: &jsonschema::Validator, report: &Value, what: &str) {
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} --json does not match schema/report.schema.json (update the schema with \
+         the report):\n{}\n--- report ---\n{}",
+        errors.join("\n"),
+        serde_json::to_string_pretty(report).unwrap()
+    );
+}
+
+fn run_json(dir: &Path, a: &User, b: &User, verb: &str) -> (i32, Value) {
+    let out = Command::cargo_bin("imapmend")
+        .unwrap()
+        .env("XDG_STATE_HOME", dir)
+        .env("IMAPMEND_A_PASSWORD", &a.password)
+        .env("IMAPMEND_B_PASSWORD", &b.password)
+        .args([verb, "--json", "--a", &a.url(), "--b", &b.url()])
+        .args(["--a-tls", "none", "--b-tls", "none"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{verb} --json printed no JSON ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+#[test]
+fn plan_check_and_sync_json_match_the_published_schema() {
+    let validator = schema();
+    let (a, b) = dovecot::pair(Kind::Full);
+    let mut ca = a.client();
+    ca.append("INBOX", b"Subject: m1\r\n\r\none\r\n", &["\\Seen"], None);
+    ca.append("INBOX", b"Subject: m2\r\n\r\ntwo\r\n", &[], None);
+    ca.create("Work");
+    ca.append("Work", b"Subject: m3\r\n\r\nthree\r\n", &["$Label1"], None);
+    ca.logout();
+    let mut cb = b.client();
+    cb.append("INBOX", b"Subject: m1\r\n\r\none\r\n", &["\\Flagged"], None);
+    cb.append("INBOX", b"Subject: m4\r\n\r\nfour\r\n", &[], None);
+    cb.logout();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, plan) = run_json(dir.path(), &a, &b, "plan");
+    assert_eq!(code, 1);
+    assert_valid(&validator, &plan, "plan");
+    assert_eq!(plan["command"], "plan");
+    let mailboxes = plan["plan"]["mailboxes"].as_array().unwrap();
+    assert!(mailboxes.iter().any(|m| m["create"] == "B"), "{plan}");
+    assert!(mailboxes
+        .iter()
+        .any(|m| !m["copies"].as_array().unwrap().is_empty()));
+
+    let (code, check) = run_json(dir.path(), &a, &b, "check");
+    assert_eq!(code, 1);
+    assert_valid(&validator, &check, "check");
+    assert!(check["check"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| !m["surplus"].as_array().unwrap().is_empty()));
+
+    let (code, sync) = run_json(dir.path(), &a, &b, "sync");
+    assert_eq!(code, 0, "{sync}");
+    assert_valid(&validator, &sync, "sync");
+    assert_eq!(sync["applied"]["copied_to"], serde_json::json!([1, 2]));
+
+    // A deletion on A, proven by history, planned and applied as an expunge.
+    let mut ca = a.client();
+    let uid = ca
+        .fetch_all("INBOX")
+        .iter()
+        .find(|m| m.body.starts_with(b"Subject: m2"))
+        .map(|m| m.uid)
+        .unwrap();
+    ca.expunge_uids("INBOX", &[uid]);
+    ca.logout();
+    let (_, plan) = run_json(dir.path(), &a, &b, "plan");
+    assert_valid(&validator, &plan, "plan after an expunge");
+    let (_, sync) = run_json(dir.path(), &a, &b, "sync");
+    assert_valid(&validator, &sync, "sync after an expunge");
+    let (code, check) = run_json(dir.path(), &a, &b, "check");
+    assert_eq!(code, 0, "{check}");
+    assert_valid(&validator, &check, "check in agreement");
+}
+
+#[test]
+fn the_schema_is_not_vacuous() {
+    let validator = schema();
+    let good = serde_json::json!({
+        "schema_version": 1, "command": "check", "endpoints": ["u@a:993", "v@b:993"],
+        "plan": null, "applied": null,
+        "check": [{ "name": "INBOX", "only_on": null, "messages": [1, 1], "surplus": [] }],
+        "listing_failures": [{ "mailbox": "Junk", "side": "B", "error": "NO [SERVERBUG]" }],
+        "exit_code": 2
+    });
+    assert_valid(&validator, &good, "a hand-made report");
+    for (pointer, bad) in [
+        ("/exit_code", serde_json::json!(7)),
+        ("/command", serde_json::json!("bisync")),
+        ("/check/0/only_on", serde_json::json!("C")),
+        ("/listing_failures/0/extra", serde_json::json!(true)),
+        ("/schema_version", serde_json::json!(2)),
+    ] {
+        let mut report = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        report
+            .pointer_mut(if parent.is_empty() { "" } else { parent })
+            .unwrap()[key] = bad;
+        assert!(!validator.is_valid(&report), "{pointer} should be refused");
+    }
+}
