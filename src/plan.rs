@@ -5,7 +5,7 @@
 //! mailbox; the apply phase orders them creates → copies → flag stores.
 //! The JSON form carries [`SCHEMA_VERSION`] so scripts can rely on it.
 
-use crate::model::{Fingerprint, FlagDelta, FlagSet, InternalDate, Side, Uid};
+use crate::model::{Fingerprint, Flag, FlagDelta, FlagSet, InternalDate, Side, Uid};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -49,6 +49,8 @@ pub struct MailboxPlan {
     /// Proven expunges held back by the mass-deletion guard; their pairs stay
     /// in the snapshot so the next run sees the proof again.
     pub withheld: Vec<Expunge>,
+    /// Flag removals held back by the guard (lost flags, not a user's choice).
+    pub withheld_flags: Vec<WithheldFlag>,
     pub conflicts: Vec<Conflict>,
     /// Things the operator should know that are not actions.
     pub notes: Vec<String>,
@@ -119,6 +121,14 @@ pub struct Expunge {
     pub mode: ExpungeMode,
 }
 
+/// A flag removed from too many messages of one side at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WithheldFlag {
+    pub side: Side,
+    pub flag: Flag,
+    pub count: u64,
+}
+
 /// A decision the operator may want to review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conflict {
@@ -134,7 +144,9 @@ impl Plan {
 
     /// Whether the guard held back any deletion.
     pub fn withholds(&self) -> bool {
-        self.mailboxes.iter().any(|m| !m.withheld.is_empty())
+        self.mailboxes
+            .iter()
+            .any(|m| !m.withheld.is_empty() || !m.withheld_flags.is_empty())
     }
 
     pub fn totals(&self) -> Totals {

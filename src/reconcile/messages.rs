@@ -15,7 +15,9 @@ use super::matching::match_by_content;
 use super::{BasePair, Evidence, MailboxInput, Policy};
 use crate::config::DeleteMode;
 use crate::model::{Fingerprint, Flag, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
-use crate::plan::{Conflict, Copy, Expunge, ExpungeMode, FlagChange, MailboxPlan, PlannedPair};
+use crate::plan::{
+    Conflict, Copy, Expunge, ExpungeMode, FlagChange, MailboxPlan, PlannedPair, WithheldFlag,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// The plan for one mailbox.
@@ -35,6 +37,7 @@ pub fn reconcile_mailbox(
         flag_changes: Vec::new(),
         expunges: Vec::new(),
         withheld: Vec::new(),
+        withheld_flags: Vec::new(),
         conflicts: Vec::new(),
         notes: Vec::new(),
         problems: Vec::new(),
@@ -74,18 +77,12 @@ pub fn reconcile_mailbox(
     // that does not depend on which side is A keeps the result symmetric.
     let mut pairs_sorted = input.base.pairs.clone();
     pairs_sorted.sort_by_key(symmetric_key);
+    let mut linked = Vec::new();
     for base_pair in &pairs_sorted {
-        let linked = [Side::A, Side::B]
+        let found = [Side::A, Side::B]
             .map(|s| linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint));
-        match linked {
-            [Some(a), Some(b)] => add_pair(
-                &mut plan,
-                [a, b],
-                base_pair.flags.as_ref(),
-                &evidence,
-                status,
-                policy,
-            ),
+        match found {
+            [Some(a), Some(b)] => linked.push(([a, b], base_pair.flags.as_ref())),
             [Some(m), None] => gone_from(
                 &mut plan,
                 &mut linker,
@@ -109,11 +106,29 @@ pub fn reconcile_mailbox(
             [None, None] => {}
         }
     }
+    let held = mass_flag_removals(
+        &mut plan,
+        &linked,
+        &evidence,
+        input.base.pairs.len(),
+        policy,
+    );
+    for (pair, base) in linked {
+        add_pair(&mut plan, pair, base, &evidence, status, policy, &held);
+    }
     linker.hold_pending_expunges(&input.base.pending_expunge);
 
     let matched = match_by_content([0, 1].map(|i| linker.unlinked(i)));
     for pair in matched.pairs {
-        add_pair(&mut plan, pair, None, &evidence, status, policy);
+        add_pair(
+            &mut plan,
+            pair,
+            None,
+            &evidence,
+            status,
+            policy,
+            &Default::default(),
+        );
     }
     if let Some(source) = policy.one_way {
         extras_on_target(
@@ -354,6 +369,53 @@ fn extras_on_target(
     }
 }
 
+/// Lost flags (an index rebuilt without them looks like a user removing a
+/// flag from most messages at once): per side and flag, removals from more
+/// pairs than the deletion guard allows are withheld like mass deletions.
+/// Returns, per side, the flags whose removal is withheld.
+fn mass_flag_removals(
+    plan: &mut MailboxPlan,
+    linked: &[([&MessageMeta; 2], Option<&FlagSet>)],
+    evidence: &[Evidence; 2],
+    base_pairs: usize,
+    policy: &Policy,
+) -> [FlagSet; 2] {
+    let mut held: [FlagSet; 2] = Default::default();
+    // A restored side or a one-way target is overridden anyway.
+    let overridden = policy.one_way.is_some() || evidence.iter().any(Evidence::is_restored);
+    if overridden {
+        return held;
+    }
+    let limit = policy.max_delete.limit(base_pairs as u64);
+    for side in Side::BOTH {
+        if !evidence[side.index()].is_healthy() {
+            continue; // its removals are not taken anyway
+        }
+        let mut counts: BTreeMap<Flag, u64> = BTreeMap::new();
+        for (pair, base) in linked {
+            let Some(base) = base else { continue };
+            for flag in base.minus(&pair[side.index()].flags).iter() {
+                *counts.entry(flag.clone()).or_default() += 1;
+            }
+        }
+        for (flag, count) in counts.into_iter().filter(|(_, c)| *c > limit) {
+            plan.notes.push(format!(
+                "WITHHELD: {flag} was removed from {count} messages on {side} at once (the guard allows {limit}); \
+                 this looks like lost flags, not a user's choice. Nothing was changed for it; confirm with \
+                 --max-delete, or say --restored {} if {side} was restored",
+                side.letter().to_ascii_lowercase()
+            ));
+            plan.withheld_flags.push(WithheldFlag {
+                side,
+                flag: flag.clone(),
+                count,
+            });
+            held[side.index()].insert(flag);
+        }
+    }
+    held
+}
+
 /// E11: per side, more deletions than `max(10, P% of the mailbox's pairs)`
 /// (or `--max-delete N`) are all withheld, and said so.
 fn apply_guard(plan: &mut MailboxPlan, base_pairs: usize, policy: &Policy) {
@@ -376,6 +438,7 @@ fn apply_guard(plan: &mut MailboxPlan, base_pairs: usize, policy: &Policy) {
 }
 
 /// Records one pair and the flag changes that make both sides agree.
+#[allow(clippy::too_many_arguments)]
 fn add_pair(
     plan: &mut MailboxPlan,
     [a, b]: [&MessageMeta; 2],
@@ -383,9 +446,14 @@ fn add_pair(
     evidence: &[Evidence; 2],
     status: [&MailboxStatus; 2],
     policy: &Policy,
+    held: &[FlagSet; 2],
 ) {
-    let sides = [(a, 0), (b, 1)].map(|(m, i)| SideFlags {
-        flags: &m.flags,
+    // A removal withheld by the guard counts as not made: the side is read
+    // as still holding the flag, and nothing is sent to restore it there.
+    let held_here = [0, 1].map(|i| base.map_or_else(FlagSet::new, |b| b.intersection(&held[i])));
+    let effective = [(a, 0), (b, 1)].map(|(m, i)| m.flags.union(&held_here[i]));
+    let sides = [0, 1].map(|i| SideFlags {
+        flags: &effective[i],
         status: status[i],
         suspect: !evidence[i].is_healthy(),
     });
@@ -407,7 +475,7 @@ fn add_pair(
     for (side, m) in [(Side::A, a), (Side::B, b)] {
         let st = status[side.index()];
         let delta = FlagDelta {
-            add: flags::storable(&agreed.minus(&m.flags), st),
+            add: flags::storable(&agreed.minus(&m.flags).minus(&held_here[side.index()]), st),
             remove: flags::storable(&m.flags.minus(&agreed), st),
         };
         if !delta.is_empty() {
@@ -543,5 +611,162 @@ impl<'a> Linker<'a> {
             .iter()
             .filter(|m| !self.linked[i].contains(&m.uid))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::InternalDate;
+    use crate::plan::ListingPath;
+    use crate::reconcile::{BasePair, MailboxBase, SideListing};
+
+    fn msg(uid: Uid, content: u8, flags: &str) -> MessageMeta {
+        MessageMeta {
+            uid,
+            size: 10,
+            internal_date: InternalDate {
+                unix: 0,
+                offset_minutes: 0,
+            },
+            flags: FlagSet::from_wire(flags.split_whitespace()),
+            fingerprint: Fingerprint([content; 32]),
+        }
+    }
+
+    fn side(messages: Vec<MessageMeta>, evidence: Evidence) -> Option<SideListing> {
+        Some(SideListing {
+            wire_name: "INBOX".into(),
+            status: MailboxStatus {
+                uidvalidity: 1,
+                ..Default::default()
+            },
+            messages,
+            evidence,
+            path: ListingPath {
+                path: "full".into(),
+                reason: "test".into(),
+            },
+            can_uid_expunge: true,
+        })
+    }
+
+    /// `n` messages paired 1↔1 … n↔n with agreed flags `base`.
+    fn paired(n: u8, a: &str, b: &str, base: &str, evidence: [Evidence; 2]) -> MailboxInput {
+        let [ea, eb] = evidence;
+        MailboxInput {
+            name: "INBOX".into(),
+            sides: [
+                side((1..=n).map(|i| msg(i as Uid, i, a)).collect(), ea),
+                side((1..=n).map(|i| msg(i as Uid, i, b)).collect(), eb),
+            ],
+            base: MailboxBase {
+                uidvalidity: [Some(1), Some(1)],
+                pairs: (1..=n)
+                    .map(|i| BasePair {
+                        uid: [i as Uid, i as Uid],
+                        fingerprint: Fingerprint([i; 32]),
+                        flags: Some(FlagSet::from_wire(base.split_whitespace())),
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn plan(input: &MailboxInput, policy: Policy) -> MailboxPlan {
+        reconcile_mailbox(input, [Some('/'), Some('/')], &policy)
+    }
+
+    #[test]
+    fn lost_flags_on_most_messages_are_withheld_not_propagated() {
+        let input = paired(
+            30,
+            "",
+            "\\Seen",
+            "\\Seen",
+            [Evidence::Healthy, Evidence::Healthy],
+        );
+        let p = plan(&input, Policy::default());
+        assert!(p.flag_changes.is_empty(), "{:?}", p.flag_changes);
+        assert_eq!(p.withheld_flags.len(), 1);
+        assert_eq!(
+            (p.withheld_flags[0].side, p.withheld_flags[0].count),
+            (Side::A, 30)
+        );
+        // The operator confirms by raising the guard: the removals go through.
+        let confirmed = Policy {
+            max_delete: crate::config::MaxDelete::Percent(100),
+            ..Policy::default()
+        };
+        let p = plan(&input, confirmed);
+        assert_eq!(p.flag_changes.len(), 30);
+        assert!(p
+            .flag_changes
+            .iter()
+            .all(|c| c.side == Side::B && c.delta.remove.len() == 1));
+    }
+
+    #[test]
+    fn a_few_flag_removals_pass_the_guard() {
+        let input = paired(
+            5,
+            "",
+            "\\Seen",
+            "\\Seen",
+            [Evidence::Healthy, Evidence::Healthy],
+        );
+        let p = plan(&input, Policy::default());
+        assert!(p.withheld_flags.is_empty());
+        assert_eq!(p.flag_changes.len(), 5);
+    }
+
+    #[test]
+    fn restored_side_flags_lose_and_tombstoned_mail_is_expunged_there() {
+        let mut input = paired(
+            3,
+            "\\Seen",
+            "",
+            "",
+            [Evidence::Healthy, Evidence::Restored("test".into())],
+        );
+        // B, restored, still holds content 9 whose expunge was proven earlier,
+        // and content 8 nobody knows.
+        let b = input.sides[1].as_mut().unwrap();
+        b.messages.push(msg(9, 9, ""));
+        b.messages.push(msg(8, 8, ""));
+        input.base.tombstones.insert(Fingerprint([9; 32]));
+        let p = plan(&input, Policy::default());
+        assert_eq!(p.flag_changes.len(), 3);
+        assert!(p
+            .flag_changes
+            .iter()
+            .all(|c| c.side == Side::B && c.delta.add.len() == 1));
+        assert_eq!(p.expunges.len(), 1);
+        assert_eq!((p.expunges[0].side, p.expunges[0].uid), (Side::B, 9));
+        assert_eq!(p.copies.len(), 1);
+        assert_eq!((p.copies[0].from, p.copies[0].uid), (Side::B, 8));
+        let off = plan(
+            &input,
+            Policy {
+                tombstones: false,
+                ..Policy::default()
+            },
+        );
+        assert!(off.expunges.is_empty());
+        assert_eq!(off.copies.len(), 2);
+    }
+
+    #[test]
+    fn e11_emptied_mailbox_withholds_every_deletion() {
+        let mut input = paired(40, "", "", "", [Evidence::Healthy, Evidence::Healthy]);
+        input.sides[0].as_mut().unwrap().messages.clear();
+        let p = plan(&input, Policy::default());
+        assert!(p.expunges.is_empty());
+        assert_eq!(p.withheld.len(), 40);
+        assert!(
+            p.copies.is_empty(),
+            "withheld deletions must not be copied back"
+        );
     }
 }
