@@ -13,6 +13,7 @@ pub mod imap;
 pub mod mailbox_filter;
 pub mod metrics;
 pub mod model;
+pub mod mutf7;
 pub mod plan;
 pub mod reconcile;
 pub mod report;
