@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Dry run: show the Plan, change nothing on either server')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Show the Plan, apply it to both servers and save the snapshot')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags')
+            [CompletionResult]::new('batch', 'batch', [CompletionResultType]::ParameterValue, 'Run plan, sync or check over a list of account pairs (CSV or TOML)')
             [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'What a snapshot remembers (show), or delete it (forget)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for SHELL on standard output')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print a man page (roff) on standard output: `imapmend man | man -l -`')
@@ -187,6 +188,19 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'imapmend;batch' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'How many pairs run at once')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many pairs run at once')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only shard I of N (0-based): each pair always falls in the same shard, so hosts or job-array tasks can split a list without coordination')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A config file every pair''s run reads (shared TLS, policies …); each pair''s --a/--b override its URLs')
+            [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Keep each pair''s standard output and error in DIR (NAME.out, NAME.err)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcomes (with each pair''s report) as JSON')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No line per finished pair on standard error')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No line per finished pair on standard error')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'imapmend;snapshot' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -244,6 +258,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Dry run: show the Plan, change nothing on either server')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Show the Plan, apply it to both servers and save the snapshot')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags')
+            [CompletionResult]::new('batch', 'batch', [CompletionResultType]::ParameterValue, 'Run plan, sync or check over a list of account pairs (CSV or TOML)')
             [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'What a snapshot remembers (show), or delete it (forget)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for SHELL on standard output')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print a man page (roff) on standard output: `imapmend man | man -l -`')
@@ -257,6 +272,9 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             break
         }
         'imapmend;help;check' {
+            break
+        }
+        'imapmend;help;batch' {
             break
         }
         'imapmend;help;snapshot' {

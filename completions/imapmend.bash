@@ -16,6 +16,9 @@ _imapmend() {
             ",$1")
                 cmd="imapmend"
                 ;;
+            imapmend,batch)
+                cmd="imapmend__subcmd__batch"
+                ;;
             imapmend,check)
                 cmd="imapmend__subcmd__check"
                 ;;
@@ -36,6 +39,9 @@ _imapmend() {
                 ;;
             imapmend,sync)
                 cmd="imapmend__subcmd__sync"
+                ;;
+            imapmend__subcmd__help,batch)
+                cmd="imapmend__subcmd__help__subcmd__batch"
                 ;;
             imapmend__subcmd__help,check)
                 cmd="imapmend__subcmd__help__subcmd__check"
@@ -89,12 +95,46 @@ _imapmend() {
 
     case "${cmd}" in
         imapmend)
-            opts="-h -V --help --version plan sync check snapshot completions man help"
+            opts="-h -V --help --version plan sync check batch snapshot completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__batch)
+            opts="-j -q -h --jobs --shard --config --log-dir --json --quiet --help plan sync check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -263,8 +303,22 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__help)
-            opts="plan sync check snapshot completions man help"
+            opts="plan sync check batch snapshot completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__help__subcmd__batch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -25,6 +25,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand plan 'Dry run: show the Plan, change nothing on either server'
             cand sync 'Show the Plan, apply it to both servers and save the snapshot'
             cand check 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+            cand batch 'Run plan, sync or check over a list of account pairs (CSV or TOML)'
             cand snapshot 'What a snapshot remembers (show), or delete it (forget)'
             cand completions 'Print shell completions for SHELL on standard output'
             cand man 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
@@ -180,6 +181,18 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'imapmend;batch'= {
+            cand -j 'How many pairs run at once'
+            cand --jobs 'How many pairs run at once'
+            cand --shard 'Run only shard I of N (0-based): each pair always falls in the same shard, so hosts or job-array tasks can split a list without coordination'
+            cand --config 'A config file every pair''s run reads (shared TLS, policies …); each pair''s --a/--b override its URLs'
+            cand --log-dir 'Keep each pair''s standard output and error in DIR (NAME.out, NAME.err)'
+            cand --json 'Print the outcomes (with each pair''s report) as JSON'
+            cand -q 'No line per finished pair on standard error'
+            cand --quiet 'No line per finished pair on standard error'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'imapmend;snapshot'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -228,6 +241,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand plan 'Dry run: show the Plan, change nothing on either server'
             cand sync 'Show the Plan, apply it to both servers and save the snapshot'
             cand check 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+            cand batch 'Run plan, sync or check over a list of account pairs (CSV or TOML)'
             cand snapshot 'What a snapshot remembers (show), or delete it (forget)'
             cand completions 'Print shell completions for SHELL on standard output'
             cand man 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
@@ -238,6 +252,8 @@ set edit:completion:arg-completer[imapmend] = {|@words|
         &'imapmend;help;sync'= {
         }
         &'imapmend;help;check'= {
+        }
+        &'imapmend;help;batch'= {
         }
         &'imapmend;help;snapshot'= {
             cand show 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'

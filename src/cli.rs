@@ -61,6 +61,9 @@ pub enum Verb {
     /// Read-only (EXAMINE): judge whether A and B hold the same mail and flags
     #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
     Check(CheckArgs),
+    /// Run plan, sync or check over a list of account pairs (CSV or TOML)
+    #[command(after_help = BATCH_HELP)]
+    Batch(BatchArgs),
     /// What a snapshot remembers (show), or delete it (forget)
     #[command(subcommand)]
     Snapshot(SnapshotVerb),
@@ -82,6 +85,59 @@ pub enum Verb {
         #[arg(value_name = "VERB")]
         verb: Option<String>,
     },
+}
+
+const BATCH_HELP: &str = "\
+Each pair runs as its own `imapmend VERB --json --a … --b …` process, with its
+own snapshot; the options after `--` go to every one of them, e.g.
+  imapmend batch sync accounts.csv --jobs 8 --shard 0/4 -- --a-tls starttls --max-delete 20%
+CSV columns (header row; a and b required): name, a, b, a_password_file,
+b_password_file, a_password_command, b_password_command, a_password_env,
+b_password_env, state. TOML: the same keys in [[pair]] tables.
+Exit code: 0 all pairs 0; otherwise the worst of 4 > 2 > 1, a pair that could
+not run counting as 2; 3 only when no pair could run.";
+
+#[derive(Args, Debug, Clone)]
+pub struct BatchArgs {
+    /// The verb each pair runs
+    #[arg(value_name = "VERB", value_parser = ["plan", "sync", "check"])]
+    pub verb: String,
+
+    /// The account pairs: CSV with a header row, or TOML ([[pair]] tables)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// How many pairs run at once
+    #[arg(short, long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+
+    /// Run only shard I of N (0-based): each pair always falls in the same
+    /// shard, so hosts or job-array tasks can split a list without
+    /// coordination
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::batch::Shard>,
+
+    /// A config file every pair's run reads (shared TLS, policies …); each
+    /// pair's --a/--b override its URLs
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Keep each pair's standard output and error in DIR (NAME.out, NAME.err)
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Print the outcomes (with each pair's report) as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// No line per finished pair on standard error
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Options for every pair's run (after --)
+    #[arg(last = true, value_name = "OPTIONS")]
+    pub extra: Vec<String>,
 }
 
 /// `imapmend snapshot show|forget`: the snapshot is found as a run would
@@ -293,6 +349,20 @@ pub struct CommonArgs {
     #[arg(long, value_name = "REGEX", help_heading = "Mailboxes")]
     pub exclude: Vec<String>,
 
+    /// A's folders live under this wire prefix, e.g. `INBOX.` (Courier,
+    /// Cyrus): A's `INBOX.Sent` is then the mailbox `Sent`
+    #[arg(long, value_name = "PREFIX", help_heading = "Mailboxes")]
+    pub a_prefix: Option<String>,
+
+    /// B's folders live under this wire prefix (as --a-prefix)
+    #[arg(long, value_name = "PREFIX", help_heading = "Mailboxes")]
+    pub b_prefix: Option<String>,
+
+    /// A's mailbox A_NAME is B's mailbox B_NAME, and the ones below them
+    /// alike, e.g. --map "Sent Items=Sent"; repeatable
+    #[arg(long, value_name = "A_NAME=B_NAME", help_heading = "Mailboxes")]
+    pub map: Vec<String>,
+
     #[command(flatten)]
     pub imapsync: ImapsyncArgs,
 
@@ -437,7 +507,9 @@ impl Cli {
         match &self.verb {
             Verb::Plan(c) | Verb::Sync(c) => Some(c),
             Verb::Check(c) => Some(&c.common),
-            Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => None,
+            Verb::Batch(_) | Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
+                None
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ pub use file::{ConfigFile, FileError};
 use crate::cli::{side_option, Cli, CommonArgs, EndpointArgs, Verb};
 use crate::imap::{ConnectSpec, TlsMode};
 use crate::mailbox_filter::MailboxFilter;
+use crate::reconcile::mailboxes::NameRules;
 use crate::metrics::Metrics;
 use crate::model::Side;
 use crate::secret::Secret;
@@ -74,6 +75,8 @@ pub struct PolicyOptions {
     pub delete_extra: bool,
     /// Which mailboxes the run covers (`--folder`, `--exclude` …).
     pub mailboxes: MailboxFilter,
+    /// How names map between the sides (`--a-prefix`, `--map` …).
+    pub names: NameRules,
 }
 
 impl Default for PolicyOptions {
@@ -87,6 +90,7 @@ impl Default for PolicyOptions {
             one_way: None,
             delete_extra: false,
             mailboxes: MailboxFilter::default(),
+            names: NameRules::default(),
         }
     }
 }
@@ -223,7 +227,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         Verb::Sync(c) if c.imapsync.dry => (Command::Plan, c),
         Verb::Sync(c) => (Command::Sync, c),
         Verb::Check(c) => (Command::Check { verify: c.verify }, &c.common),
-        Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
+        Verb::Batch(_) | Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
             return Err(ConfigError::Options(
                 "this verb does not run against servers; only plan, sync and check resolve \
                  into a job"
@@ -309,11 +313,9 @@ fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOpt
             .or(c.imapsync.names_a_server().then_some(OneWay::AToB)),
         delete_extra: c.delete_extra || c.imapsync.delete2 || from_file(&|p| p.delete_extra),
         mailboxes: mailbox_filter(c, file),
+        names: name_rules(c)?,
     };
-    options
-        .mailboxes
-        .compile()
-        .map_err(ConfigError::Options)?;
+    options.mailboxes.compile().map_err(ConfigError::Options)?;
     if options.delete_extra && options.one_way.is_none() {
         return Err(ConfigError::Options(
             "--delete-extra (delete_extra in the config file) only applies with \
@@ -341,6 +343,24 @@ fn mailbox_filter(c: &CommonArgs, file: Option<&ConfigFile>) -> MailboxFilter {
         include: pick(&c.include, m.and_then(|m| m.include.as_ref())),
         exclude: pick(&c.exclude, m.and_then(|m| m.exclude.as_ref())),
     }
+}
+
+/// `--a-prefix`, `--b-prefix` and `--map A=B`.
+fn name_rules(c: &CommonArgs) -> Result<NameRules, ConfigError> {
+    let maps = c
+        .map
+        .iter()
+        .map(|m| match m.split_once('=') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok([a.to_string(), b.to_string()]),
+            _ => Err(ConfigError::Options(format!(
+                "--map {m:?}: give A's name and B's name, e.g. --map \"Sent Items=Sent\""
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NameRules {
+        prefixes: [&c.a_prefix, &c.b_prefix].map(|p| p.clone().unwrap_or_default()),
+        maps,
+    })
 }
 
 /// Where a side's setting came from: a command-line option (`--a`, named by
@@ -1427,6 +1447,7 @@ mod tests {
                 one_way: Some(OneWay::BToA),
                 delete_extra: true,
                 mailboxes: MailboxFilter::default(),
+                names: NameRules::default(),
             }
         );
         assert_eq!((job.json, job.verbosity), (true, -1));

@@ -4,6 +4,7 @@
 //! I/O lives at the edges: [`imap`], [`snapshot`], [`apply`].
 
 pub mod apply;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod docs;
