@@ -63,6 +63,9 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folder -d 'On
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-prefix -d 'A\'s folders live under this wire prefix, e.g. `INBOX.` (Courier, Cyrus): A\'s `INBOX.Sent` is then the mailbox `Sent`' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-prefix -d 'B\'s folders live under this wire prefix (as --a-prefix)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l map -d 'A\'s mailbox A_NAME is B\'s mailbox B_NAME, and the ones below them alike, e.g. --map "Sent Items=Sent"; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l user1 -d 'Server A\'s user' -r
@@ -73,6 +76,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l passfile1 -d 
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l passfile2 -d 'As --b-password-file' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l password1 -d 'Refused: passwords never go on the command line' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l password2 -d 'Refused: passwords never go on the command line' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l save -d 'Also write the report (as --json prints it) to FILE, for review and for `sync --expect-plan FILE`' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
@@ -115,6 +119,9 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folder -d 'On
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-prefix -d 'A\'s folders live under this wire prefix, e.g. `INBOX.` (Courier, Cyrus): A\'s `INBOX.Sent` is then the mailbox `Sent`' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-prefix -d 'B\'s folders live under this wire prefix (as --a-prefix)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l map -d 'A\'s mailbox A_NAME is B\'s mailbox B_NAME, and the ones below them alike, e.g. --map "Sent Items=Sent"; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l user1 -d 'Server A\'s user' -r
@@ -125,6 +132,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l passfile1 -d 
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l passfile2 -d 'As --b-password-file' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l password1 -d 'Refused: passwords never go on the command line' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l password2 -d 'Refused: passwords never go on the command line' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l expect-plan -d 'Refuse (exit 4, nothing applied) if the live plan deletes any message the plan saved in FILE (`plan --save`) did not' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
@@ -167,6 +175,9 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folder -d 'O
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-prefix -d 'A\'s folders live under this wire prefix, e.g. `INBOX.` (Courier, Cyrus): A\'s `INBOX.Sent` is then the mailbox `Sent`' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-prefix -d 'B\'s folders live under this wire prefix (as --a-prefix)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l map -d 'A\'s mailbox A_NAME is B\'s mailbox B_NAME, and the ones below them alike, e.g. --map "Sent Items=Sent"; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l user1 -d 'Server A\'s user' -r

@@ -54,10 +54,10 @@ pub struct Cli {
 pub enum Verb {
     /// Dry run: show the Plan, change nothing on either server
     #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
-    Plan(CommonArgs),
+    Plan(PlanArgs),
     /// Show the Plan, apply it to both servers and save the snapshot
     #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
-    Sync(CommonArgs),
+    Sync(SyncArgs),
     /// Read-only (EXAMINE): judge whether A and B hold the same mail and flags
     #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
     Check(CheckArgs),
@@ -188,6 +188,28 @@ impl SnapshotArgs {
             ..CommonArgs::default()
         }
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Also write the report (as --json prints it) to FILE, for review and
+    /// for `sync --expect-plan FILE`
+    #[arg(long, value_name = "FILE", help_heading = "Review")]
+    pub save: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Refuse (exit 4, nothing applied) if the live plan deletes any message
+    /// the plan saved in FILE (`plan --save`) did not
+    #[arg(long, value_name = "FILE", help_heading = "Review")]
+    pub expect_plan: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -505,7 +527,8 @@ impl Cli {
     /// verbs that never connect to a server.
     pub fn common(&self) -> Option<&CommonArgs> {
         match &self.verb {
-            Verb::Plan(c) | Verb::Sync(c) => Some(c),
+            Verb::Plan(c) => Some(&c.common),
+            Verb::Sync(c) => Some(&c.common),
             Verb::Check(c) => Some(&c.common),
             Verb::Batch(_) | Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
                 None

@@ -15,9 +15,9 @@ pub use file::{ConfigFile, FileError};
 use crate::cli::{side_option, Cli, CommonArgs, EndpointArgs, Verb};
 use crate::imap::{ConnectSpec, TlsMode};
 use crate::mailbox_filter::MailboxFilter;
-use crate::reconcile::mailboxes::NameRules;
 use crate::metrics::Metrics;
 use crate::model::Side;
+use crate::reconcile::mailboxes::NameRules;
 use crate::secret::Secret;
 use crate::snapshot::EndpointIdentity;
 use file::{FileEndpoint, FilePolicy};
@@ -57,6 +57,11 @@ pub struct Job {
     pub metrics: Option<Metrics>,
     /// `check --timeout SECONDS`: the whole run's deadline.
     pub timeout: Option<Duration>,
+    /// `plan --save FILE`: where the reviewed report goes.
+    pub save_plan: Option<PathBuf>,
+    /// `sync --expect-plan FILE`: the reviewed plan the live one must not
+    /// exceed in deletions.
+    pub expect_plan: Option<PathBuf>,
 }
 
 /// The policies the reconcile core and the apply phase take as values.
@@ -222,10 +227,10 @@ pub fn resolve(cli: &Cli) -> Result<Job, ConfigError> {
 /// password file is read or password command run.
 pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Job, ConfigError> {
     let (command, common) = match &cli.verb {
-        Verb::Plan(c) => (Command::Plan, c),
+        Verb::Plan(c) => (Command::Plan, &c.common),
         // imapsync's --dry: show what would be done.
-        Verb::Sync(c) if c.imapsync.dry => (Command::Plan, c),
-        Verb::Sync(c) => (Command::Sync, c),
+        Verb::Sync(c) if c.common.imapsync.dry => (Command::Plan, &c.common),
+        Verb::Sync(c) => (Command::Sync, &c.common),
         Verb::Check(c) => (Command::Check { verify: c.verify }, &c.common),
         Verb::Batch(_) | Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
             return Err(ConfigError::Options(
@@ -288,6 +293,14 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         verbosity,
         metrics,
         timeout,
+        save_plan: match &cli.verb {
+            Verb::Plan(p) => p.save.clone(),
+            _ => None,
+        },
+        expect_plan: match &cli.verb {
+            Verb::Sync(s) if !s.common.imapsync.dry => s.expect_plan.clone(),
+            _ => None,
+        },
     })
 }
 
@@ -1393,7 +1406,7 @@ mod tests {
         // clap refuses this on the command line; a Cli built in code is
         // checked again here.
         let mut c = plan("imaps://u@a.example", "imaps://v@b.example", &[]);
-        if let Verb::Plan(common) = &mut c.verb {
+        if let Verb::Plan(crate::cli::PlanArgs { common, .. }) = &mut c.verb {
             common.a_password_file = Some("/f".into());
             common.a_password_command = Some("true".into());
         }

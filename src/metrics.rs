@@ -272,7 +272,7 @@ fn previous_last_success(text: &str) -> Option<f64> {
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it
 /// over `path`, so a reader sees the old file or the new one, never half.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

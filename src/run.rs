@@ -144,9 +144,17 @@ pub async fn run(job: Job) -> i32 {
             report.plan = Some(&plan);
             report.exit_code = code;
             print(&report, &job);
+            if !crate::reviewed::save(&job, &report) {
+                logout(conns).await;
+                return exit::CANNOT_RUN;
+            }
         }
         Command::Sync => {
             let plan = reconcile(&gathered.input, &policy(&job));
+            if let Err(code) = crate::reviewed::check_expected(&job, &plan, &report.endpoints) {
+                logout(conns).await;
+                return code;
+            }
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let outcome = apply(&plan, &gathered.input, &mut conns, &mut snapshot).await;
             let failed = problems || !outcome.failures.is_empty();
