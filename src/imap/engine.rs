@@ -12,6 +12,25 @@
 //! the untagged data handed to their handler. Any tagged NO fails the run
 //! (after the commands already sent have completed, so the session stays in
 //! step); anything else unexpected kills the session for good.
+//!
+//! # Test hooks (hidden, for the crash tests; inert when unset)
+//!
+//! The write point also serves the crash tests (tests/crash.rs, SCENARIOS.md
+//! C4 and I12). Two environment variables, read once per process, drive it;
+//! neither is part of the user interface, and when neither is set the hooks
+//! cost one check of a `OnceLock` per write command and change nothing:
+//!
+//! - `IMAPMEND_TEST_CRASH_AFTER_WRITES=k` — the process dies at once
+//!   (`std::process::abort()`: no destructors, no snapshot checkpoint, like a
+//!   real crash) right after the k-th write command of the process (counted
+//!   from 1 across both connections, as [`super::write_count`]) has been
+//!   completely sent and flushed. `k:answered` waits instead until the
+//!   server's tagged reply to that command has been read (and not yet acted
+//!   on). The dying process prints one line on stderr naming the command.
+//! - `IMAPMEND_TEST_WRITE_LOG=PATH` — appends one line per write command
+//!   sent: its number, the side, and the command's label (never a secret:
+//!   labels are built for humans). Tests use it to count the writes of a
+//!   clean run and to tell which write a crash interrupted.
 
 use super::error::{ImapError, Peer};
 use super::frame::Scan;
@@ -46,6 +65,79 @@ fn is_write_command(name: &str) -> bool {
             | "SUBSCRIBE"
             | "UNSUBSCRIBE"
     )
+}
+
+/// The hidden test hooks of the write point (see the module documentation).
+mod test_hooks {
+    use std::io::Write;
+    use std::sync::{Mutex, OnceLock};
+
+    /// When the crash hook fires.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum When {
+        /// After the command has been sent and flushed.
+        Sent,
+        /// After its tagged reply has been read.
+        Answered,
+    }
+
+    struct Hooks {
+        crash: Option<(u64, When)>,
+        log: Option<Mutex<std::fs::File>>,
+    }
+
+    fn hooks() -> &'static Hooks {
+        static HOOKS: OnceLock<Hooks> = OnceLock::new();
+        HOOKS.get_or_init(|| Hooks {
+            crash: std::env::var("IMAPMEND_TEST_CRASH_AFTER_WRITES")
+                .ok()
+                .and_then(|v| parse_crash(&v)),
+            log: std::env::var_os("IMAPMEND_TEST_WRITE_LOG").and_then(|path| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .ok()
+                    .map(Mutex::new)
+            }),
+        })
+    }
+
+    /// `k` or `k:answered` (also `k:sent`); anything else disables the hook.
+    pub(super) fn parse_crash(v: &str) -> Option<(u64, When)> {
+        let (k, when) = match v.trim().split_once(':') {
+            None => (v.trim(), When::Sent),
+            Some((k, "sent")) => (k, When::Sent),
+            Some((k, "answered")) => (k, When::Answered),
+            Some(_) => return None,
+        };
+        let k: u64 = k.parse().ok()?;
+        (k > 0).then_some((k, when))
+    }
+
+    /// Whether the process is to die once write `n` has reached `when`.
+    pub(super) fn crash_at(n: u64, when: When) -> bool {
+        hooks().crash == Some((n, when))
+    }
+
+    /// Logs write `n` as sent (when asked to).
+    pub(super) fn log_sent(n: u64, peer: &super::Peer, label: &str) {
+        if let Some(log) = &hooks().log {
+            if let Ok(mut f) = log.lock() {
+                let _ = writeln!(f, "{n}\t{}\t{label}", peer.side);
+            }
+        }
+    }
+
+    /// Dies like a crash: no unwinding, no destructors, no checkpoint.
+    pub(super) fn crash(n: u64, when: When, label: &str) -> ! {
+        let when = match when {
+            When::Sent => "sent",
+            When::Answered => "answered",
+        };
+        eprintln!("imapmend: test hook: crashing after write {n} ({label}) was {when}");
+        std::process::abort()
+    }
 }
 
 /// Small writes are gathered up to this size before going out.
@@ -157,6 +249,9 @@ struct Flights<'r, 'c, 'h> {
     /// Sent and not yet completed: (command index, tag), oldest first.
     inflight: VecDeque<(usize, String)>,
     done: Vec<Option<Status>>,
+    /// Per command: its number among the process's write commands, if it
+    /// is one (for the test hooks).
+    write_no: Vec<Option<u64>>,
     failed: bool,
     on_data: &'r mut Handler<'h>,
 }
@@ -324,6 +419,7 @@ impl Engine {
             cmds,
             inflight: VecDeque::new(),
             done: vec![None; cmds.len()],
+            write_no: vec![None; cmds.len()],
             failed: false,
             on_data,
         };
@@ -378,9 +474,9 @@ impl Engine {
         let during = format!("sending {}", cmd.label);
         let tag = self.new_tag();
         fl.inflight.push_back((i, tag.clone()));
-        if is_write_command(cmd.name) {
-            WRITES.fetch_add(1, Ordering::Relaxed);
-        }
+        let write_no =
+            is_write_command(cmd.name).then(|| WRITES.fetch_add(1, Ordering::Relaxed) + 1);
+        fl.write_no[i] = write_no;
         self.write(tag.as_bytes(), &during).await?;
         self.write(b" ", &during).await?;
         for part in &cmd.parts {
@@ -410,7 +506,15 @@ impl Engine {
                 }
             }
         }
-        self.write(b"\r\n", &during).await
+        self.write(b"\r\n", &during).await?;
+        if let Some(n) = write_no {
+            test_hooks::log_sent(n, &self.peer, &cmd.label);
+            if test_hooks::crash_at(n, test_hooks::When::Sent) {
+                self.flush(&during).await?;
+                test_hooks::crash(n, test_hooks::When::Sent, &cmd.label);
+            }
+        }
+        Ok(())
     }
 
     /// Flushes and reads until the server asks for more of command `tag`
@@ -454,6 +558,11 @@ impl Engine {
                         self.protocol(&during, format!("reply for unknown tag {tag:?}"))
                     })?;
                 let (i, tag) = fl.inflight.remove(pos).unwrap_or_default();
+                if let Some(n) = fl.write_no[i] {
+                    if test_hooks::crash_at(n, test_hooks::When::Answered) {
+                        test_hooks::crash(n, test_hooks::When::Answered, &fl.cmds[i].label);
+                    }
+                }
                 let answer = status.cond == Cond::No && fl.cmds[i].no_is_an_answer;
                 if status.cond != Cond::Ok && !answer {
                     fl.failed = true;
@@ -700,6 +809,18 @@ mod tests {
             "LOGOUT",
         ] {
             assert!(!is_write_command(r), "{r}");
+        }
+    }
+
+    #[test]
+    fn crash_hook_settings_are_parsed_strictly() {
+        use test_hooks::{parse_crash, When};
+        assert_eq!(parse_crash("3"), Some((3, When::Sent)));
+        assert_eq!(parse_crash(" 7 "), Some((7, When::Sent)));
+        assert_eq!(parse_crash("3:sent"), Some((3, When::Sent)));
+        assert_eq!(parse_crash("12:answered"), Some((12, When::Answered)));
+        for off in ["", "0", "-1", "x", "3:later", "3:", ":answered"] {
+            assert_eq!(parse_crash(off), None, "{off:?}");
         }
     }
 }

@@ -102,10 +102,17 @@ pub(crate) fn literal_size(line: &[u8]) -> Option<u64> {
     let open = inner.iter().rposition(|&b| b == b'{')?;
     let digits = &inner[open + 1..];
     let digits = digits.strip_suffix(b"+").unwrap_or(digits);
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    // A size beyond u64 is still a literal announcement (and over any cap),
+    // not the end of the response.
+    Some(
+        std::str::from_utf8(digits)
+            .ok()?
+            .parse()
+            .unwrap_or(u64::MAX),
+    )
 }
 
 #[cfg(test)]
@@ -178,5 +185,9 @@ mod tests {
         assert_eq!(literal_size(b"x {}"), None);
         assert_eq!(literal_size(b"x {a}"), None);
         assert_eq!(literal_size(b"x 12}"), None);
+        assert_eq!(
+            literal_size(b"x {99999999999999999999999999}"),
+            Some(u64::MAX)
+        );
     }
 }

@@ -31,6 +31,8 @@ mod uidset;
 #[cfg(test)]
 mod fake_server_tests;
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod live_check;
 
 pub use error::{ImapError, Peer};
@@ -191,6 +193,21 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Applies `IMAPMEND_TEST_READ_TIMEOUT_SECS` (see [`Connection::connect`]).
+    fn with_test_overrides(mut self) -> Limits {
+        let secs = std::env::var("IMAPMEND_TEST_READ_TIMEOUT_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&s| s > 0);
+        if let Some(secs) = secs {
+            self.read_timeout = Duration::from_secs(secs);
+            self.connect_timeout = self.connect_timeout.min(self.read_timeout);
+        }
+        self
+    }
+}
+
 /// An authenticated session. Not Clone: one engine owns the stream.
 pub struct Connection {
     engine: engine::Engine,
@@ -204,8 +221,13 @@ impl Connection {
     /// (AUTHENTICATE PLAIN where offered, else LOGIN), reads CAPABILITY, and
     /// enables QRESYNC (else CONDSTORE) where offered — see
     /// [`Connection::history_support`].
+    ///
+    /// Uses [`Limits::default`], except that the hidden test setting
+    /// `IMAPMEND_TEST_READ_TIMEOUT_SECS=n` (not a user option; for tests that
+    /// stall a connection on purpose) shortens the read timeout, and the
+    /// connect timeout with it, to `n` seconds.
     pub async fn connect(spec: &ConnectSpec) -> Result<Connection, ImapError> {
-        Connection::connect_with(spec, &Limits::default()).await
+        Connection::connect_with(spec, &Limits::default().with_test_overrides()).await
     }
 
     /// [`Connection::connect`] with explicit deadlines and caps.

@@ -272,9 +272,11 @@ fn esearch<'a>(lx: &mut Lexer<'a>) -> Result<Untagged<'a>, String> {
     Ok(Untagged::Esearch { tag, uid, items })
 }
 
-/// FETCH data, through imap-proto. Its parser is run under catch_unwind:
-/// a few of its paths unwrap on odd input (`INTERNALDATE NIL`), and a
-/// server's bytes must never be able to panic us.
+/// FETCH data, through imap-proto. A few of its paths unwrap on odd input
+/// (`INTERNALDATE NIL`), and a server's bytes must never be able to panic
+/// us: the known ones are refused before imap-proto sees them, and the
+/// parser runs under `catch_unwind` with the panic message silenced (see
+/// [`quietly`]) in case there are others.
 fn fetch(whole: &[u8]) -> Result<Untagged<'_>, String> {
     match without_literal8_markers(whole) {
         Cow::Borrowed(b) => fetch_proto(b),
@@ -289,13 +291,97 @@ fn fetch(whole: &[u8]) -> Result<Untagged<'_>, String> {
 }
 
 fn fetch_proto(whole: &[u8]) -> Result<Untagged<'_>, String> {
-    let parsed = std::panic::catch_unwind(|| imap_proto::Response::parse(whole))
-        .map_err(|_| "FETCH response the parser cannot read".to_string())?;
+    if has_nil_internaldate(whole) {
+        return Err(format!(
+            "FETCH response with INTERNALDATE NIL: {}",
+            excerpt(whole)
+        ));
+    }
+    let parsed = quietly(|| imap_proto::Response::parse(whole)).map_err(|_| {
+        PANICS_CAUGHT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("FETCH response the parser cannot read: {}", excerpt(whole))
+    })?;
     match parsed {
         Ok((&[], imap_proto::Response::Fetch(seq, attrs))) => Ok(Untagged::Fetch { seq, attrs }),
         Ok(_) => Err("FETCH response with trailing or unexpected data".into()),
         Err(_) => Err(format!("unparsable FETCH response: {}", excerpt(whole))),
     }
+}
+
+/// Whether `INTERNALDATE NIL` (on which imap-proto 0.17 unwraps a None)
+/// occurs in the protocol text of a response — outside quoted strings and
+/// literals, so a message body saying so is not mistaken for it.
+fn has_nil_internaldate(buf: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"INTERNALDATE NIL";
+    let mut i = 0;
+    let mut line_start = 0;
+    let mut in_quote = false;
+    while i < buf.len() {
+        let b = buf[i];
+        if in_quote {
+            match b {
+                b'\\' => i += 2,
+                b'"' => {
+                    in_quote = false;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_quote = true;
+                i += 1;
+            }
+            b'\r' if buf.get(i + 1) == Some(&b'\n') => {
+                let size = crate::imap::frame::literal_size(&buf[line_start..i]).unwrap_or(0);
+                i = (i + 2).saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
+                line_start = i;
+            }
+            _ => {
+                if buf[i..]
+                    .get(..NEEDLE.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(NEEDLE))
+                {
+                    return true;
+                }
+                i += 1;
+            }
+        }
+    }
+    false
+}
+
+/// How many times imap-proto panicked on a response (and was caught).
+/// Tests use it to show that known panics are avoided rather than caught.
+pub(crate) static PANICS_CAUGHT: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// Set while this thread runs a parser under [`quietly`].
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` under `catch_unwind` without the panic message reaching stderr:
+/// a server's odd bytes are reported as a protocol error of that session,
+/// not as a "thread panicked" line. The silence is scoped to this thread
+/// while `f` runs; every other panic is reported by the hook that was in
+/// place before (installed once, wrapping it).
+pub(crate) fn quietly<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::thread::Result<R> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(f);
+    QUIET.with(|q| q.set(was));
+    result
 }
 
 /// imap-proto cannot read RFC 3516 `~{n}` literals (BINARY fetches); the
@@ -627,11 +713,14 @@ impl<'a> Lexer<'a> {
         if self.b.get(start..start + 2) != Some(&b"\r\n"[..]) {
             return Err(self.err("CRLF after a literal size"));
         }
+        let end = (start + 2)
+            .checked_add(n)
+            .ok_or_else(|| format!("literal size {n} out of range"))?;
         let data = self
             .b
-            .get(start + 2..start + 2 + n)
+            .get(start + 2..end)
             .ok_or_else(|| "literal shorter than announced".to_string())?;
-        self.i = start + 2 + n;
+        self.i = end;
         Ok(data)
     }
 
