@@ -204,6 +204,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many pairs run at once')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only shard I of N (0-based): each pair always falls in the same shard, so hosts or job-array tasks can split a list without coordination')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'A config file every pair''s run reads (shared TLS, policies …); each pair''s --a/--b override its URLs')
+            [CompletionResult]::new('--pair-timeout', '--pair-timeout', [CompletionResultType]::ParameterName, 'Stop a pair''s run after SECONDS (it counts as exit 2; a rerun resumes safely), so one hung account cannot hold up the batch')
             [CompletionResult]::new('--log-dir', '--log-dir', [CompletionResultType]::ParameterName, 'Keep each pair''s standard output and error in DIR (NAME.out, NAME.err)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the outcomes (with each pair''s report) as JSON')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No line per finished pair on standard error')

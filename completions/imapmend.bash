@@ -109,7 +109,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__batch)
-            opts="-j -q -h --jobs --shard --config --log-dir --json --quiet --help plan sync check"
+            opts="-j -q -h --jobs --shard --config --pair-timeout --log-dir --json --quiet --help plan sync check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -128,6 +128,10 @@ _imapmend() {
                     return 0
                     ;;
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -197,6 +197,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand --jobs 'How many pairs run at once'
             cand --shard 'Run only shard I of N (0-based): each pair always falls in the same shard, so hosts or job-array tasks can split a list without coordination'
             cand --config 'A config file every pair''s run reads (shared TLS, policies …); each pair''s --a/--b override its URLs'
+            cand --pair-timeout 'Stop a pair''s run after SECONDS (it counts as exit 2; a rerun resumes safely), so one hung account cannot hold up the batch'
             cand --log-dir 'Keep each pair''s standard output and error in DIR (NAME.out, NAME.err)'
             cand --json 'Print the outcomes (with each pair''s report) as JSON'
             cand -q 'No line per finished pair on standard error'

@@ -207,6 +207,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s h -l help -d
 complete -c imapmend -n "__fish_imapmend_using_subcommand batch" -s j -l jobs -d 'How many pairs run at once' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand batch" -l shard -d 'Run only shard I of N (0-based): each pair always falls in the same shard, so hosts or job-array tasks can split a list without coordination' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand batch" -l config -d 'A config file every pair\'s run reads (shared TLS, policies …); each pair\'s --a/--b override its URLs' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand batch" -l pair-timeout -d 'Stop a pair\'s run after SECONDS (it counts as exit 2; a rerun resumes safely), so one hung account cannot hold up the batch' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand batch" -l log-dir -d 'Keep each pair\'s standard output and error in DIR (NAME.out, NAME.err)' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand batch" -l json -d 'Print the outcomes (with each pair\'s report) as JSON'
 complete -c imapmend -n "__fish_imapmend_using_subcommand batch" -s q -l quiet -d 'No line per finished pair on standard error'

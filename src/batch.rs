@@ -25,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One account pair of the list. Paths are relative to the list's directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -225,6 +225,8 @@ pub struct BatchRun {
     pub log_dir: Option<PathBuf>,
     /// Print a line per finished pair on stderr.
     pub progress: bool,
+    /// Kill a pair's run that takes longer than this.
+    pub pair_timeout: Option<Duration>,
 }
 
 /// Runs every pair, at most `jobs` at once, and returns the outcomes in the
@@ -319,7 +321,7 @@ fn run_pair(exe: &Path, run: &BatchRun, pair: &AccountPair) -> PairOutcome {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = match cmd.output() {
+    let (output, timed_out) = match run_child(&mut cmd, run.pair_timeout) {
         Ok(o) => o,
         Err(e) => {
             outcome.summary = format!("cannot start {}: {e}", exe.display());
@@ -334,6 +336,10 @@ fn run_pair(exe: &Path, run: &BatchRun, pair: &AccountPair) -> PairOutcome {
         .to_string();
     outcome.report = serde_json::from_slice(&output.stdout).ok();
     outcome.summary = match &outcome.report {
+        _ if timed_out => format!(
+            "stopped after {} s (--pair-timeout); a rerun resumes safely",
+            run.pair_timeout.map_or(0, |t| t.as_secs())
+        ),
         Some(report) => summarise(report),
         None => outcome
             .stderr
@@ -350,6 +356,53 @@ fn run_pair(exe: &Path, run: &BatchRun, pair: &AccountPair) -> PairOutcome {
         let _ = std::fs::write(dir.join(format!("{stem}.err")), &output.stderr);
     }
     outcome
+}
+
+/// Runs the child to its end, or kills it at `timeout` (imapmend is
+/// crash-safe: a killed sync resumes on the next run without duplicates).
+/// Standard output and error are read as they come, so a talkative child
+/// never blocks on a full pipe. Returns the output and whether it was killed.
+fn run_child(
+    cmd: &mut Command,
+    timeout: Option<Duration>,
+) -> std::io::Result<(std::process::Output, bool)> {
+    use std::io::Read;
+    let mut child = cmd.spawn()?;
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    Ok((
+        std::process::Output {
+            status,
+            stdout,
+            stderr,
+        },
+        timed_out,
+    ))
 }
 
 fn file_stem(name: &str) -> String {
@@ -491,6 +544,7 @@ pub fn run(args: &crate::cli::BatchArgs) -> i32 {
         config: args.config.clone(),
         log_dir: args.log_dir.clone(),
         progress: !args.quiet,
+        pair_timeout: args.pair_timeout.map(Duration::from_secs),
     };
     let outcomes = run_pairs(&run, &mine);
     let code = batch_exit_code(&outcomes);

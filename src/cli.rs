@@ -123,6 +123,12 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Stop a pair's run after SECONDS (it counts as exit 2; a rerun resumes
+    /// safely), so one hung account cannot hold up the batch
+    #[arg(long, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub pair_timeout: Option<u64>,
+
     /// Keep each pair's standard output and error in DIR (NAME.out, NAME.err)
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,

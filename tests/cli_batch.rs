@@ -178,3 +178,60 @@ fn batch_refuses_a_broken_list_with_exit_3() {
     let (code, _, _) = batch(dir.path(), &["batch", "plan", "l.csv", "--shard", "2/2"]);
     assert_eq!(code, 3);
 }
+
+#[test]
+fn a_hung_pair_is_stopped_by_pair_timeout_and_the_others_finish() {
+    // A server that accepts and never greets.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(4).collect();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(held);
+    });
+    let (a, b) = seeded_pair(20);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pa"), &a.password).unwrap();
+    std::fs::write(dir.path().join("pb"), &b.password).unwrap();
+    std::fs::write(
+        dir.path().join("l.csv"),
+        format!(
+            "name,a,b,a_password_file,b_password_file\n\
+             hung,imap://u@127.0.0.1:{port},imap://v@127.0.0.1:{port},pa,pb\n\
+             fine,{},{},pa,pb\n",
+            a.url(),
+            b.url()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = batch(
+        dir.path(),
+        &[
+            "batch",
+            "sync",
+            "l.csv",
+            "--pair-timeout",
+            "2",
+            "--",
+            "--a-tls",
+            "none",
+            "--b-tls",
+            "none",
+        ],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{stdout}"))
+            .to_string()
+    };
+    assert!(
+        row("hung").contains("┆    2 ┆") && row("hung").contains("--pair-timeout"),
+        "{stdout}"
+    );
+    assert!(row("fine").contains("┆    0 ┆"), "{stdout}");
+}
