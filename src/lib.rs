@@ -18,6 +18,7 @@ pub mod mutf7;
 pub mod plan;
 pub mod reconcile;
 pub mod report;
+pub mod progress;
 pub mod reviewed;
 pub mod run;
 pub mod secret;

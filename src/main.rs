@@ -31,10 +31,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
+    imapmend::progress::enable(job.verbosity < 0);
     let started = std::time::Instant::now();
     let metrics = job.metrics.clone();
     let endpoints = imapmend::metrics::endpoint_labels(&job);
     let code = runtime.block_on(run_with_deadline(job));
+    imapmend::progress::finish();
     if let Some(m) = metrics {
         if let Err(e) = m.write(&endpoints, code, started.elapsed()) {
             eprintln!(
@@ -57,6 +59,7 @@ async fn run_with_deadline(job: imapmend::config::Job) -> i32 {
     match tokio::time::timeout(limit, imapmend::run::run(job)).await {
         Ok(code) => code,
         Err(_) => {
+            imapmend::progress::finish();
             eprintln!(
                 "imapmend: UNKNOWN: the check did not finish within {} s (--timeout); no verdict",
                 limit.as_secs()

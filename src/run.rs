@@ -48,6 +48,7 @@ pub async fn run(job: Job) -> i32 {
             return exit::CANNOT_RUN;
         }
     };
+    crate::progress::phase("connecting to A and B");
     let (a, b) = tokio::join!(
         Connection::connect(&job.endpoints[0]),
         Connection::connect(&job.endpoints[1])
@@ -62,6 +63,7 @@ pub async fn run(job: Job) -> i32 {
         }
     };
     let read_only = !matches!(job.command, Command::Sync);
+    crate::progress::phase("listing both servers, fingerprinting new messages");
     let mut gathered = match gather(&mut conns, &state, read_only).await {
         Ok(g) => g,
         Err((side, e)) => {
@@ -156,6 +158,7 @@ pub async fn run(job: Job) -> i32 {
                 return code;
             }
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
+            crate::progress::phase("applying the plan");
             let outcome = apply(&plan, &gathered.input, &mut conns, &mut snapshot).await;
             let failed = problems || !outcome.failures.is_empty();
             code = exit::worst([
@@ -221,6 +224,7 @@ fn not_yet_supported(job: &Job) -> Option<String> {
 }
 
 fn print(report: &Report<'_>, job: &Job) {
+    crate::progress::finish();
     if job.json {
         println!("{}", report.to_json());
     } else if job.verbosity >= 0 {
