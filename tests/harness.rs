@@ -164,6 +164,29 @@ fn no_condstore_kind_hides_condstore_qresync_and_enable() {
 }
 
 #[test]
+fn no_uidplus_kind_hides_only_uidplus() {
+    let full = dovecot::fresh_user(Kind::Full).client();
+    let user = dovecot::fresh_user(Kind::NoUidplus);
+    let mut client = user.client();
+    assert!(
+        !client.has_capability("UIDPLUS"),
+        "NoUidplus still offers UIDPLUS: {:?}",
+        client.capabilities
+    );
+    let mut expected = full.capabilities.clone();
+    expected.retain(|c| !c.eq_ignore_ascii_case("UIDPLUS"));
+    assert_eq!(
+        client.capabilities, expected,
+        "NoUidplus should be Full minus UIDPLUS"
+    );
+    full.logout();
+    // Dovecot still names the new UID, so the test client can seed it.
+    let uid = client.append("INBOX", b"Subject: x\r\n\r\ny\r\n", &[], None);
+    assert_eq!(uid, 1);
+    client.logout();
+}
+
+#[test]
 fn generator_is_deterministic_and_messages_are_distinct() {
     let one = Generator::new(42).messages(200);
     let two = Generator::new(42).messages(200);

@@ -53,6 +53,10 @@ pub enum Kind {
     /// from a client that sends them anyway; as long as nobody does, SELECT
     /// reports no HIGHESTMODSEQ.
     NoCondstore,
+    /// Dovecot's defaults minus UIDPLUS (CONDSTORE/QRESYNC kept): a server
+    /// where `UID EXPUNGE` is not offered, so a propagated expunge can only
+    /// set \Deleted (SCENARIOS.md E9). Dovecot still answers APPENDUID.
+    NoUidplus,
 }
 
 /// Dovecot 2.3.19's default post-login capability list minus CONDSTORE,
@@ -63,12 +67,20 @@ CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH E
 SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY \
 PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY";
 
+/// Dovecot 2.3.19's default post-login capability list minus UIDPLUS.
+const NO_UIDPLUS_CAPABILITY: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT \
+SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL \
+CATENATE UNSELECT CHILDREN NAMESPACE LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH \
+ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY \
+PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY";
+
 impl Kind {
     /// The value of `imap_capability` for this kind ("" = Dovecot's default).
     pub fn imap_capability(self) -> &'static str {
         match self {
             Kind::Full => "",
             Kind::NoCondstore => NO_CONDSTORE_CAPABILITY,
+            Kind::NoUidplus => NO_UIDPLUS_CAPABILITY,
         }
     }
 }
@@ -475,7 +487,8 @@ pub fn render_config(v: &ConfigValues) -> String {
     out
 }
 
-static SERVERS: [[OnceLock<Dovecot>; 2]; 2] = [
+static SERVERS: [[OnceLock<Dovecot>; 2]; 3] = [
+    [OnceLock::new(), OnceLock::new()],
     [OnceLock::new(), OnceLock::new()],
     [OnceLock::new(), OnceLock::new()],
 ];
@@ -492,6 +505,7 @@ pub fn shared(kind: Kind, slot: usize) -> &'static Dovecot {
     let k = match kind {
         Kind::Full => 0,
         Kind::NoCondstore => 1,
+        Kind::NoUidplus => 2,
     };
     SERVERS[k][slot].get_or_init(|| Dovecot::start(kind))
 }

@@ -1,0 +1,243 @@
+//! Restore from backup (DESIGN.md, "Evidence is per side"): a user's
+//! Maildir, dovecot-uidlist and index files included, is copied aside, mail
+//! arrives and is synced, and the copy is put back. The restored side is
+//! suspect: the other side loses nothing, the restored side gets back what
+//! it lost, the healthy side's flags win, and what the healthy side proved
+//! expunged (tombstones) is expunged again on the restored side.
+
+use super::*;
+
+/// The plan says B looks restored (a note in the report).
+pub(super) fn says_b_looks_restored(run: &Run, report: &serde_json::Value) {
+    let b = run.cli_name(Which::B);
+    assert!(
+        notes(report)
+            .iter()
+            .any(|n| n.starts_with(&format!("{b} looks restored"))),
+        "{}: the plan should say that {b} looks restored: {:?}",
+        run.what,
+        notes(report)
+    );
+}
+
+#[test]
+fn restored_b_behind_the_snapshot_without_condstore() {
+    restore_b_story("restore b nocondstore", Kind::NoCondstore).run();
+}
+
+/// The scenario is only the hard one if B, restored and then given
+/// `deliveries` new messages, shows no sign of going back: UIDNEXT (and
+/// HIGHESTMODSEQ where offered) at or past what the snapshot saved, so only
+/// the reused UIDs' sizes and dates tell.
+fn b_passed_the_saved_watermarks(run: &Run) {
+    let summary = run.snapshot_summary();
+    let inbox = summary["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "INBOX")
+        .expect("INBOX in the snapshot");
+    let saved = &inbox["sides"][run.cli_index(Which::B)];
+    let mut client = run.b.client();
+    let now = client.examine("INBOX");
+    client.logout();
+    assert!(
+        u64::from(now.uidnext) > saved["uidnext"].as_u64().unwrap(),
+        "{}: B's UIDNEXT {} should have passed the saved {}",
+        run.what,
+        now.uidnext,
+        saved["uidnext"]
+    );
+    if let (Some(now), Some(was)) = (now.highestmodseq, saved["highestmodseq"].as_u64()) {
+        assert!(
+            now >= was,
+            "{}: B's HIGHESTMODSEQ {now} should have reached the saved {was}",
+            run.what
+        );
+    }
+}
+
+/// B is restored to a backup from before the last sync (it lacks m3, m4
+/// and has last week's flags), then receives `deliveries` new messages
+/// before imapmend runs: they reuse the UIDs m3 and m4 had on B, and with
+/// enough of them B's UIDNEXT passes the saved one. Regression is visible
+/// only in the reused UIDs (other size and date). B gets m3, m4 back, A
+/// gets the new mail, A's flags win.
+fn uid_reuse(name: &'static str, kind: Kind, deliveries: usize) -> Case {
+    let new: Vec<String> = (10..10 + deliveries)
+        .map(|i| format!("m{i}()@d2"))
+        .collect();
+    let case = Case::new(name)
+        .kind(kind)
+        .snapshot("INBOX: m1(\\Flagged) m2()")
+        .backup_b()
+        .a("INBOX: m1() m2(\\Seen) m3() m4()")
+        .sync_between()
+        .restore_b()
+        .b(format!("INBOX: m1(\\Flagged) m2() {}", new.join(" ")))
+        .suspect(Which::B, &[])
+        .expect(format!(
+            "INBOX: m1() m2(\\Seen) m3() m4() {}",
+            new.join(" ")
+        ));
+    if deliveries > 2 {
+        case.before_sync(b_passed_the_saved_watermarks)
+    } else {
+        case
+    }
+}
+
+#[test]
+fn restored_b_reusing_uids_past_the_saved_uidnext() {
+    uid_reuse("restore uid reuse", Kind::Full, 3).run();
+}
+
+#[test]
+fn restored_b_reusing_uids_past_the_saved_uidnext_and_highestmodseq() {
+    uid_reuse("restore uid reuse, modseq passed", Kind::Full, 8).run();
+}
+
+#[test]
+fn restored_b_reusing_uids_without_condstore() {
+    uid_reuse("restore uid reuse nocondstore", Kind::NoCondstore, 8).run();
+}
+
+/// The hardest reuse, for the history path: B's user changed flags after
+/// the backup and before the last sync, so the HIGHESTMODSEQ saved then is
+/// well above the backup's. Mail delivered after the restore gets modseqs
+/// from the backup's on: the messages that reuse UIDs 3 and 4 carry modseqs
+/// at or below the saved one, so `CHANGEDSINCE` never reports them, while
+/// UIDNEXT, HIGHESTMODSEQ and EXISTS all add up. Only their sizes and dates
+/// tell. Expected as for any restore: B gets m3, m4 and A's flags back, A
+/// gets the four new messages.
+#[test]
+fn restored_b_reusing_uids_the_change_history_cannot_show() {
+    Case::new("restore uid reuse under the saved modseq")
+        .snapshot("INBOX: m1() m2()")
+        .backup_b()
+        .a("INBOX: m1() m2() m3() m4()")
+        .sync_between()
+        .b("INBOX: m1(\\Seen) m2(\\Flagged) m3(\\Seen) m4()")
+        .sync_between()
+        .restore_b()
+        .b("INBOX: m1() m2() m10()@d2 m11()@d2 m12()@d2 m13()@d2")
+        .before_sync(|run| {
+            let summary = run.snapshot_summary();
+            let inbox = summary["mailboxes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == "INBOX")
+                .expect("INBOX in the snapshot");
+            let saved = &inbox["sides"][run.cli_index(Which::B)];
+            let saved_modseq = saved["highestmodseq"].as_u64().unwrap();
+            let mut client = run.b.client();
+            let now = client.open("EXAMINE", "INBOX", " (CONDSTORE)");
+            let done = client.command("UID FETCH 3:4 (MODSEQ)");
+            client.logout();
+            assert!(u64::from(now.uidnext) > saved["uidnext"].as_u64().unwrap());
+            assert!(now.highestmodseq.unwrap() >= saved_modseq);
+            for line in &done.untagged {
+                let line = String::from_utf8_lossy(line);
+                let modseq: u64 = line
+                    .rsplit_once("MODSEQ (")
+                    .and_then(|(_, v)| v.split(')').next())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("no MODSEQ in {line}"));
+                assert!(
+                    modseq <= saved_modseq,
+                    "{}: a reused UID is visible to CHANGEDSINCE {saved_modseq}: {line}",
+                    run.what
+                );
+            }
+        })
+        .suspect(Which::B, &[])
+        .expect(
+            "INBOX: m1(\\Seen) m2(\\Flagged) m3(\\Seen) m4() m10()@d2 m11()@d2 m12()@d2 m13()@d2",
+        )
+        .run();
+}
+
+/// The operator's way: `plan` first, then `sync`. The dry run must not
+/// erase the evidence the sync needs.
+#[test]
+#[ignore = "product bug: `plan` stores the restored side's listing in the fingerprint cache, so the \
+            `sync` right after it no longer sees the reused UIDs: plan reports 'B looks restored (UID 3 \
+            changed its size or INTERNALDATE)', the sync lists B as healthy ('server offers no \
+            CONDSTORE'), pushes B's stale flags onto A (A ends with m1(\\Flagged) and m2() instead of \
+            m1() and m2(\\Seen)) and never copies m10/m11 to A. Without the plan the same story passes \
+            (restored_b_reusing_uids_*)"]
+fn restored_b_reusing_uids_plan_then_sync() {
+    uid_reuse("restore uid reuse, plan first", Kind::NoCondstore, 3)
+        .plan_before(1, Some(says_b_looks_restored))
+        .run();
+}
+
+/// m2 was expunged on A after B's backup and the expunge reached B (a
+/// tombstone); the restore brings m2 back on B only. It is expunged there
+/// again, not copied to A.
+fn tombstone(kind: Kind) -> Case {
+    Case::new("restore tombstone")
+        .kind(kind)
+        .snapshot("INBOX: m1() m2(\\Seen) m3()")
+        .backup_b()
+        .a("INBOX: m1() m3()")
+        .sync_between()
+        .restore_b()
+        .suspect(Which::B, &[])
+        .plan_before(
+            1,
+            Some(|run, report| {
+                says_b_looks_restored(run, report);
+                let inbox = planned(report, "INBOX");
+                assert_eq!(count(inbox, "copies"), 0, "{}\n{inbox:#}", run.what);
+                let expunges = inbox["expunges"].as_array().unwrap();
+                assert_eq!(expunges.len(), 1, "{}\n{inbox:#}", run.what);
+                assert_eq!(expunges[0]["side"], run.cli_name(Which::B));
+            }),
+        )
+        .untouched(Which::A)
+        .expect("INBOX: m1() m3()")
+}
+
+#[test]
+fn restored_b_gets_mail_expunged_since_the_backup_expunged_again() {
+    tombstone(Kind::Full).run();
+}
+
+#[test]
+#[ignore = "product bug: without CONDSTORE a restore that brings back only a message imapmend itself \
+            expunged (UIDNEXT unchanged) is not detected: the full listing shows UID 2 again, though \
+            its expunge was proven and propagated, yet B is judged healthy ('server offers no \
+            CONDSTORE'); the plan copies the tombstoned m2 from B to A ('copied, since nothing proves B \
+            was restored') instead of expunging it on B. DESIGN's sign 'EXISTS disagrees with known - \
+            expunged + new' (3 listed vs 2) is not applied to the full listing. On Kind::Full, \
+            HIGHESTMODSEQ going backwards catches it"]
+fn restored_b_tombstones_without_condstore() {
+    tombstone(Kind::NoCondstore).run();
+}
+
+/// `--restored b` where nothing shows it (B's changes look like ordinary
+/// flag changes and an expunge): A's flags win on every pair, and m4, gone
+/// from B, is copied back instead of being expunged on A. A is not written.
+fn operator_says_restored(kind: Kind) -> Case {
+    Case::new("--restored b")
+        .kind(kind)
+        .args(&["--restored", "b"])
+        .snapshot("INBOX: m1(\\Seen) m2() m3(\\Flagged) m4(\\Seen)")
+        .a("INBOX: m1(\\Seen \\Answered) m2() m3(\\Flagged) m4(\\Seen)")
+        .b("INBOX: m1() m2(\\Seen) m3()")
+        .plan_before(1, Some(says_b_looks_restored))
+        .untouched(Which::A)
+        .expect("INBOX: m1(\\Seen \\Answered) m2() m3(\\Flagged) m4(\\Seen)")
+}
+
+#[test]
+fn restored_b_by_the_operator_lets_a_win() {
+    operator_says_restored(Kind::Full).run();
+}
+
+#[test]
+fn restored_b_by_the_operator_without_condstore() {
+    operator_says_restored(Kind::NoCondstore).run();
+}
