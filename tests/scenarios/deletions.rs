@@ -377,6 +377,46 @@ fn copies_into_archive_and_expunges_from_inbox(run: &Run, report: &serde_json::V
     assert_eq!(count(inbox, "expunges"), 1, "{}\n{inbox:#}", run.what);
 }
 
+/// How many messages a user's mailboxes held after each save, copy or
+/// expunge, in the order the server logged them (mail_log, see
+/// fixtures/dovecot.conf.in). Waits (boundedly) for the log to reach `last`:
+/// Dovecot's log process writes asynchronously.
+fn message_counts(user: &User, last: i64) -> Vec<i64> {
+    let tag = format!("imap({})", user.name);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut n = 0;
+        let mut counts = Vec::new();
+        for line in user.server_log().lines().filter(|l| l.contains(&tag)) {
+            if line.contains(": save: ") || line.contains(": copy: ") {
+                n += 1;
+            } else if line.contains(": expunge: ") {
+                n -= 1;
+            } else {
+                continue;
+            }
+            counts.push(n);
+        }
+        if counts.last() == Some(&last) || Instant::now() > deadline {
+            return counts;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// B held 3 messages before the move and holds 3 after it: from the moment
+/// it first held 3 it never held fewer, so m1 was never missing (the copy
+/// into Archive went out before the expunge from INBOX).
+fn b_never_had_zero_copies(run: &Run) {
+    let counts = message_counts(&run.b, 3);
+    let first = counts.iter().position(|&n| n == 3);
+    assert!(
+        first.is_some_and(|i| counts[i..].iter().all(|&n| n >= 3)) && counts.last() == Some(&3),
+        "{}: B's message count over its writes dipped below 3 (an expunge before the copy): {counts:?}",
+        run.what
+    );
+}
+
 /// E12: m1 moved from INBOX to Archive on A (COPY + EXPUNGE).
 fn e12(kind: Kind) -> Case {
     Case::new("e12")
@@ -385,6 +425,7 @@ fn e12(kind: Kind) -> Case {
         .a("INBOX: m2(); Archive: m3() m1(\\Seen)")
         .plan_before(1, Some(copies_into_archive_and_expunges_from_inbox))
         .expect("INBOX: m2(); Archive: m3() m1(\\Seen)")
+        .after_sync(b_never_had_zero_copies)
 }
 
 #[test]

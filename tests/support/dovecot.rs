@@ -189,6 +189,13 @@ impl User {
         self.home.join("Maildir")
     }
 
+    /// The log of the user's server (all its users), with one line per
+    /// saved, copied or expunged message (Dovecot's mail_log plugin).
+    pub fn server_log(&self) -> String {
+        let dir = self.home.parent().and_then(Path::parent).expect("home");
+        std::fs::read_to_string(dir.join("dovecot.log")).unwrap_or_default()
+    }
+
     /// A logged-in test client for this user.
     pub fn client(&self) -> MailClient {
         MailClient::login("127.0.0.1", self.port, &self.name, &self.password)
