@@ -6,8 +6,10 @@
 //! it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod corpus;
 pub mod dovecot;
 pub mod generator;
 pub mod mailclient;
 pub mod oracle;
+pub mod proxy;

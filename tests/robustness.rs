@@ -1,0 +1,804 @@
+//! Issue 5, against real Dovecot servers: what the network, the servers and
+//! other runs throw at imapmend.
+//!
+//! - **Cut connections**: one side is reached through a loopback proxy that
+//!   drops the connection after N bytes, either way, mid-literal included.
+//!   The run ends (exit 0, 2 or 3, never a hang, never a panic) with an
+//!   error naming the side, server and, where there is one, the mailbox;
+//!   a rerun through the healed proxy converges to the oracle.
+//! - **Stalls**: the proxy stops forwarding without closing; the engine's
+//!   read timeout (shortened for tests by `IMAPMEND_TEST_READ_TIMEOUT_SECS`)
+//!   ends the run, and a rerun converges.
+//! - **Hostile bytes from a real session**: a proxy rewrites Dovecot's
+//!   `INTERNALDATE "…"` into `INTERNALDATE NIL` (imap-proto panics on it):
+//!   a clear error, no panic message on stderr.
+//! - **Concurrency**: a second run on a snapshot in use is refused (exit 4
+//!   for sync and plan, 3 for check) while the first holds it, paused at
+//!   the proxy; a killed holder does not block the next run. Mail arriving
+//!   and flags changing on both servers while a sync runs (C1) are not lost:
+//!   after one more quiet run A equals B.
+//! - **Secrets**: refused logins, bad URLs, failing password commands, `-vv`
+//!   and `--json` never print a password.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::cli::{Outcome, Pair};
+use support::dovecot::{self, Kind};
+use support::generator::{Generator, Rng};
+use support::mailclient::MailClient;
+use support::oracle::{self, SideState};
+use support::proxy::{self, Dir, Fault, Proxy};
+
+const DATE: &str = "01-Jan-2024 10:00:00 +0000";
+
+/// A distinct message of about `size` bytes.
+fn msg(name: &str, size: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: Robust <robust@example.org>\r\nTo: Bob <bob@example.org>\r\n\
+         Subject: robustness message {name}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
+         Message-ID: <{name}@robust.imapmend.test>\r\n\r\n"
+    )
+    .into_bytes();
+    let line = format!("{name}: the quick brown fox jumps over the lazy dog 0123456789\r\n");
+    while m.len() < size {
+        m.extend_from_slice(line.as_bytes());
+    }
+    oracle::name_content(&m, name);
+    m
+}
+
+/// Looks a message up on a side by content.
+fn uid_of(c: &mut MailClient, mailbox: &str, content: &[u8]) -> u32 {
+    let want = oracle::fingerprint(content);
+    c.fetch_all(mailbox)
+        .into_iter()
+        .find(|m| oracle::fingerprint(&m.body) == want)
+        .unwrap_or_else(|| panic!("message not found in {mailbox}"))
+        .uid
+}
+
+// ---------------------------------------------------------------------------
+// The scenario the network tests break
+// ---------------------------------------------------------------------------
+
+/// Two users with a snapshot between them, then changes on both sides: new
+/// messages both ways (large ones among them, so that cuts can land inside
+/// literals both ways) and flag additions both ways. `--a` goes through
+/// the proxy (which must pass everything while this runs).
+struct Scenario {
+    pair: Pair,
+    proxy: Proxy,
+    want: SideState,
+}
+
+fn scenario() -> Scenario {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start(a.port);
+    let mut pair = Pair::new(&a, &b);
+    pair.a_port = proxy.port();
+    let mut want = SideState::default();
+    let mut ca = a.client();
+    let mut cb = b.client();
+    ca.create("Archive");
+    let base: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("INBOX", "s1", msg("s1", 600)),
+        ("INBOX", "s2", msg("s2", 900)),
+        ("INBOX", "s3", msg("s3", 120_000)),
+        ("Archive", "s4", msg("s4", 700)),
+    ];
+    for (mailbox, _, bytes) in &base {
+        ca.append(mailbox, bytes, &[], Some(DATE));
+    }
+    cb.append("INBOX", &msg("t1", 800), &["\\Seen"], Some(DATE));
+    let first = pair.run("sync", &[], &[]);
+    assert_eq!(first.code, Some(0), "seeding sync: {}", first.describe());
+
+    // New on A: a big one and small ones; on B likewise.
+    let new_a = [
+        ("INBOX", "a1", 150_000),
+        ("INBOX", "a2", 500),
+        ("Archive", "a3", 2000),
+    ];
+    for (mailbox, name, size) in new_a {
+        ca.append(mailbox, &msg(name, size), &["\\Seen"], Some(DATE));
+    }
+    let new_b = [
+        ("INBOX", "b1", 130_000),
+        ("INBOX", "b2", 700),
+        ("Archive", "b3", 900),
+    ];
+    for (mailbox, name, size) in new_b {
+        cb.append(mailbox, &msg(name, size), &[], Some(DATE));
+    }
+    // Flags added both ways.
+    let s1a = uid_of(&mut ca, "INBOX", &base[0].2);
+    ca.store("INBOX", &[s1a], "+", &["\\Flagged"]);
+    let s2b = uid_of(&mut cb, "INBOX", &base[1].2);
+    cb.store("INBOX", &[s2b], "+", &["\\Answered"]);
+    ca.logout();
+    cb.logout();
+
+    want.add("INBOX", &base[0].2, &["\\Flagged"]);
+    want.add("INBOX", &base[1].2, &["\\Answered"]);
+    want.add("INBOX", &base[2].2, &[] as &[&str]);
+    want.add("Archive", &base[3].2, &[] as &[&str]);
+    want.add("INBOX", &msg("t1", 800), &["\\Seen"]);
+    for (mailbox, name, size) in new_a {
+        want.add(mailbox, &msg(name, size), &["\\Seen"]);
+    }
+    for (mailbox, name, size) in new_b {
+        want.add(mailbox, &msg(name, size), &[] as &[&str]);
+    }
+    Scenario { pair, proxy, want }
+}
+
+impl Scenario {
+    /// Both sides hold exactly `want`, and a plan finds nothing to do.
+    fn converged(&self, what: &str) -> Result<(), String> {
+        let sa = oracle::read_side(&self.pair.a);
+        let sb = oracle::read_side(&self.pair.b);
+        let d = format!(
+            "{}{}",
+            oracle::diff("A", &sa, "expected", &self.want),
+            oracle::diff("B", &sb, "expected", &self.want)
+        );
+        if !d.is_empty() {
+            return Err(format!("{what}: not converged:\n{d}"));
+        }
+        let plan = self.pair.run("plan", &[], &[]);
+        if plan.code != Some(0) {
+            return Err(format!("{what}: plan after the rerun: {}", plan.describe()));
+        }
+        Ok(())
+    }
+}
+
+/// A failed run explains itself: it names side A and the server it went
+/// through; every FAILED line names a mailbox and the side; no panic.
+fn check_failure_report(out: &Outcome, proxy_port: u16, what: &str) -> Result<(), String> {
+    let text = out.output();
+    if text.contains("panicked") || out.signal.is_some() {
+        return Err(format!("{what}: crashed: {}", out.describe()));
+    }
+    match out.code {
+        Some(0) => return Ok(()),
+        Some(2) | Some(3) => {}
+        _ => return Err(format!("{what}: unexpected exit: {}", out.describe())),
+    }
+    let server = format!("A (127.0.0.1:{proxy_port})");
+    if !text.contains(&server) {
+        return Err(format!(
+            "{what}: the error does not name {server}: {}",
+            out.describe()
+        ));
+    }
+    for line in text.lines().filter(|l| l.starts_with("FAILED")) {
+        let mut words = line.split_whitespace().skip(1);
+        let (mailbox, on, side) = (words.next(), words.next(), words.next());
+        let named = mailbox.is_some_and(|m| ["INBOX", "Archive"].contains(&m))
+            && on == Some("on")
+            && side.is_some_and(|s| s.starts_with('A'));
+        if !named {
+            return Err(format!(
+                "{what}: a FAILED line without mailbox and side: {line}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where to aim: measured on a clean run of the same scenario.
+struct Measured {
+    to_server: Vec<u8>,
+    to_client: Vec<u8>,
+}
+
+fn measure() -> Measured {
+    let s = scenario();
+    s.proxy.record();
+    let run = s.pair.run("sync", &[], &[]);
+    assert_eq!(run.code, Some(0), "clean run: {}", run.describe());
+    s.converged("clean run").unwrap();
+    Measured {
+        to_server: s.proxy.recorded(Dir::ToServer),
+        to_client: s.proxy.recorded(Dir::ToClient),
+    }
+}
+
+/// Cut points: inside the first large literal each way, and spread over
+/// the whole conversation (greeting and login included).
+fn aim(m: &Measured) -> Vec<(Dir, u64, String)> {
+    let mut points = Vec::new();
+    for (dir, stream) in [(Dir::ToClient, &m.to_client), (Dir::ToServer, &m.to_server)] {
+        let total = stream.len() as u64;
+        assert!(total > 1000, "{dir:?}: only {total} bytes in a clean run");
+        let lits = proxy::literals(stream, 100_000);
+        assert!(!lits.is_empty(), "{dir:?}: no large literal in a clean run");
+        let (start, size) = lits[0];
+        points.push((
+            dir,
+            (start + size / 2) as u64,
+            "in the middle of a large literal".to_string(),
+        ));
+        points.push((
+            dir,
+            start as u64 + 1,
+            "one byte into a large literal".to_string(),
+        ));
+        for percent in [1, 10, 50, 90, 99] {
+            points.push((
+                dir,
+                total * percent / 100,
+                format!("{percent}% into the conversation"),
+            ));
+        }
+    }
+    points
+}
+
+/// Runs `cases` on `threads` threads; every failure, as text.
+fn in_parallel<T: Send + 'static>(
+    cases: Vec<T>,
+    threads: usize,
+    run: fn(&T) -> Result<(), String>,
+) -> Vec<String> {
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(cases));
+    let failures = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (queue, failures) = (queue.clone(), failures.clone());
+            std::thread::spawn(move || loop {
+                let Some(case) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&case)))
+                    .unwrap_or_else(|p| {
+                        Err(p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "panic".into()))
+                    });
+                if let Err(e) = r {
+                    failures.lock().unwrap().push(e);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let v = failures.lock().unwrap().clone();
+    v
+}
+
+fn cut_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
+    let what = format!("cut {dir:?} after {after} bytes ({why})");
+    let s = scenario();
+    s.proxy.arm(Fault::Cut {
+        dir: *dir,
+        after: *after,
+    });
+    let out = s.pair.run_within("sync", &[], &[], Duration::from_secs(60));
+    if s.proxy.faults_fired() == 0 && out.code != Some(0) {
+        return Err(format!(
+            "{what}: the cut did not happen, yet: {}",
+            out.describe()
+        ));
+    }
+    check_failure_report(&out, s.proxy.port(), &what)?;
+    eprintln!(
+        "{what}: exit {:?} in {:?}; {}",
+        out.code,
+        out.took,
+        first_error(&out)
+    );
+    let rerun = s.pair.run("sync", &[], &[]);
+    if rerun.code != Some(0) {
+        return Err(format!("{what}: the rerun failed: {}", rerun.describe()));
+    }
+    s.converged(&what)
+}
+
+/// The first error line of a run, for the log.
+fn first_error(out: &Outcome) -> String {
+    out.output()
+        .lines()
+        .find(|l| l.starts_with("FAILED") || l.starts_with("imapmend:"))
+        .unwrap_or("no error")
+        .to_string()
+}
+
+#[test]
+fn cut_connections_fail_clearly_and_a_rerun_converges() {
+    let started = Instant::now();
+    let m = measure();
+    let points = aim(&m);
+    let n = points.len();
+    let failures = in_parallel(points, 3, cut_case);
+    eprintln!("{n} cut points in {:?}", started.elapsed());
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cuts failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+fn stall_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
+    let what = format!("stall {dir:?} after {after} bytes ({why})");
+    let s = scenario();
+    s.proxy.arm(Fault::Stall {
+        dir: *dir,
+        after: *after,
+    });
+    let out = s.pair.run_within(
+        "sync",
+        &[],
+        &[("IMAPMEND_TEST_READ_TIMEOUT_SECS", "2")],
+        Duration::from_secs(60),
+    );
+    if out.took > Duration::from_secs(30) {
+        return Err(format!("{what}: took {:?}", out.took));
+    }
+    if s.proxy.faults_fired() > 0 {
+        if out.code == Some(0) {
+            return Err(format!(
+                "{what}: a stalled run succeeded: {}",
+                out.describe()
+            ));
+        }
+        if !out.output().contains("no answer within 2 s") {
+            return Err(format!("{what}: no timeout reported: {}", out.describe()));
+        }
+    }
+    check_failure_report(&out, s.proxy.port(), &what)?;
+    eprintln!(
+        "{what}: exit {:?} in {:?}; {}",
+        out.code,
+        out.took,
+        first_error(&out)
+    );
+    let rerun = s.pair.run("sync", &[], &[]);
+    if rerun.code != Some(0) {
+        return Err(format!("{what}: the rerun failed: {}", rerun.describe()));
+    }
+    s.converged(&what)
+}
+
+#[test]
+fn stalled_connections_time_out_and_a_rerun_converges() {
+    let started = Instant::now();
+    let m = measure();
+    let points: Vec<_> = aim(&m)
+        .into_iter()
+        .filter(|(_, _, why)| {
+            why.contains("middle") || why.starts_with("50%") || why.starts_with("1%")
+        })
+        .collect();
+    let n = points.len();
+    let failures = in_parallel(points, 3, stall_case);
+    eprintln!("{n} stalls in {:?}", started.elapsed());
+    assert!(
+        failures.is_empty(),
+        "{} of {n} stalls failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The read timeout override is what the engine uses: a stall at the
+/// greeting ends the run in about that time, exit 3 (nothing ran).
+#[test]
+fn stall_before_the_greeting_hits_the_timeout_not_a_hang() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start(a.port);
+    let mut pair = Pair::new(&a, &b);
+    pair.a_port = proxy.port();
+    proxy.arm(Fault::Stall {
+        dir: Dir::ToClient,
+        after: 0,
+    });
+    let started = Instant::now();
+    let out = pair.run_within(
+        "sync",
+        &[],
+        &[("IMAPMEND_TEST_READ_TIMEOUT_SECS", "2")],
+        Duration::from_secs(30),
+    );
+    let took = started.elapsed();
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("A (127.0.0.1:{})", proxy.port()))
+            && out.stderr.contains("no answer within 2 s"),
+        "{}",
+        out.describe()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Hostile bytes inside a real session
+// ---------------------------------------------------------------------------
+
+/// `INTERNALDATE "…"` → `INTERNALDATE NIL` in the server's lines.
+fn nil_internaldate(line: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(line);
+    if !text.starts_with("* ") || !text.contains("INTERNALDATE \"") {
+        return line.to_vec();
+    }
+    let start = text.find("INTERNALDATE \"").unwrap() + "INTERNALDATE ".len();
+    let end = text[start + 1..]
+        .find('"')
+        .map_or(text.len(), |e| start + 1 + e + 1);
+    format!("{}NIL{}", &text[..start], &text[end..]).into_bytes()
+}
+
+#[test]
+fn internaldate_nil_from_a_server_is_a_clear_error_without_a_panic_message() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start(a.port);
+    let mut pair = Pair::new(&a, &b);
+    pair.a_port = proxy.port();
+    let mut ca = a.client();
+    ca.append("INBOX", &msg("nil1", 500), &[], Some(DATE));
+    ca.logout();
+    proxy.arm(Fault::Rewrite(nil_internaldate));
+    let out = pair.run("plan", &[], &[]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    let text = out.output();
+    assert!(!text.contains("panicked"), "{}", out.describe());
+    assert!(
+        text.contains("INTERNALDATE NIL")
+            && text.contains(&format!("A (127.0.0.1:{})", proxy.port())),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAILED") && l.contains("INBOX on A")),
+        "{}",
+        out.describe()
+    );
+    // Nothing was decided from the broken listing; through an honest
+    // connection the same snapshot syncs normally.
+    let run = pair.run("sync", &[], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sa = oracle::read_side(&a);
+    oracle::assert_sides_equal(&sa, &oracle::read_side(&b));
+    assert_eq!(sa.len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency
+// ---------------------------------------------------------------------------
+
+/// A run paused at the proxy holds the snapshot: a second run on it is
+/// refused at once with a clear message (sync and plan: 4; check: 3), and
+/// the first run then finishes normally.
+#[test]
+fn a_second_run_on_a_snapshot_in_use_is_refused() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start(a.port);
+    let mut pair = Pair::new(&a, &b);
+    pair.a_port = proxy.port();
+    let mut ca = a.client();
+    ca.append("INBOX", &msg("lock1", 500), &[], Some(DATE));
+    ca.logout();
+    proxy.arm(Fault::PauseOn {
+        text: b"LIST".to_vec(),
+    });
+    let first = pair.spawn("sync", &[], &[]);
+    assert!(
+        proxy.wait_paused(Duration::from_secs(30)),
+        "the first run never listed"
+    );
+    for (verb, code) in [("sync", 4), ("plan", 4), ("check", 3)] {
+        let started = Instant::now();
+        let second = pair.run_within(verb, &[], &[], Duration::from_secs(30));
+        assert_eq!(second.code, Some(code), "{verb}: {}", second.describe());
+        assert!(
+            second.stderr.contains("is in use by another imapmend run"),
+            "{verb}: {}",
+            second.describe()
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{verb} waited");
+    }
+    proxy.resume();
+    let first = support::cli::wait(first, Duration::from_secs(60), "sync (first)");
+    assert_eq!(first.code, Some(0), "{}", first.describe());
+    let again = pair.run("sync", &[], &[]);
+    assert_eq!(again.code, Some(0), "{}", again.describe());
+    oracle::assert_sides_equal(&oracle::read_side(&a), &oracle::read_side(&b));
+}
+
+/// The lock dies with its holder: after a SIGKILL the next run is not
+/// refused.
+#[test]
+fn a_killed_run_does_not_leave_the_snapshot_locked() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start(a.port);
+    let mut pair = Pair::new(&a, &b);
+    pair.a_port = proxy.port();
+    let mut ca = a.client();
+    ca.append("INBOX", &msg("lock2", 500), &[], Some(DATE));
+    ca.logout();
+    proxy.arm(Fault::PauseOn {
+        text: b"LIST".to_vec(),
+    });
+    let mut first = pair.spawn("sync", &[], &[]);
+    assert!(proxy.wait_paused(Duration::from_secs(30)));
+    first.kill().unwrap();
+    let _ = support::cli::wait(first, Duration::from_secs(30), "sync (killed)");
+    proxy.resume();
+    let next = pair.run("sync", &[], &[]);
+    assert_eq!(next.code, Some(0), "{}", next.describe());
+    oracle::assert_sides_equal(&oracle::read_side(&a), &oracle::read_side(&b));
+}
+
+/// C1: while a sync is paused (at B's first write, or while B is being
+/// listed), new mail arrives on both servers and flags change on both —
+/// including a flag on a message the paused run is about to store to.
+/// After the run and one more quiet run, A equals B with nothing lost.
+fn changes_during_a_run(pause_on: &[u8]) {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start(b.port);
+    let mut pair = Pair::new(&a, &b);
+    pair.b_port = proxy.port();
+    let mut rng = Rng::new(0xc1);
+    let mut g = Generator::new(0xc1c1);
+    g.large_percent = 0;
+    let mut want = SideState::default();
+    let mut ca = a.client();
+    let mut base = Vec::new();
+    for _ in 0..40 {
+        let m = g.message();
+        ca.append("INBOX", &m.bytes, &[], Some(&m.internal_date));
+        base.push(m.bytes);
+    }
+    ca.logout();
+    let first = pair.run("sync", &[], &[]);
+    assert_eq!(first.code, Some(0), "{}", first.describe());
+
+    // Before the run: something for it to do on B (a copy and a store).
+    let mut ca = a.client();
+    let x1 = msg("x1", 3000);
+    ca.append("INBOX", &x1, &[], Some(DATE));
+    let m0a = uid_of(&mut ca, "INBOX", &base[0]);
+    ca.store("INBOX", &[m0a], "+", &["\\Seen"]);
+    ca.logout();
+
+    proxy.arm(Fault::PauseOn {
+        text: pause_on.to_vec(),
+    });
+    let run = pair.spawn("sync", &[], &[]);
+    assert!(
+        proxy.wait_paused(Duration::from_secs(30)),
+        "the run never sent {:?}",
+        String::from_utf8_lossy(pause_on)
+    );
+    // Meanwhile: mail arrives on both, flags change on both.
+    let mut ca = a.client();
+    let mut cb = b.client();
+    let (x2, y1) = (msg("x2", 2000), msg("y1", 2500));
+    ca.append("INBOX", &x2, &["\\Flagged"], Some(DATE));
+    cb.append("INBOX", &y1, &[], Some(DATE));
+    let m1b = uid_of(&mut cb, "INBOX", &base[1]);
+    cb.store("INBOX", &[m1b], "+", &["$Work"]);
+    let m2a = uid_of(&mut ca, "INBOX", &base[2]);
+    ca.store("INBOX", &[m2a], "+", &["\\Answered"]);
+    // The message whose \Seen the paused run is about to store on B.
+    if let Some(m0b) = cb
+        .fetch_all("INBOX")
+        .into_iter()
+        .find(|m| oracle::fingerprint(&m.body) == oracle::fingerprint(&base[0]))
+        .map(|m| m.uid)
+    {
+        cb.store("INBOX", &[m0b], "+", &["\\Flagged"]);
+    }
+    ca.logout();
+    cb.logout();
+    let _ = rng.next_u64();
+    proxy.resume();
+    let out = support::cli::wait(run, Duration::from_secs(60), "sync (paused)");
+    eprintln!("the run during changes: {}", out.describe());
+    assert!(
+        matches!(out.code, Some(0) | Some(2)),
+        "the run during changes: {}",
+        out.describe()
+    );
+    let quiet = pair.run("sync", &[], &[]);
+    assert_eq!(quiet.code, Some(0), "the quiet run: {}", quiet.describe());
+
+    for (i, bytes) in base.iter().enumerate() {
+        let flags: &[&str] = match i {
+            0 => &["\\Seen", "\\Flagged"],
+            1 => &["$Work"],
+            2 => &["\\Answered"],
+            _ => &[],
+        };
+        want.add("INBOX", bytes, flags);
+    }
+    want.add("INBOX", &x1, &[] as &[&str]);
+    want.add("INBOX", &x2, &["\\Flagged"]);
+    want.add("INBOX", &y1, &[] as &[&str]);
+    let sa = oracle::read_side(&a);
+    let sb = oracle::read_side(&b);
+    oracle::assert_state("A", &sa, &want);
+    oracle::assert_state("B", &sb, &want);
+    let plan = pair.run("plan", &[], &[]);
+    assert_eq!(plan.code, Some(0), "{}", plan.describe());
+}
+
+#[test]
+fn c1_changes_while_the_run_writes_are_not_lost() {
+    changes_during_a_run(b"APPEND");
+}
+
+#[test]
+fn c1_changes_while_the_run_lists_are_not_lost() {
+    changes_during_a_run(b"UID FETCH");
+}
+
+// ---------------------------------------------------------------------------
+// Secrets
+// ---------------------------------------------------------------------------
+
+/// Standard base64 (what AUTHENTICATE PLAIN would carry).
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                T[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+/// Asserts that none of `secrets` (nor their SASL PLAIN encodings for
+/// `users`) is in the run's output.
+#[track_caller]
+fn assert_no_secret(out: &Outcome, secrets: &[&str], users: &[&str], what: &str) {
+    let text = out.output();
+    for s in secrets {
+        assert!(
+            !text.contains(s),
+            "{what}: the output shows {s:?}:\n{}",
+            out.describe()
+        );
+        for u in users {
+            let token = base64(format!("\0{u}\0{s}").as_bytes());
+            assert!(
+                !text.contains(&token),
+                "{what}: the output shows the AUTH token:\n{}",
+                out.describe()
+            );
+        }
+    }
+}
+
+#[test]
+fn passwords_never_appear_in_output() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let mut ca = a.client();
+    ca.append("INBOX", &msg("sec1", 500), &["\\Seen"], Some(DATE));
+    ca.logout();
+    let pair = Pair::new(&a, &b);
+    let users = [a.name.as_str(), b.name.as_str()];
+    let real = [a.password.as_str(), b.password.as_str()];
+    let wrong = "Wr0ng-S3cret-Pa55";
+
+    // Successful runs at every verbosity, text and JSON.
+    for (verb, extra) in [
+        ("plan", &["-vv"][..]),
+        ("plan", &["--json"]),
+        ("sync", &["-vv"]),
+        ("sync", &["--json", "-vv"]),
+        ("check", &["-vv"]),
+        ("check", &["--json"]),
+    ] {
+        let out = pair.run(verb, extra, &[]);
+        assert!(
+            matches!(out.code, Some(0) | Some(1)),
+            "{verb} {extra:?}: {}",
+            out.describe()
+        );
+        assert_no_secret(&out, &real, &users, &format!("{verb} {extra:?}"));
+    }
+
+    // A refused login, at every verbosity.
+    for extra in [&["-vv"][..], &["--json"], &["-vv", "--json"], &[]] {
+        let out = pair.run("sync", extra, &[("IMAPMEND_A_PASSWORD", wrong)]);
+        assert_eq!(out.code, Some(3), "{extra:?}: {}", out.describe());
+        assert!(out.stderr.contains("login"), "{}", out.describe());
+        assert_no_secret(
+            &out,
+            &[wrong, real[1]],
+            &users,
+            &format!("wrong password {extra:?}"),
+        );
+    }
+
+    // A password in the URL is refused without being echoed.
+    let url = format!("imap://{}:{}@127.0.0.1:{}", a.name, "UrlS3cretXyz", a.port);
+    let out = support::cli::wait(
+        std::process::Command::new(support::cli::imapmend_binary())
+            .args(["sync", "-vv", "--a", &url, "--b", &Pair::url(&b, b.port)])
+            .args(["--a-tls", "none", "--b-tls", "none", "--state"])
+            .arg(pair.dir.path().join("other.sqlite"))
+            .env("IMAPMEND_B_PASSWORD", &b.password)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(30),
+        "sync with a password in the URL",
+    );
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    assert_no_secret(
+        &out,
+        &["UrlS3cretXyz", real[1]],
+        &users,
+        "password in the URL",
+    );
+
+    // Password commands that fail: what they printed is not shown.
+    for cmd in [
+        "echo CmdS3cret-1; exit 1",
+        "echo CmdS3cret-1 >&2; exit 3",
+        "printf 'CmdS3cret-1'; kill -9 $$",
+        "echo CmdS3cret-1 | no-such-command-imapmend",
+    ] {
+        let out = pair.run("sync", &["-vv", "--a-password-command", cmd], &[]);
+        assert_eq!(out.code, Some(3), "{cmd}: {}", out.describe());
+        let cmd_stderr_leak = cmd.contains(">&2");
+        if !cmd_stderr_leak {
+            assert_no_secret(&out, &["CmdS3cret-1", real[1]], &users, cmd);
+        } else {
+            // The command's own stderr is the command's business (it goes
+            // where imapmend's stderr goes); imapmend must not repeat it.
+            let repeated = out.stderr.matches("CmdS3cret-1").count();
+            assert!(repeated <= 1, "{cmd}: repeated: {}", out.describe());
+        }
+    }
+
+    // A password command that works but gives the wrong password.
+    let out = pair.run(
+        "sync",
+        &["-vv", "--json", "--a-password-command", "echo CmdS3cret-2"],
+        &[],
+    );
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    assert_no_secret(
+        &out,
+        &["CmdS3cret-2", real[1]],
+        &users,
+        "wrong password from a command",
+    );
+
+    // A password file with the wrong password.
+    let file = pair.dir.path().join("pw");
+    std::fs::write(&file, "FileS3cret-3\n").unwrap();
+    let out = pair.run(
+        "sync",
+        &["-vv", "--a-password-file", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    assert_no_secret(
+        &out,
+        &["FileS3cret-3", real[1]],
+        &users,
+        "wrong password from a file",
+    );
+}

@@ -1,0 +1,171 @@
+//! Running the `imapmend` binary against two test users, with a deadline:
+//! the robustness and crash tests need the exit status (or the signal that
+//! ended it), both outputs, extra environment (the hidden test hooks), a
+//! side reached through a [`super::proxy::Proxy`], and runs started in the
+//! background.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::dovecot::User;
+
+/// The binary under test; `IMAPMEND_BIN` overrides it (e.g. a release build).
+pub fn imapmend_binary() -> PathBuf {
+    std::env::var_os("IMAPMEND_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_imapmend")))
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The exit code, None when a signal ended the process.
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+}
+
+impl Outcome {
+    /// stdout and stderr together, for searching.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// A one-paragraph account for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "exit {:?} signal {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.signal, self.took, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Two users, the ports `--a` / `--b` name (a proxy's, or the server's own),
+/// and a private directory for the snapshot.
+pub struct Pair {
+    pub a: User,
+    pub b: User,
+    pub a_port: u16,
+    pub b_port: u16,
+    pub dir: tempfile::TempDir,
+    /// Extra environment for every run.
+    pub env: Vec<(String, String)>,
+}
+
+impl Pair {
+    pub fn new(a: &User, b: &User) -> Pair {
+        Pair {
+            a: a.clone(),
+            b: b.clone(),
+            a_port: a.port,
+            b_port: b.port,
+            dir: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.sqlite")
+    }
+
+    pub fn url(user: &User, port: u16) -> String {
+        format!("imap://{}@127.0.0.1:{port}", user.name)
+    }
+
+    /// The command for `imapmend VERB … EXTRA`, not started.
+    pub fn command(&self, verb: &str, extra: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(imapmend_binary());
+        cmd.arg(verb)
+            .args(["--a", &Self::url(&self.a, self.a_port)])
+            .args(["--b", &Self::url(&self.b, self.b_port)])
+            .args(["--a-tls", "none", "--b-tls", "none"])
+            .arg("--state")
+            .arg(self.state_path())
+            .args(extra)
+            .env("IMAPMEND_A_PASSWORD", &self.a.password)
+            .env("IMAPMEND_B_PASSWORD", &self.b.password)
+            .env("XDG_STATE_HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("IMAPMEND_TEST_CRASH_AFTER_WRITES")
+            .env_remove("IMAPMEND_TEST_WRITE_LOG")
+            .env_remove("IMAPMEND_TEST_READ_TIMEOUT_SECS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `imapmend VERB` to the end (at most `limit`, else panics).
+    pub fn run(&self, verb: &str, extra: &[&str], env: &[(&str, &str)]) -> Outcome {
+        self.run_within(verb, extra, env, Duration::from_secs(120))
+    }
+
+    pub fn run_within(
+        &self,
+        verb: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        limit: Duration,
+    ) -> Outcome {
+        let child = self
+            .command(verb, extra, env)
+            .spawn()
+            .expect("spawn imapmend");
+        wait(child, limit, verb)
+    }
+
+    /// Starts `imapmend VERB` in the background.
+    pub fn spawn(&self, verb: &str, extra: &[&str], env: &[(&str, &str)]) -> Child {
+        self.command(verb, extra, env)
+            .spawn()
+            .expect("spawn imapmend")
+    }
+}
+
+/// Waits for a child started by [`Pair::spawn`], collecting its output;
+/// kills it and panics past `limit` (a hang is a failure, never a wait).
+pub fn wait(mut child: Child, limit: Duration, what: &str) -> Outcome {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let e = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+            panic!("imapmend {what} did not finish within {limit:?} (killed)\n{e}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Outcome {
+        code: status.code(),
+        signal: status.signal(),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        took: started.elapsed(),
+    }
+}
