@@ -700,9 +700,9 @@ fn passwords_never_appear_in_output() {
 
     // Successful runs at every verbosity, text and JSON.
     for (verb, extra) in [
-        ("plan", &["-vv"][..]),
+        ("plan", &["-vvv"][..]),
         ("plan", &["--json"]),
-        ("sync", &["-vv"]),
+        ("sync", &["-vvv"]),
         ("sync", &["--json", "-vv"]),
         ("check", &["-vv"]),
         ("check", &["--json"]),
@@ -765,8 +765,9 @@ fn passwords_never_appear_in_output() {
         if !cmd_stderr_leak {
             assert_no_secret(&out, &["CmdS3cret-1", real[1]], &users, cmd);
         } else {
-            // The command's own stderr is the command's business (it goes
-            // where imapmend's stderr goes); imapmend must not repeat it.
+            // imapmend quotes a failed command's error output once, as its
+            // diagnosis (gpg's or pass's words); what a command prints
+            // there is the command's business. Its stdout never shows.
             let repeated = out.stderr.matches("CmdS3cret-1").count();
             assert!(repeated <= 1, "{cmd}: repeated: {}", out.describe());
         }
