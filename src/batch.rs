@@ -196,6 +196,25 @@ fn read_csv(path: &Path, text: &str) -> Result<Vec<AccountPair>, String> {
     Ok(pairs)
 }
 
+/// A shared config file that names one snapshot would give every pair the
+/// same file (all but one refused as "other servers"), and one that names
+/// the servers would make every pair the same: both are refused unless each
+/// pair overrides them.
+fn check_shared_config(config: Option<&Path>, pairs: &[AccountPair]) -> Result<(), String> {
+    let Some(path) = config else {
+        return Ok(());
+    };
+    let file = crate::config::ConfigFile::load(path).map_err(|e| e.to_string())?;
+    if file.content.state.is_some() && pairs.iter().any(|p| p.state.is_none()) {
+        return Err(format!(
+            "the shared config file {} sets `state`: every pair of a batch needs its own \
+             snapshot; remove it (the default path is per pair) or give each pair a state column",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// How one pair went.
 #[derive(Debug, Clone, Serialize)]
 pub struct PairOutcome {
@@ -529,6 +548,10 @@ pub fn run(args: &crate::cli::BatchArgs) -> i32 {
             return exit::CANNOT_RUN;
         }
     };
+    if let Err(e) = check_shared_config(args.config.as_deref(), &pairs) {
+        eprintln!("imapmend: {e}");
+        return exit::CANNOT_RUN;
+    }
     let total = pairs.len();
     let mine: Vec<AccountPair> = match args.shard {
         Some(s) => pairs

@@ -235,3 +235,23 @@ fn a_hung_pair_is_stopped_by_pair_timeout_and_the_others_finish() {
     );
     assert!(row("fine").contains("┆    0 ┆"), "{stdout}");
 }
+
+#[test]
+fn a_shared_config_naming_one_snapshot_for_all_pairs_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shared.toml"), "state = \"one.sqlite\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("l.csv"),
+        "a,b\nimaps://u@a.example,imaps://u@b.example\nimaps://v@a.example,imaps://v@b.example\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = batch(
+        dir.path(),
+        &["batch", "plan", "l.csv", "--config", "shared.toml"],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("every pair of a batch needs its own snapshot"),
+        "{stderr}"
+    );
+}
