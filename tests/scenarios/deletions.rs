@@ -1,4 +1,4 @@
-//! SCENARIOS.md E4–E13, F12, F13, I2 and U2: deletion needs proof.
+//! SCENARIOS.md E4–E13, F12, F13, I2, U2 and U3: deletion needs proof.
 //!
 //! A message gone from a healthy side is a proven expunge: its partner is
 //! removed with `UID EXPUNGE` of exactly that UID, or only marked \Deleted
@@ -564,5 +564,75 @@ fn u2_recreated_with_other_content_deletes_nothing_and_copies_back() {
             }),
         )
         .expect(all("m999(\\Flagged)"))
+        .run();
+}
+
+// ---------------------------------------------------------------------------
+// U3 large values
+// ---------------------------------------------------------------------------
+
+/// Writes a Maildir++ folder `.Big` on A behind Dovecot's back, with
+/// UIDVALIDITY 4294967295 (2^32-1) and UIDs just below 2^32-1 in its
+/// dovecot-uidlist, holding m1(\Seen) and m2.
+fn big_uids_on_a(run: &Run) {
+    let maildir = run.a.maildir();
+    let folder = maildir.join(".Big");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(folder.join(sub)).unwrap();
+    }
+    let mut uidlist = String::from("3 V4294967295 N4294967295\n");
+    for (i, (name, info)) in [("m1", "S"), ("m2", "")].into_iter().enumerate() {
+        let base = format!("1704103200.u3{name}.imapmend");
+        std::fs::write(
+            folder.join("cur").join(format!("{base}:2,{info}")),
+            standard_content(name),
+        )
+        .unwrap();
+        uidlist.push_str(&format!("{} :{base}\n", 4294967293 + i));
+    }
+    std::fs::write(folder.join("dovecot-uidlist"), uidlist).unwrap();
+    let status = Command::new("chown")
+        .arg("-R")
+        .arg(format!("--reference={}", maildir.display()))
+        .arg(&folder)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut client = run.a.client();
+    let big = client.examine("Big");
+    client.logout();
+    assert_eq!(
+        (big.uidvalidity, big.uidnext, big.exists),
+        (4294967295, 4294967295, 2),
+        "{}: Dovecot should take the uidlist as written",
+        run.what
+    );
+}
+
+#[test]
+fn u3_uidvalidity_and_uids_near_two_to_the_32() {
+    Case::new("u3")
+        .snapshot("INBOX: m3()")
+        .before_sync(big_uids_on_a)
+        .expect("INBOX: m3(); Big: m1(\\Seen) m2()")
+        .after_sync(|run| {
+            // Stored and read back without overflow (SQLite integers are
+            // signed): the plan after the sync takes the history path, and
+            // the snapshot shows the values as the server gave them.
+            let summary = run.snapshot_summary();
+            let big = summary["mailboxes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == "Big")
+                .expect("Big in the snapshot");
+            let side = &big["sides"][run.cli_index(Which::A)];
+            assert_eq!(
+                (side["uidvalidity"].as_u64(), side["uidnext"].as_u64()),
+                (Some(4294967295), Some(4294967295)),
+                "{}: {big:#}",
+                run.what
+            );
+        })
         .run();
 }
