@@ -803,3 +803,77 @@ fn passwords_never_appear_in_output() {
         "wrong password from a file",
     );
 }
+
+// ---------------------------------------------------------------------------
+// Server refusals (E10, I9)
+// ---------------------------------------------------------------------------
+
+/// Puts a message straight into a user's Maildir (`cur/`, flags in the
+/// name), bypassing APPEND: how a zero-byte message, which Dovecot refuses
+/// to APPEND, gets onto a server at all.
+fn put_in_maildir(user: &support::dovecot::User, name: &str, bytes: &[u8], flags: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let cur = user.maildir().join("cur");
+    let owner = std::fs::metadata(&cur).expect("the user's Maildir exists");
+    let path = cur.join(format!("1700000000.M1P1.{name}:2,{flags}"));
+    std::fs::write(&path, bytes).unwrap();
+    std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
+}
+
+/// A message B refuses (Dovecot: "Can't save a zero byte message") is
+/// reported per message with the server's words, the other copies go
+/// through, and on every rerun it is tried (or skipped) again — never
+/// taken for deleted, so it stays on A.
+#[test]
+fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let pair = Pair::new(&a, &b);
+    let mut ca = a.client();
+    let ok1 = msg("ok1", 700);
+    ca.append("INBOX", &ok1, &[], Some(DATE));
+    ca.logout();
+    put_in_maildir(&a, "zero", b"", "S");
+    let mut cb = b.client();
+    let ok2 = msg("ok2", 700);
+    cb.append("INBOX", &ok2, &["\\Flagged"], Some(DATE));
+    cb.logout();
+    let on_a = oracle::read_side(&a);
+    assert_eq!(
+        on_a.len(),
+        2,
+        "A should hold ok1 and the zero-byte message:\n{on_a}"
+    );
+
+    for round in 0..3 {
+        let out = pair.run("sync", &[], &[]);
+        assert_eq!(out.code, Some(2), "round {round}: {}", out.describe());
+        let failed: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("FAILED"))
+            .collect();
+        eprintln!("round {round}: {failed:?}");
+        assert!(
+            failed.len() == 1
+                && failed[0].contains("INBOX on B")
+                && failed[0].contains("0 bytes")
+                && failed[0].contains("zero byte message"),
+            "round {round}: one failure naming the message and the server's words: {}",
+            out.describe()
+        );
+        // A keeps everything it had; B got the rest.
+        let sa = oracle::read_side(&a);
+        oracle::assert_state("A", &sa, &on_a_with(&on_a, &ok2));
+        let mut want_b = SideState::default();
+        want_b.add("INBOX", &ok1, &[] as &[&str]);
+        want_b.add("INBOX", &ok2, &["\\Flagged"]);
+        oracle::assert_state("B", &oracle::read_side(&b), &want_b);
+    }
+}
+
+/// `base` plus one message in INBOX, flagged \Flagged.
+fn on_a_with(base: &SideState, extra: &[u8]) -> SideState {
+    let mut s = base.clone();
+    s.add("INBOX", extra, &["\\Flagged"]);
+    s
+}
