@@ -35,3 +35,130 @@ stop_system_dovecot() {
             $sudo kill "$(cat /run/dovecot/master.pid)" >/dev/null 2>&1 || true
     fi
 }
+
+# --- Throwaway Dovecot servers on loopback (scripts/demo, scripts/bench) ---
+# Each server is a SIDE (a short name such as A or B) with everything under
+# "$WORK/SIDE": config from the shared template fixtures/dovecot.conf.in,
+# logs, and one home per user (mail in ~/Maildir). The caller sets WORK to a
+# temp dir (mode 755) and declares `declare -A PID PORT`; call
+# dovecot_accounts once before the first prepare_server.
+
+# The accounts Dovecot runs under: as root, its own system users, and mail
+# stored as `nobody` (Dovecot refuses UID 0 for mail); otherwise ourselves.
+# tests/support/dovecot.rs makes the same choice.
+dovecot_accounts() {
+    if [ "$(id -u)" -eq 0 ]; then
+        INTERNAL_USER=dovecot INTERNAL_GROUP=dovecot LOGIN_USER=dovenull
+        MAIL_UID=$(id -u nobody) MAIL_GID=$(id -g nobody)
+    else
+        INTERNAL_USER=$(id -un) INTERNAL_GROUP=$(id -gn) LOGIN_USER=$(id -un)
+        MAIL_UID=$(id -u) MAIL_GID=$(id -g)
+    fi
+}
+
+free_port() {
+    local p
+    for p in $(shuf -i 20000-60000 -n 50); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    echo "no free port found" >&2
+    return 1
+}
+
+# prepare_server SIDE [IMAP_CAPABILITY [EXTRA]]: writes SIDE's config from the
+# shared template, with the settings EXTRA appended (a later setting
+# overrides an earlier one), and picks its port (PORT[SIDE]). Users come
+# with add_user.
+prepare_server() {
+    local side=$1 caps=${2:-} extra=${3:-} dir="$WORK/$1"
+    mkdir -p "$dir/home" "$dir/state" "$dir/passwd.d"
+    PORT[$side]=$(free_port)
+    sed -e "s#@BASE_DIR@#$dir/run#" \
+        -e "s#@STATE_DIR@#$dir/state#" \
+        -e "s#@LOG_PATH@#$dir/dovecot.log#g" \
+        -e "s#@PASSWD_DIR@#$dir/passwd.d#g" \
+        -e "s#@PORT@#${PORT[$side]}#" \
+        -e "s#@INTERNAL_USER@#$INTERNAL_USER#" \
+        -e "s#@INTERNAL_GROUP@#$INTERNAL_GROUP#" \
+        -e "s#@LOGIN_USER@#$LOGIN_USER#" \
+        -e "s#@IMAP_CAPABILITY@#$caps#" \
+        -e "s#@EXTRA_CONFIG@##" \
+        fixtures/dovecot.conf.in >"$dir/dovecot.conf"
+    if [ -n "$extra" ]; then
+        printf '\n%s\n' "$extra" >>"$dir/dovecot.conf"
+    fi
+}
+
+# add_user SIDE USER PASSWORD: one passwd file per user (Dovecot reads a
+# file it never opened at once), home in "$WORK/SIDE/home/USER".
+add_user() {
+    local side=$1 user=$2 password=$3 dir="$WORK/$1"
+    mkdir -p "$dir/home/$user"
+    echo "$user:{PLAIN}$password:$MAIL_UID:$MAIL_GID::$dir/home/$user::" >"$dir/passwd.d/$user"
+    chown -R "$MAIL_UID:$MAIL_GID" "$dir/home/$user"
+}
+
+# user_maildir SIDE USER: the user's Maildir root (INBOX; subfolders are .NAME).
+user_maildir() {
+    echo "$WORK/$1/home/$2/Maildir"
+}
+
+# start_server SIDE: starts `dovecot -F` and waits for its greeting.
+start_server() {
+    local side=$1 dir="$WORK/$1" line i
+    chown -R "$MAIL_UID:$MAIL_GID" "$dir/home"
+    "${DOVECOT:-/usr/sbin/dovecot}" -F -c "$dir/dovecot.conf" >>"$dir/stderr.log" 2>&1 &
+    PID[$side]=$!
+    for i in $(seq 1 200); do
+        # (the braces keep 2>/dev/null from applying to the whole script)
+        if { exec 3<>"/dev/tcp/127.0.0.1/${PORT[$side]}"; } 2>/dev/null; then
+            if read -r -t 2 line <&3 && [[ $line == "* OK"* ]]; then
+                exec 3<&- 3>&-
+                return
+            fi
+            exec 3<&- 3>&-
+        fi
+        sleep 0.05
+    done
+    echo "Dovecot for $side did not start; see $dir/dovecot.log and $dir/stderr.log" >&2
+    cat "$dir/stderr.log" "$dir/dovecot.log" >&2 || true
+    exit 1
+}
+
+stop_server() {
+    local side=$1
+    if [ -n "${PID[$side]:-}" ]; then
+        kill "${PID[$side]}" 2>/dev/null || true
+        wait "${PID[$side]}" 2>/dev/null || true
+        unset "PID[$side]"
+    fi
+}
+
+# Stops every server started with start_server (for an EXIT trap).
+stop_all_servers() {
+    local side
+    for side in "${!PID[@]}"; do
+        stop_server "$side"
+    done
+}
+
+# ensure_commands CMD:PACKAGE…: installs (apt) the packages whose command is
+# missing. CMD may be a path.
+ensure_commands() {
+    local pair missing=()
+    for pair in "$@"; do
+        if ! command -v "${pair%%:*}" >/dev/null 2>&1; then
+            missing+=("${pair#*:}")
+        fi
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        local sudo=""
+        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        echo "installing ${missing[*]}…"
+        $sudo apt-get update
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    fi
+}
