@@ -72,3 +72,26 @@ fn one_way_delete_extra_is_under_the_guard() {
         .expect("INBOX: m1()")
         .run();
 }
+
+/// One extra only (two or more hit the bug above): it goes, under the guard
+/// — `--max-delete 0` withholds it (exit 4, B unchanged), the default lets
+/// it go.
+#[test]
+fn one_way_delete_extra_removes_a_single_extra_under_the_guard() {
+    let args = ["--one-way", "a-to-b", "--delete-extra"];
+    Case::new("one-way --delete-extra, one extra")
+        .args(&args)
+        .snapshot("INBOX: m1(\\Seen) m2()")
+        .a("INBOX: m1(\\Seen \\Flagged) m2() m3()")
+        .b("INBOX: m1() m2() m9()")
+        .run_between(
+            "sync",
+            &["--one-way", "a-to-b", "--delete-extra", "--max-delete", "0"],
+            4,
+            &["WITHHELD: 1 deletions on"],
+        )
+        .b_is("INBOX: m1(\\Seen \\Flagged) m2() m3() m9()")
+        .untouched(Which::A)
+        .expect("INBOX: m1(\\Seen \\Flagged) m2() m3()")
+        .run();
+}
