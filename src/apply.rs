@@ -83,6 +83,7 @@ struct MailboxRun<'a> {
 
 impl MailboxRun<'_> {
     async fn apply(&mut self) {
+        self.forget_settled_intents();
         if let Some(side) = self.mb.create {
             if let Err(e) = self.create(side).await {
                 self.fail(side, "create mailbox", e);
@@ -162,6 +163,23 @@ impl MailboxRun<'_> {
         Ok(())
     }
 
+    /// An intent left by a run that stopped between an APPEND and its
+    /// checkpoint is settled once the mailbox has been listed in full: what
+    /// landed is on the target now and is re-paired by content in this very
+    /// plan, so nothing is appended twice. (Resolving by order and size, for
+    /// servers that rewrite messages on APPEND, comes with Cyrus support.)
+    fn forget_settled_intents(&mut self) {
+        let intents = match self.snapshot.intents() {
+            Ok(intents) => intents,
+            Err(e) => return self.fail(Side::A, "read pending intents", e.to_string()),
+        };
+        for intent in intents.into_iter().filter(|i| i.mailbox == self.mb.name) {
+            if let Err(e) = self.snapshot.drop_intent(intent.id) {
+                self.fail(intent.target, "forget a settled intent", e.to_string());
+            }
+        }
+    }
+
     /// Watermarks and pairs, with each pair's flags as they may be recorded
     /// before any STORE is sent.
     fn rebase(&mut self) -> Result<(), String> {
@@ -184,11 +202,14 @@ impl MailboxRun<'_> {
         });
         // Pairs about to be expunged stay until the expunge is done, so a
         // crash in between proves it again instead of copying the survivor back.
+        // (An extra with no partner — one-way, restored, damaged — has no
+        // pair to keep.)
         let expunging = self
             .mb
             .expunges
             .iter()
             .chain(&self.mb.withheld)
+            .filter(|e| e.pair.iter().all(|uid| *uid != 0))
             .map(|e| PairRecord {
                 uid: e.pair,
                 fingerprint: e.fingerprint,
