@@ -63,6 +63,9 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folder -d 'On
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-prefix -d 'A\'s folders live under this wire prefix, e.g. `INBOX.` (Courier, Cyrus): A\'s `INBOX.Sent` is then the mailbox `Sent`' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-prefix -d 'B\'s folders live under this wire prefix (as --a-prefix)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l map -d 'A\'s mailbox A_NAME is B\'s mailbox B_NAME, and the ones below them alike, e.g. --map "Sent Items=Sent"; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l user1 -d 'Server A\'s user' -r
@@ -116,6 +119,9 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folder -d 'On
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-prefix -d 'A\'s folders live under this wire prefix, e.g. `INBOX.` (Courier, Cyrus): A\'s `INBOX.Sent` is then the mailbox `Sent`' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-prefix -d 'B\'s folders live under this wire prefix (as --a-prefix)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l map -d 'A\'s mailbox A_NAME is B\'s mailbox B_NAME, and the ones below them alike, e.g. --map "Sent Items=Sent"; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l user1 -d 'Server A\'s user' -r
@@ -169,6 +175,9 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folder -d 'O
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-prefix -d 'A\'s folders live under this wire prefix, e.g. `INBOX.` (Courier, Cyrus): A\'s `INBOX.Sent` is then the mailbox `Sent`' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-prefix -d 'B\'s folders live under this wire prefix (as --a-prefix)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l map -d 'A\'s mailbox A_NAME is B\'s mailbox B_NAME, and the ones below them alike, e.g. --map "Sent Items=Sent"; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l user1 -d 'Server A\'s user' -r

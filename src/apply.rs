@@ -40,6 +40,8 @@ pub struct ApplyOutcome {
     pub flag_changes_on: [usize; 2],
     /// Messages expunged (or flagged for it) on each side.
     pub expunged_on: [usize; 2],
+    /// Mailboxes deleted on each side (`--delete-mailboxes`).
+    pub mailboxes_deleted_on: [usize; 2],
     pub failures: Vec<ActionFailure>,
     pub notes: Vec<String>,
 }
@@ -52,7 +54,14 @@ pub async fn apply(
     snapshot: &mut Snapshot,
 ) -> ApplyOutcome {
     let mut out = ApplyOutcome::default();
-    for mb in plan.mailboxes.iter().filter(|mb| mb.problems.is_empty()) {
+    // Mailbox deletions go last, after every copy has landed; a withheld one
+    // leaves its mailbox and its snapshot record as they are.
+    let (deletions, mailboxes): (Vec<&MailboxPlan>, Vec<&MailboxPlan>) = plan
+        .mailboxes
+        .iter()
+        .filter(|mb| mb.problems.is_empty())
+        .partition(|mb| mb.delete.is_some());
+    for mb in mailboxes {
         let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
         let statuses = [0, 1].map(|i| {
             listed
@@ -68,7 +77,69 @@ pub async fn apply(
         };
         run.apply().await;
     }
+    // Children first, so a parent is deleted once it has none left.
+    for mb in deletions.into_iter().rev() {
+        if let Some(deletion) = mb.delete.as_ref().filter(|d| !d.withheld) {
+            let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
+            let status = listed.and_then(|m| m.sides[deletion.side.index()].as_ref());
+            delete_mailbox(
+                mb,
+                deletion.side,
+                status.map(|s| &s.status),
+                conns,
+                snapshot,
+                &mut out,
+            )
+            .await;
+        }
+    }
     out
+}
+
+/// Deletes a mailbox the other side deleted since the last sync, unless it
+/// changed since it was listed (new mail would be lost), then forgets it.
+async fn delete_mailbox(
+    mb: &MailboxPlan,
+    side: Side,
+    listed: Option<&MailboxStatus>,
+    conns: &mut [Connection; 2],
+    snapshot: &mut Snapshot,
+    out: &mut ApplyOutcome,
+) {
+    let Some(wire) = mb.wire[side.index()].as_deref() else {
+        return;
+    };
+    let fail = |out: &mut ApplyOutcome, action: &str, error: String| {
+        out.failures.push(ActionFailure {
+            mailbox: mb.name.clone(),
+            side,
+            action: action.to_string(),
+            error,
+        })
+    };
+    let conn = &mut conns[side.index()];
+    match conn.select(wire, true).await {
+        Ok(now) if listed.is_some_and(|l| l.uidnext == now.uidnext && l.exists == now.exists) => {}
+        Ok(_) => {
+            out.notes.push(format!(
+                "{}: not deleted on {side}: it changed since it was listed; the next run decides again",
+                mb.name
+            ));
+            return;
+        }
+        Err(e) => return fail(out, "open the mailbox before deleting it", e.to_string()),
+    }
+    if let Err(e) = conn.delete_mailbox(wire).await {
+        return fail(out, "delete mailbox", e.to_string());
+    }
+    out.mailboxes_deleted_on[side.index()] += 1;
+    if let Err(e) = snapshot.forget_mailbox(&mb.name) {
+        fail(
+            out,
+            "forget the deleted mailbox in the snapshot",
+            e.to_string(),
+        );
+    }
 }
 
 /// The state of applying one mailbox's plan.

@@ -377,6 +377,20 @@ pub struct CommonArgs {
     #[arg(long, value_name = "REGEX", help_heading = "Mailboxes")]
     pub exclude: Vec<String>,
 
+    /// A's folders live under this wire prefix, e.g. `INBOX.` (Courier,
+    /// Cyrus): A's `INBOX.Sent` is then the mailbox `Sent`
+    #[arg(long, value_name = "PREFIX", help_heading = "Mailboxes")]
+    pub a_prefix: Option<String>,
+
+    /// B's folders live under this wire prefix (as --a-prefix)
+    #[arg(long, value_name = "PREFIX", help_heading = "Mailboxes")]
+    pub b_prefix: Option<String>,
+
+    /// A's mailbox A_NAME is B's mailbox B_NAME, and the ones below them
+    /// alike, e.g. --map "Sent Items=Sent"; repeatable
+    #[arg(long, value_name = "A_NAME=B_NAME", help_heading = "Mailboxes")]
+    pub map: Vec<String>,
+
     #[command(flatten)]
     pub imapsync: ImapsyncArgs,
 

@@ -17,6 +17,7 @@ use crate::imap::{ConnectSpec, TlsMode};
 use crate::mailbox_filter::MailboxFilter;
 use crate::metrics::Metrics;
 use crate::model::Side;
+use crate::reconcile::mailboxes::NameRules;
 use crate::secret::Secret;
 use crate::snapshot::EndpointIdentity;
 use file::{FileEndpoint, FilePolicy};
@@ -79,6 +80,8 @@ pub struct PolicyOptions {
     pub delete_extra: bool,
     /// Which mailboxes the run covers (`--folder`, `--exclude` …).
     pub mailboxes: MailboxFilter,
+    /// How names map between the sides (`--a-prefix`, `--map` …).
+    pub names: NameRules,
 }
 
 impl Default for PolicyOptions {
@@ -92,6 +95,7 @@ impl Default for PolicyOptions {
             one_way: None,
             delete_extra: false,
             mailboxes: MailboxFilter::default(),
+            names: NameRules::default(),
         }
     }
 }
@@ -322,6 +326,7 @@ fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOpt
             .or(c.imapsync.names_a_server().then_some(OneWay::AToB)),
         delete_extra: c.delete_extra || c.imapsync.delete2 || from_file(&|p| p.delete_extra),
         mailboxes: mailbox_filter(c, file),
+        names: name_rules(c)?,
     };
     options.mailboxes.compile().map_err(ConfigError::Options)?;
     if options.delete_extra && options.one_way.is_none() {
@@ -351,6 +356,24 @@ fn mailbox_filter(c: &CommonArgs, file: Option<&ConfigFile>) -> MailboxFilter {
         include: pick(&c.include, m.and_then(|m| m.include.as_ref())),
         exclude: pick(&c.exclude, m.and_then(|m| m.exclude.as_ref())),
     }
+}
+
+/// `--a-prefix`, `--b-prefix` and `--map A=B`.
+fn name_rules(c: &CommonArgs) -> Result<NameRules, ConfigError> {
+    let maps = c
+        .map
+        .iter()
+        .map(|m| match m.split_once('=') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok([a.to_string(), b.to_string()]),
+            _ => Err(ConfigError::Options(format!(
+                "--map {m:?}: give A's name and B's name, e.g. --map \"Sent Items=Sent\""
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NameRules {
+        prefixes: [&c.a_prefix, &c.b_prefix].map(|p| p.clone().unwrap_or_default()),
+        maps,
+    })
 }
 
 /// Where a side's setting came from: a command-line option (`--a`, named by
@@ -1437,6 +1460,7 @@ mod tests {
                 one_way: Some(OneWay::BToA),
                 delete_extra: true,
                 mailboxes: MailboxFilter::default(),
+                names: NameRules::default(),
             }
         );
         assert_eq!((job.json, job.verbosity), (true, -1));

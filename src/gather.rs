@@ -16,7 +16,9 @@ use crate::reconcile::evidence::{
     judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Evidence,
     Remembered, Watermark,
 };
-use crate::reconcile::mailboxes::{pair_mailboxes, MailboxEntry, MailboxPairing};
+use crate::reconcile::mailboxes::{
+    pair_mailboxes, MailboxEntry, MailboxPairing, NameRules, Naming,
+};
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, SnapshotState};
 use std::collections::HashMap;
@@ -56,6 +58,7 @@ pub async fn gather(
     conns: &mut [Connection; 2],
     state: &SnapshotState,
     read_only: bool,
+    names: &NameRules,
 ) -> Result<Gathered, (Side, ImapError)> {
     let [a, b] = conns;
     let (tree_a, tree_b) = tokio::join!(a.list_mailboxes(), b.list_mailboxes());
@@ -67,20 +70,32 @@ pub async fn gather(
                 wire_name: m.name.clone(),
                 delimiter: m.delimiter,
                 selectable: m.is_selectable(),
+                attributes: m.attributes.clone(),
             })
             .collect::<Vec<_>>()
     });
-    let delimiters = [0, 1].map(|i| entries[i].iter().find_map(|e| e.delimiter));
+    let naming = Naming::new(names.clone(), [&entries[0], &entries[1]]);
+    let tree = pair_mailboxes([&entries[0], &entries[1]], &naming);
 
     let mut gathered = Gathered {
         input: ReconcileInput {
-            delimiters,
+            naming,
             mailboxes: Vec::new(),
+            notes: tree.notes,
         },
-        failures: Vec::new(),
+        // A name that cannot be mapped safely is a failure of that mailbox.
+        failures: tree
+            .refused
+            .into_iter()
+            .map(|r| MailboxFailure {
+                mailbox: r.name,
+                side: r.side,
+                error: r.error,
+            })
+            .collect(),
         cache_updates: Vec::new(),
     };
-    for pairing in pair_mailboxes([&entries[0], &entries[1]]) {
+    for pairing in tree.pairings {
         let record = state.mailboxes.get(&pairing.name);
         let (la, lb) = tokio::join!(
             list_side(a, &pairing, Side::A, record, read_only),

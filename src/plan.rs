@@ -16,6 +16,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Plan {
     pub schema_version: u32,
     pub mailboxes: Vec<MailboxPlan>,
+    /// About the trees rather than one mailbox (mailboxes skipped on
+    /// purpose, such as `\All`).
+    pub notes: Vec<String>,
 }
 
 /// How a side's mailbox was read, and why.
@@ -35,6 +38,9 @@ pub struct MailboxPlan {
     pub wire: [Option<String>; 2],
     /// The mailbox is missing on this side and will be created.
     pub create: Option<Side>,
+    /// `--delete-mailboxes`: the mailbox is gone from one side since the
+    /// last sync and will be deleted on the other (or is withheld).
+    pub delete: Option<MailboxDeletion>,
     /// Per side, how it was listed (None where the mailbox does not exist).
     pub listing: [Option<ListingPath>; 2],
     /// UIDVALIDITY per side as listed (None where the mailbox does not exist).
@@ -57,6 +63,17 @@ pub struct MailboxPlan {
     /// Why this mailbox cannot be reconciled (it is then left alone and the
     /// run reports a partial failure).
     pub problems: Vec<String>,
+}
+
+/// Deleting a whole mailbox on one side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailboxDeletion {
+    /// The side the mailbox is deleted on.
+    pub side: Side,
+    /// How many messages go with it (they count toward the guard).
+    pub messages: usize,
+    /// Held back by the mass-deletion guard: nothing is done.
+    pub withheld: bool,
 }
 
 /// A pair as the snapshot should record it.
@@ -144,9 +161,9 @@ impl Plan {
 
     /// Whether the guard held back any deletion.
     pub fn withholds(&self) -> bool {
-        self.mailboxes
-            .iter()
-            .any(|m| !m.withheld.is_empty() || !m.withheld_flags.is_empty())
+        self.mailboxes.iter().any(|m| {
+            !m.withheld.is_empty() || !m.withheld_flags.is_empty() || m.withholds_deletion()
+        })
     }
 
     pub fn totals(&self) -> Totals {
@@ -178,9 +195,15 @@ impl Plan {
 impl MailboxPlan {
     pub fn has_actions(&self) -> bool {
         self.create.is_some()
+            || self.delete.as_ref().is_some_and(|d| !d.withheld)
             || !self.copies.is_empty()
             || !self.flag_changes.is_empty()
             || !self.expunges.is_empty()
+    }
+
+    /// Whether the guard held back this mailbox's deletion.
+    pub fn withholds_deletion(&self) -> bool {
+        self.delete.as_ref().is_some_and(|d| d.withheld)
     }
 
     /// The flag changes of one side grouped by delta, so each distinct delta

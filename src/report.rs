@@ -129,6 +129,10 @@ fn plan_table(plan: &Plan) -> String {
         if let Some(side) = mb.create {
             name.push_str(&format!(" (create on {side})"));
         }
+        if let Some(d) = &mb.delete {
+            let held = if d.withheld { ", WITHHELD" } else { "" };
+            name.push_str(&format!(" (delete on {}{held})", d.side));
+        }
         let listing = [0, 1]
             .map(|i| {
                 mb.listing[i]
@@ -214,6 +218,15 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             mb.wire[side.index()].as_deref().unwrap_or("")
         ));
     }
+    if let Some(d) = mb.delete.as_ref().filter(|d| !d.withheld) {
+        lines.push(format!(
+            "delete   mailbox {:?} on {} with its {} message(s): deleted on {} since the last sync",
+            mb.wire[d.side.index()].as_deref().unwrap_or(""),
+            d.side,
+            d.messages,
+            d.side.other()
+        ));
+    }
     for c in &mb.copies {
         lines.push(format!(
             "copy     {}→{} UID {} ({} bytes, {}, {}) flags {}",
@@ -272,32 +285,51 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
 
 fn plan_totals(plan: &Plan) -> String {
     let t = plan.totals();
-    format!(
-        "\nTotals: {} mailbox(es), {} paired; copy {} to A ({} bytes), {} to B ({} bytes); \
+    let mut notes = String::new();
+    for n in &plan.notes {
+        let _ = writeln!(notes, "note     {n}");
+    }
+    let deletes = |side: Side| {
+        plan.mailboxes
+            .iter()
+            .filter(|m| {
+                m.delete
+                    .as_ref()
+                    .is_some_and(|d| d.side == side && !d.withheld)
+            })
+            .count()
+    };
+    let deletes = match [deletes(Side::A), deletes(Side::B)] {
+        [0, 0] => String::new(),
+        [a, b] => format!("; delete {a} mailbox(es) on A, {b} on B"),
+    };
+    notes
+        + &format!(
+            "\nTotals: {} mailbox(es), {} paired; copy {} to A ({} bytes), {} to B ({} bytes); \
          flag changes {} on A, {} on B; create {} on A, {} on B; expunge {} on A, {} on B \
-         ({} on A, {} on B withheld); {} conflict(s) resolved by policy\n",
-        plan.mailboxes.len(),
-        t.pairs,
-        t.copies_to[0],
-        t.bytes_to[0],
-        t.copies_to[1],
-        t.bytes_to[1],
-        t.flag_changes_on[0],
-        t.flag_changes_on[1],
-        t.creates[0],
-        t.creates[1],
-        t.expunges_on[0],
-        t.expunges_on[1],
-        t.withheld_on[0],
-        t.withheld_on[1],
-        t.conflicts
-    )
+         ({} on A, {} on B withheld){deletes}; {} conflict(s) resolved by policy\n",
+            plan.mailboxes.len(),
+            t.pairs,
+            t.copies_to[0],
+            t.bytes_to[0],
+            t.copies_to[1],
+            t.bytes_to[1],
+            t.flag_changes_on[0],
+            t.flag_changes_on[1],
+            t.creates[0],
+            t.creates[1],
+            t.expunges_on[0],
+            t.expunges_on[1],
+            t.withheld_on[0],
+            t.withheld_on[1],
+            t.conflicts
+        )
 }
 
 fn applied_text(applied: &ApplyOutcome) -> String {
     let mut out = format!(
         "\nApplied: created {} on A, {} on B; copied {} to A, {} to B; flag changes {} on A, {} on B; \
-         expunged {} on A, {} on B\n",
+         expunged {} on A, {} on B{}\n",
         applied.created[0],
         applied.created[1],
         applied.copied_to[0],
@@ -305,7 +337,11 @@ fn applied_text(applied: &ApplyOutcome) -> String {
         applied.flag_changes_on[0],
         applied.flag_changes_on[1],
         applied.expunged_on[0],
-        applied.expunged_on[1]
+        applied.expunged_on[1],
+        match applied.mailboxes_deleted_on {
+            [0, 0] => String::new(),
+            [a, b] => format!("; deleted {a} mailbox(es) on A, {b} on B"),
+        }
     );
     for n in &applied.notes {
         let _ = writeln!(out, "note     {n}");

@@ -18,10 +18,6 @@ use crate::snapshot::{Snapshot, SnapshotError};
 /// Runs the job and returns the process exit code. Everything the operator
 /// should see is printed here (report on stdout, fatal errors on stderr).
 pub async fn run(job: Job) -> i32 {
-    if let Some(why) = not_yet_supported(&job) {
-        eprintln!("imapmend: {why}");
-        return exit::CANNOT_RUN;
-    }
     let mut snapshot =
         match Snapshot::open(&job.state_path, [&job.identities[0], &job.identities[1]]) {
             Ok(s) => s,
@@ -64,7 +60,7 @@ pub async fn run(job: Job) -> i32 {
     };
     let read_only = !matches!(job.command, Command::Sync);
     crate::progress::phase("listing both servers, fingerprinting new messages");
-    let mut gathered = match gather(&mut conns, &state, read_only).await {
+    let mut gathered = match gather(&mut conns, &state, read_only, &job.options.names).await {
         Ok(g) => g,
         Err((side, e)) => {
             eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
@@ -200,27 +196,9 @@ fn policy(job: &Job) -> Policy {
         max_delete: o.max_delete.unwrap_or(MaxDelete::DEFAULT),
         one_way: o.one_way.map(|w| w.source()),
         delete_extra: o.delete_extra,
+        delete_mailboxes: o.delete_mailboxes,
         ..Policy::default()
     }
-}
-
-/// Options whose spelling is fixed but whose behaviour is not built yet. An
-/// option that is accepted but ignored would mislead (`--one-way` ignored
-/// means copying both ways), so they are refused until they work.
-fn not_yet_supported(job: &Job) -> Option<String> {
-    let o = &job.options;
-    let refused = [(o.delete_mailboxes, "--delete-mailboxes")];
-    let names: Vec<&str> = refused
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, n)| *n)
-        .collect();
-    (!names.is_empty()).then(|| {
-        format!(
-            "{} not supported by this version yet; nothing was done",
-            names.join(", ")
-        )
-    })
 }
 
 fn print(report: &Report<'_>, job: &Job) {

@@ -10,7 +10,7 @@
 //! guard; a message gone from a suspect side is copied back.
 
 use super::flags::{self, SideFlags};
-use super::mailboxes::wire_name;
+use super::mailboxes::{plan_existence, Naming};
 use super::matching::match_by_content;
 use super::{BasePair, Evidence, MailboxInput, Policy};
 use crate::config::DeleteMode;
@@ -21,15 +21,12 @@ use crate::plan::{
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// The plan for one mailbox.
-pub fn reconcile_mailbox(
-    input: &MailboxInput,
-    delimiters: [Option<char>; 2],
-    policy: &Policy,
-) -> MailboxPlan {
+pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy) -> MailboxPlan {
     let mut plan = MailboxPlan {
         name: input.name.clone(),
         wire: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.wire_name.clone())),
         create: None,
+        delete: None,
         listing: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.path.clone())),
         uidvalidity: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.status.uidvalidity)),
         pairs: Vec::new(),
@@ -51,19 +48,8 @@ pub fn reconcile_mailbox(
             return plan;
         }
     }
-    for side in Side::BOTH {
-        if input.sides[side.index()].is_none() {
-            match wire_name(&input.name, delimiters[side.index()]) {
-                Ok(w) => {
-                    plan.wire[side.index()] = Some(w);
-                    plan.create = Some(side);
-                }
-                Err(e) => {
-                    plan.problems.push(format!("cannot create on {side}: {e}"));
-                    return plan;
-                }
-            }
-        }
+    if !plan_existence(&mut plan, input, naming, policy) {
+        return plan;
     }
 
     let absent = MailboxStatus::default();
@@ -675,7 +661,11 @@ mod tests {
     }
 
     fn plan(input: &MailboxInput, policy: Policy) -> MailboxPlan {
-        reconcile_mailbox(input, [Some('/'), Some('/')], &policy)
+        let naming = crate::reconcile::mailboxes::Naming {
+            delimiters: [Some('/'), Some('/')],
+            ..Default::default()
+        };
+        reconcile_mailbox(input, &naming, &policy)
     }
 
     #[test]

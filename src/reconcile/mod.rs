@@ -75,20 +75,25 @@ pub struct MailboxInput {
 /// Both trees, listed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReconcileInput {
-    /// Each side's hierarchy delimiter, for naming mailboxes it lacks.
-    pub delimiters: [Option<char>; 2],
+    /// How names map between the sides, for naming mailboxes a side lacks.
+    pub naming: mailboxes::Naming,
     pub mailboxes: Vec<MailboxInput>,
+    /// About the trees (mailboxes skipped on purpose), for the Plan.
+    pub notes: Vec<String>,
 }
 
 /// Computes the Plan for everything listed.
 pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
+    let mut plans: Vec<_> = input
+        .mailboxes
+        .iter()
+        .map(|mb| messages::reconcile_mailbox(mb, &input.naming, policy))
+        .collect();
+    mailboxes::guard_mailbox_deletions(&mut plans, input, policy);
     Plan {
         schema_version: SCHEMA_VERSION,
-        mailboxes: input
-            .mailboxes
-            .iter()
-            .map(|mb| messages::reconcile_mailbox(mb, input.delimiters, policy))
-            .collect(),
+        mailboxes: plans,
+        notes: input.notes.clone(),
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Policy {
     /// `--drop-restored-extras`: messages only on a restored side are
     /// expunged there (under the guard) instead of copied to the other side.
     pub drop_restored_extras: bool,
+    /// `--delete-mailboxes` (M2): a mailbox gone from one side since the
+    /// last sync is deleted on the other, if that holds nothing new.
+    pub delete_mailboxes: bool,
 }
 
 impl Default for Policy {
@@ -43,6 +46,7 @@ impl Default for Policy {
             delete_extra: false,
             tombstones: true,
             drop_restored_extras: false,
+            delete_mailboxes: false,
         }
     }
 }

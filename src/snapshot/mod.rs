@@ -477,6 +477,18 @@ impl Snapshot {
         )
     }
 
+    /// Forgets a mailbox deleted on both sides: its watermarks, pairs,
+    /// cache and intents (tombstones stay, without the mailbox).
+    pub fn forget_mailbox(&mut self, mailbox: &str) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("forgetting mailbox {mailbox:?}"),
+            |tx, _| {
+                tx.execute("DELETE FROM mailbox WHERE name = ?1", [mailbox])?;
+                Ok(())
+            },
+        )
+    }
+
     /// Raises the highest UIDNEXT / HIGHESTMODSEQ seen on one side (after
     /// our own writes); values lower than those recorded are ignored.
     pub fn raise_seen(

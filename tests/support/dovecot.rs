@@ -218,6 +218,23 @@ impl Dovecot {
     }
 
     fn try_start(kind: Kind) -> Result<Dovecot, String> {
+        Dovecot::try_start_with(kind, "")
+    }
+
+    /// Starts a server of `kind` with settings appended to the template
+    /// (a [`Layout`]'s), retrying on a port race.
+    pub fn start_with(kind: Kind, extra_config: &str) -> Dovecot {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            match Dovecot::try_start_with(kind, extra_config) {
+                Ok(server) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("could not start Dovecot ({kind:?}, {extra_config:?}): {last_error}");
+    }
+
+    fn try_start_with(kind: Kind, extra_config: &str) -> Result<Dovecot, String> {
         let accounts = accounts();
         let dir = tempfile::Builder::new()
             .prefix("imapmend-dovecot-")
@@ -245,6 +262,7 @@ impl Dovecot {
             internal_group: &accounts.internal_group,
             login_user: &accounts.login_user,
             imap_capability: kind.imap_capability(),
+            extra_config,
         });
         let conf = root.join("dovecot.conf");
         std::fs::write(&conf, config).map_err(|e| e.to_string())?;
@@ -468,6 +486,8 @@ pub struct ConfigValues<'a> {
     pub internal_group: &'a str,
     pub login_user: &'a str,
     pub imap_capability: &'a str,
+    /// Settings appended at the end (later settings override earlier ones).
+    pub extra_config: &'a str,
 }
 
 /// Fills in the template; panics if a placeholder is left over.
@@ -482,7 +502,10 @@ pub fn render_config(v: &ConfigValues) -> String {
         .replace("@INTERNAL_USER@", v.internal_user)
         .replace("@INTERNAL_GROUP@", v.internal_group)
         .replace("@LOGIN_USER@", v.login_user)
-        .replace("@IMAP_CAPABILITY@", v.imap_capability);
+        .replace("@IMAP_CAPABILITY@", v.imap_capability)
+        // On its own line only: the comment naming it stays one line.
+        .replace("\n@EXTRA_CONFIG@\n", &format!("\n{}\n", v.extra_config))
+        .replace("@EXTRA_CONFIG@", "");
     let body: String = out
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -547,4 +570,85 @@ pub fn pair(kind: Kind) -> (User, User) {
 pub fn pair_on_one_server(kind: Kind) -> (User, User) {
     let s = shared(kind, 0);
     (s.fresh_user(), s.fresh_user())
+}
+
+/// Mailbox layouts other than Dovecot's default Maildir++ (where '.'
+/// separates levels and '/' is refused), for the naming tests. Each is a
+/// [`Kind::Full`] server with settings appended to the shared template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// `LAYOUT=fs`: '/' separates levels, '.' is a plain character.
+    Slash,
+    /// One personal namespace under the prefix `INBOX.` (Courier, Cyrus).
+    InboxPrefix,
+    /// mbox files: a mailbox is a file and cannot have children
+    /// (`\NoInferiors`).
+    Mbox,
+    /// `LAYOUT=fs` with special-use mailboxes made for every user:
+    /// "All Mail" (`\All`) and "Sent Items" (`\Sent`).
+    SpecialUse,
+}
+
+const LAYOUTS: [Layout; 4] = [
+    Layout::Slash,
+    Layout::InboxPrefix,
+    Layout::Mbox,
+    Layout::SpecialUse,
+];
+
+impl Layout {
+    /// The settings appended to the template for this layout.
+    pub fn extra_config(self) -> &'static str {
+        match self {
+            Layout::Slash => "mail_location = maildir:~/Maildir:LAYOUT=fs\n",
+            Layout::InboxPrefix => {
+                "namespace inbox {\n  inbox = yes\n  prefix = INBOX.\n  separator = .\n}\n"
+            }
+            Layout::Mbox => "mail_location = mbox:~/mail:INBOX=~/mail/inbox\n",
+            Layout::SpecialUse => {
+                "mail_location = maildir:~/Maildir:LAYOUT=fs\n\
+                 namespace inbox {\n  inbox = yes\n  separator = /\n\
+                 \x20 mailbox \"All Mail\" {\n    special_use = \\All\n    auto = create\n  }\n\
+                 \x20 mailbox \"Sent Items\" {\n    special_use = \\Sent\n    auto = create\n  }\n}\n"
+            }
+        }
+    }
+}
+
+static LAYOUT_SERVERS: [[OnceLock<Dovecot>; 2]; 4] = [
+    [OnceLock::new(), OnceLock::new()],
+    [OnceLock::new(), OnceLock::new()],
+    [OnceLock::new(), OnceLock::new()],
+    [OnceLock::new(), OnceLock::new()],
+];
+
+/// The server of `layout` shared by this test binary, per slot (0 or 1).
+pub fn shared_layout(layout: Layout, slot: usize) -> &'static Dovecot {
+    static CLEANUP: std::sync::Once = std::sync::Once::new();
+    CLEANUP.call_once(|| {
+        // SAFETY: registering a plain extern "C" function.
+        unsafe {
+            libc::atexit(stop_layout_servers);
+        }
+    });
+    let i = LAYOUTS.iter().position(|l| *l == layout).unwrap();
+    LAYOUT_SERVERS[i][slot].get_or_init(|| Dovecot::start_with(Kind::Full, layout.extra_config()))
+}
+
+/// As [`stop_shared_servers`], for the layout servers.
+extern "C" fn stop_layout_servers() {
+    let servers: Vec<&Dovecot> = LAYOUT_SERVERS
+        .iter()
+        .flatten()
+        .filter_map(OnceLock::get)
+        .collect();
+    for server in &servers {
+        server.signal_stop();
+    }
+    for server in servers {
+        server.stop();
+        if std::env::var_os("IMAPMEND_KEEP_SERVERS").is_none() {
+            let _ = std::fs::remove_dir_all(server.dir());
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod corpus;
 pub mod dovecot;
 pub mod generator;
+pub mod imapmend;
 pub mod mailclient;
 pub mod oracle;
 pub mod proxy;
