@@ -42,6 +42,8 @@ pub struct ApplyOutcome {
     pub expunged_on: [usize; 2],
     /// Mailboxes deleted on each side (`--delete-mailboxes`).
     pub mailboxes_deleted_on: [usize; 2],
+    /// Subscriptions made or removed on each side.
+    pub subscriptions_changed_on: [usize; 2],
     pub failures: Vec<ActionFailure>,
     pub notes: Vec<String>,
 }
@@ -77,6 +79,7 @@ pub async fn apply(
         };
         run.apply().await;
     }
+    subscribe(plan, conns, snapshot, &mut out).await;
     // Children first, so a parent is deleted once it has none left.
     for mb in deletions.into_iter().rev() {
         if let Some(deletion) = mb.delete.as_ref().filter(|d| !d.withheld) {
@@ -94,6 +97,56 @@ pub async fn apply(
         }
     }
     out
+}
+
+/// SUBSCRIBE / UNSUBSCRIBE once every mailbox exists, then records the
+/// agreed subscription of every mailbox whose change went through.
+async fn subscribe(
+    plan: &Plan,
+    conns: &mut [Connection; 2],
+    snapshot: &mut Snapshot,
+    out: &mut ApplyOutcome,
+) {
+    let mut failed: HashSet<&str> = HashSet::new();
+    for c in &plan.subscriptions {
+        let conn = &mut conns[c.side.index()];
+        let done = if c.subscribe {
+            conn.subscribe(&c.wire).await
+        } else {
+            conn.unsubscribe(&c.wire).await
+        };
+        match done {
+            Ok(()) => out.subscriptions_changed_on[c.side.index()] += 1,
+            Err(e) => {
+                failed.insert(&c.name);
+                out.failures.push(ActionFailure {
+                    mailbox: c.name.clone(),
+                    side: c.side,
+                    action: if c.subscribe {
+                        "subscribe"
+                    } else {
+                        "unsubscribe"
+                    }
+                    .into(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    let agreed: Vec<(String, bool)> = plan
+        .subscriptions_agreed
+        .iter()
+        .filter(|(name, _)| !failed.contains(name.as_str()))
+        .cloned()
+        .collect();
+    if let Err(e) = snapshot.record_subscriptions(&agreed) {
+        out.failures.push(ActionFailure {
+            mailbox: String::new(),
+            side: Side::A,
+            action: "record subscriptions in the snapshot".into(),
+            error: e.to_string(),
+        });
+    }
 }
 
 /// Deletes a mailbox the other side deleted since the last sync, unless it

@@ -19,6 +19,7 @@ use crate::reconcile::evidence::{
 use crate::reconcile::mailboxes::{
     pair_mailboxes, MailboxEntry, MailboxPairing, NameRules, Naming,
 };
+use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, SnapshotState};
 use std::collections::HashMap;
@@ -75,13 +76,33 @@ pub async fn gather(
             .collect::<Vec<_>>()
     });
     let naming = Naming::new(names.clone(), [&entries[0], &entries[1]]);
-    let tree = pair_mailboxes([&entries[0], &entries[1]], &naming);
+    let mut tree = pair_mailboxes([&entries[0], &entries[1]], &naming);
+    let (subs_a, subs_b) = tokio::join!(a.list_subscribed(), b.list_subscribed());
+    let listed_subscriptions =
+        [(Side::A, subs_a), (Side::B, subs_b)].map(|(side, subs)| match subs {
+            Ok(wires) => Some(
+                wires
+                    .iter()
+                    .filter_map(|w| naming.logical(side, w).ok().map(|(name, _)| name))
+                    .collect(),
+            ),
+            Err(e) => {
+                tree.notes.push(format!(
+                "the subscriptions of {side} could not be listed ({e}); they are left as they are"
+            ));
+                None
+            }
+        });
 
     let mut gathered = Gathered {
         input: ReconcileInput {
             naming,
             mailboxes: Vec::new(),
             notes: tree.notes,
+            subscriptions: SubscriptionInput {
+                listed: listed_subscriptions,
+                base: state.subscriptions.clone(),
+            },
         },
         // A name that cannot be mapped safely is a failure of that mailbox.
         failures: tree

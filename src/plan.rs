@@ -19,10 +19,28 @@ pub struct Plan {
     /// About the trees rather than one mailbox (mailboxes skipped on
     /// purpose, such as `\All`).
     pub notes: Vec<String>,
+    /// SUBSCRIBE / UNSUBSCRIBE to make both sides agree (M12).
+    pub subscriptions: Vec<SubscriptionChange>,
+    /// Every reconciled mailbox's subscription once those are made, for
+    /// the snapshot.
+    #[serde(skip)]
+    pub subscriptions_agreed: Vec<(String, bool)>,
+}
+
+/// Subscribe to or unsubscribe from one mailbox on one side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriptionChange {
+    /// Logical name.
+    pub name: String,
+    pub side: Side,
+    /// The wire name on that side.
+    pub wire: String,
+    /// SUBSCRIBE (true) or UNSUBSCRIBE (false).
+    pub subscribe: bool,
 }
 
 /// How a side's mailbox was read, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ListingPath {
     /// "full" (every UID listed and compared) — the only path so far.
     pub path: String,
@@ -30,7 +48,7 @@ pub struct ListingPath {
 }
 
 /// Everything planned for one mailbox (by logical name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MailboxPlan {
     /// Logical name: hierarchy levels joined by '/', INBOX upper-cased.
     pub name: String,
@@ -156,7 +174,7 @@ pub struct Conflict {
 impl Plan {
     /// Whether the plan asks for any IMAP write.
     pub fn has_actions(&self) -> bool {
-        self.mailboxes.iter().any(MailboxPlan::has_actions)
+        self.mailboxes.iter().any(MailboxPlan::has_actions) || !self.subscriptions.is_empty()
     }
 
     /// Whether the guard held back any deletion.

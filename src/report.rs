@@ -286,6 +286,14 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
 fn plan_totals(plan: &Plan) -> String {
     let t = plan.totals();
     let mut notes = String::new();
+    for c in &plan.subscriptions {
+        let verb = if c.subscribe {
+            "subscribe"
+        } else {
+            "unsubscribe"
+        };
+        let _ = writeln!(notes, "{verb:<11} {:?} on {}", c.wire, c.side);
+    }
     for n in &plan.notes {
         let _ = writeln!(notes, "note     {n}");
     }
@@ -341,6 +349,9 @@ fn applied_text(applied: &ApplyOutcome) -> String {
         match applied.mailboxes_deleted_on {
             [0, 0] => String::new(),
             [a, b] => format!("; deleted {a} mailbox(es) on A, {b} on B"),
+        } + &match applied.subscriptions_changed_on {
+            [0, 0] => String::new(),
+            [a, b] => format!("; subscriptions changed {a} on A, {b} on B"),
         }
     );
     for n in &applied.notes {

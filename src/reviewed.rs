@@ -61,6 +61,10 @@ pub fn check_expected(job: &Job, live: &Plan, endpoints: &[String; 2]) -> Result
                 path.display()
             );
             for ((mailbox, side, fingerprint), n) in &extra {
+                if fingerprint == MAILBOX {
+                    eprintln!("  deletion of the mailbox {mailbox} on {side}");
+                    continue;
+                }
                 eprintln!(
                     "  {n} × expunge on {side} in {mailbox}: {}",
                     &fingerprint[..12]
@@ -84,6 +88,10 @@ fn load(path: &Path) -> Result<Value, String> {
 }
 
 type Key = (String, Side, String);
+
+/// The third part of the key of a whole mailbox's deletion (a fingerprint
+/// is hex, so it cannot look like this).
+const MAILBOX: &str = "(the whole mailbox)";
 
 /// The live Plan's expunges beyond the saved plan's, counted.
 fn unexpected_deletions(
@@ -126,11 +134,28 @@ fn unexpected_deletions(
                 .entry((name.clone(), side, fingerprint))
                 .or_default() += 1;
         }
+        // A whole mailbox deleted (--delete-mailboxes) is keyed by its name.
+        let deletion = &mb["delete"];
+        if deletion.is_object() && deletion["withheld"] != true {
+            let side = match (deletion["side"].as_str(), swapped) {
+                (Some("A"), false) | (Some("B"), true) => Side::A,
+                (Some("B"), false) | (Some("A"), true) => Side::B,
+                _ => return Err(format!("the deletion of {name} names no side")),
+            };
+            *allowed
+                .entry((name.clone(), side, MAILBOX.into()))
+                .or_default() += 1;
+        }
     }
     let mut extra: BTreeMap<Key, usize> = BTreeMap::new();
     for mb in &live.mailboxes {
-        for e in &mb.expunges {
-            let key = (mb.name.clone(), e.side, e.fingerprint.to_hex());
+        let deletion = mb.delete.as_ref().filter(|d| !d.withheld);
+        let keys = mb
+            .expunges
+            .iter()
+            .map(|e| (mb.name.clone(), e.side, e.fingerprint.to_hex()))
+            .chain(deletion.map(|d| (mb.name.clone(), d.side, MAILBOX.into())));
+        for key in keys {
             match allowed.get_mut(&key) {
                 Some(n) if *n > 0 => *n -= 1,
                 _ => *extra.entry(key).or_default() += 1,

@@ -532,3 +532,106 @@ fn m4_without_delete_mailboxes_a_rename_keeps_the_old_name_too() {
     ]);
     case.assert_settled(&[], 0);
 }
+
+/// Subscribed names as listed (`LSUB "" "*"`), logical.
+fn subscribed(user: &User, server: Server) -> BTreeSet<String> {
+    let mut client = user.client();
+    let done = client.command("LSUB \"\" \"*\"");
+    client.logout();
+    done.untagged
+        .iter()
+        .filter(|l| l.starts_with(b"LSUB "))
+        .map(|l| logical(server, &support::mailclient::tokenize(l)[3].text()))
+        .collect()
+}
+
+fn subscribe(user: &User, names: &[&str], on: bool) {
+    let mut client = user.client();
+    let verb = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
+    for n in names {
+        client.command(&format!("{verb} {}", quote(n)));
+    }
+    client.logout();
+}
+
+#[test]
+fn m12_subscriptions_reconcile_three_ways() {
+    both_ways(|swapped| {
+        let slash = Server::In(Layout::Slash);
+        let case = Case::new(Server::Dots, slash, swapped);
+        seed(
+            &case.run.a,
+            &[
+                ("Foo", &["m1"]),
+                ("Bar", &["m2"]),
+                ("Baz", &["m3"]),
+                ("Baz.Sub", &["m4"]),
+            ],
+        );
+        subscribe(&case.run.a, &["Foo", "Baz", "Baz.Sub"], true);
+        case.sync(&[], 0);
+        let want: BTreeSet<String> = ["Foo", "Baz", "Baz/Sub"].map(String::from).into();
+        assert_eq!(subscribed(&case.run.b, slash), want);
+        // B unsubscribes Baz/Sub, A subscribes Bar: each change travels.
+        subscribe(&case.run.b, &["Baz/Sub"], false);
+        subscribe(&case.run.a, &["Bar"], true);
+        case.sync(&[], 0);
+        let want: BTreeSet<String> = ["Foo", "Bar", "Baz"].map(String::from).into();
+        assert_eq!(subscribed(&case.run.a, Server::Dots), want);
+        assert_eq!(subscribed(&case.run.b, slash), want);
+        case.assert_settled(&[], 0);
+    });
+}
+
+#[test]
+fn special_use_all_mail_is_skipped_and_map_pairs_renamed_special_folders() {
+    both_ways(|swapped| {
+        let special = Server::In(Layout::SpecialUse);
+        let case = Case::new(special, Server::Dots, swapped);
+        // A (made for every user): "All Mail" (\All), "Sent Items" (\Sent).
+        seed(
+            &case.run.a,
+            &[
+                ("INBOX", &["i1"]),
+                ("All Mail", &["i1"]),
+                ("Sent Items", &["s1"]),
+            ],
+        );
+        seed(&case.run.b, &[("Sent", &["s2"])]);
+        let map = if swapped {
+            "Sent=Sent Items"
+        } else {
+            "Sent Items=Sent"
+        };
+        let args = ["--map".to_string(), map.to_string()];
+        let report = case.sync(&args, 0);
+        assert!(report.contains("\\All"), "{report}");
+        let mut a = expected(&[("Sent Items", &["s1", "s2"]), ("All Mail", &["i1"])]);
+        a.add("INBOX", &message("i1"), &[] as &[&str]);
+        oracle::assert_state("A", &read(&case.run.a, special), &a);
+        let mut b = expected(&[("Sent", &["s1", "s2"])]);
+        b.add("INBOX", &message("i1"), &[] as &[&str]);
+        oracle::assert_state("B", &read(&case.run.b, Server::Dots), &b);
+        case.assert_settled(&args, 0);
+    });
+}
+
+#[test]
+fn include_and_exclude_match_decoded_names() {
+    let case = Case::new(Server::Dots, Server::In(Layout::Slash), false);
+    seed(
+        &case.run.a,
+        &[
+            ("Entw&APw-rfe", &["e1"]),
+            ("Entw&APw-rfe.Gel&APY-scht", &["e2"]),
+            ("Work", &["w1"]),
+        ],
+    );
+    let args = ["--exclude".to_string(), "^Entwürfe".to_string()];
+    case.sync(&args, 0);
+    assert_eq!(
+        listed(&case.run.b),
+        ["INBOX", "Work"].map(String::from).into()
+    );
+    case.assert_settled(&args, 0);
+}

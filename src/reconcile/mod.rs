@@ -14,6 +14,7 @@ pub mod mailboxes;
 pub mod matching;
 pub mod messages;
 pub mod policy;
+pub mod subscriptions;
 
 pub use policy::Policy;
 
@@ -80,6 +81,8 @@ pub struct ReconcileInput {
     pub mailboxes: Vec<MailboxInput>,
     /// About the trees (mailboxes skipped on purpose), for the Plan.
     pub notes: Vec<String>,
+    /// Both sides' subscriptions and the agreed ones.
+    pub subscriptions: subscriptions::SubscriptionInput,
 }
 
 /// Computes the Plan for everything listed.
@@ -90,10 +93,13 @@ pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
         .map(|mb| messages::reconcile_mailbox(mb, &input.naming, policy))
         .collect();
     mailboxes::guard_mailbox_deletions(&mut plans, input, policy);
+    let subscribed = subscriptions::reconcile_subscriptions(&input.subscriptions, &plans, policy);
     Plan {
         schema_version: SCHEMA_VERSION,
         mailboxes: plans,
         notes: input.notes.clone(),
+        subscriptions: subscribed.changes,
+        subscriptions_agreed: subscribed.agreed,
     }
 }
 

@@ -91,7 +91,16 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
         record.pairs.sort_by_key(|p| p.uid);
         mailboxes.insert(name, record);
     }
-    Ok(SnapshotState { mailboxes })
+
+    let mut stmt =
+        conn.prepare("SELECT name, agreed FROM subscription WHERE agreed IS NOT NULL")?;
+    let subscriptions = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(SnapshotState {
+        mailboxes,
+        subscriptions,
+    })
 }
 
 fn mailbox_query() -> String {

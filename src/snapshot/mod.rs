@@ -113,6 +113,8 @@ pub struct MailboxRecord {
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotState {
     pub mailboxes: BTreeMap<String, MailboxRecord>,
+    /// Subscriptions last agreed on both sides, by logical name.
+    pub subscriptions: BTreeMap<String, bool>,
 }
 
 /// Why a message is not simply paired, recorded per side and UID so later
@@ -473,6 +475,27 @@ impl Snapshot {
                 let id = write::mailbox_id(tx, mailbox)?;
                 write::remove_pairs(tx, o, id, pairs)?;
                 write::add_tombstones(tx, id, tombstones, now)
+            },
+        )
+    }
+
+    /// Records subscriptions both sides now agree on (name → subscribed).
+    pub fn record_subscriptions(&mut self, agreed: &[(String, bool)]) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("recording {} subscriptions", agreed.len()),
+            |tx, _| {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO subscription (name, a_subscribed, b_subscribed, agreed)
+                     VALUES (?1, ?2, ?2, ?2)
+                     ON CONFLICT (name) DO UPDATE SET
+                         a_subscribed = excluded.a_subscribed,
+                         b_subscribed = excluded.b_subscribed,
+                         agreed = excluded.agreed",
+                )?;
+                for (name, subscribed) in agreed {
+                    stmt.execute(rusqlite::params![name, subscribed])?;
+                }
+                Ok(())
             },
         )
     }
