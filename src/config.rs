@@ -326,7 +326,7 @@ fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOpt
             .or(c.imapsync.names_a_server().then_some(OneWay::AToB)),
         delete_extra: c.delete_extra || c.imapsync.delete2 || from_file(&|p| p.delete_extra),
         mailboxes: mailbox_filter(c, file),
-        names: name_rules(c)?,
+        names: name_rules(c, file)?,
     };
     options.mailboxes.compile().map_err(ConfigError::Options)?;
     if options.delete_extra && options.one_way.is_none() {
@@ -358,10 +358,15 @@ fn mailbox_filter(c: &CommonArgs, file: Option<&ConfigFile>) -> MailboxFilter {
     }
 }
 
-/// `--a-prefix`, `--b-prefix` and `--map A=B`.
-fn name_rules(c: &CommonArgs) -> Result<NameRules, ConfigError> {
-    let maps = c
-        .map
+/// `--a-prefix`, `--b-prefix` and `--map A=B`, each replacing the config
+/// file's `[mailboxes]` key of the same name when given.
+fn name_rules(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<NameRules, ConfigError> {
+    let m = file.and_then(|f| f.content.mailboxes.as_ref());
+    let maps = match (c.map.is_empty(), m.and_then(|m| m.map.as_ref())) {
+        (true, Some(from_file)) => from_file,
+        _ => &c.map,
+    };
+    let maps = maps
         .iter()
         .map(|m| match m.split_once('=') {
             Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok([a.to_string(), b.to_string()]),
@@ -371,7 +376,11 @@ fn name_rules(c: &CommonArgs) -> Result<NameRules, ConfigError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(NameRules {
-        prefixes: [&c.a_prefix, &c.b_prefix].map(|p| p.clone().unwrap_or_default()),
+        prefixes: [
+            c.a_prefix.as_ref().or(m.and_then(|m| m.a_prefix.as_ref())),
+            c.b_prefix.as_ref().or(m.and_then(|m| m.b_prefix.as_ref())),
+        ]
+        .map(|p| p.cloned().unwrap_or_default()),
         maps,
     })
 }
@@ -1989,5 +1998,36 @@ deletes = "flag-only"
                 ..MailboxFilter::default()
             }
         );
+    }
+
+    #[test]
+    fn prefixes_and_maps_come_from_the_command_line_or_the_file() {
+        let (_dir, c) = with_file(
+            "[mailboxes]\na_prefix = \"INBOX.\"\nmap = [\"Sent Items=Sent\"]\n",
+            "plan",
+            &[
+                "--a",
+                "imaps://u@a.example",
+                "--b",
+                "imaps://v@b.example",
+                "--b-prefix",
+                "INBOX/",
+            ],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(
+            job.options.names,
+            NameRules {
+                prefixes: ["INBOX.".into(), "INBOX/".into()],
+                maps: vec![["Sent Items".into(), "Sent".into()]],
+            }
+        );
+        let c = plan(
+            "imaps://u@a.example",
+            "imaps://v@b.example",
+            &["--map", "Sent Items"],
+        );
+        let msg = resolve_env(&c, &full_env()).unwrap_err().to_string();
+        assert!(msg.contains("--map \"Sent Items\""), "{msg}");
     }
 }

@@ -22,6 +22,8 @@
 //!
 //! [mailboxes]
 //! exclude = ["^Trash$", "^Junk"]      # as --exclude; also folder, folderrec, include
+//! a_prefix = "INBOX."                 # as --a-prefix (also b_prefix)
+//! map = ["Sent Items=Sent"]           # as --map
 //!
 //! [policy]
 //! prefer = "a"                        # a | b
@@ -69,6 +71,11 @@ pub struct FileMailboxes {
     pub folderrec: Option<Vec<String>>,
     pub include: Option<Vec<String>>,
     pub exclude: Option<Vec<String>>,
+    /// As `--a-prefix` / `--b-prefix`.
+    pub a_prefix: Option<String>,
+    pub b_prefix: Option<String>,
+    /// As `--map`: `["Sent Items=Sent"]`.
+    pub map: Option<Vec<String>>,
 }
 
 /// `[a]` or `[b]`.
