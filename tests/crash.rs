@@ -442,9 +442,9 @@ fn sigkill_at_random_moments_then_rerun_converges() {
 #[test]
 #[ignore = "product bug (apply/gather): a MULTIAPPEND the killed run sent in full is still \
             being committed by the server when an immediate rerun lists the target, so the \
-            rerun appends the same messages again (duplicates); the intent rows recorded \
-            before each batch are never consulted on rerun (nothing outside src/snapshot reads \
-            them). See first_sync_crash_after_a_big_batch_was_sent_then_immediate_rerun."]
+            rerun appends the same messages again (duplicates); the rerun settles the \
+            crashed run's intent from a listing taken before the server finished committing. \
+            See first_sync_crash_after_a_big_batch_was_sent_then_immediate_rerun."]
 fn sigkill_at_random_moments_then_immediate_rerun_converges() {
     let failures = in_parallel(SEEDS.to_vec(), 3, |s| kill_at_random_moments(*s, false));
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -455,7 +455,8 @@ fn sigkill_at_random_moments_then_immediate_rerun_converges() {
 /// once. Expected: B holds each message once. Today: most of them twice.
 #[test]
 #[ignore = "product bug (apply/gather): the rerun does not account for a pending intent whose \
-            batch the server is still committing, and appends it again; B ends with duplicates"]
+            batch the server is still committing (its listing shows nothing landed yet), and \
+            appends it again; B ends with duplicates"]
 fn first_sync_crash_after_a_big_batch_was_sent_then_immediate_rerun() {
     let mut rng = Rng::new(41);
     let (a, b) = dovecot::pair(Kind::Full);
@@ -596,9 +597,6 @@ fn first_sync_crashed_at_every_write_then_rerun_converges() {
 /// crashed run left behind is resolved (or dropped), as `snapshot show`
 /// promises ("the next run resolves them").
 #[test]
-#[ignore = "product bug (gather/apply): an intent left by a crashed run is never resolved nor \
-            dropped; after the rerun converged, `snapshot show` still lists it as pending \
-            (intent rows are only ever completed by the run that wrote them)"]
 fn a_converged_rerun_leaves_no_pending_intent() {
     let (a, b) = dovecot::pair(Kind::Full);
     let pair = first_sync_scenario(&a, &b);
