@@ -12,7 +12,7 @@
 
 use crate::imap::{AppendItem, Connection, HistorySupport};
 use crate::model::{FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
-use crate::plan::{Copy, Expunge, ExpungeMode, MailboxPlan, Plan, PlannedPair};
+use crate::plan::{Copy, Expunge, ExpungeMode, MailboxPlan, MailboxRename, Plan, PlannedPair};
 use crate::reconcile::ReconcileInput;
 use crate::snapshot::{PairRecord, Snapshot};
 use std::collections::{HashMap, HashSet};
@@ -40,6 +40,8 @@ pub struct ApplyOutcome {
     pub flag_changes_on: [usize; 2],
     /// Messages expunged (or flagged for it) on each side.
     pub expunged_on: [usize; 2],
+    /// Mailboxes renamed on each side (as the other side did).
+    pub renamed_on: [usize; 2],
     /// Mailboxes deleted on each side (`--delete-mailboxes`).
     pub mailboxes_deleted_on: [usize; 2],
     /// Subscriptions made or removed on each side.
@@ -65,17 +67,18 @@ pub async fn apply(
         .partition(|mb| mb.delete.is_some());
     for mb in mailboxes {
         let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
-        let statuses = [0, 1].map(|i| {
-            listed
-                .and_then(|m| m.sides[i].as_ref())
-                .map(|s| s.status.clone())
-        });
+        let statuses = listed_statuses(input, mb);
         let mut run = MailboxRun {
             mb,
             conns: &mut *conns,
             snapshot: &mut *snapshot,
             out: &mut out,
             statuses,
+            restored: [0, 1].map(|i| {
+                listed
+                    .and_then(|m| m.sides[i].as_ref())
+                    .is_some_and(|s| s.evidence.is_restored())
+            }),
         };
         run.apply().await;
     }
@@ -97,6 +100,21 @@ pub async fn apply(
         }
     }
     out
+}
+
+/// Per side, the status the plan was made from: for a renamed mailbox, the
+/// side that still had the old name was listed under that name.
+fn listed_statuses(input: &ReconcileInput, mb: &MailboxPlan) -> [Option<MailboxStatus>; 2] {
+    let listed = |name: &str, i: usize| {
+        let found = input.mailboxes.iter().find(|m| m.name == name);
+        found
+            .and_then(|m| m.sides[i].as_ref())
+            .map(|s| s.status.clone())
+    };
+    [0, 1].map(|i| match &mb.rename {
+        Some(r) if r.side.index() == i => listed(&r.from, i),
+        _ => listed(&mb.name, i),
+    })
 }
 
 /// SUBSCRIBE / UNSUBSCRIBE once every mailbox exists, then records the
@@ -203,11 +221,20 @@ struct MailboxRun<'a> {
     out: &'a mut ApplyOutcome,
     /// Per side: the status the plan was made from (or after CREATE).
     statuses: [Option<MailboxStatus>; 2],
+    /// Per side: it was found restored; this run repairs it, so what was
+    /// seen before the restore no longer applies.
+    restored: [bool; 2],
 }
 
 impl MailboxRun<'_> {
     async fn apply(&mut self) {
         self.forget_settled_intents();
+        if let Some(r) = &self.mb.rename {
+            if let Err(e) = self.rename(r).await {
+                self.fail(r.side, "rename mailbox", e);
+                return;
+            }
+        }
         if let Some(side) = self.mb.create {
             if let Err(e) = self.create(side).await {
                 self.fail(side, "create mailbox", e);
@@ -277,6 +304,31 @@ impl MailboxRun<'_> {
         });
     }
 
+    /// RENAME as the other side did (an implied one moved with its parent),
+    /// moves the snapshot record to the new name, and checks that the
+    /// mailbox kept its UIDVALIDITY (else its UIDs are not the listed ones).
+    async fn rename(&mut self, r: &MailboxRename) -> Result<(), String> {
+        let wire = self.wire(r.side).to_string();
+        let conn = &mut self.conns[r.side.index()];
+        if !r.implied {
+            conn.rename_mailbox(&r.from_wire, &wire)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.out.renamed_on[r.side.index()] += 1;
+        }
+        let now = conn.select(&wire, true).await.map_err(|e| e.to_string())?;
+        self.snapshot
+            .rename_mailbox(&r.from, &self.mb.name)
+            .map_err(|e| e.to_string())?;
+        let listed = self.statuses[r.side.index()].as_ref();
+        if listed.map(|l| l.uidvalidity) != Some(now.uidvalidity) {
+            return Err(format!(
+                "renamed, but its UIDVALIDITY changed; the next run pairs its messages by content"
+            ));
+        }
+        Ok(())
+    }
+
     async fn create(&mut self, side: Side) -> Result<(), String> {
         let wire = self.wire(side).to_string();
         let conn = &mut self.conns[side.index()];
@@ -342,7 +394,15 @@ impl MailboxRun<'_> {
         let pairs: Vec<PairRecord> = planned.chain(expunging).collect();
         self.snapshot
             .rebase_mailbox(&self.mb.name, sides, &pairs)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        for side in Side::BOTH.into_iter().filter(|s| self.restored[s.index()]) {
+            if let Some(st) = &self.statuses[side.index()] {
+                self.snapshot
+                    .reset_seen(&self.mb.name, side, st.uidnext, st.highestmodseq)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     /// Copies messages from `source` to the other side in byte-bounded batches.
@@ -559,14 +619,21 @@ impl MailboxRun<'_> {
                 }
                 self.out.expunged_on[side.index()] += uids.len();
                 let pairs: Vec<[Uid; 2]> = chosen.iter().map(|e| e.pair).collect();
+                let uidvalidity = self.statuses[side.index()]
+                    .as_ref()
+                    .map_or(0, |s| s.uidvalidity);
                 let recorded = if mode == ExpungeMode::Expunge {
                     let tombstones: Vec<_> = chosen.iter().map(|e| e.fingerprint).collect();
+                    // Forgetting the expunged UIDs makes one that comes back
+                    // (a restore, even on a server without CONDSTORE) a UID
+                    // below the saved UIDNEXT that was never seen: a regression.
                     self.snapshot
                         .remove_pairs(&self.mb.name, &pairs, &tombstones)
+                        .and_then(|()| {
+                            self.snapshot
+                                .update_cache(&self.mb.name, side, uidvalidity, &[], &uids)
+                        })
                 } else {
-                    let uidvalidity = self.statuses[side.index()]
-                        .as_ref()
-                        .map_or(0, |s| s.uidvalidity);
                     self.snapshot
                         .mark_pending_expunge(&self.mb.name, side, uidvalidity, &uids)
                         .and_then(|()| self.snapshot.remove_pairs(&self.mb.name, &pairs, &[]))

@@ -22,7 +22,7 @@ use crate::reconcile::mailboxes::{
 use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, SnapshotState};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc;
 
 /// A mailbox that could not be read on one side.
@@ -59,6 +59,7 @@ pub async fn gather(
     conns: &mut [Connection; 2],
     state: &SnapshotState,
     read_only: bool,
+    verify: bool,
     names: &NameRules,
 ) -> Result<Gathered, (Side, ImapError)> {
     let [a, b] = conns;
@@ -119,8 +120,8 @@ pub async fn gather(
     for pairing in tree.pairings {
         let record = state.mailboxes.get(&pairing.name);
         let (la, lb) = tokio::join!(
-            list_side(a, &pairing, Side::A, record, read_only),
-            list_side(b, &pairing, Side::B, record, read_only),
+            list_side(a, &pairing, Side::A, record, read_only, verify),
+            list_side(b, &pairing, Side::B, record, read_only, verify),
         );
         let mut sides: [Option<SideListing>; 2] = [None, None];
         let mut failed = false;
@@ -210,6 +211,7 @@ async fn list_side(
     side: Side,
     record: Option<&MailboxRecord>,
     read_only: bool,
+    verify: bool,
 ) -> Result<Option<SideRead>, String> {
     let Some(wire) = &pairing.wire[side.index()] else {
         return Ok(None);
@@ -337,18 +339,34 @@ async fn list_side(
         }
     };
 
-    let unknown: Vec<Uid> = listing
+    // Bodies never seen before; with --verify, every body.
+    let to_read: Vec<Uid> = listing
         .iter()
-        .filter(|(_, fp)| fp.is_none())
+        .filter(|(_, fp)| verify || fp.is_none())
         .map(|(m, _)| m.uid)
         .collect();
-    let fresh_fps = fetch_fingerprints(conn, &unknown).await.map_err(err)?;
+    let fresh_fps = fetch_fingerprints(conn, &to_read).await.map_err(err)?;
     let mut messages = Vec::with_capacity(listing.len());
     let mut upsert = Vec::new();
+    let mut damaged = BTreeSet::new();
+    let mut unreadable = Vec::new();
     for (m, fp) in listing {
-        // A body that vanished between listing and fetch: the message is gone.
-        let Some(fingerprint) = fp.or_else(|| fresh_fps.get(&m.uid).copied()) else {
-            continue;
+        let fresh = fresh_fps.get(&m.uid).copied();
+        let fingerprint = match (fp, fresh) {
+            (Some(cached), Some(now)) if cached != now => {
+                // Changed in place since it was synced. The cache keeps what
+                // it should be, so the damage is not silently accepted.
+                damaged.insert(m.uid);
+                now
+            }
+            (Some(cached), None) if verify => {
+                unreadable.push(m.uid);
+                cached
+            }
+            (Some(cached), _) => cached,
+            (None, Some(now)) => now,
+            // A body that vanished between listing and fetch: the message is gone.
+            (None, None) => continue,
         };
         let meta = MessageMeta {
             uid: m.uid,
@@ -357,7 +375,7 @@ async fn list_side(
             flags: m.flags,
             fingerprint,
         };
-        if changed.contains(&meta.uid) || fp.is_none() {
+        if (changed.contains(&meta.uid) || fp.is_none()) && !damaged.contains(&meta.uid) {
             upsert.push(meta.clone());
         }
         messages.push(meta);
@@ -373,6 +391,8 @@ async fn list_side(
         evidence,
         path,
         can_uid_expunge: conn.has_uidplus(),
+        damaged,
+        unreadable,
     };
     Ok(Some(SideRead {
         listing,

@@ -129,6 +129,9 @@ fn plan_table(plan: &Plan) -> String {
         if let Some(side) = mb.create {
             name.push_str(&format!(" (create on {side})"));
         }
+        if let Some(r) = &mb.rename {
+            name.push_str(&format!(" (renamed on {} from {})", r.side, r.from));
+        }
         if let Some(d) = &mb.delete {
             let held = if d.withheld { ", WITHHELD" } else { "" };
             name.push_str(&format!(" (delete on {}{held})", d.side));
@@ -218,6 +221,19 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             mb.wire[side.index()].as_deref().unwrap_or("")
         ));
     }
+    if let Some(r) = &mb.rename {
+        let how = if r.implied {
+            "moved with its parent"
+        } else {
+            "as the other side did"
+        };
+        lines.push(format!(
+            "rename   mailbox {:?} to {:?} on {} ({how})",
+            r.from_wire,
+            mb.wire[r.side.index()].as_deref().unwrap_or(""),
+            r.side
+        ));
+    }
     if let Some(d) = mb.delete.as_ref().filter(|d| !d.withheld) {
         lines.push(format!(
             "delete   mailbox {:?} on {} with its {} message(s): deleted on {} since the last sync",
@@ -258,12 +274,19 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             ExpungeMode::Expunge => "UID EXPUNGE",
             ExpungeMode::FlagOnly => "\\Deleted only (pending-expunge)",
         };
+        let other = e.side.other();
+        let why = if e.pair[other.index()] == 0 {
+            // No partner: an extra (one-way), a restored side's message, or
+            // a damaged copy; the mailbox's notes say which.
+            format!("no partner on {other} (see the notes)")
+        } else {
+            format!("gone from {other} since the last sync")
+        };
         lines.push(format!(
-            "expunge  on {} UID {} ({}): gone from {} since the last sync — {how}",
+            "expunge  on {} UID {} ({}): {why} — {how}",
             e.side,
             e.uid,
-            e.fingerprint.short(),
-            e.side.other()
+            e.fingerprint.short()
         ));
     }
     for e in &mb.withheld {
@@ -346,7 +369,10 @@ fn applied_text(applied: &ApplyOutcome) -> String {
         applied.flag_changes_on[1],
         applied.expunged_on[0],
         applied.expunged_on[1],
-        match applied.mailboxes_deleted_on {
+        match applied.renamed_on {
+            [0, 0] => String::new(),
+            [a, b] => format!("; renamed {a} mailbox(es) on A, {b} on B"),
+        } + &match applied.mailboxes_deleted_on {
             [0, 0] => String::new(),
             [a, b] => format!("; deleted {a} mailbox(es) on A, {b} on B"),
         } + &match applied.subscriptions_changed_on {
@@ -373,11 +399,38 @@ fn check_text(check: &[MailboxAgreement], verbose: bool) -> String {
     table.set_header(vec!["Mailbox", "Messages A", "Messages B", "Verdict"]);
     let mut details = String::new();
     for mb in check {
-        let verdict = match (mb.only_on, mb.surplus.is_empty()) {
+        let mut verdict = match (mb.only_on, mb.surplus.is_empty()) {
             (Some(side), _) => format!("only on {side}"),
             (None, true) => "agree".to_string(),
             (None, false) => format!("{} difference(s)", mb.surplus.len()),
         };
+        if !mb.damaged.is_empty() {
+            verdict.push_str(&format!("; {} damaged", mb.damaged.len()));
+        }
+        if !mb.unreadable.is_empty() {
+            verdict.push_str(&format!("; {} unreadable", mb.unreadable.len()));
+        }
+        for (side, uid) in &mb.damaged {
+            let _ = writeln!(
+                details,
+                "  {}: UID {uid} on {side} is DAMAGED: its content changed since it was synced",
+                mb.name
+            );
+        }
+        for (side, uid) in &mb.pending_expunge {
+            let _ = writeln!(
+                details,
+                "  {}: UID {uid} on {side} is pending-expunge (\\Deleted for a proven expunge; known, not a difference)",
+                mb.name
+            );
+        }
+        for (side, uid) in &mb.unreadable {
+            let _ = writeln!(
+                details,
+                "  {}: UID {uid} on {side}: the server did not deliver its body",
+                mb.name
+            );
+        }
         table.add_row(vec![
             Cell::new(&mb.name),
             Cell::new(mb.messages[0]).set_alignment(CellAlignment::Right),

@@ -59,8 +59,10 @@ pub async fn run(job: Job) -> i32 {
         }
     };
     let read_only = !matches!(job.command, Command::Sync);
+    let verify = matches!(job.command, Command::Check { verify: true });
     crate::progress::phase("listing both servers, fingerprinting new messages");
-    let mut gathered = match gather(&mut conns, &state, read_only, &job.options.names).await {
+    let mut gathered = match gather(&mut conns, &state, read_only, verify, &job.options.names).await
+    {
         Ok(g) => g,
         Err((side, e)) => {
             eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
@@ -70,6 +72,19 @@ pub async fn run(job: Job) -> i32 {
     };
     crate::mailbox_filter::retain_selected(&job.options.mailboxes, &mut gathered);
     for u in &gathered.cache_updates {
+        // A side that is not healthy keeps its cache until a sync repairs
+        // it: a plan or check that recorded the restored listing would hide
+        // the regression from the sync that follows.
+        let healthy = gathered
+            .input
+            .mailboxes
+            .iter()
+            .find(|m| m.name == u.mailbox)
+            .and_then(|m| m.sides[u.side.index()].as_ref())
+            .is_none_or(|l| l.evidence.is_healthy());
+        if !healthy && !matches!(job.command, Command::Sync) {
+            continue;
+        }
         if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, &u.upsert, &u.gone)
         {
             eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");

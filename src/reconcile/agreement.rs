@@ -6,7 +6,7 @@
 
 use super::flags::storable;
 use super::MailboxInput;
-use crate::model::{Fingerprint, FlagSet, MailboxStatus, Side};
+use crate::model::{Fingerprint, FlagSet, MailboxStatus, Side, Uid};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -27,11 +27,21 @@ pub struct MailboxAgreement {
     pub only_on: Option<Side>,
     pub messages: [usize; 2],
     pub surplus: Vec<Surplus>,
+    /// `--verify`: (side, UID) whose content changed in place since it was synced.
+    pub damaged: Vec<(Side, Uid)>,
+    /// `--verify`: (side, UID) whose body the server did not deliver.
+    pub unreadable: Vec<(Side, Uid)>,
+    /// Known divergences, not differences: (side, UID) marked `\Deleted`
+    /// for a proven expunge that was not carried out (pending-expunge).
+    pub pending_expunge: Vec<(Side, Uid)>,
 }
 
 impl MailboxAgreement {
     pub fn agrees(&self) -> bool {
-        self.only_on.is_none() && self.surplus.is_empty()
+        self.only_on.is_none()
+            && self.surplus.is_empty()
+            && self.damaged.is_empty()
+            && self.unreadable.is_empty()
     }
 }
 
@@ -42,7 +52,11 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     let mut counts: BTreeMap<(Fingerprint, FlagSet), [usize; 2]> = BTreeMap::new();
     let mut totals = [0, 0];
     for (i, side) in input.sides.iter().enumerate() {
+        let pending = &input.base.pending_expunge[i];
         for m in side.iter().flat_map(|s| &s.messages) {
+            if pending.contains(&m.uid) {
+                continue;
+            }
             let comparable = storable(&storable(&m.flags, status[0]), status[1]);
             counts.entry((m.fingerprint, comparable)).or_default()[i] += 1;
             totals[i] += 1;
@@ -65,10 +79,35 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
         (None, Some(_)) => Some(Side::B),
         _ => None,
     };
+    let per_side = |pick: &dyn Fn(&super::SideListing) -> Vec<Uid>| -> Vec<(Side, Uid)> {
+        Side::BOTH
+            .into_iter()
+            .flat_map(|side| {
+                let uids = input.sides[side.index()]
+                    .as_ref()
+                    .map(pick)
+                    .unwrap_or_default();
+                uids.into_iter().map(move |uid| (side, uid))
+            })
+            .collect()
+    };
     MailboxAgreement {
         name: input.name.clone(),
         only_on,
         messages: totals,
         surplus,
+        damaged: per_side(&|l| l.damaged.iter().copied().collect()),
+        unreadable: per_side(&|l| l.unreadable.clone()),
+        pending_expunge: Side::BOTH
+            .into_iter()
+            .flat_map(|side| {
+                let listed = input.sides[side.index()].iter().flat_map(|s| &s.messages);
+                let pending = &input.base.pending_expunge[side.index()];
+                listed
+                    .filter(|m| pending.contains(&m.uid))
+                    .map(move |m| (side, m.uid))
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
     }
 }

@@ -18,11 +18,12 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// What a side's listing can prove.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "reason", rename_all = "kebab-case")]
 pub enum Evidence {
     /// Same UIDVALIDITY, nothing regressed: absences prove expunges and
     /// flag removals count.
+    #[default]
     Healthy,
     /// UIDVALIDITY changed with no other sign: pairs are re-linked by
     /// content, flag additions are taken, removals and absences are not.

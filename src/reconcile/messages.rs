@@ -27,6 +27,7 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         wire: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.wire_name.clone())),
         create: None,
         delete: None,
+        rename: None,
         listing: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.path.clone())),
         uidvalidity: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.status.uidvalidity)),
         pairs: Vec::new(),
@@ -68,7 +69,17 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         let found = [Side::A, Side::B]
             .map(|s| linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint));
         match found {
-            [Some(a), Some(b)] => linked.push(([a, b], base_pair.flags.as_ref())),
+            [Some(a), Some(b)] => match [Side::A, Side::B]
+                .map(|s| policy.one_way != Some(s) && is_damaged(input, s, found[s.index()]))
+            {
+                [true, false] => {
+                    replace_damaged(&mut plan, &mut linker, Side::A, [a, b], input, policy)
+                }
+                [false, true] => {
+                    replace_damaged(&mut plan, &mut linker, Side::B, [a, b], input, policy)
+                }
+                _ => linked.push(([a, b], base_pair.flags.as_ref())),
+            },
             [Some(m), None] => gone_from(
                 &mut plan,
                 &mut linker,
@@ -232,6 +243,43 @@ fn gone_from(
         pair,
         fingerprint: base_pair.fingerprint,
         base: base_pair.flags.clone(),
+        mode,
+    });
+}
+
+fn is_damaged(input: &MailboxInput, side: Side, m: Option<&MessageMeta>) -> bool {
+    let listing = input.sides[side.index()].as_ref();
+    m.is_some_and(|m| listing.is_some_and(|l| l.damaged.contains(&m.uid)))
+}
+
+/// `--verify` found the message of `pair` on `side` changed in place: it is
+/// expunged there (under the guard) and its partner copied in again. (A
+/// one-way source is never written to, so its damage is only reported by
+/// `check --verify`.)
+fn replace_damaged(
+    plan: &mut MailboxPlan,
+    linker: &mut Linker<'_>,
+    side: Side,
+    pair: [&MessageMeta; 2],
+    input: &MailboxInput,
+    policy: &Policy,
+) {
+    let damaged = pair[side.index()];
+    linker.release(side.other(), pair[side.other().index()]);
+    let mut pair = [0, 0];
+    pair[side.index()] = damaged.uid;
+    plan.notes.push(format!(
+        "UID {} on {side} is damaged (its content changed since it was synced): replaced by {}'s copy",
+        damaged.uid,
+        side.other()
+    ));
+    let mode = expunge_mode(input, side, policy);
+    plan.expunges.push(Expunge {
+        side,
+        uid: damaged.uid,
+        pair,
+        fingerprint: damaged.fingerprint,
+        base: None,
         mode,
     });
 }
@@ -634,6 +682,7 @@ mod tests {
                 reason: "test".into(),
             },
             can_uid_expunge: true,
+            ..Default::default()
         })
     }
 
@@ -745,6 +794,29 @@ mod tests {
         );
         assert!(off.expunges.is_empty());
         assert_eq!(off.copies.len(), 2);
+    }
+
+    #[test]
+    fn verify_replaces_a_message_damaged_in_place_from_its_partner() {
+        let mut input = paired(
+            3,
+            "\\Seen",
+            "\\Seen",
+            "\\Seen",
+            [Evidence::Healthy, Evidence::Healthy],
+        );
+        let b = input.sides[1].as_mut().unwrap();
+        b.messages[1].fingerprint = Fingerprint([77; 32]);
+        b.damaged.insert(2);
+        let p = plan(&input, Policy::default());
+        assert_eq!(p.expunges.len(), 1);
+        assert_eq!((p.expunges[0].side, p.expunges[0].uid), (Side::B, 2));
+        assert_eq!(p.copies.len(), 1);
+        assert_eq!(
+            (p.copies[0].from, p.copies[0].uid, &p.copies[0].flags),
+            (Side::A, 2, &FlagSet::from_wire(["\\Seen"]))
+        );
+        assert_eq!(p.pairs.len(), 2);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 
 /// One side of one mailbox, completely listed (directly, or rebuilt from the
 /// server's change history) and fingerprinted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SideListing {
     pub wire_name: String,
     pub status: MailboxStatus,
@@ -37,6 +37,11 @@ pub struct SideListing {
     pub path: ListingPath,
     /// The side can expunge exactly chosen UIDs (UIDPLUS).
     pub can_uid_expunge: bool,
+    /// `--verify`: UIDs whose body no longer matches the fingerprint the
+    /// snapshot recorded for them (damaged in place).
+    pub damaged: BTreeSet<Uid>,
+    /// `--verify`: UIDs whose body the server did not deliver.
+    pub unreadable: Vec<Uid>,
 }
 
 /// A pair the snapshot remembers, with the flags last agreed.
@@ -87,10 +92,14 @@ pub struct ReconcileInput {
 
 /// Computes the Plan for everything listed.
 pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
-    let mut plans: Vec<_> = input
-        .mailboxes
+    let (inputs, renames) = mailboxes::detect_renames(input, policy);
+    let mut plans: Vec<_> = inputs
         .iter()
-        .map(|mb| messages::reconcile_mailbox(mb, &input.naming, policy))
+        .map(|mb| {
+            let mut plan = messages::reconcile_mailbox(mb, &input.naming, policy);
+            plan.rename = renames.get(&mb.name).cloned();
+            plan
+        })
         .collect();
     mailboxes::guard_mailbox_deletions(&mut plans, input, policy);
     let subscribed = subscriptions::reconcile_subscriptions(&input.subscriptions, &plans, policy);

@@ -83,6 +83,7 @@ fn listing(
             reason: "test".into(),
         },
         can_uid_expunge: uidplus,
+        ..Default::default()
     }
 }
 
@@ -507,4 +508,118 @@ proptest! {
             prop_assert!(!listing.messages.iter().any(|m| m.uid == e.pair[gone.index()]));
         }
     }
+}
+
+/// One side's listing of `wire` holding these contents (UIDs 1, 2, …).
+fn named(wire: &str, contents: &[u8]) -> SideListing {
+    let st = status(1, true);
+    let msgs: Vec<(u8, FlagSet, i64)> = contents.iter().map(|c| (*c, FlagSet::new(), 0)).collect();
+    let mut l = listing(st.clone(), build(&msgs, &st), Evidence::Healthy, true);
+    l.wire_name = wire.into();
+    l
+}
+
+/// A mailbox the snapshot paired (UID i with UID i) that A no longer has.
+fn gone_from_a(name: &str, contents: &[u8]) -> MailboxInput {
+    MailboxInput {
+        name: name.into(),
+        sides: [None, Some(named(name, contents))],
+        base: MailboxBase {
+            uidvalidity: [Some(1), Some(1)],
+            pairs: contents
+                .iter()
+                .enumerate()
+                .map(|(i, c)| BasePair {
+                    uid: [1 + i as u32, 1 + i as u32],
+                    fingerprint: Fingerprint([*c; 32]),
+                    flags: Some(FlagSet::new()),
+                })
+                .collect(),
+            ..Default::default()
+        },
+    }
+}
+
+/// A mailbox only on A, new since the snapshot.
+fn new_on_a(name: &str, contents: &[u8]) -> MailboxInput {
+    MailboxInput {
+        name: name.into(),
+        sides: [Some(named(name, contents)), None],
+        base: MailboxBase::default(),
+    }
+}
+
+fn tree(mailboxes: Vec<MailboxInput>) -> ReconcileInput {
+    ReconcileInput {
+        naming: mailboxes::Naming {
+            delimiters: [Some('/'), Some('/')],
+            ..Default::default()
+        },
+        mailboxes,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn m4_a_rename_with_its_child_is_one_rename_carrying_the_pairs() {
+    let input = tree(vec![
+        gone_from_a("Foo", &[1, 2]),
+        gone_from_a("Foo/Sub", &[3]),
+        new_on_a("Bar", &[1, 2, 4]),
+        new_on_a("Bar/Sub", &[3]),
+    ]);
+    let plan = reconcile(&input, &Policy::default());
+    let names: Vec<_> = plan.mailboxes.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["Bar", "Bar/Sub"]);
+    let [bar, sub] = &plan.mailboxes[..] else {
+        unreachable!()
+    };
+    let rename = bar.rename.as_ref().unwrap();
+    assert_eq!(
+        (
+            rename.side,
+            rename.from.as_str(),
+            rename.from_wire.as_str(),
+            rename.implied
+        ),
+        (Side::B, "Foo", "Foo", false)
+    );
+    assert!(sub.rename.as_ref().unwrap().implied);
+    // The old pairs hold under the new name; only the new message travels.
+    assert_eq!(
+        (bar.create, bar.pairs.len(), bar.copies.len()),
+        (None, 2, 1)
+    );
+    assert_eq!(bar.wire, [Some("Bar".into()), Some("Bar".into())]);
+    assert!(sub.copies.is_empty() && sub.create.is_none());
+}
+
+#[test]
+fn m4_an_ambiguous_or_partial_rename_is_reconciled_apart() {
+    // Two new mailboxes hold Foo's mail: which one is Foo is not known.
+    let input = tree(vec![
+        gone_from_a("Foo", &[1, 2]),
+        new_on_a("Bar", &[1, 2]),
+        new_on_a("Baz", &[1, 2]),
+    ]);
+    let plan = reconcile(&input, &Policy::default());
+    assert!(plan.mailboxes.iter().all(|m| m.rename.is_none()));
+    assert_eq!(
+        plan.mailboxes.iter().filter(|m| m.create.is_some()).count(),
+        3
+    );
+    // Foo's child on B has no renamed twin on A: a RENAME would move it.
+    let input = tree(vec![
+        gone_from_a("Foo", &[1, 2]),
+        gone_from_a("Foo/Sub", &[3]),
+        new_on_a("Bar", &[1, 2]),
+    ]);
+    let plan = reconcile(&input, &Policy::default());
+    assert!(plan.mailboxes.iter().all(|m| m.rename.is_none()));
+    // Less than half of Foo's mail in Bar: not a rename.
+    let input = tree(vec![gone_from_a("Foo", &[1, 2, 3]), new_on_a("Bar", &[1])]);
+    assert!(reconcile(&input, &Policy::default())
+        .mailboxes
+        .iter()
+        .all(|m| m.rename.is_none()));
 }

@@ -500,6 +500,30 @@ impl Snapshot {
         )
     }
 
+    /// Moves what the snapshot knows of mailbox `from` to the name `to` (a
+    /// RENAME): cache rows, intents and tombstones; rows `to` holds already
+    /// (read under the new name this run) win. Pairs and watermarks are
+    /// set by the rebase that follows.
+    pub fn rename_mailbox(&mut self, from: &str, to: &str) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("renaming mailbox {from:?} to {to:?}"),
+            |tx, _| {
+                let Some(old) = write::existing_mailbox_id(tx, from)? else {
+                    return Ok(());
+                };
+                let new = write::mailbox_id(tx, to)?;
+                for table in ["message", "intent", "tombstone", "unstorable_keyword"] {
+                    tx.execute(
+                        &format!("UPDATE OR IGNORE {table} SET mailbox = ?2 WHERE mailbox = ?1"),
+                        [old, new],
+                    )?;
+                }
+                tx.execute("DELETE FROM mailbox WHERE id = ?1", [old])?;
+                Ok(())
+            },
+        )
+    }
+
     /// Forgets a mailbox deleted on both sides: its watermarks, pairs,
     /// cache and intents (tombstones stay, without the mailbox).
     pub fn forget_mailbox(&mut self, mailbox: &str) -> Result<(), SnapshotError> {
@@ -525,6 +549,26 @@ impl Snapshot {
             || format!("recording what was seen of {mailbox:?} on side {side}"),
             |tx, o| {
                 let id = write::mailbox_id(tx, mailbox)?;
+                write::raise_seen(tx, o, id, side, uidnext, highestmodseq)
+            },
+        )
+    }
+
+    /// Sets a side's seen UIDNEXT / HIGHESTMODSEQ to these values, lower or
+    /// not: after a restore has been repaired, what was seen before it no
+    /// longer describes the server.
+    pub fn reset_seen(
+        &mut self,
+        mailbox: &str,
+        side: Side,
+        uidnext: u32,
+        highestmodseq: Option<u64>,
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("resetting what was seen of {mailbox:?} on side {side}"),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                write::clear_seen(tx, o, id, side)?;
                 write::raise_seen(tx, o, id, side, uidnext, highestmodseq)
             },
         )

@@ -110,10 +110,7 @@ pub fn set_side(
         |row| row.get(0),
     )?;
     if old_uidvalidity != record.map(|(_, st)| st.uidvalidity) {
-        tx.execute(
-            &format!("UPDATE mailbox SET {p}_seen_uidnext = NULL, {p}_seen_highestmodseq = NULL WHERE id = ?1"),
-            [mailbox],
-        )?;
+        clear_seen(tx, o, mailbox, side)?;
     }
     match record {
         Some((wire_name, status)) => {
@@ -373,6 +370,21 @@ pub fn raise_seen(
             "UPDATE mailbox SET {p}_seen_uidnext = ?2, {p}_seen_highestmodseq = ?3 WHERE id = ?1"
         ),
         params![mailbox, uidnext, modseq.map(modseq_to_sql)],
+    )?;
+    Ok(())
+}
+
+/// Forgets a side's seen UIDNEXT / HIGHESTMODSEQ.
+pub fn clear_seen(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: i64,
+    side: Side,
+) -> rusqlite::Result<()> {
+    let p = side_prefix(o.side(side));
+    tx.execute(
+        &format!("UPDATE mailbox SET {p}_seen_uidnext = NULL, {p}_seen_highestmodseq = NULL WHERE id = ?1"),
+        [mailbox],
     )?;
     Ok(())
 }
