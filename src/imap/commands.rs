@@ -8,12 +8,13 @@
 //! where there are several) and turns the untagged data into the public
 //! values. None of them makes a round trip per message.
 
-use super::engine::{Command, Engine};
+use super::engine::{Command, Engine, Keep};
 use super::error::ImapError;
 use super::parse::{self, Code, Cond, Untagged};
 use super::{quote, uidset, AppendItem, AppendResult, Limits, ListedMailbox, ListedMessage};
 use crate::model::{FlagDelta, FlagSet, InternalDate, MailboxStatus, Uid};
 use imap_proto::AttributeValue;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What we know of the selected mailbox.
@@ -432,33 +433,44 @@ pub(crate) async fn fetch_bodies(
             .text(format!(" {} (UID BODY.PEEK[])", uidset::compress(b)))
         })
         .collect();
+    // Each body is handed to `on_body` as the response's own buffer, cut
+    // down to it: a large message is held once, not copied.
+    let mut on_data = |_: usize, u: &Untagged<'_>| -> Result<Option<Keep>, String> {
+        track(selected, u);
+        let Untagged::Fetch { attrs, .. } = u else {
+            return Ok(None);
+        };
+        let body = attrs.iter().find_map(|a| match a {
+            AttributeValue::BodySection {
+                section: None,
+                index: None,
+                data,
+            } => Some(data),
+            _ => None,
+        });
+        let Some(body) = body else {
+            return Ok(None); // an unsolicited flag update
+        };
+        let uid = parse::fetch_uid(attrs).ok_or("BODY[] came without a UID")?;
+        if !requested.contains(&uid) || delivered.contains(&uid) {
+            return Ok(None);
+        }
+        // `BODY[] NIL`: the message is gone; it stays undelivered.
+        let Some(data) = body else {
+            return Ok(None);
+        };
+        delivered.insert(uid);
+        Ok(Some(match data {
+            Cow::Borrowed(b) => Keep::borrowed(uid, b),
+            Cow::Owned(v) => Keep::Owned {
+                key: uid,
+                data: v.clone(),
+            },
+        }))
+    };
     engine
-        .run(cmds, limits.window, &mut |_, u| {
-            track(selected, u);
-            let Untagged::Fetch { attrs, .. } = u else {
-                return Ok(());
-            };
-            let body = attrs.iter().find_map(|a| match a {
-                AttributeValue::BodySection {
-                    section: None,
-                    index: None,
-                    data,
-                } => Some(data),
-                _ => None,
-            });
-            let Some(body) = body else {
-                return Ok(()); // an unsolicited flag update
-            };
-            let uid = parse::fetch_uid(attrs).ok_or("BODY[] came without a UID")?;
-            if !requested.contains(&uid) || delivered.contains(&uid) {
-                return Ok(());
-            }
-            // `BODY[] NIL`: the message is gone; it stays undelivered.
-            if let Some(data) = body {
-                delivered.insert(uid);
-                on_body(uid, data.to_vec());
-            }
-            Ok(())
+        .run_keeping(cmds, limits.window, &mut on_data, &mut |uid, body| {
+            on_body(uid, body)
         })
         .await?;
     let mut gone: Vec<Uid> = requested.difference(&delivered).copied().collect();

@@ -36,6 +36,7 @@ use super::error::{ImapError, Peer};
 use super::frame::Scan;
 use super::parse::{self, Cond, Response, Status, Untagged};
 use super::quote::Astring;
+use super::recv::RecvBuf;
 use super::transport::Stream;
 use super::Limits;
 use std::borrow::Cow;
@@ -144,6 +145,8 @@ mod test_hooks {
 const WRITE_BUFFER: usize = 64 * 1024;
 /// How much unread server output we buffer while still writing a command.
 const READ_AHEAD_WHILE_WRITING: usize = 16 * 1024 * 1024;
+/// Most bytes one read takes from the stream.
+const READ_CHUNK: usize = 256 * 1024;
 /// LITERAL- allows non-synchronising literals up to this size (RFC 7888).
 const LITERAL_MINUS_MAX: usize = 4096;
 
@@ -236,6 +239,35 @@ impl<'a> Command<'a> {
 /// attributed to. An `Err` is a protocol error and ends the session.
 pub(crate) type Handler<'h> = dyn FnMut(usize, &Untagged<'_>) -> Result<(), String> + Send + 'h;
 
+/// Bytes of an untagged response that its handler wants to keep as an owned
+/// buffer ([`Engine::run_keeping`]): a message body, handed over without a
+/// second copy of it.
+pub(crate) enum Keep {
+    /// A part of the response itself (a literal the parser borrowed):
+    /// where it starts in memory, and its length.
+    InResponse { key: u32, ptr: usize, len: usize },
+    /// Bytes the parser had to copy anyway.
+    Owned { key: u32, data: Vec<u8> },
+}
+
+impl Keep {
+    /// The bytes `data` of the response being handled, filed under `key`.
+    pub(crate) fn borrowed(key: u32, data: &[u8]) -> Keep {
+        Keep::InResponse {
+            key,
+            ptr: data.as_ptr() as usize,
+            len: data.len(),
+        }
+    }
+}
+
+/// A [`Handler`] that may keep part of each response.
+pub(crate) type KeepingHandler<'h> =
+    dyn FnMut(usize, &Untagged<'_>) -> Result<Option<Keep>, String> + Send + 'h;
+/// Receives what a [`KeepingHandler`] kept, by key, once the response is
+/// no longer borrowed.
+pub(crate) type Kept<'h> = dyn FnMut(u32, Vec<u8>) + Send + 'h;
+
 /// What one read-and-dispatch step saw.
 enum Event {
     Continue,
@@ -253,7 +285,8 @@ struct Flights<'r, 'c, 'h> {
     /// is one (for the test hooks).
     write_no: Vec<Option<u64>>,
     failed: bool,
-    on_data: &'r mut Handler<'h>,
+    on_data: &'r mut KeepingHandler<'h>,
+    on_kept: Option<&'r mut Kept<'h>>,
 }
 
 impl Flights<'_, '_, '_> {
@@ -276,7 +309,7 @@ pub(crate) struct Engine {
     stream: Stream,
     peer: Peer,
     limits: Limits,
-    inbuf: Vec<u8>,
+    inbuf: RecvBuf,
     scan: Scan,
     eof: bool,
     out: Vec<u8>,
@@ -293,11 +326,11 @@ impl Engine {
             stream,
             peer,
             limits,
-            inbuf: Vec::new(),
+            inbuf: RecvBuf::default(),
             scan: Scan::default(),
             eof: false,
             out: Vec::new(),
-            scratch: vec![0u8; 256 * 1024].into_boxed_slice(),
+            scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
             next_tag: first_tag,
             caps: Vec::new(),
             dead: None,
@@ -396,7 +429,32 @@ impl Engine {
                 reason: reason.clone(),
             });
         }
-        let result = self.run_inner(&cmds, window.max(1), on_data).await;
+        let mut keep_nothing = |i: usize, u: &Untagged<'_>| on_data(i, u).map(|()| None);
+        let result = self
+            .run_inner(&cmds, window.max(1), &mut keep_nothing, None)
+            .await;
+        self.note_fatal(result)
+    }
+
+    /// [`Engine::run`], where the handler may keep part of a response (a
+    /// message body): `on_kept` then receives it as an owned buffer, the
+    /// response's own allocation cut down to it rather than a copy.
+    pub(crate) async fn run_keeping<'h>(
+        &mut self,
+        cmds: Vec<Command<'_>>,
+        window: usize,
+        on_data: &mut KeepingHandler<'h>,
+        on_kept: &mut Kept<'h>,
+    ) -> Result<Vec<Status>, ImapError> {
+        if let Some(reason) = &self.dead {
+            return Err(ImapError::Closed {
+                peer: self.peer.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let result = self
+            .run_inner(&cmds, window.max(1), on_data, Some(on_kept))
+            .await;
         self.note_fatal(result)
     }
 
@@ -409,11 +467,12 @@ impl Engine {
         result
     }
 
-    async fn run_inner(
+    async fn run_inner<'h>(
         &mut self,
         cmds: &[Command<'_>],
         window: usize,
-        on_data: &mut Handler<'_>,
+        on_data: &mut KeepingHandler<'h>,
+        on_kept: Option<&mut Kept<'h>>,
     ) -> Result<Vec<Status>, ImapError> {
         let mut fl = Flights {
             cmds,
@@ -422,6 +481,7 @@ impl Engine {
             write_no: vec![None; cmds.len()],
             failed: false,
             on_data,
+            on_kept,
         };
         let mut next = 0;
         loop {
@@ -594,7 +654,20 @@ impl Engine {
                         _ => {}
                     }
                 }
-                (fl.on_data)(i, &u).map_err(|detail| self.protocol(&during, detail))?;
+                let keep = (fl.on_data)(i, &u).map_err(|detail| self.protocol(&during, detail))?;
+                drop(u);
+                if let (Some(keep), Some(on_kept)) = (keep, fl.on_kept.as_mut()) {
+                    let (key, data) = match keep {
+                        Keep::Owned { key, data } => (key, data),
+                        Keep::InResponse { key, ptr, len } => {
+                            let data = cut_down(buf, ptr, len).ok_or_else(|| {
+                                self.protocol(&during, "kept bytes outside the response".into())
+                            })?;
+                            (key, data)
+                        }
+                    };
+                    on_kept(key, data);
+                }
                 Ok(Event::Untagged)
             }
         }
@@ -684,7 +757,7 @@ impl Engine {
                 if rb.filled().is_empty() {
                     self.eof = true;
                 } else {
-                    self.inbuf.extend_from_slice(rb.filled());
+                    self.inbuf.extend(rb.filled());
                 }
                 Poll::Ready(Ok(()))
             }
@@ -694,13 +767,21 @@ impl Engine {
     /// One complete response (line plus literals), taken out of the buffer.
     async fn read_response(&mut self, during: &str) -> Result<Vec<u8>, ImapError> {
         loop {
-            match self
-                .scan
-                .next(&self.inbuf, self.limits.max_line, self.limits.max_literal)
-            {
+            match self.scan.next(
+                self.inbuf.pending(),
+                self.limits.max_line,
+                self.limits.max_literal,
+            ) {
                 Err(e) => return Err(self.protocol(during, e.to_string())),
-                Ok(Some(end)) => return Ok(self.take(end)),
+                Ok(Some(end)) => return Ok(self.inbuf.take(end)),
                 Ok(None) => {}
+            }
+            // A literal of known size is arriving: room for all of it (and
+            // for the read that completes it), once.
+            if let Some(more) = self.scan.awaiting().checked_sub(self.inbuf.len()) {
+                if more > 0 {
+                    self.inbuf.reserve_for(more + READ_CHUNK);
+                }
             }
             if self.eof {
                 return Err(ImapError::Eof {
@@ -715,17 +796,6 @@ impl Engine {
                 Ok(Err(source)) => return Err(self.io_error(during, source)),
                 Ok(Ok(())) => {}
             }
-        }
-    }
-
-    /// Takes the first `end` bytes out of the receive buffer, copying
-    /// whichever part is smaller.
-    fn take(&mut self, end: usize) -> Vec<u8> {
-        if end * 2 >= self.inbuf.len() {
-            let rest = self.inbuf.split_off(end);
-            std::mem::replace(&mut self.inbuf, rest)
-        } else {
-            self.inbuf.drain(..end).collect()
         }
     }
 
@@ -754,6 +824,7 @@ impl Engine {
     fn io_error(&self, during: &str, source: io::Error) -> ImapError {
         let bye = self
             .inbuf
+            .pending()
             .split(|&b| b == b'\n')
             .find_map(|line| line.strip_prefix(b"* BYE "));
         if let Some(text) = bye {
@@ -777,9 +848,47 @@ impl Engine {
     }
 }
 
+/// The `len` bytes at address `ptr` inside `buf`, as `buf` itself cut down
+/// to them (moved to the front in place; no second allocation). None if
+/// they are not inside `buf`.
+fn cut_down(mut buf: Vec<u8>, ptr: usize, len: usize) -> Option<Vec<u8>> {
+    let off = ptr.checked_sub(buf.as_ptr() as usize)?;
+    if off.checked_add(len)? > buf.len() {
+        return None;
+    }
+    buf.truncate(off + len);
+    buf.drain(..off);
+    // A response taken out of a larger read keeps spare room; a kept body
+    // may live long (a batch of copies), so give back a lot of it.
+    if buf.capacity() > 2 * buf.len() + 64 * 1024 {
+        buf.shrink_to_fit();
+    }
+    Some(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_body_is_its_response_cut_down() {
+        let response = || b"* 1 FETCH (UID 7 BODY[] {5}\r\nhello)\r\n".to_vec();
+        let at = response().windows(5).position(|w| w == b"hello").unwrap();
+        let resp = response();
+        let ptr = resp.as_ptr() as usize;
+        // Addresses of another buffer, or a length past the end: refused.
+        assert_eq!(cut_down(response(), ptr + at, 5), None);
+        let other = response();
+        let other_ptr = other.as_ptr() as usize;
+        assert_eq!(cut_down(other, other_ptr + at, 40), None);
+        let kept = cut_down(resp, ptr + at, 5).unwrap();
+        assert_eq!(kept, b"hello");
+        assert_eq!(
+            kept.as_ptr() as usize,
+            ptr,
+            "the same allocation, not a copy"
+        );
+    }
 
     #[test]
     fn write_commands_are_the_ones_that_change_a_server() {

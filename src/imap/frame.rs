@@ -93,6 +93,13 @@ impl Scan {
             }
         }
     }
+
+    /// How many bytes the buffer must hold, at least, before the current
+    /// response can be complete: beyond its length while a literal whose
+    /// size was announced is still arriving.
+    pub(crate) fn awaiting(&self) -> usize {
+        self.pos
+    }
 }
 
 /// If the line ends with a literal announcement `{n}` (or `{n+}`, `~{n}`),

@@ -25,6 +25,7 @@ mod frame;
 mod history;
 mod parse;
 mod quote;
+mod recv;
 mod transport;
 mod uidset;
 
