@@ -322,9 +322,10 @@ impl MailboxRun<'_> {
             .map_err(|e| e.to_string())?;
         let listed = self.statuses[r.side.index()].as_ref();
         if listed.map(|l| l.uidvalidity) != Some(now.uidvalidity) {
-            return Err(format!(
+            return Err(
                 "renamed, but its UIDVALIDITY changed; the next run pairs its messages by content"
-            ));
+                    .to_string(),
+            );
         }
         Ok(())
     }

@@ -59,6 +59,9 @@ pub struct MailboxPlan {
     /// `--delete-mailboxes`: the mailbox is gone from one side since the
     /// last sync and will be deleted on the other (or is withheld).
     pub delete: Option<MailboxDeletion>,
+    /// The other side renamed the mailbox since the last sync: it is renamed
+    /// on this side too (instead of created) before anything else.
+    pub rename: Option<MailboxRename>,
     /// Per side, how it was listed (None where the mailbox does not exist).
     pub listing: [Option<ListingPath>; 2],
     /// UIDVALIDITY per side as listed (None where the mailbox does not exist).
@@ -81,6 +84,19 @@ pub struct MailboxPlan {
     /// Why this mailbox cannot be reconciled (it is then left alone and the
     /// run reports a partial failure).
     pub problems: Vec<String>,
+}
+
+/// Renaming a mailbox on one side, as the other side did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailboxRename {
+    /// The side the RENAME is sent to.
+    pub side: Side,
+    /// The old logical name (its snapshot record moves to the new one).
+    pub from: String,
+    /// The old wire name on that side.
+    pub from_wire: String,
+    /// Moved by the RENAME of an ancestor: no command of its own.
+    pub implied: bool,
 }
 
 /// Deleting a whole mailbox on one side.
@@ -213,6 +229,7 @@ impl Plan {
 impl MailboxPlan {
     pub fn has_actions(&self) -> bool {
         self.create.is_some()
+            || self.rename.as_ref().is_some_and(|r| !r.implied)
             || self.delete.as_ref().is_some_and(|d| !d.withheld)
             || !self.copies.is_empty()
             || !self.flag_changes.is_empty()

@@ -475,11 +475,18 @@ fn m8_deleting_parents_and_children_on_both_sides_converges() {
     });
 }
 
+/// UIDVALIDITY of a mailbox (wire name).
+fn uidvalidity(user: &User, mailbox: &str) -> u32 {
+    let mut client = user.client();
+    let v = client.examine(mailbox).uidvalidity;
+    client.logout();
+    v
+}
+
 #[test]
-fn m4_m5_m6_renames_keep_everything_and_end_alike() {
+fn m4_m5_m6_renames_are_found_by_content_and_renamed_alike() {
     both_ways(|swapped| {
         let case = Case::new(Server::Dots, Server::In(Layout::Slash), swapped);
-        let args = ["--delete-mailboxes".to_string()];
         seed(
             &case.run.a,
             &[
@@ -489,7 +496,14 @@ fn m4_m5_m6_renames_keep_everything_and_end_alike() {
                 ("Both", &["x1"]),
             ],
         );
-        case.sync(&args, 0);
+        let mut a = case.run.a.client();
+        a.store("Foo", &[1], "+", &["\\Flagged"]);
+        a.logout();
+        case.sync(&[], 0);
+        let kept = [
+            uidvalidity(&case.run.b, "Foo"),
+            uidvalidity(&case.run.b, "Foo/Sub"),
+        ];
         let mut a = case.run.a.client();
         // M4: Foo (with its child) renamed on A.
         a.command("RENAME \"Foo\" \"Bar\"");
@@ -502,35 +516,60 @@ fn m4_m5_m6_renames_keep_everything_and_end_alike() {
         let mut b = case.run.b.client();
         b.command("RENAME \"Both\" \"B1\"");
         b.logout();
-        case.sync(&args, 0);
-        case.assert_both(&[
-            ("Bar", &["m1", "m2", "m3"]),
+        let report = case.sync(&[], 0);
+        // One RENAME each for Foo (its child moved with it) and Old: B's
+        // mailboxes kept their UIDVALIDITY, nothing was uploaded again.
+        let renamed = if swapped {
+            "renamed 2 mailbox(es) on A, 0 on B"
+        } else {
+            "renamed 0 mailbox(es) on A, 2 on B"
+        };
+        assert!(report.contains(renamed), "{report}");
+        assert_eq!(
+            [
+                uidvalidity(&case.run.b, "Bar"),
+                uidvalidity(&case.run.b, "Bar/Sub")
+            ],
+            kept
+        );
+        let mut want = expected(&[
+            ("Bar", &["m2", "m3"]),
             ("Bar/Sub", &["m4"]),
-            ("Old", &["o1", "o2"]),
-            ("New", &["o1"]),
+            ("New", &["o1", "o2"]),
             ("A1", &["x1"]),
             ("B1", &["x1"]),
         ]);
-        case.assert_settled(&args, 0);
+        want.add("Bar", &message("m1"), &["\\Flagged"]);
+        oracle::assert_state("A", &read(&case.run.a, Server::Dots), &want);
+        oracle::assert_state("B", &read(&case.run.b, Server::In(Layout::Slash)), &want);
+        case.assert_settled(&[], 0);
     });
 }
 
 #[test]
-fn m4_without_delete_mailboxes_a_rename_keeps_the_old_name_too() {
-    let case = Case::new(Server::Dots, Server::In(Layout::Slash), false);
-    seed(&case.run.a, &[("Foo", &["m1"]), ("Foo.Sub", &["m2"])]);
-    case.sync(&[], 0);
-    let mut a = case.run.a.client();
-    a.command("RENAME \"Foo\" \"Bar\"");
-    a.logout();
-    case.sync(&[], 0);
-    case.assert_both(&[
-        ("Foo", &["m1"]),
-        ("Foo/Sub", &["m2"]),
-        ("Bar", &["m1"]),
-        ("Bar/Sub", &["m2"]),
-    ]);
-    case.assert_settled(&[], 0);
+fn m4_a_rename_not_recognisable_keeps_the_old_name_or_deletes_it_on_request() {
+    for delete in [false, true] {
+        let case = Case::new(Server::Dots, Server::In(Layout::Slash), false);
+        let args: Vec<String> = if delete {
+            vec!["--delete-mailboxes".into()]
+        } else {
+            Vec::new()
+        };
+        seed(&case.run.a, &[("Foo", &["m1", "m2", "m3"])]);
+        case.sync(&args, 0);
+        // Renamed, and most of its mail expunged: no longer the same mailbox.
+        let mut a = case.run.a.client();
+        a.command("RENAME \"Foo\" \"Bar\"");
+        a.expunge_uids("Bar", &[1, 2]);
+        a.logout();
+        case.sync(&args, 0);
+        if delete {
+            case.assert_both(&[("Bar", &["m3"])]);
+        } else {
+            case.assert_both(&[("Foo", &["m1", "m2", "m3"]), ("Bar", &["m3"])]);
+        }
+        case.assert_settled(&args, 0);
+    }
 }
 
 /// Subscribed names as listed (`LSUB "" "*"`), logical.

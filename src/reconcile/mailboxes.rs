@@ -32,12 +32,12 @@
 //! toward the mass-deletion guard, and the number of mailboxes deleted on a
 //! side is guarded the same way across the tree.
 
-use super::{MailboxInput, Policy, ReconcileInput};
-use crate::model::Side;
+use super::{Evidence, MailboxInput, Policy, ReconcileInput};
+use crate::model::{Fingerprint, Side};
 use crate::mutf7;
-use crate::plan::{MailboxDeletion, MailboxPlan};
+use crate::plan::{MailboxDeletion, MailboxPlan, MailboxRename};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The name of the one mailbox every server has.
 pub const INBOX: &str = "INBOX";
@@ -403,6 +403,197 @@ pub fn pair_mailboxes(sides: [&[MailboxEntry]; 2], naming: &Naming) -> Tree {
         .map(|(name, wire)| MailboxPairing { name, wire })
         .collect();
     tree
+}
+
+/// Renames (M4–M6): a mailbox the snapshot knew on both sides that is gone
+/// from one side, where a mailbox new on that side holds most of its
+/// content (at least half of its pairs by fingerprint; or, for one without
+/// pairs, the same UIDVALIDITY, which servers keep across RENAME), was
+/// renamed there. Each such pair is merged into one input under the new
+/// name, with the old mailbox's snapshot base and its listing on the other
+/// side, so one RENAME on that side (children move with it) replaces
+/// creating, copying and deleting. A rename is only detected when it is
+/// unambiguous (one old mailbox, one new one), is not INBOX, the side that
+/// still has the old name is healthy, every mailbox below the old name
+/// there is renamed alike, and the run is not one-way or restored;
+/// otherwise the mailboxes are reconciled apart (the old name recreated,
+/// or deleted with `--delete-mailboxes`).
+pub fn detect_renames(
+    input: &ReconcileInput,
+    policy: &Policy,
+) -> (Vec<MailboxInput>, BTreeMap<String, MailboxRename>) {
+    let mailboxes = &input.mailboxes;
+    if policy.one_way.is_some() || policy.restored.is_some() {
+        return (mailboxes.clone(), BTreeMap::new());
+    }
+    // (old index, new index, the side that renamed)
+    let mut found: Vec<(usize, usize, Side)> = Vec::new();
+    for (o, old) in mailboxes.iter().enumerate() {
+        let Some(renamed_on) = renamed_away(old) else {
+            continue;
+        };
+        let candidates: Vec<usize> = mailboxes
+            .iter()
+            .enumerate()
+            .filter(|(_, new)| is_new_on(new, renamed_on) && holds_most_of(new, old, renamed_on))
+            .map(|(n, _)| n)
+            .collect();
+        if let [n] = candidates[..] {
+            found.push((o, n, renamed_on));
+        }
+    }
+    // One new mailbox per old one, both ways.
+    let new_counts = found.iter().fold(HashMap::new(), |mut m, (_, n, _)| {
+        *m.entry(*n).or_insert(0) += 1;
+        m
+    });
+    found.retain(|(_, n, _)| new_counts[n] == 1);
+
+    // A RENAME moves the children: keep a rename only if every mailbox
+    // below the old name on the renaming side is renamed alike.
+    loop {
+        let before = found.len();
+        let renames: HashMap<&str, &str> = found
+            .iter()
+            .map(|(o, n, _)| (mailboxes[*o].name.as_str(), mailboxes[*n].name.as_str()))
+            .collect();
+        found.retain(|(o, n, side)| {
+            let (old, new) = (&mailboxes[*o].name, &mailboxes[*n].name);
+            mailboxes
+                .iter()
+                .filter(|m| m.sides[side.other().index()].is_some())
+                .filter_map(|m| {
+                    m.name
+                        .strip_prefix(old.as_str())
+                        .filter(|r| r.starts_with('/'))
+                        .map(|r| (m, r))
+                })
+                .all(|(child, rest)| {
+                    renames.get(child.name.as_str()) == Some(&format!("{new}{rest}").as_str())
+                })
+        });
+        if found.len() == before {
+            break;
+        }
+    }
+
+    let names: HashMap<&str, &str> = found
+        .iter()
+        .map(|(o, n, _)| (mailboxes[*o].name.as_str(), mailboxes[*n].name.as_str()))
+        .collect();
+    let mut renames = BTreeMap::new();
+    let mut merged = Vec::new();
+    let mut used = HashSet::new();
+    for (o, n, renamed_on) in &found {
+        let (old, new) = (&mailboxes[*o], &mailboxes[*n]);
+        let other = renamed_on.other();
+        let (Some(listed_new), Some(listed_old)) =
+            (&new.sides[renamed_on.index()], &old.sides[other.index()])
+        else {
+            continue;
+        };
+        let Ok(wire) = input.naming.translate(*renamed_on, &listed_new.wire_name) else {
+            continue;
+        };
+        // Moved by the RENAME of an ancestor rather than by its own.
+        let implied = parents(&old.name).any(|p| {
+            names
+                .get(p)
+                .is_some_and(|q| new.name.strip_prefix(*q) == old.name.strip_prefix(p))
+        });
+        let mut side_new = listed_new.clone();
+        if old.base.uidvalidity[renamed_on.index()] != Some(side_new.status.uidvalidity) {
+            // Linked by content then, and its absences prove nothing.
+            side_new.evidence = Evidence::UidvalidityChanged;
+        }
+        let mut side_old = listed_old.clone();
+        side_old.wire_name = wire;
+        let mut sides = [None, None];
+        sides[renamed_on.index()] = Some(side_new);
+        sides[other.index()] = Some(side_old);
+        merged.push(MailboxInput {
+            name: new.name.clone(),
+            sides,
+            base: old.base.clone(),
+        });
+        renames.insert(
+            new.name.clone(),
+            MailboxRename {
+                side: other,
+                from: old.name.clone(),
+                from_wire: listed_old.wire_name.clone(),
+                implied,
+            },
+        );
+        used.extend([*o, *n]);
+    }
+    let mut out: Vec<MailboxInput> = mailboxes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used.contains(i))
+        .map(|(_, m)| m.clone())
+        .chain(merged)
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    (out, renames)
+}
+
+/// The proper ancestors of a logical name, nearest last.
+fn parents(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices('/').map(move |(i, _)| &name[..i])
+}
+
+/// The side a mailbox was renamed (or deleted) on: the snapshot knew it on
+/// both sides, it is gone from that one, and the other side still lists it
+/// healthy under the same UIDVALIDITY.
+fn renamed_away(old: &MailboxInput) -> Option<Side> {
+    if old.name == INBOX || old.base.uidvalidity.iter().any(Option::is_none) {
+        return None;
+    }
+    let gone = Side::BOTH
+        .into_iter()
+        .find(|s| old.sides[s.index()].is_none())?;
+    let kept = old.sides[gone.other().index()].as_ref()?;
+    (kept.evidence.is_healthy()
+        && old.base.uidvalidity[gone.other().index()] == Some(kept.status.uidvalidity))
+    .then_some(gone)
+}
+
+/// A mailbox only on `side` that the snapshot never knew.
+fn is_new_on(new: &MailboxInput, side: Side) -> bool {
+    new.name != INBOX
+        && new.sides[side.index()].is_some()
+        && new.sides[side.other().index()].is_none()
+        && new.base.uidvalidity.iter().all(Option::is_none)
+        && new.base.pairs.is_empty()
+}
+
+/// Whether `new` (on `side`) holds at least half of the content `old` had
+/// paired, counted as a multiset; a mailbox without pairs counts by its
+/// UIDVALIDITY, which a RENAME keeps.
+fn holds_most_of(new: &MailboxInput, old: &MailboxInput, side: Side) -> bool {
+    let Some(listed) = &new.sides[side.index()] else {
+        return false;
+    };
+    if old.base.pairs.is_empty() {
+        return old.base.uidvalidity[side.index()] == Some(listed.status.uidvalidity);
+    }
+    let mut have: HashMap<Fingerprint, usize> = HashMap::new();
+    for m in &listed.messages {
+        *have.entry(m.fingerprint).or_default() += 1;
+    }
+    let found = old
+        .base
+        .pairs
+        .iter()
+        .filter(|p| {
+            have.get_mut(&p.fingerprint)
+                .filter(|n| **n > 0)
+                .map(|n| *n -= 1)
+                .is_some()
+        })
+        .count();
+    found * 2 >= old.base.pairs.len()
 }
 
 /// Decides what happens to a mailbox one side lacks: created there, or
