@@ -346,6 +346,9 @@ impl MailboxRun<'_> {
     /// plan, so nothing is appended twice. (Resolving by order and size, for
     /// servers that rewrite messages on APPEND, comes with Cyrus support.)
     fn forget_settled_intents(&mut self) {
+        if self.mb.deferred > 0 {
+            return; // still landing: the next run settles them
+        }
         let intents = match self.snapshot.intents() {
             Ok(intents) => intents,
             Err(e) => return self.fail(Side::A, "read pending intents", e.to_string()),
@@ -521,8 +524,13 @@ impl MailboxRun<'_> {
         let result = match self.conns[target.index()].append(&wire, &items).await {
             Ok(r) => r,
             Err(e) => {
-                // The intent stays: if the connection died after the server
-                // committed, the next run must know what may have landed.
+                // A refusal on a live session appended nothing (MULTIAPPEND is
+                // all or nothing): the intent resolves to nothing. If the
+                // connection died, the server may still commit the batch, so
+                // the intent stays for the next run to see what landed.
+                if self.conns[target.index()].is_alive() {
+                    let _ = self.snapshot.drop_intent(intent);
+                }
                 return Err(e.to_string());
             }
         };

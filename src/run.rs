@@ -11,9 +11,9 @@ use crate::config::{Command, Job, MaxDelete};
 use crate::gather::gather;
 use crate::imap::Connection;
 use crate::model::Side;
-use crate::reconcile::{agreement, reconcile, Policy};
+use crate::reconcile::{agreement, reconcile, Policy, ReconcileInput};
 use crate::report::{exit, Report};
-use crate::snapshot::{Snapshot, SnapshotError};
+use crate::snapshot::{PendingIntent, Snapshot, SnapshotError};
 
 /// Runs the job and returns the process exit code. Everything the operator
 /// should see is printed here (report on stdout, fatal errors on stderr).
@@ -90,6 +90,10 @@ pub async fn run(job: Job) -> i32 {
             eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");
         }
     }
+    match snapshot.intents() {
+        Ok(intents) => note_in_flight(&mut gathered.input, &intents, unix_now()),
+        Err(e) => eprintln!("imapmend: warning: could not read pending intents: {e}"),
+    }
     let listing_code = if gathered.failures.is_empty() {
         exit::OK
     } else {
@@ -138,7 +142,8 @@ pub async fn run(job: Job) -> i32 {
         Command::Plan => {
             let plan = reconcile(&gathered.input, &policy(&job));
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
-            let pending = if plan.has_actions() {
+            let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
+            let pending = if plan.has_actions() || deferred {
                 exit::PENDING
             } else {
                 exit::OK
@@ -171,7 +176,8 @@ pub async fn run(job: Job) -> i32 {
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             crate::progress::phase("applying the plan");
             let outcome = apply(&plan, &gathered.input, &mut conns, &mut snapshot).await;
-            let failed = problems || !outcome.failures.is_empty();
+            let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
+            let failed = problems || deferred || !outcome.failures.is_empty();
             code = exit::worst([
                 listing_code,
                 if failed { exit::PARTIAL } else { exit::OK },
@@ -190,6 +196,45 @@ pub async fn run(job: Job) -> i32 {
     }
     logout(conns).await;
     code
+}
+
+/// How long after an interrupted run its APPENDs may still be committing on
+/// the server (a dead client's MULTIAPPEND of thousands of messages takes
+/// the server a few seconds to finish).
+const IN_FLIGHT_SECS: i64 = 120;
+
+/// Marks what a run interrupted moments ago was appending and that has not
+/// shown up on the target yet (at or above the UIDNEXT it saw), so this run
+/// does not append it a second time while the server is still committing it.
+fn note_in_flight(input: &mut ReconcileInput, intents: &[PendingIntent], now: i64) {
+    for intent in intents
+        .iter()
+        .filter(|i| now - i.created_at < IN_FLIGHT_SECS)
+    {
+        let Some(mb) = input
+            .mailboxes
+            .iter_mut()
+            .find(|m| m.name == intent.mailbox)
+        else {
+            continue;
+        };
+        let target = intent.target.index();
+        let mut landed: Vec<_> = mb.sides[target]
+            .iter()
+            .filter(|s| s.status.uidvalidity == intent.uidvalidity)
+            .flat_map(|s| &s.messages)
+            .filter(|m| m.uid >= intent.uidnext)
+            .map(|m| m.fingerprint)
+            .collect();
+        for (fp, _) in &intent.items {
+            match landed.iter().position(|l| l == fp) {
+                Some(at) => {
+                    landed.swap_remove(at);
+                }
+                None => mb.base.in_flight[target].push(*fp),
+            }
+        }
+    }
 }
 
 /// How long the content of a proven expunge is remembered, so a restored

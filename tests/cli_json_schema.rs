@@ -120,7 +120,10 @@ fn the_schema_is_not_vacuous() {
     let good = serde_json::json!({
         "schema_version": 1, "command": "check", "endpoints": ["u@a:993", "v@b:993"],
         "plan": null, "applied": null,
-        "check": [{ "name": "INBOX", "only_on": null, "messages": [1, 1], "surplus": [] }],
+        "check": [{
+            "name": "INBOX", "only_on": null, "messages": [1, 1], "surplus": [],
+            "damaged": [["B", 7]], "unreadable": [], "pending_expunge": []
+        }],
         "listing_failures": [{ "mailbox": "Junk", "side": "B", "error": "NO [SERVERBUG]" }],
         "exit_code": 2
     });

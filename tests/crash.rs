@@ -440,23 +440,16 @@ fn sigkill_at_random_moments_then_rerun_converges() {
 /// The same without waiting between a kill and the next run, as a service
 /// manager restarting a killed job would do.
 #[test]
-#[ignore = "product bug (apply/gather): a MULTIAPPEND the killed run sent in full is still \
-            being committed by the server when an immediate rerun lists the target, so the \
-            rerun appends the same messages again (duplicates); the rerun settles the \
-            crashed run's intent from a listing taken before the server finished committing. \
-            See first_sync_crash_after_a_big_batch_was_sent_then_immediate_rerun."]
 fn sigkill_at_random_moments_then_immediate_rerun_converges() {
     let failures = in_parallel(SEEDS.to_vec(), 3, |s| kill_at_random_moments(*s, false));
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// The deterministic form of the bug above: one MULTIAPPEND of 400
+/// The deterministic form of the race above: one MULTIAPPEND of 400
 /// messages, the process dies right after sending it, the rerun starts at
-/// once. Expected: B holds each message once. Today: most of them twice.
+/// once. B must hold each message once: the rerun defers what the killed
+/// run was still appending, and a later run pairs it.
 #[test]
-#[ignore = "product bug (apply/gather): the rerun does not account for a pending intent whose \
-            batch the server is still committing (its listing shows nothing landed yet), and \
-            appends it again; B ends with duplicates"]
 fn first_sync_crash_after_a_big_batch_was_sent_then_immediate_rerun() {
     let mut rng = Rng::new(41);
     let (a, b) = dovecot::pair(Kind::Full);

@@ -153,6 +153,7 @@ prop_compose! {
                 pairs,
                 pending_expunge: Default::default(),
                 tombstones: tombstones.into_iter().map(|c| Fingerprint([c; 32])).collect(),
+                in_flight: Default::default(),
             },
         }
     }
@@ -299,6 +300,7 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
                 .copied()
                 .chain(plan.expunges.iter().map(|e| e.fingerprint))
                 .collect(),
+            in_flight: Default::default(),
         },
     }
 }
@@ -323,6 +325,10 @@ fn mirror_input(input: &MailboxInput) -> MailboxInput {
                 .collect(),
             pending_expunge: [pb, pa],
             tombstones: input.base.tombstones.clone(),
+            in_flight: [
+                input.base.in_flight[1].clone(),
+                input.base.in_flight[0].clone(),
+            ],
         },
     }
 }

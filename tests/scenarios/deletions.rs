@@ -79,10 +79,6 @@ fn e4_without_uidplus_only_marks_deleted() {
 /// flags) agree apart from recorded divergences (`refused`,
 /// `unstorable-flags`, `pending-expunge`), which are listed".
 #[test]
-#[ignore = "product bug: after `sync --deletes flag-only` propagated an expunge, `check` exits 1 \
-            (B holds m1(\\Deleted), A nothing: '1 more on B … DIFFERENCES … `imapmend plan` shows the \
-            repair', while plan plans nothing) although the snapshot records m1 as pending-expunge; \
-            DESIGN.md says check passes apart from recorded divergences and lists them"]
 fn e4_flag_only_check_accepts_the_recorded_pending_expunge() {
     e4(Kind::Full, &["--deletes", "flag-only"])
         .check_exit(Some(0))

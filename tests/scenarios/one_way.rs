@@ -29,11 +29,6 @@ fn one_way_makes_b_hold_what_a_holds_and_keeps_b_extras() {
 }
 
 #[test]
-#[ignore = "product bug: `sync --one-way a-to-b --delete-extra` with two or more extras on B fails \
-            (exit 2) with 'checkpointing mailbox \"INBOX\": UNIQUE constraint failed: pair.mailbox, \
-            pair.uid_a' and expunges nothing (the extras' expunges carry pair [0, uid], so a second \
-            one collides on uid_a = 0); with one extra it works. The plan text also calls each extra \
-            'gone from A since the last sync', which is not why it goes"]
 fn one_way_with_delete_extra_removes_b_extras() {
     diverged(
         "one-way --delete-extra",
@@ -47,11 +42,6 @@ fn one_way_with_delete_extra_removes_b_extras() {
 /// first run withholds them all (exit 4) and changes nothing on B; a count
 /// of 12 lets them go.
 #[test]
-#[ignore = "product bug: `sync --one-way a-to-b --delete-extra` with two or more extras on B fails \
-            (exit 2) with 'checkpointing mailbox \"INBOX\": UNIQUE constraint failed: pair.mailbox, \
-            pair.uid_a' and expunges nothing (the extras' expunges carry pair [0, uid], so a second \
-            one collides on uid_a = 0); with one extra it works. The plan text also calls each extra \
-            'gone from A since the last sync', which is not why it goes"]
 fn one_way_delete_extra_is_under_the_guard() {
     let extras: Vec<String> = (10..22).map(|i| format!("m{i}()")).collect();
     let b = format!("INBOX: m1() {}", extras.join(" "));

@@ -161,12 +161,6 @@ fn restored_b_reusing_uids_the_change_history_cannot_show() {
 /// The operator's way: `plan` first, then `sync`. The dry run must not
 /// erase the evidence the sync needs.
 #[test]
-#[ignore = "product bug: `plan` stores the restored side's listing in the fingerprint cache, so the \
-            `sync` right after it no longer sees the reused UIDs: plan reports 'B looks restored (UID 3 \
-            changed its size or INTERNALDATE)', the sync lists B as healthy ('server offers no \
-            CONDSTORE'), pushes B's stale flags onto A (A ends with m1(\\Flagged) and m2() instead of \
-            m1() and m2(\\Seen)) and never copies m10/m11 to A. Without the plan the same story passes \
-            (restored_b_reusing_uids_*)"]
 fn restored_b_reusing_uids_plan_then_sync() {
     uid_reuse("restore uid reuse, plan first", Kind::NoCondstore, 3)
         .plan_before(1, Some(says_b_looks_restored))
@@ -206,13 +200,6 @@ fn restored_b_gets_mail_expunged_since_the_backup_expunged_again() {
 }
 
 #[test]
-#[ignore = "product bug: without CONDSTORE a restore that brings back only a message imapmend itself \
-            expunged (UIDNEXT unchanged) is not detected: the full listing shows UID 2 again, though \
-            its expunge was proven and propagated, yet B is judged healthy ('server offers no \
-            CONDSTORE'); the plan copies the tombstoned m2 from B to A ('copied, since nothing proves B \
-            was restored') instead of expunging it on B. DESIGN's sign 'EXISTS disagrees with known - \
-            expunged + new' (3 listed vs 2) is not applied to the full listing. On Kind::Full, \
-            HIGHESTMODSEQ going backwards catches it"]
 fn restored_b_tombstones_without_condstore() {
     tombstone(Kind::NoCondstore).run();
 }
