@@ -223,11 +223,6 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// Also re-fetch paired bodies and compare them with the cached
-    /// fingerprints (finds content damaged in place; reads every message)
-    #[arg(long, help_heading = "Check")]
-    pub verify: bool,
-
     /// Write the result in Prometheus text format to FILE (atomically), for
     /// node_exporter's textfile collector
     #[arg(long, value_name = "FILE", help_heading = "Check")]
@@ -360,6 +355,22 @@ pub struct CommonArgs {
     /// With --one-way: delete messages found only on the target side
     #[arg(long, help_heading = "Policy")]
     pub delete_extra: bool,
+
+    /// On a restored side, copy back messages whose expunge was proven
+    /// earlier (tombstones) instead of expunging them there again
+    #[arg(long, help_heading = "Policy")]
+    pub no_tombstones: bool,
+
+    /// Expunge messages found only on a restored side (they may be mail
+    /// deleted since the backup) instead of copying them to the other side
+    #[arg(long, help_heading = "Policy")]
+    pub drop_restored_extras: bool,
+
+    /// Re-fetch every body and compare it with the fingerprint recorded when
+    /// it was synced: `check` reports content damaged in place, `plan` and
+    /// `sync` replace it from the other side (reads every message)
+    #[arg(long)]
+    pub verify: bool,
 
     /// Only this mailbox (logical name, `/` between levels); repeatable
     #[arg(long, value_name = "NAME", help_heading = "Mailboxes")]
@@ -691,26 +702,12 @@ mod tests {
     }
 
     #[test]
-    fn cli_check_takes_verify_and_the_others_do_not() {
-        let cli = parse(&[
-            "check",
-            "--a",
-            "imaps://u@a",
-            "--b",
-            "imaps://v@b",
-            "--verify",
-        ])
-        .unwrap();
-        assert!(matches!(&cli.verb, Verb::Check(c) if c.verify));
-        assert!(parse(&[
-            "plan",
-            "--a",
-            "imaps://u@a",
-            "--b",
-            "imaps://v@b",
-            "--verify"
-        ])
-        .is_err());
+    fn cli_every_run_verb_takes_verify() {
+        for verb in ["check", "plan", "sync"] {
+            let cli =
+                parse(&[verb, "--a", "imaps://u@a", "--b", "imaps://v@b", "--verify"]).unwrap();
+            assert!(cli.common().is_some_and(|c| c.verify), "{verb}");
+        }
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct Job {
     pub identities: [EndpointIdentity; 2],
     pub state_path: PathBuf,
     pub json: bool,
+    /// `--verify`: re-read every body and compare it with its fingerprint.
+    pub verify: bool,
     pub options: PolicyOptions,
     /// 0 normal, negative quieter (`-q`), positive more detail (`-v`…).
     pub verbosity: i8,
@@ -78,6 +80,11 @@ pub struct PolicyOptions {
     pub one_way: Option<OneWay>,
     /// Only with `one_way`: delete the target's unpaired messages.
     pub delete_extra: bool,
+    /// A restored side's messages that match a tombstone are expunged there
+    /// (false: `--no-tombstones`, copy them back).
+    pub tombstones: bool,
+    /// `--drop-restored-extras`: expunge messages only on a restored side.
+    pub drop_restored_extras: bool,
     /// Which mailboxes the run covers (`--folder`, `--exclude` …).
     pub mailboxes: MailboxFilter,
     /// How names map between the sides (`--a-prefix`, `--map` …).
@@ -94,6 +101,8 @@ impl Default for PolicyOptions {
             delete_mailboxes: false,
             one_way: None,
             delete_extra: false,
+            tombstones: true,
+            drop_restored_extras: false,
             mailboxes: MailboxFilter::default(),
             names: NameRules::default(),
         }
@@ -231,7 +240,12 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         // imapsync's --dry: show what would be done.
         Verb::Sync(c) if c.common.imapsync.dry => (Command::Plan, &c.common),
         Verb::Sync(c) => (Command::Sync, &c.common),
-        Verb::Check(c) => (Command::Check { verify: c.verify }, &c.common),
+        Verb::Check(c) => (
+            Command::Check {
+                verify: c.common.verify,
+            },
+            &c.common,
+        ),
         Verb::Batch(_) | Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
             return Err(ConfigError::Options(
                 "this verb does not run against servers; only plan, sync and check resolve \
@@ -289,6 +303,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         identities,
         state_path,
         json: common.json,
+        verify: common.verify,
         options,
         verbosity,
         metrics,
@@ -325,6 +340,8 @@ fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOpt
             .or(p.and_then(|p| p.one_way).map(OneWay::from))
             .or(c.imapsync.names_a_server().then_some(OneWay::AToB)),
         delete_extra: c.delete_extra || c.imapsync.delete2 || from_file(&|p| p.delete_extra),
+        tombstones: !c.no_tombstones,
+        drop_restored_extras: c.drop_restored_extras,
         mailboxes: mailbox_filter(c, file),
         names: name_rules(c, file)?,
     };
@@ -1451,6 +1468,8 @@ mod tests {
             "--one-way",
             "b-to-a",
             "--delete-extra",
+            "--no-tombstones",
+            "--drop-restored-extras",
             "--json",
             "-q",
             "--state",
@@ -1468,11 +1487,13 @@ mod tests {
                 delete_mailboxes: true,
                 one_way: Some(OneWay::BToA),
                 delete_extra: true,
+                tombstones: false,
+                drop_restored_extras: true,
                 mailboxes: MailboxFilter::default(),
                 names: NameRules::default(),
             }
         );
-        assert_eq!((job.json, job.verbosity), (true, -1));
+        assert_eq!((job.json, job.verify, job.verbosity), (true, true, -1));
         assert_eq!(job.state_path, PathBuf::from("/tmp/x.sqlite"));
         assert_eq!(
             (OneWay::BToA.source(), OneWay::BToA.target()),

@@ -257,7 +257,8 @@ fn policy(job: &Job) -> Policy {
         one_way: o.one_way.map(|w| w.source()),
         delete_extra: o.delete_extra,
         delete_mailboxes: o.delete_mailboxes,
-        ..Policy::default()
+        tombstones: o.tombstones,
+        drop_restored_extras: o.drop_restored_extras,
     }
 }
 
