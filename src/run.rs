@@ -59,17 +59,51 @@ pub async fn run(job: Job) -> i32 {
         }
     };
     let read_only = !matches!(job.command, Command::Sync);
-    let verify = matches!(job.command, Command::Check { verify: true });
     crate::progress::phase("listing both servers, fingerprinting new messages");
-    let mut gathered = match gather(&mut conns, &state, read_only, verify, &job.options.names).await
-    {
-        Ok(g) => g,
-        Err((side, e)) => {
-            eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
-            logout(conns).await;
-            return exit::PARTIAL;
+    let intents = snapshot.intents().unwrap_or_else(|e| {
+        eprintln!("imapmend: warning: could not read pending intents: {e}");
+        Vec::new()
+    });
+    let mut gathered = None;
+    for attempt in 0..2 {
+        let listed = match gather(
+            &mut conns,
+            &state,
+            read_only,
+            job.verify,
+            &job.options.names,
+        )
+        .await
+        {
+            Ok(g) => g,
+            Err((side, e)) => {
+                eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
+                logout(conns).await;
+                return exit::PARTIAL;
+            }
+        };
+        // A run killed moments ago may have sent a batch the server is still
+        // committing: appending it again now would duplicate it. Wait once
+        // for it to land, then list again; what has not landed by then was
+        // discarded by the server and is copied as usual.
+        let mut probe = listed.input.clone();
+        note_in_flight(&mut probe, &intents, unix_now());
+        let landing = probe
+            .mailboxes
+            .iter()
+            .any(|m| m.base.in_flight.iter().any(|f| !f.is_empty()));
+        gathered = Some(listed);
+        if attempt == 0 && landing && !read_only {
+            eprintln!(
+                "imapmend: an interrupted run's copies may still be landing; listing again in {}s",
+                IN_FLIGHT_WAIT.as_secs()
+            );
+            tokio::time::sleep(IN_FLIGHT_WAIT).await;
+            continue;
         }
-    };
+        break;
+    }
+    let mut gathered = gathered.expect("listed at least once");
     crate::mailbox_filter::retain_selected(&job.options.mailboxes, &mut gathered);
     for u in &gathered.cache_updates {
         // A side that is not healthy keeps its cache until a sync repairs
@@ -89,10 +123,6 @@ pub async fn run(job: Job) -> i32 {
         {
             eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");
         }
-    }
-    match snapshot.intents() {
-        Ok(intents) => note_in_flight(&mut gathered.input, &intents, unix_now()),
-        Err(e) => eprintln!("imapmend: warning: could not read pending intents: {e}"),
     }
     let listing_code = if gathered.failures.is_empty() {
         exit::OK
@@ -202,6 +232,9 @@ pub async fn run(job: Job) -> i32 {
 /// the server (a dead client's MULTIAPPEND of thousands of messages takes
 /// the server a few seconds to finish).
 const IN_FLIGHT_SECS: i64 = 120;
+
+/// How long to wait, once, for such a batch to land before listing again.
+const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Marks what a run interrupted moments ago was appending and that has not
 /// shown up on the target yet (at or above the UIDNEXT it saw), so this run
