@@ -54,7 +54,7 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     for (i, side) in input.sides.iter().enumerate() {
         let pending = &input.base.pending_expunge[i];
         for m in side.iter().flat_map(|s| &s.messages) {
-            if pending.contains(&m.uid) {
+            if is_pending_expunge(pending, m) {
                 continue;
             }
             let comparable = storable(&storable(&m.flags, status[0]), status[1]);
@@ -104,10 +104,19 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
                 let listed = input.sides[side.index()].iter().flat_map(|s| &s.messages);
                 let pending = &input.base.pending_expunge[side.index()];
                 listed
-                    .filter(|m| pending.contains(&m.uid))
+                    .filter(|m| is_pending_expunge(pending, m))
                     .map(move |m| (side, m.uid))
                     .collect::<Vec<_>>()
             })
             .collect(),
     }
+}
+
+/// A message imapmend marked `\Deleted` for a proven expunge, as long as it
+/// keeps `\Deleted` (removing it is an un-delete: it is synced again).
+fn is_pending_expunge(
+    pending: &std::collections::BTreeSet<Uid>,
+    m: &crate::model::MessageMeta,
+) -> bool {
+    pending.contains(&m.uid) && m.flags.contains(&crate::model::Flag::deleted())
 }
