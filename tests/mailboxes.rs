@@ -282,11 +282,8 @@ fn m9_m10_awkward_names_round_trip_between_dot_and_slash_servers() {
 }
 
 /// M10's `foo]bar`: Dovecot lists it unquoted (`* LIST () "." foo]bar`,
-/// valid: `]` is an ASTRING-CHAR), and the IMAP layer's LIST parser stops
-/// the name at `]`, so it is listed as "foo" and the SELECT fails. Ignored
-/// until src/imap/parse.rs reads `]` in astrings.
+/// valid: `]` is an ASTRING-CHAR), so the LIST parser must not stop there.
 #[test]
-#[ignore = "src/imap/parse.rs: astring atoms stop at ']' (LIST name foo]bar read as foo)"]
 fn m10_bracket_in_an_unquoted_name() {
     let case = Case::new(Server::Dots, Server::In(Layout::Slash), false);
     seed(&case.run.a, &[("foo]bar", &["b1"])]);

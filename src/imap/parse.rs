@@ -594,9 +594,15 @@ impl<'a> Lexer<'a> {
     /// Atom characters, leniently: anything printable but space, parens,
     /// `{`, `"` and `]` (so `\Seen`, `\*`, `1:5,7` and `READ-WRITE` are atoms).
     fn atom(&mut self) -> Result<&'a str, String> {
+        self.atom_until(b"(){\"]")
+    }
+
+    /// Atom characters up to (not including) any of `stops`, space or a
+    /// control or 8-bit byte.
+    fn atom_until(&mut self, stops: &[u8]) -> Result<&'a str, String> {
         let start = self.i;
         while let Some(b) = self.peek() {
-            if b <= b' ' || b >= 0x7f || matches!(b, b'(' | b')' | b'{' | b'"' | b']') {
+            if b <= b' ' || b >= 0x7f || stops.contains(&b) {
                 break;
             }
             self.i += 1;
@@ -745,7 +751,11 @@ impl<'a> Lexer<'a> {
         match self.peek() {
             Some(b'"') => self.quoted(),
             Some(b'{') | Some(b'~') => self.literal().map(Cow::Borrowed),
-            _ => self.atom().map(|a| Cow::Borrowed(a.as_bytes())),
+            // ASTRING-CHAR includes `]` (RFC 3501): a mailbox `foo]bar`
+            // may come unquoted.
+            _ => self
+                .atom_until(b"(){\"")
+                .map(|a| Cow::Borrowed(a.as_bytes())),
         }
     }
 }
