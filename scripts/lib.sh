@@ -106,22 +106,36 @@ user_maildir() {
     echo "$WORK/$1/home/$2/Maildir"
 }
 
-# start_server SIDE: starts `dovecot -F` and waits for its greeting.
+# start_server SIDE: starts `dovecot -F` and waits for its greeting. If the
+# port was taken meanwhile (free_port only guesses), it moves to another.
 start_server() {
-    local side=$1 dir="$WORK/$1" line i
+    local side=$1 dir="$WORK/$1" line i attempt port
     chown -R "$MAIL_UID:$MAIL_GID" "$dir/home"
-    "${DOVECOT:-/usr/sbin/dovecot}" -F -c "$dir/dovecot.conf" >>"$dir/stderr.log" 2>&1 &
-    PID[$side]=$!
-    for i in $(seq 1 200); do
-        # (the braces keep 2>/dev/null from applying to the whole script)
-        if { exec 3<>"/dev/tcp/127.0.0.1/${PORT[$side]}"; } 2>/dev/null; then
-            if read -r -t 2 line <&3 && [[ $line == "* OK"* ]]; then
-                exec 3<&- 3>&-
-                return
+    for attempt in 1 2 3; do
+        "${DOVECOT:-/usr/sbin/dovecot}" -F -c "$dir/dovecot.conf" >>"$dir/stderr.log" 2>&1 &
+        PID[$side]=$!
+        for i in $(seq 1 200); do
+            if ! kill -0 "${PID[$side]}" 2>/dev/null; then
+                break # it exited: see below
             fi
-            exec 3<&- 3>&-
-        fi
-        sleep 0.05
+            # (the braces keep 2>/dev/null from applying to the whole script)
+            if { exec 3<>"/dev/tcp/127.0.0.1/${PORT[$side]}"; } 2>/dev/null; then
+                if read -r -t 2 line <&3 && [[ $line == "* OK"* ]]; then
+                    exec 3<&- 3>&-
+                    return
+                fi
+                exec 3<&- 3>&-
+            fi
+            sleep 0.05
+        done
+        kill "${PID[$side]}" 2>/dev/null || true
+        wait "${PID[$side]}" 2>/dev/null || true
+        unset "PID[$side]"
+        grep -q "Address already in use" "$dir/stderr.log" || break
+        port=$(free_port)
+        sed -i "s#port = ${PORT[$side]}\$#port = $port#" "$dir/dovecot.conf"
+        PORT[$side]=$port
+        : >"$dir/stderr.log"
     done
     echo "Dovecot for $side did not start; see $dir/dovecot.log and $dir/stderr.log" >&2
     cat "$dir/stderr.log" "$dir/dovecot.log" >&2 || true
