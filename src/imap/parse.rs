@@ -278,6 +278,9 @@ fn esearch<'a>(lx: &mut Lexer<'a>) -> Result<Untagged<'a>, String> {
 /// parser runs under `catch_unwind` with the panic message silenced (see
 /// [`quietly`]) in case there are others.
 fn fetch(whole: &[u8]) -> Result<Untagged<'_>, String> {
+    if let Some(u) = fetch_body_fast(whole) {
+        return Ok(u);
+    }
     match without_literal8_markers(whole) {
         Cow::Borrowed(b) => fetch_proto(b),
         Cow::Owned(copy) => match fetch_proto(&copy)? {
@@ -288,6 +291,61 @@ fn fetch(whole: &[u8]) -> Result<Untagged<'_>, String> {
             _ => Err("FETCH response with unexpected data".into()),
         },
     }
+}
+
+/// The FETCH response a body fetch brings by the thousand, read without
+/// imap-proto: `* n FETCH (UID u BODY[] {len}` CRLF, the literal, `)` CRLF
+/// (the two items in either order). Anything else, or anything odd in it,
+/// is None and goes the general way. Reading it directly saves the passes
+/// over every message that the general way makes (measured with
+/// scripts/bench: imap-proto was 7% of the CPU of a 100k repair resync).
+fn fetch_body_fast(whole: &[u8]) -> Option<Untagged<'_>> {
+    fn number(b: &[u8]) -> Option<(u32, &[u8])> {
+        let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 10 {
+            return None;
+        }
+        let v = std::str::from_utf8(&b[..n]).ok()?.parse().ok()?;
+        Some((v, &b[n..]))
+    }
+    let rest = whole.strip_prefix(b"* ")?;
+    let (seq, rest) = number(rest)?;
+    let mut rest = rest.strip_prefix(b" FETCH (")?;
+    let mut attrs = Vec::with_capacity(2);
+    let (mut uid_seen, mut body_seen) = (false, false);
+    loop {
+        if let Some(r) = rest.strip_prefix(b"UID ") {
+            let (uid, r) = number(r)?;
+            if uid_seen || uid == 0 {
+                return None;
+            }
+            uid_seen = true;
+            attrs.push(AttributeValue::Uid(uid));
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix(b"BODY[] {") {
+            let (len, r) = number(r)?;
+            let r = r.strip_prefix(b"}\r\n")?;
+            let len = usize::try_from(len).ok()?;
+            if body_seen || r.len() < len {
+                return None;
+            }
+            body_seen = true;
+            attrs.push(AttributeValue::BodySection {
+                section: None,
+                index: None,
+                data: Some(Cow::Borrowed(&r[..len])),
+            });
+            rest = &r[len..];
+        } else {
+            return None;
+        }
+        match rest {
+            [b' ', r @ ..] => rest = r,
+            b")\r\n" if uid_seen && body_seen => break,
+            _ => return None,
+        }
+    }
+    Some(Untagged::Fetch { seq, attrs })
 }
 
 fn fetch_proto(whole: &[u8]) -> Result<Untagged<'_>, String> {
@@ -766,6 +824,80 @@ pub(crate) fn fetch_uid(attrs: &[AttributeValue<'_>]) -> Option<Uid> {
         AttributeValue::Uid(u) => Some(*u),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod fast_fetch_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn response(seq: u32, uid: u32, body: &[u8], uid_first: bool) -> Vec<u8> {
+        let mut r = format!("* {seq} FETCH (").into_bytes();
+        let uid_item = format!("UID {uid}").into_bytes();
+        let mut body_item = format!("BODY[] {{{}}}\r\n", body.len()).into_bytes();
+        body_item.extend_from_slice(body);
+        let (x, y) = if uid_first {
+            (uid_item, body_item)
+        } else {
+            (body_item, uid_item)
+        };
+        r.extend_from_slice(&x);
+        r.push(b' ');
+        r.extend_from_slice(&y);
+        r.extend_from_slice(b")\r\n");
+        r
+    }
+
+    #[test]
+    fn the_fast_way_reads_a_body_fetch_as_imap_proto_does() {
+        for (body, uid_first) in [
+            (&b"Subject: x\r\n\r\nbody\r\n"[..], true),
+            (&b"Subject: x\r\n\r\n) UID 9 BODY[] {3}\r\n"[..], false),
+            (&b""[..], true),
+        ] {
+            let r = response(12, 345, body, uid_first);
+            let fast = fetch_body_fast(&r).expect("the common shape");
+            assert_eq!(fast, fetch_proto(&r).unwrap());
+            assert_eq!(fetch(&r).unwrap(), fast);
+        }
+    }
+
+    #[test]
+    fn anything_else_goes_the_general_way() {
+        for r in [
+            &b"* 1 FETCH (UID 5 FLAGS (\\Seen) BODY[] {1}\r\nx)\r\n"[..],
+            b"* 1 FETCH (UID 5 BODY[] NIL)\r\n",
+            b"* 1 FETCH (UID 5 BODY[] {2}\r\nx)\r\n",
+            b"* 1 FETCH (UID 5 BODY[] {1}\r\nx)",
+            b"* 1 FETCH (UID 5 UID 6 BODY[] {1}\r\nx)\r\n",
+            b"* 1 FETCH (UID 5 BODY[] ~{1}\r\nx)\r\n",
+            b"* 1 fetch (UID 5 BODY[] {1}\r\nx)\r\n",
+            b"* 1 FETCH (UID 0 BODY[] {1}\r\nx)\r\n",
+            b"* 1 FETCH (UID 99999999999 BODY[] {1}\r\nx)\r\n",
+            b"* 1 FETCH (BODY[] {1}\r\nx)\r\n",
+            b"* 1 FETCH (UID 5)\r\n",
+        ] {
+            assert_eq!(fetch_body_fast(r), None, "{}", String::from_utf8_lossy(r));
+        }
+        // and the general way still reads what it can
+        let flags = b"* 1 FETCH (UID 5 FLAGS (\\Seen) BODY[] {1}\r\nx)\r\n";
+        assert!(matches!(fetch(flags), Ok(Untagged::Fetch { .. })));
+    }
+
+    proptest! {
+        #[test]
+        fn fast_and_general_agree(
+            seq in 1u32..,
+            uid in 1u32..,
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+            uid_first in any::<bool>(),
+        ) {
+            let r = response(seq, uid, &body, uid_first);
+            let fast = fetch_body_fast(&r);
+            prop_assert!(fast.is_some());
+            prop_assert_eq!(fast, fetch_proto(&r).ok());
+        }
+    }
 }
 
 #[cfg(test)]
