@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// Messages per body fetch and per MULTIAPPEND in the raw copy (as
 /// imapmend's apply.rs).
@@ -510,7 +510,7 @@ async fn raw(a: &str, ua: &str, b: &str, ub: &str, batch: usize, overlap: bool) 
 /// over the mailbox, half are new messages.
 async fn change(addr: &str, user: &str, count: usize) -> Res<()> {
     let mut c = connect(addr, user, Side::A).await?;
-    c.select("INBOX", false).await.map_err(|e| e.to_string())?;
+    let status = c.select("INBOX", false).await.map_err(|e| e.to_string())?;
     let meta = c.fetch_all_meta().await.map_err(|e| e.to_string())?;
     let toggles = (count / 2).min(meta.len());
     let flagged = FlagSet::from_wire(["\\Flagged"]);
@@ -529,14 +529,14 @@ async fn change(addr: &str, user: &str, count: usize) -> Res<()> {
         };
         c.store(&[m.uid], &delta).await.map_err(|e| e.to_string())?;
     }
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut r = Rng(stamp);
+    // The same sizes every time (the runs on 1k and 100k compare), and
+    // distinct messages (numbered from UIDNEXT).
+    let mut r = Rng(99);
+    let first = status.uidnext as usize;
     let new: Vec<Mail> = (toggles..count)
         .map(|i| {
             let size = target_size(&mut r);
-            mail(&mut r, stamp, i, size)
+            mail(&mut r, 99, first + i, size)
         })
         .collect();
     let no_flags = FlagSet::new();
