@@ -501,15 +501,16 @@ impl MailboxRun<'_> {
         bodies: &HashMap<Uid, Vec<u8>>,
     ) -> Result<(), String> {
         let status = self.statuses[target.index()].clone().unwrap_or_default();
-        let fingerprints: Vec<_> = part.iter().map(|c| c.fingerprint).collect();
+        // The sizes are at hand: no lookup in the cache per copy.
+        let items: Vec<_> = part.iter().map(|c| (c.fingerprint, c.size)).collect();
         let intent = self
             .snapshot
-            .record_intent(
+            .record_intent_sized(
                 &self.mb.name,
                 target,
                 status.uidvalidity,
                 status.uidnext,
-                &fingerprints,
+                &items,
             )
             .map_err(|e| e.to_string())?;
         let items: Vec<AppendItem<'_>> = part

@@ -22,7 +22,7 @@ use crate::reconcile::mailboxes::{
 use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, SnapshotState};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::mpsc;
 
 /// A mailbox that could not be read on one side.
@@ -282,9 +282,10 @@ async fn list_side(
                 };
                 let changed: std::collections::HashSet<Uid> =
                     changes.changed.iter().map(|m| m.uid).collect();
+                let present: HashSet<Uid> = rebuilt.iter().map(|(m, _)| m.uid).collect();
                 let gone = remembered
                     .keys()
-                    .filter(|u| !rebuilt.iter().any(|(m, _)| m.uid == **u))
+                    .filter(|u| !present.contains(u))
                     .copied()
                     .collect();
                 read = Some((rebuilt, changed, gone));
@@ -315,9 +316,10 @@ async fn list_side(
             }
             // A restored side reuses UIDs: its cached fingerprints cannot be trusted.
             let trust_cache = !evidence.is_restored();
+            let present: HashSet<Uid> = listed.iter().map(|m| m.uid).collect();
             let gone = remembered
                 .keys()
-                .filter(|u| !listed.iter().any(|m| m.uid == **u))
+                .filter(|u| !present.contains(u))
                 .copied()
                 .collect();
             let mut changed = std::collections::HashSet::new();
