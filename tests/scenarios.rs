@@ -49,6 +49,8 @@ mod flags;
 mod history;
 #[path = "scenarios/one_way.rs"]
 mod one_way;
+#[path = "scenarios/repair.rs"]
+mod repair;
 #[path = "scenarios/restore.rs"]
 mod restore;
 
@@ -198,6 +200,9 @@ enum Step {
     /// Delete the mailbox and create it again holding this state: a new
     /// UIDVALIDITY and other content (U2).
     RecreateWith(String, String),
+    /// Change the side's Maildir behind the server's back (lost flags,
+    /// damaged files; see tests/scenarios/repair.rs).
+    Disk(fn(&std::path::Path)),
     /// Run `imapmend sync`.
     Sync,
     /// Run `imapmend VERB ARGS` (only these arguments, not the case's) and
@@ -362,6 +367,11 @@ impl Case {
     /// B goes back in time behind the snapshot.
     fn restore_b(mut self) -> Case {
         self.steps.push((Which::B, Step::Restore));
+        self
+    }
+    /// Changes B's Maildir on disk, behind the server's back.
+    fn on_b_disk(mut self, change: fn(&std::path::Path)) -> Case {
+        self.steps.push((Which::B, Step::Disk(change)));
         self
     }
     /// An `imapmend sync` between the steps (with the case's arguments).
@@ -579,6 +589,7 @@ impl Case {
                 Step::RecreateWith(mailbox, spec) => recreate_mailbox_with(user, mailbox, || {
                     self.make_side(user, &parse_state(spec))
                 }),
+                Step::Disk(change) => change(&user.maildir()),
                 Step::Sync => run.expect_exit("sync", &self.args, 0, "a sync between steps"),
                 Step::Imapmend {
                     verb,

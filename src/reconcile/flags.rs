@@ -52,15 +52,20 @@ fn merge_without_base(sides: [SideFlags<'_>; 2], prefer: Option<Side>) -> FlagSe
         let unstorable_on_winner = other.flags.minus(&storable(other.flags, w.status));
         return w.flags.union(&unstorable_on_winner);
     }
+    deleted_only_if_on_both(sides[0].flags.union(sides[1].flags), sides)
+}
+
+/// A first pairing never marks mail for deletion on its own: `\Deleted`
+/// stays in `merged` only where both sides have it (or one cannot store it).
+pub fn deleted_only_if_on_both(mut merged: FlagSet, sides: [SideFlags<'_>; 2]) -> FlagSet {
     let deleted = Flag::deleted();
-    let mut result = sides[0].flags.union(sides[1].flags);
     let deleted_on_both = sides
         .iter()
         .all(|s| s.flags.contains(&deleted) || !s.status.can_store(&deleted));
     if !deleted_on_both {
-        result.remove(&deleted);
+        merged.remove(&deleted);
     }
-    result
+    merged
 }
 
 /// The part of `flags` this side can store.

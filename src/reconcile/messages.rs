@@ -539,6 +539,12 @@ fn add_pair(
         },
     );
     let agreed = match authority {
+        // Over a restored side before any snapshot (pairs found by content),
+        // the healthy side's flags win but `\Deleted` is kept only where both
+        // sides have it, as in any first pairing (issue 8).
+        Some(side) if base.is_none() && policy.one_way.is_none() => {
+            flags::deleted_only_if_on_both(flags::merge(None, sides, Some(side)), sides)
+        }
         Some(side) => flags::merge(None, sides, Some(side)),
         None => flags::merge(base, sides, policy.prefer),
     };
@@ -796,6 +802,53 @@ mod tests {
         let p = plan(&input, Policy::default());
         assert!(p.withheld_flags.is_empty());
         assert_eq!(p.flag_changes.len(), 5);
+    }
+
+    /// `--restored b` before any snapshot: A's flags win on every pair
+    /// found by content, but `\\Deleted` stays only where both have it.
+    #[test]
+    fn restored_without_snapshot_lets_the_healthy_flags_win_but_deleted_needs_both() {
+        let input = MailboxInput {
+            name: "INBOX".into(),
+            sides: [
+                side(
+                    vec![
+                        msg(1, 1, "\\Seen \\Deleted"),
+                        msg(2, 2, "\\Deleted"),
+                        msg(3, 3, "\\Flagged"),
+                    ],
+                    Evidence::Healthy,
+                ),
+                side(
+                    vec![
+                        msg(7, 1, "\\Seen"),
+                        msg(8, 2, "\\Deleted"),
+                        msg(9, 3, "\\Seen"),
+                    ],
+                    Evidence::Restored("--restored b".into()),
+                ),
+            ],
+            base: MailboxBase::default(),
+        };
+        let p = plan(&input, Policy::default());
+        let change = |side: Side, uid: Uid| {
+            p.flag_changes
+                .iter()
+                .find(|c| c.side == side && c.pair[side.index()] == uid)
+                .map(|c| (c.delta.add.to_string(), c.delta.remove.to_string()))
+        };
+        assert_eq!(
+            change(Side::A, 1),
+            Some(("()".into(), "(\\Deleted)".into()))
+        );
+        assert_eq!(change(Side::B, 8), None);
+        assert_eq!(change(Side::A, 2), None);
+        assert_eq!(
+            change(Side::B, 9),
+            Some(("(\\Flagged)".into(), "(\\Seen)".into()))
+        );
+        assert_eq!(p.flag_changes.len(), 2, "{:?}", p.flag_changes);
+        assert!(p.copies.is_empty() && p.expunges.is_empty());
     }
 
     #[test]

@@ -228,3 +228,26 @@ fn restored_b_by_the_operator_lets_a_win() {
 fn restored_b_by_the_operator_without_condstore() {
     operator_says_restored(Kind::NoCondstore).run();
 }
+
+/// The first run is the one after the restore (no snapshot yet): with
+/// `--restored b`, A's flags win on every pair found by content, `\Deleted`
+/// stays only where both sides have it, and m4, only on B (perhaps mail
+/// deleted since the backup), is copied to A: nothing is lost.
+#[test]
+fn restored_b_before_any_snapshot() {
+    Case::new("--restored b, no snapshot")
+        .args(&["--restored", "b"])
+        .a("INBOX: m1(\\Seen \\Deleted) m2(\\Deleted) m3(\\Flagged)")
+        .b("INBOX: m1(\\Seen) m2(\\Deleted) m3(\\Seen) m4()")
+        .plan_before(
+            1,
+            Some(|run, report| {
+                let inbox = planned(report, "INBOX");
+                let copies = inbox["copies"].as_array().unwrap();
+                assert_eq!(copies.len(), 1, "{}\n{inbox:#}", run.what);
+                assert_eq!(copies[0]["from"], run.cli_name(Which::B));
+            }),
+        )
+        .expect("INBOX: m1(\\Seen) m2(\\Deleted) m3(\\Flagged) m4()")
+        .run();
+}

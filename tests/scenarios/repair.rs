@@ -1,0 +1,156 @@
+//! Damage done behind the server's back (issue 8), on real Dovecot: the
+//! flag letters stripped from Maildir file names (an index rebuilt without
+//! flags: lost flags) and a message file overwritten or cut short (content
+//! corruption). The healthy side is never reverted; the damaged side is
+//! repaired when the operator says so; nothing a user kept is lost.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// INBOX's message files (Maildir++: INBOX is the Maildir's own cur/ and
+/// new/).
+fn inbox_files(maildir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["cur", "new"] {
+        let Ok(entries) = std::fs::read_dir(maildir.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            files.push(entry.expect("read a Maildir entry").path());
+        }
+    }
+    files.sort();
+    files
+}
+
+/// What a lost index looks like on disk: every INBOX file name loses its
+/// flag letters (`…:2,FS` → `…:2,`). Dovecot takes the names as the truth
+/// the next time it looks.
+fn strip_flag_letters(maildir: &Path) {
+    let mut stripped = 0;
+    for file in inbox_files(maildir) {
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        if let Some((base, letters)) = name.rsplit_once(":2,") {
+            if !letters.is_empty() {
+                std::fs::rename(&file, file.with_file_name(format!("{base}:2,"))).unwrap();
+                stripped += 1;
+            }
+        }
+    }
+    assert!(stripped > 0, "no flag letters to strip in {maildir:?}");
+}
+
+/// The file in INBOX holding scenario message `name` (`m2`…).
+fn file_of(maildir: &Path, name: &str) -> PathBuf {
+    let id = format!("Message-ID: <{name}@");
+    inbox_files(maildir)
+        .into_iter()
+        .find(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).contains(&id))
+        .unwrap_or_else(|| panic!("no file of {name} in {maildir:?}"))
+}
+
+/// m2's text changed in place, same length (a flipped block on disk): the
+/// server serves the wrong bytes under the same UID and size.
+fn overwrite_m2(maildir: &Path) {
+    let file = file_of(maildir, "m2");
+    let bytes = std::fs::read(&file).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains("This is m2."));
+    std::fs::write(&file, text.replace("This is m2.", "This is ##.")).unwrap();
+}
+
+/// `n` messages, each with these flags.
+fn inbox_of(n: usize, flags: &str) -> String {
+    spec_of("INBOX", (1..=n).map(|i| format!("m{i}({flags})")))
+}
+
+fn lost_flags(name: &'static str) -> Case {
+    Case::new(name)
+        .snapshot(inbox_of(12, "\\Seen"))
+        .on_b_disk(strip_flag_letters)
+}
+
+/// B loses \Seen on all 12 messages at once: more than the guard allows
+/// (max(10, 50%)), so the removal is withheld, said so, exit 4, and A keeps
+/// its flags.
+#[test]
+fn lost_flags_on_disk_are_withheld_not_propagated() {
+    lost_flags("lost flags withheld")
+        .plan_before(
+            4,
+            Some(|run, report| {
+                let b = run.cli_name(Which::B);
+                assert!(
+                    notes(report).iter().any(|n| n.starts_with(&format!(
+                        "WITHHELD: \\Seen was removed from 12 messages on {b}"
+                    ))),
+                    "{}: the plan should withhold the lost \\Seen: {:?}",
+                    run.what,
+                    notes(report)
+                );
+            }),
+        )
+        .sync_exit(4)
+        .untouched(Which::A)
+        .expect_a(inbox_of(12, "\\Seen"))
+        .expect_b(inbox_of(12, ""))
+        .run();
+}
+
+/// The operator says B was restored: A's flags win, B gets \Seen back.
+#[test]
+fn lost_flags_on_disk_are_restored_from_the_healthy_side() {
+    lost_flags("lost flags, --restored b")
+        .args(&["--restored", "b"])
+        .plan_before(1, Some(restore::says_b_looks_restored))
+        .untouched(Which::A)
+        .expect(inbox_of(12, "\\Seen"))
+        .run();
+}
+
+/// The operator confirms the removals (`--max-delete`): they were a
+/// user's choice after all, and reach A.
+#[test]
+fn lost_flags_confirmed_by_the_operator_propagate() {
+    lost_flags("lost flags, --max-delete 20")
+        .args(&["--max-delete", "20"])
+        .expect(inbox_of(12, ""))
+        .run();
+}
+
+fn damaged_m2(name: &'static str, damage: fn(&Path)) -> Case {
+    Case::new(name)
+        .snapshot("INBOX: m1() m2(\\Seen) m3()")
+        .on_b_disk(damage)
+        // Without --verify the cached fingerprints are trusted: nothing shows.
+        .run_between("check", &[], 0, &[])
+        .run_between(
+            "check",
+            &["--verify"],
+            1,
+            &["DAMAGED: its content changed since it was synced"],
+        )
+        .args(&["--verify"])
+        .plan_before(
+            1,
+            Some(|run, report| {
+                let inbox = planned(report, "INBOX");
+                let b = run.cli_name(Which::B);
+                let expunges = inbox["expunges"].as_array().unwrap();
+                assert_eq!(expunges.len(), 1, "{}\n{inbox:#}", run.what);
+                assert_eq!(expunges[0]["side"], b, "{}\n{inbox:#}", run.what);
+                assert_eq!(count(inbox, "copies"), 1, "{}\n{inbox:#}", run.what);
+            }),
+        )
+        .untouched(Which::A)
+        .expect("INBOX: m1() m2(\\Seen) m3()")
+        .no_mirror()
+}
+
+/// m2's bytes changed in place on B: `check --verify` names it, `sync
+/// --verify` copies A's m2 in and expunges the damaged one.
+#[test]
+fn a_message_overwritten_on_disk_is_replaced_from_the_healthy_side() {
+    damaged_m2("damaged in place", overwrite_m2).run();
+}
