@@ -59,6 +59,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l deletes -d 'H
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
@@ -118,6 +119,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l deletes -d 'H
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
@@ -177,6 +179,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l deletes -d '
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r

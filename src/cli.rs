@@ -361,6 +361,11 @@ pub struct CommonArgs {
     #[arg(long, help_heading = "Policy")]
     pub no_tombstones: bool,
 
+    /// How long the content of a proven expunge is remembered as a
+    /// tombstone, in days (default 90; 0 forgets them at the next run)
+    #[arg(long, value_name = "DAYS", help_heading = "Policy")]
+    pub tombstone_days: Option<u32>,
+
     /// Expunge messages found only on a restored side (they may be mail
     /// deleted since the backup) instead of copying them to the other side
     #[arg(long, help_heading = "Policy")]

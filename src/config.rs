@@ -83,6 +83,8 @@ pub struct PolicyOptions {
     /// A restored side's messages that match a tombstone are expunged there
     /// (false: `--no-tombstones`, copy them back).
     pub tombstones: bool,
+    /// How long tombstones are kept (`--tombstone-days`, default 90).
+    pub tombstone_days: u32,
     /// `--drop-restored-extras`: expunge messages only on a restored side.
     pub drop_restored_extras: bool,
     /// Which mailboxes the run covers (`--folder`, `--exclude` …).
@@ -90,6 +92,10 @@ pub struct PolicyOptions {
     /// How names map between the sides (`--a-prefix`, `--map` …).
     pub names: NameRules,
 }
+
+/// Tombstones are kept this long unless `--tombstone-days` says otherwise:
+/// long enough to cover the backups a restore is usually taken from.
+pub const DEFAULT_TOMBSTONE_DAYS: u32 = 90;
 
 impl Default for PolicyOptions {
     fn default() -> Self {
@@ -102,6 +108,7 @@ impl Default for PolicyOptions {
             one_way: None,
             delete_extra: false,
             tombstones: true,
+            tombstone_days: DEFAULT_TOMBSTONE_DAYS,
             drop_restored_extras: false,
             mailboxes: MailboxFilter::default(),
             names: NameRules::default(),
@@ -340,8 +347,12 @@ fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOpt
             .or(p.and_then(|p| p.one_way).map(OneWay::from))
             .or(c.imapsync.names_a_server().then_some(OneWay::AToB)),
         delete_extra: c.delete_extra || c.imapsync.delete2 || from_file(&|p| p.delete_extra),
-        tombstones: !c.no_tombstones,
-        drop_restored_extras: c.drop_restored_extras,
+        tombstones: !c.no_tombstones && p.and_then(|p| p.tombstones) != Some(false),
+        tombstone_days: c
+            .tombstone_days
+            .or(p.and_then(|p| p.tombstone_days))
+            .unwrap_or(DEFAULT_TOMBSTONE_DAYS),
+        drop_restored_extras: c.drop_restored_extras || from_file(&|p| p.drop_restored_extras),
         mailboxes: mailbox_filter(c, file),
         names: name_rules(c, file)?,
     };
@@ -1488,6 +1499,7 @@ mod tests {
                 one_way: Some(OneWay::BToA),
                 delete_extra: true,
                 tombstones: false,
+                tombstone_days: DEFAULT_TOMBSTONE_DAYS,
                 drop_restored_extras: true,
                 mailboxes: MailboxFilter::default(),
                 names: NameRules::default(),
@@ -1717,6 +1729,33 @@ deletes = "flag-only"
                 deletes: DeleteMode::FlagOnly,
                 ..PolicyOptions::default()
             }
+        );
+    }
+
+    #[test]
+    fn config_file_restore_policies_and_the_command_line_over_them() {
+        let text =
+            format!("{JOB}tombstones = false\ntombstone_days = 30\ndrop_restored_extras = true\n");
+        let env = env_of(&[("ALICE_B", "pw-b"), ("HOME", "/h")]);
+        let (dir, c) = with_file(&text, "plan", &[]);
+        std::fs::write(dir.path().join("a.pw"), "pw\n").unwrap();
+        let o = resolve_env(&c, &env).unwrap().options;
+        assert_eq!(
+            (o.tombstones, o.tombstone_days, o.drop_restored_extras),
+            (false, 30, true)
+        );
+        let (dir, c) = with_file(JOB, "plan", &["--tombstone-days", "7"]);
+        std::fs::write(dir.path().join("a.pw"), "pw\n").unwrap();
+        let o = resolve_env(&c, &env).unwrap().options;
+        assert_eq!((o.tombstones, o.tombstone_days), (true, 7));
+        let (dir, c) = with_file(&text, "plan", &["--tombstone-days", "0"]);
+        std::fs::write(dir.path().join("a.pw"), "pw\n").unwrap();
+        assert_eq!(resolve_env(&c, &env).unwrap().options.tombstone_days, 0);
+        let (dir, c) = with_file(JOB, "plan", &[]);
+        std::fs::write(dir.path().join("a.pw"), "pw\n").unwrap();
+        assert_eq!(
+            resolve_env(&c, &env).unwrap().options.tombstone_days,
+            DEFAULT_TOMBSTONE_DAYS
         );
     }
 

@@ -34,7 +34,8 @@ pub async fn run(job: Job) -> i32 {
                 };
             }
         };
-    if let Err(e) = snapshot.purge_tombstones(unix_now() - TOMBSTONE_LIFETIME_SECS) {
+    let tombstone_lifetime = i64::from(job.options.tombstone_days) * 24 * 3600;
+    if let Err(e) = snapshot.purge_tombstones(unix_now() - tombstone_lifetime) {
         eprintln!("imapmend: warning: could not forget old tombstones: {e}");
     }
     let state = match snapshot.load() {
@@ -269,10 +270,6 @@ fn note_in_flight(input: &mut ReconcileInput, intents: &[PendingIntent], now: i6
         }
     }
 }
-
-/// How long the content of a proven expunge is remembered, so a restored
-/// server cannot bring it back (90 days).
-const TOMBSTONE_LIFETIME_SECS: i64 = 90 * 24 * 3600;
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now()

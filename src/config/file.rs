@@ -108,6 +108,10 @@ pub struct FilePolicy {
     pub delete_mailboxes: Option<bool>,
     pub one_way: Option<FileOneWay>,
     pub delete_extra: Option<bool>,
+    /// false: `--no-tombstones`.
+    pub tombstones: Option<bool>,
+    pub tombstone_days: Option<u32>,
+    pub drop_restored_extras: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

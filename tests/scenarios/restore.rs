@@ -171,14 +171,7 @@ fn restored_b_reusing_uids_plan_then_sync() {
 /// tombstone); the restore brings m2 back on B only. It is expunged there
 /// again, not copied to A.
 fn tombstone(kind: Kind) -> Case {
-    Case::new("restore tombstone")
-        .kind(kind)
-        .snapshot("INBOX: m1() m2(\\Seen) m3()")
-        .backup_b()
-        .a("INBOX: m1() m3()")
-        .sync_between()
-        .restore_b()
-        .suspect(Which::B, &[])
+    tombstone_story("restore tombstone", kind, &[])
         .plan_before(
             1,
             Some(|run, report| {
@@ -192,6 +185,42 @@ fn tombstone(kind: Kind) -> Case {
         )
         .untouched(Which::A)
         .expect("INBOX: m1() m3()")
+}
+
+/// The story behind [`tombstone`], with these arguments on every run.
+fn tombstone_story(name: &'static str, kind: Kind, args: &[&str]) -> Case {
+    Case::new(name)
+        .kind(kind)
+        .args(args)
+        .snapshot("INBOX: m1() m2(\\Seen) m3()")
+        .backup_b()
+        .a("INBOX: m1() m3()")
+        .sync_between()
+        .restore_b()
+        .suspect(Which::B, &[])
+}
+
+/// Tombstones are forgotten after `--tombstone-days` (0: at the next run):
+/// m2 is then only mail on a restored side, and is copied back to A.
+#[test]
+fn restored_b_after_the_tombstones_expired_copies_back() {
+    tombstone_story("tombstone expired", Kind::Full, &["--tombstone-days", "0"])
+        // Tombstones younger than a second survive `--tombstone-days 0`.
+        .before_sync(|_| std::thread::sleep(Duration::from_millis(1100)))
+        .plan_before(
+            1,
+            Some(|run, report| {
+                says_b_looks_restored(run, report);
+                let inbox = planned(report, "INBOX");
+                assert_eq!(count(inbox, "expunges"), 0, "{}\n{inbox:#}", run.what);
+                let copies = inbox["copies"].as_array().unwrap();
+                assert_eq!(copies.len(), 1, "{}\n{inbox:#}", run.what);
+                assert_eq!(copies[0]["from"], run.cli_name(Which::B));
+            }),
+        )
+        .expect("INBOX: m1() m2(\\Seen) m3()")
+        .no_mirror()
+        .run();
 }
 
 #[test]
