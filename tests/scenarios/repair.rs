@@ -154,3 +154,50 @@ fn damaged_m2(name: &'static str, damage: fn(&Path)) -> Case {
 fn a_message_overwritten_on_disk_is_replaced_from_the_healthy_side() {
     damaged_m2("damaged in place", overwrite_m2).run();
 }
+
+/// What an index rebuild looks like on disk: INBOX's `dovecot-uidlist` and
+/// index files deleted. Dovecot numbers the files again under a new
+/// UIDVALIDITY; the flags survive in the file names.
+fn delete_uidlist_and_indexes(maildir: &Path) {
+    let mut deleted = 0;
+    for entry in std::fs::read_dir(maildir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        if name == "dovecot-uidlist" || name.starts_with("dovecot.index") {
+            std::fs::remove_file(&path).unwrap();
+            deleted += 1;
+        }
+    }
+    assert!(deleted > 0, "no dovecot-uidlist or index in {maildir:?}");
+}
+
+/// B's INBOX gets a new UIDVALIDITY behind the server's back after B's user
+/// added \Seen to m2 and removed \Flagged from m3, while A's user answered
+/// m1 and got m4. Without proof of what B's UIDs meant, messages pair by
+/// content, A's changes go through, and from B additions are taken but
+/// removals are not (m3 keeps \Flagged) — and the plan says why.
+#[test]
+fn an_index_rebuilt_behind_the_servers_back_pairs_by_content() {
+    Case::new("uidlist and indexes deleted")
+        .snapshot("INBOX: m1(\\Seen) m2() m3(\\Flagged)")
+        .a("INBOX: m1(\\Seen \\Answered) m2() m3(\\Flagged) m4()")
+        .b("INBOX: m1(\\Seen) m2(\\Seen) m3()")
+        .on_b_disk(delete_uidlist_and_indexes)
+        .suspect(Which::B, &["INBOX"])
+        .plan_before(
+            1,
+            Some(|run, report| {
+                let b = run.cli_name(Which::B);
+                assert!(
+                    notes(report)
+                        .iter()
+                        .any(|n| n.contains(&format!("UIDVALIDITY changed on {b}"))),
+                    "{}: the plan should say B's UIDVALIDITY changed: {:?}",
+                    run.what,
+                    notes(report)
+                );
+            }),
+        )
+        .expect("INBOX: m1(\\Seen \\Answered) m2(\\Seen) m3(\\Flagged) m4()")
+        .run();
+}
