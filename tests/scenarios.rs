@@ -1728,3 +1728,26 @@ fn volume_generated_fixture_and_corpus_mail_round_trips() {
     }
     case.a(spec).expect_seeded_a().no_mirror().run();
 }
+
+/// I10: a 30 MB message (an attachment's worth of base64 lines) reaches the
+/// other side byte for byte (the oracle compares SHA-256); with a small
+/// message beside it in both directions. Memory is the benchmark's business
+/// (scripts/bench streams one and reports peak RSS).
+#[test]
+fn i10_a_30_mb_message_arrives_byte_for_byte() {
+    let mut big = b"From: Big <big@example.org>\r\nTo: Bob <bob@example.org>\r\n\
+Subject: I10 the big one\r\nMessage-ID: <i10@scenarios.imapmend.test>\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        .to_vec();
+    let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n";
+    while big.len() < 30 * 1024 * 1024 {
+        big.extend_from_slice(line);
+    }
+    Case::new("i10 big message")
+        .content("big", big)
+        .a("INBOX: big(\\Seen) m1()")
+        .b("INBOX: m2(\\Flagged)")
+        .expect("INBOX: big(\\Seen) m1() m2(\\Flagged)")
+        .no_mirror()
+        .run();
+}
