@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use support::corpus;
 use support::dovecot::{self, Kind, User};
 use support::generator::Generator;
-use support::oracle::{self, SideState};
+use support::oracle::{self, writes_marker, SideState};
 
 // Issue 3 (history first, deletion needs proof), as cases of the same
 // table. They live in tests/scenarios/ (modules of this binary, so they share
@@ -922,34 +922,6 @@ fn recreate_mailbox_with(user: &User, mailbox: &str, fill: impl FnOnce()) {
     let after = client.examine(mailbox).uidvalidity;
     assert_ne!(before, after, "recreating {mailbox} kept UIDVALIDITY");
     client.logout();
-}
-
-/// Per mailbox: (MESSAGES, UIDNEXT, HIGHESTMODSEQ if offered). Unchanged
-/// across a run means the run wrote nothing.
-fn writes_marker(user: &User) -> Vec<(String, String)> {
-    let mut client = user.client();
-    let items = if client.has_capability("CONDSTORE") {
-        "(MESSAGES UIDNEXT HIGHESTMODSEQ)"
-    } else {
-        "(MESSAGES UIDNEXT)"
-    };
-    let mut out = Vec::new();
-    for mailbox in client.mailboxes() {
-        let done = client.command(&format!(
-            "STATUS {} {items}",
-            support::mailclient::quote(&mailbox)
-        ));
-        let status = done
-            .untagged
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .find(|l| l.starts_with("STATUS "))
-            .expect("STATUS reply");
-        let values = status[status.rfind('(').unwrap()..].to_string();
-        out.push((mailbox, values));
-    }
-    client.logout();
-    out
 }
 
 /// The plan of one mailbox in a `plan --json` report.

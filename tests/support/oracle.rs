@@ -214,3 +214,31 @@ pub fn assert_state(side: &str, actual: &SideState, expected: &SideState) {
         "{side} is not as expected:\n{d}--- {side} ---\n{actual}--- expected ---\n{expected}"
     );
 }
+
+/// Per mailbox: (MESSAGES, UIDNEXT, HIGHESTMODSEQ if offered). Unchanged
+/// across a run means the run wrote nothing.
+pub fn writes_marker(user: &User) -> Vec<(String, String)> {
+    let mut client = user.client();
+    let items = if client.has_capability("CONDSTORE") {
+        "(MESSAGES UIDNEXT HIGHESTMODSEQ)"
+    } else {
+        "(MESSAGES UIDNEXT)"
+    };
+    let mut out = Vec::new();
+    for mailbox in client.mailboxes() {
+        let done = client.command(&format!(
+            "STATUS {} {items}",
+            super::mailclient::quote(&mailbox)
+        ));
+        let status = done
+            .untagged
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .find(|l| l.starts_with("STATUS "))
+            .expect("STATUS reply");
+        let values = status[status.rfind('(').unwrap()..].to_string();
+        out.push((mailbox, values));
+    }
+    client.logout();
+    out
+}
