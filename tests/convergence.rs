@@ -177,9 +177,9 @@ fn act(rng: &mut Rng, model: &mut Model, i: usize, user: &User) {
     let mut client = user.client();
     if rng.chance(15) {
         let name = rng.pick(&ODD_NAMES).to_string();
-        if !model.sides[i].contains_key(&name) {
-            client.create(&name);
-            model.sides[i].insert(name, BTreeMap::new());
+        if let std::collections::btree_map::Entry::Vacant(e) = model.sides[i].entry(name) {
+            client.create(e.key());
+            e.insert(BTreeMap::new());
         }
     }
     let names: Vec<String> = model.sides[i].keys().cloned().collect();
