@@ -1,4 +1,7 @@
-//! SCENARIOS.md C3, randomised convergence on real Dovecot, in the manner of
+//! SCENARIOS.md C2 (long UID sets) and C3 (randomised convergence) on real
+//! Dovecot.
+//!
+//! C3, in the manner of
 //! interimap's `sync-live`: rounds of random user actions on both sides
 //! (deliveries of 1–5 messages, expunges of 0–3, `\Seen` and other flags
 //! added, removed or replaced, mailboxes created with odd names), with a
@@ -322,4 +325,52 @@ fn c3_random_rounds_converge_without_condstore() {
     for seed in seeds() {
         converge(Kind::NoCondstore, seed + 1000);
     }
+}
+
+/// C2: `\Seen` added on A to every second message (scattered UIDs): the
+/// STOREs on B are split under the command-line limit (imapmend's 8,000
+/// bytes, below Dovecot's 64 KB) and all of them apply. CI runs 4,000
+/// messages (2,000 UIDs, a 10 KB set); `IMAPMEND_C2_MESSAGES=24000` is the
+/// scenario's size (12,000 UIDs, a set longer than Dovecot's limit).
+#[test]
+fn c2_a_flag_on_thousands_of_scattered_uids_reaches_all_of_them() {
+    let n: usize = std::env::var("IMAPMEND_C2_MESSAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4_000);
+    let (a, b) = dovecot::pair(Kind::Full);
+    let bodies: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            format!("Subject: c2 {i}\r\nMessage-ID: <c2-{i}@imapmend.test>\r\n\r\n{i}\r\n")
+                .into_bytes()
+        })
+        .collect();
+    let names: Vec<String> = (0..n).map(|i| format!("c2-{i:05}")).collect();
+    a.put_in_maildir(
+        names
+            .iter()
+            .zip(&bodies)
+            .map(|(n, b)| (n.as_str(), b.as_slice(), "")),
+    );
+    let runner = Runner::new(a.clone(), b.clone(), false);
+    runner.expect("sync", &[], 0);
+
+    let mut client = a.client();
+    let listed = client.fetch_all("INBOX");
+    assert_eq!(listed.len(), n);
+    // Every second message by UID: none adjacent.
+    let seen: Vec<u32> = listed.iter().map(|f| f.uid).step_by(2).collect();
+    for chunk in seen.chunks(2_000) {
+        client.store("INBOX", chunk, "+", &["\\Seen"]);
+    }
+    client.logout();
+    runner.expect("sync", &[], 0);
+
+    let mut expected = SideState::default();
+    for (k, f) in listed.iter().enumerate() {
+        let flags: &[&str] = if k % 2 == 0 { &["\\Seen"] } else { &[] };
+        expected.add("INBOX", &f.body, flags);
+    }
+    oracle::assert_state("C2: A", &oracle::read_side(&a), &expected);
+    oracle::assert_state("C2: B", &oracle::read_side(&b), &expected);
 }
