@@ -11,12 +11,12 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use support::dovecot::{self, Kind, Layout, User};
 use support::imapmend::Runner;
 use support::mailclient::quote;
-use support::oracle::{self, SideState};
+use support::oracle::{self, writes_marker, SideState};
 
 /// Where a test user lives: Dovecot's default Maildir++ ('.') or a layout.
 #[derive(Debug, Clone, Copy)]
@@ -181,33 +181,11 @@ impl Case {
     fn assert_settled(&self, args: &[String], code: i32) {
         let strs: Vec<&str> = args.iter().map(String::as_str).collect();
         self.run.expect("plan", &strs, code);
-        let before = (markers(&self.run.a), markers(&self.run.b));
+        let before = (writes_marker(&self.run.a), writes_marker(&self.run.b));
         self.run.expect("sync", &strs, code);
-        let after = (markers(&self.run.a), markers(&self.run.b));
+        let after = (writes_marker(&self.run.a), writes_marker(&self.run.b));
         assert_eq!(before, after, "the second sync wrote to a server");
     }
-}
-
-/// Per mailbox (MESSAGES UIDNEXT HIGHESTMODSEQ): unchanged across a run
-/// means the run wrote nothing.
-fn markers(user: &User) -> BTreeMap<String, String> {
-    let mut client = user.client();
-    let mut out = BTreeMap::new();
-    for mailbox in client.mailboxes() {
-        let done = client.command(&format!(
-            "STATUS {} (MESSAGES UIDNEXT HIGHESTMODSEQ)",
-            quote(&mailbox)
-        ));
-        let status = done
-            .untagged
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .find(|l| l.starts_with("STATUS "))
-            .expect("STATUS reply");
-        out.insert(mailbox, status[status.rfind('(').unwrap()..].to_string());
-    }
-    client.logout();
-    out
 }
 
 fn both_ways(test: impl Fn(bool)) {
