@@ -218,7 +218,12 @@ async fn list_side(
         return Ok(None);
     };
     let err = |e: ImapError| e.to_string();
-    let status = conn.select(wire, read_only).await.map_err(err)?;
+    let status = match conn.select(wire, read_only).await {
+        // Listed, yet the server says it does not exist: it holds nothing,
+        // like a \Noselect parent.
+        Err(e) if e.says_nonexistent() => return Ok(None),
+        other => other.map_err(err)?,
+    };
     let saved = record.and_then(|r| {
         let s = r.sides[side.index()].as_ref()?;
         // A UID the snapshot knows must stay below UIDNEXT.

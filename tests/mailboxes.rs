@@ -425,24 +425,40 @@ fn m2_m3_delete_mailboxes_propagates_a_deletion_only_where_nothing_is_new() {
 
 #[test]
 fn m8_deleting_parents_and_children_on_both_sides_converges() {
+    m8(Server::In(Layout::Slash));
+}
+
+#[test]
+fn m8_on_maildir_plus_plus() {
+    m8(Server::Dots);
+}
+
+fn m8(server: Server) {
+    // Names as this server spells them (the tree is written with '/').
+    let wire = |name: &str| {
+        let d = server.delimiter().to_string();
+        format!("{}{}", server.prefix(), name.replace('/', &d))
+    };
     both_ways(|swapped| {
-        let slash = Server::In(Layout::Slash);
-        let case = Case::new(slash, slash, swapped);
+        let case = Case::new(server, server, swapped);
         let args = ["--delete-mailboxes".to_string()];
-        seed(
-            &case.run.a,
-            &[
-                ("1", &["m1"]),
-                ("2", &["m2"]),
-                ("3", &["m3"]),
-                ("2/s1", &["m4"]),
-                ("2/s2", &["m5"]),
-                ("x/y", &["m6"]),
-            ],
-        );
+        let tree = [
+            ("1", "m1"),
+            ("2", "m2"),
+            ("3", "m3"),
+            ("2/s1", "m4"),
+            ("2/s2", "m5"),
+            ("x/y", "m6"),
+        ];
+        let names: Vec<(String, [&str; 1])> = tree.iter().map(|(n, m)| (wire(n), [*m])).collect();
+        let seeded: Vec<(&str, &[&str])> = names
+            .iter()
+            .map(|(n, m)| (n.as_str(), m.as_slice()))
+            .collect();
+        seed(&case.run.a, &seeded);
         case.sync(&args, 0);
-        delete(&case.run.a, &["1", "2"]);
-        delete(&case.run.b, &["2/s1", "x/y"]);
+        delete(&case.run.a, &[&wire("1"), &wire("2")]);
+        delete(&case.run.b, &[&wire("2/s1"), &wire("x/y")]);
         case.sync(&args, 0);
         // 2 survives only as the non-selectable parent of 2/s2.
         case.assert_both(&[("3", &["m3"]), ("2/s2", &["m5"])]);

@@ -109,6 +109,22 @@ pub enum ImapError {
 }
 
 impl ImapError {
+    /// The server refused because the mailbox does not exist: the
+    /// `[NONEXISTENT]` code (RFC 5530), or Dovecot's words for it where it
+    /// sends no code — as it does for what its Maildir++ layout leaves of a
+    /// deleted parent that has children: listed as an ordinary mailbox, yet
+    /// "Mailbox doesn't exist" on SELECT.
+    pub fn says_nonexistent(&self) -> bool {
+        match self {
+            ImapError::No { code, text, .. } => {
+                code.as_deref()
+                    .is_some_and(|c| c.eq_ignore_ascii_case("NONEXISTENT"))
+                    || text.starts_with("Mailbox doesn't exist")
+            }
+            _ => false,
+        }
+    }
+
     /// The server this error is about.
     pub fn peer(&self) -> &Peer {
         match self {
@@ -141,5 +157,32 @@ impl ImapError {
             ImapError::No { code, .. } => code.as_deref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Side;
+
+    fn no(code: Option<&str>, text: &str) -> ImapError {
+        ImapError::No {
+            peer: Peer {
+                side: Side::A,
+                host: "h".into(),
+                port: 143,
+            },
+            command: "SELECT".into(),
+            code: code.map(str::to_string),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn nonexistent_is_the_code_or_dovecots_words_for_it_and_nothing_else() {
+        assert!(no(Some("NONEXISTENT"), "No such mailbox").says_nonexistent());
+        assert!(no(None, "Mailbox doesn't exist: 2 (0.001 + 0.000 secs).").says_nonexistent());
+        assert!(!no(Some("SERVERBUG"), "Internal error occurred.").says_nonexistent());
+        assert!(!no(None, "Mailbox is locked, try again").says_nonexistent());
     }
 }

@@ -400,11 +400,21 @@ impl MailClient {
     }
 
     /// Names of all selectable mailboxes, INBOX spelled `INBOX`, sorted.
+    /// Dovecot's Maildir++ lists what a deleted parent with children leaves
+    /// as an ordinary mailbox that "doesn't exist" when opened: left out.
     pub fn mailboxes(&mut self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .list()
+        let listed: Vec<Listed> = self.list();
+        let mut names: Vec<String> = listed
             .into_iter()
             .filter(Listed::selectable)
+            .filter(|l| {
+                !l.attributes
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case("\\HasChildren"))
+                    || !self
+                        .try_command(&format!("STATUS {} (MESSAGES)", quote(&l.name)))
+                        .is_err_and(|e| e.contains("Mailbox doesn't exist"))
+            })
             .map(|l| {
                 if l.name.eq_ignore_ascii_case("INBOX") {
                     "INBOX".to_string()
