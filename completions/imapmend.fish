@@ -50,6 +50,8 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-password-fi
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-password-file -d 'Read B\'s password from this file (one trailing newline removed)' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-password-command -d 'Run CMD with `sh -c`; its standard output is A\'s password' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-password-command -d 'Run CMD with `sh -c`; its standard output is B\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-oauth2-token-command -d 'Log in to A with an OAuth 2.0 access token (SASL OAUTHBEARER or XOAUTH2): run CMD with `sh -c`, its standard output is the token' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-oauth2-token-command -d 'Log in to B with an OAuth 2.0 access token (SASL OAUTHBEARER or XOAUTH2): run CMD with `sh -c`, its standard output is the token' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l prefer -d 'Without a snapshot base, this side\'s flags win instead of the union' -r -f -a "a\t''
 b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
@@ -110,6 +112,8 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-password-fi
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-password-file -d 'Read B\'s password from this file (one trailing newline removed)' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-password-command -d 'Run CMD with `sh -c`; its standard output is A\'s password' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-password-command -d 'Run CMD with `sh -c`; its standard output is B\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-oauth2-token-command -d 'Log in to A with an OAuth 2.0 access token (SASL OAUTHBEARER or XOAUTH2): run CMD with `sh -c`, its standard output is the token' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-oauth2-token-command -d 'Log in to B with an OAuth 2.0 access token (SASL OAUTHBEARER or XOAUTH2): run CMD with `sh -c`, its standard output is the token' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l prefer -d 'Without a snapshot base, this side\'s flags win instead of the union' -r -f -a "a\t''
 b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
@@ -170,6 +174,8 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-password-f
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-password-file -d 'Read B\'s password from this file (one trailing newline removed)' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-password-command -d 'Run CMD with `sh -c`; its standard output is A\'s password' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-password-command -d 'Run CMD with `sh -c`; its standard output is B\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-oauth2-token-command -d 'Log in to A with an OAuth 2.0 access token (SASL OAUTHBEARER or XOAUTH2): run CMD with `sh -c`, its standard output is the token' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-oauth2-token-command -d 'Log in to B with an OAuth 2.0 access token (SASL OAUTHBEARER or XOAUTH2): run CMD with `sh -c`, its standard output is the token' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l prefer -d 'Without a snapshot base, this side\'s flags win instead of the union' -r -f -a "a\t''
 b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r

@@ -376,6 +376,7 @@ async fn connect(addr: &str, user: &str, side: Side) -> Res<Connection> {
         port: port.parse().map_err(|_| format!("bad port in {addr}"))?,
         user: user.to_string(),
         password: Secret::new(std::env::var("BENCH_PASSWORD").unwrap_or_default()),
+        auth: Default::default(),
         tls: TlsMode::None,
         ca_file: None,
         allow_plaintext_auth: true,

@@ -321,6 +321,26 @@ pub struct CommonArgs {
     #[arg(long, value_name = "CMD", help_heading = "Passwords")]
     pub b_password_command: Option<String>,
 
+    /// Log in to A with an OAuth 2.0 access token (SASL OAUTHBEARER or
+    /// XOAUTH2): run CMD with `sh -c`, its standard output is the token
+    #[arg(
+        long,
+        value_name = "CMD",
+        conflicts_with_all = ["a_password_file", "a_password_command"],
+        help_heading = "Passwords"
+    )]
+    pub a_oauth2_token_command: Option<String>,
+
+    /// Log in to B with an OAuth 2.0 access token (SASL OAUTHBEARER or
+    /// XOAUTH2): run CMD with `sh -c`, its standard output is the token
+    #[arg(
+        long,
+        value_name = "CMD",
+        conflicts_with_all = ["b_password_file", "b_password_command"],
+        help_heading = "Passwords"
+    )]
+    pub b_oauth2_token_command: Option<String>,
+
     /// Without a snapshot base, this side's flags win instead of the union
     #[arg(long, value_name = "SIDE", value_parser = side_parser(), help_heading = "Policy")]
     pub prefer: Option<Side>,
@@ -497,6 +517,7 @@ pub struct EndpointArgs<'a> {
     pub ca_file: Option<&'a std::path::Path>,
     pub password_file: Option<&'a std::path::Path>,
     pub password_command: Option<&'a str>,
+    pub oauth2_token_command: Option<&'a str>,
     /// imapsync's `--hostN`, `--userN`, `--portN`, `--sslN`, `--tlsN`.
     pub host: Option<&'a str>,
     pub user: Option<&'a str>,
@@ -518,6 +539,7 @@ impl CommonArgs {
                 ca_file: self.a_ca_file.as_deref(),
                 password_file: self.a_password_file.as_deref(),
                 password_command: self.a_password_command.as_deref(),
+                oauth2_token_command: self.a_oauth2_token_command.as_deref(),
                 host: self.imapsync.host1.as_deref(),
                 user: self.imapsync.user1.as_deref(),
                 port: self.imapsync.port1,
@@ -532,6 +554,7 @@ impl CommonArgs {
                 ca_file: self.b_ca_file.as_deref(),
                 password_file: self.b_password_file.as_deref(),
                 password_command: self.b_password_command.as_deref(),
+                oauth2_token_command: self.b_oauth2_token_command.as_deref(),
                 host: self.imapsync.host2.as_deref(),
                 user: self.imapsync.user2.as_deref(),
                 port: self.imapsync.port2,

@@ -13,7 +13,7 @@ mod file;
 pub use file::{ConfigFile, FileError};
 
 use crate::cli::{side_option, Cli, CommonArgs, EndpointArgs, Verb};
-use crate::imap::{ConnectSpec, TlsMode};
+use crate::imap::{AuthMethod, ConnectSpec, TlsMode};
 use crate::mailbox_filter::MailboxFilter;
 use crate::metrics::Metrics;
 use crate::model::Side;
@@ -289,8 +289,16 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
 
     let [a, b] = urls;
     let endpoints = [
-        a.into_spec(password(&settings[0], env)?, allow_plaintext_auth),
-        b.into_spec(password(&settings[1], env)?, allow_plaintext_auth),
+        a.into_spec(
+            password(&settings[0], env)?,
+            settings[0].auth_method(),
+            allow_plaintext_auth,
+        ),
+        b.into_spec(
+            password(&settings[1], env)?,
+            settings[1].auth_method(),
+            allow_plaintext_auth,
+        ),
     ];
     let verbosity = if common.quiet {
         -1
@@ -451,6 +459,9 @@ enum PasswordSource {
     Command(String),
     /// An environment variable named in the config file.
     Env(String),
+    /// A command printing an OAuth 2.0 access token (SASL OAUTHBEARER or
+    /// XOAUTH2 instead of a password).
+    TokenCommand(String),
 }
 
 /// One side's settings: the command line over the config file, each value
@@ -462,6 +473,16 @@ struct SideSettings {
     tls: Option<(TlsMode, Place)>,
     ca_file: Option<(PathBuf, Place)>,
     password: Option<(PasswordSource, Place)>,
+}
+
+impl SideSettings {
+    /// A token command means OAuth 2.0; every other source is a password.
+    fn auth_method(&self) -> AuthMethod {
+        match &self.password {
+            Some((PasswordSource::TokenCommand(_), _)) => AuthMethod::OAuth2,
+            _ => AuthMethod::Password,
+        }
+    }
 }
 
 fn side_settings(
@@ -540,7 +561,9 @@ fn side_settings(
         }
         (Some(p), None) => Some(PasswordSource::File(p.to_path_buf())),
         (None, Some(c)) => Some(PasswordSource::Command(c.to_string())),
-        (None, None) => None,
+        (None, None) => args
+            .oauth2_token_command
+            .map(|c| PasswordSource::TokenCommand(c.to_string())),
     };
     let password = match (cli_password, fe) {
         (Some(source), _) => Some((source, Place::Cli(side))),
@@ -634,19 +657,17 @@ fn file_password(
         ));
     }
     if let Some(t) = &e.oauth2_token_command {
-        return Err(ConfigError::Password {
-            place: Place::file(f, t.span(), side, "oauth2_token_command").to_string(),
-            reason: "SASL XOAUTH2 is not supported yet; nothing was done. Use password_file, \
-                     password_command or password_env (an app password) for now"
-                .into(),
-        });
+        found.push((
+            PasswordSource::TokenCommand(t.get_ref().clone()),
+            Place::file(f, t.span(), side, "oauth2_token_command"),
+        ));
     }
     if found.len() > 1 {
         return Err(ConfigError::Password {
             place: found[1].1.to_string(),
             reason: format!(
-                "[{}] gives more than one of password_file, password_command and \
-                 password_env; keep one",
+                "[{}] gives more than one of password_file, password_command, \
+                 password_env and oauth2_token_command; keep one",
                 side_option(side)
             ),
         });
@@ -677,13 +698,19 @@ impl Endpoint {
         }
     }
 
-    fn into_spec(self, password: Secret, allow_plaintext_auth: bool) -> ConnectSpec {
+    fn into_spec(
+        self,
+        password: Secret,
+        auth: AuthMethod,
+        allow_plaintext_auth: bool,
+    ) -> ConnectSpec {
         ConnectSpec {
             side: self.side,
             host: self.host,
             port: self.port,
             user: self.user,
             password,
+            auth,
             tls: self.tls,
             ca_file: self.ca_file,
             allow_plaintext_auth,
@@ -879,6 +906,17 @@ fn password(
                 password_from_command(cmd).map_err(fail)?,
                 place,
                 place.spell(side, "password-command", "password_command"),
+            )
+        }
+        Some((PasswordSource::TokenCommand(cmd), place)) => {
+            let fail = |reason: String| ConfigError::Password {
+                place: place.to_string(),
+                reason: reason.replace("the password command", "the token command"),
+            };
+            (
+                password_from_command(cmd).map_err(fail)?,
+                place,
+                place.spell(side, "oauth2-token-command", "oauth2_token_command"),
             )
         }
         Some((PasswordSource::Env(var), place)) => match env(var) {
@@ -1817,7 +1855,38 @@ deletes = "flag-only"
     }
 
     #[test]
-    fn config_file_refuses_passwords_in_it_and_xoauth2_for_now() {
+    fn an_oauth2_token_command_logs_in_with_the_token_from_file_or_command_line() {
+        let env = env_of(&[("HOME", "/h")]);
+        let (dir, c) = with_file(
+            "[a]\nurl = \"imaps://u@a.example\"\noauth2_token_command = \"echo tok-a\"\n",
+            "plan",
+            &[
+                "--b",
+                "imaps://v@b.example",
+                "--b-oauth2-token-command",
+                "echo tok-b",
+            ],
+        );
+        let job = resolve_env(&c, &env).unwrap();
+        for (spec, token) in job.endpoints.iter().zip(["tok-a", "tok-b"]) {
+            assert_eq!(
+                (spec.auth, spec.password.expose()),
+                (AuthMethod::OAuth2, token)
+            );
+        }
+        drop(dir);
+        let msg = file_err(
+            "[a]\nurl = \"imaps://u@a.example\"\npassword_file = \"/f\"\noauth2_token_command = \"x\"\n",
+            &["--b", "imaps://v@b.example"],
+        );
+        assert!(
+            msg.starts_with("job.toml:4: a.oauth2_token_command: [a] gives more than one"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn config_file_refuses_passwords_in_it() {
         let msg = file_err(
             "[a]\nurl = \"imaps://u@a.example\"\npassword = \"hunter2\"\n[b]\nurl = \"imaps://v@b.example\"\n",
             &[],
@@ -1853,13 +1922,12 @@ deletes = "flag-only"
         );
 
         let msg = file_err(
-            "[a]\nurl = \"imaps://u@a.example\"\noauth2_token_command = \"oauth2l fetch\"\n",
+            "[a]\nurl = \"imaps://u@a.example\"\noauth2_token_command = \"echo tok-secret; exit 1\"\n",
             &["--b", "imaps://v@b.example"],
         );
         assert!(
-            msg.starts_with(
-                "job.toml:3: a.oauth2_token_command: SASL XOAUTH2 is not supported yet"
-            ),
+            msg.starts_with("job.toml:3: a.oauth2_token_command: the token command failed")
+                && !msg.contains("tok-secret"),
             "{msg}"
         );
 

@@ -9,7 +9,7 @@ use super::engine::{Command, Engine};
 use super::error::{ImapError, Peer};
 use super::parse::{Code, Cond, Status, Untagged};
 use super::transport::{self, Stream};
-use super::{quote, ConnectSpec, Limits, TlsMode};
+use super::{quote, AuthMethod, ConnectSpec, Limits, TlsMode};
 
 /// A session ready for commands, with its capabilities set on the engine.
 pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, ImapError> {
@@ -100,7 +100,15 @@ pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, 
         user: spec.user.clone(),
         text,
     };
-    let cmd = if engine.has_capability("AUTH=PLAIN") {
+    let cmd = if spec.auth == AuthMethod::OAuth2 {
+        authenticate_oauth2(&engine, spec).ok_or_else(|| {
+            refused(
+                "an OAuth 2.0 token was given, but the server offers neither \
+                 AUTH=OAUTHBEARER nor AUTH=XOAUTH2"
+                    .into(),
+            )
+        })?
+    } else if engine.has_capability("AUTH=PLAIN") {
         authenticate_plain(&engine, spec)
     } else if engine.has_capability("LOGINDISABLED") {
         return Err(refused(
@@ -153,6 +161,38 @@ fn authenticate_plain(engine: &Engine, spec: &ConnectSpec) -> Command<'static> {
     } else {
         cmd.text(" PLAIN").after_continue(encoded.into_bytes())
     }
+}
+
+/// `AUTHENTICATE OAUTHBEARER` (RFC 7628) where offered, else `XOAUTH2`,
+/// with the token as a bearer credential; None when the server offers
+/// neither. A refused token gets an error challenge (`+ <base64 JSON>`),
+/// answered with the dummy response each mechanism asks for, after which
+/// the server says NO.
+fn authenticate_oauth2(engine: &Engine, spec: &ConnectSpec) -> Option<Command<'static>> {
+    let token = spec.password.expose();
+    let (mechanism, response, dummy) = if engine.has_capability("AUTH=OAUTHBEARER") {
+        // The GS2 header names the user; ',' and '=' are escaped (RFC 5801).
+        let user = spec.user.replace('=', "=3D").replace(',', "=2C");
+        let response = format!(
+            "n,a={user},\x01host={}\x01port={}\x01auth=Bearer {token}\x01\x01",
+            spec.host, spec.port
+        );
+        ("OAUTHBEARER", response, base64(b"\x01"))
+    } else if engine.has_capability("AUTH=XOAUTH2") {
+        let response = format!("user={}\x01auth=Bearer {token}\x01\x01", spec.user);
+        ("XOAUTH2", response, String::new())
+    } else {
+        return None;
+    };
+    let encoded = base64(response.as_bytes());
+    let cmd = Command::new("AUTHENTICATE", format!("AUTHENTICATE {mechanism}"));
+    let cmd = if engine.has_capability("SASL-IR") {
+        cmd.text(format!(" {mechanism} {encoded}"))
+    } else {
+        cmd.text(format!(" {mechanism}"))
+            .after_continue(encoded.into_bytes())
+    };
+    Some(cmd.after_continue(dummy.into_bytes()))
 }
 
 fn capabilities_in(status: &Status) -> Option<Vec<String>> {

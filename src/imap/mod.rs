@@ -63,11 +63,24 @@ pub struct ConnectSpec {
     pub host: String,
     pub port: u16,
     pub user: String,
+    /// The password, or with [`AuthMethod::OAuth2`] the access token.
     pub password: Secret,
+    pub auth: AuthMethod,
     pub tls: TlsMode,
     /// Extra CA certificate(s) in PEM, trusted besides the system roots.
     pub ca_file: Option<PathBuf>,
     pub allow_plaintext_auth: bool,
+}
+
+/// What [`ConnectSpec::password`] is and how the session logs in with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// AUTHENTICATE PLAIN, else LOGIN.
+    #[default]
+    Password,
+    /// An OAuth 2.0 access token: AUTHENTICATE OAUTHBEARER (RFC 7628),
+    /// else XOAUTH2 (Gmail's and Microsoft's older twin).
+    OAuth2,
 }
 
 /// One LIST reply line.
