@@ -71,13 +71,13 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
             .map(|s| linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint));
         match found {
             [Some(a), Some(b)] => match [Side::A, Side::B]
-                .map(|s| policy.one_way != Some(s) && is_damaged(input, s, found[s.index()]))
+                .map(|s| damage(input, s, found[s.index()]).filter(|_| policy.one_way != Some(s)))
             {
-                [true, false] => {
-                    replace_damaged(&mut plan, &mut linker, Side::A, [a, b], input, policy)
+                [Some(how), None] => {
+                    replace_damaged(&mut plan, &mut linker, Side::A, how, [a, b], input, policy)
                 }
-                [false, true] => {
-                    replace_damaged(&mut plan, &mut linker, Side::B, [a, b], input, policy)
+                [None, Some(how)] => {
+                    replace_damaged(&mut plan, &mut linker, Side::B, how, [a, b], input, policy)
                 }
                 _ => linked.push(([a, b], base_pair.flags.as_ref())),
             },
@@ -249,19 +249,29 @@ fn gone_from(
     });
 }
 
-fn is_damaged(input: &MailboxInput, side: Side, m: Option<&MessageMeta>) -> bool {
-    let listing = input.sides[side.index()].as_ref();
-    m.is_some_and(|m| listing.is_some_and(|l| l.damaged.contains(&m.uid)))
+/// What `--verify` found wrong with this message on `side`, if anything:
+/// its content changed in place, or the server could not deliver its body.
+fn damage(input: &MailboxInput, side: Side, m: Option<&MessageMeta>) -> Option<&'static str> {
+    let listing = input.sides[side.index()].as_ref()?;
+    let uid = m?.uid;
+    if listing.damaged.contains(&uid) {
+        Some("is damaged (its content changed since it was synced)")
+    } else if listing.unreadable.contains(&uid) {
+        Some("cannot be read (the server did not deliver its body)")
+    } else {
+        None
+    }
 }
 
-/// `--verify` found the message of `pair` on `side` changed in place: it is
-/// expunged there (under the guard) and its partner copied in again. (A
-/// one-way source is never written to, so its damage is only reported by
-/// `check --verify`.)
+/// `--verify` found the message of `pair` on `side` damaged (`how`) while
+/// its partner reads well: it is expunged there (under the guard) and its
+/// partner copied in again. (A one-way source is never written to, so its
+/// damage is only reported by `check --verify`.)
 fn replace_damaged(
     plan: &mut MailboxPlan,
     linker: &mut Linker<'_>,
     side: Side,
+    how: &str,
     pair: [&MessageMeta; 2],
     input: &MailboxInput,
     policy: &Policy,
@@ -271,7 +281,7 @@ fn replace_damaged(
     let mut pair = [0, 0];
     pair[side.index()] = damaged.uid;
     plan.notes.push(format!(
-        "UID {} on {side} is damaged (its content changed since it was synced): replaced by {}'s copy",
+        "UID {} on {side} {how}: replaced by {}'s copy",
         damaged.uid,
         side.other()
     ));
@@ -908,6 +918,34 @@ mod tests {
             (Side::A, 2, &FlagSet::from_wire(["\\Seen"]))
         );
         assert_eq!(p.pairs.len(), 2);
+    }
+
+    /// A body the server would not deliver (`BODY[] NIL`, or a message that
+    /// kills the connection) is replaced from a partner that reads well;
+    /// unreadable on both sides, it is only reported.
+    #[test]
+    fn verify_replaces_an_unreadable_message_from_a_readable_partner() {
+        let mut input = paired(3, "", "", "", [Evidence::Healthy, Evidence::Healthy]);
+        input.sides[1].as_mut().unwrap().unreadable.push(3);
+        let p = plan(&input, Policy::default());
+        assert_eq!(
+            p.expunges
+                .iter()
+                .map(|e| (e.side, e.uid))
+                .collect::<Vec<_>>(),
+            vec![(Side::B, 3)]
+        );
+        assert_eq!(
+            p.copies.iter().map(|c| (c.from, c.uid)).collect::<Vec<_>>(),
+            vec![(Side::A, 3)]
+        );
+        assert!(p
+            .notes
+            .iter()
+            .any(|n| n.contains("UID 3 on B cannot be read")));
+        input.sides[0].as_mut().unwrap().unreadable.push(3);
+        let both = plan(&input, Policy::default());
+        assert!(both.expunges.is_empty() && both.copies.is_empty());
     }
 
     #[test]
