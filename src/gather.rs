@@ -10,6 +10,7 @@
 
 use crate::fingerprint::fingerprint;
 use crate::imap::{Connection, HistorySupport, ImapError};
+use crate::mailbox_filter::MailboxFilter;
 use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
 use crate::plan::ListingPath;
 use crate::reconcile::evidence::{
@@ -53,14 +54,16 @@ pub struct Gathered {
     pub cache_updates: Vec<CacheUpdate>,
 }
 
-/// Lists both servers completely. Errors only when a tree cannot be listed
-/// at all; per-mailbox trouble goes into `failures`.
+/// Lists both servers completely — the mailboxes `filter` selects; the
+/// others are set aside right after LIST, never selected. Errors only when
+/// a tree cannot be listed at all; per-mailbox trouble goes into `failures`.
 pub async fn gather(
     conns: &mut [Connection; 2],
     state: &SnapshotState,
     read_only: bool,
     verify: bool,
     names: &NameRules,
+    filter: &MailboxFilter,
 ) -> Result<Gathered, (Side, ImapError)> {
     let [a, b] = conns;
     let (tree_a, tree_b) = tokio::join!(a.list_mailboxes(), b.list_mailboxes());
@@ -78,6 +81,8 @@ pub async fn gather(
     });
     let naming = Naming::new(names.clone(), [&entries[0], &entries[1]]);
     let mut tree = pair_mailboxes([&entries[0], &entries[1]], &naming);
+    // Left-out mailboxes go now, before anything is selected.
+    crate::mailbox_filter::retain_selected(filter, &mut tree);
     let (subs_a, subs_b) = tokio::join!(a.list_subscribed(), b.list_subscribed());
     let listed_subscriptions =
         [(Side::A, subs_a), (Side::B, subs_b)].map(|(side, subs)| match subs {
@@ -117,7 +122,9 @@ pub async fn gather(
             .collect(),
         cache_updates: Vec::new(),
     };
+    crate::progress::listing(tree.pairings.len());
     for pairing in tree.pairings {
+        crate::progress::mailbox(&pairing.name);
         let record = state.mailboxes.get(&pairing.name);
         let (la, lb) = tokio::join!(
             list_side(a, &pairing, Side::A, record, read_only, verify),
@@ -150,6 +157,7 @@ pub async fn gather(
                 }
             }
         }
+        crate::progress::mailbox_done();
         if !failed {
             gathered.input.mailboxes.push(MailboxInput {
                 name: pairing.name.clone(),
@@ -347,6 +355,7 @@ async fn list_side(
         }
     };
 
+    crate::progress::listed(listing.len());
     // Bodies never seen before; with --verify, every body.
     let to_read: Vec<Uid> = listing
         .iter()
@@ -419,6 +428,7 @@ async fn fetch_fingerprints(
     }
     let (tx, rx) = mpsc::channel::<(Uid, Fingerprint)>();
     let mut on_body = move |uid: Uid, body: Vec<u8>| {
+        crate::progress::fingerprinted(1);
         let tx = tx.clone();
         rayon::spawn(move || {
             let _ = tx.send((uid, fingerprint(&body)));

@@ -10,10 +10,11 @@
 //! and `$` to anchor.
 //!
 //! This module owns the selection only. A mailbox left out is simply not
-//! part of the run: nothing is copied into it, nothing in it changes, and
-//! its snapshot records stay as they were.
+//! part of the run: it is set aside right after LIST (never selected or
+//! fetched), nothing is copied into it, nothing in it changes, and its
+//! snapshot records stay as they were.
 
-use crate::gather::Gathered;
+use crate::reconcile::mailboxes::Tree;
 use regex::Regex;
 use serde::Serialize;
 
@@ -89,22 +90,23 @@ impl CompiledFilter {
     }
 }
 
-/// Leaves only the selected mailboxes (and their listing failures) in what
-/// was gathered, so nothing else is planned, applied or judged.
-pub fn retain_selected(filter: &MailboxFilter, gathered: &mut Gathered) {
+/// Leaves only the selected mailboxes (and the names refused on them) in a
+/// freshly paired tree, right after LIST: the mailboxes left out are never
+/// selected, listed or fetched. They vanish from both sides at once, so
+/// reconcile never sees a left-out mailbox as one side's absence (it cannot
+/// look deleted), and their snapshot records are not touched.
+pub fn retain_selected(filter: &MailboxFilter, tree: &mut Tree) {
     if filter.is_everything() {
         return;
     }
     // Checked when the job was resolved; an invalid one selects nothing.
     let Ok(compiled) = filter.compile() else {
-        gathered.input.mailboxes.clear();
+        tree.pairings.clear();
+        tree.refused.clear();
         return;
     };
-    gathered
-        .input
-        .mailboxes
-        .retain(|m| compiled.selects(&m.name));
-    gathered.failures.retain(|f| compiled.selects(&f.mailbox));
+    tree.pairings.retain(|p| compiled.selects(&p.name));
+    tree.refused.retain(|r| compiled.selects(&r.name));
 }
 
 #[cfg(test)]

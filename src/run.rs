@@ -73,6 +73,7 @@ pub async fn run(job: Job) -> i32 {
             read_only,
             job.verify,
             &job.options.names,
+            &job.options.mailboxes,
         )
         .await
         {
@@ -104,8 +105,7 @@ pub async fn run(job: Job) -> i32 {
         }
         break;
     }
-    let mut gathered = gathered.expect("listed at least once");
-    crate::mailbox_filter::retain_selected(&job.options.mailboxes, &mut gathered);
+    let gathered = gathered.expect("listed at least once");
     for u in &gathered.cache_updates {
         // A side that is not healthy keeps its cache until a sync repairs
         // it: a plan or check that recorded the restored listing would hide

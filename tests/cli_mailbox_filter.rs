@@ -1,0 +1,105 @@
+//! `--exclude` against real Dovecot servers, seen from the wire: a
+//! left-out mailbox is never selected, examined or fetched on either side
+//! (a proxy in front of each server records every byte imapmend sends), and
+//! one deleted on a side since the last sync does not read as a deletion:
+//! it is neither deleted on the other side (even with `--delete-mailboxes`)
+//! nor recreated, and the snapshot still remembers it.
+
+mod support;
+
+use support::cli::Pair;
+use support::dovecot::{self, Kind};
+use support::proxy::{self, Dir, Proxy};
+
+const DATE: &str = "01-Jan-2024 10:00:00 +0000";
+
+fn msg(name: &str) -> Vec<u8> {
+    format!("Subject: filter test {name}\r\nMessage-ID: <{name}@filter.test>\r\n\r\n{name}\r\n")
+        .into_bytes()
+}
+
+fn subjects(client: &mut support::mailclient::MailClient, mailbox: &str) -> Vec<String> {
+    let mut out: Vec<String> = client
+        .fetch_all(mailbox)
+        .iter()
+        .map(|f| {
+            String::from_utf8_lossy(&f.body)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let (proxy_a, proxy_b) = (Proxy::start(a.port), Proxy::start(b.port));
+    let mut pair = Pair::new(&a, &b);
+    pair.a_port = proxy_a.port();
+    pair.b_port = proxy_b.port();
+    let (mut ca, mut cb) = (a.client(), b.client());
+    for mailbox in ["Junk", "Lists", "Work"] {
+        ca.create(mailbox);
+    }
+    ca.append("INBOX", &msg("i1"), &[], Some(DATE));
+    ca.append("Junk", &msg("j1"), &[], Some(DATE));
+    ca.append("Lists", &msg("l1"), &[], Some(DATE));
+    cb.create("Junk");
+    cb.append("Junk", &msg("j2"), &[], Some(DATE));
+    let first = pair.run("sync", &[], &[]);
+    assert_eq!(first.code, Some(0), "{}", first.describe());
+
+    // Junk is deleted on A since that sync; the others change on both sides.
+    ca.delete("Junk");
+    cb.append("Junk", &msg("j3"), &[], Some(DATE));
+    ca.append("Lists", &msg("l2"), &[], Some(DATE));
+    ca.append("Work", &msg("w1"), &[], Some(DATE));
+    proxy_a.record();
+    proxy_b.record();
+    let args = ["--exclude", "^(Junk|Lists)$", "--delete-mailboxes"];
+    let run = pair.run("sync", &args, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    for (side, proxy) in [("A", &proxy_a), ("B", &proxy_b)] {
+        let sent = proxy.recorded(Dir::ToServer);
+        assert!(
+            proxy::find(&sent, b"SELECT", 0).is_some(),
+            "{side}: the recording holds the run's commands"
+        );
+        for name in [&b"Junk"[..], b"Lists"] {
+            assert_eq!(
+                proxy::find(&sent, name, 0),
+                None,
+                "{side}: imapmend named the excluded {:?}:\n{}",
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(&sent)
+            );
+        }
+    }
+    // The selected mailbox was synced; the excluded ones are as they were.
+    assert_eq!(subjects(&mut cb, "Work"), ["Subject: filter test w1"]);
+    assert_eq!(
+        subjects(&mut cb, "Junk"),
+        [
+            "Subject: filter test j1",
+            "Subject: filter test j2",
+            "Subject: filter test j3"
+        ]
+    );
+    assert_eq!(subjects(&mut cb, "Lists"), ["Subject: filter test l1"]);
+    assert!(!ca.mailboxes().contains(&"Junk".to_string()));
+
+    // The snapshot still knows both excluded mailboxes.
+    let shown = std::process::Command::new(support::cli::imapmend_binary())
+        .args(["snapshot", "show", "--json", "--state"])
+        .arg(pair.state_path())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for name in ["\"Junk\"", "\"Lists\""] {
+        assert!(shown.contains(name), "snapshot lacks {name}: {shown}");
+    }
+}
