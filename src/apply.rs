@@ -58,6 +58,7 @@ pub async fn apply(
     snapshot: &mut Snapshot,
 ) -> ApplyOutcome {
     let mut out = ApplyOutcome::default();
+    crate::progress::copying(plan);
     // Mailbox deletions go last, after every copy has landed; a withheld one
     // leaves its mailbox and its snapshot record as they are.
     let (deletions, mailboxes): (Vec<&MailboxPlan>, Vec<&MailboxPlan>) = plan
@@ -536,6 +537,7 @@ impl MailboxRun<'_> {
             }
         };
         self.out.copied_to[target.index()] += part.len();
+        crate::progress::copied(part.len(), part.iter().map(|c| c.size as u64).sum());
         let new_uids = match (result.uidvalidity, result.uids) {
             (Some(uv), Some(uids)) if uv == status.uidvalidity && uids.len() == part.len() => uids,
             _ => {

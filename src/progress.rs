@@ -1,26 +1,50 @@
 //! Progress on standard error while a run works: what it is doing (a
-//! spinner with the phase and the elapsed time), and for long work with a
-//! known size a bar with messages, bytes, rate and ETA.
+//! spinner with the phase and the elapsed time), and for the long parts a
+//! bar — listing and fingerprinting (mailboxes done, messages listed and
+//! bodies hashed), copying (messages and bytes, rate, ETA).
 //!
 //! Shown only when standard error is a terminal and the run is not quiet
-//! (`main` calls [`enable`]); everywhere else every call here does nothing,
-//! so cron mail, logs and `--json` consumers never see it. The bar is
-//! cleared before the report is printed ([`finish`]).
+//! (`main` calls [`enable`]); everywhere else nothing is drawn, so cron
+//! mail, logs and `--json` consumers never see it. The bar is cleared
+//! before the report is printed ([`finish`]).
 //!
-//! The run calls [`phase`]; code that moves many messages (listing and
-//! fingerprinting in gather, copying in apply) may call [`start_counting`]
-//! and [`advance`]. Messages printed while a bar is shown should go through
-//! [`println_above`] so they do not tear the bar.
+//! The interface is a handful of hooks, so the code doing the work stays
+//! free of drawing: the run calls [`phase`]; gather calls [`listing`] once
+//! with the number of mailboxes, then [`mailbox`], [`listed`],
+//! [`fingerprinted`] and [`mailbox_done`] as it goes; apply calls
+//! [`copying`] with the plan and [`copied`] after each batch lands. The
+//! hooks count whether or not a bar is shown ([`counts`]), at the cost of
+//! an atomic add. Lines printed while a bar is shown should go through
+//! [`println_above`] so they do not tear it.
 
+use crate::plan::Plan;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 static BAR: OnceLock<Mutex<Option<ProgressBar>>> = OnceLock::new();
-/// Whether the current bar counts bytes (else messages).
-static COUNT_BYTES: AtomicBool = AtomicBool::new(false);
+
+/// What the hooks have counted in this process.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub mailboxes_done: u64,
+    pub messages_listed: u64,
+    pub fingerprinted: u64,
+    pub copied_messages: u64,
+    pub copied_bytes: u64,
+}
+
+static MAILBOXES_DONE: AtomicU64 = AtomicU64::new(0);
+static MESSAGES_LISTED: AtomicU64 = AtomicU64::new(0);
+static FINGERPRINTED: AtomicU64 = AtomicU64::new(0);
+static COPIED_MESSAGES: AtomicU64 = AtomicU64::new(0);
+static COPIED_BYTES: AtomicU64 = AtomicU64::new(0);
+/// The copy phase's total of messages, for the bar's message.
+static COPY_TOTAL: AtomicU64 = AtomicU64::new(0);
+/// The mailbox being listed now, for the bar's message.
+static CURRENT: Mutex<String> = Mutex::new(String::new());
 
 fn slot() -> &'static Mutex<Option<ProgressBar>> {
     BAR.get_or_init(|| Mutex::new(None))
@@ -32,6 +56,12 @@ fn with_bar(f: impl FnOnce(&ProgressBar)) {
             f(bar);
         }
     }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("a valid template")
+        .progress_chars("=> ")
 }
 
 /// Turns progress on when standard error is a terminal and `quiet` is
@@ -46,55 +76,127 @@ pub fn enable(quiet: bool) -> bool {
 
 fn enable_on(target: ProgressDrawTarget) {
     let bar = ProgressBar::with_draw_target(None, target);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
-    );
+    bar.set_style(style(SPINNER));
     bar.enable_steady_tick(Duration::from_millis(120));
     if let Ok(mut guard) = slot().lock() {
         *guard = Some(bar);
     }
 }
 
-/// What the run is doing now, e.g. "listing both servers".
+const SPINNER: &str = "{spinner} {msg} ({elapsed})";
+
+/// What the run is doing now, e.g. "connecting to A and B".
 pub fn phase(message: &str) {
     let message = message.to_string();
     with_bar(|bar| {
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
-        );
+        bar.set_style(style(SPINNER));
         bar.set_length(0);
         bar.set_position(0);
         bar.set_message(message);
     });
 }
 
-/// Work of known size: `messages` to go through, `bytes` in all (0 when
-/// unknown). The bar counts bytes when known (rate and ETA in bytes),
-/// else messages.
-pub fn start_counting(what: &str, messages: u64, bytes: u64) {
-    let what = what.to_string();
+/// Listing starts: `mailboxes` to read (on both sides each).
+pub fn listing(mailboxes: usize) {
     with_bar(|bar| {
-        let template = if bytes > 0 {
-            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})"
-        } else {
-            "{msg} [{bar:30}] {pos}/{len} ({per_sec}, ETA {eta})"
-        };
-        bar.set_style(
-            ProgressStyle::with_template(template)
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        COUNT_BYTES.store(bytes > 0, Ordering::Relaxed);
-        bar.set_length(if bytes > 0 { bytes } else { messages });
+        bar.set_style(style(
+            "{spinner} listing [{bar:25}] {pos}/{len} mailboxes, {msg} ({elapsed}, ETA {eta})",
+        ));
+        bar.set_length(mailboxes as u64);
         bar.set_position(0);
-        bar.set_message(format!("{what} {messages} message(s)"));
+    });
+    redraw_listing();
+}
+
+fn redraw_listing() {
+    with_bar(|bar| {
+        let current = CURRENT.lock().map(|c| c.clone()).unwrap_or_default();
+        bar.set_message(format!(
+            "{} messages, {} fingerprinted; now {current}",
+            MESSAGES_LISTED.load(Ordering::Relaxed),
+            FINGERPRINTED.load(Ordering::Relaxed)
+        ));
     });
 }
 
-/// `messages` more done, `bytes` of them (see [`start_counting`]).
-pub fn advance(messages: u64, bytes: u64) {
-    let by_bytes = COUNT_BYTES.load(Ordering::Relaxed);
-    with_bar(|bar| bar.inc(if by_bytes { bytes } else { messages }));
+/// This mailbox is being listed now.
+pub fn mailbox(name: &str) {
+    if let Ok(mut current) = CURRENT.lock() {
+        name.clone_into(&mut current);
+    }
+    redraw_listing();
+}
+
+/// `messages` more listed (one side of one mailbox).
+pub fn listed(messages: usize) {
+    MESSAGES_LISTED.fetch_add(messages as u64, Ordering::Relaxed);
+    redraw_listing();
+}
+
+/// `n` more bodies fetched and fingerprinted.
+pub fn fingerprinted(n: usize) {
+    let done = FINGERPRINTED.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+    // Redrawing the message per body would cost more than the hashing.
+    if done % 64 == 0 {
+        redraw_listing();
+    }
+}
+
+/// One mailbox is listed on both sides.
+pub fn mailbox_done() {
+    MAILBOXES_DONE.fetch_add(1, Ordering::Relaxed);
+    with_bar(|bar| bar.inc(1));
+}
+
+/// Copying starts: every copy of the mailboxes `plan` will apply.
+pub fn copying(plan: &Plan) {
+    let copies = plan
+        .mailboxes
+        .iter()
+        .filter(|m| m.problems.is_empty() && m.delete.is_none())
+        .flat_map(|m| &m.copies);
+    let (messages, bytes) = copies.fold((0u64, 0u64), |(n, b), c| (n + 1, b + c.size as u64));
+    COPY_TOTAL.store(messages, Ordering::Relaxed);
+    with_bar(|bar| {
+        if messages == 0 {
+            return;
+        }
+        bar.set_style(style(
+            "copying [{bar:25}] {msg}, {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+        ));
+        bar.set_length(bytes);
+        bar.set_position(0);
+    });
+    redraw_copying();
+}
+
+fn redraw_copying() {
+    with_bar(|bar| {
+        bar.set_message(format!(
+            "{}/{} messages",
+            COPIED_MESSAGES.load(Ordering::Relaxed),
+            COPY_TOTAL.load(Ordering::Relaxed)
+        ));
+    });
+}
+
+/// `messages` more copied (landed on the target), `bytes` of them.
+pub fn copied(messages: usize, bytes: u64) {
+    COPIED_MESSAGES.fetch_add(messages as u64, Ordering::Relaxed);
+    COPIED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    with_bar(|bar| bar.inc(bytes));
+    redraw_copying();
+}
+
+/// What the hooks have counted so far.
+pub fn counts() -> Counts {
+    Counts {
+        mailboxes_done: MAILBOXES_DONE.load(Ordering::Relaxed),
+        messages_listed: MESSAGES_LISTED.load(Ordering::Relaxed),
+        fingerprinted: FINGERPRINTED.load(Ordering::Relaxed),
+        copied_messages: COPIED_MESSAGES.load(Ordering::Relaxed),
+        copied_bytes: COPIED_BYTES.load(Ordering::Relaxed),
+    }
 }
 
 /// Prints a line above the bar (or plainly on stderr without one).
@@ -121,39 +223,105 @@ pub fn finish() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Fingerprint, FlagSet, InternalDate, Side};
+    use crate::plan::{Copy, MailboxPlan};
 
-    // One test: the bar is process-wide.
+    fn plan_copying(sizes: &[u32]) -> Plan {
+        let copy = |(i, size): (usize, &u32)| Copy {
+            from: Side::A,
+            uid: i as u32 + 1,
+            fingerprint: Fingerprint([0; 32]),
+            size: *size,
+            internal_date: InternalDate {
+                unix: 0,
+                offset_minutes: 0,
+            },
+            flags: FlagSet::new(),
+            agreed: FlagSet::new(),
+        };
+        let copying = MailboxPlan {
+            name: "INBOX".into(),
+            copies: sizes.iter().enumerate().map(copy).collect(),
+            ..MailboxPlan::default()
+        };
+        // A mailbox with a problem is not applied: its copies do not count.
+        let refused = MailboxPlan {
+            name: "Bad".into(),
+            copies: vec![copy((9, &7000))],
+            problems: vec!["cannot create".into()],
+            ..MailboxPlan::default()
+        };
+        Plan {
+            schema_version: crate::plan::SCHEMA_VERSION,
+            mailboxes: vec![copying, refused],
+            notes: Vec::new(),
+            subscriptions: Vec::new(),
+            subscriptions_agreed: Vec::new(),
+        }
+    }
+
+    fn bar_state() -> Option<(u64, Option<u64>, String)> {
+        slot()
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|b| (b.position(), b.length(), b.message()))
+    }
+
+    // One test: the bar and the counters are process-wide.
     #[test]
-    fn progress_is_off_without_a_terminal_and_counts_bytes_when_on() {
+    fn progress_is_off_without_a_terminal_and_the_hooks_count() {
         // Under `cargo test` standard error is captured, not a terminal.
         if !std::io::stderr().is_terminal() {
             assert!(!enable(false));
         }
         assert!(!enable(true), "quiet never shows progress");
+        // Without a bar the hooks only count.
         phase("listing");
-        start_counting("copying", 3, 0);
-        advance(1, 0);
+        listing(2);
+        mailbox("INBOX");
+        listed(3);
+        fingerprinted(2);
+        mailbox_done();
         println_above("a line");
-        finish();
+        assert!(bar_state().is_none());
+        let before = counts();
+        assert_eq!(
+            (
+                before.mailboxes_done,
+                before.messages_listed,
+                before.fingerprinted
+            ),
+            (1, 3, 2)
+        );
 
         enable_on(ProgressDrawTarget::hidden());
-        start_counting("copying", 2, 1000);
-        advance(1, 400);
-        let bytes = slot()
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|b| (b.position(), b.length()));
-        start_counting("listing", 5, 0);
-        advance(2, 0);
-        let messages = slot()
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|b| (b.position(), b.length()));
+        listing(4);
+        mailbox("Archive/2023");
+        listed(10);
+        listed(5);
+        mailbox_done();
+        mailbox_done();
+        let (pos, len, msg) = bar_state().unwrap();
+        assert_eq!((pos, len), (2, Some(4)));
+        assert!(
+            msg.contains("18 messages") && msg.contains("Archive/2023"),
+            "{msg}"
+        );
+
+        copying(&plan_copying(&[400, 600, 1000]));
+        copied(2, 1000);
+        let (pos, len, msg) = bar_state().unwrap();
+        assert_eq!(
+            (pos, len),
+            (1000, Some(2000)),
+            "bytes, the refused mailbox left out"
+        );
+        assert_eq!(msg, "2/3 messages");
         finish();
-        assert_eq!(bytes, Some((400, Some(1000))));
-        assert_eq!(messages, Some((2, Some(5))));
-        assert!(slot().lock().unwrap().is_none());
+        assert!(bar_state().is_none());
+        let after = counts();
+        assert_eq!((after.copied_messages, after.copied_bytes), (2, 1000));
+        assert_eq!(after.mailboxes_done, 3);
     }
 }

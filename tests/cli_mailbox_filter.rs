@@ -3,7 +3,8 @@
 //! (a proxy in front of each server records every byte imapmend sends), and
 //! one deleted on a side since the last sync does not read as a deletion:
 //! it is neither deleted on the other side (even with `--delete-mailboxes`)
-//! nor recreated, and the snapshot still remembers it.
+//! nor recreated, and the snapshot still remembers it. (The same run
+//! copies mail with standard error a pipe: it prints no progress there.)
 
 mod support;
 
@@ -63,6 +64,8 @@ fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
     let args = ["--exclude", "^(Junk|Lists)$", "--delete-mailboxes"];
     let run = pair.run("sync", &args, &[]);
     assert_eq!(run.code, Some(0), "{}", run.describe());
+    // Standard error is a pipe here: no progress bar, spinner or escape codes.
+    assert_eq!(run.stderr, "", "{}", run.describe());
     for (side, proxy) in [("A", &proxy_a), ("B", &proxy_b)] {
         let sent = proxy.recorded(Dir::ToServer);
         assert!(
