@@ -93,7 +93,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l tls2 -d 'STAR
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l dry -d 'With sync: only show the Plan, as `plan` does'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete2 -d 'As --delete-extra: delete messages on B that A does not have'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
-complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s v -l verbose -d 'More detail on standard error (repeat for more)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s v -l verbose -d 'More detail: -v every action in the report and each mailbox\'s decisions on standard error, -vv also the IMAP commands, -vvv also the responses (never a password or a message body; RUST_LOG overrides)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s q -l quiet -d 'Only errors on standard error'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l config -d 'Read settings from this TOML file; command-line options override it' -r -F
@@ -155,7 +155,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l tls2 -d 'STAR
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l dry -d 'With sync: only show the Plan, as `plan` does'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete2 -d 'As --delete-extra: delete messages on B that A does not have'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
-complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s v -l verbose -d 'More detail on standard error (repeat for more)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s v -l verbose -d 'More detail: -v every action in the report and each mailbox\'s decisions on standard error, -vv also the IMAP commands, -vvv also the responses (never a password or a message body; RUST_LOG overrides)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s q -l quiet -d 'Only errors on standard error'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l config -d 'Read settings from this TOML file; command-line options override it' -r -F
@@ -218,7 +218,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l tls2 -d 'STA
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l dry -d 'With sync: only show the Plan, as `plan` does'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete2 -d 'As --delete-extra: delete messages on B that A does not have'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
-complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s v -l verbose -d 'More detail on standard error (repeat for more)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s v -l verbose -d 'More detail: -v every action in the report and each mailbox\'s decisions on standard error, -vv also the IMAP commands, -vvv also the responses (never a password or a message body; RUST_LOG overrides)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s q -l quiet -d 'Only errors on standard error'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imapmend -n "__fish_imapmend_using_subcommand batch" -s j -l jobs -d 'How many pairs run at once' -r

@@ -434,7 +434,9 @@ pub struct CommonArgs {
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 
-    /// More detail on standard error (repeat for more)
+    /// More detail: -v every action in the report and each mailbox's
+    /// decisions on standard error, -vv also the IMAP commands, -vvv also
+    /// the responses (never a password or a message body; RUST_LOG overrides)
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Output")]
     pub verbose: u8,
 

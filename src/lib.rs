@@ -11,6 +11,7 @@ pub mod docs;
 pub mod fingerprint;
 pub mod gather;
 pub mod imap;
+pub mod logging;
 pub mod mailbox_filter;
 pub mod metrics;
 pub mod model;

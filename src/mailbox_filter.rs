@@ -105,7 +105,13 @@ pub fn retain_selected(filter: &MailboxFilter, tree: &mut Tree) {
         tree.refused.clear();
         return;
     };
-    tree.pairings.retain(|p| compiled.selects(&p.name));
+    tree.pairings.retain(|p| {
+        let selected = compiled.selects(&p.name);
+        if !selected {
+            tracing::info!("{}: left out (--folder/--include/--exclude)", p.name);
+        }
+        selected
+    });
     tree.refused.retain(|r| compiled.selects(&r.name));
 }
 

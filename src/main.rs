@@ -32,6 +32,7 @@ fn main() {
         .build()
         .expect("a tokio runtime starts");
     imapmend::progress::enable(job.verbosity < 0);
+    imapmend::logging::init(job.verbosity);
     let started = std::time::Instant::now();
     let metrics = job.metrics.clone();
     let endpoints = imapmend::metrics::endpoint_labels(&job);

@@ -87,6 +87,7 @@ const SPINNER: &str = "{spinner} {msg} ({elapsed})";
 
 /// What the run is doing now, e.g. "connecting to A and B".
 pub fn phase(message: &str) {
+    tracing::info!("{message}");
     let message = message.to_string();
     with_bar(|bar| {
         bar.set_style(style(SPINNER));

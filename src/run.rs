@@ -172,6 +172,7 @@ pub async fn run(job: Job) -> i32 {
         }
         Command::Plan => {
             let plan = reconcile(&gathered.input, &policy(&job));
+            crate::logging::plan_decisions(&plan);
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
             let pending = if plan.has_actions() || deferred {
@@ -200,6 +201,7 @@ pub async fn run(job: Job) -> i32 {
         }
         Command::Sync => {
             let plan = reconcile(&gathered.input, &policy(&job));
+            crate::logging::plan_decisions(&plan);
             if let Err(code) = crate::reviewed::check_expected(&job, &plan, &report.endpoints) {
                 logout(conns).await;
                 return code;

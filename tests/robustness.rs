@@ -18,7 +18,8 @@
 //!   and flags changing on both servers while a sync runs (C1) are not lost:
 //!   after one more quiet run A equals B.
 //! - **Secrets**: refused logins, bad URLs, failing password commands, `-vv`
-//!   and `--json` never print a password.
+//!   and `--json` never print a password; `-vvv` (every command and
+//!   response) shows neither a password nor a message body.
 
 mod support;
 
@@ -714,6 +715,22 @@ fn passwords_never_appear_in_output() {
             out.describe()
         );
         assert_no_secret(&out, &real, &users, &format!("{verb} {extra:?}"));
+        // -vv logs the commands sent, -vvv the responses too: message
+        // bodies (fetched to fingerprint, appended to copy) only as sizes.
+        if extra.contains(&"-vvv") {
+            for shown in ["C: A0", "S: ", "<credentials redacted>", "bytes elided}"] {
+                assert!(
+                    out.stderr.contains(shown),
+                    "{verb} -vvv lacks {shown:?}:\n{}",
+                    out.describe()
+                );
+            }
+            assert!(
+                !out.stderr.contains("quick brown fox"),
+                "{verb} -vvv shows a message body:\n{}",
+                out.describe()
+            );
+        }
     }
 
     // A refused login, at every verbosity.

@@ -187,6 +187,25 @@ impl<'a> Command<'a> {
         &self.label
     }
 
+    /// The command as `-vv` shows it: literals as their size, and only the
+    /// label of a command that carries credentials (see [`super::trace`]).
+    fn trace_text(&self) -> String {
+        if super::trace::carries_credentials(self.name) {
+            return format!("{} <credentials redacted>", self.label);
+        }
+        let mut shown = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => shown.extend_from_slice(t),
+                Part::Literal { data, .. } => {
+                    shown.extend_from_slice(super::trace::elided(data.len()).as_bytes())
+                }
+                Part::AfterContinue(_) => shown.extend_from_slice(b" <redacted>"),
+            }
+        }
+        super::trace::printable(&shown)
+    }
+
     /// Appends raw protocol text (the caller made sure it is safe).
     pub(crate) fn text(mut self, s: impl Into<String>) -> Self {
         self.parts
@@ -537,6 +556,10 @@ impl Engine {
         let write_no =
             is_write_command(cmd.name).then(|| WRITES.fetch_add(1, Ordering::Relaxed) + 1);
         fl.write_no[i] = write_no;
+        if tracing::enabled!(target: "imapmend::imap", tracing::Level::DEBUG) {
+            let side = self.peer.side;
+            tracing::debug!(target: "imapmend::imap", "{side} C: {tag} {}", cmd.trace_text());
+        }
         self.write(tag.as_bytes(), &during).await?;
         self.write(b" ", &during).await?;
         for part in &cmd.parts {
@@ -773,7 +796,15 @@ impl Engine {
                 self.limits.max_literal,
             ) {
                 Err(e) => return Err(self.protocol(during, e.to_string())),
-                Ok(Some(end)) => return Ok(self.inbuf.take(end)),
+                Ok(Some(end)) => {
+                    let response = self.inbuf.take(end);
+                    if tracing::enabled!(target: "imapmend::imap", tracing::Level::TRACE) {
+                        let side = self.peer.side;
+                        let shown = super::trace::response_line(&response);
+                        tracing::trace!(target: "imapmend::imap", "{side} S: {shown}");
+                    }
+                    return Ok(response);
+                }
                 Ok(None) => {}
             }
             // A literal of known size is arriving: room for all of it (and

@@ -26,6 +26,7 @@ mod history;
 mod parse;
 mod quote;
 mod recv;
+mod trace;
 mod transport;
 mod uidset;
 
