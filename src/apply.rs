@@ -12,6 +12,7 @@
 
 use crate::imap::{AppendItem, Connection, HistorySupport};
 use crate::model::{FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
+use crate::outcome::{Action, Ledger, Status};
 use crate::plan::{Copy, Expunge, ExpungeMode, MailboxPlan, MailboxRename, Plan, PlannedPair};
 use crate::reconcile::ReconcileInput;
 use crate::snapshot::{PairRecord, Snapshot};
@@ -48,6 +49,9 @@ pub struct ApplyOutcome {
     pub subscriptions_changed_on: [usize; 2],
     pub failures: Vec<ActionFailure>,
     pub notes: Vec<String>,
+    /// Per planned action, what happened (for `sync --json`).
+    #[serde(skip)]
+    pub ledger: Ledger,
 }
 
 /// Applies every mailbox plan that has no problems.
@@ -134,6 +138,14 @@ async fn subscribe(
         } else {
             conn.unsubscribe(&c.wire).await
         };
+        let action = if c.subscribe {
+            Action::Subscribe
+        } else {
+            Action::Unsubscribe
+        };
+        let result = done.as_ref().map_err(|e| e.to_string());
+        out.ledger
+            .mailbox(&c.name, action, c.side, Status::of(&result));
         match done {
             Ok(()) => out.subscriptions_changed_on[c.side.index()] += 1,
             Err(e) => {
@@ -193,16 +205,21 @@ async fn delete_mailbox(
     match conn.select(wire, true).await {
         Ok(now) if listed.is_some_and(|l| l.uidnext == now.uidnext && l.exists == now.exists) => {}
         Ok(_) => {
-            out.notes.push(format!(
-                "{}: not deleted on {side}: it changed since it was listed; the next run decides again",
-                mb.name
-            ));
+            let why = "it changed since it was listed; the next run decides again";
+            out.notes
+                .push(format!("{}: not deleted on {side}: {why}", mb.name));
+            let skipped = Status::Skipped(why.into());
+            out.ledger
+                .mailbox(&mb.name, Action::DeleteMailbox, side, skipped);
             return;
         }
         Err(e) => return fail(out, "open the mailbox before deleting it", e.to_string()),
     }
-    if let Err(e) = conn.delete_mailbox(wire).await {
-        return fail(out, "delete mailbox", e.to_string());
+    let deleted = conn.delete_mailbox(wire).await.map_err(|e| e.to_string());
+    out.ledger
+        .mailbox(&mb.name, Action::DeleteMailbox, side, Status::of(&deleted));
+    if let Err(e) = deleted {
+        return fail(out, "delete mailbox", e);
     }
     out.mailboxes_deleted_on[side.index()] += 1;
     if let Err(e) = snapshot.forget_mailbox(&mb.name) {
@@ -231,13 +248,17 @@ impl MailboxRun<'_> {
     async fn apply(&mut self) {
         self.forget_settled_intents();
         if let Some(r) = &self.mb.rename {
-            if let Err(e) = self.rename(r).await {
+            let renamed = self.rename(r).await;
+            self.note(Action::RenameMailbox, r.side, Status::of(&renamed));
+            if let Err(e) = renamed {
                 self.fail(r.side, "rename mailbox", e);
                 return;
             }
         }
         if let Some(side) = self.mb.create {
-            if let Err(e) = self.create(side).await {
+            let created = self.create(side).await;
+            self.note(Action::CreateMailbox, side, Status::of(&created));
+            if let Err(e) = created {
                 self.fail(side, "create mailbox", e);
                 return;
             }
@@ -294,6 +315,11 @@ impl MailboxRun<'_> {
         self.mb.wire[side.index()]
             .as_deref()
             .expect("a planned mailbox has a wire name on both sides")
+    }
+
+    /// Records the outcome of a mailbox-level action.
+    fn note(&mut self, action: Action, side: Side, status: Status) {
+        self.out.ledger.mailbox(&self.mb.name, action, side, status);
     }
 
     fn fail(&mut self, side: Side, action: &str, error: String) {
@@ -457,6 +483,13 @@ impl MailboxRun<'_> {
             }
         };
         if !gone.is_empty() {
+            let vanished: Vec<&Copy> = batch
+                .iter()
+                .copied()
+                .filter(|c| gone.contains(&c.uid))
+                .collect();
+            let why = Status::Skipped("vanished from the source before it could be read".into());
+            self.out.ledger.copies(&self.mb.name, &vanished, &why);
             self.out.notes.push(format!(
                 "{}: {} message(s) on {source} vanished before they could be copied; the next run sees the change",
                 self.mb.name,
@@ -482,6 +515,8 @@ impl MailboxRun<'_> {
                     work.push(part[..half].to_vec());
                 }
                 Err(e) => {
+                    let refused = Status::Refused(e.clone());
+                    self.out.ledger.copies(&self.mb.name, &part, &refused);
                     let what = if part.len() == 1 {
                         format!("copy UID {} ({} bytes)", part[0].uid, part[0].size)
                     } else {
@@ -537,6 +572,7 @@ impl MailboxRun<'_> {
             }
         };
         self.out.copied_to[target.index()] += part.len();
+        self.out.ledger.copies(&self.mb.name, part, &Status::Done);
         crate::progress::copied(part.len(), part.iter().map(|c| c.size as u64).sum());
         let new_uids = match (result.uidvalidity, result.uids) {
             (Some(uv), Some(uids)) if uv == status.uidvalidity && uids.len() == part.len() => uids,
@@ -621,6 +657,12 @@ impl MailboxRun<'_> {
                         conn.store(&uids, &delta).await
                     }
                 };
+                let done = done.map_err(|e| e.to_string());
+                let status = Status::of(&done);
+                let name = &self.mb.name;
+                self.out
+                    .ledger
+                    .messages(name, Action::Expunge, side, &uids, &status);
                 if let Err(e) = done {
                     self.fail(
                         side,
@@ -696,6 +738,27 @@ impl MailboxRun<'_> {
                         .map(|outcome| outcome.modified),
                     _ => conn.store(&uids, &delta).await.map(|()| Vec::new()),
                 };
+                let name = &self.mb.name;
+                match &result {
+                    Ok(modified) => {
+                        let stored: Vec<Uid> = uids
+                            .iter()
+                            .filter(|u| !modified.contains(u))
+                            .copied()
+                            .collect();
+                        let ledger = &mut self.out.ledger;
+                        ledger.messages(name, Action::Flags, side, &stored, &Status::Done);
+                        let why = Status::Skipped(
+                            "changed on the server during the run; merged on the next run".into(),
+                        );
+                        ledger.messages(name, Action::Flags, side, modified, &why);
+                    }
+                    Err(e) => {
+                        let refused = Status::Refused(e.to_string());
+                        let ledger = &mut self.out.ledger;
+                        ledger.messages(name, Action::Flags, side, &uids, &refused);
+                    }
+                }
                 match result {
                     Ok(modified) => {
                         self.out.flag_changes_on[side.index()] += uids.len() - modified.len();

@@ -16,6 +16,7 @@ pub mod mailbox_filter;
 pub mod metrics;
 pub mod model;
 pub mod mutf7;
+pub mod outcome;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;

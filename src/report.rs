@@ -55,8 +55,27 @@ pub struct Report<'a> {
 }
 
 impl Report<'_> {
+    /// The JSON form: the report's fields, then `outcome` — for `sync`,
+    /// what became of each planned action ([`crate::outcome`]); else null.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("the report is plain data")
+        #[derive(Serialize)]
+        struct WithOutcome<'r, 'a> {
+            #[serde(flatten)]
+            report: &'r Report<'a>,
+            outcome: Option<crate::outcome::Outcomes>,
+        }
+        let outcome = self.outcome();
+        let json = WithOutcome {
+            report: self,
+            outcome,
+        };
+        serde_json::to_string_pretty(&json).expect("the report is plain data")
+    }
+
+    /// Each planned action's outcome, when the plan was applied.
+    pub fn outcome(&self) -> Option<crate::outcome::Outcomes> {
+        let (plan, applied) = (self.plan?, self.applied?);
+        Some(crate::outcome::outcomes(plan, &applied.ledger))
     }
 
     /// The human form: tables, details, totals and a verdict.
@@ -76,6 +95,13 @@ impl Report<'_> {
         }
         if let Some(applied) = self.applied {
             out.push_str(&applied_text(applied));
+        }
+        if let Some(t) = self.outcome().map(|o| o.totals) {
+            let _ = writeln!(
+                out,
+                "Actions: {} done, {} refused, {} skipped, {} not attempted",
+                t.done, t.refused, t.skipped, t.not_attempted
+            );
         }
         let _ = writeln!(out, "\n{}", self.verdict());
         out

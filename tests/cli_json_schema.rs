@@ -1,7 +1,8 @@
 //! `--json` output is what `schema/report.schema.json` documents: real
 //! `plan`, `check` and `sync` runs against Dovecot (copies both ways, a
 //! mailbox to create, a first-meeting flag conflict, differences, what sync
-//! applied, a propagated expunge) are validated against the schema. The
+//! applied, a propagated expunge, the outcome of each planned action) are
+//! validated against the schema. The
 //! schema is strict (no unknown fields), so a change to the report that the
 //! schema does not describe fails here: update the schema with it (and bump
 //! `schema_version` in src/plan.rs if the change is incompatible).
@@ -94,6 +95,18 @@ fn plan_check_and_sync_json_match_the_published_schema() {
     assert_eq!(code, 0, "{sync}");
     assert_valid(&validator, &sync, "sync");
     assert_eq!(sync["applied"]["copied_to"], serde_json::json!([1, 2]));
+    // Each planned action's outcome: here every one was done.
+    let actions = sync["outcome"]["actions"].as_array().unwrap();
+    let copies: Vec<_> = actions.iter().filter(|a| a["action"] == "copy").collect();
+    assert_eq!(copies.len(), 3, "{sync}");
+    assert!(actions.iter().all(|a| a["status"] == "done"), "{sync}");
+    assert!(
+        actions.iter().any(|a| a["action"] == "create_mailbox"),
+        "{sync}"
+    );
+    let totals = &sync["outcome"]["totals"];
+    assert_eq!(totals["done"].as_u64(), Some(actions.len() as u64));
+    assert_eq!(plan["outcome"], Value::Null, "plan applies nothing");
 
     // A deletion on A, proven by history, planned and applied as an expunge.
     let mut ca = a.client();
@@ -109,6 +122,18 @@ fn plan_check_and_sync_json_match_the_published_schema() {
     assert_valid(&validator, &plan, "plan after an expunge");
     let (_, sync) = run_json(dir.path(), &a, &b, "sync");
     assert_valid(&validator, &sync, "sync after an expunge");
+    let expunge = serde_json::json!({
+        "mailbox": "INBOX", "action": "expunge", "side": "B", "status": "done", "detail": null
+    });
+    let actions = sync["outcome"]["actions"].as_array().unwrap();
+    assert!(
+        actions
+            .iter()
+            .any(|a| ["mailbox", "action", "side", "status", "detail"]
+                .iter()
+                .all(|k| a[k] == expunge[k])),
+        "{sync}"
+    );
     let (code, check) = run_json(dir.path(), &a, &b, "check");
     assert_eq!(code, 0, "{check}");
     assert_valid(&validator, &check, "check in agreement");
@@ -125,7 +150,8 @@ fn the_schema_is_not_vacuous() {
             "damaged": [["B", 7]], "unreadable": [], "pending_expunge": []
         }],
         "listing_failures": [{ "mailbox": "Junk", "side": "B", "error": "NO [SERVERBUG]" }],
-        "exit_code": 2
+        "exit_code": 2,
+        "outcome": null
     });
     assert_valid(&validator, &good, "a hand-made report");
     for (pointer, bad) in [
@@ -134,6 +160,12 @@ fn the_schema_is_not_vacuous() {
         ("/check/0/only_on", serde_json::json!("C")),
         ("/listing_failures/0/extra", serde_json::json!(true)),
         ("/schema_version", serde_json::json!(2)),
+        (
+            "/outcome",
+            serde_json::json!({"actions": [{"mailbox": "INBOX", "action": "copy", "side": "A",
+                "uid": 3, "status": "lost", "detail": null}],
+                "totals": {"done": 0, "refused": 0, "skipped": 0, "not_attempted": 0}}),
+        ),
     ] {
         let mut report = good.clone();
         let (parent, key) = pointer.rsplit_once('/').unwrap();

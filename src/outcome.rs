@@ -1,0 +1,299 @@
+//! What became of each planned action of a `sync`, for `sync --json`:
+//! done, refused (with the server's words), skipped (and why), or not
+//! attempted (an earlier error in its mailbox stopped the run there, or
+//! the connection was lost).
+//!
+//! Apply notes what it did in a [`Ledger`], one call per action or batch;
+//! [`outcomes`] then walks the Plan and looks every action up, so an action
+//! apply never reached is reported as not attempted rather than left out.
+
+use crate::model::{Side, Uid};
+use crate::plan::{Copy, Plan};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One planned action, as apply and the report name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    CreateMailbox,
+    RenameMailbox,
+    DeleteMailbox,
+    /// A message copied *to* the side, named by its UID on the source.
+    Copy,
+    /// A flag change on the side, by the message's UID there.
+    Flags,
+    /// An expunge (or `\Deleted`) on the side, by the message's UID there.
+    Expunge,
+    Subscribe,
+    Unsubscribe,
+}
+
+/// How an action ended, as apply saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Done,
+    /// The server refused it (or the command failed): the error, with the
+    /// server's words where it gave some.
+    Refused(String),
+    Skipped(String),
+}
+
+impl Status {
+    /// Done, or refused with the error.
+    pub fn of<T>(result: &Result<T, String>) -> Status {
+        match result {
+            Ok(_) => Status::Done,
+            Err(e) => Status::Refused(e.clone()),
+        }
+    }
+}
+
+type Key = (String, Action, Side, Option<Uid>);
+
+/// What apply did, per action.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger(HashMap<Key, Status>);
+
+impl Ledger {
+    /// Records a mailbox-level action (create, rename, delete, subscribe).
+    pub fn mailbox(&mut self, mailbox: &str, action: Action, side: Side, status: Status) {
+        self.0
+            .insert((mailbox.to_string(), action, side, None), status);
+    }
+
+    /// Records an action on these messages of `side` (flags, expunge).
+    pub fn messages(
+        &mut self,
+        mailbox: &str,
+        action: Action,
+        side: Side,
+        uids: &[Uid],
+        status: &Status,
+    ) {
+        for uid in uids {
+            let key = (mailbox.to_string(), action, side, Some(*uid));
+            self.0.insert(key, status.clone());
+        }
+    }
+
+    /// Records these copies (to the other side of their source).
+    pub fn copies(&mut self, mailbox: &str, copies: &[&Copy], status: &Status) {
+        for c in copies {
+            let key = (
+                mailbox.to_string(),
+                Action::Copy,
+                c.from.other(),
+                Some(c.uid),
+            );
+            self.0.insert(key, status.clone());
+        }
+    }
+
+    fn get(&self, mailbox: &str, action: Action, side: Side, uid: Option<Uid>) -> Option<&Status> {
+        self.0.get(&(mailbox.to_string(), action, side, uid))
+    }
+}
+
+/// One action's outcome in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionOutcome {
+    pub mailbox: String,
+    pub action: Action,
+    /// The side the action changes (for a copy: the side copied to).
+    pub side: Side,
+    /// The message: its UID on `side`, or for a copy on the source side.
+    pub uid: Option<Uid>,
+    /// `done`, `refused`, `skipped` or `not_attempted`.
+    pub status: &'static str,
+    /// Why refused or skipped.
+    pub detail: Option<String>,
+}
+
+/// How many actions ended each way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub done: usize,
+    pub refused: usize,
+    pub skipped: usize,
+    pub not_attempted: usize,
+}
+
+/// Every planned action with its outcome, in plan order, and the totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Outcomes {
+    pub actions: Vec<ActionOutcome>,
+    pub totals: Totals,
+}
+
+const WITHHELD: &str = "withheld by the mass-deletion guard";
+
+/// Walks the plan and looks each action up in what apply recorded.
+pub fn outcomes(plan: &Plan, ledger: &Ledger) -> Outcomes {
+    let mut out = Outcomes::default();
+    let mut push = |mailbox: &str, action, side, uid, forced: Option<String>| {
+        let found = match forced {
+            Some(why) => Some(Status::Skipped(why)),
+            None => ledger.get(mailbox, action, side, uid).cloned(),
+        };
+        let (status, detail) = match found {
+            Some(Status::Done) => ("done", None),
+            Some(Status::Refused(e)) => ("refused", Some(e)),
+            Some(Status::Skipped(why)) => ("skipped", Some(why)),
+            None => ("not_attempted", None),
+        };
+        let t = &mut out.totals;
+        *match status {
+            "done" => &mut t.done,
+            "refused" => &mut t.refused,
+            "skipped" => &mut t.skipped,
+            _ => &mut t.not_attempted,
+        } += 1;
+        out.actions.push(ActionOutcome {
+            mailbox: mailbox.to_string(),
+            action,
+            side,
+            uid,
+            status,
+            detail,
+        });
+    };
+    for mb in &plan.mailboxes {
+        let name = mb.name.as_str();
+        let problem =
+            (!mb.problems.is_empty()).then(|| format!("not applied: {}", mb.problems.join("; ")));
+        let skip = || problem.clone();
+        if let Some(r) = &mb.rename {
+            push(name, Action::RenameMailbox, r.side, None, skip());
+        }
+        if let Some(side) = mb.create {
+            push(name, Action::CreateMailbox, side, None, skip());
+        }
+        if let Some(d) = &mb.delete {
+            let why = skip().or_else(|| d.withheld.then(|| WITHHELD.to_string()));
+            push(name, Action::DeleteMailbox, d.side, None, why);
+        }
+        for c in &mb.copies {
+            push(name, Action::Copy, c.from.other(), Some(c.uid), skip());
+        }
+        for f in &mb.flag_changes {
+            let uid = Some(f.pair[f.side.index()]);
+            push(name, Action::Flags, f.side, uid, skip());
+        }
+        for e in &mb.expunges {
+            push(name, Action::Expunge, e.side, Some(e.uid), skip());
+        }
+        for e in &mb.withheld {
+            let why = skip().unwrap_or_else(|| WITHHELD.to_string());
+            push(name, Action::Expunge, e.side, Some(e.uid), Some(why));
+        }
+    }
+    for s in &plan.subscriptions {
+        let action = if s.subscribe {
+            Action::Subscribe
+        } else {
+            Action::Unsubscribe
+        };
+        push(&s.name, action, s.side, None, None);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Fingerprint, FlagSet, InternalDate};
+    use crate::plan::{Expunge, ExpungeMode, MailboxPlan};
+
+    fn copy(uid: Uid) -> Copy {
+        Copy {
+            from: Side::A,
+            uid,
+            fingerprint: Fingerprint([uid as u8; 32]),
+            size: 10,
+            internal_date: InternalDate {
+                unix: 0,
+                offset_minutes: 0,
+            },
+            flags: FlagSet::new(),
+            agreed: FlagSet::new(),
+        }
+    }
+
+    fn expunge(uid: Uid) -> Expunge {
+        Expunge {
+            side: Side::B,
+            uid,
+            pair: [uid, uid],
+            fingerprint: Fingerprint([0; 32]),
+            base: None,
+            mode: ExpungeMode::Expunge,
+        }
+    }
+
+    #[test]
+    fn outcome_of_every_planned_action_with_totals() {
+        let inbox = MailboxPlan {
+            name: "INBOX".into(),
+            copies: vec![copy(1), copy(2), copy(3)],
+            expunges: vec![expunge(7)],
+            withheld: vec![expunge(8)],
+            ..MailboxPlan::default()
+        };
+        let bad = MailboxPlan {
+            name: "Bad".into(),
+            create: Some(Side::B),
+            copies: vec![copy(4)],
+            problems: vec!["a level holds the other side's delimiter".into()],
+            ..MailboxPlan::default()
+        };
+        let plan = Plan {
+            schema_version: crate::plan::SCHEMA_VERSION,
+            mailboxes: vec![inbox, bad],
+            notes: Vec::new(),
+            subscriptions: Vec::new(),
+            subscriptions_agreed: Vec::new(),
+        };
+        let mut ledger = Ledger::default();
+        let (c1, c2) = (copy(1), copy(2));
+        ledger.copies("INBOX", &[&c1], &Status::Done);
+        ledger.copies(
+            "INBOX",
+            &[&c2],
+            &Status::Refused("NO [LIMIT] too big".into()),
+        );
+        let got = outcomes(&plan, &ledger);
+        let status: Vec<(&str, Action, Option<Uid>, &str)> = got
+            .actions
+            .iter()
+            .map(|a| (a.mailbox.as_str(), a.action, a.uid, a.status))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                ("INBOX", Action::Copy, Some(1), "done"),
+                ("INBOX", Action::Copy, Some(2), "refused"),
+                ("INBOX", Action::Copy, Some(3), "not_attempted"),
+                ("INBOX", Action::Expunge, Some(7), "not_attempted"),
+                ("INBOX", Action::Expunge, Some(8), "skipped"),
+                ("Bad", Action::CreateMailbox, None, "skipped"),
+                ("Bad", Action::Copy, Some(4), "skipped"),
+            ]
+        );
+        assert_eq!(got.actions[1].detail.as_deref(), Some("NO [LIMIT] too big"));
+        assert_eq!(
+            got.actions[0].side,
+            Side::B,
+            "a copy is named by its target"
+        );
+        assert_eq!(
+            got.totals,
+            Totals {
+                done: 1,
+                refused: 1,
+                skipped: 3,
+                not_attempted: 2
+            }
+        );
+    }
+}
