@@ -840,7 +840,8 @@ fn put_in_maildir(user: &support::dovecot::User, name: &str, bytes: &[u8], flags
 /// A message B refuses (Dovecot: "Can't save a zero byte message") is
 /// reported per message with the server's words, the other copies go
 /// through, and on every rerun it is tried (or skipped) again — never
-/// taken for deleted, so it stays on A.
+/// taken for deleted, so it stays on A. `sync --json` reports that copy as
+/// refused, with the server's words.
 #[test]
 fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
     let (a, b) = dovecot::pair(Kind::Full);
@@ -886,6 +887,28 @@ fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
         want_b.add("INBOX", &ok2, &["\\Flagged"]);
         oracle::assert_state("B", &oracle::read_side(&b), &want_b);
     }
+    // sync --json says the same per planned action: that copy refused, in
+    // the server's words.
+    let out = pair.run("sync", &["--json"], &[]);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let outcome = &report["outcome"];
+    let refused: Vec<&serde_json::Value> = outcome["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] != "done")
+        .collect();
+    assert!(
+        refused.len() == 1
+            && refused[0]["status"] == "refused"
+            && refused[0]["action"] == "copy"
+            && refused[0]["side"] == "B"
+            && refused[0]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("zero byte message")),
+        "{outcome:#}"
+    );
+    assert_eq!(outcome["totals"]["refused"], 1, "{outcome:#}");
 }
 
 /// `base` plus one message in INBOX, flagged \Flagged.
