@@ -66,19 +66,19 @@ impl Drop for AboveBar {
 
 /// Logs (at info) what the plan decided for each mailbox.
 pub fn plan_decisions(plan: &Plan) {
-    if !tracing::enabled!(tracing::Level::INFO) {
+    if !tracing::enabled!(target: "imapmend::plan", tracing::Level::INFO) {
         return;
     }
     for note in &plan.notes {
-        tracing::info!("{note}");
+        tracing::info!(target: "imapmend::plan", "{note}");
     }
     for mb in &plan.mailboxes {
-        tracing::info!("{}: {}", mb.name, summary(mb));
+        tracing::info!(target: "imapmend::plan", "{}: {}", mb.name, summary(mb));
         for note in &mb.notes {
-            tracing::info!("{}: note: {note}", mb.name);
+            tracing::info!(target: "imapmend::plan", "{}: note: {note}", mb.name);
         }
         for problem in &mb.problems {
-            tracing::info!("{}: problem: {problem}", mb.name);
+            tracing::info!(target: "imapmend::plan", "{}: problem: {problem}", mb.name);
         }
     }
 }

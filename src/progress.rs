@@ -87,33 +87,33 @@ const SPINNER: &str = "{spinner} {msg} ({elapsed})";
 
 /// What the run is doing now, e.g. "connecting to A and B".
 pub fn phase(message: &str) {
-    tracing::info!("{message}");
+    tracing::info!(target: "imapmend::run", "{message}");
     let message = message.to_string();
     with_bar(|bar| {
+        bar.set_message(message);
         bar.set_style(style(SPINNER));
         bar.set_length(0);
         bar.set_position(0);
-        bar.set_message(message);
     });
 }
 
 /// Listing starts: `mailboxes` to read (on both sides each).
 pub fn listing(mailboxes: usize) {
+    redraw_listing();
     with_bar(|bar| {
-        bar.set_style(style(
-            "{spinner} listing [{bar:25}] {pos}/{len} mailboxes, {msg} ({elapsed}, ETA {eta})",
-        ));
         bar.set_length(mailboxes as u64);
         bar.set_position(0);
+        bar.set_style(style(
+            "{spinner} listing [{bar:20}] {pos}/{len} mailboxes ({elapsed}, ETA {eta}) {wide_msg}",
+        ));
     });
-    redraw_listing();
 }
 
 fn redraw_listing() {
     with_bar(|bar| {
         let current = CURRENT.lock().map(|c| c.clone()).unwrap_or_default();
         bar.set_message(format!(
-            "{} messages, {} fingerprinted; now {current}",
+            "{} messages, {} hashed; {current}",
             MESSAGES_LISTED.load(Ordering::Relaxed),
             FINGERPRINTED.load(Ordering::Relaxed)
         ));
@@ -158,23 +158,23 @@ pub fn copying(plan: &Plan) {
         .flat_map(|m| &m.copies);
     let (messages, bytes) = copies.fold((0u64, 0u64), |(n, b), c| (n + 1, b + c.size as u64));
     COPY_TOTAL.store(messages, Ordering::Relaxed);
+    if messages == 0 {
+        return;
+    }
+    redraw_copying();
     with_bar(|bar| {
-        if messages == 0 {
-            return;
-        }
-        bar.set_style(style(
-            "copying [{bar:25}] {msg}, {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
-        ));
         bar.set_length(bytes);
         bar.set_position(0);
+        bar.set_style(style(
+            "copying {msg} [{bar:15}] {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+        ));
     });
-    redraw_copying();
 }
 
 fn redraw_copying() {
     with_bar(|bar| {
         bar.set_message(format!(
-            "{}/{} messages",
+            "{}/{}",
             COPIED_MESSAGES.load(Ordering::Relaxed),
             COPY_TOTAL.load(Ordering::Relaxed)
         ));
@@ -318,7 +318,7 @@ mod tests {
             (1000, Some(2000)),
             "bytes, the refused mailbox left out"
         );
-        assert_eq!(msg, "2/3 messages");
+        assert_eq!(msg, "2/3", "messages");
         finish();
         assert!(bar_state().is_none());
         let after = counts();
