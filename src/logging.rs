@@ -10,7 +10,7 @@
 //! - `-vvv` (trace): every response read, literals shown as their size.
 //!
 //! `RUST_LOG` (e.g. `RUST_LOG=imapmend::imap=debug`) replaces the level
-//! the flags choose. Without either nothing is installed and the run pays
+//! the flags choose, except under `-q`. Without either nothing is installed and the run pays
 //! one check per event. Lines go above the progress bar, never through it.
 
 use crate::model::Side;
@@ -21,12 +21,15 @@ use tracing_subscriber::EnvFilter;
 /// Installs the log for this verbosity (`-q` is negative); returns whether
 /// one was installed.
 pub fn init(verbosity: i8) -> bool {
+    if verbosity < 0 {
+        return false; // -q: only errors, whatever RUST_LOG says
+    }
     let from_env = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty());
     let filter = match (from_env, verbosity) {
         (Some(spec), _) => EnvFilter::new(spec),
-        (None, v) if v <= 0 => return false,
+        (None, 0) => return false,
         (None, 1) => EnvFilter::new("imapmend=info"),
         (None, 2) => EnvFilter::new("imapmend=debug"),
         (None, _) => EnvFilter::new("imapmend=trace"),

@@ -62,7 +62,7 @@ fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
     proxy_a.record();
     proxy_b.record();
     let args = ["--exclude", "^(Junk|Lists)$", "--delete-mailboxes"];
-    let run = pair.run("sync", &args, &[]);
+    let run = pair.run("sync", &args, &[("RUST_LOG", "")]);
     assert_eq!(run.code, Some(0), "{}", run.describe());
     // Standard error is a pipe here: no progress bar, spinner or escape codes.
     assert_eq!(run.stderr, "", "{}", run.describe());
