@@ -4,7 +4,8 @@
 //! one deleted on a side since the last sync does not read as a deletion:
 //! it is neither deleted on the other side (even with `--delete-mailboxes`)
 //! nor recreated, and the snapshot still remembers it. (The same run
-//! copies mail with standard error a pipe: it prints no progress there.)
+//! copies mail with standard error a pipe: it prints no progress there;
+//! `-v` says which mailboxes were left out and how each was read.)
 
 mod support;
 
@@ -94,6 +95,25 @@ fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
     );
     assert_eq!(subjects(&mut cb, "Lists"), ["Subject: filter test l1"]);
     assert!(!ca.mailboxes().contains(&"Junk".to_string()));
+
+    // -v says what was left out and how each mailbox was read.
+    let told = pair.run(
+        "plan",
+        &["-v", "--exclude", "^(Junk|Lists)$"],
+        &[("RUST_LOG", "")],
+    );
+    assert_eq!(told.code, Some(0), "{}", told.describe());
+    for line in [
+        "Lists: left out",
+        "Work: A listed by history",
+        "nothing to do",
+    ] {
+        assert!(
+            told.stderr.contains(line),
+            "-v lacks {line:?}: {}",
+            told.describe()
+        );
+    }
 
     // The snapshot still knows both excluded mailboxes.
     let shown = std::process::Command::new(support::cli::imapmend_binary())
