@@ -290,6 +290,26 @@ pub struct CommonArgs {
     #[arg(long, value_name = "PATH", help_heading = "TLS")]
     pub b_ca_file: Option<PathBuf>,
 
+    /// Talk to A through this command's stdin/stdout (run with `sh -c`)
+    /// instead of TCP
+    #[arg(
+        long,
+        value_name = "COMMAND",
+        help_heading = "Endpoints",
+        long_help = "Talk IMAP to A over the standard input and output of COMMAND, run with \
+            `sh -c`, instead of a TCP connection (as mbsync's Tunnel), e.g. \
+            \"ssh mailhost /usr/lib/dovecot/imap\". --a still names the account (user and \
+            host identify the snapshot). A server that greets with PREAUTH needs no \
+            password; otherwise the password goes through the tunnel, which is trusted to \
+            protect it (no TLS is added). The command's standard error is not shown, only \
+            quoted (password blanked) if the tunnel fails."
+    )]
+    pub a_tunnel: Option<String>,
+
+    /// Talk to B through this command's stdin/stdout, as --a-tunnel
+    #[arg(long, value_name = "COMMAND", help_heading = "Endpoints")]
+    pub b_tunnel: Option<String>,
+
     /// Send passwords without TLS (with --X-tls none) even to a host that is
     /// not loopback
     #[arg(long, help_heading = "TLS")]
@@ -520,6 +540,8 @@ pub struct EndpointArgs<'a> {
     pub password_file: Option<&'a std::path::Path>,
     pub password_command: Option<&'a str>,
     pub oauth2_token_command: Option<&'a str>,
+    /// `--a-tunnel COMMAND`.
+    pub tunnel: Option<&'a str>,
     /// imapsync's `--hostN`, `--userN`, `--portN`, `--sslN`, `--tlsN`.
     pub host: Option<&'a str>,
     pub user: Option<&'a str>,
@@ -542,6 +564,7 @@ impl CommonArgs {
                 password_file: self.a_password_file.as_deref(),
                 password_command: self.a_password_command.as_deref(),
                 oauth2_token_command: self.a_oauth2_token_command.as_deref(),
+                tunnel: self.a_tunnel.as_deref(),
                 host: self.imapsync.host1.as_deref(),
                 user: self.imapsync.user1.as_deref(),
                 port: self.imapsync.port1,
@@ -557,6 +580,7 @@ impl CommonArgs {
                 password_file: self.b_password_file.as_deref(),
                 password_command: self.b_password_command.as_deref(),
                 oauth2_token_command: self.b_oauth2_token_command.as_deref(),
+                tunnel: self.b_tunnel.as_deref(),
                 host: self.imapsync.host2.as_deref(),
                 user: self.imapsync.user2.as_deref(),
                 port: self.imapsync.port2,

@@ -13,7 +13,7 @@ mod file;
 pub use file::{ConfigFile, FileError};
 
 use crate::cli::{side_option, Cli, CommonArgs, EndpointArgs, Verb};
-use crate::imap::{AuthMethod, ConnectSpec, TlsMode};
+use crate::imap::{AuthMethod, ConnectSpec, TlsMode, TunnelSpec};
 use crate::mailbox_filter::MailboxFilter;
 use crate::metrics::Metrics;
 use crate::model::Side;
@@ -288,16 +288,19 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
     };
 
     let [a, b] = urls;
+    let hide_env = password_variables(&settings);
     let endpoints = [
         a.into_spec(
             password(&settings[0], env)?,
             settings[0].auth_method(),
             allow_plaintext_auth,
+            &hide_env,
         ),
         b.into_spec(
             password(&settings[1], env)?,
             settings[1].auth_method(),
             allow_plaintext_auth,
+            &hide_env,
         ),
     ];
     let verbosity = if common.quiet {
@@ -473,6 +476,8 @@ struct SideSettings {
     tls: Option<(TlsMode, Place)>,
     ca_file: Option<(PathBuf, Place)>,
     password: Option<(PasswordSource, Place)>,
+    /// `--a-tunnel COMMAND` / the file's `tunnel`.
+    tunnel: Option<(String, Place)>,
 }
 
 impl SideSettings {
@@ -550,6 +555,20 @@ fn side_settings(
         (None, None) => None,
     };
 
+    let tunnel = match (args.tunnel, fe.and_then(|(_, e)| e.tunnel.as_ref())) {
+        (Some(c), _) => Some((c.to_string(), Place::Cli(side))),
+        (None, Some(c)) => Some((c.get_ref().clone(), at(c.span(), "tunnel"))),
+        (None, None) => None,
+    };
+    if let Some((command, place)) = &tunnel {
+        if command.trim().is_empty() {
+            return Err(ConfigError::Endpoint {
+                place: place.to_string(),
+                reason: "the tunnel command is empty".into(),
+            });
+        }
+    }
+
     let cli_password = match (args.password_file.or(args.passfile), args.password_command) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::Password {
@@ -588,6 +607,7 @@ fn side_settings(
         tls,
         ca_file,
         password,
+        tunnel,
     })
 }
 
@@ -686,6 +706,7 @@ struct Endpoint {
     user: String,
     tls: TlsMode,
     ca_file: Option<PathBuf>,
+    tunnel: Option<String>,
 }
 
 impl Endpoint {
@@ -698,11 +719,14 @@ impl Endpoint {
         }
     }
 
+    /// `hide_env`: the variables that hold passwords, kept from a tunnel
+    /// command.
     fn into_spec(
         self,
         password: Secret,
         auth: AuthMethod,
         allow_plaintext_auth: bool,
+        hide_env: &[String],
     ) -> ConnectSpec {
         ConnectSpec {
             side: self.side,
@@ -714,6 +738,10 @@ impl Endpoint {
             tls: self.tls,
             ca_file: self.ca_file,
             allow_plaintext_auth,
+            tunnel: self.tunnel.map(|command| TunnelSpec {
+                command,
+                hide_env: hide_env.to_vec(),
+            }),
         }
     }
 }
@@ -781,6 +809,42 @@ fn parse_endpoint(set: &SideSettings, allow_plaintext_auth: bool) -> Result<Endp
         return Err(fail(format!("no user name; {URL_FORM}")));
     }
 
+    if let Some((_, tunnel_place)) = &set.tunnel {
+        // The command carries the connection: no TLS of ours, no TCP
+        // address to judge for plaintext.
+        for (given, what) in [
+            (
+                set.tls
+                    .as_ref()
+                    .filter(|(t, _)| *t != TlsMode::None)
+                    .map(|(_, p)| p),
+                ("tls", "tls"),
+            ),
+            (set.ca_file.as_ref().map(|(_, p)| p), ("ca-file", "ca_file")),
+        ] {
+            if let Some(place) = given {
+                return Err(ConfigError::Endpoint {
+                    place: place.to_string(),
+                    reason: format!(
+                        "{} makes no sense with {}: the tunnel command carries the \
+                         connection (TLS over a tunnel is not supported)",
+                        place.spell(side, what.0, what.1),
+                        tunnel_place.spell(side, "tunnel", "tunnel"),
+                    ),
+                });
+            }
+        }
+        return Ok(Endpoint {
+            side,
+            scheme: url.scheme().to_string(),
+            host,
+            port,
+            user,
+            tls: TlsMode::None,
+            ca_file: None,
+            tunnel: set.tunnel.as_ref().map(|(c, _)| c.clone()),
+        });
+    }
     let (tls, tls_place) = match &set.tls {
         Some((t, place)) => (*t, place),
         None => (default_tls, url_place),
@@ -823,6 +887,7 @@ fn parse_endpoint(set: &SideSettings, allow_plaintext_auth: bool) -> Result<Endp
         user,
         tls,
         ca_file: set.ca_file.as_ref().map(|(p, _)| p.clone()),
+        tunnel: None,
     })
 }
 
@@ -932,6 +997,9 @@ fn password(
             let var = password_var(side);
             match env(&var) {
                 Some(p) => (p, &Place::Cli(side), var),
+                // A tunnel's server may greet with PREAUTH: no password
+                // needed (the login says so if one is asked for after all).
+                None if set.tunnel.is_some() => return Ok(Secret::default()),
                 None => {
                     return Err(ConfigError::Password {
                         place: Place::Cli(side).to_string(),
@@ -952,6 +1020,19 @@ fn password(
         });
     }
     Ok(Secret::new(password))
+}
+
+/// The environment variables that may hold a password of either side
+/// (`IMAPMEND_A_PASSWORD`, `IMAPMEND_B_PASSWORD`, the config file's
+/// `password_env`): a tunnel command must not inherit them.
+fn password_variables(settings: &[SideSettings; 2]) -> Vec<String> {
+    let mut vars = vec![password_var(Side::A), password_var(Side::B)];
+    for set in settings {
+        if let Some((PasswordSource::Env(var), _)) = &set.password {
+            vars.push(var.clone());
+        }
+    }
+    vars
 }
 
 /// `IMAPMEND_A_PASSWORD` / `IMAPMEND_B_PASSWORD`.
@@ -1340,6 +1421,73 @@ mod tests {
             &["--a-tls", "none", "--a-ca-file", "/x"],
         );
         assert!(msg.contains("--a-ca-file"), "{msg}");
+    }
+
+    #[test]
+    fn config_tunnel_needs_no_password_and_no_tls_and_keeps_the_identity() {
+        let c = plan(
+            "imap://alice@mail.example.org",
+            "imaps://bob@b.example",
+            &["--a-tunnel", "ssh mail.example.org /usr/lib/dovecot/imap"],
+        );
+        // No IMAPMEND_A_PASSWORD: a PREAUTH tunnel needs none.
+        let env = env_of(&[("IMAPMEND_B_PASSWORD", "pw-b"), ("HOME", "/h")]);
+        let job = resolve_env(&c, &env).unwrap();
+        let a = &job.endpoints[0];
+        let t = a.tunnel.as_ref().expect("a tunnel");
+        assert_eq!(t.command, "ssh mail.example.org /usr/lib/dovecot/imap");
+        assert!(t.hide_env.contains(&"IMAPMEND_A_PASSWORD".to_string()));
+        assert!(t.hide_env.contains(&"IMAPMEND_B_PASSWORD".to_string()));
+        assert_eq!(a.tls, TlsMode::None, "no TLS of ours over a tunnel");
+        assert_eq!(a.password.expose(), "");
+        assert!(job.endpoints[1].tunnel.is_none());
+        assert_eq!(
+            job.identities[0],
+            id("imap", "mail.example.org", 143, "alice"),
+            "the URL still names the account (and the snapshot)"
+        );
+        // A password given anyway is used (for a tunnel without PREAUTH).
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(job.endpoints[0].password.expose(), "pw-a");
+        // `--a-tls none` fits a tunnel; TLS and a CA file do not.
+        let tunnel = ["--a-tunnel", "true"];
+        assert!(resolve_env(
+            &plan(
+                "imap://u@h",
+                "imap://v@h",
+                &[&tunnel[..], &["--a-tls", "none"]].concat()
+            ),
+            &full_env()
+        )
+        .is_ok());
+        for extra in [&["--a-tls", "implicit"][..], &["--a-ca-file", "/ca.pem"]] {
+            let msg = endpoint_err("imaps://u@h", &[&tunnel[..], extra].concat());
+            assert!(msg.contains("tunnel"), "{msg}");
+        }
+        let msg = endpoint_err("imaps://u@h", &["--a-tunnel", "  "]);
+        assert!(msg.contains("tunnel command is empty"), "{msg}");
+    }
+
+    #[test]
+    fn config_tunnel_comes_from_the_file_and_hides_its_password_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(
+            &path,
+            "[a]\nurl = \"imap://alice@mailhost\"\ntunnel = \"ssh mailhost imap\"\n\
+             [b]\nurl = \"imaps://bob@b.example\"\npassword_env = \"BOB_PW\"\n",
+        )
+        .unwrap();
+        let c = cli(&["plan", "--config", path.to_str().unwrap()]);
+        let env = env_of(&[("BOB_PW", "x"), ("HOME", "/h")]);
+        let job = resolve_env(&c, &env).unwrap();
+        let t = job.endpoints[0].tunnel.as_ref().unwrap();
+        assert_eq!(t.command, "ssh mailhost imap");
+        assert!(
+            t.hide_env.contains(&"BOB_PW".to_string()),
+            "{:?}",
+            t.hide_env
+        );
     }
 
     #[test]

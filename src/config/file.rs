@@ -13,7 +13,7 @@
 //! [a]
 //! url = "imaps://alice@old.example.org"
 //! tls = "implicit"                    # implicit | starttls | none
-//! ca_file = "old-ca.pem"
+//! ca_file = "old-ca.pem"              # or tunnel = "ssh old.example.org /usr/lib/dovecot/imap"
 //! password_file = "alice-a.pw"        # or password_command, or password_env
 //!
 //! [b]
@@ -85,6 +85,8 @@ pub struct FileEndpoint {
     pub url: Option<Spanned<String>>,
     pub tls: Option<Spanned<FileTls>>,
     pub ca_file: Option<Spanned<PathBuf>>,
+    /// As `--a-tunnel`: IMAP over this command's stdin/stdout.
+    pub tunnel: Option<Spanned<String>>,
     pub password_file: Option<Spanned<PathBuf>>,
     pub password_command: Option<Spanned<String>>,
     /// The name of an environment variable holding the password.

@@ -1,4 +1,5 @@
-//! Opening a session: TCP, TLS (implicit or STARTTLS), the greeting, the
+//! Opening a session: TCP, TLS (implicit or STARTTLS) or a tunnel command,
+//! the greeting (PREAUTH: no login), the
 //! plaintext-password guard, authentication (AUTHENTICATE PLAIN with SASL-IR
 //! where offered, else LOGIN) and the capabilities that hold afterwards.
 //!
@@ -9,7 +10,9 @@ use super::engine::{Command, Engine};
 use super::error::{ImapError, Peer};
 use super::parse::{Code, Cond, Status, Untagged};
 use super::transport::{self, Stream};
+use super::tunnel;
 use super::{quote, AuthMethod, ConnectSpec, Limits, TlsMode};
+use std::time::Duration;
 
 /// A session ready for commands, with its capabilities set on the engine.
 pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, ImapError> {
@@ -18,14 +21,55 @@ pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, 
         host: spec.host.clone(),
         port: spec.port,
     };
-    let tcp = transport::connect_tcp(&peer, limits.connect_timeout).await?;
-    let stream = match spec.tls {
-        TlsMode::Implicit => {
-            let connector = transport::connector(&peer, spec.ca_file.as_deref())?;
-            transport::handshake(&peer, &connector, tcp, limits.connect_timeout).await?
-        }
-        TlsMode::StartTls | TlsMode::None => Stream::Plain(tcp),
+    let Some(tunnel_spec) = &spec.tunnel else {
+        let tcp = transport::connect_tcp(&peer, limits.connect_timeout).await?;
+        let stream = match spec.tls {
+            TlsMode::Implicit => {
+                let connector = transport::connector(&peer, spec.ca_file.as_deref())?;
+                transport::handshake(&peer, &connector, tcp, limits.connect_timeout).await?
+            }
+            TlsMode::StartTls | TlsMode::None => Stream::Plain(tcp),
+        };
+        return start(spec, limits, peer, stream).await;
     };
+    if spec.tls != TlsMode::None {
+        return Err(ImapError::Tls {
+            peer,
+            detail: "TLS over a tunnel command is not supported: the command protects the \
+                     connection"
+                .into(),
+        });
+    }
+    let tunnel = tunnel::spawn(&peer, tunnel_spec)?;
+    let watch = tunnel.watch();
+    match start(spec, limits, peer.clone(), Stream::Tunnel(Box::new(tunnel))).await {
+        Ok(engine) => Ok(engine),
+        // A refusal, or our own error: the command is fine.
+        Err(e @ (ImapError::AuthRefused { .. } | ImapError::No { .. } | ImapError::Bad { .. })) => {
+            Err(e)
+        }
+        Err(e) => {
+            let why = watch.explain(Duration::from_secs(2), &spec.password).await;
+            let what = e.to_string();
+            let what = what
+                .strip_prefix(&format!("{peer}: "))
+                .unwrap_or(&what)
+                .to_string();
+            Err(ImapError::Connect {
+                peer,
+                source: std::io::Error::other(format!("through the tunnel: {what}; {why}")),
+            })
+        }
+    }
+}
+
+/// From the greeting to an authenticated session over `stream`.
+async fn start(
+    spec: &ConnectSpec,
+    limits: &Limits,
+    peer: Peer,
+    stream: Stream,
+) -> Result<Engine, ImapError> {
     let mut engine = Engine::new(stream, peer.clone(), limits.clone(), 1);
     let greeting = engine.read_greeting().await?;
     let preauth = greeting.cond == Cond::PreAuth;
@@ -81,7 +125,17 @@ pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, 
         return Ok(engine);
     }
 
-    if !engine.is_tls()
+    if spec.tunnel.is_some() && spec.password.expose().is_empty() {
+        return Err(ImapError::AuthRefused {
+            peer,
+            user: spec.user.clone(),
+            text: "the server at the end of the tunnel asks for a login (its greeting is not \
+                   PREAUTH) and no password was given for this side"
+                .into(),
+        });
+    }
+    if spec.tunnel.is_none()
+        && !engine.is_tls()
         && !spec.allow_plaintext_auth
         && !transport::is_loopback(&spec.host, engine.peer_ip())
     {

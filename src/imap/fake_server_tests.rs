@@ -96,6 +96,7 @@ fn spec(port: u16, tls: TlsMode) -> ConnectSpec {
         ca_file: None,
         allow_plaintext_auth: false,
         auth: super::AuthMethod::Password,
+        tunnel: None,
     }
 }
 

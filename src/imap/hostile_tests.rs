@@ -183,6 +183,7 @@ fn spec(port: u16) -> ConnectSpec {
         ca_file: None,
         allow_plaintext_auth: false,
         auth: super::AuthMethod::Password,
+        tunnel: None,
     }
 }
 

@@ -21,6 +21,7 @@ fn spec(addr: &str, user: &str) -> ConnectSpec {
         ca_file: None,
         allow_plaintext_auth: false,
         auth: super::AuthMethod::Password,
+        tunnel: None,
     }
 }
 

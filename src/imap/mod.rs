@@ -11,7 +11,7 @@
 //! anything else it is dead and every later call fails (see
 //! [`ImapError::is_fatal`]).
 //!
-//! Inside: `transport` (TCP/TLS), `auth` (greeting, STARTTLS, login),
+//! Inside: `transport` (TCP/TLS), `tunnel` (a command's pipes), `auth` (greeting, STARTTLS, login),
 //! `engine` (tags, pipelining, literals, deadlines, the write point),
 //! `frame` (response boundaries with size caps), `parse` (responses into
 //! values), `commands` (what each method sends), `history` (CONDSTORE,
@@ -28,6 +28,7 @@ mod quote;
 mod recv;
 mod trace;
 mod transport;
+mod tunnel;
 mod uidset;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ mod hostile_tests;
 mod live_check;
 
 pub use error::{ImapError, Peer};
+pub use tunnel::TunnelSpec;
 
 use crate::model::{FlagDelta, FlagSet, InternalDate, MailboxStatus, Side, Uid};
 use crate::secret::Secret;
@@ -71,6 +73,9 @@ pub struct ConnectSpec {
     /// Extra CA certificate(s) in PEM, trusted besides the system roots.
     pub ca_file: Option<PathBuf>,
     pub allow_plaintext_auth: bool,
+    /// Talk IMAP over this command's stdin/stdout instead of TCP (`tls` is
+    /// then `None`; the command is trusted to protect the connection).
+    pub tunnel: Option<TunnelSpec>,
 }
 
 /// What [`ConnectSpec::password`] is and how the session logs in with it.

@@ -1,10 +1,12 @@
 //! Transports: a TCP connection (TCP_NODELAY), optionally wrapped in TLS —
-//! from the first byte (implicit TLS) or after STARTTLS. Trust is the
-//! system's roots plus an optional PEM file of extra CAs.
+//! from the first byte (implicit TLS) or after STARTTLS — or a tunnel
+//! command's pipes ([`super::tunnel`]). Trust is the system's roots plus an
+//! optional PEM file of extra CAs.
 //!
 //! It knows nothing of IMAP; the engine reads and writes a [`Stream`].
 
 use super::error::{ImapError, Peer};
+use super::tunnel::Tunnel;
 use std::io;
 use std::net::IpAddr;
 use std::path::Path;
@@ -17,10 +19,11 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsConnector;
 
-/// A connected byte stream, plain or TLS.
+/// A connected byte stream: plain TCP, TLS, or a tunnel command's pipes.
 pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Tunnel(Box<Tunnel>),
 }
 
 impl Stream {
@@ -28,16 +31,17 @@ impl Stream {
         matches!(self, Stream::Tls(_))
     }
 
-    fn tcp(&self) -> &TcpStream {
+    fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref().0,
+            Stream::Plain(s) => Some(s),
+            Stream::Tls(s) => Some(s.get_ref().0),
+            Stream::Tunnel(_) => None,
         }
     }
 
-    /// The address we are actually connected to.
+    /// The address we are actually connected to (none through a tunnel).
     pub(crate) fn peer_ip(&self) -> Option<IpAddr> {
-        self.tcp().peer_addr().ok().map(|a| a.ip())
+        self.tcp()?.peer_addr().ok().map(|a| a.ip())
     }
 }
 
@@ -50,6 +54,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Tunnel(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -63,6 +68,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Tunnel(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -70,6 +76,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Tunnel(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -77,6 +84,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Tunnel(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
