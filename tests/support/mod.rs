@@ -1,5 +1,6 @@
 //! The test bed shared by the integration tests: real Dovecot servers
-//! ([`dovecot`]), an independent IMAP client ([`mailclient`]), the strong
+//! ([`dovecot`]) and Cyrus servers ([`cyrus`], unpacked by
+//! `scripts/cyrus-setup`), an independent IMAP client ([`mailclient`]), the strong
 //! oracle ([`oracle`]), and mail to feed them ([`generator`], [`corpus`]).
 //!
 //! Each test binary includes this with `mod support;` and uses only part of
@@ -8,6 +9,7 @@
 
 pub mod cli;
 pub mod corpus;
+pub mod cyrus;
 pub mod dovecot;
 pub mod generator;
 pub mod imapmend;
