@@ -80,7 +80,12 @@ pub fn available() -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
         panic!("{msg}(CI=true: Cyrus must be set up, so this is a failure)");
     }
-    eprintln!("{msg}");
+    // Through io::stderr (not eprintln!, which the test harness captures
+    // for passing tests), once per binary: a skip must not be quiet.
+    static LOUD: std::sync::Once = std::sync::Once::new();
+    LOUD.call_once(|| {
+        let _ = std::io::stderr().write_all(msg.as_bytes());
+    });
     false
 }
 
@@ -138,7 +143,14 @@ impl Cyrus {
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?;
         let root = dir.path();
-        for sub in ["conf/db", "conf/socket", "conf/proc", "conf/lock", "spool", "run"] {
+        for sub in [
+            "conf/db",
+            "conf/socket",
+            "conf/proc",
+            "conf/lock",
+            "spool",
+            "run",
+        ] {
             std::fs::create_dir_all(root.join(sub)).map_err(|e| e.to_string())?;
         }
         let port = free_port();
@@ -220,8 +232,7 @@ impl Cyrus {
                     .set_read_timeout(Some(Duration::from_secs(5)))
                     .unwrap();
                 let mut line = String::new();
-                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("* OK")
-                {
+                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("* OK") {
                     return Ok(());
                 }
             }
