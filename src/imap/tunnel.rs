@@ -47,6 +47,8 @@ pub(crate) struct Tunnel {
 pub(crate) struct TunnelWatch {
     child: Arc<tokio::sync::Mutex<Child>>,
     stderr_tail: Arc<Mutex<Vec<u8>>>,
+    /// The task reading standard error; done once the pipe is closed.
+    stderr_reader: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 /// Starts `sh -c COMMAND`.
@@ -75,7 +77,7 @@ pub(crate) fn spawn(peer: &Peer, spec: &TunnelSpec) -> Result<Tunnel, ImapError>
     };
     let stderr_tail = Arc::new(Mutex::new(Vec::new()));
     let tail = Arc::clone(&stderr_tail);
-    tokio::spawn(async move {
+    let reader = tokio::spawn(async move {
         let mut chunk = [0u8; 1024];
         while let Ok(n) = stderr.read(&mut chunk).await {
             if n == 0 {
@@ -93,6 +95,7 @@ pub(crate) fn spawn(peer: &Peer, spec: &TunnelSpec) -> Result<Tunnel, ImapError>
         watch: TunnelWatch {
             child: Arc::new(tokio::sync::Mutex::new(child)),
             stderr_tail,
+            stderr_reader: Arc::new(tokio::sync::Mutex::new(Some(reader))),
         },
     })
 }
@@ -108,14 +111,24 @@ impl TunnelWatch {
     /// ended within `wait`) and the end of its standard error, with
     /// `password` blanked out.
     pub(crate) async fn explain(&self, wait: Duration, password: &Secret) -> String {
-        let status = {
+        let (status, ended) = {
             let mut child = self.child.lock().await;
             match tokio::time::timeout(wait, child.wait()).await {
-                Ok(Ok(status)) => format!("the tunnel command ended ({status})"),
-                Ok(Err(e)) => format!("the tunnel command's status is unknown ({e})"),
-                Err(_) => "the tunnel command is still running".to_string(),
+                Ok(Ok(status)) => (format!("the tunnel command ended ({status})"), true),
+                Ok(Err(e)) => (
+                    format!("the tunnel command's status is unknown ({e})"),
+                    false,
+                ),
+                Err(_) => ("the tunnel command is still running".to_string(), false),
             }
         };
+        // Let the reader take in what the command wrote before it ended
+        // (a process it left behind may hold the pipe open: bounded).
+        if ended {
+            if let Some(reader) = self.stderr_reader.lock().await.take() {
+                let _ = tokio::time::timeout(wait, reader).await;
+            }
+        }
         let tail = self
             .stderr_tail
             .lock()
@@ -218,8 +231,6 @@ mod tests {
         let mut buf = Vec::new();
         t.read_to_end(&mut buf).await.unwrap();
         assert!(buf.is_empty());
-        // Give the stderr reader a moment to see the end of the pipe.
-        tokio::time::sleep(Duration::from_millis(100)).await;
         let why = t
             .watch()
             .explain(Duration::from_secs(5), &Secret::new("hunter2"))
