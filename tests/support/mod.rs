@@ -16,3 +16,4 @@ pub mod imapmend;
 pub mod mailclient;
 pub mod oracle;
 pub mod proxy;
+pub mod pymap;

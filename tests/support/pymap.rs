@@ -1,0 +1,137 @@
+//! pymap, a pure-Python IMAP server (PyPI), as a genuinely different
+//! implementation without CONDSTORE, QRESYNC, ENABLE or NAMESPACE, for the
+//! long matrix. `scripts/pymap-setup` installs it into a virtualenv.
+//!
+//! Owns: starting `pymap dict` (in-memory, one user) on a free loopback
+//! port, waiting for its greeting, and killing it. The dict backend knows
+//! exactly one user, so unlike Dovecot and Cyrus every test starts its own
+//! server ([`Pymap::start`]); it dies with the value (and, through
+//! `PR_SET_PDEATHSIG`, with the test thread that started it).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::dovecot::{Kind, User};
+
+/// The `pymap` binary: `IMAPMEND_PYMAP`, else the virtualenv
+/// `scripts/pymap-setup` makes in `target/pymap-venv`.
+pub fn pymap_binary() -> PathBuf {
+    std::env::var_os("IMAPMEND_PYMAP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pymap-venv/bin/pymap")
+        })
+}
+
+/// Whether pymap is installed; if not, says so loudly (once) and the test
+/// skips itself. pymap is for the long matrix only, so CI never needs it.
+pub fn available() -> bool {
+    if pymap_binary().is_file() {
+        return true;
+    }
+    static LOUD: std::sync::Once = std::sync::Once::new();
+    LOUD.call_once(|| {
+        let _ = std::io::stderr().write_all(
+            format!(
+                "\n** PYMAP IS NOT INSTALLED: the pymap tests are SKIPPED. Run scripts/pymap-setup \
+                 (looked for {}).\n",
+                pymap_binary().display()
+            )
+            .as_bytes(),
+        );
+    });
+    false
+}
+
+/// A running `pymap dict` with its one user.
+pub struct Pymap {
+    child: Child,
+    pub user: User,
+}
+
+impl Pymap {
+    /// Starts a server whose one user has a fresh name and password.
+    pub fn start() -> Pymap {
+        let mut last = String::new();
+        for attempt in 0..3 {
+            match Pymap::try_start(attempt) {
+                Ok(p) => return p,
+                Err(e) => last = e,
+            }
+        }
+        panic!("could not start pymap: {last}");
+    }
+
+    fn try_start(attempt: u32) -> Result<Pymap, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())?;
+        let name = format!("p{port}a{attempt}");
+        let password = format!("pw-{port}-{}", std::process::id());
+        let mut cmd = Command::new(pymap_binary());
+        cmd.args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--no-tls",
+        ])
+        .args(["dict", "--demo-user", &name, "--demo-password", &password])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("spawn pymap: {e}"))?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("pymap exited with {status} before greeting"));
+            }
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut line = String::new();
+                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("* OK") {
+                    break;
+                }
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("no greeting in time".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Pymap {
+            child,
+            user: User {
+                home: PathBuf::from("/nonexistent/pymap-has-no-home").join(&name),
+                name,
+                password,
+                port,
+                kind: Kind::NoCondstore,
+            },
+        })
+    }
+}
+
+impl Drop for Pymap {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
