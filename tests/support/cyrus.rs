@@ -25,18 +25,16 @@
 //! runners and the oracle take them unchanged; `home` is a path inside the
 //! server's directory that holds nothing.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
 
-use super::dovecot::{Kind, User};
+use super::dovecot::{chown, Kind, User};
 use super::mailclient::MailClient;
+use super::process;
 
 /// The realm Cyrus looks users up in (its `servername`).
 const REALM: &str = "localhost";
@@ -153,7 +151,7 @@ impl Cyrus {
         ] {
             std::fs::create_dir_all(root.join(sub)).map_err(|e| e.to_string())?;
         }
-        let port = free_port();
+        let port = process::free_port();
         let conf = root.join("imapd.conf");
         std::fs::write(
             &conf,
@@ -213,34 +211,8 @@ impl Cyrus {
     }
 
     fn wait_for_greeting(&self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self
-                .child
-                .lock()
-                .unwrap()
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                return Err(format!(
-                    "cyrus master exited with {status} before greeting\n{}",
-                    self.diagnostics()
-                ));
-            }
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .unwrap();
-                let mut line = String::new();
-                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("* OK") {
-                    return Ok(());
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!("no greeting in time\n{}", self.diagnostics()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        process::wait_for_greeting(self.port, &self.child, |line| line.starts_with("* OK"))
+            .map_err(|e| format!("cyrus master: {e}\n{}", self.diagnostics()))
     }
 
     fn diagnostics(&self) -> String {
@@ -314,28 +286,8 @@ impl Cyrus {
         self.dir.path()
     }
 
-    fn signal_stop(&self) {
-        if let Some(child) = self.child.lock().unwrap().as_ref() {
-            // SAFETY: signalling our own child by PID.
-            unsafe {
-                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-            }
-        }
-    }
-
     fn stop(&self) {
-        self.signal_stop();
-        if let Some(mut child) = self.child.lock().unwrap().take() {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        process::stop(&self.child);
     }
 }
 
@@ -345,63 +297,26 @@ impl Drop for Cyrus {
     }
 }
 
-/// Forks `master` from a thread that never ends, so that the parent-death
-/// signal fires only when the whole test process goes away.
+/// Forks `master` so that it dies with the test process.
 fn spawn_on_launcher_thread(dir: &Path) -> Result<Child, String> {
-    let (tx, rx) = mpsc::channel();
     let dir = dir.to_path_buf();
-    std::thread::Builder::new()
-        .name("cyrus-launcher".into())
-        .spawn(move || {
-            let stderr = std::fs::File::create(dir.join("stderr.log"));
-            let result = stderr.map_err(|e| e.to_string()).and_then(|stderr| {
-                let mut cmd = Command::new(bin("master"));
-                cmd.arg("-C")
-                    .arg(dir.join("imapd.conf"))
-                    .arg("-M")
-                    .arg(dir.join("cyrus.conf"))
-                    .arg("-p")
-                    .arg(dir.join("run/master.pid"))
-                    .arg("-D")
-                    .current_dir(&dir)
-                    .env("LD_LIBRARY_PATH", lib_path())
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(stderr);
-                // SAFETY: only async-signal-safe calls between fork and exec.
-                unsafe {
-                    cmd.pre_exec(|| {
-                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                        Ok(())
-                    });
-                }
-                cmd.spawn().map_err(|e| format!("spawn cyrus master: {e}"))
-            });
-            let _ = tx.send(result);
-            loop {
-                std::thread::park();
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    rx.recv().map_err(|e| e.to_string())?
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
-}
-
-fn chown(path: &Path, uid: u32, gid: u32) {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: plain syscall on a path we own; as non-root a no-op.
-    unsafe {
-        libc::chown(c.as_ptr(), uid, gid);
-    }
+    process::spawn_on_launcher_thread("cyrus-launcher", move || {
+        let stderr = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(bin("master"));
+        cmd.arg("-C")
+            .arg(dir.join("imapd.conf"))
+            .arg("-M")
+            .arg(dir.join("cyrus.conf"))
+            .arg("-p")
+            .arg(dir.join("run/master.pid"))
+            .arg("-D")
+            .current_dir(&dir)
+            .env("LD_LIBRARY_PATH", lib_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        Ok(cmd)
+    })
 }
 
 fn chown_tree(path: &Path, uid: u32, gid: u32) {

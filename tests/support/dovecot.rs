@@ -19,17 +19,14 @@
 //! opened up (0755) and the homes are owned by the mail user. As non-root,
 //! everything runs as the current user.
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
 
 use super::mailclient::MailClient;
+use super::process;
 
 /// The Dovecot binary; `DOVECOT` overrides it.
 pub fn dovecot_binary() -> PathBuf {
@@ -275,7 +272,7 @@ impl Dovecot {
         let passwd = root.join("passwd.d");
         std::fs::create_dir(&passwd).map_err(|e| e.to_string())?;
 
-        let port = free_port();
+        let port = process::free_port();
         let config = render_config(&ConfigValues {
             base_dir: &root.join("run"),
             state_dir: &state,
@@ -306,38 +303,10 @@ impl Dovecot {
     }
 
     fn wait_for_greeting(&self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self
-                .child
-                .lock()
-                .unwrap()
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                return Err(format!(
-                    "dovecot exited with {status} before greeting\n{}",
-                    self.diagnostics()
-                ));
-            }
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .unwrap();
-                let mut line = String::new();
-                let mut reader = BufReader::new(stream);
-                if reader.read_line(&mut line).is_ok()
-                    && line.starts_with("* OK")
-                    && !line.contains("Waiting for authentication")
-                {
-                    return Ok(());
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!("no greeting in time\n{}", self.diagnostics()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        process::wait_for_greeting(self.port, &self.child, |line| {
+            line.starts_with("* OK") && !line.contains("Waiting for authentication")
+        })
+        .map_err(|e| format!("dovecot: {e}\n{}", self.diagnostics()))
     }
 
     fn diagnostics(&self) -> String {
@@ -408,27 +377,11 @@ impl Dovecot {
 
     /// Asks the master to shut down (it takes about a second to finish).
     fn signal_stop(&self) {
-        if self.child.lock().unwrap().is_some() {
-            // SAFETY: signalling our own child by PID.
-            unsafe {
-                libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
-            }
-        }
+        process::signal_stop(&self.child);
     }
 
     fn stop(&self) {
-        self.signal_stop();
-        if let Some(mut child) = self.child.lock().unwrap().take() {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        process::stop(&self.child);
     }
 }
 
@@ -438,53 +391,26 @@ impl Drop for Dovecot {
     }
 }
 
-/// Forks `dovecot -F -c CONF` from a thread that never ends, so that the
-/// parent-death signal fires only when the whole test process goes away.
+/// Forks `dovecot -F -c CONF` so that it dies with the test process.
 fn spawn_on_launcher_thread(conf: &Path, dir: &Path) -> Result<Child, String> {
-    let (tx, rx) = mpsc::channel();
     let conf = conf.to_path_buf();
     let dir = dir.to_path_buf();
-    std::thread::Builder::new()
-        .name("dovecot-launcher".into())
-        .spawn(move || {
-            let stderr = std::fs::File::create(dir.join("stderr.log"));
-            let result = stderr.map_err(|e| e.to_string()).and_then(|stderr| {
-                let mut cmd = Command::new(dovecot_binary());
-                cmd.arg("-F")
-                    .arg("-c")
-                    .arg(&conf)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(stderr);
-                // SAFETY: only async-signal-safe calls between fork and exec.
-                unsafe {
-                    cmd.pre_exec(|| {
-                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                        Ok(())
-                    });
-                }
-                cmd.spawn()
-                    .map_err(|e| format!("spawn {}: {e}", dovecot_binary().display()))
-            });
-            let _ = tx.send(result);
-            loop {
-                std::thread::park();
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    rx.recv().map_err(|e| e.to_string())?
+    process::spawn_on_launcher_thread("dovecot-launcher", move || {
+        let stderr = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(dovecot_binary());
+        cmd.arg("-F")
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        Ok(cmd)
+    })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
-}
-
-fn chown(path: &Path, uid: u32, gid: u32) {
+/// chown, failing loudly as root (as non-root, chown to ourselves is a
+/// no-op that may fail harmlessly). Also used for Cyrus' directories.
+pub fn chown(path: &Path, uid: u32, gid: u32) {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: plain syscall on a path we own.

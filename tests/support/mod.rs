@@ -15,5 +15,6 @@ pub mod generator;
 pub mod imapmend;
 pub mod mailclient;
 pub mod oracle;
+pub mod process;
 pub mod proxy;
 pub mod pymap;

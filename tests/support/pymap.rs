@@ -8,14 +8,14 @@
 //! server ([`Pymap::start`]); it dies with the value (and, through
 //! `PR_SET_PDEATHSIG`, with the test thread that started it).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
 
 use super::dovecot::{Kind, User};
+use super::process;
 
 /// The `pymap` binary: `IMAPMEND_PYMAP`, else the virtualenv
 /// `scripts/pymap-setup` makes in `target/pymap-venv`.
@@ -49,7 +49,7 @@ pub fn available() -> bool {
 
 /// A running `pymap dict` with its one user.
 pub struct Pymap {
-    child: Child,
+    child: Mutex<Option<Child>>,
     pub user: User,
 }
 
@@ -67,10 +67,7 @@ impl Pymap {
     }
 
     fn try_start(attempt: u32) -> Result<Pymap, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| e.to_string())?;
+        let port = process::free_port();
         let name = format!("p{port}a{attempt}");
         let password = format!("pw-{port}-{}", std::process::id());
         let mut cmd = Command::new(pymap_binary());
@@ -85,6 +82,7 @@ impl Pymap {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+        // Dies with the test thread that started it, or with the value.
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -94,30 +92,9 @@ impl Pymap {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| format!("spawn pymap: {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("pymap exited with {status} before greeting"));
-            }
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .unwrap();
-                let mut line = String::new();
-                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("* OK") {
-                    break;
-                }
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("no greeting in time".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Pymap {
-            child,
+        let child = cmd.spawn().map_err(|e| format!("spawn pymap: {e}"))?;
+        let server = Pymap {
+            child: Mutex::new(Some(child)),
             user: User {
                 home: PathBuf::from("/nonexistent/pymap-has-no-home").join(&name),
                 name,
@@ -125,13 +102,15 @@ impl Pymap {
                 port,
                 kind: Kind::NoCondstore,
             },
-        })
+        };
+        process::wait_for_greeting(port, &server.child, |line| line.starts_with("* OK"))
+            .map_err(|e| format!("pymap: {e}"))?;
+        Ok(server)
     }
 }
 
 impl Drop for Pymap {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        process::stop(&self.child);
     }
 }
