@@ -48,12 +48,41 @@ pub fn cyrus_root() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cyrus/root"))
 }
 
+/// The root to run from. Cyrus' processes run as `nobody` when we are
+/// root, so they must be able to reach the binaries: a checkout under a
+/// private directory (`/root/…`, mode 0700, as on many CI machines) is
+/// copied once per test binary to a temp dir they can reach.
+fn run_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = cyrus_root();
+        // SAFETY: a plain getter.
+        let as_root = unsafe { libc::geteuid() } == 0;
+        let reachable = root.ancestors().all(|dir| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(dir).is_ok_and(|m| m.mode() & 0o001 != 0)
+        });
+        if !as_root || reachable {
+            return root;
+        }
+        let copy = std::env::temp_dir().join(format!("imapmend-cyrus-bin-{}", std::process::id()));
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(&root)
+            .arg(&copy)
+            .status()
+            .expect("run cp");
+        assert!(status.success(), "copying {} failed", root.display());
+        copy
+    })
+}
+
 fn bin(name: &str) -> PathBuf {
-    cyrus_root().join("usr/lib/cyrus/bin").join(name)
+    run_root().join("usr/lib/cyrus/bin").join(name)
 }
 
 fn lib_path() -> String {
-    let root = cyrus_root();
+    let root = run_root();
     format!(
         "{}:{}",
         root.join("usr/lib/x86_64-linux-gnu").display(),
@@ -226,7 +255,7 @@ impl Cyrus {
     fn set_password(&self, user: &str, password: &str) -> Result<(), String> {
         let _one_at_a_time = self.sasldb_lock.lock().unwrap();
         let sasldb = self.dir.path().join("sasldb2");
-        let mut child = Command::new(cyrus_root().join("usr/sbin/saslpasswd2"))
+        let mut child = Command::new(run_root().join("usr/sbin/saslpasswd2"))
             .env("LD_LIBRARY_PATH", lib_path())
             .args(["-p", "-c", "-u", REALM, "-f"])
             .arg(&sasldb)
@@ -348,6 +377,10 @@ extern "C" fn stop_shared_server() {
         if std::env::var_os("IMAPMEND_KEEP_SERVERS").is_none() {
             let _ = std::fs::remove_dir_all(server.dir());
         }
+    }
+    let root = run_root();
+    if root != cyrus_root() {
+        let _ = std::fs::remove_dir_all(root);
     }
 }
 
