@@ -10,18 +10,27 @@
 //! expunges (`UID EXPUNGE` of exactly those UIDs, or `\Deleted` only). A refused APPEND batch is bisected so one bad message
 //! does not hold back the rest.
 
-use crate::imap::{AppendItem, Connection, HistorySupport};
+use crate::imap::{AppendItem, Connection, HistorySupport, ImapError};
 use crate::model::{FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
 use crate::outcome::{Action, Ledger, Status};
 use crate::plan::{Copy, Expunge, ExpungeMode, MailboxPlan, MailboxRename, Plan, PlannedPair};
 use crate::reconcile::ReconcileInput;
-use crate::snapshot::{PairRecord, Snapshot};
+use crate::snapshot::{MessageStatus, PairRecord, Snapshot};
 use std::collections::{HashMap, HashSet};
 
 /// Largest APPEND batch, in bytes and in messages. MULTIAPPEND is one
 /// transaction on the server, so large batches are what makes copying fast.
 const BATCH_BYTES: u64 = 32 << 20;
 const BATCH_MESSAGES: usize = 1000;
+
+/// Why one APPEND command did not go through.
+enum AppendFailure {
+    /// The server answered NO on a live session: nothing was appended (a
+    /// batch is then bisected). `words` are the server's, for the snapshot.
+    Refused { error: String, words: String },
+    /// Anything else (the session died, the snapshot failed).
+    Other(String),
+}
 
 /// One action that did not happen.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -52,6 +61,8 @@ pub struct ApplyOutcome {
     /// Per planned action, what happened (for `sync --json`).
     #[serde(skip)]
     pub ledger: Ledger,
+    /// A stop signal ended the run early (see [`crate::stop`]).
+    pub stopped: bool,
 }
 
 /// Applies every mailbox plan that has no problems.
@@ -71,6 +82,9 @@ pub async fn apply(
         .filter(|mb| mb.problems.is_empty())
         .partition(|mb| mb.delete.is_some());
     for mb in mailboxes {
+        if stop_requested(&mut out) {
+            return out;
+        }
         let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
         let statuses = listed_statuses(input, mb);
         let mut run = MailboxRun {
@@ -87,9 +101,15 @@ pub async fn apply(
         };
         run.apply().await;
     }
+    if stop_requested(&mut out) {
+        return out;
+    }
     subscribe(plan, conns, snapshot, &mut out).await;
     // Children first, so a parent is deleted once it has none left.
     for mb in deletions.into_iter().rev() {
+        if stop_requested(&mut out) {
+            return out;
+        }
         if let Some(deletion) = mb.delete.as_ref().filter(|d| !d.withheld) {
             let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
             let status = listed.and_then(|m| m.sides[deletion.side.index()].as_ref());
@@ -105,6 +125,19 @@ pub async fn apply(
         }
     }
     out
+}
+
+/// Whether a stop signal came: then no further command is started, and the
+/// outcome says so once.
+fn stop_requested(out: &mut ApplyOutcome) -> bool {
+    if crate::stop::requested() && !out.stopped {
+        out.stopped = true;
+        out.notes.push(
+            "stopped by a signal after the command in flight; the rest was not done (rerun to finish)"
+                .into(),
+        );
+    }
+    out.stopped
 }
 
 /// Per side, the status the plan was made from: for a renamed mailbox, the
@@ -273,7 +306,13 @@ impl MailboxRun<'_> {
                 self.copy(source, &copies).await;
             }
         }
+        if stop_requested(self.out) {
+            return;
+        }
         self.store_flags().await;
+        if stop_requested(self.out) {
+            return;
+        }
         self.expunge().await;
         self.record_what_was_seen().await;
     }
@@ -455,6 +494,9 @@ impl MailboxRun<'_> {
                 && (bytes + copy.size as u64 > BATCH_BYTES || batch.len() >= BATCH_MESSAGES)
             {
                 self.copy_batch(source, target, &batch).await;
+                if stop_requested(self.out) {
+                    return;
+                }
                 batch.clear();
                 bytes = 0;
             }
@@ -509,22 +551,66 @@ impl MailboxRun<'_> {
             }
             match self.append_part(source, target, &part, &bodies).await {
                 Ok(()) => {}
-                Err(_) if part.len() > 1 => {
+                Err(AppendFailure::Refused { .. }) if part.len() > 1 => {
                     let half = part.len() / 2;
                     work.push(part[half..].to_vec());
                     work.push(part[..half].to_vec());
                 }
-                Err(e) => {
+                Err(AppendFailure::Refused { error, words }) => {
+                    self.record_refusal(source, part[0], &words);
+                    let refused = Status::Refused(error.clone());
+                    self.out.ledger.copies(&self.mb.name, &part, &refused);
+                    let what = format!("copy UID {} ({} bytes)", part[0].uid, part[0].size);
+                    self.fail(target, &what, error);
+                }
+                Err(AppendFailure::Other(e)) => {
+                    // Not a refusal (the session died, or the snapshot
+                    // failed): bisecting would only repeat it. What is left
+                    // of the batch is reported as not attempted.
                     let refused = Status::Refused(e.clone());
                     self.out.ledger.copies(&self.mb.name, &part, &refused);
-                    let what = if part.len() == 1 {
+                    let left = part.len() + work.iter().map(Vec::len).sum::<usize>();
+                    work.clear();
+                    let what = if left == 1 {
                         format!("copy UID {} ({} bytes)", part[0].uid, part[0].size)
                     } else {
-                        format!("copy {} messages", part.len())
+                        format!("copy {left} messages")
                     };
                     self.fail(target, &what, e);
                 }
             }
+        }
+    }
+
+    /// Remembers, on the source's cache row, that the target refused this
+    /// message, with the server's words: later runs skip it (and report
+    /// it) until it changes or `--retry-refused` is given (see
+    /// [`crate::skip`]). It is never paired, so never taken as deleted.
+    fn record_refusal(&mut self, source: Side, copy: &Copy, words: &str) {
+        let uidvalidity = self.statuses[source.index()]
+            .as_ref()
+            .map_or(0, |s| s.uidvalidity);
+        let meta = MessageMeta {
+            uid: copy.uid,
+            size: copy.size,
+            internal_date: copy.internal_date,
+            flags: copy.agreed.clone(),
+            fingerprint: copy.fingerprint,
+        };
+        let recorded = self.snapshot.set_message_status(
+            &self.mb.name,
+            source,
+            uidvalidity,
+            &meta,
+            Some(MessageStatus::Refused),
+            Some(words),
+        );
+        if let Err(e) = recorded {
+            self.fail(
+                source,
+                "record a refused copy in the snapshot",
+                e.to_string(),
+            );
         }
     }
 
@@ -535,7 +621,7 @@ impl MailboxRun<'_> {
         target: Side,
         part: &[&Copy],
         bodies: &HashMap<Uid, Vec<u8>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AppendFailure> {
         let status = self.statuses[target.index()].clone().unwrap_or_default();
         // The sizes are at hand: no lookup in the cache per copy.
         let items: Vec<_> = part.iter().map(|c| (c.fingerprint, c.size)).collect();
@@ -548,7 +634,7 @@ impl MailboxRun<'_> {
                 status.uidnext,
                 &items,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| AppendFailure::Other(e.to_string()))?;
         let items: Vec<AppendItem<'_>> = part
             .iter()
             .map(|c| AppendItem {
@@ -568,7 +654,16 @@ impl MailboxRun<'_> {
                 if self.conns[target.index()].is_alive() {
                     let _ = self.snapshot.drop_intent(intent);
                 }
-                return Err(e.to_string());
+                return Err(match &e {
+                    ImapError::No { code, text, .. } => AppendFailure::Refused {
+                        words: match code {
+                            Some(code) => format!("NO [{code}] {text}"),
+                            None => format!("NO {text}"),
+                        },
+                        error: e.to_string(),
+                    },
+                    _ => AppendFailure::Other(e.to_string()),
+                });
             }
         };
         self.out.copied_to[target.index()] += part.len();
@@ -581,7 +676,10 @@ impl MailboxRun<'_> {
                     "{}: {target} did not report the new UIDs (no UIDPLUS); the copies are paired by content next run",
                     self.mb.name
                 ));
-                return self.snapshot.drop_intent(intent).map_err(|e| e.to_string());
+                return self
+                    .snapshot
+                    .drop_intent(intent)
+                    .map_err(|e| AppendFailure::Other(e.to_string()));
             }
         };
         if let Some(st) = self.statuses[target.index()].as_mut() {
@@ -614,7 +712,7 @@ impl MailboxRun<'_> {
         }
         self.snapshot
             .complete_copies(&self.mb.name, intent, &pairs, cache)
-            .map_err(|e| format!("copied, but recording the pairs failed (the next run pairs them by content): {e}"))
+            .map_err(|e| AppendFailure::Other(format!("copied, but recording the pairs failed (the next run pairs them by content): {e}")))
     }
 
     /// The pairs whose flag changes on `side` touch these UIDs.

@@ -11,7 +11,7 @@
 //! `--deletes`, `--delete-extra` with `--one-way` …) are therefore optional
 //! here and checked there.
 
-use crate::config::{DeleteMode, MaxDelete, OneWay};
+use crate::config::{ByteSize, DeleteMode, MaxDelete, OneWay};
 use crate::imap::TlsMode;
 use crate::model::Side;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -410,6 +410,16 @@ pub struct CommonArgs {
     /// deleted since the backup) instead of copying them to the other side
     #[arg(long, help_heading = "Policy")]
     pub drop_restored_extras: bool,
+
+    /// Do not copy messages larger than SIZE (bytes, or 512K, 10M, 1G):
+    /// they are skipped and reported, never taken as deleted
+    #[arg(long, value_name = "SIZE", help_heading = "Policy")]
+    pub max_size: Option<ByteSize>,
+
+    /// Copy again the messages a server refused on an earlier run (by
+    /// default they are skipped until they change)
+    #[arg(long, help_heading = "Policy")]
+    pub retry_refused: bool,
 
     /// Re-fetch every body and compare it with the fingerprint recorded when
     /// it was synced: `check` reports content damaged in place, `plan` and

@@ -87,6 +87,11 @@ pub struct PolicyOptions {
     pub tombstone_days: u32,
     /// `--drop-restored-extras`: expunge messages only on a restored side.
     pub drop_restored_extras: bool,
+    /// `--max-size`: messages larger than this are not copied (skipped and
+    /// reported, never taken as deleted).
+    pub max_size: Option<ByteSize>,
+    /// `--retry-refused`: copy again messages a server refused earlier.
+    pub retry_refused: bool,
     /// Which mailboxes the run covers (`--folder`, `--exclude` …).
     pub mailboxes: MailboxFilter,
     /// How names map between the sides (`--a-prefix`, `--map` …).
@@ -110,6 +115,8 @@ impl Default for PolicyOptions {
             tombstones: true,
             tombstone_days: DEFAULT_TOMBSTONE_DAYS,
             drop_restored_extras: false,
+            max_size: None,
+            retry_refused: false,
             mailboxes: MailboxFilter::default(),
             names: NameRules::default(),
         }
@@ -171,6 +178,54 @@ impl fmt::Display for MaxDelete {
             MaxDelete::Count(n) => write!(f, "{n}"),
             MaxDelete::Percent(p) => write!(f, "{p}%"),
         }
+    }
+}
+
+/// A size in bytes as an operator writes it (`--max-size`): `1048576`,
+/// `512K`, `10M`, `1G` (K, M, G are powers of 1024; a trailing `B` or
+/// `iB` and lower case are accepted). Zero is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("'{s}': expected a size in bytes, e.g. 1048576, 512K, 10M or 1G");
+        let t = s.trim().to_ascii_uppercase();
+        let t = t
+            .strip_suffix("IB")
+            .or_else(|| t.strip_suffix('B'))
+            .unwrap_or(&t);
+        let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((i, _)) => t.split_at(i),
+            None => (t, ""),
+        };
+        let shift = match unit {
+            "" => 0,
+            "K" => 10,
+            "M" => 20,
+            "G" => 30,
+            "T" => 40,
+            _ => return Err(bad()),
+        };
+        if digits.is_empty() {
+            return Err(bad());
+        }
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let bytes = n
+            .checked_mul(1u64 << shift)
+            .ok_or_else(|| format!("'{s}': too large"))?;
+        if bytes == 0 {
+            return Err(format!("'{s}': a size limit must be at least 1 byte"));
+        }
+        Ok(ByteSize(bytes))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.0)
     }
 }
 
@@ -364,6 +419,10 @@ fn policy_options(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<PolicyOpt
             .or(p.and_then(|p| p.tombstone_days))
             .unwrap_or(DEFAULT_TOMBSTONE_DAYS),
         drop_restored_extras: c.drop_restored_extras || from_file(&|p| p.drop_restored_extras),
+        max_size: c
+            .max_size
+            .or(p.and_then(|p| p.max_size.as_ref()).map(|m| m.get_ref().0)),
+        retry_refused: c.retry_refused,
         mailboxes: mailbox_filter(c, file),
         names: name_rules(c, file)?,
     };
@@ -1667,6 +1726,9 @@ mod tests {
             "--delete-extra",
             "--no-tombstones",
             "--drop-restored-extras",
+            "--max-size",
+            "10M",
+            "--retry-refused",
             "--json",
             "-q",
             "--state",
@@ -1687,6 +1749,8 @@ mod tests {
                 tombstones: false,
                 tombstone_days: DEFAULT_TOMBSTONE_DAYS,
                 drop_restored_extras: true,
+                max_size: Some(ByteSize(10 << 20)),
+                retry_refused: true,
                 mailboxes: MailboxFilter::default(),
                 names: NameRules::default(),
             }
@@ -1708,6 +1772,46 @@ mod tests {
             "imaps://v@b.example",
         ]);
         assert_eq!(resolve_env(&c, &full_env()).unwrap().command, Command::Sync);
+    }
+
+    #[test]
+    fn max_size_takes_bytes_and_units() {
+        for (s, want) in [
+            ("1", 1),
+            ("1048576", 1 << 20),
+            ("512K", 512 << 10),
+            ("512k", 512 << 10),
+            ("10M", 10 << 20),
+            ("10MB", 10 << 20),
+            ("10MiB", 10 << 20),
+            ("1G", 1 << 30),
+            ("2T", 2 << 40),
+        ] {
+            assert_eq!(s.parse::<ByteSize>(), Ok(ByteSize(want)), "{s}");
+        }
+        for s in [
+            "",
+            "0",
+            "0K",
+            "M",
+            "10X",
+            "1.5M",
+            "-1",
+            "10 M",
+            "99999999999999999999",
+        ] {
+            assert!(s.parse::<ByteSize>().is_err(), "{s:?} should be refused");
+        }
+        let file = |text: &str| {
+            ConfigFile::parse(Path::new("job.toml"), text.to_string())
+                .map(|f| f.content.policy.unwrap().max_size.unwrap().get_ref().0)
+        };
+        assert_eq!(
+            file("[policy]\nmax_size = \"20K\"\n").unwrap(),
+            ByteSize(20 << 10)
+        );
+        assert_eq!(file("[policy]\nmax_size = 4096\n").unwrap(), ByteSize(4096));
+        assert!(file("[policy]\nmax_size = \"lots\"\n").is_err());
     }
 
     #[test]

@@ -24,5 +24,7 @@ pub mod report;
 pub mod reviewed;
 pub mod run;
 pub mod secret;
+pub mod skip;
 pub mod snapshot;
 pub mod snapshot_verb;
+pub mod stop;

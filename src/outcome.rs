@@ -176,6 +176,11 @@ pub fn outcomes(plan: &Plan, ledger: &Ledger) -> Outcomes {
         for c in &mb.copies {
             push(name, Action::Copy, c.from.other(), Some(c.uid), skip());
         }
+        // Not copied on purpose (size limits, an earlier refusal).
+        for c in &mb.skipped {
+            let why = skip().unwrap_or_else(|| c.reason.clone());
+            push(name, Action::Copy, c.from.other(), Some(c.uid), Some(why));
+        }
         for f in &mb.flag_changes {
             let uid = Some(f.pair[f.side.index()]);
             push(name, Action::Flags, f.side, uid, skip());

@@ -70,6 +70,10 @@ pub struct MailboxPlan {
     /// paired when the server names the new UID).
     pub pairs: Vec<PlannedPair>,
     pub copies: Vec<Copy>,
+    /// Messages not copied on purpose: too large for `--max-size` or the
+    /// target's APPENDLIMIT, or refused by the target on an earlier run.
+    /// Never sent, and never taken as deleted.
+    pub skipped: Vec<Skipped>,
     pub flag_changes: Vec<FlagChange>,
     /// Proven expunges to propagate.
     pub expunges: Vec<Expunge>,
@@ -140,6 +144,30 @@ pub struct Copy {
     pub flags: FlagSet,
     /// The flags the source holds, recorded as agreed once paired.
     pub agreed: FlagSet,
+}
+
+/// A message that is not copied, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub from: Side,
+    pub uid: Uid,
+    pub fingerprint: Fingerprint,
+    pub size: u32,
+    pub why: SkipReason,
+    /// For the operator: the limit, or the server's words.
+    pub reason: String,
+}
+
+/// The kinds of [`Skipped`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// Larger than `--max-size`.
+    MaxSize,
+    /// Larger than the target's APPENDLIMIT (RFC 7889).
+    AppendLimit,
+    /// The target refused it (APPEND answered NO) on an earlier run.
+    Refused,
 }
 
 /// A flag delta for one message on one side.

@@ -103,6 +103,15 @@ impl Report<'_> {
                 t.done, t.refused, t.skipped, t.not_attempted
             );
         }
+        let skipped = self
+            .plan
+            .map_or(0, |p| p.mailboxes.iter().map(|m| m.skipped.len()).sum());
+        if skipped > 0 {
+            let _ = writeln!(
+                out,
+                "\n{skipped} message(s) skipped on purpose (SKIPPED above): not copied, never taken as deleted."
+            );
+        }
         let _ = writeln!(out, "\n{}", self.verdict());
         out
     }
@@ -279,6 +288,17 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             c.internal_date.to_imap(),
             c.fingerprint.short(),
             c.flags
+        ));
+    }
+    for s in &mb.skipped {
+        lines.push(format!(
+            "SKIPPED  {}→{} UID {} ({} bytes, {}): {}",
+            s.from,
+            s.from.other(),
+            s.uid,
+            s.size,
+            s.fingerprint.short(),
+            s.reason
         ));
     }
     for f in &mb.flag_changes {

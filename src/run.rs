@@ -11,8 +11,10 @@ use crate::config::{Command, Job, MaxDelete};
 use crate::gather::gather;
 use crate::imap::Connection;
 use crate::model::Side;
+use crate::plan::Plan;
 use crate::reconcile::{agreement, reconcile, Policy, ReconcileInput};
 use crate::report::{exit, Report};
+use crate::skip::{skip_copies, CopyLimits};
 use crate::snapshot::{PendingIntent, Snapshot, SnapshotError};
 
 /// Runs the job and returns the process exit code. Everything the operator
@@ -45,6 +47,7 @@ pub async fn run(job: Job) -> i32 {
             return exit::CANNOT_RUN;
         }
     };
+    crate::stop::install();
     crate::progress::phase("connecting to A and B");
     let (a, b) = tokio::join!(
         Connection::connect(&job.endpoints[0]),
@@ -67,16 +70,23 @@ pub async fn run(job: Job) -> i32 {
     });
     let mut gathered = None;
     for attempt in 0..2 {
-        let listed = match gather(
+        let listing = gather(
             &mut conns,
             &state,
             read_only,
             job.verify,
             &job.options.names,
             &job.options.mailboxes,
-        )
-        .await
-        {
+        );
+        // Nothing is written while listing: a stop abandons it at once.
+        let listed = tokio::select! {
+            listed = listing => listed,
+            () = crate::stop::wait() => {
+                eprintln!("imapmend: stopped while listing; nothing was written");
+                return exit::PARTIAL;
+            }
+        };
+        let listed = match listed {
             Ok(g) => g,
             Err((side, e)) => {
                 eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
@@ -171,7 +181,8 @@ pub async fn run(job: Job) -> i32 {
             crate::metrics::record(&job, &report, &gathered.input);
         }
         Command::Plan => {
-            let plan = reconcile(&gathered.input, &policy(&job));
+            let mut plan = reconcile(&gathered.input, &policy(&job));
+            skip_unsendable(&mut plan, &job, &conns, &snapshot);
             crate::logging::plan_decisions(&plan);
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
@@ -200,7 +211,8 @@ pub async fn run(job: Job) -> i32 {
             }
         }
         Command::Sync => {
-            let plan = reconcile(&gathered.input, &policy(&job));
+            let mut plan = reconcile(&gathered.input, &policy(&job));
+            skip_unsendable(&mut plan, &job, &conns, &snapshot);
             crate::logging::plan_decisions(&plan);
             if let Err(code) = crate::reviewed::check_expected(&job, &plan, &report.endpoints) {
                 logout(conns).await;
@@ -210,7 +222,7 @@ pub async fn run(job: Job) -> i32 {
             crate::progress::phase("applying the plan");
             let outcome = apply(&plan, &gathered.input, &mut conns, &mut snapshot).await;
             let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
-            let failed = problems || deferred || !outcome.failures.is_empty();
+            let failed = problems || deferred || outcome.stopped || !outcome.failures.is_empty();
             code = exit::worst([
                 listing_code,
                 if failed { exit::PARTIAL } else { exit::OK },
@@ -292,6 +304,22 @@ fn policy(job: &Job) -> Policy {
         tombstones: o.tombstones,
         drop_restored_extras: o.drop_restored_extras,
     }
+}
+
+/// Takes out of the plan the copies that are not to be sent: over
+/// `--max-size`, over the target's APPENDLIMIT, or refused earlier (see
+/// [`crate::skip`]).
+fn skip_unsendable(plan: &mut Plan, job: &Job, conns: &[Connection; 2], snapshot: &Snapshot) {
+    let statuses = snapshot.message_statuses().unwrap_or_else(|e| {
+        eprintln!("imapmend: warning: could not read earlier refusals: {e}");
+        Vec::new()
+    });
+    let limits = CopyLimits {
+        max_size: job.options.max_size.map(|m| m.0),
+        append_limit: [0, 1].map(|i| conns[i].append_limit()),
+        retry_refused: job.options.retry_refused,
+    };
+    skip_copies(plan, &limits, &statuses);
 }
 
 fn print(report: &Report<'_>, job: &Job) {

@@ -28,10 +28,11 @@
 //! [policy]
 //! prefer = "a"                        # a | b
 //! max_delete = "20%"                  # or a count: 20
+//! max_size = "10M"                    # or bytes: 10485760 (as --max-size)
 //! deletes = "expunge"                 # expunge | flag-only
 //! ```
 
-use crate::config::{DeleteMode, MaxDelete, OneWay};
+use crate::config::{ByteSize, DeleteMode, MaxDelete, OneWay};
 use crate::imap::TlsMode;
 use crate::model::Side;
 use serde::de::{self, Deserializer, Visitor};
@@ -114,6 +115,8 @@ pub struct FilePolicy {
     pub tombstones: Option<bool>,
     pub tombstone_days: Option<u32>,
     pub drop_restored_extras: Option<bool>,
+    /// As `--max-size`: `max_size = "10M"` or a count of bytes.
+    pub max_size: Option<Spanned<FileByteSize>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -205,6 +208,33 @@ impl<'de> Deserialize<'de> for FileMaxDelete {
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<FileMaxDelete, E> {
                 s.parse().map(FileMaxDelete).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `max_size = 1048576` or `max_size = "10M"`, checked as the command
+/// line's `--max-size` is.
+#[derive(Debug, Clone, Copy)]
+pub struct FileByteSize(pub ByteSize);
+
+impl<'de> Deserialize<'de> for FileByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = FileByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size in bytes (1048576) or with a unit (\"10M\")")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<FileByteSize, E> {
+                self.visit_str(&n.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<FileByteSize, E> {
+                self.visit_str(&n.to_string())
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<FileByteSize, E> {
+                s.parse().map(FileByteSize).map_err(E::custom)
             }
         }
         d.deserialize_any(V)

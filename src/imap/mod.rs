@@ -282,6 +282,16 @@ impl Connection {
         self.engine.has_capability(name)
     }
 
+    /// The largest message the server accepts in any mailbox, where it
+    /// announces one (`APPENDLIMIT=n`, RFC 7889). A bare `APPENDLIMIT`
+    /// (limits per mailbox, asked by STATUS) gives None, as does none.
+    pub fn append_limit(&self) -> Option<u64> {
+        self.engine
+            .capabilities()
+            .iter()
+            .find_map(|c| c.strip_prefix("APPENDLIMIT=")?.parse().ok())
+    }
+
     /// Every capability announced after login, upper-cased.
     pub fn capabilities(&self) -> &[String] {
         self.engine.capabilities()

@@ -32,6 +32,7 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         uidvalidity: [0, 1].map(|i| input.sides[i].as_ref().map(|s| s.status.uidvalidity)),
         pairs: Vec::new(),
         copies: Vec::new(),
+        skipped: Vec::new(),
         flag_changes: Vec::new(),
         expunges: Vec::new(),
         withheld: Vec::new(),

@@ -38,7 +38,8 @@ pub enum Provenance {
     Copied,
 }
 
-/// Upserts cache rows. A status already recorded is kept; a cached
+/// Upserts cache rows. A status already recorded is kept (but `refused` is
+/// forgotten when the flags change: the message is tried again); a cached
 /// normalised fingerprint is kept only while the fingerprint is unchanged.
 /// A row stays marked as copied (not read back) until a read-back
 /// fingerprint is written for it.
@@ -65,6 +66,11 @@ pub fn cache_messages(
                                           THEN max(fingerprint_read_back, excluded.fingerprint_read_back)
                                           ELSE excluded.fingerprint_read_back END,
              fingerprint = excluded.fingerprint,
+             -- a refused message whose flags changed is tried again
+             status = CASE WHEN status = 'refused' AND flags != excluded.flags
+                           THEN NULL ELSE status END,
+             status_reason = CASE WHEN status = 'refused' AND flags != excluded.flags
+                                  THEN NULL ELSE status_reason END,
              flags = excluded.flags",
     )?;
     let side = side_text(o.side(side));

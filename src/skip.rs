@@ -1,0 +1,225 @@
+//! Copies that must not or will not be sent, taken out of the Plan before it
+//! is printed or applied: messages larger than `--max-size`, larger than the
+//! target's APPENDLIMIT (RFC 7889), or refused by the target on an earlier
+//! run (recorded in the snapshot with the server's words, see
+//! [`crate::apply`]).
+//!
+//! Each becomes a [`Skipped`] entry of its mailbox's plan, reported per
+//! message with its reason. It is never sent; and since it was never paired,
+//! its absence on the target proves nothing, so it is never taken as a
+//! deletion (SCENARIOS.md E10, I11).
+//!
+//! A refused message is tried again when it changes (another UID, other
+//! flags: the snapshot forgets the refusal then), when the source mailbox's
+//! UIDVALIDITY changes, or when the operator says `--retry-refused`. Size
+//! limits are judged afresh every run, so raising `--max-size` copies what
+//! it skipped before.
+
+use crate::model::{Side, Uid};
+use crate::plan::{Plan, SkipReason, Skipped};
+use crate::snapshot::{MessageStatus, MessageStatusRecord};
+use std::collections::HashMap;
+
+/// What limits copies on this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyLimits {
+    /// `--max-size`, in bytes, for both directions.
+    pub max_size: Option<u64>,
+    /// Per target side ([A, B]): the APPENDLIMIT that server announced.
+    pub append_limit: [Option<u64>; 2],
+    /// `--retry-refused`: try earlier refusals again.
+    pub retry_refused: bool,
+}
+
+/// Moves the copies that are not to be sent from `copies` to `skipped`.
+/// `statuses` are the snapshot's message statuses (only `refused` ones on
+/// the copy's source side, same UIDVALIDITY and UID, count).
+pub fn skip_copies(plan: &mut Plan, limits: &CopyLimits, statuses: &[MessageStatusRecord]) {
+    let mut refused: HashMap<(&str, Side, u32, Uid), &str> = HashMap::new();
+    if !limits.retry_refused {
+        for s in statuses
+            .iter()
+            .filter(|s| s.status == MessageStatus::Refused)
+        {
+            let why = s.reason.as_deref().unwrap_or("no reason recorded");
+            refused.insert((&s.mailbox, s.side, s.uidvalidity, s.uid), why);
+        }
+    }
+    for mb in &mut plan.mailboxes {
+        let copies = std::mem::take(&mut mb.copies);
+        for copy in copies {
+            let target = copy.from.other();
+            let size = u64::from(copy.size);
+            let uidvalidity = mb.uidvalidity[copy.from.index()].unwrap_or(0);
+            let skip = |why: SkipReason, reason: String| Skipped {
+                from: copy.from,
+                uid: copy.uid,
+                fingerprint: copy.fingerprint,
+                size: copy.size,
+                why,
+                reason,
+            };
+            let skipped = if let Some(max) = limits.max_size.filter(|m| size > *m) {
+                Some(skip(
+                    SkipReason::MaxSize,
+                    format!("larger than --max-size ({max} bytes)"),
+                ))
+            } else if let Some(limit) = limits.append_limit[target.index()].filter(|l| size > *l) {
+                Some(skip(
+                    SkipReason::AppendLimit,
+                    format!("larger than {target}'s APPENDLIMIT ({limit} bytes)"),
+                ))
+            } else {
+                refused
+                    .get(&(mb.name.as_str(), copy.from, uidvalidity, copy.uid))
+                    .map(|words| {
+                        skip(
+                            SkipReason::Refused,
+                            format!(
+                                "{target} refused it on an earlier run: {words} \
+                                 (tried again when it changes, or with --retry-refused)"
+                            ),
+                        )
+                    })
+            };
+            match skipped {
+                Some(s) => mb.skipped.push(s),
+                None => mb.copies.push(copy),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Fingerprint, FlagSet, InternalDate};
+    use crate::plan::{Copy, MailboxPlan};
+
+    fn copy(from: Side, uid: Uid, size: u32) -> Copy {
+        Copy {
+            from,
+            uid,
+            fingerprint: Fingerprint([uid as u8; 32]),
+            size,
+            internal_date: InternalDate {
+                unix: 0,
+                offset_minutes: 0,
+            },
+            flags: FlagSet::new(),
+            agreed: FlagSet::new(),
+        }
+    }
+
+    fn plan(copies: Vec<Copy>) -> Plan {
+        Plan {
+            schema_version: crate::plan::SCHEMA_VERSION,
+            mailboxes: vec![MailboxPlan {
+                name: "INBOX".into(),
+                uidvalidity: [Some(7), Some(9)],
+                copies,
+                ..MailboxPlan::default()
+            }],
+            notes: Vec::new(),
+            subscriptions: Vec::new(),
+            subscriptions_agreed: Vec::new(),
+        }
+    }
+
+    fn refused(side: Side, uidvalidity: u32, uid: Uid) -> MessageStatusRecord {
+        MessageStatusRecord {
+            mailbox: "INBOX".into(),
+            side,
+            uidvalidity,
+            uid,
+            status: MessageStatus::Refused,
+            reason: Some("NO [LIMIT] too large".into()),
+        }
+    }
+
+    fn kept(p: &Plan) -> Vec<Uid> {
+        p.mailboxes[0].copies.iter().map(|c| c.uid).collect()
+    }
+
+    fn skipped(p: &Plan) -> Vec<(Uid, SkipReason)> {
+        let mb = &p.mailboxes[0];
+        mb.skipped.iter().map(|s| (s.uid, s.why)).collect()
+    }
+
+    #[test]
+    fn max_size_applies_both_ways_and_only_above_the_limit() {
+        let mut p = plan(vec![
+            copy(Side::A, 1, 100),
+            copy(Side::A, 2, 101),
+            copy(Side::B, 3, 5000),
+        ]);
+        let limits = CopyLimits {
+            max_size: Some(100),
+            ..CopyLimits::default()
+        };
+        skip_copies(&mut p, &limits, &[]);
+        assert_eq!(kept(&p), vec![1]);
+        assert_eq!(
+            skipped(&p),
+            vec![(2, SkipReason::MaxSize), (3, SkipReason::MaxSize)]
+        );
+        assert!(p.mailboxes[0].skipped[0].reason.contains("100 bytes"));
+    }
+
+    #[test]
+    fn appendlimit_is_the_targets() {
+        let mut p = plan(vec![copy(Side::A, 1, 500), copy(Side::B, 2, 500)]);
+        let limits = CopyLimits {
+            append_limit: [None, Some(400)],
+            ..CopyLimits::default()
+        };
+        skip_copies(&mut p, &limits, &[]);
+        // A→B is over B's limit; B→A has no limit.
+        assert_eq!(kept(&p), vec![2]);
+        assert_eq!(skipped(&p), vec![(1, SkipReason::AppendLimit)]);
+        assert!(p.mailboxes[0].skipped[0].reason.contains("B's APPENDLIMIT"));
+    }
+
+    #[test]
+    fn an_earlier_refusal_is_skipped_unless_retried_or_changed() {
+        let statuses = [
+            refused(Side::A, 7, 1),
+            // Another UIDVALIDITY: the mailbox was recreated; try again.
+            refused(Side::A, 6, 2),
+            // The other side's UID 3 is not this copy's source.
+            refused(Side::B, 9, 3),
+        ];
+        let copies = vec![
+            copy(Side::A, 1, 10),
+            copy(Side::A, 2, 10),
+            copy(Side::A, 3, 10),
+        ];
+        let mut p = plan(copies.clone());
+        skip_copies(&mut p, &CopyLimits::default(), &statuses);
+        assert_eq!(kept(&p), vec![2, 3]);
+        assert_eq!(skipped(&p), vec![(1, SkipReason::Refused)]);
+        assert!(p.mailboxes[0].skipped[0]
+            .reason
+            .contains("NO [LIMIT] too large"));
+
+        let mut p = plan(copies);
+        let retry = CopyLimits {
+            retry_refused: true,
+            ..CopyLimits::default()
+        };
+        skip_copies(&mut p, &retry, &statuses);
+        assert_eq!(kept(&p), vec![1, 2, 3]);
+        assert!(skipped(&p).is_empty());
+    }
+
+    #[test]
+    fn a_plan_with_only_skipped_copies_has_nothing_to_do() {
+        let mut p = plan(vec![copy(Side::A, 1, 1000)]);
+        let limits = CopyLimits {
+            max_size: Some(10),
+            ..CopyLimits::default()
+        };
+        skip_copies(&mut p, &limits, &[]);
+        assert!(!p.has_actions());
+    }
+}
