@@ -65,6 +65,33 @@ pub struct ApplyOutcome {
     pub stopped: bool,
 }
 
+impl ApplyOutcome {
+    /// Adds what an earlier attempt of the same run did (before a lost
+    /// connection made the run list again): counts add up, its failures
+    /// and notes come first.
+    pub fn absorb(&mut self, earlier: ApplyOutcome) {
+        let add = |a: &mut [usize; 2], b: [usize; 2]| {
+            a[0] += b[0];
+            a[1] += b[1];
+        };
+        add(&mut self.created, earlier.created);
+        add(&mut self.copied_to, earlier.copied_to);
+        add(&mut self.flag_changes_on, earlier.flag_changes_on);
+        add(&mut self.expunged_on, earlier.expunged_on);
+        add(&mut self.renamed_on, earlier.renamed_on);
+        add(&mut self.mailboxes_deleted_on, earlier.mailboxes_deleted_on);
+        add(
+            &mut self.subscriptions_changed_on,
+            earlier.subscriptions_changed_on,
+        );
+        let failures = std::mem::replace(&mut self.failures, earlier.failures);
+        self.failures.extend(failures);
+        let notes = std::mem::replace(&mut self.notes, earlier.notes);
+        self.notes.extend(notes);
+        self.stopped |= earlier.stopped;
+    }
+}
+
 /// Applies every mailbox plan that has no problems.
 pub async fn apply(
     plan: &Plan,

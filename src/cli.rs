@@ -421,6 +421,12 @@ pub struct CommonArgs {
     #[arg(long, help_heading = "Policy")]
     pub retry_refused: bool,
 
+    /// When a connection is lost or stalls during the run, reconnect and
+    /// redo the work from a fresh listing up to N times (backoff 1 s, 2 s,
+    /// 4 s …) before it fails [default: 2]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
     /// Re-fetch every body and compare it with the fingerprint recorded when
     /// it was synced: `check` reports content damaged in place, `plan` and
     /// `sync` replace it from the other side (reads every message)

@@ -64,7 +64,13 @@ pub struct Job {
     /// `sync --expect-plan FILE`: the reviewed plan the live one must not
     /// exceed in deletions.
     pub expect_plan: Option<PathBuf>,
+    /// `--retries N`: how many times a connection lost during the run is
+    /// re-established (with backoff) before the work it held fails.
+    pub retries: u32,
 }
+
+/// `--retries` when neither the command line nor the config file says.
+pub const DEFAULT_RETRIES: u32 = 2;
 
 /// The policies the reconcile core and the apply phase take as values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -389,6 +395,10 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             Verb::Sync(s) if !s.common.imapsync.dry => s.expect_plan.clone(),
             _ => None,
         },
+        retries: common
+            .retries
+            .or(file.and_then(|f| f.content.retries))
+            .unwrap_or(DEFAULT_RETRIES),
     })
 }
 

@@ -5,8 +5,15 @@
 //! The order is chosen for safety: the snapshot is opened and locked before
 //! any server is touched, and nothing is written to a server before both
 //! trees have been listed completely.
+//!
+//! A connection lost after the first login (cut, stalled past the read
+//! timeout, BYE) is re-established up to `--retries` times with backoff,
+//! and the run starts over from a fresh listing: whatever was done is
+//! paired in the snapshot by then, and a batch cut mid-APPEND is covered by
+//! its intent. Once the retries are spent, what the connection held fails
+//! (exit 2), as does everything after a failed first connection (exit 3).
 
-use crate::apply::apply;
+use crate::apply::{apply, ApplyOutcome};
 use crate::config::{Command, Job, MaxDelete};
 use crate::gather::gather;
 use crate::imap::Connection;
@@ -40,13 +47,6 @@ pub async fn run(job: Job) -> i32 {
     if let Err(e) = snapshot.purge_tombstones(unix_now() - tombstone_lifetime) {
         eprintln!("imapmend: warning: could not forget old tombstones: {e}");
     }
-    let state = match snapshot.load() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("imapmend: {e}");
-            return exit::CANNOT_RUN;
-        }
-    };
     crate::stop::install();
     crate::progress::phase("connecting to A and B");
     let (a, b) = tokio::join!(
@@ -62,6 +62,95 @@ pub async fn run(job: Job) -> i32 {
             return exit::CANNOT_RUN;
         }
     };
+    // A connection lost (cut, stalled, BYE) after the run got going is
+    // re-established and the work redone from a fresh listing, a bounded
+    // number of times: intents make a second listing after a broken APPEND
+    // safe, and everything already done is paired by then.
+    let mut earlier = ApplyOutcome::default();
+    let mut retry = 0;
+    loop {
+        let may_retry = retry < job.retries && !crate::stop::requested();
+        match session(&job, &mut snapshot, &mut conns, may_retry, &mut earlier).await {
+            Session::Done(code) => {
+                logout(conns).await;
+                return code;
+            }
+            Session::Lost(why) => {
+                retry += 1;
+                let wait = backoff(retry);
+                eprintln!(
+                    "imapmend: {why}; reconnecting in {} s and listing again (retry {retry} of {})",
+                    wait.as_secs(),
+                    job.retries
+                );
+                earlier.notes.push(format!("retry {retry}: {why}"));
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = crate::stop::wait() => {}
+                }
+                reconnect(&job, &mut conns).await;
+            }
+        }
+    }
+}
+
+/// How one session over the current connections ended.
+enum Session {
+    /// Reported; the exit code.
+    Done(i32),
+    /// A connection died and may be re-established: why (nothing printed).
+    Lost(String),
+}
+
+/// The wait before retry `n` (1, 2, 4 … seconds, at most 30).
+fn backoff(n: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << n.saturating_sub(1).min(5)).min(IN_FLIGHT_WAIT * 6)
+}
+
+/// Replaces every dead connection with a new one; one that cannot be made
+/// stays dead, so the next session fails what it held.
+async fn reconnect(job: &Job, conns: &mut [Connection; 2]) {
+    for side in Side::BOTH {
+        if conns[side.index()].is_alive() {
+            continue;
+        }
+        match Connection::connect(&job.endpoints[side.index()]).await {
+            Ok(c) => {
+                let old = std::mem::replace(&mut conns[side.index()], c);
+                old.logout().await;
+            }
+            Err(e) => eprintln!("imapmend: reconnecting: {e}"),
+        }
+    }
+}
+
+/// The side whose connection died, and why, if one did.
+fn lost(conns: &[Connection; 2]) -> Option<String> {
+    Side::BOTH.into_iter().find_map(|side| {
+        let c = &conns[side.index()];
+        c.death()
+            .map(|why| format!("the connection to {} was lost ({why})", c.peer()))
+    })
+}
+
+/// Lists, reconciles, reports and (for `sync`) applies, over the current
+/// connections. With `may_retry`, a connection lost on the way ends the
+/// session unreported ([`Session::Lost`]); what `sync` applied before that
+/// is added to `earlier`, which the final report includes.
+async fn session(
+    job: &Job,
+    snapshot: &mut Snapshot,
+    conns: &mut [Connection; 2],
+    may_retry: bool,
+    earlier: &mut ApplyOutcome,
+) -> Session {
+    let state = match snapshot.load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("imapmend: {e}");
+            return Session::Done(exit::CANNOT_RUN);
+        }
+    };
     let read_only = !matches!(job.command, Command::Sync);
     crate::progress::phase("listing both servers, fingerprinting new messages");
     let intents = snapshot.intents().unwrap_or_else(|e| {
@@ -71,7 +160,7 @@ pub async fn run(job: Job) -> i32 {
     let mut gathered = None;
     for attempt in 0..2 {
         let listing = gather(
-            &mut conns,
+            conns,
             &state,
             read_only,
             job.verify,
@@ -83,17 +172,24 @@ pub async fn run(job: Job) -> i32 {
             listed = listing => listed,
             () = crate::stop::wait() => {
                 eprintln!("imapmend: stopped while listing; nothing was written");
-                return exit::PARTIAL;
+                return Session::Done(exit::PARTIAL);
             }
         };
         let listed = match listed {
             Ok(g) => g,
             Err((side, e)) => {
+                if let Some(why) = lost(conns).filter(|_| may_retry) {
+                    return Session::Lost(why);
+                }
                 eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
-                logout(conns).await;
-                return exit::PARTIAL;
+                return Session::Done(exit::PARTIAL);
             }
         };
+        // A mailbox whose listing failed because a connection died is
+        // listed again over a new one (nothing was written yet).
+        if let Some(why) = lost(conns).filter(|_| may_retry) {
+            return Session::Lost(why);
+        }
         // A run killed moments ago may have sent a batch the server is still
         // committing: appending it again now would duplicate it. Wait once
         // for it to land, then list again; what has not landed by then was
@@ -177,12 +273,12 @@ pub async fn run(job: Job) -> i32 {
             };
             report.check = Some(&verdicts);
             report.exit_code = code;
-            print(&report, &job);
-            crate::metrics::record(&job, &report, &gathered.input);
+            print(&report, job);
+            crate::metrics::record(job, &report, &gathered.input);
         }
         Command::Plan => {
-            let mut plan = reconcile(&gathered.input, &policy(&job));
-            skip_unsendable(&mut plan, &job, &conns, &snapshot);
+            let mut plan = reconcile(&gathered.input, &policy(job));
+            skip_unsendable(&mut plan, job, conns, snapshot);
             crate::logging::plan_decisions(&plan);
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
@@ -204,23 +300,34 @@ pub async fn run(job: Job) -> i32 {
             report.command = "plan";
             report.plan = Some(&plan);
             report.exit_code = code;
-            print(&report, &job);
-            if !crate::reviewed::save(&job, &report) {
-                logout(conns).await;
-                return exit::CANNOT_RUN;
+            print(&report, job);
+            if !crate::reviewed::save(job, &report) {
+                return Session::Done(exit::CANNOT_RUN);
             }
         }
         Command::Sync => {
-            let mut plan = reconcile(&gathered.input, &policy(&job));
-            skip_unsendable(&mut plan, &job, &conns, &snapshot);
+            let mut plan = reconcile(&gathered.input, &policy(job));
+            skip_unsendable(&mut plan, job, conns, snapshot);
             crate::logging::plan_decisions(&plan);
-            if let Err(code) = crate::reviewed::check_expected(&job, &plan, &report.endpoints) {
-                logout(conns).await;
-                return code;
+            if let Err(code) = crate::reviewed::check_expected(job, &plan, &report.endpoints) {
+                return Session::Done(code);
             }
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             crate::progress::phase("applying the plan");
-            let outcome = apply(&plan, &gathered.input, &mut conns, &mut snapshot).await;
+            let mut outcome = apply(&plan, &gathered.input, conns, snapshot).await;
+            if let Some(why) = lost(conns).filter(|_| may_retry && !outcome.stopped) {
+                // Redone from a fresh listing over a new connection: what
+                // failed here is tried again, what was done is counted.
+                for f in std::mem::take(&mut outcome.failures) {
+                    outcome.notes.push(format!(
+                        "before a retry: {} on {}: {}: {}",
+                        f.mailbox, f.side, f.action, f.error
+                    ));
+                }
+                earlier.absorb(outcome);
+                return Session::Lost(why);
+            }
+            outcome.absorb(std::mem::take(earlier));
             let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
             let failed = problems || deferred || outcome.stopped || !outcome.failures.is_empty();
             code = exit::worst([
@@ -236,11 +343,10 @@ pub async fn run(job: Job) -> i32 {
             report.plan = Some(&plan);
             report.applied = Some(&outcome);
             report.exit_code = code;
-            print(&report, &job);
+            print(&report, job);
         }
     }
-    logout(conns).await;
-    code
+    Session::Done(code)
 }
 
 /// How long after an interrupted run its APPENDs may still be committing on

@@ -3,12 +3,13 @@
 //!
 //! - **Cut connections**: one side is reached through a loopback proxy that
 //!   drops the connection after N bytes, either way, mid-literal included.
-//!   The run ends (exit 0, 2 or 3, never a hang, never a panic) with an
-//!   error naming the side, server and, where there is one, the mailbox;
-//!   a rerun through the healed proxy converges to the oracle.
+//!   The run reconnects, lists again and converges to the oracle in that
+//!   same run (exit 0); a cut while first connecting ends it with exit 3 and
+//!   an error naming the side and server, and a rerun converges. Never a
+//!   hang, never a panic.
 //! - **Stalls**: the proxy stops forwarding without closing; the engine's
 //!   read timeout (shortened for tests by `IMAPMEND_TEST_READ_TIMEOUT_SECS`)
-//!   ends the run, and a rerun converges.
+//!   ends that connection, and the run reconnects and converges.
 //! - **Hostile bytes from a real session**: a proxy rewrites Dovecot's
 //!   `INTERNALDATE "…"` into `INTERNALDATE NIL` (imap-proto panics on it):
 //!   a clear error, no panic message on stderr.
@@ -296,11 +297,27 @@ fn cut_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
         out.took,
         first_error(&out)
     );
-    let rerun = s.pair.run("sync", &[], &[]);
-    if rerun.code != Some(0) {
-        return Err(format!("{what}: the rerun failed: {}", rerun.describe()));
+    converged_in_one_run(&s, &out, &what)
+}
+
+/// A fault after login is survived within the run: it reconnects, lists
+/// again and converges (exit 0). Only a fault while first connecting ends
+/// the run (exit 3, nothing done); then a rerun converges.
+fn converged_in_one_run(s: &Scenario, out: &Outcome, what: &str) -> Result<(), String> {
+    match out.code {
+        Some(0) => s.converged(what),
+        Some(3) if !out.stderr.contains("reconnecting") => {
+            let rerun = s.pair.run("sync", &[], &[]);
+            if rerun.code != Some(0) {
+                return Err(format!("{what}: the rerun failed: {}", rerun.describe()));
+            }
+            s.converged(what)
+        }
+        _ => Err(format!(
+            "{what}: the run did not recover through the fault: {}",
+            out.describe()
+        )),
     }
-    s.converged(&what)
 }
 
 /// The first error line of a run, for the log.
@@ -328,6 +345,31 @@ fn cut_connections_fail_clearly_and_a_rerun_converges() {
     );
 }
 
+/// With `--retries 0` a cut is not survived: the mailbox fails with exit 2
+/// and an error naming the side and server, as before retries existed; a
+/// rerun converges.
+#[test]
+fn with_no_retries_a_cut_fails_the_mailbox_and_a_rerun_converges() {
+    let m = measure();
+    let lits = proxy::literals(&m.to_client, 100_000);
+    let after = (lits[0].0 + lits[0].1 / 2) as u64;
+    let s = scenario();
+    s.proxy.arm(Fault::Cut {
+        dir: Dir::ToClient,
+        after,
+    });
+    let out = s
+        .pair
+        .run_within("sync", &["--retries", "0"], &[], Duration::from_secs(60));
+    assert_eq!(s.proxy.faults_fired(), 1, "{}", out.describe());
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(!out.stderr.contains("reconnecting"), "{}", out.describe());
+    check_failure_report(&out, s.proxy.port(), "no retries").unwrap();
+    let rerun = s.pair.run("sync", &[], &[]);
+    assert_eq!(rerun.code, Some(0), "{}", rerun.describe());
+    s.converged("no retries").unwrap();
+}
+
 fn stall_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
     let what = format!("stall {dir:?} after {after} bytes ({why})");
     let s = scenario();
@@ -344,16 +386,8 @@ fn stall_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
     if out.took > Duration::from_secs(30) {
         return Err(format!("{what}: took {:?}", out.took));
     }
-    if s.proxy.faults_fired() > 0 {
-        if out.code == Some(0) {
-            return Err(format!(
-                "{what}: a stalled run succeeded: {}",
-                out.describe()
-            ));
-        }
-        if !out.output().contains("no answer within 2 s") {
-            return Err(format!("{what}: no timeout reported: {}", out.describe()));
-        }
+    if s.proxy.faults_fired() > 0 && !out.output().contains("no answer within 2 s") {
+        return Err(format!("{what}: no timeout reported: {}", out.describe()));
     }
     check_failure_report(&out, s.proxy.port(), &what)?;
     eprintln!(
@@ -362,11 +396,7 @@ fn stall_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
         out.took,
         first_error(&out)
     );
-    let rerun = s.pair.run("sync", &[], &[]);
-    if rerun.code != Some(0) {
-        return Err(format!("{what}: the rerun failed: {}", rerun.describe()));
-    }
-    s.converged(&what)
+    converged_in_one_run(&s, &out, &what)
 }
 
 #[test]

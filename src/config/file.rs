@@ -57,6 +57,8 @@ pub struct ConfigFile {
 pub struct FileContent {
     pub state: Option<Spanned<PathBuf>>,
     pub allow_plaintext_auth: Option<bool>,
+    /// As `--retries`.
+    pub retries: Option<u32>,
     pub a: Option<FileEndpoint>,
     pub b: Option<FileEndpoint>,
     pub policy: Option<FilePolicy>,

@@ -384,6 +384,10 @@ impl Engine {
         self.dead.is_none()
     }
 
+    pub(crate) fn death(&self) -> Option<&str> {
+        self.dead.as_deref()
+    }
+
     /// Hands back the stream (for the TLS upgrade after STARTTLS) and the
     /// next tag. Anything the server sent beyond the STARTTLS reply would be
     /// plaintext injected before the handshake: refused.

@@ -307,6 +307,11 @@ impl Connection {
         self.engine.is_alive()
     }
 
+    /// The error that ended the session, if one did.
+    pub fn death(&self) -> Option<&str> {
+        self.engine.death()
+    }
+
     /// `LIST "" "*"`: every mailbox, selectable or not.
     pub async fn list_mailboxes(&mut self) -> Result<Vec<ListedMailbox>, ImapError> {
         commands::list(&mut self.engine, &mut self.selected).await
