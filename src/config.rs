@@ -64,6 +64,10 @@ pub struct Job {
     /// `sync --expect-plan FILE`: the reviewed plan the live one must not
     /// exceed in deletions.
     pub expect_plan: Option<PathBuf>,
+    /// The lock that makes syncs of these two servers on this machine take
+    /// turns, whatever their snapshots ([`crate::server_lock`]); None when
+    /// no default state directory is known.
+    pub servers_lock: Option<PathBuf>,
     /// `--retries N`: how many times a connection lost during the run is
     /// re-established (with backoff) before the work it held fails.
     pub retries: u32,
@@ -343,9 +347,15 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         ));
     }
     let file_state = file.and_then(|f| f.content.state.as_ref().map(|s| s.get_ref().clone()));
+    let default_state = default_state_path(&identities, env);
+    let servers_lock = default_state.as_ref().ok().map(|p| {
+        let mut name = p.clone().into_os_string();
+        name.push(".sync.lock");
+        PathBuf::from(name)
+    });
     let state_path = match common.state.clone().or(file_state) {
         Some(p) => p,
-        None => default_state_path(&identities, env)?,
+        None => default_state?,
     };
 
     let [a, b] = urls;
@@ -395,6 +405,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             Verb::Sync(s) if !s.common.imapsync.dry => s.expect_plan.clone(),
             _ => None,
         },
+        servers_lock,
         retries: common
             .retries
             .or(file.and_then(|f| f.content.retries))

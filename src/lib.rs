@@ -24,6 +24,7 @@ pub mod report;
 pub mod reviewed;
 pub mod run;
 pub mod secret;
+pub mod server_lock;
 pub mod skip;
 pub mod snapshot;
 pub mod snapshot_verb;

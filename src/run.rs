@@ -48,6 +48,16 @@ pub async fn run(job: Job) -> i32 {
         eprintln!("imapmend: warning: could not forget old tombstones: {e}");
     }
     crate::stop::install();
+    let _servers_lock = match (&job.command, &job.servers_lock) {
+        (Command::Sync, Some(path)) => match crate::server_lock::take(path).await {
+            Some(lock) => lock,
+            None => {
+                eprintln!("imapmend: stopped while waiting; nothing was done");
+                return exit::PARTIAL;
+            }
+        },
+        _ => None,
+    };
     crate::progress::phase("connecting to A and B");
     let (a, b) = tokio::join!(
         Connection::connect(&job.endpoints[0]),

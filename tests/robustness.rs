@@ -674,6 +674,91 @@ fn c1_changes_while_the_run_lists_are_not_lost() {
     changes_during_a_run(b"UID FETCH");
 }
 
+/// `PRAGMA integrity_check` of a snapshot file, and how many pairs it holds.
+fn snapshot_health(path: &std::path::Path) -> (String, i64) {
+    let db =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    let pairs: i64 = db
+        .query_row("SELECT count(*) FROM pair", [], |r| r.get(0))
+        .unwrap();
+    (check, pairs)
+}
+
+/// Two syncs of the same servers at once, each with its own snapshot: the
+/// second waits while the first holds the servers (paused at its first
+/// APPEND), then finds them agreeing. A third run has nothing to do: no
+/// duplicates, nothing lost, and both snapshots are sound.
+#[test]
+fn concurrent_syncs_with_different_snapshots_take_turns() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start(a.port);
+    let mut one = Pair::new(&a, &b);
+    one.a_port = proxy.port();
+    let mut two = Pair::new(&a, &b);
+    two.a_port = proxy.port();
+    // The same machine and user: the same state directory, other files.
+    let home = one.dir.path().to_str().unwrap().to_string();
+    two.env.push(("XDG_STATE_HOME".into(), home));
+    let mut want = SideState::default();
+    let mut ca = a.client();
+    let mut cb = b.client();
+    ca.create("Archive");
+    for i in 0..12 {
+        let (m, n) = (msg(&format!("cc-a{i}"), 900), msg(&format!("cc-b{i}"), 700));
+        let mailbox = if i % 3 == 0 { "Archive" } else { "INBOX" };
+        ca.append(mailbox, &m, &["\\Seen"], Some(DATE));
+        cb.append("INBOX", &n, &[], Some(DATE));
+        want.add(mailbox, &m, &["\\Seen"]);
+        want.add("INBOX", &n, &[] as &[&str]);
+    }
+    ca.logout();
+    cb.logout();
+
+    proxy.arm(Fault::PauseOn {
+        text: b"APPEND".to_vec(),
+    });
+    let first = one.spawn("sync", &[], &[]);
+    assert!(
+        proxy.wait_paused(Duration::from_secs(30)),
+        "the first sync never appended to A"
+    );
+    let mut second = two.spawn("sync", &[], &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the second sync did not wait for the first"
+    );
+    proxy.resume();
+    let first = support::cli::wait(first, Duration::from_secs(60), "sync (first)");
+    let second = support::cli::wait(second, Duration::from_secs(60), "sync (second)");
+    assert_eq!(first.code, Some(0), "{}", first.describe());
+    assert_eq!(second.code, Some(0), "{}", second.describe());
+    assert!(
+        second
+            .stderr
+            .contains("another sync of these two servers is running"),
+        "{}",
+        second.describe()
+    );
+    let third = one.run("sync", &[], &[]);
+    assert_eq!(third.code, Some(0), "{}", third.describe());
+    let sa = oracle::read_side(&a);
+    let sb = oracle::read_side(&b);
+    oracle::assert_state("A", &sa, &want);
+    oracle::assert_state("B", &sb, &want);
+    for pair in [&one, &two] {
+        let plan = pair.run("plan", &[], &[]);
+        assert_eq!(plan.code, Some(0), "{}", plan.describe());
+        let (check, pairs) = snapshot_health(&pair.state_path());
+        assert_eq!(check, "ok");
+        assert_eq!(pairs, 24, "{}", pair.state_path().display());
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Secrets
 // ---------------------------------------------------------------------------
