@@ -477,8 +477,19 @@ fn internaldate_nil_from_a_server_is_a_clear_error_without_a_panic_message() {
     let mut ca = a.client();
     ca.append("INBOX", &msg("nil1", 500), &[], Some(DATE));
     ca.logout();
+    // With a retry, the broken session is replaced and the plan is made
+    // from an honest listing (the proxy breaks one connection only).
     proxy.arm(Fault::Rewrite(nil_internaldate));
     let out = pair.run("plan", &[], &[]);
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    assert!(
+        out.stderr.contains("INTERNALDATE NIL") && out.stderr.contains("reconnecting"),
+        "{}",
+        out.describe()
+    );
+    // Without one, the mailbox fails with a clear error.
+    proxy.arm(Fault::Rewrite(nil_internaldate));
+    let out = pair.run("plan", &["--retries", "0"], &[]);
     assert_eq!(out.code, Some(2), "{}", out.describe());
     let text = out.output();
     assert!(!text.contains("panicked"), "{}", out.describe());
