@@ -470,6 +470,14 @@ fn check_text(check: &[MailboxAgreement], verbose: bool) -> String {
                 mb.name
             );
         }
+        for (side, uid) in &mb.refused {
+            let _ = writeln!(
+                details,
+                "  {}: UID {uid} on {side} was refused by {} on an earlier sync (known, not a difference)",
+                mb.name,
+                side.other()
+            );
+        }
         for (side, uid) in &mb.unreadable {
             let _ = writeln!(
                 details,

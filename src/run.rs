@@ -21,8 +21,8 @@ use crate::model::Side;
 use crate::plan::Plan;
 use crate::reconcile::{agreement, reconcile, Policy, ReconcileInput};
 use crate::report::{exit, Report};
-use crate::skip::{skip_copies, CopyLimits};
-use crate::snapshot::{PendingIntent, Snapshot, SnapshotError};
+use crate::skip::{known_refusals, skip_copies, CopyLimits};
+use crate::snapshot::{MessageStatusRecord, PendingIntent, Snapshot, SnapshotError};
 
 /// Runs the job and returns the process exit code. Everything the operator
 /// should see is printed here (report on stdout, fatal errors on stderr).
@@ -264,12 +264,13 @@ async fn session(
     let code;
     match job.command {
         Command::Check { .. } => {
-            let verdicts: Vec<_> = gathered
+            let mut verdicts: Vec<_> = gathered
                 .input
                 .mailboxes
                 .iter()
                 .map(agreement::compare)
                 .collect();
+            known_refusals(&mut verdicts, &gathered.input, &statuses(snapshot));
             let differ = if verdicts.iter().all(|v| v.agrees()) {
                 exit::OK
             } else {
@@ -426,16 +427,21 @@ fn policy(job: &Job) -> Policy {
 /// `--max-size`, over the target's APPENDLIMIT, or refused earlier (see
 /// [`crate::skip`]).
 fn skip_unsendable(plan: &mut Plan, job: &Job, conns: &[Connection; 2], snapshot: &Snapshot) {
-    let statuses = snapshot.message_statuses().unwrap_or_else(|e| {
-        eprintln!("imapmend: warning: could not read earlier refusals: {e}");
-        Vec::new()
-    });
+    let statuses = statuses(snapshot);
     let limits = CopyLimits {
         max_size: job.options.max_size.map(|m| m.0),
         append_limit: [0, 1].map(|i| conns[i].append_limit()),
         retry_refused: job.options.retry_refused,
     };
     skip_copies(plan, &limits, &statuses);
+}
+
+/// The snapshot's message statuses (earlier refusals among them).
+fn statuses(snapshot: &Snapshot) -> Vec<MessageStatusRecord> {
+    snapshot.message_statuses().unwrap_or_else(|e| {
+        eprintln!("imapmend: warning: could not read earlier refusals: {e}");
+        Vec::new()
+    })
 }
 
 fn print(report: &Report<'_>, job: &Job) {

@@ -17,6 +17,8 @@
 
 use crate::model::{Side, Uid};
 use crate::plan::{Plan, SkipReason, Skipped};
+use crate::reconcile::agreement::MailboxAgreement;
+use crate::reconcile::ReconcileInput;
 use crate::snapshot::{MessageStatus, MessageStatusRecord};
 use std::collections::HashMap;
 
@@ -86,6 +88,47 @@ pub fn skip_copies(plan: &mut Plan, limits: &CopyLimits, statuses: &[MessageStat
                 Some(s) => mb.skipped.push(s),
                 None => mb.copies.push(copy),
             }
+        }
+    }
+}
+
+/// `check`: a message the other side refused on an earlier sync is a
+/// known divergence, not a difference. Each one still listed (same side,
+/// UIDVALIDITY and UID) moves from its verdict's surplus to `refused`.
+pub fn known_refusals(
+    verdicts: &mut [MailboxAgreement],
+    input: &ReconcileInput,
+    statuses: &[MessageStatusRecord],
+) {
+    for verdict in verdicts.iter_mut() {
+        let Some(mb) = input.mailboxes.iter().find(|m| m.name == verdict.name) else {
+            continue;
+        };
+        for s in statuses
+            .iter()
+            .filter(|s| s.status == MessageStatus::Refused && s.mailbox == verdict.name)
+        {
+            let Some(listing) = mb.sides[s.side.index()]
+                .as_ref()
+                .filter(|l| l.status.uidvalidity == s.uidvalidity)
+            else {
+                continue;
+            };
+            let Some(m) = listing.messages.iter().find(|m| m.uid == s.uid) else {
+                continue;
+            };
+            let Some(at) = verdict
+                .surplus
+                .iter()
+                .position(|x| x.side == s.side && x.fingerprint == m.fingerprint)
+            else {
+                continue;
+            };
+            verdict.surplus[at].count -= 1;
+            if verdict.surplus[at].count == 0 {
+                verdict.surplus.remove(at);
+            }
+            verdict.refused.push((s.side, s.uid));
         }
     }
 }

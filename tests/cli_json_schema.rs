@@ -147,7 +147,7 @@ fn the_schema_is_not_vacuous() {
         "plan": null, "applied": null,
         "check": [{
             "name": "INBOX", "only_on": null, "messages": [1, 1], "surplus": [],
-            "damaged": [["B", 7]], "unreadable": [], "pending_expunge": []
+            "damaged": [["B", 7]], "unreadable": [], "pending_expunge": [], "refused": []
         }],
         "listing_failures": [{ "mailbox": "Junk", "side": "B", "error": "NO [SERVERBUG]" }],
         "exit_code": 2,

@@ -1077,6 +1077,16 @@ fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
         "{outcome:#}"
     );
     assert_eq!(outcome["totals"]["refused"], 1, "{outcome:#}");
+    // check lists the refusal as a known divergence, not a difference.
+    let check = pair.run("check", &[], &[]);
+    assert_eq!(check.code, Some(0), "{}", check.describe());
+    assert!(
+        check
+            .stdout
+            .contains("on A was refused by B on an earlier sync (known, not a difference)"),
+        "{}",
+        check.describe()
+    );
 }
 
 /// `--max-size` (and the config file's `max_size`) skips large messages up

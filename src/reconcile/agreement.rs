@@ -34,6 +34,10 @@ pub struct MailboxAgreement {
     /// Known divergences, not differences: (side, UID) marked `\Deleted`
     /// for a proven expunge that was not carried out (pending-expunge).
     pub pending_expunge: Vec<(Side, Uid)>,
+    /// Known divergences, not differences: (side, UID) of messages the
+    /// other side refused to take on an earlier sync (filled in by the
+    /// caller from the snapshot: see `crate::skip::known_refusals`).
+    pub refused: Vec<(Side, Uid)>,
 }
 
 impl MailboxAgreement {
@@ -109,6 +113,7 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
                     .collect::<Vec<_>>()
             })
             .collect(),
+        refused: Vec::new(),
     }
 }
 
