@@ -98,6 +98,17 @@ pub async fn run(job: Job) -> i32 {
                     () = tokio::time::sleep(wait) => {}
                     () = crate::stop::wait() => {}
                 }
+                if crate::stop::requested() {
+                    let e = &earlier;
+                    eprintln!(
+                        "imapmend: stopped before retrying; done before the connection was lost: \
+                         copied {} to A, {} to B; flag changes {} on A, {} on B; expunged {} on A, {} on B",
+                        e.copied_to[0], e.copied_to[1], e.flag_changes_on[0], e.flag_changes_on[1],
+                        e.expunged_on[0], e.expunged_on[1]
+                    );
+                    logout(conns).await;
+                    return exit::PARTIAL;
+                }
                 reconnect(&job, &mut conns).await;
             }
         }
@@ -216,7 +227,10 @@ async fn session(
                 "imapmend: an interrupted run's copies may still be landing; listing again in {}s",
                 IN_FLIGHT_WAIT.as_secs()
             );
-            tokio::time::sleep(IN_FLIGHT_WAIT).await;
+            tokio::select! {
+                () = tokio::time::sleep(IN_FLIGHT_WAIT) => {}
+                () = crate::stop::wait() => {}
+            }
             continue;
         }
         break;
