@@ -64,6 +64,8 @@ flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l max-size -d 'Do not copy messages larger than SIZE (bytes, or 512K, 10M, 1G): they are skipped and reported, never taken as deleted' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l retries -d 'When a connection is lost or stalls during the run, reconnect and redo the work from a fresh listing up to N times (backoff 1 s, 2 s, 4 s …) before it fails [default: 2]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
@@ -87,6 +89,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete-mailbo
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l no-tombstones -d 'On a restored side, copy back messages whose expunge was proven earlier (tombstones) instead of expunging them there again'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l drop-restored-extras -d 'Expunge messages found only on a restored side (they may be mail deleted since the backup) instead of copying them to the other side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l retry-refused -d 'Copy again the messages a server refused on an earlier run (by default they are skipped until they change)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l verify -d 'Re-fetch every body and compare it with the fingerprint recorded when it was synced: `check` reports content damaged in place, `plan` and `sync` replace it from the other side (reads every message)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l ssl1 -d 'TLS from the first byte to A (imaps)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l ssl2 -d 'TLS from the first byte to B (imaps)'
@@ -128,6 +131,8 @@ flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l max-size -d 'Do not copy messages larger than SIZE (bytes, or 512K, 10M, 1G): they are skipped and reported, never taken as deleted' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l retries -d 'When a connection is lost or stalls during the run, reconnect and redo the work from a fresh listing up to N times (backoff 1 s, 2 s, 4 s …) before it fails [default: 2]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
@@ -151,6 +156,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-mailbo
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l no-tombstones -d 'On a restored side, copy back messages whose expunge was proven earlier (tombstones) instead of expunging them there again'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l drop-restored-extras -d 'Expunge messages found only on a restored side (they may be mail deleted since the backup) instead of copying them to the other side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l retry-refused -d 'Copy again the messages a server refused on an earlier run (by default they are skipped until they change)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l verify -d 'Re-fetch every body and compare it with the fingerprint recorded when it was synced: `check` reports content damaged in place, `plan` and `sync` replace it from the other side (reads every message)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l ssl1 -d 'TLS from the first byte to A (imaps)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l ssl2 -d 'TLS from the first byte to B (imaps)'
@@ -192,6 +198,8 @@ flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l max-size -d 'Do not copy messages larger than SIZE (bytes, or 512K, 10M, 1G): they are skipped and reported, never taken as deleted' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l retries -d 'When a connection is lost or stalls during the run, reconnect and redo the work from a fresh listing up to N times (backoff 1 s, 2 s, 4 s …) before it fails [default: 2]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
@@ -216,6 +224,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-mailb
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l no-tombstones -d 'On a restored side, copy back messages whose expunge was proven earlier (tombstones) instead of expunging them there again'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l drop-restored-extras -d 'Expunge messages found only on a restored side (they may be mail deleted since the backup) instead of copying them to the other side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l retry-refused -d 'Copy again the messages a server refused on an earlier run (by default they are skipped until they change)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l verify -d 'Re-fetch every body and compare it with the fingerprint recorded when it was synced: `check` reports content damaged in place, `plan` and `sync` replace it from the other side (reads every message)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l ssl1 -d 'TLS from the first byte to A (imaps)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l ssl2 -d 'TLS from the first byte to B (imaps)'
