@@ -25,8 +25,9 @@ const BATCH_MESSAGES: usize = 1000;
 
 /// Why one APPEND command did not go through.
 enum AppendFailure {
-    /// The server answered NO on a live session: nothing was appended (a
-    /// batch is then bisected). `words` are the server's, for the snapshot.
+    /// The server answered NO on a live session, or the batch could not be
+    /// sent as it is: nothing was appended (a batch is then bisected).
+    /// `words` are the server's (or ours), for the snapshot.
     Refused { error: String, words: String },
     /// Anything else (the session died, the snapshot failed).
     Other(String),
@@ -687,6 +688,12 @@ impl MailboxRun<'_> {
                             Some(code) => format!("NO [{code}] {text}"),
                             None => format!("NO {text}"),
                         },
+                        error: e.to_string(),
+                    },
+                    // Nothing was sent (a flag that cannot be written, …):
+                    // isolated and recorded like a refusal.
+                    ImapError::Invalid { detail, .. } => AppendFailure::Refused {
+                        words: format!("not sent: {detail}"),
                         error: e.to_string(),
                     },
                     _ => AppendFailure::Other(e.to_string()),
