@@ -330,7 +330,7 @@ fn first_error(out: &Outcome) -> String {
 }
 
 #[test]
-fn cut_connections_fail_clearly_and_a_rerun_converges() {
+fn one_run_converges_through_a_cut_connection() {
     let started = Instant::now();
     let m = measure();
     let points = aim(&m);
@@ -400,7 +400,7 @@ fn stall_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
 }
 
 #[test]
-fn stalled_connections_time_out_and_a_rerun_converges() {
+fn one_run_converges_through_a_stalled_connection() {
     let started = Instant::now();
     let m = measure();
     let points: Vec<_> = aim(&m)
