@@ -13,27 +13,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 use support::dovecot::{self, Kind, User};
-
-fn schema() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    jsonschema::validator_for(&schema).expect("the schema itself is valid")
-}
-
-#[track_caller]
-fn assert_valid(validator: &jsonschema::Validator, report: &Value, what: &str) {
-    let errors: Vec<String> = validator
-        .iter_errors(report)
-        .map(|e| format!("  at {}: {e}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{what} --json does not match schema/report.schema.json (update the schema with \
-         the report):\n{}\n--- report ---\n{}",
-        errors.join("\n"),
-        serde_json::to_string_pretty(report).unwrap()
-    );
-}
+use support::schema::{assert_valid, schema};
 
 fn run_json(dir: &Path, a: &User, b: &User, verb: &str) -> (i32, Value) {
     let out = Command::cargo_bin("imapmend")

@@ -1078,6 +1078,16 @@ fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
     );
     assert_eq!(outcome["totals"]["refused"], 1, "{outcome:#}");
     // check lists the refusal as a known divergence, not a difference.
+    let check = pair.run("check", &["--json"], &[]);
+    assert_eq!(check.code, Some(0), "{}", check.describe());
+    let json: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
+    support::schema::assert_valid(&support::schema::schema(), &json, "check (refused)");
+    assert_eq!(
+        json["check"][0]["refused"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        check.stdout
+    );
     let check = pair.run("check", &[], &[]);
     assert_eq!(check.code, Some(0), "{}", check.describe());
     assert!(
@@ -1111,6 +1121,7 @@ fn i10_max_size_skips_large_messages_up_front() {
     let plan = pair.run("plan", &["--json", "--max-size", "20K"], &[]);
     assert_eq!(plan.code, Some(1), "{}", plan.describe());
     let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    support::schema::assert_valid(&support::schema::schema(), &json, "plan --max-size");
     let inbox = &json["plan"]["mailboxes"][0];
     assert_eq!(
         inbox["copies"].as_array().unwrap().len(),
@@ -1276,6 +1287,7 @@ fn i11_e10_appendlimit_and_a_size_refusal_on_a_real_limit() {
     let plan = pair.run("plan", &["--json", "--retry-refused"], &[]);
     assert_eq!(plan.code, Some(0), "{}", plan.describe());
     let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    support::schema::assert_valid(&support::schema::schema(), &json, "plan (APPENDLIMIT)");
     let skipped = &json["plan"]["mailboxes"][0]["skipped"];
     assert_eq!(skipped[0]["why"], "append-limit", "{}", plan.stdout);
     assert!(

@@ -18,3 +18,4 @@ pub mod oracle;
 pub mod process;
 pub mod proxy;
 pub mod pymap;
+pub mod schema;
