@@ -1999,6 +1999,31 @@ deletes = "flag-only"
 "#;
 
     #[test]
+    fn retries_come_from_the_command_line_the_file_or_the_default() {
+        let text = format!("retries = 5\n{JOB}");
+        let env = env_of(&[("ALICE_B", "pw"), ("HOME", "/h")]);
+        let retries = |extra: &[&str]| {
+            let (dir, c) = with_file(&text, "sync", extra);
+            std::fs::write(dir.path().join("a.pw"), "pw\n").unwrap();
+            resolve_env(&c, &env).unwrap().retries
+        };
+        assert_eq!(retries(&[]), 5);
+        assert_eq!(retries(&["--retries", "0"]), 0);
+        let (dir, c) = with_file(JOB, "sync", &[]);
+        std::fs::write(dir.path().join("a.pw"), "pw\n").unwrap();
+        let job = resolve_env(&c, &env).unwrap();
+        assert_eq!(job.retries, DEFAULT_RETRIES);
+        // The servers' lock is named after both endpoints, beside the
+        // default snapshot, whatever --state says.
+        let lock = job.servers_lock.unwrap();
+        assert!(lock.starts_with("/h/.local/state/imapmend"), "{lock:?}");
+        assert!(
+            lock.to_string_lossy().ends_with(".sqlite.sync.lock"),
+            "{lock:?}"
+        );
+    }
+
+    #[test]
     fn config_file_gives_a_whole_job_with_relative_paths_from_its_directory() {
         let (dir, c) = with_file(JOB, "sync", &[]);
         std::fs::write(dir.path().join("a.pw"), "pw-from-file\n").unwrap();
