@@ -154,8 +154,8 @@ pub fn inspect(path: &Path) -> Result<SnapshotSummary, SnapshotError> {
     })
 }
 
-/// Deletes the snapshot at `path` with its `-wal`, `-shm`, `-journal` and
-/// `.lock` files, after taking its lock (a run in progress makes this fail
+/// Deletes the snapshot at `path` with its `-wal`, `-shm`, `-journal`,
+/// `.sync.lock` (unless a sync holds it) and `.lock` files, after taking its lock (a run in progress makes this fail
 /// with `Locked`) and checking that it is an imapmend snapshot. Returns the
 /// files removed; a missing snapshot removes nothing.
 pub fn forget(path: &Path) -> Result<Vec<PathBuf>, SnapshotError> {
@@ -178,6 +178,16 @@ pub fn forget(path: &Path) -> Result<Vec<PathBuf>, SnapshotError> {
                     e,
                 ))
             }
+        }
+    }
+    // The lock syncs of these servers take turns on (`crate::server_lock`,
+    // beside the default snapshot), when no sync holds it.
+    let servers_lock = with_suffix(path, ".sync.lock");
+    if let Ok(file) = std::fs::File::open(&servers_lock) {
+        if FileExt::try_lock_exclusive(&file).unwrap_or(false)
+            && std::fs::remove_file(&servers_lock).is_ok()
+        {
+            removed.push(servers_lock);
         }
     }
     // The lock file goes last, while still held.
