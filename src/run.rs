@@ -303,7 +303,7 @@ async fn session(
         }
         Command::Plan => {
             let mut plan = reconcile(&gathered.input, &policy(job));
-            skip_unsendable(&mut plan, job, conns, snapshot);
+            skip_unsendable(&mut plan, job, conns, snapshot).await;
             crate::logging::plan_decisions(&plan);
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
@@ -332,7 +332,7 @@ async fn session(
         }
         Command::Sync => {
             let mut plan = reconcile(&gathered.input, &policy(job));
-            skip_unsendable(&mut plan, job, conns, snapshot);
+            skip_unsendable(&mut plan, job, conns, snapshot).await;
             crate::logging::plan_decisions(&plan);
             if let Err(code) = crate::reviewed::check_expected(job, &plan, &report.endpoints) {
                 return Session::Done(code);
@@ -440,13 +440,44 @@ fn policy(job: &Job) -> Policy {
 /// Takes out of the plan the copies that are not to be sent: over
 /// `--max-size`, over the target's APPENDLIMIT, or refused earlier (see
 /// [`crate::skip`]).
-fn skip_unsendable(plan: &mut Plan, job: &Job, conns: &[Connection; 2], snapshot: &Snapshot) {
+async fn skip_unsendable(
+    plan: &mut Plan,
+    job: &Job,
+    conns: &mut [Connection; 2],
+    snapshot: &Snapshot,
+) {
     let statuses = statuses(snapshot);
-    let limits = CopyLimits {
+    let mut limits = CopyLimits {
         max_size: job.options.max_size.map(|m| m.0),
         append_limit: [0, 1].map(|i| conns[i].append_limit()),
+        mailbox_limit: Default::default(),
         retry_refused: job.options.retry_refused,
     };
+    // A server that limits per mailbox (a bare APPENDLIMIT) is asked about
+    // each existing mailbox that is to receive copies.
+    for mb in &plan.mailboxes {
+        for target in Side::BOTH {
+            let receives = mb.copies.iter().any(|c| c.from != target);
+            let wire = mb.wire[target.index()].as_deref();
+            let known = limits.append_limit[target.index()].is_some();
+            let renamed_here = mb.rename.as_ref().is_some_and(|r| r.side == target);
+            let (Some(wire), true) = (
+                wire,
+                receives && !known && !renamed_here && mb.create != Some(target),
+            ) else {
+                continue;
+            };
+            match conns[target.index()].mailbox_append_limit(wire).await {
+                Ok(Some(limit)) => {
+                    limits
+                        .mailbox_limit
+                        .insert((mb.name.clone(), target), limit);
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("imapmend: warning: {e}; its size limit is not known"),
+            }
+        }
+    }
     skip_copies(plan, &limits, &statuses);
 }
 

@@ -1,6 +1,7 @@
 //! Copies that must not or will not be sent, taken out of the Plan before it
 //! is printed or applied: messages larger than `--max-size`, larger than the
-//! target's APPENDLIMIT (RFC 7889), or refused by the target on an earlier
+//! target's APPENDLIMIT (RFC 7889: the server's, or the mailbox's own where
+//! the server limits per mailbox), or refused by the target on an earlier
 //! run (recorded in the snapshot with the server's words, see
 //! [`crate::apply`]).
 //!
@@ -29,6 +30,9 @@ pub struct CopyLimits {
     pub max_size: Option<u64>,
     /// Per target side ([A, B]): the APPENDLIMIT that server announced.
     pub append_limit: [Option<u64>; 2],
+    /// Per (mailbox, target side): the mailbox's own APPENDLIMIT (STATUS),
+    /// from servers that limit per mailbox; it wins over `append_limit`.
+    pub mailbox_limit: HashMap<(String, Side), u64>,
     /// `--retry-refused`: try earlier refusals again.
     pub retry_refused: bool,
 }
@@ -66,7 +70,13 @@ pub fn skip_copies(plan: &mut Plan, limits: &CopyLimits, statuses: &[MessageStat
                     SkipReason::MaxSize,
                     format!("larger than --max-size ({max} bytes)"),
                 ))
-            } else if let Some(limit) = limits.append_limit[target.index()].filter(|l| size > *l) {
+            } else if let Some(limit) = limits
+                .mailbox_limit
+                .get(&(mb.name.clone(), target))
+                .copied()
+                .or(limits.append_limit[target.index()])
+                .filter(|l| size > *l)
+            {
                 Some(skip(
                     SkipReason::AppendLimit,
                     format!("larger than {target}'s APPENDLIMIT ({limit} bytes)"),
@@ -221,6 +231,20 @@ mod tests {
         assert_eq!(kept(&p), vec![2]);
         assert_eq!(skipped(&p), vec![(1, SkipReason::AppendLimit)]);
         assert!(p.mailboxes[0].skipped[0].reason.contains("B's APPENDLIMIT"));
+    }
+
+    #[test]
+    fn a_mailbox_s_own_appendlimit_wins_over_the_server_s() {
+        let mut p = plan(vec![copy(Side::A, 1, 500), copy(Side::A, 2, 50)]);
+        let limits = CopyLimits {
+            append_limit: [None, Some(10)],
+            mailbox_limit: [(("INBOX".to_string(), Side::B), 100)].into(),
+            ..CopyLimits::default()
+        };
+        skip_copies(&mut p, &limits, &[]);
+        assert_eq!(kept(&p), vec![2]);
+        assert_eq!(skipped(&p), vec![(1, SkipReason::AppendLimit)]);
+        assert!(p.mailboxes[0].skipped[0].reason.contains("(100 bytes)"));
     }
 
     #[test]

@@ -202,6 +202,33 @@ async fn status_uidnext(engine: &mut Engine, name: &str) -> Result<u32, ImapErro
     uidnext.ok_or_else(|| protocol(engine, &label, "no UIDNEXT in the STATUS reply".into()))
 }
 
+/// `STATUS name (APPENDLIMIT)` (RFC 7889): the largest message this mailbox
+/// takes; None when the server says NIL (no limit) or nothing.
+pub(crate) async fn status_append_limit(
+    engine: &mut Engine,
+    name: &str,
+) -> Result<Option<u64>, ImapError> {
+    let arg = mailbox_arg(engine, name)?;
+    let cmd = Command::new("STATUS", format!("STATUS {name:?} (APPENDLIMIT)"))
+        .text(" ")
+        .astring(arg)
+        .text(" (APPENDLIMIT)");
+    let mut limit = None;
+    engine
+        .run_one(cmd, &mut |_, u| {
+            if let Untagged::MailboxStatus { items, .. } = u {
+                for (k, v) in items {
+                    if k == "APPENDLIMIT" {
+                        limit = Some(*v);
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(limit)
+}
+
 /// One message's metadata as it comes in, possibly over several FETCH
 /// responses (an unsolicited flag update carries only FLAGS).
 #[derive(Default)]

@@ -673,6 +673,47 @@ async fn fake_select_reads_condstore_state_and_asks_status_when_uidnext_is_missi
     server.await.unwrap().unwrap();
 }
 
+/// RFC 7889: `APPENDLIMIT=n` is the server's limit; a bare `APPENDLIMIT`
+/// means per mailbox, asked by STATUS, where NIL is "no limit".
+#[tokio::test]
+async fn fake_appendlimit_from_the_capability_and_per_mailbox_by_status() {
+    let steps = vec![
+        send("* PREAUTH [CAPABILITY IMAP4rev1 APPENDLIMIT] welcome back\r\n"),
+        Step::Expect("A0001 STATUS \"INBOX\" (APPENDLIMIT)"),
+        send("* STATUS INBOX (APPENDLIMIT 35000000)\r\nA0001 OK done\r\n"),
+        Step::Expect("A0002 STATUS \"Sent Items\" (APPENDLIMIT)"),
+        send("* STATUS \"Sent Items\" (APPENDLIMIT NIL)\r\nA0002 OK done\r\n"),
+    ];
+    let (port, server) = run_script(steps).await;
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("preauth");
+    assert_eq!(
+        c.append_limit(),
+        None,
+        "a bare APPENDLIMIT limits per mailbox"
+    );
+    let inbox = c.mailbox_append_limit("INBOX").await.expect("status");
+    assert_eq!(inbox, Some(35_000_000));
+    let sent = c.mailbox_append_limit("Sent Items").await.expect("status");
+    assert_eq!(sent, None, "NIL: no limit");
+    drop(c);
+    server.await.unwrap().unwrap();
+
+    let steps = vec![send(
+        "* PREAUTH [CAPABILITY IMAP4rev1 APPENDLIMIT=20480] welcome back\r\n",
+    )];
+    let (port, server) = run_script(steps).await;
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("preauth");
+    assert_eq!(c.append_limit(), Some(20480));
+    // The server-wide limit needs no STATUS: nothing is sent.
+    assert_eq!(c.mailbox_append_limit("INBOX").await.expect("none"), None);
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
 // ---- The history path: ENABLE, CHANGEDSINCE, VANISHED, UNCHANGEDSINCE,
 // ---- MODIFIED, UID EXPUNGE, and the mailbox commands.
 

@@ -292,6 +292,17 @@ impl Connection {
             .find_map(|c| c.strip_prefix("APPENDLIMIT=")?.parse().ok())
     }
 
+    /// The largest message `mailbox` (wire name) accepts, asked with
+    /// `STATUS mailbox (APPENDLIMIT)` — for servers that announce a bare
+    /// `APPENDLIMIT` (limits per mailbox, RFC 7889). None for no limit, or
+    /// without that capability (nothing is sent then).
+    pub async fn mailbox_append_limit(&mut self, mailbox: &str) -> Result<Option<u64>, ImapError> {
+        if !self.engine.has_capability("APPENDLIMIT") {
+            return Ok(None);
+        }
+        commands::status_append_limit(&mut self.engine, mailbox).await
+    }
+
     /// Every capability announced after login, upper-cased.
     pub fn capabilities(&self) -> &[String] {
         self.engine.capabilities()

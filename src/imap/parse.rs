@@ -209,6 +209,10 @@ fn untagged<'a>(whole: &'a [u8], rest: &'a [u8]) -> Result<Untagged<'a>, String>
             }
             let mut items = Vec::new();
             for pair in toks.chunks(2) {
+                // RFC 7889: `APPENDLIMIT NIL` is "no limit": the item is left out.
+                if pair[1].eq_ignore_ascii_case("NIL") {
+                    continue;
+                }
                 let value = pair[1].parse().map_err(|_| {
                     format!("STATUS {} value {:?} is not a number", pair[0], pair[1])
                 })?;
