@@ -251,8 +251,8 @@ fn cyrus_refusal_of_a_message_is_reported_with_its_reason_and_the_rest_goes_thro
     let text = format!("{}{}", first.stdout, first.stderr);
     assert!(text.contains("Message contains invalid header"), "{text}");
     assert_eq!(bed.cyrus.client().fetch_all("INBOX").len(), 1);
-    // Not recorded as `refused` yet: each run tries again and says why
-    // (README, Compatibility), but nothing is copied back or duplicated.
+    // Recorded as `refused`: a rerun skips it with the same words (exit 0;
+    // README, Compatibility); nothing is copied back or duplicated.
     for _ in 0..2 {
         let again = bed.runner.run("sync", &bed.prefix);
         assert!(matches!(again.code, 0 | 2), "{again:?}");
