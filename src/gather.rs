@@ -64,6 +64,7 @@ pub async fn gather(
     verify: bool,
     names: &NameRules,
     filter: &MailboxFilter,
+    body_reconnects: usize,
 ) -> Result<Gathered, (Side, ImapError)> {
     let [a, b] = conns;
     let (tree_a, tree_b) = tokio::join!(a.list_mailboxes(), b.list_mailboxes());
@@ -127,8 +128,24 @@ pub async fn gather(
         crate::progress::mailbox(&pairing.name);
         let record = state.mailboxes.get(&pairing.name);
         let (la, lb) = tokio::join!(
-            list_side(a, &pairing, Side::A, record, read_only, verify),
-            list_side(b, &pairing, Side::B, record, read_only, verify),
+            list_side(
+                a,
+                &pairing,
+                Side::A,
+                record,
+                read_only,
+                verify,
+                body_reconnects
+            ),
+            list_side(
+                b,
+                &pairing,
+                Side::B,
+                record,
+                read_only,
+                verify,
+                body_reconnects
+            ),
         );
         let mut sides: [Option<SideListing>; 2] = [None, None];
         let mut failed = false;
@@ -221,6 +238,7 @@ async fn list_side(
     record: Option<&MailboxRecord>,
     read_only: bool,
     verify: bool,
+    body_reconnects: usize,
 ) -> Result<Option<SideRead>, String> {
     let Some(wire) = &pairing.wire[side.index()] else {
         return Ok(None);
@@ -362,7 +380,17 @@ async fn list_side(
         .filter(|(_, fp)| verify || fp.is_none())
         .map(|(m, _)| m.uid)
         .collect();
-    let fresh_fps = fetch_fingerprints(conn, &to_read).await.map_err(err)?;
+    let bodies = read_bodies(
+        conn,
+        wire,
+        read_only,
+        status.uidvalidity,
+        &to_read,
+        body_reconnects,
+    )
+    .await
+    .map_err(err)?;
+    let fresh_fps = bodies.fingerprints;
     let mut messages = Vec::with_capacity(listing.len());
     let mut upsert = Vec::new();
     let mut damaged = BTreeSet::new();
@@ -382,6 +410,18 @@ async fn list_side(
             }
             (Some(cached), _) => cached,
             (None, Some(now)) => now,
+            (None, None) if bodies.undeliverable.contains(&m.uid) => {
+                unreadable.push(m.uid);
+                match remembered.get(&m.uid) {
+                    // Known under this UID, its size since changed (a file
+                    // cut short): with --verify it is what it was, broken,
+                    // so its partner can replace it.
+                    Some(r) if verify => r.fingerprint,
+                    // Never read: left out (it can be neither compared nor
+                    // copied), reported.
+                    _ => continue,
+                }
+            }
             // A body that vanished between listing and fetch: the message is gone.
             (None, None) => continue,
         };
@@ -392,7 +432,8 @@ async fn list_side(
             flags: m.flags,
             fingerprint,
         };
-        if (changed.contains(&meta.uid) || fp.is_none()) && !damaged.contains(&meta.uid) {
+        let vouched = !damaged.contains(&meta.uid) && !unreadable.contains(&meta.uid);
+        if (changed.contains(&meta.uid) || fp.is_none()) && vouched {
             upsert.push(meta.clone());
         }
         messages.push(meta);
@@ -417,14 +458,105 @@ async fn list_side(
         gone,
     }))
 }
+/// How many new connections reading one mailbox's bodies may open to get
+/// past messages that make the server drop the connection: enough for three
+/// such messages, none when the operator asked for no retries.
+pub fn body_reconnects(retries: u32) -> usize {
+    if retries == 0 {
+        0
+    } else {
+        6
+    }
+}
+
+/// What [`read_bodies`] got: a fingerprint per UID delivered, and the UIDs
+/// whose body the server would not deliver.
+struct Bodies {
+    fingerprints: HashMap<Uid, Fingerprint>,
+    undeliverable: Vec<Uid>,
+}
+
+/// Fetches and hashes these bodies of the selected mailbox `wire`. A body
+/// that makes the server drop the connection (Dovecot does, serving a file
+/// cut short behind its back) must not fail the whole mailbox, nor be taken
+/// for gone: on a new connection the first body not delivered is fetched
+/// alone, and if that drops the connection too it is undeliverable (the
+/// caller reports it); a passing cut just goes on with the rest. At most
+/// `reconnects` connections are opened so (two per such message); then, or
+/// with 0, the loss fails the mailbox.
+async fn read_bodies(
+    conn: &mut Connection,
+    wire: &str,
+    read_only: bool,
+    uidvalidity: u32,
+    uids: &[Uid],
+    reconnects: usize,
+) -> Result<Bodies, ImapError> {
+    let mut fingerprints = HashMap::new();
+    let mut undeliverable = Vec::new();
+    let mut suspect: Option<Uid> = None;
+    let mut reopened = 0;
+    loop {
+        let remaining: Vec<Uid> = uids
+            .iter()
+            .copied()
+            .filter(|u| !fingerprints.contains_key(u) && !undeliverable.contains(u))
+            .collect();
+        let batch = match suspect {
+            Some(uid) => vec![uid],
+            None => remaining.clone(),
+        };
+        if batch.is_empty() {
+            break;
+        }
+        match fetch_fingerprints(conn, &batch, &mut fingerprints).await {
+            Ok(()) if batch.len() == remaining.len() => break,
+            Ok(()) => suspect = None,
+            Err(e) if !conn.is_alive() && reopened < reconnects => {
+                reopened += 1;
+                eprintln!(
+                    "imapmend: {e}; reconnecting to read the rest of {wire:?} \
+                     (a message may be undeliverable)"
+                );
+                suspect = match suspect {
+                    Some(uid) => {
+                        undeliverable.push(uid);
+                        None
+                    }
+                    None => batch
+                        .iter()
+                        .copied()
+                        .find(|u| !fingerprints.contains_key(u)),
+                };
+                conn.reopen().await?;
+                let again = conn.select(wire, read_only).await?;
+                if again.uidvalidity != uidvalidity {
+                    return Err(ImapError::Protocol {
+                        peer: conn.peer().clone(),
+                        during: format!("reading the bodies of {wire:?}"),
+                        detail: "UIDVALIDITY changed while reconnecting".into(),
+                    });
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bodies {
+        fingerprints,
+        undeliverable,
+    })
+}
+
 /// Fetches these bodies and hashes each on the rayon pool as it arrives, so
-/// a body is dropped as soon as it is hashed.
+/// a body is dropped as soon as it is hashed. What was hashed goes `into`
+/// the map even when the fetch fails part way.
 async fn fetch_fingerprints(
     conn: &mut Connection,
     uids: &[Uid],
-) -> Result<HashMap<Uid, Fingerprint>, ImapError> {
+    into: &mut HashMap<Uid, Fingerprint>,
+) -> Result<(), ImapError> {
     if uids.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(());
     }
     let (tx, rx) = mpsc::channel::<(Uid, Fingerprint)>();
     let mut on_body = move |uid: Uid, body: Vec<u8>| {
@@ -434,11 +566,12 @@ async fn fetch_fingerprints(
             let _ = tx.send((uid, fingerprint(&body)));
         });
     };
-    conn.fetch_bodies(uids, &mut on_body).await?;
+    let fetched = conn.fetch_bodies(uids, &mut on_body).await;
     drop(on_body);
     // Every spawned job holds a sender; the iterator ends when all are done.
     let hashed = tokio::task::spawn_blocking(move || rx.into_iter().collect::<HashMap<_, _>>())
         .await
         .expect("hash collector never panics");
-    Ok(hashed)
+    into.extend(hashed);
+    fetched.map(drop)
 }

@@ -187,6 +187,7 @@ async fn session(
             job.verify,
             &job.options.names,
             &job.options.mailboxes,
+            crate::gather::body_reconnects(job.retries),
         );
         // Nothing is written while listing: a stop abandons it at once.
         let listed = tokio::select! {

@@ -290,7 +290,8 @@ fn stamp() -> u128 {
 /// logged in with QRESYNC hidden, so `ENABLE CONDSTORE` is what it sends.
 async fn condstore_only(addr: &str, user: &str) -> Connection {
     let limits = Limits::default();
-    let mut engine = auth::open(&spec(addr, user), &limits).await.expect("login");
+    let spec = spec(addr, user);
+    let mut engine = auth::open(&spec, &limits).await.expect("login");
     let caps: Vec<String> = engine
         .capabilities()
         .iter()
@@ -301,6 +302,7 @@ async fn condstore_only(addr: &str, user: &str) -> Connection {
     let history = history::enable(&mut engine).await.expect("enable");
     Connection {
         engine,
+        spec,
         limits,
         selected: None,
         history,

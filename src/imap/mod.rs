@@ -231,6 +231,8 @@ impl Limits {
 /// An authenticated session. Not Clone: one engine owns the stream.
 pub struct Connection {
     engine: engine::Engine,
+    /// How this session was opened, for [`Connection::reopen`].
+    spec: ConnectSpec,
     limits: Limits,
     selected: Option<commands::Selected>,
     history: HistorySupport,
@@ -259,10 +261,18 @@ impl Connection {
         let history = history::enable(&mut engine).await?;
         Ok(Connection {
             engine,
+            spec: spec.clone(),
             limits: limits.clone(),
             selected: None,
             history,
         })
+    }
+
+    /// Replaces this session with a new one to the same server, opened the
+    /// same way (nothing selected yet). The old one is dropped unused.
+    pub async fn reopen(&mut self) -> Result<(), ImapError> {
+        *self = Connection::connect_with(&self.spec, &self.limits).await?;
+        Ok(())
     }
 
     /// What connect() enabled: `ENABLE QRESYNC` where QRESYNC is offered,

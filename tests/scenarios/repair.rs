@@ -60,6 +60,18 @@ fn overwrite_m2(maildir: &Path) {
     std::fs::write(&file, text.replace("This is m2.", "This is ##.")).unwrap();
 }
 
+/// m2's file cut short (a truncated copy).
+fn truncate_m2(maildir: &Path) {
+    let file = file_of(maildir, "m2");
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 8)
+        .unwrap();
+}
+
 /// `n` messages, each with these flags.
 fn inbox_of(n: usize, flags: &str) -> String {
     spec_of("INBOX", (1..=n).map(|i| format!("m{i}({flags})")))
@@ -119,18 +131,13 @@ fn lost_flags_confirmed_by_the_operator_propagate() {
         .run();
 }
 
-fn damaged_m2(name: &'static str, damage: fn(&Path)) -> Case {
+fn damaged_m2(name: &'static str, damage: fn(&Path), check_says: &'static str) -> Case {
     Case::new(name)
         .snapshot("INBOX: m1() m2(\\Seen) m3()")
         .on_b_disk(damage)
         // Without --verify the cached fingerprints are trusted: nothing shows.
         .run_between("check", &[], 0, &[])
-        .run_between(
-            "check",
-            &["--verify"],
-            1,
-            &["DAMAGED: its content changed since it was synced"],
-        )
+        .run_between("check", &["--verify"], 1, &[check_says])
         .args(&["--verify"])
         .plan_before(
             1,
@@ -152,7 +159,28 @@ fn damaged_m2(name: &'static str, damage: fn(&Path)) -> Case {
 /// --verify` copies A's m2 in and expunges the damaged one.
 #[test]
 fn a_message_overwritten_on_disk_is_replaced_from_the_healthy_side() {
-    damaged_m2("damaged in place", overwrite_m2).run();
+    damaged_m2(
+        "damaged in place",
+        overwrite_m2,
+        "DAMAGED: its content changed since it was synced",
+    )
+    .run();
+}
+
+/// m2's file on B cut short: Dovecot closes the connection whenever its
+/// body is fetched. `check --verify` isolates it on a new connection and
+/// names it; `sync --verify` replaces it from A.
+#[test]
+fn a_message_truncated_on_disk_is_isolated_and_replaced_from_the_healthy_side() {
+    damaged_m2(
+        "truncated",
+        truncate_m2,
+        "on B: the server did not deliver its body",
+    )
+    // Dovecot reports the shorter size once it has failed to serve the
+    // file: a known UID changed its size, so B is read in full.
+    .suspect(Which::B, &["INBOX"])
+    .run();
 }
 
 /// What an index rebuild looks like on disk: INBOX's `dovecot-uidlist` and
