@@ -440,9 +440,6 @@ impl MailboxRun<'_> {
     /// plan, so nothing is appended twice. (Resolving by order and size, for
     /// servers that rewrite messages on APPEND, comes with Cyrus support.)
     fn forget_settled_intents(&mut self) {
-        if self.mb.deferred > 0 {
-            return; // still landing: the next run settles them
-        }
         let intents = match self.snapshot.intents() {
             Ok(intents) => intents,
             Err(e) => return self.fail(Side::A, "read pending intents", e.to_string()),

@@ -215,7 +215,6 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
                 .collect()
         }),
         tombstones: record.tombstones.iter().map(|(fp, _)| *fp).collect(),
-        in_flight: Default::default(),
     }
 }
 

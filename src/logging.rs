@@ -128,7 +128,6 @@ fn summary(mb: &MailboxPlan) -> String {
     for (n, what) in [
         (mb.withheld.len(), "expunges withheld"),
         (mb.conflicts.len(), "conflicts"),
-        (mb.deferred, "copies deferred"),
     ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));

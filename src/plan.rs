@@ -82,9 +82,6 @@ pub struct MailboxPlan {
     pub withheld: Vec<Expunge>,
     /// Flag removals held back by the guard (lost flags, not a user's choice).
     pub withheld_flags: Vec<WithheldFlag>,
-    /// Copies left for the next run: an interrupted run was appending the
-    /// same content moments ago and the server may still be committing it.
-    pub deferred: usize,
     pub conflicts: Vec<Conflict>,
     /// Things the operator should know that are not actions.
     pub notes: Vec<String>,

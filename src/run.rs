@@ -216,12 +216,7 @@ async fn session(
         // committing: appending it again now would duplicate it. Wait once
         // for it to land, then list again; what has not landed by then was
         // discarded by the server and is copied as usual.
-        let mut probe = listed.input.clone();
-        note_in_flight(&mut probe, &intents, unix_now());
-        let landing = probe
-            .mailboxes
-            .iter()
-            .any(|m| m.base.in_flight.iter().any(|f| !f.is_empty()));
+        let landing = still_landing(&listed.input, &intents, unix_now());
         gathered = Some(listed);
         if attempt == 0 && landing && !read_only {
             eprintln!(
@@ -307,8 +302,7 @@ async fn session(
             skip_unsendable(&mut plan, job, conns, snapshot).await;
             crate::logging::plan_decisions(&plan);
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
-            let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
-            let pending = if plan.has_actions() || deferred {
+            let pending = if plan.has_actions() {
                 exit::PENDING
             } else {
                 exit::OK
@@ -354,8 +348,7 @@ async fn session(
                 return Session::Lost(why);
             }
             outcome.absorb(std::mem::take(earlier));
-            let deferred = plan.mailboxes.iter().any(|m| m.deferred > 0);
-            let failed = problems || deferred || outcome.stopped || !outcome.failures.is_empty();
+            let failed = problems || outcome.stopped || !outcome.failures.is_empty();
             code = exit::worst([
                 listing_code,
                 if failed { exit::PARTIAL } else { exit::OK },
@@ -383,38 +376,35 @@ const IN_FLIGHT_SECS: i64 = 120;
 /// How long to wait, once, for such a batch to land before listing again.
 const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Marks what a run interrupted moments ago was appending and that has not
-/// shown up on the target yet (at or above the UIDNEXT it saw), so this run
-/// does not append it a second time while the server is still committing it.
-fn note_in_flight(input: &mut ReconcileInput, intents: &[PendingIntent], now: i64) {
-    for intent in intents
+/// Whether a run interrupted moments ago was appending something that has
+/// not shown up on its target yet (at or above the UIDNEXT it saw, as a
+/// multiset of contents): the server may still be committing it.
+fn still_landing(input: &ReconcileInput, intents: &[PendingIntent], now: i64) -> bool {
+    intents
         .iter()
         .filter(|i| now - i.created_at < IN_FLIGHT_SECS)
-    {
-        let Some(mb) = input
-            .mailboxes
-            .iter_mut()
-            .find(|m| m.name == intent.mailbox)
-        else {
-            continue;
-        };
-        let target = intent.target.index();
-        let mut landed: Vec<_> = mb.sides[target]
-            .iter()
-            .filter(|s| s.status.uidvalidity == intent.uidvalidity)
-            .flat_map(|s| &s.messages)
-            .filter(|m| m.uid >= intent.uidnext)
-            .map(|m| m.fingerprint)
-            .collect();
-        for (fp, _) in &intent.items {
-            match landed.iter().position(|l| l == fp) {
-                Some(at) => {
-                    landed.swap_remove(at);
-                }
-                None => mb.base.in_flight[target].push(*fp),
-            }
-        }
-    }
+        .any(|intent| {
+            let Some(mb) = input.mailboxes.iter().find(|m| m.name == intent.mailbox) else {
+                return false;
+            };
+            let mut landed: Vec<_> = mb.sides[intent.target.index()]
+                .iter()
+                .filter(|s| s.status.uidvalidity == intent.uidvalidity)
+                .flat_map(|s| &s.messages)
+                .filter(|m| m.uid >= intent.uidnext)
+                .map(|m| m.fingerprint)
+                .collect();
+            intent
+                .items
+                .iter()
+                .any(|(fp, _)| match landed.iter().position(|l| l == fp) {
+                    Some(at) => {
+                        landed.swap_remove(at);
+                        false
+                    }
+                    None => true,
+                })
+        })
 }
 
 fn unix_now() -> i64 {

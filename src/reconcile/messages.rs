@@ -37,7 +37,6 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         expunges: Vec::new(),
         withheld: Vec::new(),
         withheld_flags: Vec::new(),
-        deferred: 0,
         conflicts: Vec::new(),
         notes: Vec::new(),
         problems: Vec::new(),
@@ -151,7 +150,6 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
             &evidence,
             policy,
         );
-        let left = hold_back_in_flight(&mut plan, left, side.other(), input);
         for m in left {
             plan.copies.push(Copy {
                 from: side,
@@ -307,36 +305,6 @@ fn expunge_mode(input: &MailboxInput, side: Side, policy: &Policy) -> ExpungeMod
     } else {
         ExpungeMode::FlagOnly
     }
-}
-
-/// Leaves out copies to `target` of content an interrupted run was still
-/// appending there moments ago (as a multiset): appending it again now could
-/// duplicate it once the server finishes. The next run pairs or copies it.
-fn hold_back_in_flight<'a>(
-    plan: &mut MailboxPlan,
-    left: Vec<&'a MessageMeta>,
-    target: Side,
-    input: &MailboxInput,
-) -> Vec<&'a MessageMeta> {
-    let mut in_flight = input.base.in_flight[target.index()].clone();
-    let mut copy = Vec::with_capacity(left.len());
-    for m in left {
-        match in_flight.iter().position(|fp| *fp == m.fingerprint) {
-            Some(at) => {
-                in_flight.swap_remove(at);
-                plan.deferred += 1;
-            }
-            None => copy.push(m),
-        }
-    }
-    if plan.deferred > 0 {
-        plan.notes.push(format!(
-            "{} copy(ies) to {target} deferred: an interrupted run was appending them moments ago and the \
-             server may still be committing them; rerun shortly",
-            plan.deferred
-        ));
-    }
-    copy
 }
 
 /// Messages with no partner on `side`, before they are copied to the other
@@ -947,19 +915,6 @@ mod tests {
         input.sides[0].as_mut().unwrap().unreadable.push(3);
         let both = plan(&input, Policy::default());
         assert!(both.expunges.is_empty() && both.copies.is_empty());
-    }
-
-    #[test]
-    fn copies_an_interrupted_run_was_still_appending_are_deferred() {
-        let mut input = paired(0, "", "", "", [Evidence::Healthy, Evidence::Healthy]);
-        let a = input.sides[0].as_mut().unwrap();
-        a.messages = vec![msg(1, 5, ""), msg(2, 5, ""), msg(3, 6, "")];
-        // One copy of content 5 may still be landing on B.
-        input.base.in_flight[1] = vec![Fingerprint([5; 32])];
-        let p = plan(&input, Policy::default());
-        assert_eq!(p.deferred, 1);
-        let copied: Vec<_> = p.copies.iter().map(|c| c.fingerprint).collect();
-        assert_eq!(copied, vec![Fingerprint([5; 32]), Fingerprint([6; 32])]);
     }
 
     #[test]

@@ -67,10 +67,6 @@ pub struct MailboxBase {
     /// Content whose expunge from this mailbox was proven and propagated
     /// (within the tombstone lifetime).
     pub tombstones: BTreeSet<Fingerprint>,
-    /// Per target side: content a run that was interrupted moments ago was
-    /// appending and that has not shown up yet. The server may still be
-    /// committing it, so it is not copied again in this run.
-    pub in_flight: [Vec<Fingerprint>; 2],
 }
 
 /// Everything reconcile needs about one logical mailbox.

@@ -153,7 +153,6 @@ prop_compose! {
                 pairs,
                 pending_expunge: Default::default(),
                 tombstones: tombstones.into_iter().map(|c| Fingerprint([c; 32])).collect(),
-                in_flight: Default::default(),
             },
         }
     }
@@ -300,7 +299,6 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
                 .copied()
                 .chain(plan.expunges.iter().map(|e| e.fingerprint))
                 .collect(),
-            in_flight: Default::default(),
         },
     }
 }
@@ -325,10 +323,6 @@ fn mirror_input(input: &MailboxInput) -> MailboxInput {
                 .collect(),
             pending_expunge: [pb, pa],
             tombstones: input.base.tombstones.clone(),
-            in_flight: [
-                input.base.in_flight[1].clone(),
-                input.base.in_flight[0].clone(),
-            ],
         },
     }
 }
