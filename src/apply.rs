@@ -500,9 +500,10 @@ impl MailboxRun<'_> {
         Ok(())
     }
 
-    /// Copies messages from `source` to the other side in byte-bounded batches.
+    /// Copies messages from `source` to the other side in byte-bounded
+    /// batches, reading the next batch from `source` while the target
+    /// appends the last one (the two sides are separate connections).
     async fn copy(&mut self, source: Side, copies: &[&Copy]) {
-        let target = source.other();
         let wire = self.wire(source).to_string();
         if let Err(e) = self.conns[source.index()].select(&wire, true).await {
             self.fail(
@@ -512,238 +513,69 @@ impl MailboxRun<'_> {
             );
             return;
         }
-        let mut batch: Vec<&Copy> = Vec::new();
+        let mut batches: Vec<Vec<&Copy>> = Vec::new();
         let mut bytes = 0u64;
         for copy in copies {
-            if !batch.is_empty()
-                && (bytes + copy.size as u64 > BATCH_BYTES || batch.len() >= BATCH_MESSAGES)
-            {
-                self.copy_batch(source, target, &batch).await;
-                if stop_requested(self.out) {
-                    return;
-                }
-                batch.clear();
+            let full = batches.last().is_none_or(|b| {
+                b.len() >= BATCH_MESSAGES || bytes + copy.size as u64 > BATCH_BYTES
+            });
+            if full {
+                batches.push(Vec::new());
                 bytes = 0;
             }
-            batch.push(copy);
+            batches.last_mut().expect("pushed above").push(copy);
             bytes += copy.size as u64;
         }
-        if !batch.is_empty() {
-            self.copy_batch(source, target, &batch).await;
-        }
-    }
-
-    async fn copy_batch(&mut self, source: Side, target: Side, batch: &[&Copy]) {
-        let uids: Vec<Uid> = batch.iter().map(|c| c.uid).collect();
-        let mut bodies: HashMap<Uid, Vec<u8>> = HashMap::new();
-        let mut on_body = |uid: Uid, body: Vec<u8>| {
-            bodies.insert(uid, body);
+        let MailboxRun {
+            mb,
+            conns,
+            snapshot,
+            out,
+            statuses,
+            ..
+        } = self;
+        let [a, b] = &mut **conns;
+        let (reader, writer) = match source {
+            Side::A => (a, b),
+            Side::B => (b, a),
         };
-        let gone = match self.conns[source.index()]
-            .fetch_bodies(&uids, &mut on_body)
-            .await
-        {
-            Ok(gone) => gone,
-            Err(e) => {
-                self.fail(source, "read messages to copy", e.to_string());
-                return;
-            }
-        };
-        if !gone.is_empty() {
-            let vanished: Vec<&Copy> = batch
-                .iter()
-                .copied()
-                .filter(|c| gone.contains(&c.uid))
-                .collect();
-            let why = Status::Skipped("vanished from the source before it could be read".into());
-            self.out.ledger.copies(&self.mb.name, &vanished, &why);
-            self.out.notes.push(format!(
-                "{}: {} message(s) on {source} vanished before they could be copied; the next run sees the change",
-                self.mb.name,
-                gone.len()
-            ));
-        }
-        let ready: Vec<&Copy> = batch
-            .iter()
-            .copied()
-            .filter(|c| bodies.contains_key(&c.uid))
-            .collect();
-        // Bisect refused batches: one message the server refuses must not hold back the rest.
-        let mut work: Vec<Vec<&Copy>> = vec![ready];
-        while let Some(part) = work.pop() {
-            if part.is_empty() {
-                continue;
-            }
-            match self.append_part(source, target, &part, &bodies).await {
-                Ok(()) => {}
-                Err(AppendFailure::Refused { .. }) if part.len() > 1 => {
-                    let half = part.len() / 2;
-                    work.push(part[half..].to_vec());
-                    work.push(part[..half].to_vec());
-                }
-                Err(AppendFailure::Refused { error, words }) => {
-                    self.record_refusal(source, part[0], &words);
-                    let refused = Status::Refused(error.clone());
-                    self.out.ledger.copies(&self.mb.name, &part, &refused);
-                    let what = format!("copy UID {} ({} bytes)", part[0].uid, part[0].size);
-                    self.fail(target, &what, error);
-                }
-                Err(AppendFailure::Other(e)) => {
-                    // Not a refusal (the session died, or the snapshot
-                    // failed): bisecting would only repeat it. What is left
-                    // of the batch is reported as not attempted.
-                    let refused = Status::Refused(e.clone());
-                    self.out.ledger.copies(&self.mb.name, &part, &refused);
-                    let left = part.len() + work.iter().map(Vec::len).sum::<usize>();
-                    work.clear();
-                    let what = if left == 1 {
-                        format!("copy UID {} ({} bytes)", part[0].uid, part[0].size)
-                    } else {
-                        format!("copy {left} messages")
-                    };
-                    self.fail(target, &what, e);
-                }
-            }
-        }
-    }
-
-    /// Remembers, on the source's cache row, that the target refused this
-    /// message, with the server's words: later runs skip it (and report
-    /// it) until it changes or `--retry-refused` is given (see
-    /// [`crate::skip`]). It is never paired, so never taken as deleted.
-    fn record_refusal(&mut self, source: Side, copy: &Copy, words: &str) {
-        let uidvalidity = self.statuses[source.index()]
-            .as_ref()
-            .map_or(0, |s| s.uidvalidity);
-        let meta = MessageMeta {
-            uid: copy.uid,
-            size: copy.size,
-            internal_date: copy.internal_date,
-            flags: copy.agreed.clone(),
-            fingerprint: copy.fingerprint,
-        };
-        let recorded = self.snapshot.set_message_status(
-            &self.mb.name,
+        let mut copier = Copier {
+            mb,
+            snapshot,
+            out,
+            statuses,
+            conn: writer,
             source,
-            uidvalidity,
-            &meta,
-            Some(MessageStatus::Refused),
-            Some(words),
-        );
-        if let Err(e) = recorded {
-            self.fail(
-                source,
-                "record a refused copy in the snapshot",
-                e.to_string(),
-            );
-        }
-    }
-
-    /// One APPEND command, framed by an intent before and the pairs after.
-    async fn append_part(
-        &mut self,
-        source: Side,
-        target: Side,
-        part: &[&Copy],
-        bodies: &HashMap<Uid, Vec<u8>>,
-    ) -> Result<(), AppendFailure> {
-        let status = self.statuses[target.index()].clone().unwrap_or_default();
-        // The sizes are at hand: no lookup in the cache per copy.
-        let items: Vec<_> = part.iter().map(|c| (c.fingerprint, c.size)).collect();
-        let intent = self
-            .snapshot
-            .record_intent_sized(
-                &self.mb.name,
-                target,
-                status.uidvalidity,
-                status.uidnext,
-                &items,
-            )
-            .map_err(|e| AppendFailure::Other(e.to_string()))?;
-        let items: Vec<AppendItem<'_>> = part
-            .iter()
-            .map(|c| AppendItem {
-                flags: &c.flags,
-                internal_date: c.internal_date,
-                body: &bodies[&c.uid],
-            })
-            .collect();
-        let wire = self.wire(target).to_string();
-        let result = match self.conns[target.index()].append(&wire, &items).await {
-            Ok(r) => r,
-            Err(e) => {
-                // A refusal on a live session appended nothing (MULTIAPPEND is
-                // all or nothing): the intent resolves to nothing. If the
-                // connection died, the server may still commit the batch, so
-                // the intent stays for the next run to see what landed.
-                if self.conns[target.index()].is_alive() {
-                    let _ = self.snapshot.drop_intent(intent);
-                }
-                return Err(match &e {
-                    ImapError::No { code, text, .. } => AppendFailure::Refused {
-                        words: match code {
-                            Some(code) => format!("NO [{code}] {text}"),
-                            None => format!("NO {text}"),
-                        },
-                        error: e.to_string(),
-                    },
-                    // Nothing was sent (a flag that cannot be written, …):
-                    // isolated and recorded like a refusal.
-                    ImapError::Invalid { detail, .. } => AppendFailure::Refused {
-                        words: format!("not sent: {detail}"),
-                        error: e.to_string(),
-                    },
-                    _ => AppendFailure::Other(e.to_string()),
+        };
+        // At most two batches are held: the one being appended and the one
+        // being read (a slot is reserved before reading).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Fetched<'_>>(1);
+        let read = async move {
+            for batch in batches {
+                let Ok(slot) = tx.reserve().await else { return };
+                let uids: Vec<Uid> = batch.iter().map(|c| c.uid).collect();
+                let mut bodies = Bodies::with_capacity(uids.len());
+                let mut on_body = |uid: Uid, body: Vec<u8>| {
+                    bodies.insert(uid, body);
+                };
+                let read = reader.fetch_bodies(&uids, &mut on_body).await;
+                slot.send(Fetched {
+                    batch,
+                    read: read.map(|gone| (bodies, gone)).map_err(|e| e.to_string()),
                 });
             }
         };
-        self.out.copied_to[target.index()] += part.len();
-        self.out.ledger.copies(&self.mb.name, part, &Status::Done);
-        crate::progress::copied(part.len(), part.iter().map(|c| c.size as u64).sum());
-        let new_uids = match (result.uidvalidity, result.uids) {
-            (Some(uv), Some(uids)) if uv == status.uidvalidity && uids.len() == part.len() => uids,
-            _ => {
-                self.out.notes.push(format!(
-                    "{}: {target} did not report the new UIDs (no UIDPLUS); the copies are paired by content next run",
-                    self.mb.name
-                ));
-                return self
-                    .snapshot
-                    .drop_intent(intent)
-                    .map_err(|e| AppendFailure::Other(e.to_string()));
+        // Owns the receiver: once it returns (a stop signal), the reader's
+        // next reservation fails and it stops too, after at most one read.
+        let write = async move {
+            while let Some(fetched) = rx.recv().await {
+                copier.copy_batch(fetched).await;
+                if stop_requested(copier.out) {
+                    return;
+                }
             }
         };
-        if let Some(st) = self.statuses[target.index()].as_mut() {
-            st.uidnext = st.uidnext.max(new_uids.iter().max().map_or(0, |u| u + 1));
-        }
-        let mut pairs = Vec::with_capacity(part.len());
-        let mut cache: [Vec<(u32, MessageMeta)>; 2] = [Vec::new(), Vec::new()];
-        let source_uv = self.statuses[source.index()]
-            .as_ref()
-            .map_or(0, |s| s.uidvalidity);
-        for (copy, new_uid) in part.iter().zip(&new_uids) {
-            let mut uid = [copy.uid, *new_uid];
-            if source == Side::B {
-                uid.reverse();
-            }
-            pairs.push(PairRecord {
-                uid,
-                fingerprint: copy.fingerprint,
-                flags: Some(copy.agreed.clone()),
-            });
-            let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
-                uid,
-                size: copy.size,
-                internal_date: copy.internal_date,
-                flags: flags.clone(),
-                fingerprint: copy.fingerprint,
-            };
-            cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
-            cache[target.index()].push((status.uidvalidity, meta(*new_uid, &copy.flags)));
-        }
-        self.snapshot
-            .complete_copies(&self.mb.name, intent, &pairs, cache)
-            .map_err(|e| AppendFailure::Other(format!("copied, but recording the pairs failed (the next run pairs them by content): {e}")))
+        tokio::join!(read, write);
     }
 
     /// The pairs whose flag changes on `side` touch these UIDs.
@@ -930,5 +762,251 @@ impl MailboxRun<'_> {
                 );
             }
         }
+    }
+}
+
+/// Bodies read from the source, by UID.
+type Bodies = HashMap<Uid, Vec<u8>>;
+
+/// One batch read from the source: its bodies and the UIDs gone meanwhile,
+/// or why it could not be read.
+struct Fetched<'c> {
+    batch: Vec<&'c Copy>,
+    read: Result<(Bodies, Vec<Uid>), String>,
+}
+
+/// The writing half of a copy: appends batches read from `source` to the
+/// other side, each framed by an intent before and its pairs after.
+struct Copier<'r> {
+    mb: &'r MailboxPlan,
+    snapshot: &'r mut Snapshot,
+    out: &'r mut ApplyOutcome,
+    statuses: &'r mut [Option<MailboxStatus>; 2],
+    /// The target's connection.
+    conn: &'r mut Connection,
+    source: Side,
+}
+
+impl Copier<'_> {
+    fn fail(&mut self, side: Side, action: &str, error: String) {
+        self.out.failures.push(ActionFailure {
+            mailbox: self.mb.name.clone(),
+            side,
+            action: action.to_string(),
+            error,
+        });
+    }
+
+    fn wire(&self, side: Side) -> &str {
+        self.mb.wire[side.index()]
+            .as_deref()
+            .expect("a planned mailbox has a wire name on both sides")
+    }
+
+    async fn copy_batch(&mut self, fetched: Fetched<'_>) {
+        let (source, target) = (self.source, self.source.other());
+        let batch = fetched.batch;
+        let (bodies, gone) = match fetched.read {
+            Ok(read) => read,
+            Err(e) => {
+                self.fail(source, "read messages to copy", e);
+                return;
+            }
+        };
+        if !gone.is_empty() {
+            let vanished: Vec<&Copy> = batch
+                .iter()
+                .copied()
+                .filter(|c| gone.contains(&c.uid))
+                .collect();
+            let why = Status::Skipped("vanished from the source before it could be read".into());
+            self.out.ledger.copies(&self.mb.name, &vanished, &why);
+            self.out.notes.push(format!(
+                "{}: {} message(s) on {source} vanished before they could be copied; the next run sees the change",
+                self.mb.name,
+                gone.len()
+            ));
+        }
+        let ready: Vec<&Copy> = batch
+            .iter()
+            .copied()
+            .filter(|c| bodies.contains_key(&c.uid))
+            .collect();
+        // Bisect refused batches: one message the server refuses must not hold back the rest.
+        let mut work: Vec<Vec<&Copy>> = vec![ready];
+        while let Some(part) = work.pop() {
+            if part.is_empty() {
+                continue;
+            }
+            match self.append_part(source, target, &part, &bodies).await {
+                Ok(()) => {}
+                Err(AppendFailure::Refused { .. }) if part.len() > 1 => {
+                    let half = part.len() / 2;
+                    work.push(part[half..].to_vec());
+                    work.push(part[..half].to_vec());
+                }
+                Err(AppendFailure::Refused { error, words }) => {
+                    self.record_refusal(source, part[0], &words);
+                    let refused = Status::Refused(error.clone());
+                    self.out.ledger.copies(&self.mb.name, &part, &refused);
+                    let what = format!("copy UID {} ({} bytes)", part[0].uid, part[0].size);
+                    self.fail(target, &what, error);
+                }
+                Err(AppendFailure::Other(e)) => {
+                    // Not a refusal (the session died, or the snapshot
+                    // failed): bisecting would only repeat it. What is left
+                    // of the batch is reported as not attempted.
+                    let refused = Status::Refused(e.clone());
+                    self.out.ledger.copies(&self.mb.name, &part, &refused);
+                    let left = part.len() + work.iter().map(Vec::len).sum::<usize>();
+                    work.clear();
+                    let what = if left == 1 {
+                        format!("copy UID {} ({} bytes)", part[0].uid, part[0].size)
+                    } else {
+                        format!("copy {left} messages")
+                    };
+                    self.fail(target, &what, e);
+                }
+            }
+        }
+    }
+
+    /// Remembers, on the source's cache row, that the target refused this
+    /// message, with the server's words: later runs skip it (and report
+    /// it) until it changes or `--retry-refused` is given (see
+    /// [`crate::skip`]). It is never paired, so never taken as deleted.
+    fn record_refusal(&mut self, source: Side, copy: &Copy, words: &str) {
+        let uidvalidity = self.statuses[source.index()]
+            .as_ref()
+            .map_or(0, |s| s.uidvalidity);
+        let meta = MessageMeta {
+            uid: copy.uid,
+            size: copy.size,
+            internal_date: copy.internal_date,
+            flags: copy.agreed.clone(),
+            fingerprint: copy.fingerprint,
+        };
+        let recorded = self.snapshot.set_message_status(
+            &self.mb.name,
+            source,
+            uidvalidity,
+            &meta,
+            Some(MessageStatus::Refused),
+            Some(words),
+        );
+        if let Err(e) = recorded {
+            self.fail(
+                source,
+                "record a refused copy in the snapshot",
+                e.to_string(),
+            );
+        }
+    }
+
+    /// One APPEND command, framed by an intent before and the pairs after.
+    async fn append_part(
+        &mut self,
+        source: Side,
+        target: Side,
+        part: &[&Copy],
+        bodies: &Bodies,
+    ) -> Result<(), AppendFailure> {
+        let status = self.statuses[target.index()].clone().unwrap_or_default();
+        // The sizes are at hand: no lookup in the cache per copy.
+        let items: Vec<_> = part.iter().map(|c| (c.fingerprint, c.size)).collect();
+        let intent = self
+            .snapshot
+            .record_intent_sized(
+                &self.mb.name,
+                target,
+                status.uidvalidity,
+                status.uidnext,
+                &items,
+            )
+            .map_err(|e| AppendFailure::Other(e.to_string()))?;
+        let items: Vec<AppendItem<'_>> = part
+            .iter()
+            .map(|c| AppendItem {
+                flags: &c.flags,
+                internal_date: c.internal_date,
+                body: &bodies[&c.uid],
+            })
+            .collect();
+        let wire = self.wire(target).to_string();
+        let result = match self.conn.append(&wire, &items).await {
+            Ok(r) => r,
+            Err(e) => {
+                // A refusal on a live session appended nothing (MULTIAPPEND is
+                // all or nothing): the intent resolves to nothing. If the
+                // connection died, the server may still commit the batch, so
+                // the intent stays for the next run to see what landed.
+                if self.conn.is_alive() {
+                    let _ = self.snapshot.drop_intent(intent);
+                }
+                return Err(match &e {
+                    ImapError::No { code, text, .. } => AppendFailure::Refused {
+                        words: match code {
+                            Some(code) => format!("NO [{code}] {text}"),
+                            None => format!("NO {text}"),
+                        },
+                        error: e.to_string(),
+                    },
+                    // Nothing was sent (a flag that cannot be written, …):
+                    // isolated and recorded like a refusal.
+                    ImapError::Invalid { detail, .. } => AppendFailure::Refused {
+                        words: format!("not sent: {detail}"),
+                        error: e.to_string(),
+                    },
+                    _ => AppendFailure::Other(e.to_string()),
+                });
+            }
+        };
+        self.out.copied_to[target.index()] += part.len();
+        self.out.ledger.copies(&self.mb.name, part, &Status::Done);
+        crate::progress::copied(part.len(), part.iter().map(|c| c.size as u64).sum());
+        let new_uids = match (result.uidvalidity, result.uids) {
+            (Some(uv), Some(uids)) if uv == status.uidvalidity && uids.len() == part.len() => uids,
+            _ => {
+                self.out.notes.push(format!(
+                    "{}: {target} did not report the new UIDs (no UIDPLUS); the copies are paired by content next run",
+                    self.mb.name
+                ));
+                return self
+                    .snapshot
+                    .drop_intent(intent)
+                    .map_err(|e| AppendFailure::Other(e.to_string()));
+            }
+        };
+        if let Some(st) = self.statuses[target.index()].as_mut() {
+            st.uidnext = st.uidnext.max(new_uids.iter().max().map_or(0, |u| u + 1));
+        }
+        let mut pairs = Vec::with_capacity(part.len());
+        let mut cache: [Vec<(u32, MessageMeta)>; 2] = [Vec::new(), Vec::new()];
+        let source_uv = self.statuses[source.index()]
+            .as_ref()
+            .map_or(0, |s| s.uidvalidity);
+        for (copy, new_uid) in part.iter().zip(&new_uids) {
+            let mut uid = [copy.uid, *new_uid];
+            if source == Side::B {
+                uid.reverse();
+            }
+            pairs.push(PairRecord {
+                uid,
+                fingerprint: copy.fingerprint,
+                flags: Some(copy.agreed.clone()),
+            });
+            let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
+                uid,
+                size: copy.size,
+                internal_date: copy.internal_date,
+                flags: flags.clone(),
+                fingerprint: copy.fingerprint,
+            };
+            cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
+            cache[target.index()].push((status.uidvalidity, meta(*new_uid, &copy.flags)));
+        }
+        self.snapshot
+            .complete_copies(&self.mb.name, intent, &pairs, cache)
+            .map_err(|e| AppendFailure::Other(format!("copied, but recording the pairs failed (the next run pairs them by content): {e}")))
     }
 }
