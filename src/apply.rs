@@ -14,7 +14,7 @@ use crate::imap::{AppendItem, Connection, HistorySupport, ImapError};
 use crate::model::{FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
 use crate::outcome::{Action, Ledger, Status};
 use crate::plan::{Copy, Expunge, ExpungeMode, MailboxPlan, MailboxRename, Plan, PlannedPair};
-use crate::reconcile::ReconcileInput;
+use crate::reconcile::{MailboxBase, ReconcileInput};
 use crate::snapshot::{MessageStatus, PairRecord, Snapshot};
 use std::collections::{HashMap, HashSet};
 
@@ -121,6 +121,7 @@ pub async fn apply(
             snapshot: &mut *snapshot,
             out: &mut out,
             statuses,
+            base: listed.map(|m| &m.base),
             restored: [0, 1].map(|i| {
                 listed
                     .and_then(|m| m.sides[i].as_ref())
@@ -181,6 +182,25 @@ fn listed_statuses(input: &ReconcileInput, mb: &MailboxPlan) -> [Option<MailboxS
         Some(r) if r.side.index() == i => listed(&r.from, i),
         _ => listed(&mb.name, i),
     })
+}
+
+/// Whether `pairs` are exactly the pairs the snapshot held (`base`).
+fn same_pairs(base: &MailboxBase, pairs: &[PairRecord]) -> bool {
+    if base.pairs.len() != pairs.len() {
+        return false;
+    }
+    let mut old: Vec<_> = base
+        .pairs
+        .iter()
+        .map(|p| (p.uid, p.fingerprint, &p.flags))
+        .collect();
+    let mut new: Vec<_> = pairs
+        .iter()
+        .map(|p| (p.uid, p.fingerprint, &p.flags))
+        .collect();
+    old.sort_unstable_by_key(|p| p.0);
+    new.sort_unstable_by_key(|p| p.0);
+    old == new
 }
 
 /// SUBSCRIBE / UNSUBSCRIBE once every mailbox exists, then records the
@@ -300,6 +320,8 @@ struct MailboxRun<'a> {
     out: &'a mut ApplyOutcome,
     /// Per side: the status the plan was made from (or after CREATE).
     statuses: [Option<MailboxStatus>; 2],
+    /// What the snapshot held for this mailbox when the run began.
+    base: Option<&'a MailboxBase>,
     /// Per side: it was found restored; this run repairs it, so what was
     /// seen before the restore no longer applies.
     restored: [bool; 2],
@@ -487,9 +509,16 @@ impl MailboxRun<'_> {
                 flags: e.base.clone(),
             });
         let pairs: Vec<PairRecord> = planned.chain(expunging).collect();
-        self.snapshot
-            .rebase_mailbox(&self.mb.name, sides, &pairs)
-            .map_err(|e| e.to_string())?;
+        // Rewriting every pair of a mailbox where none changed (the common
+        // case of a rerun) costs more than the rest of it: watermarks only.
+        let unchanged =
+            self.mb.rename.is_none() && self.base.is_some_and(|b| same_pairs(b, &pairs));
+        if unchanged {
+            self.snapshot.set_watermarks(&self.mb.name, sides)
+        } else {
+            self.snapshot.rebase_mailbox(&self.mb.name, sides, &pairs)
+        }
+        .map_err(|e| e.to_string())?;
         for side in Side::BOTH.into_iter().filter(|s| self.restored[s.index()]) {
             if let Some(st) = &self.statuses[side.index()] {
                 self.snapshot

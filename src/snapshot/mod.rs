@@ -275,6 +275,25 @@ impl Snapshot {
         )
     }
 
+    /// [`Snapshot::rebase_mailbox`] for a mailbox whose pairs are unchanged:
+    /// the watermarks only, the pairs left as they are.
+    pub fn set_watermarks(
+        &mut self,
+        mailbox: &str,
+        sides: [Option<(&str, &MailboxStatus)>; 2],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("checkpointing mailbox {mailbox:?}"),
+            |tx, o| {
+                let id = write::mailbox_id(tx, mailbox)?;
+                for side in Side::BOTH {
+                    write::set_side(tx, o, id, side, sides[side.index()])?;
+                }
+                Ok(())
+            },
+        )
+    }
+
     /// Records an intent before a batch of copies; returns its id.
     ///
     /// The size of each item is taken from the source side's cache (the
