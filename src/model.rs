@@ -7,8 +7,8 @@
 //! compare case-insensitively and `\Recent` never enters a [`FlagSet`].
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
 use std::fmt;
 
 /// A message UID. IMAP UIDs are 32-bit unsigned (RFC 3501 §2.3.1.1).
@@ -109,9 +109,12 @@ impl<'de> Deserialize<'de> for Fingerprint {
 /// One flag or keyword as the server spelled it. Equality and ordering are
 /// ASCII case-insensitive (RFC 3501: flag names are case-insensitive), so
 /// `$Junk` and `$junk` are the same flag and never cause a change.
+///
+/// System flags borrow their static spelling: a flag set of them allocates
+/// nothing per flag (there are millions of them at 100,000 messages).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Flag(String);
+pub struct Flag(Cow<'static, str>);
 
 impl Flag {
     /// A flag as spelled on the wire. System flags are normalised to their
@@ -127,10 +130,10 @@ impl Flag {
         ];
         for sys in SYSTEM {
             if sys.eq_ignore_ascii_case(wire) {
-                return Flag(sys.to_string());
+                return Flag(Cow::Borrowed(sys));
             }
         }
-        Flag(wire.to_string())
+        Flag(Cow::Owned(wire.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -195,9 +198,14 @@ impl fmt::Display for Flag {
 
 /// A set of flags and keywords, never containing `\Recent` (it is
 /// session-local, so it is neither read nor written).
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct FlagSet(BTreeSet<Flag>);
+///
+/// Kept as a sorted vector without duplicates (by [`Flag`]'s ordering): a
+/// message has a handful of flags at most, and one small allocation per set
+/// (none when empty) costs far less than a B-tree's node, in memory and in
+/// the clones a run makes of every message's flags.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(from = "Vec<Flag>")]
+pub struct FlagSet(Vec<Flag>);
 
 impl FlagSet {
     pub fn new() -> FlagSet {
@@ -206,27 +214,26 @@ impl FlagSet {
 
     /// Builds a set from wire spellings, dropping `\Recent`.
     pub fn from_wire<'a>(flags: impl IntoIterator<Item = &'a str>) -> FlagSet {
-        FlagSet(
-            flags
-                .into_iter()
-                .map(Flag::new)
-                .filter(|f| !f.is_recent())
-                .collect(),
-        )
+        flags.into_iter().map(Flag::new).collect()
     }
 
     pub fn insert(&mut self, flag: Flag) {
-        if !flag.is_recent() {
-            self.0.insert(flag);
+        if flag.is_recent() {
+            return;
+        }
+        if let Err(at) = self.0.binary_search(&flag) {
+            self.0.insert(at, flag);
         }
     }
 
     pub fn remove(&mut self, flag: &Flag) {
-        self.0.remove(flag);
+        if let Ok(at) = self.0.binary_search(flag) {
+            self.0.remove(at);
+        }
     }
 
     pub fn contains(&self, flag: &Flag) -> bool {
-        self.0.contains(flag)
+        self.0.binary_search(flag).is_ok()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -242,16 +249,32 @@ impl FlagSet {
     }
 
     pub fn union(&self, other: &FlagSet) -> FlagSet {
-        FlagSet(self.0.union(&other.0).cloned().collect())
+        let mut out = self.clone();
+        for f in &other.0 {
+            out.insert(f.clone());
+        }
+        out
     }
 
     /// Flags in `self` that are not in `other`.
     pub fn minus(&self, other: &FlagSet) -> FlagSet {
-        FlagSet(self.0.difference(&other.0).cloned().collect())
+        FlagSet(
+            self.0
+                .iter()
+                .filter(|f| !other.contains(f))
+                .cloned()
+                .collect(),
+        )
     }
 
     pub fn intersection(&self, other: &FlagSet) -> FlagSet {
-        FlagSet(self.0.intersection(&other.0).cloned().collect())
+        FlagSet(
+            self.0
+                .iter()
+                .filter(|f| other.contains(f))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// The flags as an IMAP parenthesised list body: `\Seen $Forwarded`.
@@ -265,8 +288,25 @@ impl FlagSet {
 }
 
 impl FromIterator<Flag> for FlagSet {
+    /// The first spelling of a flag given twice (in any case) is kept.
     fn from_iter<I: IntoIterator<Item = Flag>>(iter: I) -> Self {
-        FlagSet(iter.into_iter().filter(|f| !f.is_recent()).collect())
+        let mut flags: Vec<Flag> = iter.into_iter().filter(|f| !f.is_recent()).collect();
+        flags.sort(); // stable: equal flags keep their order
+        flags.dedup();
+        flags.shrink_to_fit();
+        FlagSet(flags)
+    }
+}
+
+impl From<Vec<Flag>> for FlagSet {
+    fn from(flags: Vec<Flag>) -> FlagSet {
+        flags.into_iter().collect()
+    }
+}
+
+impl Serialize for FlagSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(&self.0)
     }
 }
 
