@@ -184,6 +184,16 @@ fn listed_statuses(input: &ReconcileInput, mb: &MailboxPlan) -> [Option<MailboxS
     })
 }
 
+/// One action on a mailbox that did not happen, and why.
+fn failure(mb: &MailboxPlan, side: Side, action: &str, error: String) -> ActionFailure {
+    ActionFailure {
+        mailbox: mb.name.clone(),
+        side,
+        action: action.to_string(),
+        error,
+    }
+}
+
 /// Whether `pairs` are exactly the pairs the snapshot held (`base`).
 fn same_pairs(base: &MailboxBase, pairs: &[PairRecord]) -> bool {
     if base.pairs.len() != pairs.len() {
@@ -412,12 +422,9 @@ impl MailboxRun<'_> {
     }
 
     fn fail(&mut self, side: Side, action: &str, error: String) {
-        self.out.failures.push(ActionFailure {
-            mailbox: self.mb.name.clone(),
-            side,
-            action: action.to_string(),
-            error,
-        });
+        self.out
+            .failures
+            .push(failure(self.mb, side, action, error));
     }
 
     /// RENAME as the other side did (an implied one moved with its parent),
@@ -818,12 +825,9 @@ struct Copier<'r> {
 
 impl Copier<'_> {
     fn fail(&mut self, side: Side, action: &str, error: String) {
-        self.out.failures.push(ActionFailure {
-            mailbox: self.mb.name.clone(),
-            side,
-            action: action.to_string(),
-            error,
-        });
+        self.out
+            .failures
+            .push(failure(self.mb, side, action, error));
     }
 
     fn wire(&self, side: Side) -> &str {

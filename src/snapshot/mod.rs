@@ -265,10 +265,7 @@ impl Snapshot {
         self.write(
             || format!("checkpointing mailbox {mailbox:?}"),
             |tx, o| {
-                let id = write::mailbox_id(tx, mailbox)?;
-                for side in Side::BOTH {
-                    write::set_side(tx, o, id, side, sides[side.index()])?;
-                }
+                let id = write::set_sides(tx, o, mailbox, sides)?;
                 write::delete_pairs(tx, id)?;
                 write::insert_pairs(tx, o, id, pairs, false)
             },
@@ -284,13 +281,7 @@ impl Snapshot {
     ) -> Result<(), SnapshotError> {
         self.write(
             || format!("checkpointing mailbox {mailbox:?}"),
-            |tx, o| {
-                let id = write::mailbox_id(tx, mailbox)?;
-                for side in Side::BOTH {
-                    write::set_side(tx, o, id, side, sides[side.index()])?;
-                }
-                Ok(())
-            },
+            |tx, o| write::set_sides(tx, o, mailbox, sides).map(|_| ()),
         )
     }
 

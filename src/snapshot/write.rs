@@ -152,6 +152,21 @@ pub fn set_side(
     Ok(())
 }
 
+/// Sets both sides' watermarks of a mailbox (see [`set_side`]), creating
+/// its row if needed; returns its id.
+pub fn set_sides(
+    tx: &Transaction,
+    o: Orientation,
+    mailbox: &str,
+    sides: [Option<(&str, &MailboxStatus)>; 2],
+) -> rusqlite::Result<i64> {
+    let id = mailbox_id(tx, mailbox)?;
+    for side in Side::BOTH {
+        set_side(tx, o, id, side, sides[side.index()])?;
+    }
+    Ok(id)
+}
+
 /// Inserts pairs. With `replace`, a pair already holding one of the UIDs
 /// gives way: the newest evidence (a copy just made) wins.
 pub fn insert_pairs(
