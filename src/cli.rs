@@ -427,6 +427,16 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 
+    /// For providers that throttle: move at most N message bodies per
+    /// second (fetched and appended, both servers together)
+    #[arg(long, value_name = "N")]
+    pub max_messages_per_second: Option<u64>,
+
+    /// For providers that throttle: send and receive at most SIZE bytes per
+    /// second (bytes, or 512K, 10M), both servers together
+    #[arg(long, value_name = "SIZE")]
+    pub max_bytes_per_second: Option<ByteSize>,
+
     /// Re-fetch every body and compare it with the fingerprint recorded when
     /// it was synced: `check` reports content damaged in place, `plan` and
     /// `sync` replace it from the other side (reads every message)

@@ -71,6 +71,10 @@ pub struct Job {
     /// `--retries N`: how many times a connection lost during the run is
     /// re-established (with backoff) before the work it held fails.
     pub retries: u32,
+    /// `--max-messages-per-second` / `--max-bytes-per-second`
+    /// ([`crate::throttle`]); None: unlimited.
+    pub max_messages_per_second: Option<u64>,
+    pub max_bytes_per_second: Option<u64>,
 }
 
 /// `--retries` when neither the command line nor the config file says.
@@ -410,6 +414,19 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             .retries
             .or(file.and_then(|f| f.content.retries))
             .unwrap_or(DEFAULT_RETRIES),
+        max_messages_per_second: common
+            .max_messages_per_second
+            .or(file.and_then(|f| f.content.max_messages_per_second))
+            .filter(|n| *n > 0),
+        max_bytes_per_second: common
+            .max_bytes_per_second
+            .or(file.and_then(|f| {
+                f.content
+                    .max_bytes_per_second
+                    .as_ref()
+                    .map(|b| b.get_ref().0)
+            }))
+            .map(|b| b.0),
     })
 }
 

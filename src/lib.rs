@@ -29,3 +29,4 @@ pub mod skip;
 pub mod snapshot;
 pub mod snapshot_verb;
 pub mod stop;
+pub mod throttle;

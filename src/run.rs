@@ -58,6 +58,7 @@ pub async fn run(job: Job) -> i32 {
         },
         _ => None,
     };
+    crate::throttle::configure(job.max_messages_per_second, job.max_bytes_per_second);
     crate::progress::phase("connecting to A and B");
     let (a, b) = tokio::join!(
         Connection::connect(&job.endpoints[0]),

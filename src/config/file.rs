@@ -59,6 +59,10 @@ pub struct FileContent {
     pub allow_plaintext_auth: Option<bool>,
     /// As `--retries`.
     pub retries: Option<u32>,
+    /// As `--max-messages-per-second`.
+    pub max_messages_per_second: Option<u64>,
+    /// As `--max-bytes-per-second` ("10M", …).
+    pub max_bytes_per_second: Option<Spanned<FileByteSize>>,
     pub a: Option<FileEndpoint>,
     pub b: Option<FileEndpoint>,
     pub policy: Option<FilePolicy>,

@@ -458,6 +458,7 @@ pub(crate) async fn fetch_bodies(
                 format!("UID FETCH ({} bodies from {mailbox:?})", b.len()),
             )
             .text(format!(" {} (UID BODY.PEEK[])", uidset::compress(b)))
+            .carrying_messages(b.len())
         })
         .collect();
     // Each body is handed to `on_body` as the response's own buffer, cut
@@ -531,6 +532,7 @@ pub(crate) async fn append(
     if multi {
         let label = format!("APPEND {mailbox:?} ({} messages, MULTIAPPEND)", items.len());
         let mut cmd: Command<'_> = Command::new("APPEND", label)
+            .carrying_messages(items.len())
             .text(" ")
             .astring(mailbox_arg(engine, mailbox)?);
         for (i, it) in items.iter().enumerate() {
@@ -541,6 +543,7 @@ pub(crate) async fn append(
         for (i, it) in items.iter().enumerate() {
             let label = format!("APPEND {mailbox:?} (message {} of {})", i + 1, items.len());
             let cmd = Command::new("APPEND", label)
+                .carrying_messages(1)
                 .text(" ")
                 .astring(mailbox_arg(engine, mailbox)?);
             cmds.push(with_message(cmd, &flag_lists[i], it, binary_ok));

@@ -168,6 +168,8 @@ pub(crate) struct Command<'a> {
     parts: Vec<Part<'a>>,
     allow_bye: bool,
     no_is_an_answer: bool,
+    /// Message bodies this command moves, for `--max-messages-per-second`.
+    messages: u64,
 }
 
 impl<'a> Command<'a> {
@@ -179,7 +181,15 @@ impl<'a> Command<'a> {
             parts: vec![Part::Text(Cow::Borrowed(name.as_bytes()))],
             allow_bye: false,
             no_is_an_answer: false,
+            messages: 0,
         }
+    }
+
+    /// This command moves `n` message bodies (a FETCH or APPEND batch): it
+    /// waits for the message rate limit before it is sent.
+    pub(crate) fn carrying_messages(mut self, n: usize) -> Self {
+        self.messages = n as u64;
+        self
     }
 
     /// The label errors use for this command.
@@ -553,6 +563,7 @@ impl Engine {
 
     /// The single write point for commands.
     async fn send(&mut self, fl: &mut Flights<'_, '_, '_>, i: usize) -> Result<(), ImapError> {
+        crate::throttle::messages(fl.cmds[i].messages).await;
         let cmd = &fl.cmds[i];
         let during = format!("sending {}", cmd.label);
         let tag = self.new_tag();
@@ -733,6 +744,7 @@ impl Engine {
     /// meanwhile into the receive buffer, so neither side can block the
     /// other. No progress at all within `read_timeout` is a timeout.
     async fn pump(&mut self, data: &[u8], during: &str) -> Result<(), ImapError> {
+        crate::throttle::bytes(data.len() as u64).await;
         let mut pos = 0;
         loop {
             let chunk = &data[pos..];
@@ -807,6 +819,7 @@ impl Engine {
                         let shown = super::trace::response_line(&response);
                         tracing::trace!(target: "imapmend::imap", "{side} S: {shown}");
                     }
+                    crate::throttle::bytes(response.len() as u64).await;
                     return Ok(response);
                 }
                 Ok(None) => {}
