@@ -380,6 +380,7 @@ async fn connect(addr: &str, user: &str, side: Side) -> Res<Connection> {
         tls: TlsMode::None,
         ca_file: None,
         allow_plaintext_auth: true,
+        compress: false,
         tunnel: None,
     };
     Connection::connect(&spec).await.map_err(|e| e.to_string())

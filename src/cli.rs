@@ -427,6 +427,10 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 
+    /// Never use COMPRESS=DEFLATE, even where a server offers it
+    #[arg(long)]
+    pub no_compress: bool,
+
     /// For providers that throttle: move at most N message bodies per
     /// second (fetched and appended, both servers together)
     #[arg(long, value_name = "N")]

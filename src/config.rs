@@ -364,7 +364,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
 
     let [a, b] = urls;
     let hide_env = password_variables(&settings);
-    let endpoints = [
+    let mut endpoints = [
         a.into_spec(
             password(&settings[0], env)?,
             settings[0].auth_method(),
@@ -378,6 +378,9 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             &hide_env,
         ),
     ];
+    for spec in &mut endpoints {
+        spec.compress = !common.no_compress;
+    }
     let verbosity = if common.quiet {
         -1
     } else {
@@ -835,6 +838,7 @@ impl Endpoint {
             tls: self.tls,
             ca_file: self.ca_file,
             allow_plaintext_auth,
+            compress: true,
             tunnel: self.tunnel.map(|command| TunnelSpec {
                 command,
                 hide_env: hide_env.to_vec(),

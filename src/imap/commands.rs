@@ -810,3 +810,15 @@ pub(crate) async fn list_subscribed(
     out.dedup();
     Ok(out)
 }
+
+/// `COMPRESS DEFLATE` (RFC 4978): on OK, everything after is compressed
+/// both ways. A NO (e.g. compression already active) leaves the session as
+/// it was.
+pub(crate) async fn compress(mut engine: Engine) -> Result<Engine, ImapError> {
+    let cmd = Command::new("COMPRESS", "COMPRESS DEFLATE").text(" DEFLATE");
+    match engine.run_one(cmd, &mut |_, _| Ok(())).await {
+        Ok(_) => Ok(engine.into_compressed()),
+        Err(ImapError::No { .. }) => Ok(engine),
+        Err(e) => Err(e),
+    }
+}

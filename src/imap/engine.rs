@@ -401,6 +401,15 @@ impl Engine {
     /// Hands back the stream (for the TLS upgrade after STARTTLS) and the
     /// next tag. Anything the server sent beyond the STARTTLS reply would be
     /// plaintext injected before the handshake: refused.
+    /// Everything from here on is compressed (after `COMPRESS DEFLATE`'s
+    /// OK): bytes already read past the OK are compressed ones.
+    pub(crate) fn into_compressed(mut self) -> Engine {
+        let already = self.inbuf.take(self.inbuf.len());
+        let stream = self.stream;
+        self.stream = Stream::Deflate(Box::new(super::deflate::Deflated::new(stream, already)));
+        self
+    }
+
     pub(crate) fn into_stream(self) -> Result<(Stream, u32), ImapError> {
         if !self.inbuf.is_empty() {
             return Err(ImapError::Tls {

@@ -95,6 +95,7 @@ fn spec(port: u16, tls: TlsMode) -> ConnectSpec {
         tls,
         ca_file: None,
         allow_plaintext_auth: false,
+        compress: false,
         auth: super::AuthMethod::Password,
         tunnel: None,
     }

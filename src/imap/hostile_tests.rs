@@ -182,6 +182,7 @@ fn spec(port: u16) -> ConnectSpec {
         tls: TlsMode::None,
         ca_file: None,
         allow_plaintext_auth: false,
+        compress: false,
         auth: super::AuthMethod::Password,
         tunnel: None,
     }

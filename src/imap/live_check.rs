@@ -20,6 +20,7 @@ fn spec(addr: &str, user: &str) -> ConnectSpec {
         tls: TlsMode::None,
         ca_file: None,
         allow_plaintext_auth: false,
+        compress: false,
         auth: super::AuthMethod::Password,
         tunnel: None,
     }

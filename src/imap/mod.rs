@@ -19,6 +19,7 @@
 
 mod auth;
 mod commands;
+mod deflate;
 mod engine;
 mod error;
 mod frame;
@@ -73,6 +74,8 @@ pub struct ConnectSpec {
     /// Extra CA certificate(s) in PEM, trusted besides the system roots.
     pub ca_file: Option<PathBuf>,
     pub allow_plaintext_auth: bool,
+    /// Use COMPRESS=DEFLATE (RFC 4978) where the server offers it.
+    pub compress: bool,
     /// Talk IMAP over this command's stdin/stdout instead of TCP (`tls` is
     /// then `None`; the command is trusted to protect the connection).
     pub tunnel: Option<TunnelSpec>,
@@ -258,6 +261,9 @@ impl Connection {
         limits: &Limits,
     ) -> Result<Connection, ImapError> {
         let mut engine = auth::open(spec, limits).await?;
+        if spec.compress && engine.has_capability("COMPRESS=DEFLATE") {
+            engine = commands::compress(engine).await?;
+        }
         let history = history::enable(&mut engine).await?;
         Ok(Connection {
             engine,
