@@ -29,7 +29,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -1029,33 +1029,9 @@ impl Run {
         } else {
             extra.to_vec()
         };
-        let mut cmd = Command::new(imapmend_binary());
-        cmd.arg(verb)
-            .args(["--a", &cli_a.url(), "--b", &cli_b.url()])
-            .args(["--a-tls", "none", "--b-tls", "none"])
-            .arg("--state")
-            .arg(self.state_path())
-            .args(&extra)
-            .env("IMAPMEND_A_PASSWORD", &cli_a.password)
-            .env("IMAPMEND_B_PASSWORD", &cli_b.password)
-            .env("XDG_STATE_HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let child = cmd.spawn().expect("spawn imapmend");
-        let output = wait_with_deadline(child, Duration::from_secs(120), &self.what);
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        eprintln!(
-            "--- {}: imapmend {verb} {} → {:?} in {:?}\n{stdout}{stderr}",
-            self.what,
-            extra.join(" "),
-            output.status.code(),
-            started.elapsed()
-        );
-        (output.status.code().unwrap_or(-1), stdout, stderr)
+        let out =
+            support::imapmend::invoke([cli_a, cli_b], self.dir.path(), verb, &extra, &self.what);
+        (out.code, out.stdout, out.stderr)
     }
 
     /// The case's side A or B.
@@ -1148,7 +1124,7 @@ impl Run {
         } else {
             (&self.a, &self.b)
         };
-        let output = Command::new(imapmend_binary())
+        let output = Command::new(support::imapmend::binary())
             .args(["snapshot", "show", "--json"])
             .args(["--a", &cli_a.url(), "--b", &cli_b.url()])
             .arg("--state")
@@ -1175,13 +1151,6 @@ impl Run {
             self.what
         );
     }
-}
-
-/// The binary under test; `IMAPMEND_BIN` overrides it (e.g. a release build).
-fn imapmend_binary() -> PathBuf {
-    std::env::var_os("IMAPMEND_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_imapmend")))
 }
 
 /// `--prefer a` ↔ `--prefer b` (and `--restored`, `--one-way a-to-b` ↔
@@ -1216,43 +1185,6 @@ fn swap_side_arguments(args: &[String]) -> Vec<String> {
         out.push(arg.clone());
     }
     out
-}
-
-fn wait_with_deadline(
-    mut child: std::process::Child,
-    limit: Duration,
-    what: &str,
-) -> std::process::Output {
-    use std::io::Read;
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
-        v
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: imapmend did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    std::process::Output {
-        status,
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-    }
 }
 
 // ---------------------------------------------------------------------------

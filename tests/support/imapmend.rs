@@ -57,53 +57,8 @@ impl Runner {
         } else {
             (&self.a, &self.b)
         };
-        let mut cmd = Command::new(binary());
-        cmd.arg(verb)
-            .args(["--a", &cli_a.url(), "--b", &cli_b.url()])
-            .args(["--a-tls", "none", "--b-tls", "none"])
-            .arg("--state")
-            .arg(self.state_path())
-            .args(args)
-            .env("IMAPMEND_A_PASSWORD", &cli_a.password)
-            .env("IMAPMEND_B_PASSWORD", &cli_b.password)
-            .env("XDG_STATE_HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let child = cmd.spawn().expect("spawn imapmend");
-        let pid = child.id();
-        // Read the pipes on another thread so a long report cannot block it.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        let output = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(output) => output.expect("collect imapmend output"),
-            Err(_) => {
-                // SAFETY: signalling the child we spawned, by its PID.
-                unsafe {
-                    libc::kill(pid as libc::pid_t, libc::SIGKILL);
-                }
-                panic!("imapmend {verb} {args:?} ran for more than 120 s");
-            }
-        };
-        let outcome = Outcome {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
-        eprintln!(
-            "--- imapmend {verb} {} (swapped: {}) → {} in {:?}\n{}{}",
-            args.join(" "),
-            self.swapped,
-            outcome.code,
-            started.elapsed(),
-            outcome.stdout,
-            outcome.stderr
-        );
-        outcome
+        let label = format!("swapped: {}", self.swapped);
+        invoke([cli_a, cli_b], self.dir.path(), verb, args, &label)
     }
 
     /// [`Runner::run`], asserting the exit code.
@@ -117,4 +72,64 @@ impl Runner {
         );
         out
     }
+}
+
+/// Runs `imapmend VERB --a A --b B … ARGS` as an operator would: passwords
+/// in the environment, the snapshot and `XDG_STATE_HOME` in `dir`, killed
+/// after 120 s (a hang fails the test rather than the suite). Prints the
+/// run to stderr, labelled `label`.
+pub fn invoke<S: AsRef<str>>(
+    [cli_a, cli_b]: [&User; 2],
+    dir: &std::path::Path,
+    verb: &str,
+    args: &[S],
+    label: &str,
+) -> Outcome {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let mut cmd = Command::new(binary());
+    cmd.arg(verb)
+        .args(["--a", &cli_a.url(), "--b", &cli_b.url()])
+        .args(["--a-tls", "none", "--b-tls", "none"])
+        .arg("--state")
+        .arg(dir.join("imapmend-state.sqlite"))
+        .args(&args)
+        .env("IMAPMEND_A_PASSWORD", &cli_a.password)
+        .env("IMAPMEND_B_PASSWORD", &cli_b.password)
+        .env("XDG_STATE_HOME", dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let child = cmd.spawn().expect("spawn imapmend");
+    let pid = child.id();
+    // Read the pipes on another thread so a long report cannot block it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(output) => output.expect("collect imapmend output"),
+        Err(_) => {
+            // SAFETY: signalling the child we spawned, by its PID.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+            panic!("{label}: imapmend {verb} {args:?} ran for more than 120 s");
+        }
+    };
+    let outcome = Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    eprintln!(
+        "--- {label}: imapmend {verb} {} → {} in {:?}\n{}{}",
+        args.join(" "),
+        outcome.code,
+        started.elapsed(),
+        outcome.stdout,
+        outcome.stderr
+    );
+    outcome
 }
