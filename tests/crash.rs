@@ -17,10 +17,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::cli::{self, Outcome, Pair};
+use support::cli::{self, in_parallel, Outcome, Pair};
 use support::dovecot::{self, Kind, User};
 use support::generator::{Generator, Rng};
 use support::oracle::{self, SideState};
@@ -214,43 +213,6 @@ fn crash_case(k: usize, moment: Moment, label: &str) -> Result<(), String> {
         ));
     }
     assert_converged(&pair, &what)
-}
-
-/// Runs `cases` on `threads` threads; returns every failure.
-fn in_parallel<T: Send + 'static>(
-    cases: Vec<T>,
-    threads: usize,
-    run: fn(&T) -> Result<(), String>,
-) -> Vec<String> {
-    let queue = Arc::new(Mutex::new(cases));
-    let failures = Arc::new(Mutex::new(Vec::new()));
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let queue = queue.clone();
-            let failures = failures.clone();
-            std::thread::spawn(move || loop {
-                let Some(case) = queue.lock().unwrap().pop() else {
-                    return;
-                };
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&case)))
-                    .unwrap_or_else(|p| {
-                        Err(p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "panic".into()))
-                    });
-                if let Err(e) = result {
-                    failures.lock().unwrap().push(e);
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    let v = failures.lock().unwrap().clone();
-    v
 }
 
 #[test]

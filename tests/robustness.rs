@@ -26,7 +26,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::cli::{Outcome, Pair};
+use support::cli::{in_parallel, Outcome, Pair};
 use support::dovecot::{self, Kind};
 use support::generator::{Generator, Rng};
 use support::mailclient::MailClient;
@@ -238,42 +238,6 @@ fn aim(m: &Measured) -> Vec<(Dir, u64, String)> {
         }
     }
     points
-}
-
-/// Runs `cases` on `threads` threads; every failure, as text.
-fn in_parallel<T: Send + 'static>(
-    cases: Vec<T>,
-    threads: usize,
-    run: fn(&T) -> Result<(), String>,
-) -> Vec<String> {
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(cases));
-    let failures = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let (queue, failures) = (queue.clone(), failures.clone());
-            std::thread::spawn(move || loop {
-                let Some(case) = queue.lock().unwrap().pop() else {
-                    return;
-                };
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&case)))
-                    .unwrap_or_else(|p| {
-                        Err(p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "panic".into()))
-                    });
-                if let Err(e) = r {
-                    failures.lock().unwrap().push(e);
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    let v = failures.lock().unwrap().clone();
-    v
 }
 
 fn cut_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {

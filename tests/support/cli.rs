@@ -169,3 +169,41 @@ pub fn wait(mut child: Child, limit: Duration, what: &str) -> Outcome {
         took: started.elapsed(),
     }
 }
+
+/// Runs `cases` on `threads` threads; every failure (an `Err` or a panic),
+/// as text.
+pub fn in_parallel<T: Send + 'static>(
+    cases: Vec<T>,
+    threads: usize,
+    run: fn(&T) -> Result<(), String>,
+) -> Vec<String> {
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(cases));
+    let failures = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let queue = queue.clone();
+            let failures = failures.clone();
+            std::thread::spawn(move || loop {
+                let Some(case) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&case)))
+                    .unwrap_or_else(|p| {
+                        Err(p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "panic".into()))
+                    });
+                if let Err(e) = result {
+                    failures.lock().unwrap().push(e);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let v = failures.lock().unwrap().clone();
+    v
+}
