@@ -915,18 +915,6 @@ fn passwords_never_appear_in_output() {
 // Server refusals and size limits (E10, I9, I10, I11)
 // ---------------------------------------------------------------------------
 
-/// Puts a message straight into a user's Maildir (`cur/`, flags in the
-/// name), bypassing APPEND: how a zero-byte message, which Dovecot refuses
-/// to APPEND, gets onto a server at all.
-fn put_in_maildir(user: &support::dovecot::User, name: &str, bytes: &[u8], flags: &str) {
-    use std::os::unix::fs::MetadataExt;
-    let cur = user.maildir().join("cur");
-    let owner = std::fs::metadata(&cur).expect("the user's Maildir exists");
-    let path = cur.join(format!("1700000000.M1P1.{name}:2,{flags}"));
-    std::fs::write(&path, bytes).unwrap();
-    std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
-}
-
 /// A message B refuses (Dovecot: "Can't save a zero byte message") is
 /// reported per message with the server's words and the other copies go
 /// through (`sync --json` reports that copy as refused, with the server's
@@ -941,7 +929,8 @@ fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
     let ok1 = msg("ok1", 700);
     ca.append("INBOX", &ok1, &[], Some(DATE));
     ca.logout();
-    put_in_maildir(&a, "zero", b"", "S");
+    // Dovecot refuses to APPEND a zero-byte message: it goes in as a file.
+    a.put_in_maildir([("zero", &b""[..], "S")]);
     let mut cb = b.client();
     let ok2 = msg("ok2", 700);
     cb.append("INBOX", &ok2, &["\\Flagged"], Some(DATE));
