@@ -49,6 +49,17 @@ pub struct AccountPair {
     pub a_password_env: Option<String>,
     #[serde(default)]
     pub b_password_env: Option<String>,
+    /// A command printing an OAuth 2.0 access token for A (`--a-oauth2-token-command`).
+    #[serde(default)]
+    pub a_oauth2_token_command: Option<String>,
+    #[serde(default)]
+    pub b_oauth2_token_command: Option<String>,
+    /// A command whose stdin/stdout carry A's IMAP session (`--a-tunnel`);
+    /// `a` still names the account (and the snapshot).
+    #[serde(default)]
+    pub a_tunnel: Option<String>,
+    #[serde(default)]
+    pub b_tunnel: Option<String>,
     /// This pair's snapshot; default: named after both endpoints.
     #[serde(default)]
     pub state: Option<PathBuf>,
@@ -179,6 +190,10 @@ fn read_csv(path: &Path, text: &str) -> Result<Vec<AccountPair>, String> {
             &mut pair.b_password_command,
             &mut pair.a_password_env,
             &mut pair.b_password_env,
+            &mut pair.a_oauth2_token_command,
+            &mut pair.b_oauth2_token_command,
+            &mut pair.a_tunnel,
+            &mut pair.b_tunnel,
         ] {
             blank(o);
         }
@@ -297,28 +312,9 @@ fn run_pair(exe: &Path, run: &BatchRun, pair: &AccountPair) -> PairOutcome {
         stderr: String::new(),
     };
     let mut cmd = Command::new(exe);
-    cmd.arg(&run.verb)
-        .arg("--json")
-        .args(["--a", &pair.a, "--b", &pair.b]);
+    cmd.arg(&run.verb).arg("--json").args(pair_arguments(pair));
     if let Some(config) = &run.config {
         cmd.arg("--config").arg(config);
-    }
-    for (flag, value) in [
-        ("--a-password-file", &pair.a_password_file),
-        ("--b-password-file", &pair.b_password_file),
-        ("--state", &pair.state),
-    ] {
-        if let Some(v) = value {
-            cmd.arg(flag).arg(v);
-        }
-    }
-    for (flag, value) in [
-        ("--a-password-command", &pair.a_password_command),
-        ("--b-password-command", &pair.b_password_command),
-    ] {
-        if let Some(v) = value {
-            cmd.arg(flag).arg(v);
-        }
     }
     for (target, var) in [
         ("IMAPMEND_A_PASSWORD", &pair.a_password_env),
@@ -375,6 +371,38 @@ fn run_pair(exe: &Path, run: &BatchRun, pair: &AccountPair) -> PairOutcome {
         let _ = std::fs::write(dir.join(format!("{stem}.err")), &output.stderr);
     }
     outcome
+}
+
+/// The pair's own options on the child's command line: the endpoints and
+/// the columns that name files or commands (never a password: those travel
+/// through the environment).
+fn pair_arguments(pair: &AccountPair) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = ["--a", &pair.a, "--b", &pair.b]
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    for (flag, value) in [
+        ("--a-password-file", &pair.a_password_file),
+        ("--b-password-file", &pair.b_password_file),
+        ("--state", &pair.state),
+    ] {
+        if let Some(v) = value {
+            args.extend([flag.into(), v.into()]);
+        }
+    }
+    for (flag, value) in [
+        ("--a-password-command", &pair.a_password_command),
+        ("--b-password-command", &pair.b_password_command),
+        ("--a-oauth2-token-command", &pair.a_oauth2_token_command),
+        ("--b-oauth2-token-command", &pair.b_oauth2_token_command),
+        ("--a-tunnel", &pair.a_tunnel),
+        ("--b-tunnel", &pair.b_tunnel),
+    ] {
+        if let Some(v) = value {
+            args.extend([flag.into(), v.into()]);
+        }
+    }
+    args
 }
 
 /// Runs the child to its end, or kills it at `timeout` (imapmend is
@@ -670,6 +698,36 @@ mod tests {
         .unwrap();
         let pairs = read_list(&toml).unwrap();
         assert_eq!(pairs[0].state, Some(dir.path().join("s/carol.sqlite")));
+    }
+
+    #[test]
+    fn batch_passes_token_and_tunnel_columns_as_options_and_leaves_blank_cells_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("accounts.csv");
+        std::fs::write(
+            &csv,
+            "a,b,a_tunnel,b_oauth2_token_command,a_oauth2_token_command,b_tunnel\n\
+             imap://x@o,imaps://x@n,ssh o imapd,oauth2-token x,,\n",
+        )
+        .unwrap();
+        let pairs = read_list(&csv).unwrap();
+        let args: Vec<String> = pair_arguments(&pairs[0])
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "--a",
+                "imap://x@o",
+                "--b",
+                "imaps://x@n",
+                "--b-oauth2-token-command",
+                "oauth2-token x",
+                "--a-tunnel",
+                "ssh o imapd",
+            ]
+        );
     }
 
     #[test]

@@ -93,7 +93,8 @@ own snapshot; the options after `--` go to every one of them, e.g.
   imapmend batch sync accounts.csv --jobs 8 --shard 0/4 -- --a-tls starttls --max-delete 20%
 CSV columns (header row; a and b required): name, a, b, a_password_file,
 b_password_file, a_password_command, b_password_command, a_password_env,
-b_password_env, state. TOML: the same keys in [[pair]] tables.
+b_password_env, a_oauth2_token_command, b_oauth2_token_command, a_tunnel,
+b_tunnel, state. TOML: the same keys in [[pair]] tables.
 Exit code: 0 all pairs 0; otherwise the worst of 4 > 2 > 1, a pair that could
 not run counting as 2; 3 only when no pair could run.";
 

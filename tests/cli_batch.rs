@@ -155,6 +155,34 @@ fn batch_shards_split_a_toml_list_without_overlap_and_check_in_json() {
     assert_eq!(seen, (0..6).map(|i| format!("p{i}")).collect::<Vec<_>>());
 }
 
+/// A pair whose A is reached through a tunnel column: no password for A
+/// at all (the tunnel greets with PREAUTH), B over TCP.
+#[test]
+fn batch_reaches_a_through_its_tunnel_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = seeded_pair(20);
+    std::fs::write(dir.path().join("b.pw"), &b.password).unwrap();
+    std::fs::write(
+        dir.path().join("list.csv"),
+        format!(
+            "name,a,b,a_tunnel,b_password_file\ntunnelled,{},{},\"{}\",b.pw\n",
+            a.url(),
+            b.url(),
+            a.imap_tunnel().replace('"', "\"\"")
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = batch(
+        dir.path(),
+        &["batch", "sync", "list.csv", "--", "--b-tls", "none"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("copied 0→A 1→B"), "{stdout}");
+    let sa = oracle::read_side(&a);
+    assert_eq!(sa.len(), 1);
+    oracle::assert_sides_equal(&sa, &oracle::read_side(&b));
+}
+
 #[test]
 fn batch_refuses_a_broken_list_with_exit_3() {
     let dir = tempfile::tempdir().unwrap();

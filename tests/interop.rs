@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use support::cli::Pair;
 use support::dovecot::{self, Kind, User};
 use support::mailclient::MailClient;
@@ -22,23 +20,6 @@ fn message(n: u32) -> Vec<u8> {
          Message-ID: <tunnel-{n}@example.org>\r\n\r\nbody {n}\r\n"
     )
     .into_bytes()
-}
-
-/// The config file of the server `user` lives on.
-fn server_config(user: &User) -> PathBuf {
-    let dir = user.home.parent().and_then(|p| p.parent()).expect("home");
-    dir.join("dovecot.conf")
-}
-
-/// `imap -c CONF -u USER`: Dovecot's IMAP process on the user's Maildir,
-/// without any network (the user is looked up in the running server's
-/// userdb; as root, the process drops to the mail user itself).
-fn imap_tunnel(user: &User) -> String {
-    format!(
-        "exec /usr/lib/dovecot/imap -c '{}' -u '{}'",
-        server_config(user).display(),
-        user.name
-    )
 }
 
 fn seed(client: &mut MailClient, range: std::ops::Range<u32>, flags: &[&str]) {
@@ -59,7 +40,7 @@ fn tunnel_endpoint_syncs_with_a_tcp_endpoint_without_a_password() {
         let mut cb = b.client();
         seed(&mut cb, 20..22, &["\\Answered"]);
     }
-    let tunnel = imap_tunnel(&a);
+    let tunnel = a.imap_tunnel();
     let pair = Pair::new(&a, &b);
     let run = |verb: &str| {
         let mut cmd = pair.command(verb, &["--a-tunnel", &tunnel], &[]);

@@ -210,11 +210,27 @@ impl User {
         }
     }
 
+    /// The directory of the user's server (config, log, homes).
+    fn server_dir(&self) -> &Path {
+        self.home.parent().and_then(Path::parent).expect("home")
+    }
+
     /// The log of the user's server (all its users), with one line per
     /// saved, copied or expunged message (Dovecot's mail_log plugin).
     pub fn server_log(&self) -> String {
-        let dir = self.home.parent().and_then(Path::parent).expect("home");
-        std::fs::read_to_string(dir.join("dovecot.log")).unwrap_or_default()
+        std::fs::read_to_string(self.server_dir().join("dovecot.log")).unwrap_or_default()
+    }
+
+    /// A tunnel command for `--a-tunnel`: `imap -c CONF -u USER`, Dovecot's
+    /// IMAP process on the user's Maildir without any network (the user is
+    /// looked up in the running server's userdb; as root, the process drops
+    /// to the mail user itself). It greets with PREAUTH.
+    pub fn imap_tunnel(&self) -> String {
+        format!(
+            "exec /usr/lib/dovecot/imap -c '{}' -u '{}'",
+            self.server_dir().join("dovecot.conf").display(),
+            self.name
+        )
     }
 
     /// A logged-in test client for this user.
