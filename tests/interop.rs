@@ -10,7 +10,7 @@
 mod support;
 
 use support::cli::Pair;
-use support::dovecot::{self, Kind, User};
+use support::dovecot::{self, Kind};
 use support::mailclient::MailClient;
 use support::oracle;
 
