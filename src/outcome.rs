@@ -233,6 +233,7 @@ mod tests {
             fingerprint: Fingerprint([0; 32]),
             base: None,
             mode: ExpungeMode::Expunge,
+            reason: crate::plan::ExpungeReason::Proven,
         }
     }
 

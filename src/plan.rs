@@ -186,7 +186,23 @@ pub enum ExpungeMode {
     FlagOnly,
 }
 
-/// Remove a message whose partner was proven expunged on the other side.
+/// Why a message is to be expunged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpungeReason {
+    /// Its partner was proven expunged on the other side.
+    Proven,
+    /// `--verify` found it damaged; its partner is copied in again.
+    Damaged,
+    /// On a restored side, its content was expunged earlier (tombstone).
+    Tombstone,
+    /// Only on a restored side, dropped by `--drop-restored-extras`.
+    RestoredExtra,
+    /// Only on a one-way target, removed by `--delete-extra`.
+    OneWayExtra,
+}
+
+/// Remove a message from one side, for the [`ExpungeReason`] given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Expunge {
     /// The side the message is removed from.
@@ -198,6 +214,7 @@ pub struct Expunge {
     /// The pair's agreed flags, kept while the expunge is pending.
     pub base: Option<FlagSet>,
     pub mode: ExpungeMode,
+    pub reason: ExpungeReason,
 }
 
 /// A flag removed from too many messages of one side at once.

@@ -21,7 +21,7 @@ use crate::model::Side;
 use crate::plan::Plan;
 use crate::reconcile::{agreement, reconcile, Policy, ReconcileInput};
 use crate::report::{exit, Report};
-use crate::skip::{known_refusals, skip_copies, CopyLimits};
+use crate::skip::{keep_uncopyable_extras, known_refusals, skip_copies, CopyLimits};
 use crate::snapshot::{MessageStatusRecord, PendingIntent, Snapshot, SnapshotError};
 
 /// Runs the job and returns the process exit code. Everything the operator
@@ -303,7 +303,7 @@ async fn session(
         }
         Command::Plan => {
             let mut plan = reconcile(&gathered.input, &policy(job));
-            skip_unsendable(&mut plan, job, conns, snapshot).await;
+            skip_unsendable(&mut plan, &gathered.input, job, conns, snapshot).await;
             crate::logging::plan_decisions(&plan);
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let pending = if plan.has_actions() {
@@ -331,7 +331,7 @@ async fn session(
         }
         Command::Sync => {
             let mut plan = reconcile(&gathered.input, &policy(job));
-            skip_unsendable(&mut plan, job, conns, snapshot).await;
+            skip_unsendable(&mut plan, &gathered.input, job, conns, snapshot).await;
             crate::logging::plan_decisions(&plan);
             if let Err(code) = crate::reviewed::check_expected(job, &plan, &report.endpoints) {
                 return Session::Done(code);
@@ -433,10 +433,12 @@ fn policy(job: &Job) -> Policy {
 }
 
 /// Takes out of the plan the copies that are not to be sent: over
-/// `--max-size`, over the target's APPENDLIMIT, or refused earlier (see
+/// `--max-size`, over the target's APPENDLIMIT, or refused earlier; and
+/// keeps the restored side's extras that could not have been copied (see
 /// [`crate::skip`]).
 async fn skip_unsendable(
     plan: &mut Plan,
+    input: &ReconcileInput,
     job: &Job,
     conns: &mut [Connection; 2],
     snapshot: &Snapshot,
@@ -452,7 +454,10 @@ async fn skip_unsendable(
     // each existing mailbox that is to receive copies.
     for mb in &plan.mailboxes {
         for target in Side::BOTH {
-            let receives = mb.copies.iter().any(|c| c.from != target);
+            let receives = mb.copies.iter().any(|c| c.from != target)
+                || mb.expunges.iter().any(|e| {
+                    e.side != target && e.reason == crate::plan::ExpungeReason::RestoredExtra
+                });
             let wire = mb.wire[target.index()].as_deref();
             let known = limits.append_limit[target.index()].is_some();
             let renamed_here = mb.rename.as_ref().is_some_and(|r| r.side == target);
@@ -474,6 +479,7 @@ async fn skip_unsendable(
         }
     }
     skip_copies(plan, &limits, &statuses);
+    keep_uncopyable_extras(plan, input, &limits, &statuses);
 }
 
 /// The snapshot's message statuses (earlier refusals among them).

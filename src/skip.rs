@@ -17,7 +17,7 @@
 //! it skipped before.
 
 use crate::model::{Side, Uid};
-use crate::plan::{Plan, SkipReason, Skipped};
+use crate::plan::{ExpungeReason, Plan, SkipReason, Skipped};
 use crate::reconcile::agreement::MailboxAgreement;
 use crate::reconcile::ReconcileInput;
 use crate::snapshot::{MessageStatus, MessageStatusRecord};
@@ -37,68 +37,143 @@ pub struct CopyLimits {
     pub retry_refused: bool,
 }
 
+/// Why a copy of a message to the other side is not to be sent: the limits
+/// of this run and the refusals the snapshot remembers.
+struct Unsendable<'a> {
+    limits: &'a CopyLimits,
+    /// (mailbox, source side, UIDVALIDITY, UID) → the target's words.
+    refused: HashMap<(&'a str, Side, u32, Uid), &'a str>,
+}
+
+impl<'a> Unsendable<'a> {
+    fn new(limits: &'a CopyLimits, statuses: &'a [MessageStatusRecord]) -> Unsendable<'a> {
+        let mut refused = HashMap::new();
+        if !limits.retry_refused {
+            for s in statuses
+                .iter()
+                .filter(|s| s.status == MessageStatus::Refused)
+            {
+                let why = s.reason.as_deref().unwrap_or("no reason recorded");
+                refused.insert((s.mailbox.as_str(), s.side, s.uidvalidity, s.uid), why);
+            }
+        }
+        Unsendable { limits, refused }
+    }
+
+    /// Why the message `uid` of `mailbox` on `from` would not be copied to
+    /// the other side, if it would not.
+    fn why(
+        &self,
+        mailbox: &str,
+        from: Side,
+        uidvalidity: u32,
+        uid: Uid,
+        size: u32,
+    ) -> Option<(SkipReason, String)> {
+        let target = from.other();
+        let size = u64::from(size);
+        if let Some(max) = self.limits.max_size.filter(|m| size > *m) {
+            return Some((
+                SkipReason::MaxSize,
+                format!("larger than --max-size ({max} bytes)"),
+            ));
+        }
+        if let Some(limit) = self
+            .limits
+            .mailbox_limit
+            .get(&(mailbox.to_string(), target))
+            .copied()
+            .or(self.limits.append_limit[target.index()])
+            .filter(|l| size > *l)
+        {
+            return Some((
+                SkipReason::AppendLimit,
+                format!("larger than {target}'s APPENDLIMIT ({limit} bytes)"),
+            ));
+        }
+        self.refused
+            .get(&(mailbox, from, uidvalidity, uid))
+            .map(|words| {
+                (
+                    SkipReason::Refused,
+                    format!(
+                        "{target} refused it on an earlier run: {words} \
+                         (tried again when it changes, or with --retry-refused)"
+                    ),
+                )
+            })
+    }
+}
+
 /// Moves the copies that are not to be sent from `copies` to `skipped`.
 /// `statuses` are the snapshot's message statuses (only `refused` ones on
 /// the copy's source side, same UIDVALIDITY and UID, count).
 pub fn skip_copies(plan: &mut Plan, limits: &CopyLimits, statuses: &[MessageStatusRecord]) {
-    let mut refused: HashMap<(&str, Side, u32, Uid), &str> = HashMap::new();
-    if !limits.retry_refused {
-        for s in statuses
-            .iter()
-            .filter(|s| s.status == MessageStatus::Refused)
-        {
-            let why = s.reason.as_deref().unwrap_or("no reason recorded");
-            refused.insert((&s.mailbox, s.side, s.uidvalidity, s.uid), why);
-        }
-    }
+    let unsendable = Unsendable::new(limits, statuses);
     for mb in &mut plan.mailboxes {
         let copies = std::mem::take(&mut mb.copies);
         for copy in copies {
-            let target = copy.from.other();
-            let size = u64::from(copy.size);
             let uidvalidity = mb.uidvalidity[copy.from.index()].unwrap_or(0);
-            let skip = |why: SkipReason, reason: String| Skipped {
-                from: copy.from,
-                uid: copy.uid,
-                fingerprint: copy.fingerprint,
-                size: copy.size,
-                why,
-                reason,
-            };
-            let skipped = if let Some(max) = limits.max_size.filter(|m| size > *m) {
-                Some(skip(
-                    SkipReason::MaxSize,
-                    format!("larger than --max-size ({max} bytes)"),
-                ))
-            } else if let Some(limit) = limits
-                .mailbox_limit
-                .get(&(mb.name.clone(), target))
-                .copied()
-                .or(limits.append_limit[target.index()])
-                .filter(|l| size > *l)
-            {
-                Some(skip(
-                    SkipReason::AppendLimit,
-                    format!("larger than {target}'s APPENDLIMIT ({limit} bytes)"),
-                ))
-            } else {
-                refused
-                    .get(&(mb.name.as_str(), copy.from, uidvalidity, copy.uid))
-                    .map(|words| {
-                        skip(
-                            SkipReason::Refused,
-                            format!(
-                                "{target} refused it on an earlier run: {words} \
-                                 (tried again when it changes, or with --retry-refused)"
-                            ),
-                        )
-                    })
-            };
-            match skipped {
-                Some(s) => mb.skipped.push(s),
+            match unsendable.why(&mb.name, copy.from, uidvalidity, copy.uid, copy.size) {
+                Some((why, reason)) => mb.skipped.push(Skipped {
+                    from: copy.from,
+                    uid: copy.uid,
+                    fingerprint: copy.fingerprint,
+                    size: copy.size,
+                    why,
+                    reason,
+                }),
                 None => mb.copies.push(copy),
             }
         }
+    }
+}
+
+/// `--drop-restored-extras` takes a message found only on a restored side
+/// for one deleted since the backup — reasoning that it would be on the
+/// other side otherwise. A message that could never be copied there (too
+/// large for it, or refused by it) is only on one side for that reason: its
+/// absence proves nothing, so it is kept, and the plan says why.
+pub fn keep_uncopyable_extras(
+    plan: &mut Plan,
+    input: &ReconcileInput,
+    limits: &CopyLimits,
+    statuses: &[MessageStatusRecord],
+) {
+    let unsendable = Unsendable::new(limits, statuses);
+    for mb in &mut plan.mailboxes {
+        let Some(listed) = input.mailboxes.iter().find(|m| m.name == mb.name) else {
+            continue;
+        };
+        let mut kept = Vec::new();
+        mb.expunges.retain(|e| {
+            if e.reason != ExpungeReason::RestoredExtra {
+                return true;
+            }
+            let Some(listing) = listed.sides[e.side.index()].as_ref() else {
+                return true;
+            };
+            let size = listing
+                .messages
+                .iter()
+                .find(|m| m.uid == e.uid)
+                .map_or(0, |m| m.size);
+            let uidvalidity = listing.status.uidvalidity;
+            match unsendable.why(&mb.name, e.side, uidvalidity, e.uid, size) {
+                Some((_, reason)) => {
+                    kept.push(format!(
+                        "UID {} only on restored {} kept despite --drop-restored-extras: {reason}, \
+                         so its absence on {} proves nothing",
+                        e.uid,
+                        e.side,
+                        e.side.other()
+                    ));
+                    false
+                }
+                None => true,
+            }
+        });
+        mb.notes.extend(kept);
     }
 }
 

@@ -16,7 +16,8 @@ use super::{BasePair, Evidence, MailboxInput, Policy};
 use crate::config::DeleteMode;
 use crate::model::{Fingerprint, Flag, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
 use crate::plan::{
-    Conflict, Copy, Expunge, ExpungeMode, FlagChange, MailboxPlan, PlannedPair, WithheldFlag,
+    Conflict, Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, MailboxPlan, PlannedPair,
+    WithheldFlag,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -245,6 +246,7 @@ fn gone_from(
         fingerprint: base_pair.fingerprint,
         base: base_pair.flags.clone(),
         mode,
+        reason: ExpungeReason::Proven,
     });
 }
 
@@ -292,6 +294,7 @@ fn replace_damaged(
         fingerprint: damaged.fingerprint,
         base: None,
         mode,
+        reason: ExpungeReason::Damaged,
     });
 }
 
@@ -356,6 +359,11 @@ fn unpaired_to_copy<'a>(
             fingerprint: m.fingerprint,
             base: None,
             mode,
+            reason: if gone_elsewhere {
+                ExpungeReason::Tombstone
+            } else {
+                ExpungeReason::RestoredExtra
+            },
         });
     }
     let other = side.other();
@@ -410,6 +418,7 @@ fn extras_on_target(
             fingerprint: m.fingerprint,
             base: None,
             mode,
+            reason: ExpungeReason::OneWayExtra,
         });
     }
 }

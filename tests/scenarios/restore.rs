@@ -280,3 +280,52 @@ fn restored_b_before_any_snapshot() {
         .expect("INBOX: m1(\\Seen) m2(\\Deleted) m3(\\Flagged) m4()")
         .run();
 }
+
+/// `--drop-restored-extras` drops what is only on the restored side (m2,
+/// expunged on both since the backup; no tombstones here) but keeps `big`,
+/// which is only on B because it is larger than `--max-size`: it was
+/// never copied, so its absence on A proves nothing.
+#[test]
+fn restored_b_drops_its_extras_but_keeps_what_could_never_be_copied() {
+    let mut big = b"From: Big <big@example.org>\r\nSubject: over the limit\r\n\
+Message-ID: <big@scenarios.imapmend.test>\r\n\r\n"
+        .to_vec();
+    big.extend(std::iter::repeat_n(b"0123456789abcdef\r\n".as_slice(), 100).flatten());
+    let limit = ["--max-size", "1000", "--no-tombstones"];
+    Case::new("--drop-restored-extras keeps the uncopyable")
+        .content("big", big)
+        .args(&[
+            "--restored",
+            "b",
+            "--drop-restored-extras",
+            "--max-size",
+            "1000",
+            "--no-tombstones",
+        ])
+        .snapshot("INBOX: m1() m2() m3()")
+        .b("INBOX: m1() m2() m3() big()")
+        .run_between("sync", &limit, 0, &["larger than --max-size"])
+        .backup_b()
+        .a("INBOX: m1() m3()")
+        .run_between("sync", &limit, 0, &[])
+        .b_is("INBOX: m1() m3() big()")
+        .restore_b()
+        .suspect(Which::B, &[])
+        .plan_before(
+            1,
+            Some(|run, report| {
+                let inbox = planned(report, "INBOX");
+                let expunges = inbox["expunges"].as_array().unwrap();
+                assert_eq!(expunges.len(), 1, "{}\n{inbox:#}", run.what);
+                assert_eq!(expunges[0]["reason"], "restored-extra");
+                assert_eq!(count(inbox, "copies"), 0, "{}\n{inbox:#}", run.what);
+                let notes = inbox["notes"].to_string();
+                assert!(notes.contains("proves nothing"), "{notes}");
+            }),
+        )
+        .untouched(Which::A)
+        .expect_a("INBOX: m1() m3()")
+        .expect_b("INBOX: m1() m3() big()")
+        .no_mirror()
+        .run();
+}
