@@ -64,12 +64,28 @@ pub struct ApplyOutcome {
     pub ledger: Ledger,
     /// A stop signal ended the run early (see [`crate::stop`]).
     pub stopped: bool,
+    /// What earlier apply attempts of this run reached, before a lost
+    /// connection made it list and plan again (for `sync --json`).
+    #[serde(skip)]
+    pub earlier_actions: Vec<crate::outcome::ActionOutcome>,
+    /// How many earlier apply attempts there were.
+    #[serde(skip)]
+    pub earlier_attempts: u32,
 }
 
 impl ApplyOutcome {
+    /// Ends apply attempt number `attempt`, cut short by a lost connection:
+    /// what it reached of `plan` is kept as that attempt's actions.
+    pub fn end_attempt(&mut self, plan: &crate::plan::Plan, attempt: u32) {
+        let ledger = std::mem::take(&mut self.ledger);
+        let reached = crate::outcome::outcomes(plan, &ledger).reached(attempt);
+        self.earlier_actions.extend(reached);
+        self.earlier_attempts += 1;
+    }
+
     /// Adds what an earlier attempt of the same run did (before a lost
-    /// connection made the run list again): counts add up, its failures
-    /// and notes come first.
+    /// connection made the run list again): counts add up, its failures,
+    /// notes and actions come first.
     pub fn absorb(&mut self, earlier: ApplyOutcome) {
         let add = |a: &mut [usize; 2], b: [usize; 2]| {
             a[0] += b[0];
@@ -89,6 +105,9 @@ impl ApplyOutcome {
         self.failures.extend(failures);
         let notes = std::mem::replace(&mut self.notes, earlier.notes);
         self.notes.extend(notes);
+        let actions = std::mem::replace(&mut self.earlier_actions, earlier.earlier_actions);
+        self.earlier_actions.extend(actions);
+        self.earlier_attempts += earlier.earlier_attempts;
         self.stopped |= earlier.stopped;
     }
 }

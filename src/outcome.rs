@@ -108,6 +108,9 @@ pub struct ActionOutcome {
     pub status: &'static str,
     /// Why refused or skipped.
     pub detail: Option<String>,
+    /// Which apply attempt of the run this was (1 = the first): a lost
+    /// connection makes the run list, plan and apply again.
+    pub attempt: u32,
 }
 
 /// How many actions ended each way.
@@ -119,11 +122,50 @@ pub struct Totals {
     pub not_attempted: usize,
 }
 
+impl Totals {
+    fn count(&mut self, status: &str) {
+        *match status {
+            "done" => &mut self.done,
+            "refused" => &mut self.refused,
+            "skipped" => &mut self.skipped,
+            _ => &mut self.not_attempted,
+        } += 1;
+    }
+}
+
 /// Every planned action with its outcome, in plan order, and the totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Outcomes {
     pub actions: Vec<ActionOutcome>,
     pub totals: Totals,
+}
+
+impl Outcomes {
+    /// What this attempt reached (done, refused or skipped), numbered
+    /// `attempt`: kept when the connection is lost, since the next attempt
+    /// plans afresh and no longer lists what was done.
+    pub fn reached(self, attempt: u32) -> Vec<ActionOutcome> {
+        self.actions
+            .into_iter()
+            .filter(|a| a.status != "not_attempted")
+            .map(|a| ActionOutcome { attempt, ..a })
+            .collect()
+    }
+
+    /// The final attempt's outcomes (numbered `attempt`) after what the
+    /// earlier attempts reached, with totals over all of them.
+    pub fn after(self, earlier: &[ActionOutcome], attempt: u32) -> Outcomes {
+        let mut out = Outcomes::default();
+        let last = self
+            .actions
+            .into_iter()
+            .map(|a| ActionOutcome { attempt, ..a });
+        for a in earlier.iter().cloned().chain(last) {
+            out.totals.count(a.status);
+            out.actions.push(a);
+        }
+        out
+    }
 }
 
 const WITHHELD: &str = "withheld by the mass-deletion guard";
@@ -142,13 +184,7 @@ pub fn outcomes(plan: &Plan, ledger: &Ledger) -> Outcomes {
             Some(Status::Skipped(why)) => ("skipped", Some(why)),
             None => ("not_attempted", None),
         };
-        let t = &mut out.totals;
-        *match status {
-            "done" => &mut t.done,
-            "refused" => &mut t.refused,
-            "skipped" => &mut t.skipped,
-            _ => &mut t.not_attempted,
-        } += 1;
+        out.totals.count(status);
         out.actions.push(ActionOutcome {
             mailbox: mailbox.to_string(),
             action,
@@ -156,6 +192,7 @@ pub fn outcomes(plan: &Plan, ledger: &Ledger) -> Outcomes {
             uid,
             status,
             detail,
+            attempt: 1,
         });
     };
     for mb in &plan.mailboxes {
@@ -301,5 +338,45 @@ mod tests {
                 not_attempted: 2
             }
         );
+    }
+
+    #[test]
+    fn earlier_attempts_keep_what_they_reached_and_are_numbered() {
+        let plan_of = |uids: &[Uid]| Plan {
+            schema_version: crate::plan::SCHEMA_VERSION,
+            mailboxes: vec![MailboxPlan {
+                name: "INBOX".into(),
+                copies: uids.iter().map(|&u| copy(u)).collect(),
+                ..MailboxPlan::default()
+            }],
+            notes: Vec::new(),
+            subscriptions: Vec::new(),
+            subscriptions_agreed: Vec::new(),
+        };
+        let done = |uid: Uid| {
+            let mut ledger = Ledger::default();
+            ledger.copies("INBOX", &[&copy(uid)], &Status::Done);
+            ledger
+        };
+        // Attempt 1 copied 1 of 1, 2, 3; attempt 2 copied 2 of 2, 3; the
+        // last attempt copied 3.
+        let mut earlier = outcomes(&plan_of(&[1, 2, 3]), &done(1)).reached(1);
+        earlier.extend(outcomes(&plan_of(&[2, 3]), &done(2)).reached(2));
+        let got = outcomes(&plan_of(&[3]), &done(3)).after(&earlier, 3);
+        let seen: Vec<(Option<Uid>, &str, u32)> = got
+            .actions
+            .iter()
+            .map(|a| (a.uid, a.status, a.attempt))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some(1), "done", 1),
+                (Some(2), "done", 2),
+                (Some(3), "done", 3)
+            ]
+        );
+        assert_eq!(got.totals.done, 3);
+        assert_eq!(got.totals.not_attempted, 0);
     }
 }

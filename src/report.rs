@@ -75,7 +75,8 @@ impl Report<'_> {
     /// Each planned action's outcome, when the plan was applied.
     pub fn outcome(&self) -> Option<crate::outcome::Outcomes> {
         let (plan, applied) = (self.plan?, self.applied?);
-        Some(crate::outcome::outcomes(plan, &applied.ledger))
+        let last = crate::outcome::outcomes(plan, &applied.ledger);
+        Some(last.after(&applied.earlier_actions, applied.earlier_attempts + 1))
     }
 
     /// The human form: tables, details, totals and a verdict.

@@ -348,6 +348,7 @@ async fn session(
                         f.mailbox, f.side, f.action, f.error
                     ));
                 }
+                outcome.end_attempt(&plan, earlier.earlier_attempts + 1);
                 earlier.absorb(outcome);
                 return Session::Lost(why);
             }

@@ -334,6 +334,47 @@ fn with_no_retries_a_cut_fails_the_mailbox_and_a_rerun_converges() {
     s.converged("no retries").unwrap();
 }
 
+/// `sync --json` through a cut that lands while B's new mail is appended
+/// to A: the run reconnects and applies a second plan, and its outcome
+/// lists what the first attempt had done (the copies to B, no longer in the
+/// second plan) as attempt 1, then the second attempt's actions: every
+/// copy appears done exactly once.
+#[test]
+fn sync_json_after_a_reconnect_reports_every_attempt() {
+    let m = measure();
+    let lits = proxy::literals(&m.to_server, 100_000);
+    let after = (lits[0].0 + lits[0].1 / 2) as u64;
+    let s = scenario();
+    s.proxy.arm(Fault::Cut {
+        dir: Dir::ToServer,
+        after,
+    });
+    let out = s
+        .pair
+        .run_within("sync", &["--json"], &[], Duration::from_secs(60));
+    assert_eq!(s.proxy.faults_fired(), 1, "{}", out.describe());
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    s.converged("json after a reconnect").unwrap();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON report");
+    let actions = report["outcome"]["actions"].as_array().unwrap();
+    let done_copies_to = |side: &str| {
+        actions
+            .iter()
+            .filter(|a| a["action"] == "copy" && a["side"] == side && a["status"] == "done")
+            .count()
+    };
+    assert_eq!(done_copies_to("B"), 3, "{:#}", report["outcome"]);
+    assert_eq!(done_copies_to("A"), 3, "{:#}", report["outcome"]);
+    for attempt in [1, 2] {
+        assert!(
+            actions.iter().any(|a| a["attempt"] == attempt),
+            "no action of attempt {attempt}: {:#}",
+            report["outcome"]
+        );
+    }
+    assert_eq!(report["outcome"]["totals"]["not_attempted"], 0);
+}
+
 fn stall_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
     let what = format!("stall {dir:?} after {after} bytes ({why})");
     let s = scenario();
