@@ -243,12 +243,19 @@ async fn list_side(
         return Ok(None);
     };
     let err = |e: ImapError| e.to_string();
-    let status = match conn.select(wire, read_only).await {
+    let mut status = match conn.select(wire, read_only).await {
         // Listed, yet the server says it does not exist: it holds nothing,
         // like a \Noselect parent.
         Err(e) if e.says_nonexistent() => return Ok(None),
         other => other.map_err(err)?,
     };
+    if read_only {
+        // EXAMINE cannot tell what a sync may store: plan and check judge
+        // by what the last sync's SELECT said.
+        status.permanent_flags = record
+            .and_then(|r| r.sides[side.index()].as_ref())
+            .and_then(|s| s.permanent_flags.clone());
+    }
     let saved = record.and_then(|r| {
         let s = r.sides[side.index()].as_ref()?;
         // A UID the snapshot knows must stay below UIDNEXT.

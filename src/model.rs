@@ -471,20 +471,24 @@ pub struct MailboxStatus {
     pub exists: u32,
     /// None when the side has no CONDSTORE or answered NOMODSEQ.
     pub highestmodseq: Option<u64>,
-    /// PERMANENTFLAGS as listed; `\*` means new keywords may be created.
-    pub permanent_flags: Vec<String>,
+    /// PERMANENTFLAGS as a SELECT listed them; `\*` means new keywords may
+    /// be created. None when not known: the server sent none (RFC 3501
+    /// §7.1: then every flag is permanent), or the mailbox was opened with
+    /// EXAMINE, whose answer (`PERMANENTFLAGS ()` on every server) is about
+    /// the read-only session and says nothing about what a sync may store.
+    pub permanent_flags: Option<Vec<String>>,
 }
 
 impl MailboxStatus {
     /// Whether the side can keep this flag on a message (PERMANENTFLAGS).
-    /// A server that sent no PERMANENTFLAGS is taken to allow everything
-    /// (RFC 3501 §7.1: absent means all flags are permanent).
+    /// Unknown PERMANENTFLAGS are taken to allow everything (RFC 3501 §7.1:
+    /// absent means all flags are permanent).
     pub fn can_store(&self, flag: &Flag) -> bool {
-        if self.permanent_flags.is_empty() {
+        let Some(permanent) = &self.permanent_flags else {
             return true;
-        }
-        let listed = self.permanent_flags.iter().any(|p| Flag::new(p) == *flag);
-        listed || (!flag.is_system() && self.permanent_flags.iter().any(|p| p == "\\*"))
+        };
+        let listed = permanent.iter().any(|p| Flag::new(p) == *flag);
+        listed || (!flag.is_system() && permanent.iter().any(|p| p == "\\*"))
     }
 }
 

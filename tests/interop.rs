@@ -13,6 +13,7 @@ use support::cli::Pair;
 use support::dovecot::{self, Kind};
 use support::mailclient::MailClient;
 use support::oracle;
+use support::proxy::{Fault, Proxy};
 
 fn message(n: u32) -> Vec<u8> {
     format!(
@@ -195,14 +196,10 @@ fn dovecot_and_pymap_core_scenarios() {
 
 /// pymap's PERMANENTFLAGS under SELECT has no `\\*` (though it keeps
 /// keywords given in APPEND), so a keyword is never sent there and its
-/// absence must never read as a removal. `sync` (SELECT) gets that right;
-/// `plan` and `check` open mailboxes with EXAMINE, where every server
-/// answers `PERMANENTFLAGS ()` (read-only), and `MailboxStatus::can_store`
-/// (src/model.rs) takes an empty list for "everything storable" — so
-/// `plan` then proposes removing the keyword on the other side. Ignored
-/// until that is fixed (scripts/matrix runs it with --include-ignored).
+/// absence must never read as a removal — by `sync` (SELECT) nor by `plan`
+/// and `check`, which open mailboxes with EXAMINE and judge by the
+/// PERMANENTFLAGS the last sync's SELECT saw.
 #[test]
-#[ignore = "open bug: EXAMINE's PERMANENTFLAGS () is read as 'every flag storable' (src/model.rs can_store)"]
 fn pymap_unstorable_keyword_is_never_read_as_a_removal() {
     if !support::pymap::available() {
         return;
@@ -219,6 +216,41 @@ fn pymap_unstorable_keyword_is_never_read_as_a_removal() {
     let dovecot = oracle::read_side(&d);
     assert!(format!("{dovecot}").contains("$label1"), "{dovecot}");
     oracle::assert_sides_equal(&without_keyword(dovecot, "$label1"), &oracle::read_side(&p));
+}
+
+/// Takes `\\*` out of PERMANENTFLAGS: a server that keeps only the
+/// keywords a mailbox has already (Dovecot itself does so once a Maildir
+/// holds 26 keywords; pymap always).
+fn no_new_keywords(line: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(line);
+    if text.contains("[PERMANENTFLAGS (") {
+        text.replace(" \\*)]", ")]").into_bytes()
+    } else {
+        line.to_vec()
+    }
+}
+
+/// A's SELECT offers no new keywords, so `$Label1` from B is never sent
+/// there, and its absence on A is no removal. `plan` and `check` open with
+/// EXAMINE (`PERMANENTFLAGS ()` on Dovecot, as on every server) and must
+/// judge by what the sync's SELECT said, which the snapshot keeps: they
+/// find nothing to do, like `sync`.
+#[test]
+fn plan_and_check_judge_storable_keywords_by_the_last_select() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start(a.port);
+    let mut pair = Pair::new(&a, &b);
+    pair.a_port = proxy.port();
+    seed(&mut b.client(), 70..71, &["\\Flagged", "$Label1"]);
+    for verb in ["sync", "plan", "check", "sync", "plan"] {
+        // A fault is for one connection; each run makes one to A.
+        proxy.arm(Fault::Rewrite(no_new_keywords));
+        let out = pair.run(verb, &[], &[]);
+        assert_eq!(out.code, Some(0), "{verb}: {}", out.describe());
+    }
+    let on_b = oracle::read_side(&b);
+    assert!(format!("{on_b}").contains("$label1"), "{on_b}");
+    oracle::assert_sides_equal(&oracle::read_side(&a), &without_keyword(on_b, "$label1"));
 }
 
 /// `state` with `keyword` (lower case) taken off every message.

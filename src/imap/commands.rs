@@ -132,7 +132,7 @@ pub(crate) async fn select(
     let mut uidnext = None;
     let mut highestmodseq = None;
     let mut nomodseq = false;
-    let mut permanent_flags = Vec::new();
+    let mut permanent_flags = None;
     engine
         .run_one(cmd, &mut |_, u| {
             match u {
@@ -142,7 +142,10 @@ pub(crate) async fn select(
                     Some(Code::UidNext(v)) => uidnext = Some(*v),
                     Some(Code::HighestModSeq(v)) => highestmodseq = Some(*v),
                     Some(Code::NoModSeq) => nomodseq = true,
-                    Some(Code::PermanentFlags(f)) => permanent_flags = f.clone(),
+                    // EXAMINE's answer is about the read-only session.
+                    Some(Code::PermanentFlags(f)) if !read_only => {
+                        permanent_flags = Some(f.clone())
+                    }
                     _ => {}
                 },
                 _ => {}

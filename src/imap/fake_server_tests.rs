@@ -658,7 +658,7 @@ async fn fake_select_reads_condstore_state_and_asks_status_when_uidnext_is_missi
             uidnext: 31,
             exists: 7,
             highestmodseq: Some(12345678901),
-            permanent_flags: vec![],
+            permanent_flags: None,
         }
     );
     let st = c.select("Other", false).await.expect("select");

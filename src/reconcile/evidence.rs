@@ -260,7 +260,7 @@ mod tests {
             uidnext,
             exists: 0,
             highestmodseq: modseq,
-            permanent_flags: vec![],
+            permanent_flags: None,
         }
     }
 

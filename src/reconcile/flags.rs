@@ -153,7 +153,7 @@ mod tests {
     fn f10_absent_unstorable_keyword_is_not_a_removal() {
         let open = MailboxStatus::default();
         let closed = MailboxStatus {
-            permanent_flags: vec!["\\Seen".into()],
+            permanent_flags: Some(vec!["\\Seen".into()]),
             ..Default::default()
         };
         let (base, a, b) = (fs("\\Seen NonJunk"), fs("\\Seen NonJunk"), fs("\\Seen"));

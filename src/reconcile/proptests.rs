@@ -63,7 +63,7 @@ fn status(uidvalidity: u32, keywords: bool) -> MailboxStatus {
         uidnext: 1000,
         exists: 0,
         highestmodseq: None,
-        permanent_flags,
+        permanent_flags: Some(permanent_flags),
     }
 }
 

@@ -23,7 +23,7 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
         let name: String = row.get(1)?;
-        let stored = [side_record(row, 2)?, side_record(row, 8)?];
+        let stored = [side_record(row, 2)?, side_record(row, 2 + SIDE_COLUMNS)?];
         let record = MailboxRecord {
             sides: o.pair(stored),
             ..MailboxRecord::default()
@@ -107,7 +107,8 @@ fn mailbox_query() -> String {
     let side_columns = |s: Side| {
         let p = side_prefix(s);
         format!(
-            "{p}_wire_name, {p}_uidvalidity, {p}_uidnext, {p}_highestmodseq, {p}_seen_uidnext, {p}_seen_highestmodseq"
+            "{p}_wire_name, {p}_uidvalidity, {p}_uidnext, {p}_highestmodseq, {p}_seen_uidnext, \
+             {p}_seen_highestmodseq, {p}_permanent_flags"
         )
     };
     format!(
@@ -117,7 +118,10 @@ fn mailbox_query() -> String {
     )
 }
 
-/// A side's four columns from `first`; None unless the side was synced.
+/// How many columns [`mailbox_query`] reads per side.
+const SIDE_COLUMNS: usize = 7;
+
+/// A side's columns from `first`; None unless the side was synced.
 fn side_record(row: &Row, first: usize) -> rusqlite::Result<Option<SideRecord>> {
     let wire_name: Option<String> = row.get(first)?;
     let uidvalidity: Option<u32> = row.get(first + 1)?;
@@ -125,6 +129,7 @@ fn side_record(row: &Row, first: usize) -> rusqlite::Result<Option<SideRecord>> 
     let highestmodseq: Option<i64> = row.get(first + 3)?;
     let seen_uidnext: Option<u32> = row.get(first + 4)?;
     let seen_highestmodseq: Option<i64> = row.get(first + 5)?;
+    let permanent_flags: Option<String> = row.get(first + 6)?;
     Ok(match (wire_name, uidvalidity, uidnext) {
         (Some(wire_name), Some(uidvalidity), Some(uidnext)) => Some(SideRecord {
             wire_name,
@@ -133,6 +138,12 @@ fn side_record(row: &Row, first: usize) -> rusqlite::Result<Option<SideRecord>> 
             highestmodseq: highestmodseq.map(modseq_from_sql),
             seen_uidnext,
             seen_highestmodseq: seen_highestmodseq.map(modseq_from_sql),
+            permanent_flags: permanent_flags.map(|f| {
+                f.split(' ')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }),
         }),
         _ => None,
     })

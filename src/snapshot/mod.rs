@@ -70,6 +70,8 @@ pub struct SideRecord {
     /// less than these was restored.
     pub seen_uidnext: Option<u32>,
     pub seen_highestmodseq: Option<u64>,
+    /// PERMANENTFLAGS as the last SELECT (by a sync) listed them.
+    pub permanent_flags: Option<Vec<String>>,
 }
 
 /// A pairing of two messages, one per side, with the flags last agreed.

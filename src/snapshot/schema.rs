@@ -44,7 +44,12 @@ CREATE TABLE meta (
 );
 
 -- One row per logical mailbox; a side's columns are NULL where that side
--- has never been synced (or no longer has the mailbox).
+-- has never been synced (or no longer has the mailbox). seen_*: the highest
+-- UIDNEXT / HIGHESTMODSEQ ever seen, our own writes included: a server that
+-- shows less was restored (never the history watermark). permanent_flags:
+-- PERMANENTFLAGS of the last SELECT, space-joined ('' for none), NULL when
+-- the server sent none (`plan` and `check` open with EXAMINE, whose answer
+-- says nothing about what a sync may store).
 CREATE TABLE mailbox (
     id               INTEGER PRIMARY KEY,
     name             TEXT NOT NULL UNIQUE,
@@ -52,18 +57,16 @@ CREATE TABLE mailbox (
     a_uidvalidity    INTEGER,
     a_uidnext        INTEGER,
     a_highestmodseq  INTEGER,
-    -- the highest UIDNEXT / HIGHESTMODSEQ ever seen, our own writes included:
-    -- a server that shows less was restored (never the history watermark)
     a_seen_uidnext       INTEGER,
     a_seen_highestmodseq INTEGER,
+    a_permanent_flags    TEXT,
     b_wire_name      TEXT,
     b_uidvalidity    INTEGER,
     b_uidnext        INTEGER,
     b_highestmodseq  INTEGER,
-    -- the highest UIDNEXT / HIGHESTMODSEQ ever seen, our own writes included:
-    -- a server that shows less was restored (never the history watermark)
     b_seen_uidnext       INTEGER,
-    b_seen_highestmodseq INTEGER
+    b_seen_highestmodseq INTEGER,
+    b_permanent_flags    TEXT
 );
 
 -- The fingerprint cache and per-message status, per side and UID.

@@ -231,6 +231,7 @@ fn prepare(
         create(conn, path, endpoints)?;
         return Ok(Orientation { swapped: false });
     }
+    upgrade(conn, path)?;
     let found = recorded_endpoints(conn, path)?;
     let given = endpoints.map(normalised);
     if found == given {
@@ -244,6 +245,32 @@ fn prepare(
             found: Box::new(found),
         })
     }
+}
+
+/// Columns added to schema version 1 after files of it were written, with
+/// their types: added where missing (NULL, "not known yet"), so an older
+/// file keeps its pairs and cache.
+pub(super) const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("a_seen_uidnext", "INTEGER"),
+    ("a_seen_highestmodseq", "INTEGER"),
+    ("b_seen_uidnext", "INTEGER"),
+    ("b_seen_highestmodseq", "INTEGER"),
+    ("a_permanent_flags", "TEXT"),
+    ("b_permanent_flags", "TEXT"),
+];
+
+fn upgrade(conn: &Connection, path: &Path) -> Result<(), SnapshotError> {
+    let present: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('mailbox')")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .ctx(path, || "reading the schema".into())?;
+    for (column, kind) in ADDED_COLUMNS {
+        if !present.iter().any(|p| p == column) {
+            conn.execute_batch(&format!("ALTER TABLE mailbox ADD COLUMN {column} {kind}"))
+                .ctx(path, || format!("adding column {column}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Identities compare with the host case-folded, whoever built them.

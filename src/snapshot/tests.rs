@@ -56,7 +56,7 @@ fn status(uidvalidity: u32, uidnext: u32, highestmodseq: Option<u64>) -> Mailbox
         uidnext,
         exists: 0,
         highestmodseq,
-        permanent_flags: Vec::new(),
+        permanent_flags: None,
     }
 }
 
@@ -275,7 +275,8 @@ fn cache_upsert_replaces_metadata_of_the_same_uid() {
 fn rebase_sets_watermarks_and_replaces_pairs() {
     let fx = Fixture::new();
     let mut snap = fx.open();
-    let a_status = status(u32::MAX, u32::MAX, Some(u64::MAX));
+    let mut a_status = status(u32::MAX, u32::MAX, Some(u64::MAX));
+    a_status.permanent_flags = Some(vec!["\\Seen".into(), "\\*".into()]);
     let b_status = status(42, 100, Some(4_294_967_295));
     let first = vec![
         PairRecord {
@@ -329,6 +330,7 @@ fn rebase_sets_watermarks_and_replaces_pairs() {
                 highestmodseq: Some(u64::MAX),
                 seen_uidnext: Some(u32::MAX),
                 seen_highestmodseq: Some(u64::MAX),
+                permanent_flags: Some(vec!["\\Seen".into(), "\\*".into()]),
             }),
             Some(SideRecord {
                 wire_name: "INBOX.Archive".into(),
@@ -337,6 +339,7 @@ fn rebase_sets_watermarks_and_replaces_pairs() {
                 highestmodseq: Some(4_294_967_295),
                 seen_uidnext: Some(100),
                 seen_highestmodseq: Some(4_294_967_295),
+                permanent_flags: None,
             }),
         ]
     );
@@ -866,4 +869,40 @@ fn seen_watermarks_only_rise_and_reset_with_a_new_uidvalidity() {
         .clone()
         .unwrap();
     assert_eq!((a.seen_uidnext, a.seen_highestmodseq), (Some(3), Some(2)));
+}
+
+/// A file written before the seen and PERMANENTFLAGS columns existed gets
+/// them on opening, keeping its pairs; they read as "not known yet".
+#[test]
+fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
+    let fx = Fixture::new();
+    let mut snap = fx.open();
+    let st = status(7, 10, Some(5));
+    let pairs = vec![PairRecord {
+        uid: [1, 2],
+        fingerprint: fp(1),
+        flags: Some(FlagSet::from_wire(["\\Seen"])),
+    }];
+    snap.rebase_mailbox(
+        "INBOX",
+        [Some(("INBOX", &st)), Some(("INBOX", &st))],
+        &pairs,
+    )
+    .unwrap();
+    drop(snap);
+    {
+        let conn = rusqlite::Connection::open(fx.path()).unwrap();
+        for (column, _) in store::ADDED_COLUMNS {
+            conn.execute_batch(&format!("ALTER TABLE mailbox DROP COLUMN {column}"))
+                .unwrap();
+        }
+    }
+    let state = fx.open().load().unwrap();
+    let inbox = &state.mailboxes["INBOX"];
+    assert_eq!(inbox.pairs, pairs);
+    let a = inbox.sides[0].as_ref().unwrap();
+    assert_eq!(
+        (a.uidnext, a.seen_uidnext, a.permanent_flags.clone()),
+        (10, None, None)
+    );
 }

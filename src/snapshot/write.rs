@@ -130,6 +130,13 @@ pub fn set_side(
                     status.highestmodseq.map(modseq_to_sql)
                 ],
             )?;
+            // Only a SELECT knows them; an EXAMINE's None keeps what it said.
+            if let Some(flags) = &status.permanent_flags {
+                tx.execute(
+                    &format!("UPDATE mailbox SET {p}_permanent_flags = ?2 WHERE id = ?1"),
+                    params![mailbox, flags.join(" ")],
+                )?;
+            }
             tx.execute(
                 "DELETE FROM message WHERE mailbox = ?1 AND side = ?2 AND uidvalidity != ?3",
                 params![mailbox, side_text(stored), status.uidvalidity],
