@@ -382,6 +382,7 @@ async fn connect(addr: &str, user: &str, side: Side) -> Res<Connection> {
         allow_plaintext_auth: true,
         compress: false,
         tunnel: None,
+        token_command: None,
     };
     Connection::connect(&spec).await.map_err(|e| e.to_string())
 }

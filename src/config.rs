@@ -378,8 +378,12 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             &hide_env,
         ),
     ];
-    for spec in &mut endpoints {
+    for (spec, set) in endpoints.iter_mut().zip(&settings) {
         spec.compress = !common.no_compress;
+        if let Some((PasswordSource::TokenCommand(command), _)) = &set.password {
+            let source = crate::secret::TokenCommand::new(command.clone(), spec.password.clone());
+            spec.token_command = Some(std::sync::Arc::new(source));
+        }
     }
     let verbosity = if common.quiet {
         -1
@@ -843,6 +847,7 @@ impl Endpoint {
                 command,
                 hide_env: hide_env.to_vec(),
             }),
+            token_command: None,
         }
     }
 }
@@ -1069,7 +1074,7 @@ fn password(
                 reason,
             };
             (
-                password_from_command(cmd).map_err(fail)?,
+                crate::secret::from_command(cmd).map_err(fail)?,
                 place,
                 place.spell(side, "password-command", "password_command"),
             )
@@ -1080,7 +1085,7 @@ fn password(
                 reason: reason.replace("the password command", "the token command"),
             };
             (
-                password_from_command(cmd).map_err(fail)?,
+                crate::secret::from_command(cmd).map_err(fail)?,
                 place,
                 place.spell(side, "oauth2-token-command", "oauth2_token_command"),
             )
@@ -1141,64 +1146,18 @@ pub fn password_var(side: Side) -> String {
     format!("IMAPMEND_{}_PASSWORD", side.letter())
 }
 
-fn strip_one_newline(mut s: String) -> String {
-    if s.ends_with('\n') {
-        s.pop();
-        if s.ends_with('\r') {
-            s.pop();
-        }
-    }
-    s
-}
-
 fn password_from_file(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("password file {} is not UTF-8", path.display()))?;
-    Ok(strip_one_newline(text))
+    Ok(crate::secret::strip_one_newline(text))
 }
 
 /// Runs `sh -c cmd`. Its standard input and the terminal stay available (a
 /// command may prompt, e.g. a GPG agent); standard error is captured only to
 /// explain a failure. Standard output is the password and is never shown;
 /// nor is the command itself (someone may have put a secret in it).
-fn password_from_command(cmd: &str) -> Result<String, String> {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(std::process::Stdio::inherit())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run the password command with sh: {e}"))?;
-    if !out.status.success() {
-        const MAX: usize = 2000;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let mut stderr = stderr.trim().to_string();
-        if stderr.len() > MAX {
-            let cut = (0..=MAX)
-                .rev()
-                .find(|&i| stderr.is_char_boundary(i))
-                .unwrap_or(0);
-            stderr.truncate(cut);
-            stderr.push('…');
-        }
-        let said = if stderr.is_empty() {
-            "no error output".to_string()
-        } else {
-            format!("its error output: {stderr}")
-        };
-        return Err(format!(
-            "the password command failed ({}); {said}",
-            out.status
-        ));
-    }
-    let text = String::from_utf8(out.stdout)
-        .map_err(|_| "the password command printed something that is not UTF-8".to_string())?;
-    Ok(strip_one_newline(text))
-}
-
 /// Where a run with these options keeps its snapshot, and the endpoints the
 /// options name (None when only a state path was given).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -98,6 +98,7 @@ fn spec(port: u16, tls: TlsMode) -> ConnectSpec {
         compress: false,
         auth: super::AuthMethod::Password,
         tunnel: None,
+        token_command: None,
     }
 }
 
@@ -1187,6 +1188,40 @@ async fn fake_mailbox_and_subscription_commands() {
         c.list_subscribed().await.expect("lsub"),
         vec!["a".to_string(), "b".to_string()]
     );
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+/// A connection opened when the token fetched at the start is older than
+/// [`crate::secret::TOKEN_REUSE`] logs in with a fresh one from the token
+/// command, not the one that may have expired.
+#[tokio::test]
+async fn fake_a_late_connection_logs_in_with_a_fresh_token() {
+    let (port, server) = run_script(vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] fake ready\r\n"),
+        Step::Expect(
+            "A0001 AUTHENTICATE XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2stZnJlc2gBAQ==\r\n",
+        ),
+        send("A0001 OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+    ])
+    .await;
+    let long_ago = std::time::Instant::now()
+        .checked_sub(crate::secret::TOKEN_REUSE)
+        .expect("the clock has run that long");
+    let source = crate::secret::TokenCommand::fetched_at(
+        "echo tok-fresh".into(),
+        Secret::new("tok-stale"),
+        long_ago,
+    );
+    let spec = ConnectSpec {
+        password: Secret::new("tok-stale"),
+        auth: super::AuthMethod::OAuth2,
+        token_command: Some(std::sync::Arc::new(source)),
+        ..spec(port, TlsMode::None)
+    };
+    let c = Connection::connect_with(&spec, &limits())
+        .await
+        .expect("login");
     drop(c);
     server.await.unwrap().unwrap();
 }

@@ -185,6 +185,7 @@ fn spec(port: u16) -> ConnectSpec {
         compress: false,
         auth: super::AuthMethod::Password,
         tunnel: None,
+        token_command: None,
     }
 }
 

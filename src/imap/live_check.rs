@@ -23,6 +23,7 @@ fn spec(addr: &str, user: &str) -> ConnectSpec {
         compress: false,
         auth: super::AuthMethod::Password,
         tunnel: None,
+        token_command: None,
     }
 }
 

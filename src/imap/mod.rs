@@ -79,6 +79,9 @@ pub struct ConnectSpec {
     /// Talk IMAP over this command's stdin/stdout instead of TCP (`tls` is
     /// then `None`; the command is trusted to protect the connection).
     pub tunnel: Option<TunnelSpec>,
+    /// With [`AuthMethod::OAuth2`]: where `password` came from, asked for a
+    /// fresh token when a connection is opened late in a long run.
+    pub token_command: Option<std::sync::Arc<crate::secret::TokenCommand>>,
 }
 
 /// What [`ConnectSpec::password`] is and how the session logs in with it.
@@ -241,6 +244,25 @@ pub struct Connection {
     history: HistorySupport,
 }
 
+/// The access token to log in with now (see [`crate::secret::TokenCommand`]);
+/// the command runs off the async threads.
+async fn fresh_token(
+    spec: &ConnectSpec,
+    source: std::sync::Arc<crate::secret::TokenCommand>,
+) -> Result<crate::secret::Secret, ImapError> {
+    let fetched = tokio::task::spawn_blocking(move || source.current())
+        .await
+        .unwrap_or_else(|e| Err(format!("the token command did not finish: {e}")));
+    fetched.map_err(|detail| ImapError::Invalid {
+        peer: Peer {
+            side: spec.side,
+            host: spec.host.clone(),
+            port: spec.port,
+        },
+        detail: format!("cannot log in again: {detail}"),
+    })
+}
+
 impl Connection {
     /// Connects, reads the greeting, does STARTTLS where asked, authenticates
     /// (AUTHENTICATE PLAIN where offered, else LOGIN), reads CAPABILITY, and
@@ -260,6 +282,17 @@ impl Connection {
         spec: &ConnectSpec,
         limits: &Limits,
     ) -> Result<Connection, ImapError> {
+        let fresh;
+        let spec = match &spec.token_command {
+            Some(source) => {
+                fresh = ConnectSpec {
+                    password: fresh_token(spec, source.clone()).await?,
+                    ..spec.clone()
+                };
+                &fresh
+            }
+            None => spec,
+        };
         let mut engine = auth::open(spec, limits).await?;
         if spec.compress && engine.has_capability("COMPRESS=DEFLATE") {
             engine = commands::compress(engine).await?;
