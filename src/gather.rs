@@ -66,8 +66,10 @@ pub async fn gather(
     filter: &MailboxFilter,
     body_reconnects: usize,
 ) -> Result<Gathered, (Side, ImapError)> {
-    let [a, b] = conns;
-    let (tree_a, tree_b) = tokio::join!(a.list_mailboxes(), b.list_mailboxes());
+    let (tree_a, tree_b) = {
+        let [a, b] = &mut *conns;
+        tokio::join!(a.list_mailboxes(), b.list_mailboxes())
+    };
     let tree_a = tree_a.map_err(|e| (Side::A, e))?;
     let tree_b = tree_b.map_err(|e| (Side::B, e))?;
     let entries = [&tree_a, &tree_b].map(|tree| {
@@ -83,7 +85,9 @@ pub async fn gather(
     let naming = Naming::new(names.clone(), [&entries[0], &entries[1]]);
     let mut tree = pair_mailboxes([&entries[0], &entries[1]], &naming);
     // Left-out mailboxes go now, before anything is selected.
-    crate::mailbox_filter::retain_selected(filter, &mut tree);
+    let left_out = crate::mailbox_filter::retain_selected(filter, &mut tree);
+    let set_aside = crate::set_aside::uidvalidities(conns, &tree.pairings, &left_out, state).await;
+    let [a, b] = conns;
     let (subs_a, subs_b) = tokio::join!(a.list_subscribed(), b.list_subscribed());
     let listed_subscriptions =
         [(Side::A, subs_a), (Side::B, subs_b)].map(|(side, subs)| match subs {
@@ -110,6 +114,7 @@ pub async fn gather(
                 listed: listed_subscriptions,
                 base: state.subscriptions.clone(),
             },
+            set_aside,
         },
         // A name that cannot be mapped safely is a failure of that mailbox.
         failures: tree

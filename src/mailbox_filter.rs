@@ -14,7 +14,7 @@
 //! fetched), nothing is copied into it, nothing in it changes, and its
 //! snapshot records stay as they were.
 
-use crate::reconcile::mailboxes::Tree;
+use crate::reconcile::mailboxes::{MailboxPairing, Tree};
 use regex::Regex;
 use serde::Serialize;
 
@@ -91,28 +91,30 @@ impl CompiledFilter {
 }
 
 /// Leaves only the selected mailboxes (and the names refused on them) in a
-/// freshly paired tree, right after LIST: the mailboxes left out are never
-/// selected, listed or fetched. They vanish from both sides at once, so
-/// reconcile never sees a left-out mailbox as one side's absence (it cannot
-/// look deleted), and their snapshot records are not touched.
-pub fn retain_selected(filter: &MailboxFilter, tree: &mut Tree) {
+/// freshly paired tree, right after LIST, and returns the ones left out:
+/// they are never selected, listed or fetched. They vanish from both sides
+/// at once, so reconcile never sees a left-out mailbox as one side's
+/// absence (it cannot look deleted), and their snapshot records are not
+/// touched. (A mailbox of the run renamed into a left-out name is found
+/// by [`crate::set_aside`].)
+pub fn retain_selected(filter: &MailboxFilter, tree: &mut Tree) -> Vec<MailboxPairing> {
     if filter.is_everything() {
-        return;
+        return Vec::new();
     }
     // Checked when the job was resolved; an invalid one selects nothing.
     let Ok(compiled) = filter.compile() else {
-        tree.pairings.clear();
         tree.refused.clear();
-        return;
+        return std::mem::take(&mut tree.pairings);
     };
-    tree.pairings.retain(|p| {
-        let selected = compiled.selects(&p.name);
-        if !selected {
-            tracing::info!("{}: left out (--folder/--include/--exclude)", p.name);
-        }
-        selected
-    });
+    let (selected, left_out) = std::mem::take(&mut tree.pairings)
+        .into_iter()
+        .partition(|p| compiled.selects(&p.name));
+    tree.pairings = selected;
+    for p in &left_out {
+        tracing::info!("{}: left out (--folder/--include/--exclude)", p.name);
+    }
     tree.refused.retain(|r| compiled.selects(&r.name));
+    left_out
 }
 
 #[cfg(test)]

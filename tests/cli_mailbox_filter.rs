@@ -126,3 +126,45 @@ fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
         assert!(shown.contains(name), "snapshot lacks {name}: {shown}");
     }
 }
+
+/// A mailbox of the run renamed on A into a left-out name (Projects →
+/// Archive/Projects under `--exclude ^Archive`) is not a deletion: it keeps
+/// its UIDVALIDITY there, so with `--delete-mailboxes` B keeps its
+/// Projects, and without it Projects is not created again on A (which
+/// would copy the mail back beside the renamed one). The plan says why.
+#[test]
+fn a_mailbox_renamed_into_a_left_out_name_is_neither_deleted_nor_recreated() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let pair = Pair::new(&a, &b);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    ca.create("Archive");
+    ca.create("Projects");
+    ca.append("Projects", &msg("p1"), &[], Some(DATE));
+    ca.append("Projects", &msg("p2"), &[], Some(DATE));
+    let exclude = ["--exclude", "^Archive"];
+    let first = pair.run("sync", &exclude, &[]);
+    assert_eq!(first.code, Some(0), "{}", first.describe());
+    assert_eq!(subjects(&mut cb, "Projects").len(), 2);
+
+    ca.command("RENAME \"Projects\" \"Archive.Projects\"");
+    for extra in [&[][..], &["--delete-mailboxes"][..]] {
+        let args: Vec<&str> = exclude.iter().chain(extra).copied().collect();
+        let run = pair.run("sync", &args, &[]);
+        assert_eq!(run.code, Some(0), "{extra:?}: {}", run.describe());
+        assert!(
+            run.stdout.contains("renamed out of the run"),
+            "{extra:?}: {}",
+            run.describe()
+        );
+        assert_eq!(
+            subjects(&mut cb, "Projects").len(),
+            2,
+            "{extra:?}: B keeps it"
+        );
+        assert!(
+            !ca.mailboxes().iter().any(|m| m == "Projects"),
+            "{extra:?}: not created again on A"
+        );
+        assert_eq!(subjects(&mut ca, "Archive.Projects").len(), 2);
+    }
+}

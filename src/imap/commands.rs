@@ -183,26 +183,35 @@ pub(crate) async fn select(
 
 /// `STATUS name (UIDNEXT)`, for servers whose SELECT does not say.
 async fn status_uidnext(engine: &mut Engine, name: &str) -> Result<u32, ImapError> {
+    status_number(engine, name, "UIDNEXT").await
+}
+
+/// `STATUS name (ITEM)` for one 32-bit item (`UIDNEXT`, `UIDVALIDITY`).
+pub(crate) async fn status_number(
+    engine: &mut Engine,
+    name: &str,
+    item: &str,
+) -> Result<u32, ImapError> {
     let arg = mailbox_arg(engine, name)?;
-    let label = format!("STATUS {name:?} (UIDNEXT)");
+    let label = format!("STATUS {name:?} ({item})");
     let cmd = Command::new("STATUS", label.clone())
         .text(" ")
         .astring(arg)
-        .text(" (UIDNEXT)");
-    let mut uidnext = None;
+        .text(format!(" ({item})"));
+    let mut value = None;
     engine
         .run_one(cmd, &mut |_, u| {
             if let Untagged::MailboxStatus { items, .. } = u {
                 for (k, v) in items {
-                    if k == "UIDNEXT" {
-                        uidnext = u32::try_from(*v).ok();
+                    if k.eq_ignore_ascii_case(item) {
+                        value = u32::try_from(*v).ok();
                     }
                 }
             }
             Ok(())
         })
         .await?;
-    uidnext.ok_or_else(|| protocol(engine, &label, "no UIDNEXT in the STATUS reply".into()))
+    value.ok_or_else(|| protocol(engine, &label, format!("no {item} in the STATUS reply")))
 }
 
 /// `STATUS name (APPENDLIMIT)` (RFC 7889): the largest message this mailbox

@@ -352,6 +352,11 @@ impl Connection {
         commands::status_append_limit(&mut self.engine, mailbox).await
     }
 
+    /// A mailbox's UIDVALIDITY by STATUS, without selecting it.
+    pub async fn uidvalidity_of(&mut self, mailbox: &str) -> Result<u32, ImapError> {
+        commands::status_number(&mut self.engine, mailbox, "UIDVALIDITY").await
+    }
+
     /// Every capability announced after login, upper-cased.
     pub fn capabilities(&self) -> &[String] {
         self.engine.capabilities()

@@ -717,6 +717,57 @@ fn deletable(input: &MailboxInput, gone: Side, policy: &Policy) -> Result<usize,
     Ok(listing.messages.len())
 }
 
+/// A mailbox left out of the run (`--exclude` …) on one side, with its
+/// UIDVALIDITY.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    pub name: String,
+    pub uidvalidity: u32,
+}
+
+/// Takes out of the run each mailbox the snapshot knew on both sides that
+/// is gone from one side, where that side now has a left-out mailbox with
+/// the UIDVALIDITY the snapshot saved: it was renamed out of the run
+/// (servers keep UIDVALIDITY across RENAME), not deleted. Like a left-out
+/// mailbox it is then neither deleted on the other side nor created again,
+/// and its snapshot record stays; a note says so.
+pub fn moved_out_of_run(
+    inputs: Vec<MailboxInput>,
+    set_aside: &[Vec<SetAside>; 2],
+    notes: &mut Vec<String>,
+) -> Vec<MailboxInput> {
+    let moved = |mb: &MailboxInput| {
+        Side::BOTH.into_iter().find_map(|gone| {
+            let known_on_both = mb.base.uidvalidity.iter().all(Option::is_some);
+            if mb.sides[gone.index()].is_some() || !known_on_both {
+                return None;
+            }
+            let saved = mb.base.uidvalidity[gone.index()]?;
+            set_aside[gone.index()]
+                .iter()
+                .find(|s| s.uidvalidity == saved)
+                .map(|s| (gone, s.name.clone()))
+        })
+    };
+    inputs
+        .into_iter()
+        .filter(|mb| match moved(mb) {
+            Some((gone, to)) => {
+                notes.push(format!(
+                    "{}: gone from {gone}, where the left-out mailbox {to:?} has its UIDVALIDITY \
+                     (renamed out of the run): left as it is on {} — neither deleted nor created \
+                     again; include {to:?} or leave {:?} out too",
+                    mb.name,
+                    gone.other(),
+                    mb.name
+                ));
+                false
+            }
+            None => true,
+        })
+        .collect()
+}
+
 /// The tree-level guard: more mailbox deletions on a side than the guard
 /// allows for the mailboxes the snapshot knows on both sides, and all of
 /// them are withheld.

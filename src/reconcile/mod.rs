@@ -88,11 +88,17 @@ pub struct ReconcileInput {
     pub notes: Vec<String>,
     /// Both sides' subscriptions and the agreed ones.
     pub subscriptions: subscriptions::SubscriptionInput,
+    /// Per side: mailboxes left out of the run, with their UIDVALIDITY,
+    /// where that side lost a mailbox of the run (see
+    /// [`mailboxes::moved_out_of_run`]).
+    pub set_aside: [Vec<mailboxes::SetAside>; 2],
 }
 
 /// Computes the Plan for everything listed.
 pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
     let (inputs, renames) = mailboxes::detect_renames(input, policy);
+    let mut notes = input.notes.clone();
+    let inputs = mailboxes::moved_out_of_run(inputs, &input.set_aside, &mut notes);
     let mut plans: Vec<_> = inputs
         .iter()
         .map(|mb| {
@@ -106,7 +112,7 @@ pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
     Plan {
         schema_version: SCHEMA_VERSION,
         mailboxes: plans,
-        notes: input.notes.clone(),
+        notes,
         subscriptions: subscribed.changes,
         subscriptions_agreed: subscribed.agreed,
     }
