@@ -10,8 +10,9 @@
 //! expunges (`UID EXPUNGE` of exactly those UIDs, or `\Deleted` only). A refused APPEND batch is bisected so one bad message
 //! does not hold back the rest.
 
+use crate::fingerprint::fingerprint;
 use crate::imap::{AppendItem, Connection, HistorySupport, ImapError};
-use crate::model::{FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
+use crate::model::{Fingerprint, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
 use crate::outcome::{Action, Ledger, Status};
 use crate::plan::{Copy, Expunge, ExpungeMode, MailboxPlan, MailboxRename, Plan, PlannedPair};
 use crate::reconcile::{MailboxBase, ReconcileInput};
@@ -608,16 +609,8 @@ impl MailboxRun<'_> {
         let read = async move {
             for batch in batches {
                 let Ok(slot) = tx.reserve().await else { return };
-                let uids: Vec<Uid> = batch.iter().map(|c| c.uid).collect();
-                let mut bodies = Bodies::with_capacity(uids.len());
-                let mut on_body = |uid: Uid, body: Vec<u8>| {
-                    bodies.insert(uid, body);
-                };
-                let read = reader.fetch_bodies(&uids, &mut on_body).await;
-                slot.send(Fetched {
-                    batch,
-                    read: read.map(|gone| (bodies, gone)).map_err(|e| e.to_string()),
-                });
+                let read = read_batch(reader, &batch).await;
+                slot.send(Fetched { batch, read });
             }
         };
         // Owns the receiver: once it returns (a stop signal), the reader's
@@ -823,11 +816,76 @@ impl MailboxRun<'_> {
 /// Bodies read from the source, by UID.
 type Bodies = HashMap<Uid, Vec<u8>>;
 
-/// One batch read from the source: its bodies and the UIDs gone meanwhile,
-/// or why it could not be read.
+/// What was read of one batch from the source.
+struct Read {
+    bodies: Bodies,
+    /// The fingerprints of the copies whose content the plan did not know.
+    hashed: HashMap<Uid, Fingerprint>,
+    /// UIDs gone from the source meanwhile.
+    gone: Vec<Uid>,
+}
+
+/// One batch read from the source, or why it could not be read.
 struct Fetched<'c> {
     batch: Vec<&'c Copy>,
-    read: Result<(Bodies, Vec<Uid>), String>,
+    read: Result<Read, String>,
+}
+
+/// Reads the bodies of one batch. A copy whose content the plan does not
+/// know (a first sync that listed it by metadata only, see
+/// [`crate::reconcile::unread`]) is hashed here, on the rayon pool as its
+/// body arrives, so that its intent, its pair and both sides' cache rows
+/// carry its real fingerprint, exactly as if gather had read it.
+async fn read_batch(reader: &mut Connection, batch: &[&Copy]) -> Result<Read, String> {
+    let uids: Vec<Uid> = batch.iter().map(|c| c.uid).collect();
+    let unknown: HashSet<Uid> = batch
+        .iter()
+        .filter(|c| c.fingerprint.is_none())
+        .map(|c| c.uid)
+        .collect();
+    let mut bodies = Bodies::with_capacity(uids.len());
+    let (tx, rx) = std::sync::mpsc::channel::<(Uid, Vec<u8>, Fingerprint)>();
+    let mut on_body = |uid: Uid, body: Vec<u8>| {
+        if unknown.contains(&uid) {
+            let tx = tx.clone();
+            rayon::spawn(move || {
+                let fingerprint = fingerprint(&body);
+                let _ = tx.send((uid, body, fingerprint));
+            });
+        } else {
+            bodies.insert(uid, body);
+        }
+    };
+    let fetched = reader.fetch_bodies(&uids, &mut on_body).await;
+    drop(tx);
+    // Every spawned job holds a sender; the iterator ends when all are done.
+    let hashed_bodies = tokio::task::spawn_blocking(move || rx.into_iter().collect::<Vec<_>>())
+        .await
+        .expect("hash collector never panics");
+    let gone = fetched.map_err(|e| e.to_string())?;
+    let mut hashed = HashMap::with_capacity(hashed_bodies.len());
+    for (uid, body, fingerprint) in hashed_bodies {
+        bodies.insert(uid, body);
+        hashed.insert(uid, fingerprint);
+    }
+    Ok(Read {
+        bodies,
+        hashed,
+        gone,
+    })
+}
+
+/// A copy whose body is at hand, with its content's fingerprint (the
+/// plan's, or hashed as it was read).
+#[derive(Clone, Copy)]
+struct Ready<'c> {
+    copy: &'c Copy,
+    fingerprint: Fingerprint,
+}
+
+/// The plan's copies behind these, for the ledger.
+fn planned<'c>(part: &[Ready<'c>]) -> Vec<&'c Copy> {
+    part.iter().map(|r| r.copy).collect()
 }
 
 /// The writing half of a copy: appends batches read from `source` to the
@@ -858,7 +916,11 @@ impl Copier<'_> {
     async fn copy_batch(&mut self, fetched: Fetched<'_>) {
         let (source, target) = (self.source, self.source.other());
         let batch = fetched.batch;
-        let (bodies, gone) = match fetched.read {
+        let Read {
+            bodies,
+            hashed,
+            gone,
+        } = match fetched.read {
             Ok(read) => read,
             Err(e) => {
                 self.fail(source, "read messages to copy", e);
@@ -879,13 +941,18 @@ impl Copier<'_> {
                 gone.len()
             ));
         }
-        let ready: Vec<&Copy> = batch
+        let ready: Vec<Ready<'_>> = batch
             .iter()
-            .copied()
             .filter(|c| bodies.contains_key(&c.uid))
+            .filter_map(|&copy| {
+                let fingerprint = copy
+                    .fingerprint
+                    .or_else(|| hashed.get(&copy.uid).copied())?;
+                Some(Ready { copy, fingerprint })
+            })
             .collect();
         // Bisect refused batches: one message the server refuses must not hold back the rest.
-        let mut work: Vec<Vec<&Copy>> = vec![ready];
+        let mut work: Vec<Vec<Ready<'_>>> = vec![ready];
         while let Some(part) = work.pop() {
             if part.is_empty() {
                 continue;
@@ -900,8 +967,11 @@ impl Copier<'_> {
                 Err(AppendFailure::Refused { error, words }) => {
                     self.record_refusal(source, part[0], &words);
                     let refused = Status::Refused(error.clone());
-                    self.out.ledger.copies(&self.mb.name, &part, &refused);
-                    let what = format!("copy UID {} ({} bytes)", part[0].uid, part[0].size);
+                    self.out
+                        .ledger
+                        .copies(&self.mb.name, &planned(&part), &refused);
+                    let copy = part[0].copy;
+                    let what = format!("copy UID {} ({} bytes)", copy.uid, copy.size);
                     self.fail(target, &what, error);
                 }
                 Err(AppendFailure::Other(e)) => {
@@ -909,11 +979,14 @@ impl Copier<'_> {
                     // failed): bisecting would only repeat it. What is left
                     // of the batch is reported as not attempted.
                     let refused = Status::Refused(e.clone());
-                    self.out.ledger.copies(&self.mb.name, &part, &refused);
+                    self.out
+                        .ledger
+                        .copies(&self.mb.name, &planned(&part), &refused);
                     let left = part.len() + work.iter().map(Vec::len).sum::<usize>();
                     work.clear();
                     let what = if left == 1 {
-                        format!("copy UID {} ({} bytes)", part[0].uid, part[0].size)
+                        let copy = part[0].copy;
+                        format!("copy UID {} ({} bytes)", copy.uid, copy.size)
                     } else {
                         format!("copy {left} messages")
                     };
@@ -927,16 +1000,17 @@ impl Copier<'_> {
     /// message, with the server's words: later runs skip it (and report
     /// it) until it changes or `--retry-refused` is given (see
     /// [`crate::skip`]). It is never paired, so never taken as deleted.
-    fn record_refusal(&mut self, source: Side, copy: &Copy, words: &str) {
+    fn record_refusal(&mut self, source: Side, ready: Ready<'_>, words: &str) {
         let uidvalidity = self.statuses[source.index()]
             .as_ref()
             .map_or(0, |s| s.uidvalidity);
+        let copy = ready.copy;
         let meta = MessageMeta {
             uid: copy.uid,
             size: copy.size,
             internal_date: copy.internal_date,
             flags: copy.agreed.clone(),
-            fingerprint: copy.fingerprint,
+            fingerprint: ready.fingerprint,
         };
         let recorded = self.snapshot.set_message_status(
             &self.mb.name,
@@ -960,12 +1034,12 @@ impl Copier<'_> {
         &mut self,
         source: Side,
         target: Side,
-        part: &[&Copy],
+        part: &[Ready<'_>],
         bodies: &Bodies,
     ) -> Result<(), AppendFailure> {
         let status = self.statuses[target.index()].clone().unwrap_or_default();
         // The sizes are at hand: no lookup in the cache per copy.
-        let items: Vec<_> = part.iter().map(|c| (c.fingerprint, c.size)).collect();
+        let items: Vec<_> = part.iter().map(|r| (r.fingerprint, r.copy.size)).collect();
         let intent = self
             .snapshot
             .record_intent_sized(
@@ -978,10 +1052,10 @@ impl Copier<'_> {
             .map_err(|e| AppendFailure::Other(e.to_string()))?;
         let items: Vec<AppendItem<'_>> = part
             .iter()
-            .map(|c| AppendItem {
-                flags: &c.flags,
-                internal_date: c.internal_date,
-                body: &bodies[&c.uid],
+            .map(|r| AppendItem {
+                flags: &r.copy.flags,
+                internal_date: r.copy.internal_date,
+                body: &bodies[&r.copy.uid],
             })
             .collect();
         let wire = self.wire(target).to_string();
@@ -1014,8 +1088,10 @@ impl Copier<'_> {
             }
         };
         self.out.copied_to[target.index()] += part.len();
-        self.out.ledger.copies(&self.mb.name, part, &Status::Done);
-        crate::progress::copied(part.len(), part.iter().map(|c| c.size as u64).sum());
+        self.out
+            .ledger
+            .copies(&self.mb.name, &planned(part), &Status::Done);
+        crate::progress::copied(part.len(), part.iter().map(|r| r.copy.size as u64).sum());
         let new_uids = match (result.uidvalidity, result.uids) {
             (Some(uv), Some(uids)) if uv == status.uidvalidity && uids.len() == part.len() => uids,
             _ => {
@@ -1037,14 +1113,15 @@ impl Copier<'_> {
         let source_uv = self.statuses[source.index()]
             .as_ref()
             .map_or(0, |s| s.uidvalidity);
-        for (copy, new_uid) in part.iter().zip(&new_uids) {
+        for (ready, new_uid) in part.iter().zip(&new_uids) {
+            let copy = ready.copy;
             let mut uid = [copy.uid, *new_uid];
             if source == Side::B {
                 uid.reverse();
             }
             pairs.push(PairRecord {
                 uid,
-                fingerprint: copy.fingerprint,
+                fingerprint: ready.fingerprint,
                 flags: Some(copy.agreed.clone()),
             });
             let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
@@ -1052,7 +1129,7 @@ impl Copier<'_> {
                 size: copy.size,
                 internal_date: copy.internal_date,
                 flags: flags.clone(),
-                fingerprint: copy.fingerprint,
+                fingerprint: ready.fingerprint,
             };
             cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
             cache[target.index()].push((status.uidvalidity, meta(*new_uid, &copy.flags)));

@@ -9,7 +9,7 @@
 //! mailbox.
 
 use crate::fingerprint::fingerprint;
-use crate::imap::{Connection, HistorySupport, ImapError};
+use crate::imap::{Connection, HistorySupport, ImapError, ListedMessage};
 use crate::mailbox_filter::MailboxFilter;
 use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
 use crate::plan::ListingPath;
@@ -60,11 +60,9 @@ pub struct Gathered {
 pub async fn gather(
     conns: &mut [Connection; 2],
     state: &SnapshotState,
-    read_only: bool,
-    verify: bool,
+    reading: &Reading,
     names: &NameRules,
     filter: &MailboxFilter,
-    body_reconnects: usize,
 ) -> Result<Gathered, (Side, ImapError)> {
     let (tree_a, tree_b) = {
         let [a, b] = &mut *conns;
@@ -132,26 +130,7 @@ pub async fn gather(
     for pairing in tree.pairings {
         crate::progress::mailbox(&pairing.name);
         let record = state.mailboxes.get(&pairing.name);
-        let (la, lb) = tokio::join!(
-            list_side(
-                a,
-                &pairing,
-                Side::A,
-                record,
-                read_only,
-                verify,
-                body_reconnects
-            ),
-            list_side(
-                b,
-                &pairing,
-                Side::B,
-                record,
-                read_only,
-                verify,
-                body_reconnects
-            ),
-        );
+        let [la, lb] = list_both(a, b, &pairing, record, reading).await;
         let mut sides: [Option<SideListing>; 2] = [None, None];
         let mut failed = false;
         for (side, result) in [(Side::A, la), (Side::B, lb)] {
@@ -232,18 +211,106 @@ struct SideRead {
     gone: Vec<Uid>,
 }
 
-/// Selects and reads one side of one mailbox — through the change history
+/// How this run reads the servers.
+pub struct Reading {
+    /// EXAMINE rather than SELECT (`plan`, `check`).
+    pub read_only: bool,
+    /// `--verify`: read every body, cached or not.
+    pub verify: bool,
+    /// See [`body_reconnects`].
+    pub body_reconnects: usize,
+    /// Per side: see [`defer_bodies`].
+    pub defer_bodies: [bool; 2],
+}
+
+/// Per side: whether this run may list a side's messages without reading
+/// their bodies where the other side of the mailbox is absent or empty —
+/// the first sync's shortcut, so that each body is read once (by the copy,
+/// which hashes it) instead of twice.
+///
+/// Only where nothing can need the content before the copy: a `sync`
+/// (`plan` and `check` read everything, and `plan` shows fingerprints)
+/// without `--verify` or `--expect-plan`, a snapshot that holds no mailbox
+/// at all (so no pair, cache, tombstone or rename can be matched against)
+/// and no pending intent (a run interrupted mid-copy is resolved by
+/// content), no `--restored` side, and not the target of `--one-way`.
+/// [`list_both`] adds the per-mailbox conditions; the reconcile core
+/// refuses an unread listing anywhere else ([`crate::reconcile::unread`]).
+///
+/// A run interrupted during such a first sync leaves mailbox records (and
+/// intents for a batch in flight), so the rerun takes the normal path.
+pub fn defer_bodies(
+    job: &crate::config::Job,
+    state: &SnapshotState,
+    pending_intents: bool,
+) -> [bool; 2] {
+    let first_sync = matches!(job.command, crate::config::Command::Sync)
+        && !job.verify
+        && job.expect_plan.is_none()
+        && job.options.restored.is_none()
+        && state.mailboxes.is_empty()
+        && !pending_intents;
+    let one_way = job.options.one_way.map(|w| w.source());
+    Side::BOTH.map(|side| first_sync && one_way.is_none_or(|source| source == side))
+}
+
+/// Reads both sides of one mailbox, in two steps: first both listings
+/// (SELECT, then history or metadata), then both sides' bodies never seen
+/// before. In between, a side whose bodies may be deferred (`reading`)
+/// leaves them unread where the snapshot knows nothing of the mailbox and
+/// the other side is absent or listed empty: every message of it is then a
+/// copy, and nothing could pair with it.
+async fn list_both(
+    a: &mut Connection,
+    b: &mut Connection,
+    pairing: &MailboxPairing,
+    record: Option<&MailboxRecord>,
+    reading: &Reading,
+) -> [Result<Option<SideRead>, String>; 2] {
+    let (la, lb) = tokio::join!(
+        list_side(a, pairing, Side::A, record, reading.read_only),
+        list_side(b, pairing, Side::B, record, reading.read_only),
+    );
+    let empty = |listed: &Result<Option<Listed<'_>>, String>| match listed {
+        Ok(None) => true,
+        Ok(Some(l)) => l.listing.is_empty(),
+        Err(_) => false,
+    };
+    let defer = [(Side::A, &lb), (Side::B, &la)].map(|(side, other)| {
+        reading.defer_bodies[side.index()] && record.is_none() && empty(other)
+    });
+    let (ra, rb) = tokio::join!(
+        read_side(a, la, reading, defer[0]),
+        read_side(b, lb, reading, defer[1]),
+    );
+    [ra, rb]
+}
+
+/// One side of one mailbox, selected and listed, its bodies not read yet.
+struct Listed<'r> {
+    wire: String,
+    status: MailboxStatus,
+    evidence: Evidence,
+    path: ListingPath,
+    /// Every message, with its fingerprint where the cache vouches for it.
+    listing: Vec<(ListedMessage, Option<Fingerprint>)>,
+    /// UIDs new or whose flags changed since the cache.
+    changed: HashSet<Uid>,
+    /// Cached UIDs that are gone from the side.
+    gone: Vec<Uid>,
+    remembered: HashMap<Uid, Remembered<'r>>,
+}
+
+/// Selects and lists one side of one mailbox — through the change history
 /// where it can be trusted, else in full — and judges what it can prove.
 /// Ok(None) where the mailbox does not exist on that side.
-async fn list_side(
+async fn list_side<'r>(
     conn: &mut Connection,
     pairing: &MailboxPairing,
     side: Side,
-    record: Option<&MailboxRecord>,
+    record: Option<&'r MailboxRecord>,
     read_only: bool,
-    verify: bool,
-    body_reconnects: usize,
-) -> Result<Option<SideRead>, String> {
+) -> Result<Option<Listed<'r>>, String> {
     let Some(wire) = &pairing.wire[side.index()] else {
         return Ok(None);
     };
@@ -281,7 +348,7 @@ async fn list_side(
     let can_history = conn.history_support() != HistorySupport::None;
     let judgement = judge_status(saved, &status, can_history);
     let cache = record.map(|r| &r.cache[side.index()]);
-    let remembered: HashMap<Uid, Remembered<'_>> = cache
+    let remembered: HashMap<Uid, Remembered<'r>> = cache
         .into_iter()
         .flatten()
         .filter(|((uv, _), _)| *uv == status.uidvalidity)
@@ -383,26 +450,63 @@ async fn list_side(
             (rebuilt, changed, gone)
         }
     };
-
     crate::progress::listed(listing.len());
+    Ok(Some(Listed {
+        wire: wire.clone(),
+        status,
+        evidence,
+        path,
+        listing,
+        changed,
+        gone,
+        remembered,
+    }))
+}
+
+/// Reads the bodies of a listed side that the cache cannot vouch for (with
+/// --verify, every body) and hashes them. With `defer`, those bodies are
+/// not read: the messages go into the listing as unread (see
+/// [`defer_bodies`]) and get no cache row here — the copy records them.
+async fn read_side(
+    conn: &mut Connection,
+    listed: Result<Option<Listed<'_>>, String>,
+    reading: &Reading,
+    defer: bool,
+) -> Result<Option<SideRead>, String> {
+    let Some(listed) = listed? else {
+        return Ok(None);
+    };
+    let Listed {
+        wire,
+        status,
+        evidence,
+        path,
+        listing,
+        changed,
+        gone,
+        remembered,
+    } = listed;
     // Bodies never seen before; with --verify, every body.
     let to_read: Vec<Uid> = listing
         .iter()
-        .filter(|(_, fp)| verify || fp.is_none())
+        .filter(|(_, fp)| reading.verify || fp.is_none())
+        .filter(|_| !defer)
         .map(|(m, _)| m.uid)
         .collect();
     let bodies = read_bodies(
         conn,
-        wire,
-        read_only,
+        &wire,
+        reading.read_only,
         status.uidvalidity,
         &to_read,
-        body_reconnects,
+        reading.body_reconnects,
     )
     .await
-    .map_err(err)?;
+    .map_err(|e| e.to_string())?;
     let fresh_fps = bodies.fingerprints;
+    let verify = reading.verify;
     let mut messages = Vec::with_capacity(listing.len());
+    let mut unread = Vec::new();
     let mut upsert = Vec::new();
     let mut damaged = BTreeSet::new();
     let mut unreadable = Vec::new();
@@ -421,6 +525,10 @@ async fn list_side(
             }
             (Some(cached), _) => cached,
             (None, Some(now)) => now,
+            (None, None) if defer => {
+                unread.push(m);
+                continue;
+            }
             (None, None) if bodies.undeliverable.contains(&m.uid) => {
                 unreadable.push(m.uid);
                 match remembered.get(&m.uid) {
@@ -450,11 +558,11 @@ async fn list_side(
         messages.push(meta);
     }
     let status = MailboxStatus {
-        exists: messages.len() as u32,
+        exists: (messages.len() + unread.len()) as u32,
         ..status
     };
     let listing = SideListing {
-        wire_name: wire.clone(),
+        wire_name: wire,
         status,
         messages,
         evidence,
@@ -462,6 +570,7 @@ async fn list_side(
         can_uid_expunge: conn.has_uidplus(),
         damaged,
         unreadable,
+        unread,
     };
     Ok(Some(SideRead {
         listing,

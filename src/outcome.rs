@@ -251,7 +251,7 @@ mod tests {
         Copy {
             from: Side::A,
             uid,
-            fingerprint: Fingerprint([uid as u8; 32]),
+            fingerprint: Some(Fingerprint([uid as u8; 32])),
             size: 10,
             internal_date: InternalDate {
                 unix: 0,

@@ -133,7 +133,10 @@ pub struct PlannedPair {
 pub struct Copy {
     pub from: Side,
     pub uid: Uid,
-    pub fingerprint: Fingerprint,
+    /// None where the content was not read before the copy (a first sync
+    /// towards an empty mailbox, see [`crate::reconcile::unread`]): the copy
+    /// hashes the body as it reads it, before its intent is recorded.
+    pub fingerprint: Option<Fingerprint>,
     pub size: u32,
     pub internal_date: InternalDate,
     /// Flags to give the new message (already limited to what the target
@@ -148,7 +151,8 @@ pub struct Copy {
 pub struct Skipped {
     pub from: Side,
     pub uid: Uid,
-    pub fingerprint: Fingerprint,
+    /// None where the content was not read (as for [`Copy`]).
+    pub fingerprint: Option<Fingerprint>,
     pub size: u32,
     pub why: SkipReason,
     /// For the operator: the limit, or the server's words.

@@ -231,7 +231,7 @@ mod tests {
         let copy = |(i, size): (usize, &u32)| Copy {
             from: Side::A,
             uid: i as u32 + 1,
-            fingerprint: Fingerprint([0; 32]),
+            fingerprint: Some(Fingerprint([0; 32])),
             size: *size,
             internal_date: InternalDate {
                 unix: 0,

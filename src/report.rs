@@ -7,7 +7,7 @@
 
 use crate::apply::ApplyOutcome;
 use crate::gather::MailboxFailure;
-use crate::model::Side;
+use crate::model::{Fingerprint, Side};
 use crate::plan::{ExpungeMode, MailboxPlan, Plan};
 use crate::reconcile::agreement::MailboxAgreement;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -287,7 +287,7 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             c.uid,
             c.size,
             c.internal_date.to_imap(),
-            c.fingerprint.short(),
+            content(c.fingerprint),
             c.flags
         ));
     }
@@ -298,7 +298,7 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             s.from.other(),
             s.uid,
             s.size,
-            s.fingerprint.short(),
+            content(s.fingerprint),
             s.reason
         ));
     }
@@ -351,6 +351,12 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// A copy's content for a line of the plan: its short fingerprint, or that
+/// the copy reads it (a first sync that did not read it while listing).
+fn content(fingerprint: Option<Fingerprint>) -> String {
+    fingerprint.map_or_else(|| "read by the copy".to_string(), |f| f.short())
 }
 
 fn plan_totals(plan: &Plan) -> String {

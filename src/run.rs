@@ -15,7 +15,7 @@
 
 use crate::apply::{apply, ApplyOutcome};
 use crate::config::{Command, Job, MaxDelete};
-use crate::gather::gather;
+use crate::gather::{defer_bodies, gather, Reading};
 use crate::imap::Connection;
 use crate::model::Side;
 use crate::plan::Plan;
@@ -175,20 +175,25 @@ async fn session(
     };
     let read_only = !matches!(job.command, Command::Sync);
     crate::progress::phase("listing both servers, fingerprinting new messages");
-    let intents = snapshot.intents().unwrap_or_else(|e| {
+    let intents = snapshot.intents().map_err(|e| {
         eprintln!("imapmend: warning: could not read pending intents: {e}");
-        Vec::new()
     });
+    // Unknown intents may be pending: the first sync's shortcut is off then.
+    let reading = Reading {
+        read_only,
+        verify: job.verify,
+        body_reconnects: crate::gather::body_reconnects(job.retries),
+        defer_bodies: defer_bodies(job, &state, !intents.as_ref().is_ok_and(Vec::is_empty)),
+    };
+    let intents = intents.unwrap_or_default();
     let mut gathered = None;
     for attempt in 0..2 {
         let listing = gather(
             conns,
             &state,
-            read_only,
-            job.verify,
+            &reading,
             &job.options.names,
             &job.options.mailboxes,
-            crate::gather::body_reconnects(job.retries),
         );
         // Nothing is written while listing: a stop abandons it at once.
         let listed = tokio::select! {

@@ -228,7 +228,7 @@ mod tests {
         Copy {
             from,
             uid,
-            fingerprint: Fingerprint([uid as u8; 32]),
+            fingerprint: Some(Fingerprint([uid as u8; 32])),
             size,
             internal_date: InternalDate {
                 unix: 0,

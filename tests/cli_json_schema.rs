@@ -21,7 +21,8 @@ fn run_json(dir: &Path, a: &User, b: &User, verb: &str) -> (i32, Value) {
         .env("XDG_STATE_HOME", dir)
         .env("IMAPMEND_A_PASSWORD", &a.password)
         .env("IMAPMEND_B_PASSWORD", &b.password)
-        .args([verb, "--json", "--a", &a.url(), "--b", &b.url()])
+        .args(verb.split_whitespace())
+        .args(["--json", "--a", &a.url(), "--b", &b.url()])
         .args(["--a-tls", "none", "--b-tls", "none"])
         .timeout(std::time::Duration::from_secs(120))
         .output()
@@ -117,6 +118,39 @@ fn plan_check_and_sync_json_match_the_published_schema() {
     let (code, check) = run_json(dir.path(), &a, &b, "check");
     assert_eq!(code, 0, "{check}");
     assert_valid(&validator, &check, "check in agreement");
+}
+
+/// A first sync towards an empty side lists the other by metadata only:
+/// its copies carry no fingerprint in the report (null, which the schema
+/// allows), the copy hashes each body, and the snapshot ends up with the
+/// real fingerprints (`check --verify` re-reads every body against them).
+#[test]
+fn a_first_sync_to_an_empty_side_reports_copies_whose_content_the_copy_reads() {
+    let validator = schema();
+    let (a, b) = dovecot::pair(Kind::Full);
+    let mut ca = a.client();
+    ca.append("INBOX", b"Subject: m1\r\n\r\none\r\n", &["\\Seen"], None);
+    ca.create("Work");
+    ca.append("Work", b"Subject: m2\r\n\r\ntwo\r\n", &[], None);
+    ca.logout();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, sync) = run_json(dir.path(), &a, &b, "sync");
+    assert_eq!(code, 0, "{sync}");
+    assert_valid(&validator, &sync, "first sync");
+    let copies: Vec<&Value> = sync["plan"]["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["copies"].as_array().unwrap())
+        .collect();
+    assert_eq!(copies.len(), 2, "{sync}");
+    assert!(copies.iter().all(|c| c["fingerprint"].is_null()), "{sync}");
+    assert_eq!(sync["applied"]["copied_to"], serde_json::json!([0, 2]));
+    let (code, check) = run_json(dir.path(), &a, &b, "check --verify");
+    assert_eq!(code, 0, "{check}");
+    assert_valid(&validator, &check, "check --verify after a first sync");
+    let (code, plan) = run_json(dir.path(), &a, &b, "plan");
+    assert_eq!(code, 0, "{plan}");
 }
 
 #[test]

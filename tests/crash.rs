@@ -448,30 +448,38 @@ fn first_sync_crash_after_a_big_batch_was_sent_then_immediate_rerun() {
 // The first sync (no snapshot yet), crashed at every write
 // ---------------------------------------------------------------------------
 
-fn first_sync_expected() -> SideState {
+fn first_sync_expected(b_holds_mail: bool) -> SideState {
     let mut s = SideState::default();
-    for (mailbox, name, flags) in first_sync_messages() {
+    for (mailbox, name, flags) in first_sync_messages(b_holds_mail) {
         s.add(mailbox, &msg(name), flags);
     }
     s
 }
 
-fn first_sync_messages() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
-    vec![
+/// A's mail (f…) and, where `b_holds_mail`, B's (g…). Towards an empty B,
+/// or where B lacks the mailbox (Archive), the first sync's shortcut reads
+/// A's bodies only in the copy.
+fn first_sync_messages(
+    b_holds_mail: bool,
+) -> Vec<(&'static str, &'static str, &'static [&'static str])> {
+    let mut messages: Vec<(&str, &str, &[&str])> = vec![
         ("INBOX", "f1", &["\\Seen"]),
         ("INBOX", "f2", &[]),
         ("INBOX", "f3", &["\\Flagged"]),
         ("Archive", "f4", &[]),
-        ("INBOX", "g1", &[]),
-        ("INBOX", "g2", &["\\Seen"]),
-    ]
+    ];
+    if b_holds_mail {
+        messages.push(("INBOX", "g1", &[]));
+        messages.push(("INBOX", "g2", &["\\Seen"]));
+    }
+    messages
 }
 
-fn first_sync_scenario(a: &User, b: &User) -> Pair {
+fn first_sync_scenario(a: &User, b: &User, b_holds_mail: bool) -> Pair {
     let mut ca = a.client();
     ca.create("Archive");
     let mut cb = b.client();
-    for (mailbox, name, flags) in first_sync_messages() {
+    for (mailbox, name, flags) in first_sync_messages(b_holds_mail) {
         let c = if name.starts_with('f') {
             &mut ca
         } else {
@@ -484,11 +492,18 @@ fn first_sync_scenario(a: &User, b: &User) -> Pair {
     Pair::new(a, b)
 }
 
-fn first_sync_crash_case(k: usize, moment: Moment, reruns_before: usize) -> Result<(), String> {
-    let what =
-        format!("first sync, crash after write {k} {moment:?}, {reruns_before} crashed rerun(s)");
+fn first_sync_crash_case(
+    k: usize,
+    moment: Moment,
+    reruns_before: usize,
+    b_holds_mail: bool,
+) -> Result<(), String> {
+    let what = format!(
+        "first sync (B holds mail: {b_holds_mail}), crash after write {k} {moment:?}, \
+         {reruns_before} crashed rerun(s)"
+    );
     let (a, b) = dovecot::pair(Kind::Full);
-    let pair = first_sync_scenario(&a, &b);
+    let pair = first_sync_scenario(&a, &b, b_holds_mail);
     let hook = moment.hook(k);
     for _ in 0..=reruns_before {
         let crashed = pair.run(
@@ -507,7 +522,7 @@ fn first_sync_crash_case(k: usize, moment: Moment, reruns_before: usize) -> Resu
             rerun.describe()
         ));
     }
-    let want = first_sync_expected();
+    let want = first_sync_expected(b_holds_mail);
     let sa = oracle::read_side(&pair.a);
     let sb = oracle::read_side(&pair.b);
     let d = format!(
@@ -539,7 +554,9 @@ fn first_sync_crashed_at_every_write_then_rerun_converges() {
         }
     }
     let n = cases.len();
-    let failures = in_parallel(cases, 4, |(k, m, r)| first_sync_crash_case(*k, *m, *r));
+    let failures = in_parallel(cases, 4, |(k, m, r)| {
+        first_sync_crash_case(*k, *m, *r, true)
+    });
     assert!(
         failures.is_empty(),
         "{} of {n} crash points failed:\n\n{}",
@@ -548,13 +565,60 @@ fn first_sync_crashed_at_every_write_then_rerun_converges() {
     );
 }
 
+/// The first sync towards an empty B takes the shortcut in every mailbox
+/// (A listed by metadata only; each body hashed by the copy that reads it,
+/// so the report's copies carry no fingerprint). A crash at any of its
+/// writes — CREATE, either MULTIAPPEND, sent or answered — leaves mailbox
+/// records (and an intent for a batch in flight), so the rerun takes the
+/// normal path: nothing twice, nothing lost, and the fingerprints recorded
+/// are the real ones (`check --verify` re-reads every body against them).
+#[test]
+fn first_sync_to_an_empty_side_crashed_at_every_write_then_rerun_converges() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let pair = first_sync_scenario(&a, &b, false);
+    let log = pair.dir.path().join("writes.log");
+    let log_s = log.to_str().unwrap().to_string();
+    let clean = pair.run("sync", &["--json"], &[("IMAPMEND_TEST_WRITE_LOG", &log_s)]);
+    assert_eq!(clean.code, Some(0), "{}", clean.describe());
+    let report: serde_json::Value = serde_json::from_str(&clean.stdout).unwrap();
+    let copies: Vec<&serde_json::Value> = report["plan"]["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["copies"].as_array().unwrap())
+        .collect();
+    assert_eq!(copies.len(), 4, "{}", clean.stdout);
+    assert!(
+        copies.iter().all(|c| c["fingerprint"].is_null()),
+        "the shortcut was not taken: {}",
+        clean.stdout
+    );
+    let verified = pair.run("check", &["--verify"], &[]);
+    assert_eq!(verified.code, Some(0), "{}", verified.describe());
+    let writes = std::fs::read_to_string(&log).unwrap_or_default();
+    let n = writes.lines().count();
+    assert!(
+        n == 3 && writes.matches("APPEND").count() == 2,
+        "CREATE and two APPENDs expected:\n{writes}"
+    );
+
+    let mut cases = Vec::new();
+    for k in 1..=n {
+        for moment in [Moment::Sent, Moment::Answered] {
+            cases.push((k, moment));
+        }
+    }
+    let failures = in_parallel(cases, 4, |(k, m)| first_sync_crash_case(*k, *m, 0, false));
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 /// Once a rerun has converged, no copy is pending any more: the intent the
 /// crashed run left behind is resolved (or dropped), as `snapshot show`
 /// promises ("the next run resolves them").
 #[test]
 fn a_converged_rerun_leaves_no_pending_intent() {
     let (a, b) = dovecot::pair(Kind::Full);
-    let pair = first_sync_scenario(&a, &b);
+    let pair = first_sync_scenario(&a, &b, true);
     let crashed = pair.run(
         "sync",
         &[],

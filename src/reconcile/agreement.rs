@@ -101,7 +101,11 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
         messages: totals,
         surplus,
         damaged: per_side(&|l| l.damaged.iter().copied().collect()),
-        unreadable: per_side(&|l| l.unreadable.clone()),
+        // Listed without content (`check` never lists so): not comparable.
+        unreadable: per_side(&|l| {
+            let unread = l.unread.iter().map(|m| m.uid);
+            l.unreadable.iter().copied().chain(unread).collect()
+        }),
         pending_expunge: Side::BOTH
             .into_iter()
             .flat_map(|side| {

@@ -559,9 +559,11 @@ fn renamed_away(old: &MailboxInput) -> Option<Side> {
     .then_some(gone)
 }
 
-/// A mailbox only on `side` that the snapshot never knew.
+/// A mailbox only on `side` that the snapshot never knew (and whose
+/// content was read: only content can show a rename).
 fn is_new_on(new: &MailboxInput, side: Side) -> bool {
     new.name != INBOX
+        && new.sides.iter().flatten().all(|s| s.unread.is_empty())
         && new.sides[side.index()].is_some()
         && new.sides[side.other().index()].is_none()
         && new.base.uidvalidity.iter().all(Option::is_none)

@@ -12,6 +12,7 @@
 use super::flags::{self, SideFlags};
 use super::mailboxes::{plan_existence, Naming};
 use super::matching::match_by_content;
+use super::unread;
 use super::{BasePair, Evidence, MailboxInput, Policy};
 use crate::config::DeleteMode;
 use crate::model::{Fingerprint, Flag, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
@@ -42,6 +43,10 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         notes: Vec::new(),
         problems: Vec::new(),
     };
+    if let Some(why) = unread::refusal(input, policy) {
+        plan.problems.push(why);
+        return plan;
+    }
     if let Some(source) = policy.one_way {
         if input.sides[source.index()].is_none() {
             plan.notes.push(format!(
@@ -155,13 +160,14 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
             plan.copies.push(Copy {
                 from: side,
                 uid: m.uid,
-                fingerprint: m.fingerprint,
+                fingerprint: Some(m.fingerprint),
                 size: m.size,
                 internal_date: m.internal_date,
                 flags: flags::storable(&m.flags, target),
                 agreed: m.flags.clone(),
             });
         }
+        plan.copies.extend(unread::copies(input, side, target));
     }
 
     apply_guard(&mut plan, input.base.pairs.len(), policy);

@@ -15,11 +15,13 @@ pub mod matching;
 pub mod messages;
 pub mod policy;
 pub mod subscriptions;
+pub mod unread;
 
 pub use policy::Policy;
 
 pub use evidence::Evidence;
 
+use crate::imap::ListedMessage;
 use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Uid};
 use crate::plan::{ListingPath, Plan, SCHEMA_VERSION};
 use std::collections::BTreeSet;
@@ -42,6 +44,12 @@ pub struct SideListing {
     pub damaged: BTreeSet<Uid>,
     /// `--verify`: UIDs whose body the server did not deliver.
     pub unreadable: Vec<Uid>,
+    /// Messages listed by metadata only, their content not read (a first
+    /// sync towards an empty mailbox, see [`unread`]). They have no
+    /// fingerprint, so they never link, pair, prove anything or match a
+    /// tombstone or a rename: they can only be copied, and only where
+    /// nothing could have been paired with them.
+    pub unread: Vec<ListedMessage>,
 }
 
 /// A pair the snapshot remembers, with the flags last agreed.

@@ -258,6 +258,9 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
         }))
         .collect();
     for copy in &plan.copies {
+        let fingerprint = copy
+            .fingerprint
+            .expect("content known (unread copies are filled in by the caller)");
         let target = sides[copy.from.other().index()].as_mut().unwrap();
         let uid = target
             .messages
@@ -272,7 +275,7 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             size: copy.size,
             internal_date: copy.internal_date,
             flags: copy.flags.clone(),
-            fingerprint: copy.fingerprint,
+            fingerprint,
         });
         let mut pair = [copy.uid, uid];
         if copy.from == Side::B {
@@ -280,7 +283,7 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
         }
         pairs.push(BasePair {
             uid: pair,
-            fingerprint: copy.fingerprint,
+            fingerprint,
             flags: Some(copy.agreed.clone()),
         });
     }
@@ -506,6 +509,144 @@ proptest! {
             prop_assert!(listing.evidence.is_healthy());
             prop_assert!(policy.restored != Some(gone));
             prop_assert!(!listing.messages.iter().any(|m| m.uid == e.pair[gone.index()]));
+        }
+    }
+}
+
+/// The same mailbox as the gather of a first sync would list it: these of
+/// `side`'s messages (all with `all`, else the last `k`) by metadata only.
+fn without_content(input: &MailboxInput, side: Side, all: bool, k: usize) -> MailboxInput {
+    let mut out = input.clone();
+    if let Some(listing) = out.sides[side.index()].as_mut() {
+        let keep = if all {
+            0
+        } else {
+            listing.messages.len().saturating_sub(k)
+        };
+        listing.unread = listing
+            .messages
+            .split_off(keep)
+            .into_iter()
+            .map(|m| crate::imap::ListedMessage {
+                uid: m.uid,
+                size: m.size,
+                internal_date: m.internal_date,
+                flags: m.flags,
+            })
+            .collect();
+    }
+    out
+}
+
+/// A first sync: `side` holds these messages, the snapshot knows nothing,
+/// and the other side is absent or empty.
+fn first_sync(
+    side: Side,
+    msgs: &[(u8, FlagSet, i64)],
+    keywords: [bool; 2],
+    absent: bool,
+) -> MailboxInput {
+    let [here, there] = [side, side.other()].map(|s| status(1, keywords[s.index()]));
+    let mut sides = [None, None];
+    sides[side.index()] = Some(listing(
+        here.clone(),
+        build(msgs, &here),
+        Evidence::Healthy,
+        true,
+    ));
+    if !absent {
+        sides[side.other().index()] = Some(listing(there, Vec::new(), Evidence::Healthy, true));
+    }
+    MailboxInput {
+        name: "INBOX".into(),
+        sides,
+        base: MailboxBase::default(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, .. ProptestConfig::default() })]
+
+    /// The first sync's shortcut: a side listed without content towards an
+    /// empty or absent partner plans exactly one copy per message (content
+    /// left to the copy) and nothing else — the same actions as when every
+    /// body is read — and once the copies are made, the next run has
+    /// nothing to do.
+    #[test]
+    fn an_unread_side_towards_an_empty_partner_is_only_copied(
+        msgs in side_messages(),
+        side in prop_oneof![Just(Side::A), Just(Side::B)],
+        keywords in (any::<bool>(), any::<bool>()),
+        absent in any::<bool>(),
+        policy in policy(),
+    ) {
+        let policy = Policy { restored: None, one_way: policy.one_way.filter(|s| *s == side), ..policy };
+        let read = first_sync(side, &msgs, [keywords.0, keywords.1], absent);
+        let unread = without_content(&read, side, true, 0);
+        let plan = plan_of(&unread, &policy);
+        let listed = &unread.sides[side.index()].as_ref().unwrap().unread;
+        prop_assert_eq!(plan.copies.len(), listed.len());
+        for (copy, m) in plan.copies.iter().zip(listed) {
+            prop_assert_eq!((copy.from, copy.uid, copy.size, copy.internal_date), (side, m.uid, m.size, m.internal_date));
+            prop_assert_eq!(&copy.agreed, &m.flags);
+            prop_assert!(copy.fingerprint.is_none());
+        }
+        prop_assert!(plan.pairs.is_empty() && plan.flag_changes.is_empty() && plan.conflicts.is_empty());
+        prop_assert!(plan.expunges.is_empty() && plan.withheld.is_empty() && plan.withheld_flags.is_empty());
+        prop_assert!(plan.delete.is_none() && plan.rename.is_none() && plan.skipped.is_empty());
+        prop_assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        prop_assert_eq!(plan.create, absent.then_some(side.other()));
+        let read_plan = plan_of(&read, &policy);
+        prop_assert_eq!(actions(&plan, false), actions(&read_plan, false));
+        let mirrored = plan_of(&mirror_input(&unread), &mirror_policy(&policy));
+        prop_assert_eq!(actions(&plan, true), actions(&mirrored, false));
+        // Apply hashes each body as it copies it: the pairs carry the content.
+        let mut applied = plan.clone();
+        for copy in &mut applied.copies {
+            copy.fingerprint = read_plan.copies.iter().find(|c| c.uid == copy.uid).and_then(|c| c.fingerprint);
+        }
+        let after = simulate(&read, &applied);
+        let second = plan_of(&after, &Policy { restored: None, ..policy });
+        prop_assert!(!second.has_actions(), "second plan still acts: {:#?}", second);
+    }
+
+    /// Content not read never takes part in anything but that copy: in any
+    /// other world (a snapshot of the mailbox, a partner holding mail, a
+    /// suspect side, a one-way target) the mailbox is left alone with a
+    /// problem, and no action names an unread message.
+    #[test]
+    fn unread_content_is_never_paired_deleted_or_matched(
+        input in world(),
+        policy in policy(),
+        side in prop_oneof![Just(Side::A), Just(Side::B)],
+        all in any::<bool>(),
+        k in 0usize..7,
+        forget in any::<bool>(),
+    ) {
+        let mut input = without_content(&input, side, all, k);
+        if forget {
+            input.base = MailboxBase::default();
+        }
+        let unread: Vec<u32> = input.sides[side.index()].iter().flat_map(|s| &s.unread).map(|m| m.uid).collect();
+        prop_assume!(!unread.is_empty());
+        let plan = plan_of(&input, &policy);
+        let names = |uid: u32| unread.contains(&uid);
+        prop_assert!(!plan.pairs.iter().any(|p| names(p.uid[side.index()])));
+        prop_assert!(!plan.flag_changes.iter().any(|c| c.side == side && names(c.pair[side.index()])));
+        prop_assert!(!plan.expunges.iter().chain(&plan.withheld).any(|e| e.side == side && names(e.uid)));
+        let other = input.sides[side.other().index()].as_ref();
+        let partner_empty = other.is_none_or(|o| o.messages.is_empty() && o.unread.is_empty());
+        let allowed = forget
+            && partner_empty
+            && input.sides[side.index()].as_ref().unwrap().evidence.is_healthy()
+            && policy.restored != Some(side)
+            && policy.one_way != Some(side.other());
+        if allowed {
+            let copied: Vec<u32> = plan.copies.iter().filter(|c| c.fingerprint.is_none()).map(|c| c.uid).collect();
+            prop_assert_eq!(copied, unread);
+        } else {
+            prop_assert!(!plan.problems.is_empty());
+            prop_assert!(!plan.has_actions() && plan.pairs.is_empty(), "{:#?}", plan);
         }
     }
 }
