@@ -4,9 +4,10 @@
 //! Fingerprints come from the snapshot's cache where (UIDVALIDITY, UID, size,
 //! INTERNALDATE) match — content is immutable per UID — and only bodies never
 //! seen before are fetched and hashed (on the rayon pool, off the async
-//! threads). A mailbox that cannot be listed completely on either side is
-//! left out of the input and reported: a failed listing is never an empty
-//! mailbox.
+//! threads) — except on a first sync towards an empty side, where they are
+//! left to the copy that reads them anyway ([`defer_bodies`]). A mailbox
+//! that cannot be listed completely on either side is left out of the input
+//! and reported: a failed listing is never an empty mailbox.
 
 use crate::fingerprint::fingerprint;
 use crate::imap::{Connection, HistorySupport, ImapError, ListedMessage};
