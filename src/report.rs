@@ -287,7 +287,7 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             c.uid,
             c.size,
             c.internal_date.to_imap(),
-            content(c.fingerprint),
+            content(c.fingerprint, "read by the copy"),
             c.flags
         ));
     }
@@ -298,7 +298,7 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
             s.from.other(),
             s.uid,
             s.size,
-            content(s.fingerprint),
+            content(s.fingerprint, "not read"),
             s.reason
         ));
     }
@@ -353,10 +353,10 @@ fn action_lines(mb: &MailboxPlan) -> Vec<String> {
     lines
 }
 
-/// A copy's content for a line of the plan: its short fingerprint, or that
-/// the copy reads it (a first sync that did not read it while listing).
-fn content(fingerprint: Option<Fingerprint>) -> String {
-    fingerprint.map_or_else(|| "read by the copy".to_string(), |f| f.short())
+/// A message's content for a line of the plan: its short fingerprint, or
+/// `unknown` where it was not read (a first sync leaves that to the copy).
+fn content(fingerprint: Option<Fingerprint>, unknown: &str) -> String {
+    fingerprint.map_or_else(|| unknown.to_string(), |f| f.short())
 }
 
 fn plan_totals(plan: &Plan) -> String {

@@ -1093,6 +1093,57 @@ fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
     );
 }
 
+/// The first sync's shortcut (B empty: A listed by metadata only) with
+/// `--max-size`: the large message is skipped without its content ever
+/// being read ("not read" in the report, `null` in the JSON) and gets no
+/// cache row; without the limit the next run reads and copies it, and the
+/// fingerprints recorded for everything are the true ones.
+#[test]
+fn a_first_sync_to_an_empty_side_skips_by_size_and_copies_once_the_limit_is_lifted() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let pair = Pair::new(&a, &b);
+    let (small, big) = (msg("fs-small", 700), msg("fs-big", 30_000));
+    let mut ca = a.client();
+    ca.append("INBOX", &small, &["\\Seen"], Some(DATE));
+    ca.append("INBOX", &big, &[], Some(DATE));
+    ca.logout();
+
+    let sync = pair.run("sync", &["--max-size", "20K", "-v"], &[]);
+    assert_eq!(sync.code, Some(0), "{}", sync.describe());
+    let lines = |what: &str| {
+        sync.stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(what))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines("SKIPPED").len(), 1, "{}", sync.describe());
+    assert!(
+        lines("SKIPPED")[0].contains("not read"),
+        "{}",
+        sync.describe()
+    );
+    let copies = lines("copy ");
+    assert_eq!(copies.len(), 1, "{}", sync.describe());
+    assert!(
+        copies[0].contains("read by the copy"),
+        "{}",
+        sync.describe()
+    );
+    let mut want = SideState::default();
+    want.add("INBOX", &small, &["\\Seen"]);
+    oracle::assert_state("B", &oracle::read_side(&b), &want);
+
+    let again = pair.run("sync", &[], &[]);
+    assert_eq!(again.code, Some(0), "{}", again.describe());
+    want.add("INBOX", &big, &[] as &[&str]);
+    oracle::assert_state("A", &oracle::read_side(&a), &want);
+    oracle::assert_state("B", &oracle::read_side(&b), &want);
+    let verified = pair.run("check", &["--verify"], &[]);
+    assert_eq!(verified.code, Some(0), "{}", verified.describe());
+    assert_eq!(pair.run("plan", &[], &[]).code, Some(0));
+}
+
 /// `--max-size` (and the config file's `max_size`) skips large messages up
 /// front, both ways: reported per message with the limit, in the plan and
 /// the JSON, never sent; the rest syncs and the run succeeds. Without the
