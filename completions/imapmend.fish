@@ -66,6 +66,7 @@ b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l max-size -d 'Do not copy messages larger than SIZE (bytes, or 512K, 10M, 1G): they are skipped and reported, never taken as deleted' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l retries -d 'When a connection is lost or stalls during the run, reconnect and redo the work from a fresh listing up to N times (backoff 1 s, 2 s, 4 s …) before it fails [default: 2]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l connections -d 'Connections per server: up to N mailboxes are listed and applied at once (1 to 16; a server that refuses more gets fewer, with a warning) [default: 4]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l max-messages-per-second -d 'For providers that throttle: move at most N message bodies per second (fetched and appended, both servers together)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l max-bytes-per-second -d 'For providers that throttle: send and receive at most SIZE bytes per second (bytes, or 512K, 10M), both servers together' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
@@ -136,6 +137,7 @@ b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l max-size -d 'Do not copy messages larger than SIZE (bytes, or 512K, 10M, 1G): they are skipped and reported, never taken as deleted' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l retries -d 'When a connection is lost or stalls during the run, reconnect and redo the work from a fresh listing up to N times (backoff 1 s, 2 s, 4 s …) before it fails [default: 2]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l connections -d 'Connections per server: up to N mailboxes are listed and applied at once (1 to 16; a server that refuses more gets fewer, with a warning) [default: 4]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l max-messages-per-second -d 'For providers that throttle: move at most N message bodies per second (fetched and appended, both servers together)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l max-bytes-per-second -d 'For providers that throttle: send and receive at most SIZE bytes per second (bytes, or 512K, 10M), both servers together' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
@@ -206,6 +208,7 @@ b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l max-size -d 'Do not copy messages larger than SIZE (bytes, or 512K, 10M, 1G): they are skipped and reported, never taken as deleted' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l retries -d 'When a connection is lost or stalls during the run, reconnect and redo the work from a fresh listing up to N times (backoff 1 s, 2 s, 4 s …) before it fails [default: 2]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l connections -d 'Connections per server: up to N mailboxes are listed and applied at once (1 to 16; a server that refuses more gets fewer, with a warning) [default: 4]' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l max-messages-per-second -d 'For providers that throttle: move at most N message bodies per second (fetched and appended, both servers together)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l max-bytes-per-second -d 'For providers that throttle: send and receive at most SIZE bytes per second (bytes, or 512K, 10M), both servers together' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r

@@ -16,8 +16,11 @@ use crate::model::{Fingerprint, FlagDelta, FlagSet, MailboxStatus, MessageMeta, 
 use crate::outcome::{Action, Ledger, Status};
 use crate::plan::{Copy, Expunge, ExpungeMode, MailboxPlan, MailboxRename, Plan, PlannedPair};
 use crate::reconcile::{MailboxBase, ReconcileInput};
+use crate::pool::{Lane, Pool};
 use crate::snapshot::{MessageStatus, PairRecord, Snapshot};
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
+use tokio::sync::Notify;
 
 /// Largest APPEND batch, in bytes and in messages. MULTIAPPEND is one
 /// transaction on the server, so large batches are what makes copying fast.
@@ -111,13 +114,28 @@ impl ApplyOutcome {
         self.earlier_attempts += earlier.earlier_attempts;
         self.stopped |= earlier.stopped;
     }
+
+    /// Adds what the next mailbox plan of the same apply did: counts add
+    /// up, its failures, notes and ledger entries come after these. A stop
+    /// is noted once.
+    fn append(&mut self, mut next: ApplyOutcome) {
+        if self.stopped {
+            next.notes.retain(|n| n != STOPPED);
+        }
+        next.ledger.extend(std::mem::take(&mut self.ledger));
+        next.absorb(std::mem::take(self));
+        *self = next;
+    }
 }
 
-/// Applies every mailbox plan that has no problems.
+/// Applies every mailbox plan that has no problems: up to one mailbox per
+/// lane of the pool at a time (see [`Turns`] for the order kept), then
+/// subscriptions and mailbox deletions in order over the first lane. The
+/// outcome lists everything in plan order, however the work interleaved.
 pub async fn apply(
     plan: &Plan,
     input: &ReconcileInput,
-    conns: &mut [Connection; 2],
+    pool: &mut Pool,
     snapshot: &mut Snapshot,
 ) -> ApplyOutcome {
     let mut out = ApplyOutcome::default();
@@ -129,30 +147,44 @@ pub async fn apply(
         .iter()
         .filter(|mb| mb.problems.is_empty())
         .partition(|mb| mb.delete.is_some());
-    for mb in mailboxes {
-        if stop_requested(&mut out) {
-            return out;
+    // Shared by the mailboxes in flight; borrowed only between awaits.
+    let shared = RefCell::new(&mut *snapshot);
+    let turns = Turns::new(mailboxes.len());
+    let apply_one = async |lane: &mut Lane, (at, mb): (usize, &MailboxPlan)| {
+        let mut out = ApplyOutcome::default();
+        turns.wait(at, mb.rename.is_some()).await;
+        if !stop_requested(&mut out) {
+            let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
+            let mut run = MailboxRun {
+                mb,
+                conns: lane,
+                snapshot: &shared,
+                out: &mut out,
+                statuses: listed_statuses(input, mb),
+                base: listed.map(|m| &m.base),
+                restored: [0, 1].map(|i| {
+                    listed
+                        .and_then(|m| m.sides[i].as_ref())
+                        .is_some_and(|s| s.evidence.is_restored())
+                }),
+            };
+            let prepared = run.prepare().await;
+            turns.structured(at);
+            if prepared {
+                run.fill().await;
+            }
         }
-        let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
-        let statuses = listed_statuses(input, mb);
-        let mut run = MailboxRun {
-            mb,
-            conns: &mut *conns,
-            snapshot: &mut *snapshot,
-            out: &mut out,
-            statuses,
-            base: listed.map(|m| &m.base),
-            restored: [0, 1].map(|i| {
-                listed
-                    .and_then(|m| m.sides[i].as_ref())
-                    .is_some_and(|s| s.evidence.is_restored())
-            }),
-        };
-        run.apply().await;
+        turns.finished(at);
+        out
+    };
+    let work = mailboxes.into_iter().enumerate().collect();
+    for done in pool.each(work, apply_one).await {
+        out.append(done);
     }
     if stop_requested(&mut out) {
         return out;
     }
+    let conns = pool.first();
     subscribe(plan, conns, snapshot, &mut out).await;
     // Children first, so a parent is deleted once it has none left.
     for mb in deletions.into_iter().rev() {
@@ -176,18 +208,66 @@ pub async fn apply(
     out
 }
 
+/// The order mailbox plans applied at once keep. Changes to the tree
+/// (RENAME, CREATE) are made one at a time in plan order, each before any
+/// later mailbox starts, so a mailbox exists under its name before anything
+/// is copied into it or below it. A RENAME also waits until every earlier
+/// mailbox is done: it may move mailboxes they are working in.
+struct Turns {
+    /// Per mailbox plan: its RENAME / CREATE are done (or failed).
+    structured: Vec<Cell<bool>>,
+    /// Per mailbox plan: done.
+    finished: Vec<Cell<bool>>,
+    changed: Notify,
+}
+
+impl Turns {
+    fn new(count: usize) -> Turns {
+        Turns {
+            structured: (0..count).map(|_| Cell::new(false)).collect(),
+            finished: (0..count).map(|_| Cell::new(false)).collect(),
+            changed: Notify::new(),
+        }
+    }
+
+    /// Until plan `at` may start.
+    async fn wait(&self, at: usize, renames: bool) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let done = |marks: &[Cell<bool>]| marks[..at].iter().all(Cell::get);
+            if done(&self.structured) && (!renames || done(&self.finished)) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    fn structured(&self, at: usize) {
+        self.structured[at].set(true);
+        self.changed.notify_waiters();
+    }
+
+    fn finished(&self, at: usize) {
+        self.structured[at].set(true);
+        self.finished[at].set(true);
+        self.changed.notify_waiters();
+    }
+}
+
 /// Whether a stop signal came: then no further command is started, and the
 /// outcome says so once.
 fn stop_requested(out: &mut ApplyOutcome) -> bool {
     if crate::stop::requested() && !out.stopped {
         out.stopped = true;
-        out.notes.push(
-            "stopped by a signal after the command in flight; the rest was not done (rerun to finish)"
-                .into(),
-        );
+        out.notes.push(STOPPED.into());
     }
     out.stopped
 }
+
+const STOPPED: &str =
+    "stopped by a signal after the command in flight; the rest was not done (rerun to finish)";
 
 /// Per side, the status the plan was made from: for a renamed mailbox, the
 /// side that still had the old name was listed under that name.
@@ -342,11 +422,15 @@ async fn delete_mailbox(
     }
 }
 
+/// The snapshot, shared by the mailbox plans applied at once. Single task:
+/// a borrow never spans an `.await`.
+type SharedSnapshot<'s> = RefCell<&'s mut Snapshot>;
+
 /// The state of applying one mailbox's plan.
-struct MailboxRun<'a> {
+struct MailboxRun<'a, 's> {
     mb: &'a MailboxPlan,
-    conns: &'a mut [Connection; 2],
-    snapshot: &'a mut Snapshot,
+    conns: &'a mut Lane,
+    snapshot: &'a SharedSnapshot<'s>,
     out: &'a mut ApplyOutcome,
     /// Per side: the status the plan was made from (or after CREATE).
     statuses: [Option<MailboxStatus>; 2],
@@ -357,15 +441,18 @@ struct MailboxRun<'a> {
     restored: [bool; 2],
 }
 
-impl MailboxRun<'_> {
-    async fn apply(&mut self) {
+impl MailboxRun<'_, '_> {
+    /// Settles what an interrupted run left, then RENAME and CREATE: what
+    /// later mailboxes may depend on ([`Turns`]). False if the mailbox
+    /// cannot go on.
+    async fn prepare(&mut self) -> bool {
         self.forget_settled_intents();
         if let Some(r) = &self.mb.rename {
             let renamed = self.rename(r).await;
             self.note(Action::RenameMailbox, r.side, Status::of(&renamed));
             if let Err(e) = renamed {
                 self.fail(r.side, "rename mailbox", e);
-                return;
+                return false;
             }
         }
         if let Some(side) = self.mb.create {
@@ -373,9 +460,15 @@ impl MailboxRun<'_> {
             self.note(Action::CreateMailbox, side, Status::of(&created));
             if let Err(e) = created {
                 self.fail(side, "create mailbox", e);
-                return;
+                return false;
             }
         }
+        true
+    }
+
+    /// The rest, once the mailbox exists on both sides: rebase, copies,
+    /// flags, expunges.
+    async fn fill(&mut self) {
         if let Err(e) = self.rebase() {
             self.fail(Side::A, "record pairs in the snapshot", e);
             return;
@@ -421,10 +514,13 @@ impl MailboxRun<'_> {
                     continue;
                 }
             };
-            if let Err(e) =
-                self.snapshot
-                    .raise_seen(&mb.name, side, status.uidnext, status.highestmodseq)
-            {
+            let raised = self.snapshot.borrow_mut().raise_seen(
+                &mb.name,
+                side,
+                status.uidnext,
+                status.highestmodseq,
+            );
+            if let Err(e) = raised {
                 self.fail(side, "record what was seen in the snapshot", e.to_string());
             }
         }
@@ -461,6 +557,7 @@ impl MailboxRun<'_> {
         }
         let now = conn.select(&wire, true).await.map_err(|e| e.to_string())?;
         self.snapshot
+            .borrow_mut()
             .rename_mailbox(&r.from, &self.mb.name)
             .map_err(|e| e.to_string())?;
         let listed = self.statuses[r.side.index()].as_ref();
@@ -489,12 +586,14 @@ impl MailboxRun<'_> {
     /// plan, so nothing is appended twice. (Resolving by order and size, for
     /// servers that rewrite messages on APPEND, comes with Cyrus support.)
     fn forget_settled_intents(&mut self) {
-        let intents = match self.snapshot.intents() {
+        let intents = self.snapshot.borrow().intents();
+        let intents = match intents {
             Ok(intents) => intents,
             Err(e) => return self.fail(Side::A, "read pending intents", e.to_string()),
         };
         for intent in intents.into_iter().filter(|i| i.mailbox == self.mb.name) {
-            if let Err(e) = self.snapshot.drop_intent(intent.id) {
+            let dropped = self.snapshot.borrow_mut().drop_intent(intent.id);
+            if let Err(e) = dropped {
                 self.fail(intent.target, "forget a settled intent", e.to_string());
             }
         }
@@ -540,15 +639,16 @@ impl MailboxRun<'_> {
         // case of a rerun) costs more than the rest of it: watermarks only.
         let unchanged =
             self.mb.rename.is_none() && self.base.is_some_and(|b| same_pairs(b, &pairs));
+        let mut snapshot = self.snapshot.borrow_mut();
         if unchanged {
-            self.snapshot.set_watermarks(&self.mb.name, sides)
+            snapshot.set_watermarks(&self.mb.name, sides)
         } else {
-            self.snapshot.rebase_mailbox(&self.mb.name, sides, &pairs)
+            snapshot.rebase_mailbox(&self.mb.name, sides, &pairs)
         }
         .map_err(|e| e.to_string())?;
         for side in Side::BOTH.into_iter().filter(|s| self.restored[s.index()]) {
             if let Some(st) = &self.statuses[side.index()] {
-                self.snapshot
+                snapshot
                     .reset_seen(&self.mb.name, side, st.uidnext, st.highestmodseq)
                     .map_err(|e| e.to_string())?;
             }
@@ -685,22 +785,23 @@ impl MailboxRun<'_> {
                 let uidvalidity = self.statuses[side.index()]
                     .as_ref()
                     .map_or(0, |s| s.uidvalidity);
+                let mut snapshot = self.snapshot.borrow_mut();
                 let recorded = if mode == ExpungeMode::Expunge {
                     let tombstones: Vec<_> = chosen.iter().map(|e| e.fingerprint).collect();
                     // Forgetting the expunged UIDs makes one that comes back
                     // (a restore, even on a server without CONDSTORE) a UID
                     // below the saved UIDNEXT that was never seen: a regression.
-                    self.snapshot
+                    snapshot
                         .remove_pairs(&self.mb.name, &pairs, &tombstones)
                         .and_then(|()| {
-                            self.snapshot
-                                .update_cache(&self.mb.name, side, uidvalidity, &[], &uids)
+                            snapshot.update_cache(&self.mb.name, side, uidvalidity, &[], &uids)
                         })
                 } else {
-                    self.snapshot
+                    snapshot
                         .mark_pending_expunge(&self.mb.name, side, uidvalidity, &uids)
-                        .and_then(|()| self.snapshot.remove_pairs(&self.mb.name, &pairs, &[]))
+                        .and_then(|()| snapshot.remove_pairs(&self.mb.name, &pairs, &[]))
                 };
+                drop(snapshot);
                 if let Err(e) = recorded {
                     self.fail(
                         side,
@@ -802,7 +903,11 @@ impl MailboxRun<'_> {
             .map(|p| (p.uid, p.agreed.clone()))
             .collect();
         if !updates.is_empty() {
-            if let Err(e) = self.snapshot.set_pair_flags(&self.mb.name, &updates) {
+            let recorded = self
+                .snapshot
+                .borrow_mut()
+                .set_pair_flags(&self.mb.name, &updates);
+            if let Err(e) = recorded {
                 self.fail(
                     Side::A,
                     "record agreed flags in the snapshot",
@@ -890,9 +995,9 @@ fn planned<'c>(part: &[Ready<'c>]) -> Vec<&'c Copy> {
 
 /// The writing half of a copy: appends batches read from `source` to the
 /// other side, each framed by an intent before and its pairs after.
-struct Copier<'r> {
+struct Copier<'r, 's> {
     mb: &'r MailboxPlan,
-    snapshot: &'r mut Snapshot,
+    snapshot: &'r SharedSnapshot<'s>,
     out: &'r mut ApplyOutcome,
     statuses: &'r mut [Option<MailboxStatus>; 2],
     /// The target's connection.
@@ -900,7 +1005,7 @@ struct Copier<'r> {
     source: Side,
 }
 
-impl Copier<'_> {
+impl Copier<'_, '_> {
     fn fail(&mut self, side: Side, action: &str, error: String) {
         self.out
             .failures
@@ -1012,7 +1117,7 @@ impl Copier<'_> {
             flags: copy.agreed.clone(),
             fingerprint: ready.fingerprint,
         };
-        let recorded = self.snapshot.set_message_status(
+        let recorded = self.snapshot.borrow_mut().set_message_status(
             &self.mb.name,
             source,
             uidvalidity,
@@ -1042,6 +1147,7 @@ impl Copier<'_> {
         let items: Vec<_> = part.iter().map(|r| (r.fingerprint, r.copy.size)).collect();
         let intent = self
             .snapshot
+            .borrow_mut()
             .record_intent_sized(
                 &self.mb.name,
                 target,
@@ -1067,7 +1173,7 @@ impl Copier<'_> {
                 // connection died, the server may still commit the batch, so
                 // the intent stays for the next run to see what landed.
                 if self.conn.is_alive() {
-                    let _ = self.snapshot.drop_intent(intent);
+                    let _ = self.snapshot.borrow_mut().drop_intent(intent);
                 }
                 return Err(match &e {
                     ImapError::No { code, text, .. } => AppendFailure::Refused {
@@ -1101,6 +1207,7 @@ impl Copier<'_> {
                 ));
                 return self
                     .snapshot
+                    .borrow_mut()
                     .drop_intent(intent)
                     .map_err(|e| AppendFailure::Other(e.to_string()));
             }
@@ -1135,6 +1242,7 @@ impl Copier<'_> {
             cache[target.index()].push((status.uidvalidity, meta(*new_uid, &copy.flags)));
         }
         self.snapshot
+            .borrow_mut()
             .complete_copies(&self.mb.name, intent, &pairs, cache)
             .map_err(|e| AppendFailure::Other(format!("copied, but recording the pairs failed (the next run pairs them by content): {e}")))
     }

@@ -428,6 +428,13 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 
+    /// Connections per server: up to N mailboxes are listed and applied at
+    /// once (1 to 16; a server that refuses more gets fewer, with a warning)
+    /// [default: 4]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=crate::pool::MAX_CONNECTIONS as i64))]
+    pub connections: Option<u32>,
+
     /// Never use COMPRESS=DEFLATE, even where a server offers it
     #[arg(long)]
     pub no_compress: bool,

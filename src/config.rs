@@ -71,6 +71,9 @@ pub struct Job {
     /// `--retries N`: how many times a connection lost during the run is
     /// re-established (with backoff) before the work it held fails.
     pub retries: u32,
+    /// `--connections N`: sessions per server, so that up to N mailboxes
+    /// are worked on at once ([`crate::pool`]).
+    pub connections: u32,
     /// `--max-messages-per-second` / `--max-bytes-per-second`
     /// ([`crate::throttle`]); None: unlimited.
     pub max_messages_per_second: Option<u64>,
@@ -421,6 +424,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             .retries
             .or(file.and_then(|f| f.content.retries))
             .unwrap_or(DEFAULT_RETRIES),
+        connections: connections(common, file)?,
         max_messages_per_second: common
             .max_messages_per_second
             .or(file.and_then(|f| f.content.max_messages_per_second))
@@ -435,6 +439,26 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             }))
             .map(|b| b.0),
     })
+}
+
+/// `--connections` (checked by clap), else the config file's (checked
+/// here), else [`crate::pool::DEFAULT_CONNECTIONS`].
+fn connections(c: &CommonArgs, file: Option<&ConfigFile>) -> Result<u32, ConfigError> {
+    if let Some(n) = c.connections {
+        return Ok(n);
+    }
+    let Some((f, n)) = file.and_then(|f| Some((f, f.content.connections.as_ref()?))) else {
+        return Ok(crate::pool::DEFAULT_CONNECTIONS);
+    };
+    let max = crate::pool::MAX_CONNECTIONS;
+    if !(1..=max).contains(n.get_ref()) {
+        return Err(ConfigError::Options(format!(
+            "{}: {} is not a number of connections per server from 1 to {max}",
+            f.place(n.span(), "connections"),
+            n.get_ref()
+        )));
+    }
+    Ok(*n.get_ref())
 }
 
 /// The command line's policies over the config file's `[policy]`.
@@ -2001,6 +2025,38 @@ deletes = "flag-only"
             lock.to_string_lossy().ends_with(".sqlite.sync.lock"),
             "{lock:?}"
         );
+    }
+
+    #[test]
+    fn connections_come_from_the_command_line_the_file_or_the_default_within_1_to_16() {
+        let env = env_of(&[("ALICE_B", "pw"), ("HOME", "/h")]);
+        let connections = |text: &str, extra: &[&str]| {
+            let (dir, c) = with_file(text, "sync", extra);
+            std::fs::write(dir.path().join("a.pw"), "pw\n").unwrap();
+            resolve_env(&c, &env).map(|j| j.connections)
+        };
+        let text = format!("connections = 8\n{JOB}");
+        assert_eq!(connections(&text, &[]).unwrap(), 8);
+        assert_eq!(connections(&text, &["--connections", "1"]).unwrap(), 1);
+        assert_eq!(
+            connections(JOB, &[]).unwrap(),
+            crate::pool::DEFAULT_CONNECTIONS
+        );
+        for wrong in ["0", "17"] {
+            let text = format!("connections = {wrong}\n{JOB}");
+            let e = connections(&text, &[]).unwrap_err().to_string();
+            assert!(
+                e.ends_with(&format!(
+                    "job.toml:1: connections: {wrong} is not a number of connections per server from 1 to 16"
+                )),
+                "{e}"
+            );
+            let args = ["imapmend", "plan", "--a", "imap://a@h", "--b", "imap://b@h"];
+            let e = Cli::try_parse_from(args.iter().copied().chain(["--connections", wrong]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--connections") && e.contains("1..=16"), "{e}");
+        }
     }
 
     #[test]

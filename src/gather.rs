@@ -14,6 +14,7 @@ use crate::imap::{Connection, HistorySupport, ImapError, ListedMessage};
 use crate::mailbox_filter::MailboxFilter;
 use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
 use crate::plan::ListingPath;
+use crate::pool::{Lane, Pool};
 use crate::reconcile::evidence::{
     judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Evidence,
     Remembered, Watermark,
@@ -58,13 +59,16 @@ pub struct Gathered {
 /// Lists both servers completely — the mailboxes `filter` selects; the
 /// others are set aside right after LIST, never selected. Errors only when
 /// a tree cannot be listed at all; per-mailbox trouble goes into `failures`.
+/// The trees are listed over the pool's first lane, then the mailboxes
+/// several at a time (one per lane), and put back in the trees' order.
 pub async fn gather(
-    conns: &mut [Connection; 2],
+    pool: &mut Pool,
     state: &SnapshotState,
     reading: &Reading,
     names: &NameRules,
     filter: &MailboxFilter,
 ) -> Result<Gathered, (Side, ImapError)> {
+    let conns = pool.first();
     let (tree_a, tree_b) = {
         let [a, b] = &mut *conns;
         tokio::join!(a.list_mailboxes(), b.list_mailboxes())
@@ -128,10 +132,15 @@ pub async fn gather(
         cache_updates: Vec::new(),
     };
     crate::progress::listing(tree.pairings.len());
-    for pairing in tree.pairings {
+    let list_pairing = async |[a, b]: &mut Lane, pairing: MailboxPairing| {
         crate::progress::mailbox(&pairing.name);
         let record = state.mailboxes.get(&pairing.name);
         let [la, lb] = list_both(a, b, &pairing, record, reading).await;
+        crate::progress::mailbox_done(&pairing.name);
+        (pairing, la, lb)
+    };
+    for (pairing, la, lb) in pool.each(tree.pairings, list_pairing).await {
+        let record = state.mailboxes.get(&pairing.name);
         let mut sides: [Option<SideListing>; 2] = [None, None];
         let mut failed = false;
         for (side, result) in [(Side::A, la), (Side::B, lb)] {
@@ -159,7 +168,6 @@ pub async fn gather(
                 }
             }
         }
-        crate::progress::mailbox_done();
         if !failed {
             gathered.input.mailboxes.push(MailboxInput {
                 name: pairing.name.clone(),

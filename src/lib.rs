@@ -18,6 +18,7 @@ pub mod model;
 pub mod mutf7;
 pub mod outcome;
 pub mod plan;
+pub mod pool;
 pub mod progress;
 pub mod reconcile;
 pub mod report;

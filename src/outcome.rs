@@ -90,6 +90,12 @@ impl Ledger {
         }
     }
 
+    /// Adds what another part of the same apply recorded (mailboxes
+    /// applied at once each keep their own ledger).
+    pub fn extend(&mut self, other: Ledger) {
+        self.0.extend(other.0);
+    }
+
     fn get(&self, mailbox: &str, action: Action, side: Side, uid: Option<Uid>) -> Option<&Status> {
         self.0.get(&(mailbox.to_string(), action, side, uid))
     }

@@ -11,7 +11,9 @@
 //! The interface is a handful of hooks, so the code doing the work stays
 //! free of drawing: the run calls [`phase`]; gather calls [`listing`] once
 //! with the number of mailboxes, then [`mailbox`], [`listed`],
-//! [`fingerprinted`] and [`mailbox_done`] as it goes; apply calls
+//! [`fingerprinted`] and [`mailbox_done`] as it goes — several mailboxes
+//! at once with `--connections`, so the bar counts mailboxes done and names
+//! those in flight; apply calls
 //! [`copying`] with the plan and [`copied`] after each batch lands. The
 //! hooks count whether or not a bar is shown ([`counts`]), at the cost of
 //! an atomic add. Lines printed while a bar is shown should go through
@@ -43,8 +45,9 @@ static COPIED_MESSAGES: AtomicU64 = AtomicU64::new(0);
 static COPIED_BYTES: AtomicU64 = AtomicU64::new(0);
 /// The copy phase's total of messages, for the bar's message.
 static COPY_TOTAL: AtomicU64 = AtomicU64::new(0);
-/// The mailbox being listed now, for the bar's message.
-static CURRENT: Mutex<String> = Mutex::new(String::new());
+/// The mailboxes being listed now (several with `--connections`), in the
+/// order they were started, for the bar's message.
+static CURRENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn slot() -> &'static Mutex<Option<ProgressBar>> {
     BAR.get_or_init(|| Mutex::new(None))
@@ -111,7 +114,7 @@ pub fn listing(mailboxes: usize) {
 
 fn redraw_listing() {
     with_bar(|bar| {
-        let current = CURRENT.lock().map(|c| c.clone()).unwrap_or_default();
+        let current = CURRENT.lock().map(|c| in_flight(&c)).unwrap_or_default();
         bar.set_message(format!(
             "{} messages, {} hashed; {current}",
             MESSAGES_LISTED.load(Ordering::Relaxed),
@@ -120,10 +123,21 @@ fn redraw_listing() {
     });
 }
 
-/// This mailbox is being listed now.
+/// The mailboxes in flight, as the bar names them: the first two, and how
+/// many more (the bar's counter says how many are done).
+fn in_flight(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [a, b] => format!("{a}, {b}"),
+        [a, b, rest @ ..] => format!("{a}, {b} +{}", rest.len()),
+    }
+}
+
+/// This mailbox is being listed now (beside the others in flight).
 pub fn mailbox(name: &str) {
     if let Ok(mut current) = CURRENT.lock() {
-        name.clone_into(&mut current);
+        current.push(name.to_string());
     }
     redraw_listing();
 }
@@ -143,10 +157,16 @@ pub fn fingerprinted(n: usize) {
     }
 }
 
-/// One mailbox is listed on both sides.
-pub fn mailbox_done() {
+/// This mailbox is listed on both sides.
+pub fn mailbox_done(name: &str) {
+    if let Ok(mut current) = CURRENT.lock() {
+        if let Some(at) = current.iter().position(|n| n == name) {
+            current.remove(at);
+        }
+    }
     MAILBOXES_DONE.fetch_add(1, Ordering::Relaxed);
     with_bar(|bar| bar.inc(1));
+    redraw_listing();
 }
 
 /// Copying starts: every copy of the mailboxes `plan` will apply.
@@ -283,7 +303,7 @@ mod tests {
         mailbox("INBOX");
         listed(3);
         fingerprinted(2);
-        mailbox_done();
+        mailbox_done("INBOX");
         println_above("a line");
         assert!(bar_state().is_none());
         let before = counts();
@@ -297,18 +317,25 @@ mod tests {
         );
 
         enable_on(ProgressDrawTarget::hidden());
-        listing(4);
-        mailbox("Archive/2023");
+        listing(6);
+        // Listed several at a time: the bar names what is in flight.
+        for name in ["Archive/2023", "Sent", "Drafts", "Junk"] {
+            mailbox(name);
+        }
         listed(10);
         listed(5);
-        mailbox_done();
-        mailbox_done();
+        mailbox_done("Archive/2023");
+        mailbox_done("Drafts");
         let (pos, len, msg) = bar_state().unwrap();
-        assert_eq!((pos, len), (2, Some(4)));
-        assert!(
-            msg.contains("18 messages") && msg.contains("Archive/2023"),
-            "{msg}"
-        );
+        assert_eq!((pos, len), (2, Some(6)));
+        assert!(msg.ends_with("18 messages, 2 hashed; Sent, Junk"), "{msg}");
+        mailbox("Trash");
+        mailbox("Lists");
+        let (_, _, msg) = bar_state().unwrap();
+        assert!(msg.ends_with("; Sent, Junk +2"), "{msg}");
+        for name in ["Sent", "Junk", "Trash", "Lists"] {
+            mailbox_done(name);
+        }
 
         copying(&plan_copying(&[400, 600, 1000]));
         copied(2, 1000);
@@ -323,6 +350,6 @@ mod tests {
         assert!(bar_state().is_none());
         let after = counts();
         assert_eq!((after.copied_messages, after.copied_bytes), (2, 1000));
-        assert_eq!(after.mailboxes_done, 3);
+        assert_eq!(after.mailboxes_done, 7);
     }
 }

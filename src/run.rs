@@ -6,19 +6,21 @@
 //! any server is touched, and nothing is written to a server before both
 //! trees have been listed completely.
 //!
-//! A connection lost after the first login (cut, stalled past the read
-//! timeout, BYE) is re-established up to `--retries` times with backoff,
-//! and the run starts over from a fresh listing: whatever was done is
-//! paired in the snapshot by then, and a batch cut mid-APPEND is covered by
-//! its intent. Once the retries are spent, what the connection held fails
-//! (exit 2), as does everything after a failed first connection (exit 3).
+//! The connections are a [`Pool`] (`--connections` per server). A
+//! connection lost after the first login (cut, stalled past the read
+//! timeout, BYE) — any of the pool's — is re-established up to `--retries`
+//! times with backoff, and the run starts over from a fresh listing:
+//! whatever was done is paired in the snapshot by then, and a batch cut
+//! mid-APPEND is covered by its intent. Once the retries are spent, what
+//! the connection held fails (exit 2), as does everything after a failed
+//! first connection (exit 3).
 
 use crate::apply::{apply, ApplyOutcome};
 use crate::config::{Command, Job, MaxDelete};
 use crate::gather::{defer_bodies, gather, Reading};
-use crate::imap::Connection;
 use crate::model::Side;
 use crate::plan::Plan;
+use crate::pool::{Lane, Pool};
 use crate::reconcile::{agreement, reconcile, Policy, ReconcileInput};
 use crate::report::{exit, Report};
 use crate::skip::{keep_uncopyable_extras, known_refusals, skip_copies, CopyLimits};
@@ -60,14 +62,10 @@ pub async fn run(job: Job) -> i32 {
     };
     crate::throttle::configure(job.max_messages_per_second, job.max_bytes_per_second);
     crate::progress::phase("connecting to A and B");
-    let (a, b) = tokio::join!(
-        Connection::connect(&job.endpoints[0]),
-        Connection::connect(&job.endpoints[1])
-    );
-    let mut conns = match (a, b) {
-        (Ok(a), Ok(b)) => [a, b],
-        (a, b) => {
-            for e in [a.err(), b.err()].into_iter().flatten() {
+    let mut pool = match Pool::connect(&job.endpoints, job.connections).await {
+        Ok(pool) => pool,
+        Err(errors) => {
+            for e in errors {
                 eprintln!("imapmend: {e}");
             }
             return exit::CANNOT_RUN;
@@ -81,9 +79,9 @@ pub async fn run(job: Job) -> i32 {
     let mut retry = 0;
     loop {
         let may_retry = retry < job.retries && !crate::stop::requested();
-        match session(&job, &mut snapshot, &mut conns, may_retry, &mut earlier).await {
+        match session(&job, &mut snapshot, &mut pool, may_retry, &mut earlier).await {
             Session::Done(code) => {
-                logout(conns).await;
+                pool.logout().await;
                 return code;
             }
             Session::Lost(why) => {
@@ -107,10 +105,10 @@ pub async fn run(job: Job) -> i32 {
                         e.copied_to[0], e.copied_to[1], e.flag_changes_on[0], e.flag_changes_on[1],
                         e.expunged_on[0], e.expunged_on[1]
                     );
-                    logout(conns).await;
+                    pool.logout().await;
                     return exit::PARTIAL;
                 }
-                reconnect(&job, &mut conns).await;
+                pool.reconnect().await;
             }
         }
     }
@@ -129,32 +127,6 @@ fn backoff(n: u32) -> std::time::Duration {
     std::time::Duration::from_secs(1u64 << n.saturating_sub(1).min(5)).min(IN_FLIGHT_WAIT * 6)
 }
 
-/// Replaces every dead connection with a new one; one that cannot be made
-/// stays dead, so the next session fails what it held.
-async fn reconnect(job: &Job, conns: &mut [Connection; 2]) {
-    for side in Side::BOTH {
-        if conns[side.index()].is_alive() {
-            continue;
-        }
-        match Connection::connect(&job.endpoints[side.index()]).await {
-            Ok(c) => {
-                let old = std::mem::replace(&mut conns[side.index()], c);
-                old.logout().await;
-            }
-            Err(e) => eprintln!("imapmend: reconnecting: {e}"),
-        }
-    }
-}
-
-/// The side whose connection died, and why, if one did.
-fn lost(conns: &[Connection; 2]) -> Option<String> {
-    Side::BOTH.into_iter().find_map(|side| {
-        let c = &conns[side.index()];
-        c.death()
-            .map(|why| format!("the connection to {} was lost ({why})", c.peer()))
-    })
-}
-
 /// Lists, reconciles, reports and (for `sync`) applies, over the current
 /// connections. With `may_retry`, a connection lost on the way ends the
 /// session unreported ([`Session::Lost`]); what `sync` applied before that
@@ -162,7 +134,7 @@ fn lost(conns: &[Connection; 2]) -> Option<String> {
 async fn session(
     job: &Job,
     snapshot: &mut Snapshot,
-    conns: &mut [Connection; 2],
+    pool: &mut Pool,
     may_retry: bool,
     earlier: &mut ApplyOutcome,
 ) -> Session {
@@ -189,7 +161,7 @@ async fn session(
     let mut gathered = None;
     for attempt in 0..2 {
         let listing = gather(
-            conns,
+            pool,
             &state,
             &reading,
             &job.options.names,
@@ -206,7 +178,7 @@ async fn session(
         let listed = match listed {
             Ok(g) => g,
             Err((side, e)) => {
-                if let Some(why) = lost(conns).filter(|_| may_retry) {
+                if let Some(why) = pool.lost().filter(|_| may_retry) {
                     return Session::Lost(why);
                 }
                 eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
@@ -215,7 +187,7 @@ async fn session(
         };
         // A mailbox whose listing failed because a connection died is
         // listed again over a new one (nothing was written yet).
-        if let Some(why) = lost(conns).filter(|_| may_retry) {
+        if let Some(why) = pool.lost().filter(|_| may_retry) {
             return Session::Lost(why);
         }
         // A run killed moments ago may have sent a batch the server is still
@@ -308,7 +280,7 @@ async fn session(
         }
         Command::Plan => {
             let mut plan = reconcile(&gathered.input, &policy(job));
-            skip_unsendable(&mut plan, &gathered.input, job, conns, snapshot).await;
+            skip_unsendable(&mut plan, &gathered.input, job, pool.first(), snapshot).await;
             crate::logging::plan_decisions(&plan);
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let pending = if plan.has_actions() {
@@ -336,15 +308,15 @@ async fn session(
         }
         Command::Sync => {
             let mut plan = reconcile(&gathered.input, &policy(job));
-            skip_unsendable(&mut plan, &gathered.input, job, conns, snapshot).await;
+            skip_unsendable(&mut plan, &gathered.input, job, pool.first(), snapshot).await;
             crate::logging::plan_decisions(&plan);
             if let Err(code) = crate::reviewed::check_expected(job, &plan, &report.endpoints) {
                 return Session::Done(code);
             }
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             crate::progress::phase("applying the plan");
-            let mut outcome = apply(&plan, &gathered.input, conns, snapshot).await;
-            if let Some(why) = lost(conns).filter(|_| may_retry && !outcome.stopped) {
+            let mut outcome = apply(&plan, &gathered.input, pool, snapshot).await;
+            if let Some(why) = pool.lost().filter(|_| may_retry && !outcome.stopped) {
                 // Redone from a fresh listing over a new connection: what
                 // failed here is tried again, what was done is counted.
                 for f in std::mem::take(&mut outcome.failures) {
@@ -446,7 +418,7 @@ async fn skip_unsendable(
     plan: &mut Plan,
     input: &ReconcileInput,
     job: &Job,
-    conns: &mut [Connection; 2],
+    conns: &mut Lane,
     snapshot: &Snapshot,
 ) {
     let statuses = statuses(snapshot);
@@ -507,9 +479,4 @@ fn print(report: &Report<'_>, job: &Job) {
         let text = report.to_text(false);
         println!("{}", text.trim_end().lines().last().unwrap_or_default());
     }
-}
-
-async fn logout(conns: [Connection; 2]) {
-    let [a, b] = conns;
-    tokio::join!(a.logout(), b.logout());
 }

@@ -59,6 +59,8 @@ pub struct FileContent {
     pub allow_plaintext_auth: Option<bool>,
     /// As `--retries`.
     pub retries: Option<u32>,
+    /// As `--connections` (1 to 16).
+    pub connections: Option<Spanned<u32>>,
     /// As `--max-messages-per-second`.
     pub max_messages_per_second: Option<u64>,
     /// As `--max-bytes-per-second` ("10M", …).

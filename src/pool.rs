@@ -1,0 +1,221 @@
+//! The connections of a run: a small pool of sessions per server
+//! (`--connections N`), so that several mailboxes are listed and applied at
+//! once. It owns the connections and hands them out; what is done over them
+//! is the caller's ([`Pool::each`]).
+//!
+//! Connections come in *lanes*: one session to A and one to B, so a worker
+//! holding a lane can read one side of a mailbox while it writes the other,
+//! as a single connection per side always could. The first lane is opened
+//! before anything else and its failure ends the run (exit 3). Further
+//! lanes are opened only when there is more than one mailbox to work on
+//! (never more lanes than mailboxes), concurrently with the work already
+//! going on over the first. A server may cap connections per user (Dovecot's
+//! `mail_max_userip_connections`, Gmail's 15): a lane that cannot be opened
+//! is a warning, the run goes on with fewer, and no more are tried in this
+//! run.
+//!
+//! Everything runs on the caller's task (no spawned tasks, no `Send`
+//! bounds): workers are futures polled together, so their IO overlaps while
+//! the state they share (the snapshot) is never touched from two threads.
+
+use crate::imap::{ConnectSpec, Connection, ImapError};
+use crate::model::Side;
+use std::cell::{Cell, RefCell};
+
+/// One session to each side, indexed by [`Side::index`].
+pub type Lane = [Connection; 2];
+
+/// The most connections per server `--connections` accepts.
+pub const MAX_CONNECTIONS: u32 = 16;
+
+/// `--connections` when neither the command line nor the config file says:
+/// well under Dovecot's default `mail_max_userip_connections` (10) even when
+/// A and B are accounts on the same server, and under Gmail's 15.
+pub const DEFAULT_CONNECTIONS: u32 = 4;
+
+/// The lanes of a run.
+pub struct Pool {
+    endpoints: [ConnectSpec; 2],
+    /// Open lanes; the first one is the run's first connection to each side.
+    lanes: Vec<Lane>,
+    /// The most lanes to have; lowered to what is open once a server
+    /// refuses one more.
+    size: usize,
+}
+
+impl Pool {
+    /// Opens the first lane (both sides at once). On failure, the error of
+    /// each side that failed.
+    pub async fn connect(endpoints: &[ConnectSpec; 2], size: u32) -> Result<Pool, Vec<ImapError>> {
+        let lane = open_lane(endpoints).await?;
+        Ok(Pool {
+            endpoints: endpoints.clone(),
+            lanes: vec![lane],
+            size: size.clamp(1, MAX_CONNECTIONS) as usize,
+        })
+    }
+
+    /// The first lane: the one the trees are listed over, and the one that
+    /// does what must be done in order (subscriptions, mailbox deletions).
+    pub fn first(&mut self) -> &mut Lane {
+        &mut self.lanes[0]
+    }
+
+    /// Lanes open now.
+    pub fn len(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Never true: a pool always holds its first lane.
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
+    /// A connection that died, and why, if one did.
+    pub fn lost(&self) -> Option<String> {
+        self.lanes.iter().flatten().find_map(|c| {
+            c.death()
+                .map(|why| format!("the connection to {} was lost ({why})", c.peer()))
+        })
+    }
+
+    /// Replaces every dead connection with a new one. An extra lane that
+    /// cannot be mended is let go (the run goes on with fewer); if the first
+    /// cannot, a whole lane takes its place, else it stays dead, so the next
+    /// session fails what it held.
+    pub async fn reconnect(&mut self) {
+        for lane in &mut self.lanes {
+            for side in Side::BOTH {
+                if lane[side.index()].is_alive() {
+                    continue;
+                }
+                match Connection::connect(&self.endpoints[side.index()]).await {
+                    Ok(c) => {
+                        let old = std::mem::replace(&mut lane[side.index()], c);
+                        old.logout().await;
+                    }
+                    Err(e) => eprintln!("imapmend: reconnecting: {e}"),
+                }
+            }
+        }
+        let alive = |lane: &Lane| lane.iter().all(Connection::is_alive);
+        if !alive(&self.lanes[0]) {
+            if let Some(whole) = self.lanes.iter().position(alive) {
+                self.lanes.swap(0, whole);
+            }
+        }
+        let mut kept = vec![self.lanes.remove(0)];
+        for lane in std::mem::take(&mut self.lanes) {
+            if alive(&lane) {
+                kept.push(lane);
+            } else {
+                logout_lane(lane).await;
+                self.size = self.size.min(kept.len());
+            }
+        }
+        self.lanes = kept;
+    }
+
+    /// Logs every session out.
+    pub async fn logout(self) {
+        futures_util::future::join_all(self.lanes.into_iter().map(logout_lane)).await;
+    }
+
+    /// Runs `work` on every item, up to one item per lane at a time, taking
+    /// items in order; the results come back in the items' order. Lanes are
+    /// added (up to `--connections`, at most one per item) while the first
+    /// ones already work. A worker whose lane died takes no further item
+    /// while another worker still can; the last one goes on (its items fail
+    /// fast, as on a single connection), so every item gets its result.
+    pub async fn each<T, R>(&mut self, items: Vec<T>, work: impl AsyncFn(&mut Lane, T) -> R) -> Vec<R> {
+        let count = items.len();
+        let queue = RefCell::new(items.into_iter().enumerate());
+        let results: RefCell<Vec<Option<R>>> = RefCell::new((0..count).map(|_| None).collect());
+        // Workers with a lane, taking items.
+        let working = Cell::new(0usize);
+        let opened: RefCell<Vec<Lane>> = RefCell::new(Vec::new());
+        let refusals: RefCell<Vec<ImapError>> = RefCell::new(Vec::new());
+        let endpoints = &self.endpoints;
+        let wanted = self.size.min(count).max(1);
+        let to_open = wanted.saturating_sub(self.lanes.len());
+
+        let worker = async |existing: Option<&mut Lane>| {
+            let mut own = None;
+            let lane: &mut Lane = match existing {
+                Some(lane) => lane,
+                None => {
+                    if queue.borrow().len() == 0 || !refusals.borrow().is_empty() {
+                        return;
+                    }
+                    match open_lane(endpoints).await {
+                        Ok(lane) => own.insert(lane),
+                        Err(errors) => return refusals.borrow_mut().extend(errors),
+                    }
+                }
+            };
+            working.set(working.get() + 1);
+            loop {
+                let dead = lane.iter().any(|c| !c.is_alive());
+                if dead && working.get() > 1 {
+                    break;
+                }
+                let Some((at, item)) = queue.borrow_mut().next() else {
+                    break;
+                };
+                let result = work(lane, item).await;
+                results.borrow_mut()[at] = Some(result);
+            }
+            working.set(working.get() - 1);
+            if let Some(lane) = own {
+                opened.borrow_mut().push(lane);
+            }
+        };
+        let workers = self
+            .lanes
+            .iter_mut()
+            .take(wanted)
+            .map(Some)
+            .chain((0..to_open).map(|_| None))
+            .map(&worker);
+        futures_util::future::join_all(workers).await;
+        self.lanes.extend(opened.into_inner());
+        let refusals = refusals.into_inner();
+        if let Some(first) = refusals.first() {
+            // A server that caps connections says so on every extra one:
+            // one line, and no more attempts in this run.
+            self.size = self.lanes.len();
+            eprintln!(
+                "imapmend: warning: {} more connection(s) could not be opened ({first}); \
+                 going on with {} per server",
+                refusals.len(),
+                self.size
+            );
+        }
+        results
+            .into_inner()
+            .into_iter()
+            .map(|r| r.expect("the last worker takes every item left"))
+            .collect()
+    }
+}
+
+/// Opens one session to each side, both at once; a session opened while
+/// the other side failed is logged out.
+async fn open_lane(endpoints: &[ConnectSpec; 2]) -> Result<Lane, Vec<ImapError>> {
+    let (a, b) = tokio::join!(
+        Connection::connect(&endpoints[0]),
+        Connection::connect(&endpoints[1])
+    );
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok([a, b]),
+        (Ok(c), Err(e)) | (Err(e), Ok(c)) => {
+            c.logout().await;
+            Err(vec![e])
+        }
+        (Err(a), Err(b)) => Err(vec![a, b]),
+    }
+}
+
+async fn logout_lane([a, b]: Lane) {
+    tokio::join!(a.logout(), b.logout());
+}
