@@ -5,8 +5,9 @@
 //! server's response lines. It also counts and records what passes, so a
 //! test can measure a clean run and aim its faults.
 //!
-//! A fault is armed for the *next* connection only ([`Proxy::arm`]); every
-//! other connection passes through untouched. A run can therefore go
+//! A fault is armed for the *next* connection only ([`Proxy::arm`]), or the
+//! one after a few more ([`Proxy::arm_after`]); every other connection
+//! passes through untouched. A run can therefore go
 //! through the same proxy (the same `host:port`, which the snapshot
 //! remembers) before, during and after a fault.
 //!
@@ -49,8 +50,12 @@ pub enum Fault {
 #[derive(Default)]
 struct Shared {
     stop: AtomicBool,
-    armed: Mutex<Option<Fault>>,
+    /// The fault, and how many connections pass before the one it hits.
+    armed: Mutex<Option<(usize, Fault)>>,
     connections: AtomicUsize,
+    /// Connections open now, and the most ever open at once.
+    open: AtomicUsize,
+    peak: AtomicUsize,
     to_server: AtomicU64,
     to_client: AtomicU64,
     faults_fired: AtomicUsize,
@@ -89,9 +94,15 @@ impl Proxy {
 
     /// The fault for the next connection (replacing one not yet used).
     pub fn arm(&self, fault: Fault) {
+        self.arm_after(0, fault);
+    }
+
+    /// The fault for the connection after the next `skip` ones (a pooled
+    /// connection rather than the first).
+    pub fn arm_after(&self, skip: usize, fault: Fault) {
         *self.shared.paused.lock().unwrap() = false;
         *self.shared.resumed.lock().unwrap() = false;
-        *self.shared.armed.lock().unwrap() = Some(fault);
+        *self.shared.armed.lock().unwrap() = Some((skip, fault));
     }
 
     /// Forgets an armed fault that no connection has taken yet.
@@ -102,6 +113,11 @@ impl Proxy {
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were open at the same time.
+    pub fn peak(&self) -> usize {
+        self.shared.peak.load(Ordering::SeqCst)
     }
 
     /// Cuts and stalls that actually happened (a fault armed beyond the
@@ -178,9 +194,21 @@ fn accept_loop(listener: TcpListener, upstream: u16, shared: Arc<Shared>) {
             continue;
         };
         shared.connections.fetch_add(1, Ordering::SeqCst);
+        let open = shared.open.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.peak.fetch_max(open, Ordering::SeqCst);
         let _ = client.set_nodelay(true);
         let _ = server.set_nodelay(true);
-        let fault = shared.armed.lock().unwrap().take();
+        let fault = {
+            let mut armed = shared.armed.lock().unwrap();
+            match armed.as_mut() {
+                Some((0, _)) => armed.take().map(|(_, fault)| fault),
+                Some((skip, _)) => {
+                    *skip -= 1;
+                    None
+                }
+                None => None,
+            }
+        };
         {
             let mut sockets = shared.sockets.lock().unwrap();
             sockets.push(client.try_clone().unwrap());
@@ -211,6 +239,13 @@ struct Conn {
     shared: Arc<Shared>,
     fault: Option<Fault>,
     cut: AtomicBool,
+}
+
+impl Drop for Conn {
+    /// Both directions are done: the connection is closed.
+    fn drop(&mut self) {
+        self.shared.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Conn {
