@@ -5,6 +5,7 @@
 //!
 //!     bench_mail seed MAILDIR COUNT [SEED]      # Maildir++ files, ~4 KB mean
 //!     bench_mail seed-big MAILDIR BYTES         # one message of BYTES
+//!     bench_mail seed-folders MAILDIR FOLDERS PER   # FOLDERS mailboxes of PER
 //!     bench_mail warm HOST:PORT USER            # index + read every mailbox
 //!     bench_mail raw HOST:PORT USER HOST:PORT USER [BATCH [overlap]]
 //!     bench_mail change HOST:PORT USER COUNT    # COUNT changes in INBOX
@@ -43,6 +44,9 @@ fn main() {
         ["seed", dir, count] => seed(Path::new(dir), parse(count), 1),
         ["seed", dir, count, s] => seed(Path::new(dir), parse(count), parse(s)),
         ["seed-big", dir, bytes] => seed_big(Path::new(dir), parse(bytes)),
+        ["seed-folders", dir, folders, per] => {
+            seed_folders(Path::new(dir), parse(folders), parse(per))
+        }
         ["warm", a, user] => block(warm(a, user)),
         ["raw", a, ua, b, ub] => block(raw(a, ua, b, ub, RAW_BATCH, false)),
         ["raw", a, ua, b, ub, n] => block(raw(a, ua, b, ub, parse(n), false)),
@@ -351,6 +355,28 @@ fn seed(root: &Path, count: usize, seed: usize) -> Res<()> {
         bytes += deliver(dir, &format!("M{i}P{seed}"), &m)?;
     }
     println!("messages={count} bytes={bytes}");
+    Ok(())
+}
+
+/// FOLDERS mailboxes (INBOX and `Folder01` …, some of them nested as
+/// `Lists.NN`) of PER messages each, for the `--connections` benchmark.
+fn seed_folders(root: &Path, folders: usize, per: usize) -> Res<()> {
+    let mut r = Rng(11);
+    let mut bytes = 0;
+    for f in 0..folders {
+        let name = match f {
+            0 => "INBOX".to_string(),
+            f if f % 5 == 0 => format!("Lists.{f:02}"),
+            f => format!("Folder{f:02}"),
+        };
+        let dir = folder(root, &name)?;
+        for i in 0..per {
+            let size = target_size(&mut r);
+            let m = mail(&mut r, 11, f * per + i, size);
+            bytes += deliver(&dir, &format!("M{f}x{i}"), &m)?;
+        }
+    }
+    println!("messages={} bytes={bytes}", folders * per);
     Ok(())
 }
 

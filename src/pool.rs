@@ -61,16 +61,6 @@ impl Pool {
         &mut self.lanes[0]
     }
 
-    /// Lanes open now.
-    pub fn len(&self) -> usize {
-        self.lanes.len()
-    }
-
-    /// Never true: a pool always holds its first lane.
-    pub fn is_empty(&self) -> bool {
-        self.lanes.is_empty()
-    }
-
     /// A connection that died, and why, if one did.
     pub fn lost(&self) -> Option<String> {
         self.lanes.iter().flatten().find_map(|c| {
@@ -127,7 +117,11 @@ impl Pool {
     /// ones already work. A worker whose lane died takes no further item
     /// while another worker still can; the last one goes on (its items fail
     /// fast, as on a single connection), so every item gets its result.
-    pub async fn each<T, R>(&mut self, items: Vec<T>, work: impl AsyncFn(&mut Lane, T) -> R) -> Vec<R> {
+    pub async fn each<T, R>(
+        &mut self,
+        items: Vec<T>,
+        work: impl AsyncFn(&mut Lane, T) -> R,
+    ) -> Vec<R> {
         let count = items.len();
         let queue = RefCell::new(items.into_iter().enumerate());
         let results: RefCell<Vec<Option<R>>> = RefCell::new((0..count).map(|_| None).collect());

@@ -7,6 +7,7 @@
 //!   same run (exit 0); a cut while first connecting ends it with exit 3 and
 //!   an error naming the side and server, and a rerun converges. Never a
 //!   hang, never a panic.
+//!   A cut on a pooled connection (`--connections`) likewise.
 //! - **Stalls**: the proxy stops forwarding without closing; the engine's
 //!   read timeout (shortened for tests by `IMAPMEND_TEST_READ_TIMEOUT_SECS`)
 //!   ends that connection, and the run reconnects and converges.
@@ -375,6 +376,58 @@ fn sync_json_after_a_reconnect_reports_every_attempt() {
     assert_eq!(report["outcome"]["totals"]["not_attempted"], 0);
 }
 
+/// A cut on a pooled connection — the second session to A, which lists
+/// and applies a mailbox of its own (`--connections 2`, two mailboxes) —
+/// is survived like one on the first: a lane that cannot be opened leaves
+/// the run to the first, a lane lost later makes it reconnect and list
+/// again; either way it converges, nothing lost, nothing duplicated.
+fn pooled_cut_case(&(dir, after): &(Dir, u64)) -> Result<(), String> {
+    let what = format!("cut {dir:?} after {after} bytes of the second connection to A");
+    let s = scenario();
+    s.proxy.arm_after(1, Fault::Cut { dir, after });
+    let out = s.pair.run_within(
+        "sync",
+        &["--connections", "2"],
+        &[],
+        Duration::from_secs(60),
+    );
+    if s.proxy.faults_fired() == 0 {
+        return Err(format!(
+            "{what}: the cut never happened: {}",
+            out.describe()
+        ));
+    }
+    check_failure_report(&out, s.proxy.port(), &what)?;
+    eprintln!(
+        "{what}: exit {:?} in {:?}; {}",
+        out.code,
+        out.took,
+        first_error(&out)
+    );
+    converged_in_one_run(&s, &out, &what)
+}
+
+#[test]
+fn a_cut_on_a_pooled_connection_loses_and_duplicates_nothing() {
+    // While logging in, while listing, and (at 20 KB) inside a large body.
+    let points = vec![
+        (Dir::ToClient, 300),
+        (Dir::ToClient, 3_000),
+        (Dir::ToClient, 20_000),
+        (Dir::ToServer, 60),
+        (Dir::ToServer, 400),
+        (Dir::ToServer, 20_000),
+    ];
+    let n = points.len();
+    let failures = in_parallel(points, 3, pooled_cut_case);
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cuts failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
 fn stall_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
     let what = format!("stall {dir:?} after {after} bytes ({why})");
     let s = scenario();
@@ -737,7 +790,8 @@ fn concurrent_syncs_with_different_snapshots_take_turns() {
     proxy.arm(Fault::PauseOn {
         text: b"APPEND".to_vec(),
     });
-    let first = one.spawn("sync", &[], &[]);
+    // One session to A, so that it is the one the pause holds.
+    let first = one.spawn("sync", &["--connections", "1"], &[]);
     assert!(
         proxy.wait_paused(Duration::from_secs(30)),
         "the first sync never appended to A"
