@@ -129,11 +129,13 @@ impl ApplyOutcome {
 }
 
 /// Applies every mailbox plan that has no problems: up to one mailbox per
-/// lane of the pool at a time (see [`Turns`] for the order kept), then
-/// subscriptions and mailbox deletions in order over the first lane. The
-/// outcome lists everything in plan order, however the work interleaved.
-pub async fn apply(
-    plan: &Plan,
+/// lane of the pool at a time (see [`Turns`] for the order kept) — tree
+/// changes, copies and flags first, expunges once every copy has landed —
+/// then subscriptions and mailbox deletions in order over the first lane.
+/// The outcome lists everything in plan order, however the work
+/// interleaved.
+pub async fn apply<'p>(
+    plan: &'p Plan,
     input: &ReconcileInput,
     pool: &mut Pool,
     snapshot: &mut Snapshot,
@@ -142,7 +144,7 @@ pub async fn apply(
     crate::progress::copying(plan);
     // Mailbox deletions go last, after every copy has landed; a withheld one
     // leaves its mailbox and its snapshot record as they are.
-    let (deletions, mailboxes): (Vec<&MailboxPlan>, Vec<&MailboxPlan>) = plan
+    let (deletions, mailboxes): (Vec<&'p MailboxPlan>, Vec<&'p MailboxPlan>) = plan
         .mailboxes
         .iter()
         .filter(|mb| mb.problems.is_empty())
@@ -150,35 +152,34 @@ pub async fn apply(
     // Shared by the mailboxes in flight; borrowed only between awaits.
     let shared = RefCell::new(&mut *snapshot);
     let turns = Turns::new(mailboxes.len());
-    let apply_one = async |lane: &mut Lane, (at, mb): (usize, &MailboxPlan)| {
+    let fill = async |lane: &mut Lane, (at, mb): (usize, &'p MailboxPlan)| {
         let mut out = ApplyOutcome::default();
+        let mut statuses = listed_statuses(input, mb);
+        let mut go_on = false;
         turns.wait(at, mb.rename.is_some()).await;
         if !stop_requested(&mut out) {
-            let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
-            let mut run = MailboxRun {
-                mb,
-                conns: lane,
-                snapshot: &shared,
-                out: &mut out,
-                statuses: listed_statuses(input, mb),
-                base: listed.map(|m| &m.base),
-                restored: [0, 1].map(|i| {
-                    listed
-                        .and_then(|m| m.sides[i].as_ref())
-                        .is_some_and(|s| s.evidence.is_restored())
-                }),
-            };
+            let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
             let prepared = run.prepare().await;
             turns.structured(at);
-            if prepared {
-                run.fill().await;
-            }
+            go_on = prepared && run.fill().await;
+            statuses = run.statuses;
         }
         turns.finished(at);
+        (mb, out, statuses, go_on)
+    };
+    let filled = pool
+        .each(mailboxes.into_iter().enumerate().collect(), fill)
+        .await;
+    // Expunges only once every mailbox's copies have landed: a message
+    // moved between mailboxes is never missing from the other side (E12).
+    let settle = async |lane: &mut Lane, (mb, mut out, statuses, go_on)| {
+        if go_on && !stop_requested(&mut out) {
+            let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
+            run.settle().await;
+        }
         out
     };
-    let work = mailboxes.into_iter().enumerate().collect();
-    for done in pool.each(work, apply_one).await {
+    for done in pool.each(filled, settle).await {
         out.append(done);
     }
     if stop_requested(&mut out) {
@@ -441,7 +442,31 @@ struct MailboxRun<'a, 's> {
     restored: [bool; 2],
 }
 
-impl MailboxRun<'_, '_> {
+impl<'a, 's> MailboxRun<'a, 's> {
+    fn new(
+        mb: &'a MailboxPlan,
+        input: &'a ReconcileInput,
+        conns: &'a mut Lane,
+        snapshot: &'a SharedSnapshot<'s>,
+        out: &'a mut ApplyOutcome,
+        statuses: [Option<MailboxStatus>; 2],
+    ) -> MailboxRun<'a, 's> {
+        let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
+        MailboxRun {
+            mb,
+            conns,
+            snapshot,
+            out,
+            statuses,
+            base: listed.map(|m| &m.base),
+            restored: [0, 1].map(|i| {
+                listed
+                    .and_then(|m| m.sides[i].as_ref())
+                    .is_some_and(|s| s.evidence.is_restored())
+            }),
+        }
+    }
+
     /// Settles what an interrupted run left, then RENAME and CREATE: what
     /// later mailboxes may depend on ([`Turns`]). False if the mailbox
     /// cannot go on.
@@ -466,12 +491,12 @@ impl MailboxRun<'_, '_> {
         true
     }
 
-    /// The rest, once the mailbox exists on both sides: rebase, copies,
-    /// flags, expunges.
-    async fn fill(&mut self) {
+    /// Once the mailbox exists on both sides: rebase, copies, flags. False
+    /// if it cannot go on to [`MailboxRun::settle`].
+    async fn fill(&mut self) -> bool {
         if let Err(e) = self.rebase() {
             self.fail(Side::A, "record pairs in the snapshot", e);
-            return;
+            return false;
         }
         for source in Side::BOTH {
             let copies = self.mb.copies_from(source);
@@ -480,12 +505,15 @@ impl MailboxRun<'_, '_> {
             }
         }
         if stop_requested(self.out) {
-            return;
+            return false;
         }
         self.store_flags().await;
-        if stop_requested(self.out) {
-            return;
-        }
+        !stop_requested(self.out)
+    }
+
+    /// Once every mailbox's copies have landed: expunges, then what was
+    /// seen after writing.
+    async fn settle(&mut self) {
         self.expunge().await;
         self.record_what_was_seen().await;
     }
@@ -1245,5 +1273,48 @@ impl Copier<'_, '_> {
             .borrow_mut()
             .complete_copies(&self.mb.name, intent, &pairs, cache)
             .map_err(|e| AppendFailure::Other(format!("copied, but recording the pairs failed (the next run pairs them by content): {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three mailbox plans applied at once, started in reverse so that only
+    /// the turns can order them: plan 1 starts once plan 0's tree change is
+    /// made (not before, and without waiting for the rest of plan 0); plan
+    /// 2, a rename, only once everything before it is done.
+    #[test]
+    fn turns_keep_tree_changes_in_plan_order_and_a_rename_waits_for_all_before_it() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let turns = Turns::new(3);
+        let log = RefCell::new(Vec::new());
+        let plan = async |at: usize, renames: bool| {
+            turns.wait(at, renames).await;
+            log.borrow_mut().push(format!("start {at}"));
+            tokio::task::yield_now().await;
+            turns.structured(at);
+            log.borrow_mut().push(format!("structured {at}"));
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            log.borrow_mut().push(format!("finished {at}"));
+            turns.finished(at);
+        };
+        runtime.block_on(futures_util::future::join3(
+            plan(2, true),
+            plan(1, false),
+            plan(0, false),
+        ));
+        let log = log.into_inner();
+        let at = |what: &str| log.iter().position(|l| l == what).unwrap();
+        assert!(at("start 0") < at("structured 0"), "{log:?}");
+        assert!(at("structured 0") < at("start 1"), "{log:?}");
+        assert!(at("start 1") < at("finished 0"), "not at once: {log:?}");
+        assert!(at("finished 0") < at("start 2"), "{log:?}");
+        assert!(at("finished 1") < at("start 2"), "{log:?}");
+        assert_eq!(log.len(), 9);
     }
 }

@@ -715,7 +715,9 @@ fn sigterm_mid_copy_stops_after_the_command_in_flight_and_a_rerun_converges() {
         proxy.arm(support::proxy::Fault::PauseOn {
             text: b"APPEND".to_vec(),
         });
-        let child = pair.spawn("sync", &[], &[]);
+        // One session per server: the paused APPEND is the one command in
+        // flight (with more, the other mailboxes would be done by now).
+        let child = pair.spawn("sync", &["--connections", "1"], &[]);
         assert!(
             proxy.wait_paused(Duration::from_secs(30)),
             "{what}: no APPEND"

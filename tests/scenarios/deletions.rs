@@ -434,6 +434,22 @@ fn e12_move_between_folders_without_condstore() {
     e12(Kind::NoCondstore).run();
 }
 
+/// E12 with the target listed after the source (INBOX → Zarchive): the
+/// copy still lands before the expunge, though mailboxes are applied in
+/// name order and several at a time.
+#[test]
+fn e12_move_to_a_folder_listed_after_the_source() {
+    for (name, connections) in [("e12 later, one session", "1"), ("e12 later, four", "4")] {
+        Case::new(name)
+            .snapshot("INBOX: m1(\\Seen) m2(); Zarchive: m3()")
+            .a("INBOX: m2(); Zarchive: m3() m1(\\Seen)")
+            .args(&["--connections", connections])
+            .expect("INBOX: m2(); Zarchive: m3() m1(\\Seen)")
+            .after_sync(b_never_had_zero_copies)
+            .run();
+    }
+}
+
 #[test]
 fn e12_move_into_a_new_folder() {
     Case::new("e12 new folder")
