@@ -199,9 +199,16 @@ struct Measured {
 }
 
 fn measure() -> Measured {
+    measure_with(&[])
+}
+
+/// [`measure`] with these options (`--connections 1`: the one session to
+/// A carries the whole conversation, so an offset in the recording is one
+/// in that session).
+fn measure_with(args: &[&str]) -> Measured {
     let s = scenario();
     s.proxy.record();
-    let run = s.pair.run("sync", &[], &[]);
+    let run = s.pair.run("sync", args, &[]);
     assert_eq!(run.code, Some(0), "clean run: {}", run.describe());
     s.converged("clean run").unwrap();
     Measured {
@@ -342,7 +349,7 @@ fn with_no_retries_a_cut_fails_the_mailbox_and_a_rerun_converges() {
 /// copy appears done exactly once.
 #[test]
 fn sync_json_after_a_reconnect_reports_every_attempt() {
-    let m = measure();
+    let m = measure_with(&["--connections", "1"]);
     let lits = proxy::literals(&m.to_server, 100_000);
     let after = (lits[0].0 + lits[0].1 / 2) as u64;
     let s = scenario();
@@ -350,9 +357,12 @@ fn sync_json_after_a_reconnect_reports_every_attempt() {
         dir: Dir::ToServer,
         after,
     });
-    let out = s
-        .pair
-        .run_within("sync", &["--json"], &[], Duration::from_secs(60));
+    let out = s.pair.run_within(
+        "sync",
+        &["--json", "--connections", "1"],
+        &[],
+        Duration::from_secs(60),
+    );
     assert_eq!(s.proxy.faults_fired(), 1, "{}", out.describe());
     assert_eq!(out.code, Some(0), "{}", out.describe());
     s.converged("json after a reconnect").unwrap();
