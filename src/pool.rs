@@ -9,7 +9,9 @@
 //! before anything else and its failure ends the run (exit 3). Further
 //! lanes are opened only when there is more than one mailbox to work on
 //! (never more lanes than mailboxes), concurrently with the work already
-//! going on over the first. A server may cap connections per user (Dovecot's
+//! going on over the first, and only once that work has taken longer than
+//! [`EXTRA_LANE_AFTER`] with mailboxes still waiting: a small run does not
+//! pay for logins it cannot use. A server may cap connections per user (Dovecot's
 //! `mail_max_userip_connections`, Gmail's 15): a lane that cannot be opened
 //! is a warning, the run goes on with fewer, and no more are tried in this
 //! run.
@@ -39,6 +41,20 @@ pub const MAX_CONNECTIONS: u32 = 16;
 /// and client address, shared with the user's own mail clients) and
 /// Gmail's 15 per account.
 pub const DEFAULT_CONNECTIONS: u32 = 4;
+
+/// How long the first lanes work before another is opened: longer than a
+/// small run takes, short beside the round trips a remote server's
+/// mailboxes cost one after the other.
+pub const EXTRA_LANE_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// [`EXTRA_LANE_AFTER`], or for tests that must see extra lanes whatever
+/// the machine's speed, `IMAPMEND_TEST_EXTRA_LANE_AFTER_MS`.
+fn extra_lane_after() -> std::time::Duration {
+    std::env::var("IMAPMEND_TEST_EXTRA_LANE_AFTER_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(EXTRA_LANE_AFTER, std::time::Duration::from_millis)
+}
 
 /// The lanes of a run.
 pub struct Pool {
@@ -145,6 +161,21 @@ impl Pool {
             let lane: &mut Lane = match existing {
                 Some(lane) => lane,
                 None => {
+                    // Extra lanes are for work that proves long: a run whose
+                    // mailboxes are all taken within EXTRA_LANE_AFTER (a
+                    // no-op, a small incremental) logs in no more than once
+                    // per side. A lane opened later is kept for the next
+                    // phase (apply after listing) even if it finds nothing
+                    // left to take now.
+                    let all_taken = async {
+                        while queue.borrow().len() > 0 {
+                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                        }
+                    };
+                    tokio::select! {
+                        () = tokio::time::sleep(extra_lane_after()) => {}
+                        () = all_taken => return,
+                    }
                     if queue.borrow().len() == 0 || !refusals.borrow().is_empty() {
                         return;
                     }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use support::cli::{Outcome, Pair};
 use support::dovecot::{self, Dovecot, Kind, User};
 use support::oracle::{self, writes_marker, SideState};
-use support::proxy::Proxy;
+use support::proxy::{Fault, Proxy};
 
 const DATE: &str = "01-Jan-2024 10:00:00 +0000";
 
@@ -95,6 +95,13 @@ struct Proxied {
     proxies: [Proxy; 2],
 }
 
+/// The first session to A answers slowly (a remote server's round trips),
+/// so the run's work outlasts `EXTRA_LANE_AFTER` and more lanes are opened
+/// however fast this machine is.
+fn slow_first_session(p: &Proxied) {
+    p.proxies[0].arm(Fault::Delay(std::time::Duration::from_millis(15)));
+}
+
 fn proxied(a: &User, b: &User) -> Proxied {
     let proxies = [Proxy::start(a.port), Proxy::start(b.port)];
     let mut pair = Pair::new(a, b);
@@ -126,6 +133,7 @@ fn first_sync(n: &str) -> (Vec<serde_json::Value>, [usize; 2]) {
     let (a, b) = dovecot::pair(Kind::Full);
     let want = fill(&a, &b);
     let p = proxied(&a, &b);
+    slow_first_session(&p);
     let out = p.pair.run("sync", &["--connections", n, "--json"], &[]);
     expect(&out, 0);
     assert!(
@@ -185,6 +193,7 @@ fn a_server_capping_connections_still_syncs_everything_with_a_warning() {
     let (a, b) = (server.fresh_user(), server.fresh_user());
     let want = fill(&a, &b);
     let p = proxied(&a, &b);
+    slow_first_session(&p);
     let out = p.pair.run("sync", &["--connections", "8"], &[]);
     expect(&out, 0);
     assert!(
