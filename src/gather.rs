@@ -10,7 +10,7 @@
 //! and reported: a failed listing is never an empty mailbox.
 
 use crate::fingerprint::fingerprint;
-use crate::imap::{Connection, HistorySupport, ImapError, ListedMessage};
+use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedMessage, ListedStatus};
 use crate::mailbox_filter::MailboxFilter;
 use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
 use crate::plan::ListingPath;
@@ -24,7 +24,7 @@ use crate::reconcile::mailboxes::{
 };
 use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
-use crate::snapshot::{MailboxRecord, MessageStatus, SnapshotState};
+use crate::snapshot::{MailboxRecord, MessageStatus, SideRecord, SnapshotState};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::mpsc;
 
@@ -75,6 +75,14 @@ pub async fn gather(
     };
     let tree_a = tree_a.map_err(|e| (Side::A, e))?;
     let tree_b = tree_b.map_err(|e| (Side::B, e))?;
+    // LIST-STATUS watermarks by wire name (none with --verify, which reads
+    // every mailbox whatever changed).
+    let listed_status = [&tree_a, &tree_b].map(|tree| {
+        tree.iter()
+            .filter(|_| !reading.verify)
+            .filter_map(|m| Some((m.name.clone(), m.status?)))
+            .collect::<HashMap<String, ListedStatus>>()
+    });
     let entries = [&tree_a, &tree_b].map(|tree| {
         tree.iter()
             .map(|m| MailboxEntry {
@@ -135,7 +143,11 @@ pub async fn gather(
     let list_pairing = async |[a, b]: &mut Lane, pairing: MailboxPairing| {
         crate::progress::mailbox(&pairing.name);
         let record = state.mailboxes.get(&pairing.name);
-        let [la, lb] = list_both(a, b, &pairing, record, reading).await;
+        let listed = [Side::A, Side::B].map(|side| {
+            let wire = pairing.wire[side.index()].as_ref()?;
+            listed_status[side.index()].get(wire).copied()
+        });
+        let [la, lb] = list_both(a, b, &pairing, record, reading, listed).await;
         crate::progress::mailbox_done(&pairing.name);
         (pairing, la, lb)
     };
@@ -275,10 +287,11 @@ async fn list_both(
     pairing: &MailboxPairing,
     record: Option<&MailboxRecord>,
     reading: &Reading,
+    listed: [Option<ListedStatus>; 2],
 ) -> [Result<Option<SideRead>, String>; 2] {
     let (la, lb) = tokio::join!(
-        list_side(a, pairing, Side::A, record, reading.read_only),
-        list_side(b, pairing, Side::B, record, reading.read_only),
+        list_side(a, pairing, Side::A, record, reading.read_only, listed[0]),
+        list_side(b, pairing, Side::B, record, reading.read_only, listed[1]),
     );
     let empty = |listed: &Result<Option<Listed<'_>>, String>| match listed {
         Ok(None) => true,
@@ -313,22 +326,36 @@ struct Listed<'r> {
 /// Selects and lists one side of one mailbox — through the change history
 /// where it can be trusted, else in full — and judges what it can prove.
 /// Ok(None) where the mailbox does not exist on that side.
+///
+/// A mailbox whose LIST-STATUS watermarks (`listed`) are the ones the
+/// snapshot saved is not selected at all: nothing was added, expunged or
+/// flagged since (every change raises HIGHESTMODSEQ), so its listing is the
+/// cache, exactly as an empty change history would rebuild it, with the
+/// same checks. Apply selects it if it has something to write there.
 async fn list_side<'r>(
     conn: &mut Connection,
     pairing: &MailboxPairing,
     side: Side,
     record: Option<&'r MailboxRecord>,
     read_only: bool,
+    listed: Option<ListedStatus>,
 ) -> Result<Option<Listed<'r>>, String> {
     let Some(wire) = &pairing.wire[side.index()] else {
         return Ok(None);
     };
     let err = |e: ImapError| e.to_string();
-    let mut status = match conn.select(wire, read_only).await {
-        // Listed, yet the server says it does not exist: it holds nothing,
-        // like a \Noselect parent.
-        Err(e) if e.says_nonexistent() => return Ok(None),
-        other => other.map_err(err)?,
+    let can_history = conn.history_support() != HistorySupport::None;
+    let unchanged = listed
+        .filter(|_| can_history)
+        .and_then(|l| unchanged_since_saved(l, record?.sides[side.index()].as_ref()?));
+    let mut status = match unchanged.clone() {
+        Some(status) => status,
+        None => match conn.select(wire, read_only).await {
+            // Listed, yet the server says it does not exist: it holds
+            // nothing, like a \Noselect parent.
+            Err(e) if e.says_nonexistent() => return Ok(None),
+            other => other.map_err(err)?,
+        },
     };
     if read_only {
         // EXAMINE cannot tell what a sync may store: plan and check judge
@@ -354,8 +381,11 @@ async fn list_side<'r>(
             seen_highestmodseq: s.seen_highestmodseq,
         })
     });
-    let can_history = conn.history_support() != HistorySupport::None;
     let judgement = judge_status(saved, &status, can_history);
+    if unchanged.is_some() && !(judgement.history && judgement.evidence.is_healthy()) {
+        // Cannot be: the watermarks are the saved ones. Read it as usual.
+        return Box::pin(list_side(conn, pairing, side, record, read_only, None)).await;
+    }
     let cache = record.map(|r| &r.cache[side.index()]);
     let remembered: HashMap<Uid, Remembered<'r>> = cache
         .into_iter()
@@ -381,7 +411,13 @@ async fn list_side<'r>(
     let mut read = None;
     if let (true, Some(saved)) = (judgement.history, saved) {
         let modseq = saved.highestmodseq.unwrap_or_default();
-        let changes = conn.fetch_changes(modseq).await.map_err(err)?;
+        let changes = match unchanged {
+            Some(_) => Changes {
+                vanished: Some(Vec::new()),
+                ..Changes::default()
+            },
+            None => conn.fetch_changes(modseq).await.map_err(err)?,
+        };
         let vanished = match changes.vanished {
             Some(v) => v,
             None => vanished_from_uid_list(&remembered, &conn.uid_list().await.map_err(err)?),
@@ -394,9 +430,13 @@ async fn list_side<'r>(
             status.exists,
         ) {
             Ok(rebuilt) => {
+                let reason = match unchanged {
+                    Some(_) => "unchanged since the last sync (LIST-STATUS); not selected".into(),
+                    None => judgement.reason.clone(),
+                };
                 path = ListingPath {
                     path: "history".into(),
-                    reason: judgement.reason.clone(),
+                    reason,
                 };
                 let changed: std::collections::HashSet<Uid> =
                     changes.changed.iter().map(|m| m.uid).collect();
@@ -407,6 +447,11 @@ async fn list_side<'r>(
                     .copied()
                     .collect();
                 read = Some((rebuilt, changed, gone));
+            }
+            // The cache lacks messages the mailbox holds (a copy skipped
+            // or cut short before its row was written): read it as usual.
+            Err(_) if unchanged.is_some() => {
+                return Box::pin(list_side(conn, pairing, side, record, read_only, None)).await;
             }
             Err(why) => {
                 path.reason = format!("the change history did not add up ({why})");
@@ -470,6 +515,23 @@ async fn list_side<'r>(
         gone,
         remembered,
     }))
+}
+
+/// The status a SELECT would give, from LIST-STATUS watermarks equal to
+/// the ones saved for the side (and PERMANENTFLAGS from the last SELECT);
+/// None when anything differs or is not known.
+fn unchanged_since_saved(listed: ListedStatus, saved: &SideRecord) -> Option<MailboxStatus> {
+    let same = listed.uidvalidity == saved.uidvalidity
+        && listed.uidnext == saved.uidnext
+        && saved.highestmodseq == Some(listed.highestmodseq);
+    same.then(|| MailboxStatus {
+        uidvalidity: listed.uidvalidity,
+        uidnext: listed.uidnext,
+        exists: listed.messages,
+        highestmodseq: Some(listed.highestmodseq),
+        permanent_flags: saved.permanent_flags.clone(),
+    })
+    .filter(|s| s.permanent_flags.is_some())
 }
 
 /// Reads the bodies of a listed side that the cache cannot vouch for (with

@@ -168,3 +168,47 @@ fn a_mailbox_renamed_into_a_left_out_name_is_neither_deleted_nor_recreated() {
         assert_eq!(subjects(&mut ca, "Archive.Projects").len(), 2);
     }
 }
+
+/// A mailbox whose LIST-STATUS watermarks (UIDVALIDITY, UIDNEXT,
+/// HIGHESTMODSEQ) are the ones the last sync saved is not selected at all:
+/// after a change in Busy only, a sync names Busy on the wire and never
+/// Quiet, on either side, and the change arrives.
+#[test]
+fn a_mailbox_unchanged_since_the_last_sync_is_not_selected() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let (proxy_a, proxy_b) = (Proxy::start(a.port), Proxy::start(b.port));
+    let mut pair = Pair::new(&a, &b);
+    pair.a_port = proxy_a.port();
+    pair.b_port = proxy_b.port();
+    let mut ca = a.client();
+    for mailbox in ["Quiet", "Busy"] {
+        ca.create(mailbox);
+        ca.append(mailbox, &msg(&mailbox.to_lowercase()), &[], Some(DATE));
+    }
+    // The second run settles what the first one's own writes moved.
+    for _ in 0..2 {
+        let run = pair.run("sync", &[], &[]);
+        assert_eq!(run.code, Some(0), "{}", run.describe());
+    }
+    let uid = ca.fetch_all("Busy")[0].uid;
+    ca.store("Busy", &[uid], "+", &["\\Flagged"]);
+    proxy_a.record();
+    proxy_b.record();
+    let run = pair.run("sync", &[], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    for (side, proxy) in [("A", &proxy_a), ("B", &proxy_b)] {
+        let sent = proxy.recorded(Dir::ToServer);
+        let text = String::from_utf8_lossy(&sent);
+        assert!(
+            text.contains("\"Busy\""),
+            "{side} never selected Busy:\n{text}"
+        );
+        assert!(!text.contains("Quiet"), "{side}: Quiet was named:\n{text}");
+    }
+    let on_b = b.client().fetch_all("Busy");
+    assert!(
+        on_b[0].flags.iter().any(|f| f == "\\Flagged"),
+        "{:?}",
+        on_b[0].flags
+    );
+}

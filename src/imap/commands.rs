@@ -11,7 +11,9 @@
 use super::engine::{Command, Engine, Keep};
 use super::error::ImapError;
 use super::parse::{self, Code, Cond, Untagged};
-use super::{quote, uidset, AppendItem, AppendResult, Limits, ListedMailbox, ListedMessage};
+use super::{
+    quote, uidset, AppendItem, AppendResult, Limits, ListedMailbox, ListedMessage, ListedStatus,
+};
 use crate::model::{FlagDelta, FlagSet, InternalDate, MailboxStatus, Uid};
 use imap_proto::AttributeValue;
 use std::borrow::Cow;
@@ -90,23 +92,61 @@ pub(crate) fn flag_list(engine: &Engine, flags: &FlagSet) -> Result<String, Imap
     Ok(format!("({})", flags.to_wire()))
 }
 
-/// `LIST "" "*"`.
+/// `LIST "" "*"`; where the server has LIST-STATUS (RFC 5819) and
+/// CONDSTORE, with `RETURN (STATUS (UIDVALIDITY UIDNEXT MESSAGES
+/// HIGHESTMODSEQ))`, so each mailbox's watermarks come without a SELECT.
 pub(crate) async fn list(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
 ) -> Result<Vec<ListedMailbox>, ImapError> {
+    let with_status = engine.has_capability("LIST-STATUS") && engine.has_capability("CONDSTORE");
     let mut out = Vec::new();
-    let cmd = Command::new("LIST", "LIST \"\" \"*\"").text(" \"\" \"*\"");
+    let mut statuses: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    let cmd = if with_status {
+        // With RETURN options a server sends only the attributes asked
+        // for beyond the basic ones: special-use ones (\All is skipped,
+        // \Sent … are reported) must be asked for where they exist.
+        let special_use = if engine.has_capability("SPECIAL-USE") {
+            "SPECIAL-USE "
+        } else {
+            ""
+        };
+        let args = format!(
+            " \"\" \"*\" RETURN ({special_use}STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ))"
+        );
+        Command::new("LIST", format!("LIST{args}")).text(args)
+    } else {
+        Command::new("LIST", "LIST \"\" \"*\"").text(" \"\" \"*\"")
+    };
     engine
         .run_one(cmd, &mut |_, u| {
             track(selected, u);
-            if let Untagged::List(m) = u {
-                out.push(m.clone());
+            match u {
+                Untagged::List(m) => out.push(m.clone()),
+                Untagged::MailboxStatus { mailbox, items } if with_status => {
+                    statuses.insert(mailbox.clone(), items.clone());
+                }
+                _ => {}
             }
             Ok(())
         })
         .await?;
+    for m in &mut out {
+        m.status = statuses.get(&m.name).and_then(|items| listed_status(items));
+    }
     Ok(out)
+}
+
+/// The four items of a LIST-STATUS answer; None if one is missing or out
+/// of range (the mailbox is then selected as usual).
+fn listed_status(items: &[(String, u64)]) -> Option<ListedStatus> {
+    let item = |name: &str| items.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+    Some(ListedStatus {
+        uidvalidity: u32::try_from(item("UIDVALIDITY")?).ok()?,
+        uidnext: u32::try_from(item("UIDNEXT")?).ok()?,
+        messages: u32::try_from(item("MESSAGES")?).ok()?,
+        highestmodseq: item("HIGHESTMODSEQ")?,
+    })
 }
 
 /// SELECT or EXAMINE, with `(CONDSTORE)` when `condstore` (the session

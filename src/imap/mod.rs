@@ -103,6 +103,19 @@ pub struct ListedMailbox {
     pub delimiter: Option<char>,
     /// Attributes such as `\Noselect`, `\HasChildren`, `\Sent`.
     pub attributes: Vec<String>,
+    /// Where the server has LIST-STATUS (RFC 5819) and CONDSTORE: the
+    /// mailbox's status, returned with the LIST, without selecting it.
+    pub status: Option<ListedStatus>,
+}
+
+/// `STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)` as LIST-STATUS
+/// returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListedStatus {
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub messages: u32,
+    pub highestmodseq: u64,
 }
 
 impl ListedMailbox {

@@ -510,6 +510,7 @@ fn list(lx: &mut Lexer<'_>) -> Result<ListedMailbox, String> {
         name,
         delimiter,
         attributes,
+        status: None,
     })
 }
 
@@ -1057,7 +1058,8 @@ mod tests {
             Untagged::List(ListedMailbox {
                 name: "INBOX".into(),
                 delimiter: Some('.'),
-                attributes: vec!["\\HasNoChildren".into()]
+                attributes: vec!["\\HasNoChildren".into()],
+                status: None,
             })
         );
         assert_eq!(
@@ -1065,7 +1067,8 @@ mod tests {
             Untagged::List(ListedMailbox {
                 name: "a \"q\" \\ b".into(),
                 delimiter: None,
-                attributes: vec!["\\Noselect".into(), "\\HasChildren".into()]
+                attributes: vec!["\\Noselect".into(), "\\HasChildren".into()],
+                status: None,
             })
         );
         assert_eq!(
@@ -1073,7 +1076,8 @@ mod tests {
             Untagged::List(ListedMailbox {
                 name: "Weird\r\n\"x".into(),
                 delimiter: Some('\\'),
-                attributes: vec![]
+                attributes: vec![],
+                status: None,
             })
         );
         assert_eq!(
@@ -1081,7 +1085,8 @@ mod tests {
             Untagged::List(ListedMailbox {
                 name: "INBOX".into(),
                 delimiter: Some('/'),
-                attributes: vec!["\\Subscribed".into()]
+                attributes: vec!["\\Subscribed".into()],
+                status: None,
             })
         );
     }
