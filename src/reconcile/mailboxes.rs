@@ -37,6 +37,7 @@ use crate::model::{Fingerprint, Side};
 use crate::mutf7;
 use crate::plan::{MailboxDeletion, MailboxPlan, MailboxRename};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The name of the one mailbox every server has.
@@ -418,13 +419,16 @@ pub fn pair_mailboxes(sides: [&[MailboxEntry]; 2], naming: &Naming) -> Tree {
 /// there is renamed alike, and the run is not one-way or restored;
 /// otherwise the mailboxes are reconciled apart (the old name recreated,
 /// or deleted with `--delete-mailboxes`).
-pub fn detect_renames(
-    input: &ReconcileInput,
+pub fn detect_renames<'i>(
+    input: &'i ReconcileInput,
     policy: &Policy,
-) -> (Vec<MailboxInput>, BTreeMap<String, MailboxRename>) {
+) -> (Vec<Cow<'i, MailboxInput>>, BTreeMap<String, MailboxRename>) {
     let mailboxes = &input.mailboxes;
     if policy.one_way.is_some() || policy.restored.is_some() {
-        return (mailboxes.clone(), BTreeMap::new());
+        return (
+            mailboxes.iter().map(Cow::Borrowed).collect(),
+            BTreeMap::new(),
+        );
     }
     // (old index, new index, the side that renamed)
     let mut found: Vec<(usize, usize, Side)> = Vec::new();
@@ -511,11 +515,11 @@ pub fn detect_renames(
         let mut sides = [None, None];
         sides[renamed_on.index()] = Some(side_new);
         sides[other.index()] = Some(side_old);
-        merged.push(MailboxInput {
+        merged.push(Cow::Owned(MailboxInput {
             name: new.name.clone(),
             sides,
             base: old.base.clone(),
-        });
+        }));
         renames.insert(
             new.name.clone(),
             MailboxRename {
@@ -527,11 +531,13 @@ pub fn detect_renames(
         );
         used.extend([*o, *n]);
     }
-    let mut out: Vec<MailboxInput> = mailboxes
+    // Mailboxes not renamed are taken as listed, not copied: at 100,000
+    // messages a copy of the listings is tens of MB of the run's peak.
+    let mut out: Vec<Cow<'i, MailboxInput>> = mailboxes
         .iter()
         .enumerate()
         .filter(|(i, _)| !used.contains(i))
-        .map(|(_, m)| m.clone())
+        .map(|(_, m)| Cow::Borrowed(m))
         .chain(merged)
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -733,11 +739,11 @@ pub struct SetAside {
 /// (servers keep UIDVALIDITY across RENAME), not deleted. Like a left-out
 /// mailbox it is then neither deleted on the other side nor created again,
 /// and its snapshot record stays; a note says so.
-pub fn moved_out_of_run(
-    inputs: Vec<MailboxInput>,
+pub fn moved_out_of_run<'i>(
+    inputs: Vec<Cow<'i, MailboxInput>>,
     set_aside: &[Vec<SetAside>; 2],
     notes: &mut Vec<String>,
-) -> Vec<MailboxInput> {
+) -> Vec<Cow<'i, MailboxInput>> {
     let moved = |mb: &MailboxInput| {
         Side::BOTH.into_iter().find_map(|gone| {
             let known_on_both = mb.base.uidvalidity.iter().all(Option::is_some);

@@ -69,10 +69,12 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
     let mut linker = Linker::new(input, messages, &evidence);
     // The order matters only when duplicates are re-linked by content; a key
     // that does not depend on which side is A keeps the result symmetric.
-    let mut pairs_sorted = input.base.pairs.clone();
-    pairs_sorted.sort_by_key(symmetric_key);
+    let mut pairs_sorted: Vec<&BasePair> = input.base.pairs.iter().collect();
+    pairs_sorted.sort_by(|x, y| symmetric_key(x).cmp(&symmetric_key(y)));
+    // Nearly every base pair is normally linked again: one allocation.
+    plan.pairs.reserve(input.base.pairs.len());
     let mut linked = Vec::new();
-    for base_pair in &pairs_sorted {
+    for base_pair in pairs_sorted {
         let found = [Side::A, Side::B]
             .map(|s| linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint));
         match found {
@@ -584,15 +586,32 @@ fn add_pair(
     });
 }
 
-fn symmetric_key(p: &BasePair) -> (Fingerprint, Uid, Uid, Option<FlagSet>) {
+fn symmetric_key(p: &BasePair) -> (&Fingerprint, Uid, Uid, Option<&FlagSet>) {
     let [a, b] = p.uid;
-    (p.fingerprint, a.min(b), a.max(b), p.flags.clone())
+    (&p.fingerprint, a.min(b), a.max(b), p.flags.as_ref())
+}
+
+/// One side's messages by fingerprint, each group in (INTERNALDATE, UID)
+/// order: the order in which duplicates are linked by content.
+fn content_index(messages: &[MessageMeta]) -> BTreeMap<Fingerprint, VecDeque<&MessageMeta>> {
+    let mut map: BTreeMap<Fingerprint, Vec<&MessageMeta>> = BTreeMap::new();
+    for m in messages {
+        map.entry(m.fingerprint).or_default().push(m);
+    }
+    map.into_iter()
+        .map(|(fp, mut v)| {
+            v.sort_by_key(|m| (m.internal_date, m.uid));
+            (fp, VecDeque::from(v))
+        })
+        .collect()
 }
 
 /// Finds the messages the snapshot's pairs refer to on each side.
 struct Linker<'a> {
     by_uid: [HashMap<Uid, &'a MessageMeta>; 2],
-    by_fingerprint: [BTreeMap<Fingerprint, VecDeque<&'a MessageMeta>>; 2],
+    /// Per side, built on the first link by content (most runs link every
+    /// pair by UID and never need it).
+    by_fingerprint: [Option<BTreeMap<Fingerprint, VecDeque<&'a MessageMeta>>>; 2],
     /// Per side: link by content because the side is not healthy (UIDVALIDITY
     /// changed, or it regressed and may reuse UIDs).
     by_content: [bool; 2],
@@ -613,21 +632,9 @@ impl<'a> Linker<'a> {
             }
             None => false,
         });
-        let by_fingerprint = [0, 1].map(|i| {
-            let mut map: BTreeMap<Fingerprint, Vec<&MessageMeta>> = BTreeMap::new();
-            for m in messages[i] {
-                map.entry(m.fingerprint).or_default().push(m);
-            }
-            map.into_iter()
-                .map(|(fp, mut v)| {
-                    v.sort_by_key(|m| (m.internal_date, m.uid));
-                    (fp, VecDeque::from(v))
-                })
-                .collect()
-        });
         Linker {
             by_uid: [0, 1].map(|i| messages[i].iter().map(|m| (m.uid, m)).collect()),
-            by_fingerprint,
+            by_fingerprint: [None, None],
             by_content,
             linked: Default::default(),
             messages,
@@ -637,7 +644,9 @@ impl<'a> Linker<'a> {
     fn link(&mut self, side: Side, uid: Uid, fingerprint: Fingerprint) -> Option<&'a MessageMeta> {
         let i = side.index();
         let found = if self.by_content[i] {
-            let queue = self.by_fingerprint[i].get_mut(&fingerprint)?;
+            let messages = self.messages[i];
+            let index = self.by_fingerprint[i].get_or_insert_with(|| content_index(messages));
+            let queue = index.get_mut(&fingerprint)?;
             loop {
                 let m = queue.pop_front()?;
                 if !self.linked[i].contains(&m.uid) {
