@@ -209,11 +209,12 @@ async fn session(
         }
         break;
     }
-    let gathered = gathered.expect("listed at least once");
+    let mut gathered = gathered.expect("listed at least once");
     // The snapshot as loaded (its whole fingerprint cache) is not needed
     // past listing; at 100,000 messages it is tens of MB of the peak.
     drop(state);
-    for u in &gathered.cache_updates {
+    // Written, then dropped: the updates repeat every new message's record.
+    for u in std::mem::take(&mut gathered.cache_updates) {
         // A side that is not healthy keeps its cache until a sync repairs
         // it: a plan or check that recorded the restored listing would hide
         // the regression from the sync that follows.
