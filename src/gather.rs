@@ -3,13 +3,13 @@
 //!
 //! Fingerprints come from the snapshot's cache where (UIDVALIDITY, UID, size,
 //! INTERNALDATE) match — content is immutable per UID — and only bodies never
-//! seen before are fetched and hashed (on the rayon pool, off the async
-//! threads) — except on a first sync towards an empty side, where they are
+//! seen before are fetched and hashed (off the async threads, with a bound
+//! on the bytes waiting to be hashed: [`crate::hashing`]) — except on a first sync towards an empty side, where they are
 //! left to the copy that reads them anyway ([`defer_bodies`]). A mailbox
 //! that cannot be listed completely on either side is left out of the input
 //! and reported: a failed listing is never an empty mailbox.
 
-use crate::fingerprint::fingerprint;
+use crate::hashing::Hashers;
 use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedMessage, ListedStatus};
 use crate::mailbox_filter::MailboxFilter;
 use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
@@ -26,7 +26,6 @@ use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, SideRecord, SnapshotState};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::mpsc;
 
 /// A mailbox that could not be read on one side.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -558,11 +557,11 @@ async fn read_side(
         remembered,
     } = listed;
     // Bodies never seen before; with --verify, every body.
-    let to_read: Vec<Uid> = listing
+    let to_read: Vec<(Uid, u32)> = listing
         .iter()
         .filter(|(_, fp)| reading.verify || fp.is_none())
         .filter(|_| !defer)
-        .map(|(m, _)| m.uid)
+        .map(|(m, _)| (m.uid, m.size))
         .collect();
     let bodies = read_bodies(
         conn,
@@ -667,7 +666,8 @@ struct Bodies {
     undeliverable: Vec<Uid>,
 }
 
-/// Fetches and hashes these bodies of the selected mailbox `wire`. A body
+/// Fetches and hashes these bodies (UID, listed size) of the selected
+/// mailbox `wire`. A body
 /// that makes the server drop the connection (Dovecot does, serving a file
 /// cut short behind its back) must not fail the whole mailbox, nor be taken
 /// for gone: on a new connection the first body not delivered is fetched
@@ -680,21 +680,21 @@ async fn read_bodies(
     wire: &str,
     read_only: bool,
     uidvalidity: u32,
-    uids: &[Uid],
+    uids: &[(Uid, u32)],
     reconnects: usize,
 ) -> Result<Bodies, ImapError> {
     let mut fingerprints = HashMap::new();
     let mut undeliverable = Vec::new();
-    let mut suspect: Option<Uid> = None;
+    let mut suspect: Option<(Uid, u32)> = None;
     let mut reopened = 0;
     loop {
-        let remaining: Vec<Uid> = uids
+        let remaining: Vec<(Uid, u32)> = uids
             .iter()
             .copied()
-            .filter(|u| !fingerprints.contains_key(u) && !undeliverable.contains(u))
+            .filter(|(u, _)| !fingerprints.contains_key(u) && !undeliverable.contains(u))
             .collect();
         let batch = match suspect {
-            Some(uid) => vec![uid],
+            Some(item) => vec![item],
             None => remaining.clone(),
         };
         if batch.is_empty() {
@@ -710,14 +710,14 @@ async fn read_bodies(
                      (a message may be undeliverable)"
                 );
                 suspect = match suspect {
-                    Some(uid) => {
+                    Some((uid, _)) => {
                         undeliverable.push(uid);
                         None
                     }
                     None => batch
                         .iter()
                         .copied()
-                        .find(|u| !fingerprints.contains_key(u)),
+                        .find(|(u, _)| !fingerprints.contains_key(u)),
                 };
                 conn.reopen().await?;
                 let again = conn.select(wire, read_only).await?;
@@ -738,31 +738,46 @@ async fn read_bodies(
     })
 }
 
-/// Fetches these bodies and hashes each on the rayon pool as it arrives, so
-/// a body is dropped as soon as it is hashed. What was hashed goes `into`
-/// the map even when the fetch fails part way.
+/// Bytes of one side's bodies that may be fetched and not yet hashed: the
+/// fetch waits for the hashing beyond that (see [`crate::hashing`]).
+const HASH_BUDGET: u32 = 8 * 1024 * 1024;
+
+/// Fetches these bodies (UID, listed size) and hashes each on the hashing
+/// threads as it arrives, so a body is dropped as soon as it is hashed. The
+/// bodies are asked for in runs of at most half the budget, each once its
+/// room is free: the server is not asked for more than the hashing keeps
+/// up with. What was hashed goes `into` the map even when the fetch fails
+/// part way.
 async fn fetch_fingerprints(
     conn: &mut Connection,
-    uids: &[Uid],
+    items: &[(Uid, u32)],
     into: &mut HashMap<Uid, Fingerprint>,
 ) -> Result<(), ImapError> {
-    if uids.is_empty() {
+    if items.is_empty() {
         return Ok(());
     }
-    let (tx, rx) = mpsc::channel::<(Uid, Fingerprint)>();
-    let mut on_body = move |uid: Uid, body: Vec<u8>| {
-        crate::progress::fingerprinted(1);
-        let tx = tx.clone();
-        rayon::spawn(move || {
-            let _ = tx.send((uid, fingerprint(&body)));
-        });
-    };
-    let fetched = conn.fetch_bodies(uids, &mut on_body).await;
-    drop(on_body);
-    // Every spawned job holds a sender; the iterator ends when all are done.
-    let hashed = tokio::task::spawn_blocking(move || rx.into_iter().collect::<HashMap<_, _>>())
-        .await
-        .expect("hash collector never panics");
-    into.extend(hashed);
-    fetched.map(drop)
+    let hashers = Hashers::new(HASH_BUDGET, crate::hashing::threads());
+    let mut fetched = Ok(());
+    for run in crate::hashing::runs(items, |s| hashers.cost(s), hashers.budget() / 2) {
+        let room: HashMap<Uid, u32> = run.iter().map(|(u, s)| (*u, hashers.cost(*s))).collect();
+        let reserved: u32 = room.values().sum();
+        hashers.reserve(reserved).await;
+        let uids: Vec<Uid> = run.iter().map(|(u, _)| *u).collect();
+        let mut handed = 0;
+        let mut on_body = |uid: Uid, body: Vec<u8>| {
+            crate::progress::fingerprinted(1);
+            // Each UID comes at most once, and only the ones asked for.
+            let r = room.get(&uid).copied().unwrap_or(0);
+            handed += r;
+            hashers.submit(uid, body, r);
+        };
+        let result = conn.fetch_bodies(&uids, &mut on_body).await;
+        hashers.give_back(reserved - handed);
+        if let Err(e) = result {
+            fetched = Err(e);
+            break;
+        }
+    }
+    into.extend(hashers.finish().await);
+    fetched
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod docs;
 pub mod fingerprint;
 pub mod gather;
+pub mod hashing;
 pub mod imap;
 pub mod logging;
 pub mod mailbox_filter;
