@@ -4,10 +4,11 @@
 //! Fingerprints come from the snapshot's cache where (UIDVALIDITY, UID, size,
 //! INTERNALDATE) match — content is immutable per UID — and only bodies never
 //! seen before are fetched and hashed (off the async threads, with a bound
-//! on the bytes waiting to be hashed: [`crate::hashing`]) — except on a first sync towards an empty side, where they are
-//! left to the copy that reads them anyway ([`defer_bodies`]). A mailbox
-//! that cannot be listed completely on either side is left out of the input
-//! and reported: a failed listing is never an empty mailbox.
+//! on the bytes waiting to be hashed: [`crate::hashing`]) — except on a
+//! first sync towards an empty side, where they are left to the copy that
+//! reads them anyway ([`defer_bodies`]). A mailbox that cannot be listed
+//! completely on either side is left out of the input and reported: a
+//! failed listing is never an empty mailbox.
 
 use crate::hashing::Hashers;
 use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedMessage, ListedStatus};
