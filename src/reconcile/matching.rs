@@ -5,8 +5,7 @@
 //! deterministic and symmetric: equal flags first, then INTERNALDATE, then
 //! UID. Swapping the inputs swaps the pairs and nothing else.
 
-use crate::model::{Fingerprint, MessageMeta};
-use std::collections::BTreeMap;
+use crate::model::MessageMeta;
 
 /// The outcome of matching two pools of messages.
 #[derive(Debug, Default)]
@@ -18,18 +17,20 @@ pub struct Matched<'a> {
 
 /// Matches two pools by fingerprint.
 pub fn match_by_content<'a>(pools: [Vec<&'a MessageMeta>; 2]) -> Matched<'a> {
-    let mut groups: BTreeMap<Fingerprint, [Vec<&'a MessageMeta>; 2]> = BTreeMap::new();
+    // One sorted vector rather than a map of groups: a group is a run of
+    // equal fingerprints, A's messages before B's, each by (date, UID). At
+    // 100,000 messages a map with two vectors per group was ~10 MB.
+    let mut all: Vec<(&'a MessageMeta, usize)> =
+        Vec::with_capacity(pools[0].len() + pools[1].len());
     for (i, pool) in pools.into_iter().enumerate() {
-        for m in pool {
-            groups.entry(m.fingerprint).or_default()[i].push(m);
-        }
+        all.extend(pool.into_iter().map(|m| (m, i)));
     }
+    all.sort_unstable_by_key(|(m, i)| (m.fingerprint, *i, m.internal_date, m.uid));
     let mut out = Matched::default();
-    for (_, [mut a, mut b]) in groups {
-        let by_date_uid = |m: &&MessageMeta| (m.internal_date, m.uid);
-        a.sort_by_key(by_date_uid);
-        b.sort_by_key(by_date_uid);
-        let (pairs, left_a, left_b) = pair_group(a, b);
+    for group in all.chunk_by(|(x, _), (y, _)| x.fingerprint == y.fingerprint) {
+        let split = group.partition_point(|(_, i)| *i == 0);
+        let side = |run: &[(&'a MessageMeta, usize)]| run.iter().map(|(m, _)| *m).collect();
+        let (pairs, left_a, left_b) = pair_group(side(&group[..split]), side(&group[split..]));
         out.pairs.extend(pairs);
         out.left[0].extend(left_a);
         out.left[1].extend(left_b);
@@ -76,7 +77,7 @@ fn pair_group<'a>(a: Vec<&'a MessageMeta>, b: Vec<&'a MessageMeta>) -> GroupOutc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FlagSet, InternalDate};
+    use crate::model::{Fingerprint, FlagSet, InternalDate};
 
     fn msg(uid: u32, fp: u8, flags: &str, date: i64) -> MessageMeta {
         MessageMeta {

@@ -71,8 +71,10 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
     // that does not depend on which side is A keeps the result symmetric.
     let mut pairs_sorted: Vec<&BasePair> = input.base.pairs.iter().collect();
     pairs_sorted.sort_by(|x, y| symmetric_key(x).cmp(&symmetric_key(y)));
-    // Nearly every base pair is normally linked again: one allocation.
-    plan.pairs.reserve(input.base.pairs.len());
+    // Every pair takes a message of each side, so this is the most there
+    // can be: one allocation, not a doubling vector's slack.
+    plan.pairs
+        .reserve_exact(messages[0].len().min(messages[1].len()));
     let mut linked = Vec::new();
     for base_pair in pairs_sorted {
         let found = [Side::A, Side::B]
