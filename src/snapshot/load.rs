@@ -8,7 +8,7 @@ use super::schema::{
 use super::store::Orientation;
 use super::{
     CachedMessage, MailboxRecord, MessageStatus, MessageStatusRecord, PairRecord, PendingIntent,
-    SideRecord, SnapshotState,
+    SideCache, SideRecord, SnapshotState,
 };
 use crate::model::{InternalDate, Side};
 use rusqlite::{Connection, Row};
@@ -51,10 +51,13 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
          FROM message",
     )?;
     let mut rows = stmt.query([])?;
+    // Per side, by mailbox id: the rows, sorted into each cache at the end.
+    let mut entries: [HashMap<i64, Vec<_>>; 2] = Default::default();
     while let Some(row) = rows.next()? {
-        let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
+        let record_id = row.get::<_, i64>(0)?;
+        if !by_id.contains_key(&record_id) {
             continue;
-        };
+        }
         let side = o.side(side_from_text(1, &row.get::<_, String>(1)?)?);
         let cached = CachedMessage {
             size: row.get(4)?,
@@ -70,7 +73,17 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
                 .as_deref()
                 .and_then(MessageStatus::from_sql),
         };
-        record.cache[side.index()].insert((row.get(2)?, row.get(3)?), cached);
+        entries[side.index()]
+            .entry(record_id)
+            .or_default()
+            .push(((row.get(2)?, row.get(3)?), cached));
+    }
+    for (id, (_, record)) in by_id.iter_mut() {
+        for (i, side) in entries.iter_mut().enumerate() {
+            if let Some(rows) = side.remove(id) {
+                record.cache[i] = SideCache::from_entries(rows);
+            }
+        }
     }
 
     let mut stmt = conn.prepare(

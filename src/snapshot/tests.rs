@@ -2,7 +2,7 @@
 //! schema) are proven on real files.
 
 use super::*;
-use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side};
+use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side, Uid};
 use tempfile::TempDir;
 
 fn endpoint(host: &str, user: &str) -> EndpointIdentity {
@@ -905,4 +905,25 @@ fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
         (a.uidnext, a.seen_uidnext, a.permanent_flags.clone()),
         (10, None, None)
     );
+}
+
+#[test]
+fn a_side_cache_finds_every_entry_by_key_and_lists_them_in_order() {
+    let entry = |uv: u32, uid: Uid, content: u8| ((uv, uid), cached(&meta(uid, content, &[])));
+    let cache = SideCache::from_entries(vec![
+        entry(7, 30, 1),
+        entry(5, 99, 2),
+        entry(7, 2, 3),
+        entry(7, 30, 4), // given twice: the later entry wins, as a map's insert
+    ]);
+    assert_eq!(cache.len(), 3);
+    assert_eq!(
+        cache.keys().collect::<Vec<_>>(),
+        [&(5, 99), &(7, 2), &(7, 30)]
+    );
+    assert_eq!(cache.get(&(7, 30)), Some(&cached(&meta(30, 4, &[]))));
+    assert_eq!(cache[&(5, 99)], cached(&meta(99, 2, &[])));
+    assert_eq!(cache.get(&(7, 31)), None);
+    assert_eq!(cache.get(&(5, 2)), None);
+    assert!(SideCache::default().is_empty());
 }
