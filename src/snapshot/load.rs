@@ -102,6 +102,7 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
     for (_, (name, mut record)) in by_id {
         // The file's pair order depends on its orientation; the run's must not.
         record.pairs.sort_by_key(|p| p.uid);
+        record.pairs.shrink_to_fit(); // held while both servers are listed
         mailboxes.insert(name, record);
     }
 
