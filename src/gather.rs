@@ -578,7 +578,9 @@ async fn read_side(
     let verify = reading.verify;
     let mut messages = Vec::with_capacity(listing.len());
     let mut unread = Vec::new();
-    let mut upsert = Vec::new();
+    // Positions in `messages`; cloned once their number is known (a vector
+    // of records grown by pushing held up to twice them at 100k).
+    let mut upsert_at = Vec::new();
     let mut damaged = BTreeSet::new();
     let mut unreadable = Vec::new();
     for (m, fp) in listing {
@@ -624,10 +626,11 @@ async fn read_side(
         };
         let vouched = !damaged.contains(&meta.uid) && !unreadable.contains(&meta.uid);
         if (changed.contains(&meta.uid) || fp.is_none()) && vouched {
-            upsert.push(meta.clone());
+            upsert_at.push(messages.len());
         }
         messages.push(meta);
     }
+    let upsert = upsert_at.into_iter().map(|i| messages[i].clone()).collect();
     let status = MailboxStatus {
         exists: (messages.len() + unread.len()) as u32,
         ..status
