@@ -742,16 +742,13 @@ async fn read_bodies(
     })
 }
 
-/// Bytes of one side's bodies that may be fetched and not yet hashed: the
-/// fetch waits for the hashing beyond that (see [`crate::hashing`]).
-const HASH_BUDGET: u32 = 8 * 1024 * 1024;
-
 /// Fetches these bodies (UID, listed size) and hashes each on the hashing
 /// threads as it arrives, so a body is dropped as soon as it is hashed. The
-/// bodies are asked for in runs of at most half the budget, each once its
-/// room is free: the server is not asked for more than the hashing keeps
-/// up with. What was hashed goes `into` the map even when the fetch fails
-/// part way.
+/// bodies are asked for in runs of at most a quarter of the process's
+/// hashing budget (two sides, and the pool's lanes, share it), each once
+/// its room is free: the server is not asked for more than the hashing
+/// keeps up with. What was hashed goes `into` the map even when the fetch
+/// fails part way.
 async fn fetch_fingerprints(
     conn: &mut Connection,
     items: &[(Uid, u32)],
@@ -760,9 +757,9 @@ async fn fetch_fingerprints(
     if items.is_empty() {
         return Ok(());
     }
-    let hashers = Hashers::new(HASH_BUDGET, crate::hashing::threads());
+    let hashers = Hashers::new();
     let mut fetched = Ok(());
-    for run in crate::hashing::runs(items, |s| hashers.cost(s), hashers.budget() / 2) {
+    for run in crate::hashing::runs(items, |s| hashers.cost(s), hashers.budget() / 4) {
         let room: HashMap<Uid, u32> = run.iter().map(|(u, s)| (*u, hashers.cost(*s))).collect();
         let reserved: u32 = room.values().sum();
         hashers.reserve(reserved).await;
@@ -782,6 +779,14 @@ async fn fetch_fingerprints(
             break;
         }
     }
-    into.extend(hashers.finish().await);
+    let hashed = hashers
+        .finish()
+        .await
+        .map_err(|detail| ImapError::Protocol {
+            peer: conn.peer().clone(),
+            during: "hashing fetched bodies".into(),
+            detail,
+        })?;
+    into.extend(hashed);
     fetched
 }

@@ -2,71 +2,98 @@
 //! the bytes fetched and not yet hashed.
 //!
 //! A body fetch hands bodies over as fast as the server sends them. When
-//! that outruns hashing (a repair resync reads both servers at once), the
-//! bodies would pile up in memory. [`Hashers`] keeps a budget of bytes: the
-//! fetcher reserves room before it asks for a batch — an async wait, so no
-//! async thread is ever blocked, and the server is simply not asked for
-//! more — and each body gives its room back once hashed. Hashing runs on a
-//! few threads of its own that sleep on a channel between bodies (spawning
-//! a rayon job per body kept rayon's idle workers spinning).
+//! that outruns hashing (a repair resync reads both servers at once, and
+//! the pool several mailboxes), the bodies would pile up in memory. The
+//! process has one budget of bytes ([`BUDGET`]): a fetcher reserves room
+//! before it asks for a run of bodies — an async wait, so no async thread
+//! is ever blocked, and the server is simply not asked for more — and each
+//! body gives its room back once hashed. Hashing runs on a few threads of
+//! the process's own that sleep on a channel between bodies (spawning a
+//! rayon job per body kept rayon's idle workers spinning). [`Hashers`] is
+//! one fetcher's view: its bodies go in, its fingerprints come out.
 
 use crate::fingerprint::fingerprint;
 use crate::model::{Fingerprint, Uid};
 use std::collections::HashMap;
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use tokio::sync::Semaphore;
 
-/// One body to hash, and the room it holds in the budget.
+/// Bytes of bodies the whole process may hold fetched and not yet hashed.
+pub const BUDGET: u32 = 16 * 1024 * 1024;
+
+/// One body to hash, the room it holds in the budget, and where its
+/// fingerprint goes.
 struct Job {
     uid: Uid,
     body: Vec<u8>,
     room: u32,
+    reply: mpsc::Sender<(Uid, Fingerprint)>,
 }
 
-/// A few hashing threads and the budget of bytes waiting for them.
-pub struct Hashers {
-    jobs: Option<mpsc::Sender<Job>>,
-    /// Where fingerprints go (the threads hold clones).
-    finished: mpsc::Sender<(Uid, Fingerprint)>,
-    /// In a mutex only so that a fetch callback may hold `&Hashers`.
-    done: Mutex<mpsc::Receiver<(Uid, Fingerprint)>>,
+/// Hashing threads and their budget.
+struct Service {
+    jobs: mpsc::Sender<Job>,
     room: Arc<Semaphore>,
     budget: u32,
-    workers: Vec<JoinHandle<()>>,
 }
 
-impl Hashers {
-    /// `budget`: bytes that may be fetched and not yet hashed (at least 1).
-    pub fn new(budget: u32, threads: usize) -> Hashers {
+impl Service {
+    /// Starts `threads` hashing threads; they stop once the service (its
+    /// sender) is dropped and the queue is empty.
+    fn start(budget: u32, threads: usize) -> Arc<Service> {
         let budget = budget.max(1);
         let room = Arc::new(Semaphore::new(budget as usize));
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        let (finished, done) = mpsc::channel();
-        let workers = (0..threads.max(1))
-            .map(|_| {
-                let (queue, finished, room) = (queue.clone(), finished.clone(), room.clone());
-                std::thread::spawn(move || loop {
-                    // The lock is held only while waiting for the next job.
-                    let next = queue.lock().map(|q| q.recv());
-                    let Ok(Ok(job)) = next else { break };
-                    let fp = fingerprint(&job.body);
-                    drop(job.body);
-                    room.add_permits(job.room as usize);
-                    if finished.send((job.uid, fp)).is_err() {
-                        break;
-                    }
-                })
-            })
-            .collect();
+        for _ in 0..threads.max(1) {
+            let (queue, room) = (queue.clone(), room.clone());
+            std::thread::spawn(move || loop {
+                // The lock is held only while waiting for the next job.
+                let next = queue.lock().map(|q| q.recv());
+                let Ok(Ok(job)) = next else { break };
+                let fp = fingerprint(&job.body);
+                drop(job.body);
+                room.add_permits(job.room as usize);
+                let _ = job.reply.send((job.uid, fp));
+            });
+        }
+        Arc::new(Service { jobs, room, budget })
+    }
+}
+
+/// The process's hashing threads (one per core, at most four) and budget,
+/// started on first use.
+fn shared() -> Arc<Service> {
+    static SHARED: OnceLock<Arc<Service>> = OnceLock::new();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    SHARED
+        .get_or_init(|| Service::start(BUDGET, threads))
+        .clone()
+}
+
+/// One fetcher's bodies on their way to the hashing threads.
+pub struct Hashers {
+    service: Arc<Service>,
+    reply: mpsc::Sender<(Uid, Fingerprint)>,
+    /// In a mutex only so that a fetch callback may hold `&Hashers`.
+    done: Mutex<mpsc::Receiver<(Uid, Fingerprint)>>,
+    submitted: AtomicUsize,
+}
+
+impl Hashers {
+    /// On the process's hashing threads, under its budget.
+    pub fn new() -> Hashers {
+        Hashers::on(shared())
+    }
+
+    fn on(service: Arc<Service>) -> Hashers {
+        let (reply, done) = mpsc::channel();
         Hashers {
-            jobs: Some(jobs),
-            finished,
+            service,
+            reply,
             done: Mutex::new(done),
-            room,
-            budget,
-            workers,
+            submitted: AtomicUsize::new(0),
         }
     }
 
@@ -74,18 +101,19 @@ impl Hashers {
     /// more than the whole budget, so that a message larger than the budget
     /// is fetched alone rather than never.
     pub fn cost(&self, size: u32) -> u32 {
-        size.min(self.budget)
+        size.min(self.service.budget)
     }
 
     /// The whole budget.
     pub fn budget(&self) -> u32 {
-        self.budget
+        self.service.budget
     }
 
     /// Waits until `room` bytes (at most the budget) are free, and takes them.
     pub async fn reserve(&self, room: u32) {
-        self.room
-            .acquire_many(room.min(self.budget))
+        self.service
+            .room
+            .acquire_many(room.min(self.service.budget))
             .await
             .expect("the budget is never closed")
             .forget();
@@ -94,50 +122,58 @@ impl Hashers {
     /// Hands one body to the hashing threads with the room reserved for
     /// it, which they give back once it is hashed. Never blocks.
     pub fn submit(&self, uid: Uid, body: Vec<u8>, room: u32) {
-        let job = Job { uid, body, room };
-        let sent = match &self.jobs {
-            Some(jobs) => jobs.send(job).map_err(|mpsc::SendError(job)| job),
-            None => Err(job),
-        };
-        if let Err(job) = sent {
-            // No hashing thread is left (only a panic ends one early): hash
-            // here rather than lose a fingerprint, which would read as a
-            // message gone from the server.
-            let _ = self.finished.send((job.uid, fingerprint(&job.body)));
-            self.room.add_permits(job.room as usize);
+        self.submitted.fetch_add(1, Ordering::Relaxed);
+        let reply = self.reply.clone();
+        if let Err(mpsc::SendError(job)) = self.service.jobs.send(Job {
+            uid,
+            body,
+            room,
+            reply,
+        }) {
+            // No hashing thread is left (only a panic ends one): hash here
+            // rather than lose a fingerprint.
+            let _ = job.reply.send((job.uid, fingerprint(&job.body)));
+            self.service.room.add_permits(job.room as usize);
         }
     }
 
     /// Gives back room reserved for bodies that never came.
     pub fn give_back(&self, room: u32) {
-        self.room.add_permits(room as usize);
+        self.service.room.add_permits(room as usize);
     }
 
     /// Waits (off the async threads) until every body handed over is
-    /// hashed, and returns the fingerprints.
-    pub async fn finish(self) -> HashMap<Uid, Fingerprint> {
+    /// hashed, and returns the fingerprints. An error if any was lost (a
+    /// hashing thread died with it): a missing fingerprint would read as a
+    /// message gone from the server.
+    pub async fn finish(self) -> Result<HashMap<Uid, Fingerprint>, String> {
         let Hashers {
-            jobs,
+            reply,
             done,
-            workers,
+            submitted,
             ..
         } = self;
-        drop(jobs); // the threads stop once the queue is empty
-        tokio::task::spawn_blocking(move || {
-            for w in workers {
-                let _ = w.join();
-            }
-            let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
-            done.try_iter().collect()
-        })
-        .await
-        .expect("collecting fingerprints never panics")
+        drop(reply); // the receiver ends once every job's reply is dropped
+        let submitted = submitted.into_inner();
+        let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+        let got: HashMap<Uid, Fingerprint> =
+            tokio::task::spawn_blocking(move || done.into_iter().collect())
+                .await
+                .map_err(|e| format!("collecting fingerprints failed: {e}"))?;
+        if got.len() != submitted {
+            return Err(format!(
+                "{} of {submitted} bodies were handed to hashing and came back without a fingerprint",
+                submitted - got.len().min(submitted)
+            ));
+        }
+        Ok(got)
     }
 }
 
-/// How many hashing threads: one per core, at most four.
-pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
+impl Default for Hashers {
+    fn default() -> Hashers {
+        Hashers::new()
+    }
 }
 
 /// Splits `(uid, listed size)` into runs whose cost (by `cost`) adds up to
@@ -176,7 +212,7 @@ mod tests {
     #[test]
     fn every_body_handed_over_is_hashed_even_when_a_fetch_stops_part_way() {
         let fps = block(async {
-            let h = Hashers::new(100, 2);
+            let h = Hashers::on(Service::start(100, 2));
             for uid in 1..=50u32 {
                 let body = format!("message {uid}\n").into_bytes();
                 let room = h.cost(body.len() as u32);
@@ -191,9 +227,9 @@ mod tests {
             // The budget is whole again once everything is hashed, and no
             // more than whole.
             h.reserve(h.budget()).await;
-            assert_eq!(h.room.available_permits(), 0);
+            assert_eq!(h.service.room.available_permits(), 0);
             h.give_back(h.budget());
-            h.finish().await
+            h.finish().await.unwrap()
         });
         assert_eq!(fps.len(), 51);
         for uid in 1..=50u32 {
@@ -214,7 +250,7 @@ mod tests {
     #[test]
     fn the_fetcher_waits_while_the_budget_is_taken_and_not_longer() {
         block(async {
-            let h = Hashers::new(100, 1);
+            let h = Hashers::on(Service::start(100, 1));
             h.reserve(60).await;
             h.reserve(40).await;
             // Full: asking for more waits (the server is not asked).
@@ -227,20 +263,38 @@ mod tests {
             assert!(pending(h.reserve(1)));
             // Nothing leaks, nothing is counted twice: the budget is whole.
             h.give_back(100);
-            assert_eq!(h.room.available_permits(), 100);
-            assert_eq!(h.finish().await.len(), 1);
+            assert_eq!(h.service.room.available_permits(), 100);
+            assert_eq!(h.finish().await.unwrap().len(), 1);
         });
+    }
+
+    #[test]
+    fn fetchers_sharing_the_threads_and_budget_each_get_their_own_fingerprints() {
+        let (a, b) = block(async {
+            let service = Service::start(1000, 2);
+            let (a, b) = (Hashers::on(service.clone()), Hashers::on(service));
+            for uid in 0..100u32 {
+                for (h, text) in [(&a, "a"), (&b, "b")] {
+                    h.reserve(20).await;
+                    h.submit(uid, format!("{text}{uid}").into_bytes(), 20);
+                }
+            }
+            (a.finish().await.unwrap(), b.finish().await.unwrap())
+        });
+        assert_eq!((a.len(), b.len()), (100, 100));
+        assert_eq!(a[&7], fingerprint(b"a7"));
+        assert_eq!(b[&7], fingerprint(b"b7"));
     }
 
     #[test]
     fn a_message_larger_than_the_budget_goes_alone() {
         let fps = block(async {
-            let h = Hashers::new(10, 1);
+            let h = Hashers::on(Service::start(10, 1));
             let room = h.cost(1000);
             assert_eq!(room, 10);
             h.reserve(room).await;
             h.submit(7, vec![b'y'; 1000], room);
-            h.finish().await
+            h.finish().await.unwrap()
         });
         assert_eq!(fps[&7], fingerprint(&[b'y'; 1000]));
     }
