@@ -262,14 +262,20 @@ fn cut_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
             out.describe()
         ));
     }
-    check_failure_report(&out, s.proxy.port(), &what)?;
+    survived(&s, &out, &what)
+}
+
+/// A run through a fault: it explains itself if it failed, and it (or a
+/// rerun) converges.
+fn survived(s: &Scenario, out: &Outcome, what: &str) -> Result<(), String> {
+    check_failure_report(out, s.proxy.port(), what)?;
     eprintln!(
         "{what}: exit {:?} in {:?}; {}",
         out.code,
         out.took,
-        first_error(&out)
+        first_error(out)
     );
-    converged_in_one_run(&s, &out, &what)
+    converged_in_one_run(s, out, what)
 }
 
 /// A fault after login is survived within the run: it reconnects, lists
@@ -408,14 +414,7 @@ fn pooled_cut_case(&(dir, after): &(Dir, u64)) -> Result<(), String> {
             out.describe()
         ));
     }
-    check_failure_report(&out, s.proxy.port(), &what)?;
-    eprintln!(
-        "{what}: exit {:?} in {:?}; {}",
-        out.code,
-        out.took,
-        first_error(&out)
-    );
-    converged_in_one_run(&s, &out, &what)
+    survived(&s, &out, &what)
 }
 
 #[test]
@@ -458,14 +457,7 @@ fn stall_case((dir, after, why): &(Dir, u64, String)) -> Result<(), String> {
     if s.proxy.faults_fired() > 0 && !out.output().contains("no answer within 2 s") {
         return Err(format!("{what}: no timeout reported: {}", out.describe()));
     }
-    check_failure_report(&out, s.proxy.port(), &what)?;
-    eprintln!(
-        "{what}: exit {:?} in {:?}; {}",
-        out.code,
-        out.took,
-        first_error(&out)
-    );
-    converged_in_one_run(&s, &out, &what)
+    survived(&s, &out, &what)
 }
 
 #[test]
