@@ -906,7 +906,12 @@ fn passwords_never_appear_in_output() {
         // -vv logs the commands sent, -vvv the responses too: message
         // bodies (fetched to fingerprint, appended to copy) only as sizes.
         if extra.contains(&"-vvv") {
-            for shown in ["C: A0", "S: ", "<credentials redacted>", "bytes elided}"] {
+            for shown in [
+                "A1 C: A0",
+                "B1 S: ",
+                "<credentials redacted>",
+                "bytes elided}",
+            ] {
                 assert!(
                     out.stderr.contains(shown),
                     "{verb} -vvv lacks {shown:?}:\n{}",

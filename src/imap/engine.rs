@@ -347,11 +347,22 @@ pub(crate) struct Engine {
     /// Capabilities, upper-cased; set by the session after login.
     caps: Vec<String>,
     dead: Option<String>,
+    /// This process's session number to the side (1, 2 …), so that trace
+    /// lines of several sessions (a pool, a reconnect) tell them apart.
+    session: u32,
 }
+
+/// Sessions opened so far, per side.
+static SESSIONS: [std::sync::atomic::AtomicU32; 2] = [
+    std::sync::atomic::AtomicU32::new(0),
+    std::sync::atomic::AtomicU32::new(0),
+];
 
 impl Engine {
     pub(crate) fn new(stream: Stream, peer: Peer, limits: Limits, first_tag: u32) -> Engine {
+        let session = SESSIONS[peer.side.index()].fetch_add(1, Ordering::Relaxed) + 1;
         Engine {
+            session,
             stream,
             peer,
             limits,
@@ -581,8 +592,8 @@ impl Engine {
             is_write_command(cmd.name).then(|| WRITES.fetch_add(1, Ordering::Relaxed) + 1);
         fl.write_no[i] = write_no;
         if tracing::enabled!(target: "imapmend::imap", tracing::Level::DEBUG) {
-            let side = self.peer.side;
-            tracing::debug!(target: "imapmend::imap", "{side} C: {tag} {}", cmd.trace_text());
+            let (side, n) = (self.peer.side, self.session);
+            tracing::debug!(target: "imapmend::imap", "{side}{n} C: {tag} {}", cmd.trace_text());
         }
         self.write(tag.as_bytes(), &during).await?;
         self.write(b" ", &during).await?;
@@ -824,9 +835,9 @@ impl Engine {
                 Ok(Some(end)) => {
                     let response = self.inbuf.take(end);
                     if tracing::enabled!(target: "imapmend::imap", tracing::Level::TRACE) {
-                        let side = self.peer.side;
+                        let (side, n) = (self.peer.side, self.session);
                         let shown = super::trace::response_line(&response);
-                        tracing::trace!(target: "imapmend::imap", "{side} S: {shown}");
+                        tracing::trace!(target: "imapmend::imap", "{side}{n} S: {shown}");
                     }
                     crate::throttle::bytes(response.len() as u64).await;
                     return Ok(response);
