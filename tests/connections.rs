@@ -181,10 +181,12 @@ fn twelve_mailboxes_sync_alike_with_one_and_with_four_connections() {
     );
 }
 
-/// Dovecot allowing each user two sessions from one address: more are
-/// refused at login.
+/// Dovecot allowing each user one session from one address: more are
+/// refused at login. (With two, extra sessions logging in at the same
+/// moment can all pass Dovecot's count, which is not taken atomically with
+/// the login; with one, the run's first session is counted long before.)
 fn capped_server() -> Dovecot {
-    Dovecot::start_with(Kind::Full, "mail_max_userip_connections = 2\n")
+    Dovecot::start_with(Kind::Full, "mail_max_userip_connections = 1\n")
 }
 
 #[test]
@@ -197,11 +199,11 @@ fn a_server_capping_connections_still_syncs_everything_with_a_warning() {
     let out = p.pair.run("sync", &["--connections", "8"], &[]);
     expect(&out, 0);
     assert!(
-        out.stderr.contains("could not be opened") && out.stderr.contains("going on with 2"),
+        out.stderr.contains("could not be opened") && out.stderr.contains("going on with 1"),
         "no warning about the refused connections: {}",
         out.describe()
     );
-    assert_converged(&a, &b, &want, "capped at 2");
+    assert_converged(&a, &b, &want, "capped at 1");
     // The cap is real: Dovecot turned the extra sessions away.
     assert!(
         server
