@@ -75,11 +75,9 @@ pub async fn gather(
     };
     let tree_a = tree_a.map_err(|e| (Side::A, e))?;
     let tree_b = tree_b.map_err(|e| (Side::B, e))?;
-    // LIST-STATUS watermarks by wire name (none with --verify, which reads
-    // every mailbox whatever changed).
+    // LIST-STATUS watermarks by wire name, where the server gave them.
     let listed_status = [&tree_a, &tree_b].map(|tree| {
         tree.iter()
-            .filter(|_| !reading.verify)
             .filter_map(|m| Some((m.name.clone(), m.status?)))
             .collect::<HashMap<String, ListedStatus>>()
     });
@@ -97,7 +95,9 @@ pub async fn gather(
     let mut tree = pair_mailboxes([&entries[0], &entries[1]], &naming);
     // Left-out mailboxes go now, before anything is selected.
     let left_out = crate::mailbox_filter::retain_selected(filter, &mut tree);
-    let set_aside = crate::set_aside::uidvalidities(conns, &tree.pairings, &left_out, state).await;
+    let set_aside =
+        crate::set_aside::uidvalidities(conns, &tree.pairings, &left_out, &listed_status, state)
+            .await;
     let [a, b] = conns;
     let (subs_a, subs_b) = tokio::join!(a.list_subscribed(), b.list_subscribed());
     let listed_subscriptions =
@@ -143,9 +143,13 @@ pub async fn gather(
     let list_pairing = async |[a, b]: &mut Lane, pairing: MailboxPairing| {
         crate::progress::mailbox(&pairing.name);
         let record = state.mailboxes.get(&pairing.name);
+        // Not with --verify, which reads every mailbox whatever changed.
         let listed = [Side::A, Side::B].map(|side| {
             let wire = pairing.wire[side.index()].as_ref()?;
-            listed_status[side.index()].get(wire).copied()
+            listed_status[side.index()]
+                .get(wire)
+                .copied()
+                .filter(|_| !reading.verify)
         });
         let [la, lb] = list_both(a, b, &pairing, record, reading, listed).await;
         crate::progress::mailbox_done(&pairing.name);
@@ -521,17 +525,17 @@ async fn list_side<'r>(
 /// the ones saved for the side (and PERMANENTFLAGS from the last SELECT);
 /// None when anything differs or is not known.
 fn unchanged_since_saved(listed: ListedStatus, saved: &SideRecord) -> Option<MailboxStatus> {
+    let permanent_flags = saved.permanent_flags.clone()?;
     let same = listed.uidvalidity == saved.uidvalidity
         && listed.uidnext == saved.uidnext
         && saved.highestmodseq == Some(listed.highestmodseq);
-    same.then(|| MailboxStatus {
+    same.then_some(MailboxStatus {
         uidvalidity: listed.uidvalidity,
         uidnext: listed.uidnext,
         exists: listed.messages,
         highestmodseq: Some(listed.highestmodseq),
-        permanent_flags: saved.permanent_flags.clone(),
+        permanent_flags: Some(permanent_flags),
     })
-    .filter(|s| s.permanent_flags.is_some())
 }
 
 /// Reads the bodies of a listed side that the cache cannot vouch for (with

@@ -5,22 +5,26 @@
 //! matter, so reconcile can tell the rename from a deletion
 //! ([`crate::reconcile::mailboxes::moved_out_of_run`]).
 //!
-//! Left-out mailboxes are only asked `STATUS (UIDVALIDITY)` — never
-//! selected or fetched — and only when such a loss is in view.
+//! Left-out mailboxes are never selected or fetched: their UIDVALIDITY
+//! comes with the LIST where the server has LIST-STATUS, else from
+//! `STATUS (UIDVALIDITY)`, asked only when such a loss is in view.
 
-use crate::imap::Connection;
+use crate::imap::{Connection, ListedStatus};
 use crate::model::Side;
 use crate::reconcile::mailboxes::{MailboxPairing, SetAside};
 use crate::snapshot::SnapshotState;
+use std::collections::HashMap;
 
-/// Per side, the left-out mailboxes with their UIDVALIDITY, asked only on
-/// a side that lacks a selected mailbox the snapshot knew on both sides. A
-/// mailbox whose STATUS fails is left unasked (then the loss reads as a
-/// deletion, as it would without this).
+/// Per side, the left-out mailboxes with their UIDVALIDITY, only on a side
+/// that lacks a selected mailbox the snapshot knew on both sides: taken
+/// from the LIST-STATUS answer (`listed`, by wire name) where the server
+/// gave one, else asked by STATUS. A mailbox whose STATUS fails is left out
+/// (then the loss reads as a deletion, as it would without this).
 pub async fn uidvalidities(
     conns: &mut [Connection; 2],
     selected: &[MailboxPairing],
     left_out: &[MailboxPairing],
+    listed: &[HashMap<String, ListedStatus>; 2],
     state: &SnapshotState,
 ) -> [Vec<SetAside>; 2] {
     let mut found: [Vec<SetAside>; 2] = Default::default();
@@ -40,7 +44,12 @@ pub async fn uidvalidities(
             let Some(wire) = &p.wire[side.index()] else {
                 continue;
             };
-            match conn.uidvalidity_of(wire).await {
+            let known = listed[side.index()].get(wire).map(|s| s.uidvalidity);
+            let asked = match known {
+                Some(uidvalidity) => Ok(uidvalidity),
+                None => conn.uidvalidity_of(wire).await,
+            };
+            match asked {
                 Ok(uidvalidity) => found[side.index()].push(SetAside {
                     name: p.name.clone(),
                     uidvalidity,

@@ -132,9 +132,17 @@ fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
 /// its UIDVALIDITY there, so with `--delete-mailboxes` B keeps its
 /// Projects, and without it Projects is not created again on A (which
 /// would copy the mail back beside the renamed one). The plan says why.
+/// With CONDSTORE the UIDVALIDITY comes with the LIST (LIST-STATUS);
+/// without, it is asked by STATUS.
 #[test]
 fn a_mailbox_renamed_into_a_left_out_name_is_neither_deleted_nor_recreated() {
-    let (a, b) = dovecot::pair(Kind::Full);
+    for kind in [Kind::Full, Kind::NoCondstore] {
+        renamed_into_a_left_out_name(kind);
+    }
+}
+
+fn renamed_into_a_left_out_name(kind: Kind) {
+    let (a, b) = dovecot::pair(kind);
     let pair = Pair::new(&a, &b);
     let (mut ca, mut cb) = (a.client(), b.client());
     ca.create("Archive");
