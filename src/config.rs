@@ -1098,18 +1098,18 @@ fn password(
                 reason,
             };
             (
-                crate::secret::from_command(cmd).map_err(fail)?,
+                crate::secret::from_command(cmd, "password").map_err(fail)?,
                 place,
                 place.spell(side, "password-command", "password_command"),
             )
         }
         Some((PasswordSource::TokenCommand(cmd), place)) => {
-            let fail = |reason: String| ConfigError::Password {
+            let fail = |reason| ConfigError::Password {
                 place: place.to_string(),
-                reason: reason.replace("the password command", "the token command"),
+                reason,
             };
             (
-                crate::secret::from_command(cmd).map_err(fail)?,
+                crate::secret::from_command(cmd, "token").map_err(fail)?,
                 place,
                 place.spell(side, "oauth2-token-command", "oauth2_token_command"),
             )

@@ -49,10 +49,10 @@ pub fn strip_one_newline(mut s: String) -> String {
 }
 
 /// Runs `cmd` with `sh -c` (standard input inherited, so it may prompt)
-/// and returns what it printed, less one trailing newline. The error says
-/// how it failed and what it said on standard error (capped), never what it
-/// printed on standard output.
-pub fn from_command(cmd: &str) -> Result<String, String> {
+/// and returns what it printed, less one trailing newline. The error names
+/// it as `what` ("password", "token"), says how it failed and what it said
+/// on standard error (capped), never what it printed on standard output.
+pub fn from_command(cmd: &str, what: &str) -> Result<String, String> {
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -60,7 +60,7 @@ pub fn from_command(cmd: &str) -> Result<String, String> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .output()
-        .map_err(|e| format!("cannot run the password command with sh: {e}"))?;
+        .map_err(|e| format!("cannot run the {what} command with sh: {e}"))?;
     if !out.status.success() {
         const MAX: usize = 2000;
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -79,12 +79,12 @@ pub fn from_command(cmd: &str) -> Result<String, String> {
             format!("its error output: {stderr}")
         };
         return Err(format!(
-            "the password command failed ({}); {said}",
+            "the {what} command failed ({}); {said}",
             out.status
         ));
     }
     let text = String::from_utf8(out.stdout)
-        .map_err(|_| "the password command printed something that is not UTF-8".to_string())?;
+        .map_err(|_| format!("the {what} command printed something that is not UTF-8"))?;
     Ok(strip_one_newline(text))
 }
 
@@ -139,8 +139,7 @@ impl TokenCommand {
         if now.saturating_duration_since(last.1) < TOKEN_REUSE {
             return Ok(last.0.clone());
         }
-        let token = from_command(&self.command)
-            .map_err(|e| e.replace("the password command", "the token command"))?;
+        let token = from_command(&self.command, "token")?;
         if token.is_empty() {
             return Err("the token command printed nothing".into());
         }
@@ -162,7 +161,7 @@ mod tests {
             "n=$(($(cat '{0}' 2>/dev/null || echo 0) + 1)); echo $n > '{0}'; echo tok-$n",
             count.display()
         );
-        let first = Secret::new(from_command(&command).unwrap());
+        let first = Secret::new(from_command(&command, "token").unwrap());
         assert_eq!(first.expose(), "tok-1");
         let source = TokenCommand::new(command, first);
         let start = source.last.lock().unwrap().1;
