@@ -11,9 +11,8 @@
 //! `--deletes`, `--delete-extra` with `--one-way` …) are therefore optional
 //! here and checked there.
 
-use crate::config::{ByteSize, DeleteMode, MaxDelete, OneWay};
 use crate::imap::TlsMode;
-use crate::model::Side;
+use crate::model::{ByteSize, DeleteMode, MaxDelete, OneWay, Side};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -16,8 +16,7 @@ use crate::cli::{side_option, Cli, CommonArgs, EndpointArgs, Verb};
 use crate::imap::{AuthMethod, ConnectSpec, TlsMode, TunnelSpec};
 use crate::mailbox_filter::MailboxFilter;
 use crate::metrics::Metrics;
-use crate::model::Side;
-use crate::reconcile::mailboxes::NameRules;
+use crate::model::{ByteSize, DeleteMode, MaxDelete, NameRules, OneWay, Side};
 use crate::secret::Secret;
 use crate::snapshot::EndpointIdentity;
 use file::{FileEndpoint, FilePolicy};
@@ -26,7 +25,6 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 /// What the run does once endpoints are known.
@@ -137,143 +135,6 @@ impl Default for PolicyOptions {
             mailboxes: MailboxFilter::default(),
             names: NameRules::default(),
         }
-    }
-}
-
-/// The mass-deletion guard's limit, per mailbox and side (`--max-delete`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MaxDelete {
-    /// At most this many deletions (`--max-delete N`).
-    Count(u32),
-    /// At most the larger of 10 and this share of the mailbox's pairs
-    /// (`--max-delete P%`, 1..=100).
-    Percent(u8),
-}
-
-impl MaxDelete {
-    /// The guard when `--max-delete` is not given.
-    pub const DEFAULT: MaxDelete = MaxDelete::Percent(50);
-
-    /// How many deletions are allowed in a mailbox whose snapshot holds
-    /// `pairs` pairs; more than this and all are withheld.
-    pub fn limit(self, pairs: u64) -> u64 {
-        match self {
-            MaxDelete::Count(n) => u64::from(n),
-            MaxDelete::Percent(p) => (pairs * u64::from(p) / 100).max(10),
-        }
-    }
-}
-
-impl FromStr for MaxDelete {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits_only = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-        if let Some(p) = s.strip_suffix('%') {
-            match p.parse::<u8>() {
-                Ok(p) if digits_only(s.trim_end_matches('%')) && (1..=100).contains(&p) => {
-                    Ok(MaxDelete::Percent(p))
-                }
-                _ => Err(format!("'{s}': a percentage must be 1% to 100%")),
-            }
-        } else if digits_only(s) {
-            s.parse::<u32>()
-                .map(MaxDelete::Count)
-                .map_err(|_| format!("'{s}': count too large"))
-        } else {
-            Err(format!(
-                "'{s}': expected a count (N) or a percentage (P%), e.g. 20 or 30%"
-            ))
-        }
-    }
-}
-
-impl fmt::Display for MaxDelete {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MaxDelete::Count(n) => write!(f, "{n}"),
-            MaxDelete::Percent(p) => write!(f, "{p}%"),
-        }
-    }
-}
-
-/// A size in bytes as an operator writes it (`--max-size`): `1048576`,
-/// `512K`, `10M`, `1G` (K, M, G are powers of 1024; a trailing `B` or
-/// `iB` and lower case are accepted). Zero is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct ByteSize(pub u64);
-
-impl FromStr for ByteSize {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("'{s}': expected a size in bytes, e.g. 1048576, 512K, 10M or 1G");
-        let t = s.trim().to_ascii_uppercase();
-        let t = t
-            .strip_suffix("IB")
-            .or_else(|| t.strip_suffix('B'))
-            .unwrap_or(&t);
-        let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-            Some((i, _)) => t.split_at(i),
-            None => (t, ""),
-        };
-        let shift = match unit {
-            "" => 0,
-            "K" => 10,
-            "M" => 20,
-            "G" => 30,
-            "T" => 40,
-            _ => return Err(bad()),
-        };
-        if digits.is_empty() {
-            return Err(bad());
-        }
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        let bytes = n
-            .checked_mul(1u64 << shift)
-            .ok_or_else(|| format!("'{s}': too large"))?;
-        if bytes == 0 {
-            return Err(format!("'{s}': a size limit must be at least 1 byte"));
-        }
-        Ok(ByteSize(bytes))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} bytes", self.0)
-    }
-}
-
-/// How a proven deletion is carried out (`--deletes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeleteMode {
-    /// `\Deleted` then `UID EXPUNGE` of exactly those UIDs (needs UIDPLUS).
-    Expunge,
-    /// Only `\Deleted`; the row stays `pending-expunge`.
-    FlagOnly,
-}
-
-/// One-way mode (`--one-way`): which side is the source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OneWay {
-    AToB,
-    BToA,
-}
-
-impl OneWay {
-    pub fn source(self) -> Side {
-        match self {
-            OneWay::AToB => Side::A,
-            OneWay::BToA => Side::B,
-        }
-    }
-
-    pub fn target(self) -> Side {
-        self.source().other()
     }
 }
 
@@ -1837,41 +1698,6 @@ mod tests {
         );
         assert_eq!(file("[policy]\nmax_size = 4096\n").unwrap(), ByteSize(4096));
         assert!(file("[policy]\nmax_size = \"lots\"\n").is_err());
-    }
-
-    #[test]
-    fn config_max_delete_parses_counts_and_percentages() {
-        for (s, want) in [
-            ("0", MaxDelete::Count(0)),
-            ("10", MaxDelete::Count(10)),
-            ("4294967295", MaxDelete::Count(u32::MAX)),
-            ("1%", MaxDelete::Percent(1)),
-            ("100%", MaxDelete::Percent(100)),
-        ] {
-            assert_eq!(s.parse::<MaxDelete>(), Ok(want), "{s}");
-            assert_eq!(want.to_string(), s);
-        }
-        for s in [
-            "",
-            "%",
-            "0%",
-            "101%",
-            "256%",
-            "-1",
-            "+5",
-            "1.5%",
-            "10 %",
-            " 10",
-            "4294967296",
-            "ten",
-            "5%%",
-        ] {
-            assert!(s.parse::<MaxDelete>().is_err(), "{s:?} should be refused");
-        }
-        assert_eq!(MaxDelete::DEFAULT.limit(0), 10);
-        assert_eq!(MaxDelete::DEFAULT.limit(100), 50);
-        assert_eq!(MaxDelete::Percent(30).limit(1000), 300);
-        assert_eq!(MaxDelete::Count(3).limit(1000), 3);
     }
 
     #[test]

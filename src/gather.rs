@@ -13,16 +13,14 @@
 use crate::hashing::Hashers;
 use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedMessage, ListedStatus};
 use crate::mailbox_filter::MailboxFilter;
-use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
+use crate::model::{Fingerprint, MailboxStatus, MessageMeta, NameRules, Side, Uid};
 use crate::plan::ListingPath;
 use crate::pool::{Lane, Pool};
 use crate::reconcile::evidence::{
     judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Evidence,
     Remembered, Watermark,
 };
-use crate::reconcile::mailboxes::{
-    pair_mailboxes, MailboxEntry, MailboxPairing, NameRules, Naming,
-};
+use crate::reconcile::mailboxes::{pair_mailboxes, MailboxEntry, MailboxPairing, Naming};
 use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, SideRecord, SnapshotState};

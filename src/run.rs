@@ -16,9 +16,9 @@
 //! first connection (exit 3).
 
 use crate::apply::{apply, ApplyOutcome};
-use crate::config::{Command, Job, MaxDelete};
+use crate::config::{Command, Job};
 use crate::gather::{defer_bodies, gather, Reading};
-use crate::model::Side;
+use crate::model::{MaxDelete, Side};
 use crate::plan::Plan;
 use crate::pool::{Lane, Pool};
 use crate::reconcile::{agreement, reconcile, Policy, ReconcileInput};

@@ -32,9 +32,8 @@
 //! deletes = "expunge"                 # expunge | flag-only
 //! ```
 
-use crate::config::{ByteSize, DeleteMode, MaxDelete, OneWay};
 use crate::imap::TlsMode;
-use crate::model::Side;
+use crate::model::{ByteSize, DeleteMode, MaxDelete, OneWay, Side};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::fmt;

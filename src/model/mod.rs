@@ -1,10 +1,20 @@
 //! Plain domain types shared by every layer: sides, UIDs, fingerprints,
 //! flags, message metadata and mailbox status.
 //!
-//! This module owns *values only*: no I/O, no policy. The IMAP layer fills
+//! This module owns *values only*: no I/O, no decisions. The IMAP layer fills
 //! these from the wire, the snapshot stores them, the reconcile core compares
-//! them. Flag semantics that every layer must agree on live here: keywords
+//! them. The operator's policies ([`policy`]), units ([`units`]) and mailbox
+//! naming rules ([`mailbox_names`]) are values too, so they live here where
+//! the command line and the core both reach them. Flag semantics that every layer must agree on live here: keywords
 //! compare case-insensitively and `\Recent` never enters a [`FlagSet`].
+
+mod mailbox_names;
+mod policy;
+mod units;
+
+pub use mailbox_names::NameRules;
+pub use policy::{DeleteMode, MaxDelete, OneWay};
+pub use units::ByteSize;
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;

@@ -33,10 +33,9 @@
 //! side is guarded the same way across the tree.
 
 use super::{Evidence, MailboxInput, Policy, ReconcileInput};
-use crate::model::{Fingerprint, Side};
+use crate::model::{Fingerprint, NameRules, Side};
 use crate::mutf7;
 use crate::plan::{MailboxDeletion, MailboxPlan, MailboxRename};
-use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -57,18 +56,6 @@ impl MailboxEntry {
     fn has_attribute(&self, name: &str) -> bool {
         self.attributes.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
-}
-
-/// The operator's rules for mapping names between the sides: values taken
-/// from the configuration, the same for every mailbox.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct NameRules {
-    /// Per side: the wire prefix every mailbox but INBOX lives under
-    /// (`INBOX.` on Courier-style servers), or "" for none.
-    pub prefixes: [String; 2],
-    /// `--map A=B`: per entry, the logical name of one mailbox on A and on
-    /// B (decoded, levels joined by '/'); mailboxes below them map alike.
-    pub maps: Vec<[String; 2]>,
 }
 
 /// The naming of both sides: the rules, plus what LIST told about each side.

@@ -14,8 +14,9 @@ use super::mailboxes::{plan_existence, Naming};
 use super::matching::match_by_content;
 use super::unread;
 use super::{BasePair, Evidence, MailboxInput, Policy};
-use crate::config::DeleteMode;
-use crate::model::{Fingerprint, Flag, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
+use crate::model::{
+    DeleteMode, Fingerprint, Flag, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid,
+};
 use crate::plan::{
     Conflict, Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, MailboxPlan, PlannedPair,
     WithheldFlag,
@@ -784,7 +785,7 @@ mod tests {
         );
         // The operator confirms by raising the guard: the removals go through.
         let confirmed = Policy {
-            max_delete: crate::config::MaxDelete::Percent(100),
+            max_delete: crate::model::MaxDelete::Percent(100),
             ..Policy::default()
         };
         let p = plan(&input, confirmed);

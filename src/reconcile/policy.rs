@@ -1,8 +1,7 @@
 //! The policies the reconcile core takes as values, not as flags threaded
 //! through I/O code. Each field says which SCENARIOS.md decision it carries.
 
-use crate::config::{DeleteMode, MaxDelete};
-use crate::model::Side;
+use crate::model::{DeleteMode, MaxDelete, Side};
 
 /// Decisions the operator can change. `Default` is the documented default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

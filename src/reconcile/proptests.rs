@@ -5,9 +5,9 @@
 //! UIDVALIDITY changes, restored sides and sides that cannot store keywords.
 
 use super::*;
-use crate::config::{DeleteMode, MaxDelete};
 use crate::model::{
-    Fingerprint, Flag, FlagDelta, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side,
+    DeleteMode, Fingerprint, Flag, FlagDelta, FlagSet, InternalDate, MailboxStatus, MaxDelete,
+    MessageMeta, Side,
 };
 use crate::plan::{ExpungeMode, ListingPath, MailboxPlan};
 use proptest::prelude::*;
