@@ -114,8 +114,8 @@ fn write_main_page(cmd: clap::Command, out: &mut dyn Write) -> io::Result<()> {
     man.render_version_section(out)
 }
 
-/// Hand-written roff for the main page (kept in step with README.md and
-/// DESIGN.md's exit-code table).
+/// Hand-written roff for the main page (kept in step with the exit-code
+/// table of README.md and docs/MONITORING.md).
 const MAIN_PAGE_EXTRA: &str = r#".SH "EXIT STATUS"
 check stays inside the monitoring\-plugin range (Nagios, Icinga); plan and sync add 4.
 When several apply: 3 if nothing ran, else 4 > 2 > 1 > 0.

@@ -5,6 +5,11 @@
 //!
 //! `IMAPMEND_REGEN_DOCS=1` makes this test write the files instead of
 //! comparing (that is all `scripts/regen-docs` does).
+//!
+//! The command lines the README and docs/ show (the three verbs' examples,
+//! the cron line in docs/MONITORING.md, batch …) and the shipped systemd
+//! unit must parse with the current options. That the docs define every
+//! scenario ID and link where they say is tests/docs.rs's job.
 
 use assert_cmd::Command;
 use std::collections::BTreeSet;
@@ -161,8 +166,64 @@ fn words_from_imapmend(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// The documents whose examples must keep working: the README and docs/.
+fn documents() -> Vec<PathBuf> {
+    let mut docs = vec![root().join("README.md")];
+    let mut more: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    more.retain(|p| p.extension().is_some_and(|e| e == "md"));
+    more.sort();
+    docs.extend(more);
+    docs
+}
+
+const VERBS: [&str; 7] = [
+    "plan",
+    "sync",
+    "check",
+    "batch",
+    "snapshot",
+    "completions",
+    "man",
+];
+
+/// The imapmend command lines a document shows: indented code lines that
+/// run a verb (continuation lines joined, `# comments` dropped, the
+/// brackets of `[--optional ARG]` removed) and crontab lines. Each with
+/// where it is, for the failure message.
+fn documented_command_lines(doc: &Path) -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(doc).unwrap();
+    let name = doc.strip_prefix(root()).unwrap().display().to_string();
+    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let cron = line
+            .trim_start()
+            .starts_with(|c: char| c.is_ascii_digit() || c == '*');
+        let code = line.starts_with("    ") && line.trim_start().starts_with("imapmend ");
+        if !(line.contains("imapmend ") && (cron || code)) {
+            continue;
+        }
+        let mut full = line.to_string();
+        while full.trim_end().ends_with('\\') {
+            let Some((_, next)) = lines.next() else { break };
+            full = format!("{} {next}", full.trim_end().trim_end_matches('\\'));
+        }
+        let without_comment = match full.find(" #") {
+            Some(at) => &full[..at],
+            None => &full,
+        };
+        let words = words_from_imapmend(&without_comment.replace(['[', ']'], ""));
+        if words.get(1).is_some_and(|v| VERBS.contains(&v.as_str())) {
+            out.push((format!("{name}:{}", n + 1), words));
+        }
+    }
+    out
+}
+
 #[test]
-fn shipped_examples_and_the_readme_cron_line_parse_with_the_current_options() {
+fn shipped_examples_and_documented_command_lines_parse_with_the_current_options() {
     use clap::Parser;
     let service = std::fs::read_to_string(root().join("examples/imapmend-check.service")).unwrap();
     let joined = service.replace("\\\n", " ");
@@ -170,22 +231,32 @@ fn shipped_examples_and_the_readme_cron_line_parse_with_the_current_options() {
         .lines()
         .find(|l| l.starts_with("ExecStart="))
         .expect("ExecStart");
-    let mut commands = vec![words_from_imapmend(exec)];
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let cron: Vec<Vec<String>> = readme
-        .lines()
-        .filter(|l| {
-            l.trim_start()
-                .starts_with(|c: char| c.is_ascii_digit() || c == '*')
-        })
-        .filter(|l| l.contains("imapmend "))
-        .map(words_from_imapmend)
-        .collect();
-    assert!(!cron.is_empty(), "the README shows a cron line");
-    commands.extend(cron);
-    for words in commands {
+    let mut commands = vec![(
+        "examples/imapmend-check.service".to_string(),
+        words_from_imapmend(exec),
+    )];
+    for doc in documents() {
+        commands.extend(documented_command_lines(&doc));
+    }
+    let shown = |file: &str, verb: &str| {
+        commands
+            .iter()
+            .any(|(at, words)| at.starts_with(file) && words[1] == verb)
+    };
+    for verb in ["plan", "sync", "check"] {
+        assert!(
+            shown("README.md", verb),
+            "the README shows an example of {verb}"
+        );
+    }
+    let cron = commands
+        .iter()
+        .any(|(at, w)| at.starts_with("docs/MONITORING.md") && w[1] == "check");
+    assert!(cron, "docs/MONITORING.md shows a cron line running check");
+    assert!(shown("docs/BATCH.md", "batch"), "docs/BATCH.md shows batch");
+    for (at, words) in commands {
         if let Err(e) = imapmend::cli::Cli::try_parse_from(&words) {
-            panic!("{words:?} does not parse: {e}");
+            panic!("{at}: {words:?} does not parse: {e}");
         }
     }
     assert!(root().join("examples/imapmend-check.timer").exists());
