@@ -1,4 +1,5 @@
-# Shared by .ci/run, scripts/test and scripts/demo (sourced, not run).
+# Shared by scripts/test, scripts/matrix, scripts/demo and scripts/bench
+# (sourced, not run).
 
 # Installs Dovecot's IMAP server if it is missing (Debian/Ubuntu), and makes
 # sure the system's own Dovecot service is not left running on the default
@@ -15,6 +16,26 @@ ensure_dovecot() {
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y dovecot-imapd
     fi
     stop_system_dovecot
+}
+
+# Makes Cyrus IMAP available to the tests (scripts/cyrus-setup: unpacked
+# beside Dovecot, never installed; idempotent and quick once done). Where
+# it cannot be, says what to run and returns non-zero: the Cyrus tests then
+# fail with the same advice, they are never counted as passed.
+ensure_cyrus() {
+    if scripts/cyrus-setup; then
+        return
+    fi
+    cat >&2 <<'MSG'
+**********************************************************************
+** Cyrus IMAP could not be set up (see the error above), so the Cyrus
+** tests (tests/cyrus.rs) will FAIL. Fix that, then run
+**     scripts/cyrus-setup
+** (it needs apt-get and root or sudo), or set IMAPMEND_CYRUS_ROOT to a
+** Cyrus unpacked elsewhere; then run scripts/test again.
+**********************************************************************
+MSG
+    return 1
 }
 
 # The package starts (and enables) its service on install; stop it so that

@@ -48,13 +48,34 @@ pub fn cyrus_root() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cyrus/root"))
 }
 
+/// Panics, saying what to run, unless `scripts/cyrus-setup` has unpacked
+/// Cyrus where [`cyrus_root`] looks. `scripts/test` runs it first, so a
+/// test that needs Cyrus fails here rather than being counted as passed.
+fn require_setup() {
+    let root = cyrus_root();
+    if root.join("usr/lib/cyrus/bin/master").is_file() {
+        return;
+    }
+    panic!(
+        "\n**********************************************************************\n\
+         ** CYRUS IMAP IS NOT SET UP (looked in {}).\n\
+         ** Run scripts/cyrus-setup (scripts/test runs it for you; it needs\n\
+         ** apt-get and root or sudo), or set IMAPMEND_CYRUS_ROOT to a Cyrus\n\
+         ** it unpacked elsewhere.\n\
+         **********************************************************************\n",
+        root.display()
+    );
+}
+
+static RUN_ROOT: OnceLock<PathBuf> = OnceLock::new();
+
 /// The root to run from. Cyrus' processes run as `nobody` when we are
 /// root, so they must be able to reach the binaries: a checkout under a
 /// private directory (`/root/…`, mode 0700, as on many CI machines) is
 /// copied once per test binary to a temp dir they can reach.
 fn run_root() -> &'static Path {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
+    RUN_ROOT.get_or_init(|| {
+        require_setup();
         let root = cyrus_root();
         // SAFETY: a plain getter.
         let as_root = unsafe { libc::geteuid() } == 0;
@@ -88,32 +109,6 @@ fn lib_path() -> String {
         root.join("usr/lib/x86_64-linux-gnu").display(),
         root.join("usr/lib").display()
     )
-}
-
-/// Whether Cyrus can be used here. Without it a test is skipped with a
-/// loud message — except in CI (`CI=true`), where `.ci/run` must have set
-/// it up, so its absence fails the test.
-pub fn available() -> bool {
-    if bin("master").is_file() {
-        return true;
-    }
-    let msg = format!(
-        "\n**********************************************************************\n\
-         ** CYRUS IMAP IS NOT SET UP: the Cyrus interoperability test is SKIPPED.\n\
-         ** Run scripts/cyrus-setup (looked in {}).\n\
-         **********************************************************************\n",
-        cyrus_root().display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("{msg}(CI=true: Cyrus must be set up, so this is a failure)");
-    }
-    // Through io::stderr (not eprintln!, which the test harness captures
-    // for passing tests), once per binary: a skip must not be quiet.
-    static LOUD: std::sync::Once = std::sync::Once::new();
-    LOUD.call_once(|| {
-        let _ = std::io::stderr().write_all(msg.as_bytes());
-    });
-    false
 }
 
 /// The account processes run as: `nobody` as root, else ourselves.
@@ -378,9 +373,10 @@ extern "C" fn stop_shared_server() {
             let _ = std::fs::remove_dir_all(server.dir());
         }
     }
-    let root = run_root();
-    if root != cyrus_root() {
-        let _ = std::fs::remove_dir_all(root);
+    if let Some(root) = RUN_ROOT.get() {
+        if *root != cyrus_root() {
+            let _ = std::fs::remove_dir_all(root);
+        }
     }
 }
 
