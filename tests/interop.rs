@@ -2,7 +2,8 @@
 //! command's stdin/stdout, here Dovecot's `imap` binary run directly on a
 //! user's Maildir, which greets with PREAUTH) against a normal Dovecot
 //! endpoint, checked with the strong oracle; and pymap (pure Python, no
-//! CONDSTORE) against Dovecot when `scripts/pymap-setup` has installed it.
+//! CONDSTORE) against Dovecot, ignored here: `scripts/matrix` installs
+//! pymap (`scripts/pymap-setup`) and runs them.
 //!
 //! The Cyrus scenarios live in `tests/cyrus.rs` (they need Cyrus unpacked
 //! by `scripts/cyrus-setup`).
@@ -144,10 +145,8 @@ fn tunnel_to_a_server_that_asks_for_login_uses_the_password_or_says_it_is_missin
 /// a proven expunge, a rerun that plans nothing — the full-listing path on
 /// pymap's side throughout. Needs `scripts/pymap-setup` (long matrix).
 #[test]
+#[ignore = "needs pymap (scripts/pymap-setup): run by scripts/matrix"]
 fn dovecot_and_pymap_core_scenarios() {
-    if !support::pymap::available() {
-        return;
-    }
     let server = support::pymap::Pymap::start();
     let d = dovecot::fresh_user(Kind::Full);
     let p = server.user.clone();
@@ -200,10 +199,8 @@ fn dovecot_and_pymap_core_scenarios() {
 /// and `check`, which open mailboxes with EXAMINE and judge by the
 /// PERMANENTFLAGS the last sync's SELECT saw.
 #[test]
+#[ignore = "needs pymap (scripts/pymap-setup): run by scripts/matrix"]
 fn pymap_unstorable_keyword_is_never_read_as_a_removal() {
-    if !support::pymap::available() {
-        return;
-    }
     let server = support::pymap::Pymap::start();
     let d = dovecot::fresh_user(Kind::Full);
     let p = server.user.clone();

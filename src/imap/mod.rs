@@ -36,8 +36,6 @@ mod uidset;
 mod fake_server_tests;
 #[cfg(test)]
 mod hostile_tests;
-#[cfg(test)]
-mod live_check;
 
 pub use error::{ImapError, Peer};
 pub use tunnel::TunnelSpec;

@@ -2,9 +2,9 @@
 //! project's own small set in `fixtures/mail/`.
 //!
 //! Owns: loading message files as bytes. The shared corpora may be absent (a
-//! developer's checkout without `shared/`); then [`shared_corpus`] returns
-//! `None` and tests that want it skip with a note. `fixtures/mail/` is always
-//! there.
+//! checkout without `../shared/`): the tests that need them are
+//! `#[ignore]`d (`scripts/matrix` runs them) and [`shared_corpus`] fails
+//! them, saying so, when run without. `fixtures/mail/` is always there.
 
 use std::path::{Path, PathBuf};
 
@@ -24,13 +24,14 @@ pub fn corpora_dir() -> PathBuf {
 }
 
 /// The messages of one shared corpus (`cpython-email`, `mail-parser`), sorted
-/// by name, a leading mbox `From ` line stripped; `None` when absent.
-pub fn shared_corpus(name: &str) -> Option<Vec<MailFile>> {
+/// by name, a leading mbox `From ` line stripped. Panics when absent.
+pub fn shared_corpus(name: &str) -> Vec<MailFile> {
     let dir = corpora_dir().join(name);
-    if !dir.is_dir() {
-        eprintln!("note: corpus {} not present, skipping it", dir.display());
-        return None;
-    }
+    assert!(
+        dir.is_dir(),
+        "corpus {} is not present: set IMAPMEND_CORPORA to the directory holding {name}/",
+        dir.display()
+    );
     let mut paths = Vec::new();
     walk(&dir, &mut paths);
     let mut files: Vec<MailFile> = paths
@@ -45,7 +46,7 @@ pub fn shared_corpus(name: &str) -> Option<Vec<MailFile>> {
         })
         .collect();
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    Some(files)
+    files
 }
 
 /// The project's fixture mails (`fixtures/mail/*.eml`), sorted by name.

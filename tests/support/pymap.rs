@@ -8,7 +8,6 @@
 //! server ([`Pymap::start`]); it dies with the value (and, through
 //! `PR_SET_PDEATHSIG`, with the test thread that started it).
 
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,24 +26,16 @@ pub fn pymap_binary() -> PathBuf {
         })
 }
 
-/// Whether pymap is installed; if not, says so loudly (once) and the test
-/// skips itself. pymap is for the long matrix only, so CI never needs it.
-pub fn available() -> bool {
-    if pymap_binary().is_file() {
-        return true;
-    }
-    static LOUD: std::sync::Once = std::sync::Once::new();
-    LOUD.call_once(|| {
-        let _ = std::io::stderr().write_all(
-            format!(
-                "\n** PYMAP IS NOT INSTALLED: the pymap tests are SKIPPED. Run scripts/pymap-setup \
-                 (looked for {}).\n",
-                pymap_binary().display()
-            )
-            .as_bytes(),
-        );
-    });
-    false
+/// Panics, saying what to run, unless pymap is installed. The pymap tests
+/// are `#[ignore]`d (`scripts/matrix` sets pymap up and runs them), so
+/// this only fires when one is run by hand without it.
+fn require_setup() {
+    let binary = pymap_binary();
+    assert!(
+        binary.is_file(),
+        "PYMAP IS NOT INSTALLED (looked for {}): run scripts/pymap-setup, or scripts/matrix",
+        binary.display()
+    );
 }
 
 /// A running `pymap dict` with its one user.
@@ -56,6 +47,7 @@ pub struct Pymap {
 impl Pymap {
     /// Starts a server whose one user has a fresh name and password.
     pub fn start() -> Pymap {
+        require_setup();
         let mut last = String::new();
         for attempt in 0..3 {
             match Pymap::try_start(attempt) {
