@@ -1,0 +1,144 @@
+//! The snapshot bookkeeping around a mailbox run's writes: intents an
+//! interrupted run left settled first, the rebase (watermarks and pairs with
+//! their base flags) before anything is written, and what was seen after
+//! writing. The intents framing each APPEND are the copier's
+//! ([`super::copy`]); expunges and flags record their own results.
+
+use super::MailboxRun;
+use crate::model::Side;
+use crate::plan::PlannedPair;
+use crate::reconcile::MailboxBase;
+use crate::snapshot::PairRecord;
+
+impl MailboxRun<'_, '_> {
+    /// After writing to a side, records its UIDNEXT and HIGHESTMODSEQ as
+    /// seen, so a restore that loses our writes is recognised next time
+    /// even when it matches the listing watermark.
+    pub(super) async fn record_what_was_seen(&mut self) {
+        for side in Side::BOTH {
+            let mb = self.mb;
+            let wrote = mb.create == Some(side)
+                || mb.copies.iter().any(|c| c.from != side)
+                || mb.flag_changes.iter().any(|c| c.side == side)
+                || mb.expunges.iter().any(|e| e.side == side);
+            if !wrote {
+                continue;
+            }
+            let wire = self.wire(side).to_string();
+            let status = match self.conns[side.index()].select(&wire, true).await {
+                Ok(status) => status,
+                Err(e) => {
+                    self.out.notes.push(format!(
+                        "{}: could not re-read {side} after writing: {e}",
+                        mb.name
+                    ));
+                    continue;
+                }
+            };
+            let raised = self.snapshot.borrow_mut().raise_seen(
+                &mb.name,
+                side,
+                status.uidnext,
+                status.highestmodseq,
+            );
+            if let Err(e) = raised {
+                self.fail(side, "record what was seen in the snapshot", e.to_string());
+            }
+        }
+    }
+
+    /// An intent left by a run that stopped between an APPEND and its
+    /// checkpoint is settled once the mailbox has been listed in full: what
+    /// landed is on the target now and is re-paired by content in this very
+    /// plan, so nothing is appended twice. (Resolving by order and size, for
+    /// servers that rewrite messages on APPEND, comes with Cyrus support.)
+    pub(super) fn forget_settled_intents(&mut self) {
+        let intents = self.snapshot.borrow().intents();
+        let intents = match intents {
+            Ok(intents) => intents,
+            Err(e) => return self.fail(Side::A, "read pending intents", e.to_string()),
+        };
+        for intent in intents.into_iter().filter(|i| i.mailbox == self.mb.name) {
+            let dropped = self.snapshot.borrow_mut().drop_intent(intent.id);
+            if let Err(e) = dropped {
+                self.fail(intent.target, "forget a settled intent", e.to_string());
+            }
+        }
+    }
+
+    /// Watermarks and pairs, with each pair's flags as they may be recorded
+    /// before any STORE is sent.
+    pub(super) fn rebase(&mut self) -> Result<(), String> {
+        // A side whose proven expunges were withheld must be listed in full
+        // next time, so the proof is seen again: its HIGHESTMODSEQ is not saved.
+        let mut statuses = self.statuses.clone();
+        for e in &self.mb.withheld {
+            if let Some(st) = statuses[e.side.other().index()].as_mut() {
+                st.highestmodseq = None;
+            }
+        }
+        let sides = [Side::A, Side::B].map(|s| {
+            let st = statuses[s.index()].as_ref();
+            st.map(|st| (self.mb.wire[s.index()].as_deref().unwrap_or_default(), st))
+        });
+        let planned = self.mb.pairs.iter().map(|p: &PlannedPair| PairRecord {
+            uid: p.uid,
+            fingerprint: p.fingerprint,
+            flags: p.base_before.clone(),
+        });
+        // Pairs about to be expunged stay until the expunge is done, so a
+        // crash in between proves it again instead of copying the survivor back.
+        // (An extra with no partner — one-way, restored, damaged — has no
+        // pair to keep.)
+        let expunging = self
+            .mb
+            .expunges
+            .iter()
+            .chain(&self.mb.withheld)
+            .filter(|e| e.pair.iter().all(|uid| *uid != 0))
+            .map(|e| PairRecord {
+                uid: e.pair,
+                fingerprint: e.fingerprint,
+                flags: e.base.clone(),
+            });
+        let pairs: Vec<PairRecord> = planned.chain(expunging).collect();
+        // Rewriting every pair of a mailbox where none changed (the common
+        // case of a rerun) costs more than the rest of it: watermarks only.
+        let unchanged =
+            self.mb.rename.is_none() && self.base.is_some_and(|b| same_pairs(b, &pairs));
+        let mut snapshot = self.snapshot.borrow_mut();
+        if unchanged {
+            snapshot.set_watermarks(&self.mb.name, sides)
+        } else {
+            snapshot.rebase_mailbox(&self.mb.name, sides, &pairs)
+        }
+        .map_err(|e| e.to_string())?;
+        for side in Side::BOTH.into_iter().filter(|s| self.restored[s.index()]) {
+            if let Some(st) = &self.statuses[side.index()] {
+                snapshot
+                    .reset_seen(&self.mb.name, side, st.uidnext, st.highestmodseq)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `pairs` are exactly the pairs the snapshot held (`base`).
+fn same_pairs(base: &MailboxBase, pairs: &[PairRecord]) -> bool {
+    if base.pairs.len() != pairs.len() {
+        return false;
+    }
+    let mut old: Vec<_> = base
+        .pairs
+        .iter()
+        .map(|p| (p.uid, p.fingerprint, &p.flags))
+        .collect();
+    let mut new: Vec<_> = pairs
+        .iter()
+        .map(|p| (p.uid, p.fingerprint, &p.flags))
+        .collect();
+    old.sort_unstable_by_key(|p| p.0);
+    new.sort_unstable_by_key(|p| p.0);
+    old == new
+}

@@ -1,0 +1,431 @@
+//! Copying messages to the other side: batches bounded in bytes and count,
+//! the next batch read (and hashed where the plan had no fingerprint) while
+//! the last one is appended, one MULTIAPPEND per batch framed by an intent
+//! before and its APPENDUID pairs after, and a refused batch bisected down
+//! to the message the server will not take (remembered as refused).
+
+use super::{failure, stop_requested, ApplyOutcome, MailboxRun, SharedSnapshot};
+use crate::fingerprint::fingerprint;
+use crate::imap::{AppendItem, Connection, ImapError};
+use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
+use crate::outcome::Status;
+use crate::plan::{Copy, MailboxPlan};
+use crate::snapshot::{MessageStatus, PairRecord};
+use std::collections::{HashMap, HashSet};
+
+/// Largest APPEND batch, in bytes and in messages. MULTIAPPEND is one
+/// transaction on the server, so large batches are what makes copying fast.
+const BATCH_BYTES: u64 = 32 << 20;
+const BATCH_MESSAGES: usize = 1000;
+
+/// Why one APPEND command did not go through.
+enum AppendFailure {
+    /// The server answered NO on a live session, or the batch could not be
+    /// sent as it is: nothing was appended (a batch is then bisected).
+    /// `words` are the server's (or ours), for the snapshot.
+    Refused { error: String, words: String },
+    /// Anything else (the session died, the snapshot failed).
+    Other(String),
+}
+
+impl MailboxRun<'_, '_> {
+    /// Copies messages from `source` to the other side in byte-bounded
+    /// batches, reading the next batch from `source` while the target
+    /// appends the last one (the two sides are separate connections).
+    pub(super) async fn copy(&mut self, source: Side, copies: &[&Copy]) {
+        let wire = self.wire(source).to_string();
+        if let Err(e) = self.conns[source.index()].select(&wire, true).await {
+            self.fail(
+                source,
+                "open mailbox to read messages to copy",
+                e.to_string(),
+            );
+            return;
+        }
+        let mut batches: Vec<Vec<&Copy>> = Vec::new();
+        let mut bytes = 0u64;
+        for copy in copies {
+            let full = batches.last().is_none_or(|b| {
+                b.len() >= BATCH_MESSAGES || bytes + copy.size as u64 > BATCH_BYTES
+            });
+            if full {
+                batches.push(Vec::new());
+                bytes = 0;
+            }
+            batches.last_mut().expect("pushed above").push(copy);
+            bytes += copy.size as u64;
+        }
+        let MailboxRun {
+            mb,
+            conns,
+            snapshot,
+            out,
+            statuses,
+            ..
+        } = self;
+        let [a, b] = &mut **conns;
+        let (reader, writer) = match source {
+            Side::A => (a, b),
+            Side::B => (b, a),
+        };
+        let mut copier = Copier {
+            mb,
+            snapshot,
+            out,
+            statuses,
+            conn: writer,
+            source,
+        };
+        // At most two batches are held: the one being appended and the one
+        // being read (a slot is reserved before reading).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Fetched<'_>>(1);
+        let read = async move {
+            for batch in batches {
+                let Ok(slot) = tx.reserve().await else { return };
+                let read = read_batch(reader, &batch).await;
+                slot.send(Fetched { batch, read });
+            }
+        };
+        // Owns the receiver: once it returns (a stop signal), the reader's
+        // next reservation fails and it stops too, after at most one read.
+        let write = async move {
+            while let Some(fetched) = rx.recv().await {
+                copier.copy_batch(fetched).await;
+                if stop_requested(copier.out) {
+                    return;
+                }
+            }
+        };
+        tokio::join!(read, write);
+    }
+}
+
+/// Bodies read from the source, by UID.
+type Bodies = HashMap<Uid, Vec<u8>>;
+
+/// What was read of one batch from the source.
+struct Read {
+    bodies: Bodies,
+    /// The fingerprints of the copies whose content the plan did not know.
+    hashed: HashMap<Uid, Fingerprint>,
+    /// UIDs gone from the source meanwhile.
+    gone: Vec<Uid>,
+}
+
+/// One batch read from the source, or why it could not be read.
+struct Fetched<'c> {
+    batch: Vec<&'c Copy>,
+    read: Result<Read, String>,
+}
+
+/// Reads the bodies of one batch. A copy whose content the plan does not
+/// know (a first sync that listed it by metadata only, see
+/// [`crate::reconcile::unread`]) is hashed here, on the rayon pool as its
+/// body arrives, so that its intent, its pair and both sides' cache rows
+/// carry its real fingerprint, exactly as if gather had read it.
+async fn read_batch(reader: &mut Connection, batch: &[&Copy]) -> Result<Read, String> {
+    let uids: Vec<Uid> = batch.iter().map(|c| c.uid).collect();
+    let unknown: HashSet<Uid> = batch
+        .iter()
+        .filter(|c| c.fingerprint.is_none())
+        .map(|c| c.uid)
+        .collect();
+    let mut bodies = Bodies::with_capacity(uids.len());
+    let (tx, rx) = std::sync::mpsc::channel::<(Uid, Vec<u8>, Fingerprint)>();
+    let mut on_body = |uid: Uid, body: Vec<u8>| {
+        if unknown.contains(&uid) {
+            let tx = tx.clone();
+            rayon::spawn(move || {
+                let fingerprint = fingerprint(&body);
+                let _ = tx.send((uid, body, fingerprint));
+            });
+        } else {
+            bodies.insert(uid, body);
+        }
+    };
+    let fetched = reader.fetch_bodies(&uids, &mut on_body).await;
+    drop(tx);
+    // Every spawned job holds a sender; the iterator ends when all are done.
+    let hashed_bodies = tokio::task::spawn_blocking(move || rx.into_iter().collect::<Vec<_>>())
+        .await
+        .expect("hash collector never panics");
+    let gone = fetched.map_err(|e| e.to_string())?;
+    let mut hashed = HashMap::with_capacity(hashed_bodies.len());
+    for (uid, body, fingerprint) in hashed_bodies {
+        bodies.insert(uid, body);
+        hashed.insert(uid, fingerprint);
+    }
+    Ok(Read {
+        bodies,
+        hashed,
+        gone,
+    })
+}
+
+/// A copy whose body is at hand, with its content's fingerprint (the
+/// plan's, or hashed as it was read).
+#[derive(Clone, Copy)]
+struct Ready<'c> {
+    copy: &'c Copy,
+    fingerprint: Fingerprint,
+}
+
+/// The plan's copies behind these, for the ledger.
+fn planned<'c>(part: &[Ready<'c>]) -> Vec<&'c Copy> {
+    part.iter().map(|r| r.copy).collect()
+}
+
+/// The writing half of a copy: appends batches read from `source` to the
+/// other side, each framed by an intent before and its pairs after.
+struct Copier<'r, 's> {
+    mb: &'r MailboxPlan,
+    snapshot: &'r SharedSnapshot<'s>,
+    out: &'r mut ApplyOutcome,
+    statuses: &'r mut [Option<MailboxStatus>; 2],
+    /// The target's connection.
+    conn: &'r mut Connection,
+    source: Side,
+}
+
+impl Copier<'_, '_> {
+    fn fail(&mut self, side: Side, action: &str, error: String) {
+        self.out
+            .failures
+            .push(failure(self.mb, side, action, error));
+    }
+
+    fn wire(&self, side: Side) -> &str {
+        self.mb.wire[side.index()]
+            .as_deref()
+            .expect("a planned mailbox has a wire name on both sides")
+    }
+
+    async fn copy_batch(&mut self, fetched: Fetched<'_>) {
+        let (source, target) = (self.source, self.source.other());
+        let batch = fetched.batch;
+        let Read {
+            bodies,
+            hashed,
+            gone,
+        } = match fetched.read {
+            Ok(read) => read,
+            Err(e) => {
+                self.fail(source, "read messages to copy", e);
+                return;
+            }
+        };
+        if !gone.is_empty() {
+            let vanished: Vec<&Copy> = batch
+                .iter()
+                .copied()
+                .filter(|c| gone.contains(&c.uid))
+                .collect();
+            let why = Status::Skipped("vanished from the source before it could be read".into());
+            self.out.ledger.copies(&self.mb.name, &vanished, &why);
+            self.out.notes.push(format!(
+                "{}: {} message(s) on {source} vanished before they could be copied; the next run sees the change",
+                self.mb.name,
+                gone.len()
+            ));
+        }
+        let ready: Vec<Ready<'_>> = batch
+            .iter()
+            .filter(|c| bodies.contains_key(&c.uid))
+            .filter_map(|&copy| {
+                let fingerprint = copy
+                    .fingerprint
+                    .or_else(|| hashed.get(&copy.uid).copied())?;
+                Some(Ready { copy, fingerprint })
+            })
+            .collect();
+        // Bisect refused batches: one message the server refuses must not hold back the rest.
+        let mut work: Vec<Vec<Ready<'_>>> = vec![ready];
+        while let Some(part) = work.pop() {
+            if part.is_empty() {
+                continue;
+            }
+            match self.append_part(source, target, &part, &bodies).await {
+                Ok(()) => {}
+                Err(AppendFailure::Refused { .. }) if part.len() > 1 => {
+                    let half = part.len() / 2;
+                    work.push(part[half..].to_vec());
+                    work.push(part[..half].to_vec());
+                }
+                Err(AppendFailure::Refused { error, words }) => {
+                    self.record_refusal(source, part[0], &words);
+                    let refused = Status::Refused(error.clone());
+                    self.out
+                        .ledger
+                        .copies(&self.mb.name, &planned(&part), &refused);
+                    let copy = part[0].copy;
+                    let what = format!("copy UID {} ({} bytes)", copy.uid, copy.size);
+                    self.fail(target, &what, error);
+                }
+                Err(AppendFailure::Other(e)) => {
+                    // Not a refusal (the session died, or the snapshot
+                    // failed): bisecting would only repeat it. What is left
+                    // of the batch is reported as not attempted.
+                    let refused = Status::Refused(e.clone());
+                    self.out
+                        .ledger
+                        .copies(&self.mb.name, &planned(&part), &refused);
+                    let left = part.len() + work.iter().map(Vec::len).sum::<usize>();
+                    work.clear();
+                    let what = if left == 1 {
+                        let copy = part[0].copy;
+                        format!("copy UID {} ({} bytes)", copy.uid, copy.size)
+                    } else {
+                        format!("copy {left} messages")
+                    };
+                    self.fail(target, &what, e);
+                }
+            }
+        }
+    }
+
+    /// Remembers, on the source's cache row, that the target refused this
+    /// message, with the server's words: later runs skip it (and report
+    /// it) until it changes or `--retry-refused` is given (see
+    /// [`crate::skip`]). It is never paired, so never taken as deleted.
+    fn record_refusal(&mut self, source: Side, ready: Ready<'_>, words: &str) {
+        let uidvalidity = self.statuses[source.index()]
+            .as_ref()
+            .map_or(0, |s| s.uidvalidity);
+        let copy = ready.copy;
+        let meta = MessageMeta {
+            uid: copy.uid,
+            size: copy.size,
+            internal_date: copy.internal_date,
+            flags: copy.agreed.clone(),
+            fingerprint: ready.fingerprint,
+        };
+        let recorded = self.snapshot.borrow_mut().set_message_status(
+            &self.mb.name,
+            source,
+            uidvalidity,
+            &meta,
+            Some(MessageStatus::Refused),
+            Some(words),
+        );
+        if let Err(e) = recorded {
+            self.fail(
+                source,
+                "record a refused copy in the snapshot",
+                e.to_string(),
+            );
+        }
+    }
+
+    /// One APPEND command, framed by an intent before and the pairs after.
+    async fn append_part(
+        &mut self,
+        source: Side,
+        target: Side,
+        part: &[Ready<'_>],
+        bodies: &Bodies,
+    ) -> Result<(), AppendFailure> {
+        let status = self.statuses[target.index()].clone().unwrap_or_default();
+        // The sizes are at hand: no lookup in the cache per copy.
+        let items: Vec<_> = part.iter().map(|r| (r.fingerprint, r.copy.size)).collect();
+        let intent = self
+            .snapshot
+            .borrow_mut()
+            .record_intent_sized(
+                &self.mb.name,
+                target,
+                status.uidvalidity,
+                status.uidnext,
+                &items,
+            )
+            .map_err(|e| AppendFailure::Other(e.to_string()))?;
+        let items: Vec<AppendItem<'_>> = part
+            .iter()
+            .map(|r| AppendItem {
+                flags: &r.copy.flags,
+                internal_date: r.copy.internal_date,
+                body: &bodies[&r.copy.uid],
+            })
+            .collect();
+        let wire = self.wire(target).to_string();
+        let result = match self.conn.append(&wire, &items).await {
+            Ok(r) => r,
+            Err(e) => {
+                // A refusal on a live session appended nothing (MULTIAPPEND is
+                // all or nothing): the intent resolves to nothing. If the
+                // connection died, the server may still commit the batch, so
+                // the intent stays for the next run to see what landed.
+                if self.conn.is_alive() {
+                    let _ = self.snapshot.borrow_mut().drop_intent(intent);
+                }
+                return Err(match &e {
+                    ImapError::No { code, text, .. } => AppendFailure::Refused {
+                        words: match code {
+                            Some(code) => format!("NO [{code}] {text}"),
+                            None => format!("NO {text}"),
+                        },
+                        error: e.to_string(),
+                    },
+                    // Nothing was sent (a flag that cannot be written, …):
+                    // isolated and recorded like a refusal.
+                    ImapError::Invalid { detail, .. } => AppendFailure::Refused {
+                        words: format!("not sent: {detail}"),
+                        error: e.to_string(),
+                    },
+                    _ => AppendFailure::Other(e.to_string()),
+                });
+            }
+        };
+        self.out.copied_to[target.index()] += part.len();
+        self.out
+            .ledger
+            .copies(&self.mb.name, &planned(part), &Status::Done);
+        crate::progress::copied(part.len(), part.iter().map(|r| r.copy.size as u64).sum());
+        let new_uids = match (result.uidvalidity, result.uids) {
+            (Some(uv), Some(uids)) if uv == status.uidvalidity && uids.len() == part.len() => uids,
+            _ => {
+                self.out.notes.push(format!(
+                    "{}: {target} did not report the new UIDs (no UIDPLUS); the copies are paired by content next run",
+                    self.mb.name
+                ));
+                return self
+                    .snapshot
+                    .borrow_mut()
+                    .drop_intent(intent)
+                    .map_err(|e| AppendFailure::Other(e.to_string()));
+            }
+        };
+        if let Some(st) = self.statuses[target.index()].as_mut() {
+            st.uidnext = st.uidnext.max(new_uids.iter().max().map_or(0, |u| u + 1));
+        }
+        let mut pairs = Vec::with_capacity(part.len());
+        let mut cache: [Vec<(u32, MessageMeta)>; 2] = [Vec::new(), Vec::new()];
+        let source_uv = self.statuses[source.index()]
+            .as_ref()
+            .map_or(0, |s| s.uidvalidity);
+        for (ready, new_uid) in part.iter().zip(&new_uids) {
+            let copy = ready.copy;
+            let mut uid = [copy.uid, *new_uid];
+            if source == Side::B {
+                uid.reverse();
+            }
+            pairs.push(PairRecord {
+                uid,
+                fingerprint: ready.fingerprint,
+                flags: Some(copy.agreed.clone()),
+            });
+            let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
+                uid,
+                size: copy.size,
+                internal_date: copy.internal_date,
+                flags: flags.clone(),
+                fingerprint: ready.fingerprint,
+            };
+            cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
+            cache[target.index()].push((status.uidvalidity, meta(*new_uid, &copy.flags)));
+        }
+        self.snapshot
+            .borrow_mut()
+            .complete_copies(&self.mb.name, intent, &pairs, cache)
+            .map_err(|e| AppendFailure::Other(format!("copied, but recording the pairs failed (the next run pairs them by content): {e}")))
+    }
+}

@@ -1,0 +1,88 @@
+//! Proven expunges, once every mailbox's copies have landed: `UID EXPUNGE`
+//! of exactly the planned UIDs, or `\Deleted` only (flag-only, or no
+//! UIDPLUS) remembered as pending-expunge; the pairs leave the snapshot
+//! once that is done. Which UIDs have proof is the plan's decision, not
+//! this module's.
+
+use super::MailboxRun;
+use crate::model::{FlagDelta, FlagSet, Side, Uid};
+use crate::outcome::{Action, Status};
+use crate::plan::{Expunge, ExpungeMode};
+
+impl MailboxRun<'_, '_> {
+    /// Carries out proven expunges: `UID EXPUNGE` of exactly those UIDs, or
+    /// only `\Deleted` (flag-only, or no UIDPLUS) with the message remembered
+    /// as pending-expunge. The pairs leave the snapshot once that is done.
+    pub(super) async fn expunge(&mut self) {
+        for side in Side::BOTH {
+            for mode in [ExpungeMode::Expunge, ExpungeMode::FlagOnly] {
+                let chosen: Vec<&Expunge> = self
+                    .mb
+                    .expunges
+                    .iter()
+                    .filter(|e| e.side == side && e.mode == mode)
+                    .collect();
+                if chosen.is_empty() {
+                    continue;
+                }
+                let uids: Vec<Uid> = chosen.iter().map(|e| e.uid).collect();
+                let wire = self.wire(side).to_string();
+                let conn = &mut self.conns[side.index()];
+                let done = match conn.select(&wire, false).await {
+                    Err(e) => Err(e),
+                    Ok(_) if mode == ExpungeMode::Expunge => conn.uid_expunge(&uids).await,
+                    Ok(_) => {
+                        let delta = FlagDelta {
+                            add: FlagSet::from_wire(["\\Deleted"]),
+                            remove: FlagSet::new(),
+                        };
+                        conn.store(&uids, &delta).await
+                    }
+                };
+                let done = done.map_err(|e| e.to_string());
+                let status = Status::of(&done);
+                let name = &self.mb.name;
+                self.out
+                    .ledger
+                    .messages(name, Action::Expunge, side, &uids, &status);
+                if let Err(e) = done {
+                    self.fail(
+                        side,
+                        &format!("expunge {} message(s)", uids.len()),
+                        e.to_string(),
+                    );
+                    continue;
+                }
+                self.out.expunged_on[side.index()] += uids.len();
+                let pairs: Vec<[Uid; 2]> = chosen.iter().map(|e| e.pair).collect();
+                let uidvalidity = self.statuses[side.index()]
+                    .as_ref()
+                    .map_or(0, |s| s.uidvalidity);
+                let mut snapshot = self.snapshot.borrow_mut();
+                let recorded = if mode == ExpungeMode::Expunge {
+                    let tombstones: Vec<_> = chosen.iter().map(|e| e.fingerprint).collect();
+                    // Forgetting the expunged UIDs makes one that comes back
+                    // (a restore, even on a server without CONDSTORE) a UID
+                    // below the saved UIDNEXT that was never seen: a regression.
+                    snapshot
+                        .remove_pairs(&self.mb.name, &pairs, &tombstones)
+                        .and_then(|()| {
+                            snapshot.update_cache(&self.mb.name, side, uidvalidity, &[], &uids)
+                        })
+                } else {
+                    snapshot
+                        .mark_pending_expunge(&self.mb.name, side, uidvalidity, &uids)
+                        .and_then(|()| snapshot.remove_pairs(&self.mb.name, &pairs, &[]))
+                };
+                drop(snapshot);
+                if let Err(e) = recorded {
+                    self.fail(
+                        side,
+                        "record expunges in the snapshot (the next run proves them again)",
+                        e.to_string(),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Flag deltas: one STORE per delta and side (`UNCHANGEDSINCE` the listing
+//! with CONDSTORE, so a message changed meanwhile is left for the next run),
+//! then the agreed flags recorded for the pairs whose changes all went
+//! through.
+
+use super::MailboxRun;
+use crate::imap::HistorySupport;
+use crate::model::{FlagSet, Side, Uid};
+use crate::outcome::{Action, Status};
+use std::collections::HashSet;
+
+impl MailboxRun<'_, '_> {
+    /// Sends every flag delta, then records the agreed flags of the pairs
+    /// whose changes all went through.
+    pub(super) async fn store_flags(&mut self) {
+        let mut failed_pairs: HashSet<[Uid; 2]> = HashSet::new();
+        for side in Side::BOTH {
+            let stores = self.mb.stores(side);
+            if stores.is_empty() {
+                continue;
+            }
+            let wire = self.wire(side).to_string();
+            if let Err(e) = self.conns[side.index()].select(&wire, false).await {
+                self.fail(side, "open mailbox to store flags", e.to_string());
+                failed_pairs.extend(
+                    self.mb
+                        .flag_changes
+                        .iter()
+                        .filter(|c| c.side == side)
+                        .map(|c| c.pair),
+                );
+                continue;
+            }
+            let unchanged_since = self.statuses[side.index()]
+                .as_ref()
+                .and_then(|st| st.highestmodseq);
+            for (delta, uids) in stores {
+                let conn = &mut self.conns[side.index()];
+                let result = match unchanged_since {
+                    // CONDSTORE: a message changed since the listing is left
+                    // alone ([MODIFIED]) and merged again on the next run.
+                    Some(modseq) if conn.history_support() != HistorySupport::None => conn
+                        .store_unchanged_since(&uids, &delta, modseq)
+                        .await
+                        .map(|outcome| outcome.modified),
+                    _ => conn.store(&uids, &delta).await.map(|()| Vec::new()),
+                };
+                let name = &self.mb.name;
+                match &result {
+                    Ok(modified) => {
+                        let stored: Vec<Uid> = uids
+                            .iter()
+                            .filter(|u| !modified.contains(u))
+                            .copied()
+                            .collect();
+                        let ledger = &mut self.out.ledger;
+                        ledger.messages(name, Action::Flags, side, &stored, &Status::Done);
+                        let why = Status::Skipped(
+                            "changed on the server during the run; merged on the next run".into(),
+                        );
+                        ledger.messages(name, Action::Flags, side, modified, &why);
+                    }
+                    Err(e) => {
+                        let refused = Status::Refused(e.to_string());
+                        let ledger = &mut self.out.ledger;
+                        ledger.messages(name, Action::Flags, side, &uids, &refused);
+                    }
+                }
+                match result {
+                    Ok(modified) => {
+                        self.out.flag_changes_on[side.index()] += uids.len() - modified.len();
+                        if !modified.is_empty() {
+                            self.out.notes.push(format!(
+                                "{}: {} message(s) on {side} changed during the run; not overwritten, merged on the next run",
+                                self.mb.name,
+                                modified.len()
+                            ));
+                            failed_pairs.extend(self.pairs_of(side, &modified));
+                        }
+                    }
+                    Err(e) => {
+                        let what = format!(
+                            "store +{} -{} on {} messages",
+                            delta.add,
+                            delta.remove,
+                            uids.len()
+                        );
+                        self.fail(side, &what, e.to_string());
+                        failed_pairs.extend(self.pairs_of(side, &uids));
+                    }
+                }
+            }
+        }
+        let changed: HashSet<[Uid; 2]> = self.mb.flag_changes.iter().map(|c| c.pair).collect();
+        let updates: Vec<([Uid; 2], FlagSet)> = self
+            .mb
+            .pairs
+            .iter()
+            .filter(|p| changed.contains(&p.uid) && !failed_pairs.contains(&p.uid))
+            .map(|p| (p.uid, p.agreed.clone()))
+            .collect();
+        if !updates.is_empty() {
+            let recorded = self
+                .snapshot
+                .borrow_mut()
+                .set_pair_flags(&self.mb.name, &updates);
+            if let Err(e) = recorded {
+                self.fail(
+                    Side::A,
+                    "record agreed flags in the snapshot",
+                    e.to_string(),
+                );
+            }
+        }
+    }
+
+    /// The pairs whose flag changes on `side` touch these UIDs.
+    fn pairs_of(&self, side: Side, uids: &[Uid]) -> Vec<[Uid; 2]> {
+        let uids: HashSet<Uid> = uids.iter().copied().collect();
+        self.mb
+            .flag_changes
+            .iter()
+            .filter(|c| c.side == side && uids.contains(&c.pair[side.index()]))
+            .map(|c| c.pair)
+            .collect()
+    }
+}
