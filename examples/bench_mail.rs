@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// Messages per body fetch and per MULTIAPPEND in the raw copy (as
-/// imapmend's apply.rs).
+/// imapmend's apply/copy.rs).
 const RAW_BATCH: usize = 1000;
 /// Newest INTERNALDATE of the generated mail (2025-01-01); the oldest is
 /// two years before.

@@ -1,6 +1,6 @@
 //! Content identity: SHA-256 over a message's bytes with line endings
 //! canonicalised. Callers run it off the async threads (`crate::hashing`,
-//! and the copier in `apply.rs` on the rayon pool).
+//! and the copier in `apply/copy.rs` on the rayon pool).
 //!
 //! Servers rewrite line endings on APPEND (a bare LF stored as CRLF), so
 //! CRLF, bare LF and bare CR all hash as CRLF. Nothing else is normalised
