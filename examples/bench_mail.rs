@@ -21,7 +21,8 @@
 //! before the server first reads them, with `S=`/`W=` sizes in their names
 //! as Dovecot itself would.
 
-use imapmend::imap::{AppendItem, ConnectSpec, Connection, ListedMessage, TlsMode};
+use imapmend::imap::{AppendItem, ConnectSpec, Connection, TlsMode};
+use imapmend::model::ListedMessage;
 use imapmend::model::{FlagDelta, FlagSet, InternalDate, Side, Uid};
 use imapmend::secret::Secret;
 use std::collections::HashMap;

@@ -11,9 +11,9 @@
 //! failed listing is never an empty mailbox.
 
 use crate::hashing::Hashers;
-use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedMessage, ListedStatus};
+use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedStatus};
 use crate::mailbox_filter::MailboxFilter;
-use crate::model::{Fingerprint, MailboxStatus, MessageMeta, NameRules, Side, Uid};
+use crate::model::{Fingerprint, ListedMessage, MailboxStatus, MessageMeta, NameRules, Side, Uid};
 use crate::plan::ListingPath;
 use crate::pool::{Lane, Pool};
 use crate::reconcile::evidence::{

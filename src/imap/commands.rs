@@ -11,10 +11,8 @@
 use super::engine::{Command, Engine, Keep};
 use super::error::ImapError;
 use super::parse::{self, Code, Cond, Untagged};
-use super::{
-    quote, uidset, AppendItem, AppendResult, Limits, ListedMailbox, ListedMessage, ListedStatus,
-};
-use crate::model::{FlagDelta, FlagSet, InternalDate, MailboxStatus, Uid};
+use super::{quote, uidset, AppendItem, AppendResult, Limits, ListedMailbox, ListedStatus};
+use crate::model::{FlagDelta, FlagSet, InternalDate, ListedMessage, MailboxStatus, Uid};
 use imap_proto::AttributeValue;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};

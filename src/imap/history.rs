@@ -14,7 +14,8 @@ use super::commands::{
 use super::engine::{Command, Engine};
 use super::error::ImapError;
 use super::parse::{Code, Cond, Status, Untagged};
-use super::{uidset, Changes, HistorySupport, Limits, ListedMessage, StoreOutcome};
+use super::{uidset, Changes, HistorySupport, Limits, StoreOutcome};
+use crate::model::ListedMessage;
 use crate::model::{FlagDelta, Uid};
 use imap_proto::AttributeValue;
 use std::collections::{BTreeMap, BTreeSet};

@@ -40,7 +40,7 @@ mod hostile_tests;
 pub use error::{ImapError, Peer};
 pub use tunnel::TunnelSpec;
 
-use crate::model::{FlagDelta, FlagSet, InternalDate, MailboxStatus, Side, Uid};
+use crate::model::{FlagDelta, FlagSet, InternalDate, ListedMessage, MailboxStatus, Side, Uid};
 use crate::secret::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -122,15 +122,6 @@ impl ListedMailbox {
             a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent")
         })
     }
-}
-
-/// One message's metadata from `UID FETCH (UID FLAGS RFC822.SIZE INTERNALDATE)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedMessage {
-    pub uid: Uid,
-    pub size: u32,
-    pub internal_date: InternalDate,
-    pub flags: FlagSet,
 }
 
 /// What the session can use of the server's history (RFC 7162), decided

@@ -1,5 +1,6 @@
 //! Plain domain types shared by every layer: sides, UIDs, fingerprints,
-//! flags, message metadata and mailbox status.
+//! flags, message metadata and mailbox status, and what is listed from a
+//! server ([`ListedMessage`]).
 //!
 //! This module owns *values only*: no I/O, no decisions. The IMAP layer fills
 //! these from the wire, the snapshot stores them, the reconcile core compares
@@ -20,6 +21,10 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
+
+mod listing;
+
+pub use listing::ListedMessage;
 
 /// A message UID. IMAP UIDs are 32-bit unsigned (RFC 3501 §2.3.1.1).
 pub type Uid = u32;

@@ -12,8 +12,7 @@
 //! ([`rebuild_from_history`]), which refuses (and so forces the full listing)
 //! whenever the history does not add up.
 
-use crate::imap::ListedMessage;
-use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, Uid};
+use crate::model::{Fingerprint, FlagSet, InternalDate, ListedMessage, MailboxStatus, Uid};
 use serde::Serialize;
 use std::collections::HashMap;
 

@@ -21,8 +21,7 @@ pub use policy::Policy;
 
 pub use evidence::Evidence;
 
-use crate::imap::ListedMessage;
-use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Uid};
+use crate::model::{Fingerprint, FlagSet, ListedMessage, MailboxStatus, MessageMeta, Uid};
 use crate::plan::{ListingPath, Plan, SCHEMA_VERSION};
 use std::collections::BTreeSet;
 

@@ -527,7 +527,7 @@ fn without_content(input: &MailboxInput, side: Side, all: bool, k: usize) -> Mai
             .messages
             .split_off(keep)
             .into_iter()
-            .map(|m| crate::imap::ListedMessage {
+            .map(|m| crate::model::ListedMessage {
                 uid: m.uid,
                 size: m.size,
                 internal_date: m.internal_date,
