@@ -13,7 +13,7 @@
 //! pair keeps its own snapshot, lock and exit code. Passwords reach a child
 //! through its environment (`IMAPMEND_A_PASSWORD`), never its arguments.
 
-use crate::report::exit;
+use crate::exit;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Table};
 use serde::{Deserialize, Serialize};

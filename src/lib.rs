@@ -8,6 +8,7 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod docs;
+pub mod exit;
 pub mod fingerprint;
 pub mod gather;
 pub mod hashing;

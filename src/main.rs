@@ -5,7 +5,7 @@
 use clap::Parser;
 use imapmend::cli::{Cli, Verb};
 use imapmend::docs;
-use imapmend::report::exit;
+use imapmend::exit;
 
 fn main() {
     let cli = match Cli::try_parse() {

@@ -6,6 +6,7 @@
 //! and compared.
 
 use crate::apply::ApplyOutcome;
+use crate::exit;
 use crate::gather::MailboxFailure;
 use crate::model::{Fingerprint, Side};
 use crate::plan::{ExpungeMode, MailboxPlan, Plan};
@@ -14,31 +15,6 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Table};
 use serde::Serialize;
 use std::fmt::Write;
-
-/// Exit codes, exactly as DESIGN.md's table (check stays within 0–3).
-pub mod exit {
-    pub const OK: i32 = 0;
-    /// plan: actions pending; check: differences found.
-    pub const PENDING: i32 = 1;
-    /// Some mailboxes or messages failed; rerun.
-    pub const PARTIAL: i32 = 2;
-    /// Could not run: configuration, connection, authentication, TLS, snapshot.
-    pub const CANNOT_RUN: i32 = 3;
-    /// Actions withheld for safety (or the snapshot is in use by another run).
-    pub const WITHHELD: i32 = 4;
-
-    /// Combines outcomes: 4 > 2 > 1 > 0 (3 is only for runs that did nothing).
-    pub fn worst(codes: impl IntoIterator<Item = i32>) -> i32 {
-        let rank = |c: i32| match c {
-            WITHHELD => 4,
-            PARTIAL => 3,
-            PENDING => 2,
-            CANNOT_RUN => 1,
-            _ => 0,
-        };
-        codes.into_iter().max_by_key(|c| rank(*c)).unwrap_or(OK)
-    }
-}
 
 /// Everything one run reports, in one value (the JSON form).
 #[derive(Debug, Serialize)]

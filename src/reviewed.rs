@@ -11,9 +11,10 @@
 //! reviewed, never more or other ones.
 
 use crate::config::Job;
+use crate::exit;
 use crate::model::Side;
 use crate::plan::Plan;
-use crate::report::{exit, Report};
+use crate::report::Report;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -17,12 +17,13 @@
 
 use crate::apply::{apply, ApplyOutcome};
 use crate::config::{Command, Job};
+use crate::exit;
 use crate::gather::{defer_bodies, gather, Reading};
 use crate::model::{MaxDelete, Side};
 use crate::plan::Plan;
 use crate::pool::{Lane, Pool};
 use crate::reconcile::{agreement, reconcile, Policy, ReconcileInput};
-use crate::report::{exit, Report};
+use crate::report::Report;
 use crate::skip::{keep_uncopyable_extras, known_refusals, skip_copies, CopyLimits};
 use crate::snapshot::{MessageStatusRecord, PendingIntent, Snapshot, SnapshotError};
 

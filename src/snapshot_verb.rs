@@ -8,8 +8,8 @@
 
 use crate::cli::{SnapshotArgs, SnapshotVerb};
 use crate::config::{locate_snapshot, SnapshotLocation};
+use crate::exit;
 use crate::model::{InternalDate, Side};
-use crate::report::exit;
 use crate::snapshot::inspect::{self, SnapshotSummary};
 use crate::snapshot::{EndpointIdentity, SnapshotError};
 use comfy_table::presets::UTF8_FULL_CONDENSED;

@@ -12,7 +12,7 @@
 //! batch is covered by its intent (the next run pairs by content what
 //! landed).
 
-use crate::report::exit;
+use crate::exit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
 
