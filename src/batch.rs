@@ -13,16 +13,15 @@
 //! pair keeps its own snapshot, lock and exit code. Passwords reach a child
 //! through its environment (`IMAPMEND_A_PASSWORD`), never its arguments.
 
+use crate::cli::Shard;
 use crate::exit;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -89,34 +88,6 @@ impl AccountPair {
 struct TomlList {
     #[serde(default)]
     pair: Vec<AccountPair>,
-}
-
-/// `--shard i/n`: this process runs the pairs of shard `i` (0-based) of `n`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad =
-            || format!("'{s}': expected i/n with 0 <= i < n, e.g. 0/4 (the index is 0-based)");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u32, u32) =
-            (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
 }
 
 /// Reads the list: TOML when the file name ends in `.toml`, else CSV with a
@@ -646,10 +617,6 @@ mod tests {
         }
         assert_eq!(sizes.iter().sum::<usize>(), 200);
         assert!(sizes.iter().all(|&n| n > 25), "{sizes:?}");
-        assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
-        for bad in ["4/4", "1/0", "a/b", "3", "-1/2"] {
-            assert!(bad.parse::<Shard>().is_err(), "{bad}");
-        }
     }
 
     #[test]

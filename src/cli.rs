@@ -3,9 +3,10 @@
 //! generated from one source.
 //!
 //! This module owns spelling, help text and the parsing of single values
-//! (`a|b`, `implicit|starttls|none`, `N|P%`). It does not check how options
-//! combine with each other beyond what clap can say (`--a-password-file`
-//! excludes `--a-password-command`), read files, or look at the environment:
+//! (`a|b`, `implicit|starttls|none`, `N|P%`, the batch `--shard i/n`). It
+//! does not check how options combine with each other beyond what clap can
+//! say (`--a-password-file` excludes `--a-password-command`), read files, or
+//! look at the environment:
 //! turning a [`Cli`] and its config file into endpoints and policies is
 //! [`crate::config`]'s job. Settings the config file may also give (`--a`,
 //! `--deletes`, `--delete-extra` with `--one-way` …) are therefore optional
@@ -15,7 +16,9 @@ use crate::imap::TlsMode;
 use crate::model::{ByteSize, DeleteMode, MaxDelete, OneWay, Side};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 /// Shown under `--help` of every verb: where passwords come from, since
 /// there is deliberately no `--password` option.
@@ -116,7 +119,7 @@ pub struct BatchArgs {
     /// shard, so hosts or job-array tasks can split a list without
     /// coordination
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::batch::Shard>,
+    pub shard: Option<Shard>,
 
     /// A config file every pair's run reads (shared TLS, policies …); each
     /// pair's --a/--b override its URLs
@@ -696,6 +699,34 @@ fn one_way_parser() -> impl TypedValueParser<Value = OneWay> {
     })
 }
 
+/// `--shard i/n`: this process runs the pairs of shard `i` (0-based) of `n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad =
+            || format!("'{s}': expected i/n with 0 <= i < n, e.g. 0/4 (the index is 0-based)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) =
+            (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,6 +855,15 @@ mod tests {
             with(&["--password", "x"]).is_err(),
             "there is no --password"
         );
+    }
+
+    #[test]
+    fn cli_shard_is_a_0_based_index_of_a_count() {
+        assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
+        assert_eq!(Shard { index: 2, count: 4 }.to_string(), "2/4");
+        for bad in ["4/4", "1/0", "a/b", "3", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
     }
 
     #[test]
