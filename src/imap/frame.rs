@@ -5,7 +5,7 @@
 //!
 //! Pure and incremental: the engine feeds the growing receive buffer and
 //! gets back the end of the first complete response. Parsing what the
-//! response means is `parse.rs`'s job.
+//! response means is `parse`'s job.
 
 /// Why the byte stream cannot be a valid response.
 #[derive(Debug, Clone, PartialEq, Eq)]
