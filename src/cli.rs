@@ -50,8 +50,10 @@ pub struct Cli {
     pub verb: Verb,
 }
 
-/// The three run verbs share every option except `check --verify`; the
-/// others (`completions`, `man`) never touch a server.
+/// The three run verbs share [`CommonArgs`], `--verify` included (`check`
+/// reports bodies damaged in place, `plan` and `sync` replace them), and add
+/// a few of their own (`plan --save`, `sync --expect-plan`, `check --metrics
+/// --timeout`); `completions` and `man` never touch a server.
 #[derive(Subcommand, Debug, Clone)]
 pub enum Verb {
     /// Dry run: show the Plan, change nothing on either server

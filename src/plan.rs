@@ -42,7 +42,9 @@ pub struct SubscriptionChange {
 /// How a side's mailbox was read, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ListingPath {
-    /// "full" (every UID listed and compared) — the only path so far.
+    /// "full" (every UID listed and compared) or "history" (the snapshot's
+    /// listing brought up to date from the server's changes since the last
+    /// sync, CONDSTORE/QRESYNC; also a mailbox LIST-STATUS shows unchanged).
     pub path: String,
     pub reason: String,
 }

@@ -9,9 +9,12 @@
 //! which counts write commands process-wide for [`super::write_count`].
 //!
 //! It does not know what commands mean: callers build [`Command`]s and read
-//! the untagged data handed to their handler. Any tagged NO fails the run
-//! (after the commands already sent have completed, so the session stays in
-//! step); anything else unexpected kills the session for good.
+//! the untagged data handed to their handler. A tagged NO is returned to the
+//! caller as [`ImapError::No`] (after the commands already sent have
+//! completed, so the session stays in step and usable), or as an answer for
+//! commands built with [`Command::no_is_an_answer`]; what it means for the
+//! run is the caller's to say. A tagged BAD, and anything else unexpected,
+//! kills the session for good.
 //!
 //! # Test hooks (hidden, for the crash tests; inert when unset)
 //!
