@@ -14,16 +14,19 @@ use crate::hashing::Hashers;
 use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedStatus};
 use crate::mailbox_filter::MailboxFilter;
 use crate::model::{Fingerprint, ListedMessage, MailboxStatus, MessageMeta, NameRules, Side, Uid};
-use crate::plan::ListingPath;
+use crate::plan::{ListingPath, Plan};
 use crate::pool::{Lane, Pool};
 use crate::reconcile::evidence::{
     judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Evidence,
     Remembered, Watermark,
 };
 use crate::reconcile::mailboxes::{pair_mailboxes, MailboxEntry, MailboxPairing, Naming};
+use crate::reconcile::skips::{limits_to_ask, CopyLimits, LimitQuery, Refusal};
 use crate::reconcile::subscriptions::SubscriptionInput;
-use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
-use crate::snapshot::{MailboxRecord, MessageStatus, SideRecord, SnapshotState};
+use crate::reconcile::{
+    reconcile, BasePair, MailboxBase, MailboxInput, Policy, ReconcileInput, SideListing,
+};
+use crate::snapshot::{MailboxRecord, MessageStatus, SideRecord, Snapshot, SnapshotState};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A mailbox that could not be read on one side.
@@ -54,19 +57,39 @@ pub struct Gathered {
     pub cache_updates: Vec<CacheUpdate>,
 }
 
+/// What the operator set that limits copies (the rest of the limits are
+/// the servers').
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopySettings {
+    /// `--max-size`, in bytes, both ways.
+    pub max_size: Option<u64>,
+    /// `--retry-refused`: earlier refusals are tried again.
+    pub retry_refused: bool,
+}
+
 /// Lists both servers completely — the mailboxes `filter` selects; the
 /// others are set aside right after LIST, never selected. Errors only when
 /// a tree cannot be listed at all; per-mailbox trouble goes into `failures`.
 /// The trees are listed over the pool's first lane, then the mailboxes
 /// several at a time (one per lane), and put back in the trees' order.
+/// The input's copy limits are the operator's (`copying`) and what the
+/// servers announced; its refusals come with [`settle`].
 pub async fn gather(
     pool: &mut Pool,
     state: &SnapshotState,
     reading: &Reading,
     names: &NameRules,
     filter: &MailboxFilter,
+    copying: CopySettings,
 ) -> Result<Gathered, (Side, ImapError)> {
     let conns = pool.first();
+    let limits = CopyLimits {
+        max_size: copying.max_size,
+        append_limit: [0, 1].map(|i| conns[i].append_limit()),
+        per_mailbox: [0, 1].map(|i| conns[i].has_capability("APPENDLIMIT")),
+        mailbox_limit: Default::default(),
+        retry_refused: copying.retry_refused,
+    };
     let (tree_a, tree_b) = {
         let [a, b] = &mut *conns;
         tokio::join!(a.list_mailboxes(), b.list_mailboxes())
@@ -124,6 +147,8 @@ pub async fn gather(
                 base: state.subscriptions.clone(),
             },
             set_aside,
+            limits,
+            refusals: Vec::new(),
         },
         // A name that cannot be mapped safely is a failure of that mailbox.
         failures: tree
@@ -191,6 +216,112 @@ pub async fn gather(
         }
     }
     Ok(gathered)
+}
+
+/// Records what the listing taught the snapshot's fingerprint cache, then
+/// reads the earlier refusals into the input — in that order, because
+/// recording a refused message whose flags changed forgets its refusal (it
+/// is tried again). The updates are dropped once written: they repeat every
+/// new message's record.
+///
+/// A side that is not healthy keeps its cache until a sync repairs it
+/// (`record_suspect` is for `sync` only): a plan or check that recorded the
+/// restored listing would hide the regression from the sync that follows.
+pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, record_suspect: bool) {
+    for u in std::mem::take(&mut gathered.cache_updates) {
+        let healthy = gathered
+            .input
+            .mailboxes
+            .iter()
+            .find(|m| m.name == u.mailbox)
+            .and_then(|m| m.sides[u.side.index()].as_ref())
+            .is_none_or(|l| l.evidence.is_healthy());
+        if !healthy && !record_suspect {
+            continue;
+        }
+        if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, &u.upsert, &u.gone)
+        {
+            eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");
+        }
+    }
+    gathered.input.refusals = earlier_refusals(snapshot);
+}
+
+/// The refusals the snapshot holds (a warning, and none, if it cannot say).
+fn earlier_refusals(snapshot: &Snapshot) -> Vec<Refusal> {
+    let statuses = snapshot.message_statuses().unwrap_or_else(|e| {
+        eprintln!("imapmend: warning: could not read earlier refusals: {e}");
+        Vec::new()
+    });
+    statuses
+        .into_iter()
+        .filter(|s| s.status == MessageStatus::Refused)
+        .map(|s| Refusal {
+            mailbox: s.mailbox,
+            side: s.side,
+            uidvalidity: s.uidvalidity,
+            uid: s.uid,
+            reason: s.reason.unwrap_or_else(|| "no reason recorded".into()),
+        })
+        .collect()
+}
+
+/// The Plan for what was gathered, final: the pure core's answer. Where a
+/// server limits per mailbox and its listing did not say how much, the
+/// mailboxes that would receive copies are asked (STATUS) and the core
+/// runs again with their limits, so the Plan is still exactly what
+/// [`reconcile`] returns for `input`, which is left holding those limits.
+pub async fn decide(input: &mut ReconcileInput, policy: &Policy, conns: &mut Lane) -> Plan {
+    decide_with(input, policy, async |wanted| {
+        ask_limits(conns, wanted).await
+    })
+    .await
+}
+
+/// [`decide`], with the asking given (`ask` answers each query with the
+/// mailbox's limit, None for none or not known).
+async fn decide_with(
+    input: &mut ReconcileInput,
+    policy: &Policy,
+    ask: impl AsyncFnOnce(Vec<LimitQuery>) -> Vec<(LimitQuery, Option<u64>)>,
+) -> Plan {
+    let plan = reconcile(input, policy);
+    let wanted = limits_to_ask(&plan, &input.limits);
+    if wanted.is_empty() {
+        return plan;
+    }
+    for (query, limit) in ask(wanted).await {
+        // Not known (the STATUS failed) counts as no limit, as it always
+        // did: the server's refusal, if any, is recorded against the copy.
+        input
+            .limits
+            .mailbox_limit
+            .insert((query.mailbox, query.side), limit);
+    }
+    reconcile(input, policy)
+}
+
+/// `STATUS … (APPENDLIMIT)` for each query, both sides at once.
+async fn ask_limits(conns: &mut Lane, wanted: Vec<LimitQuery>) -> Vec<(LimitQuery, Option<u64>)> {
+    let (for_a, for_b): (Vec<_>, Vec<_>) = wanted.into_iter().partition(|q| q.side == Side::A);
+    let ask_side = async |conn: &mut Connection, queries: Vec<LimitQuery>| {
+        let mut answers = Vec::with_capacity(queries.len());
+        for query in queries {
+            let limit = conn
+                .mailbox_append_limit(&query.wire)
+                .await
+                .unwrap_or_else(|e| {
+                    eprintln!("imapmend: warning: {e}; its size limit is not known");
+                    None
+                });
+            answers.push((query, limit));
+        }
+        answers
+    };
+    let [a, b] = conns;
+    let (mut answers, from_b) = tokio::join!(ask_side(a, for_a), ask_side(b, for_b));
+    answers.extend(from_b);
+    answers
 }
 
 /// The snapshot's base for one mailbox, as reconcile takes it.
@@ -791,4 +922,137 @@ async fn fetch_fingerprints(
         })?;
     into.extend(hashed);
     fetched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FlagSet, InternalDate};
+    use crate::plan::SkipReason;
+
+    fn side(sizes: &[u32]) -> SideListing {
+        SideListing {
+            wire_name: "INBOX".into(),
+            status: MailboxStatus {
+                uidvalidity: 7,
+                uidnext: 100,
+                exists: sizes.len() as u32,
+                highestmodseq: None,
+                permanent_flags: None,
+            },
+            messages: sizes
+                .iter()
+                .enumerate()
+                .map(|(i, size)| MessageMeta {
+                    uid: 1 + i as Uid,
+                    size: *size,
+                    internal_date: InternalDate {
+                        unix: 0,
+                        offset_minutes: 0,
+                    },
+                    flags: FlagSet::new(),
+                    fingerprint: Fingerprint([i as u8; 32]),
+                })
+                .collect(),
+            ..SideListing::default()
+        }
+    }
+
+    /// INBOX with messages of 100, 5000 and 300 bytes on A, empty on B; B
+    /// limits per mailbox; A's UID 3 was refused by B on an earlier run.
+    fn input() -> ReconcileInput {
+        ReconcileInput {
+            naming: Naming {
+                delimiters: [Some('/'), Some('/')],
+                ..Naming::default()
+            },
+            mailboxes: vec![MailboxInput {
+                name: "INBOX".into(),
+                sides: [Some(side(&[100, 5000, 300])), Some(side(&[]))],
+                base: MailboxBase::default(),
+            }],
+            limits: CopyLimits {
+                per_mailbox: [false, true],
+                ..CopyLimits::default()
+            },
+            refusals: vec![Refusal {
+                mailbox: "INBOX".into(),
+                side: Side::A,
+                uidvalidity: 7,
+                uid: 3,
+                reason: "NO [LIMIT] no".into(),
+            }],
+            ..ReconcileInput::default()
+        }
+    }
+
+    fn skipped(plan: &Plan) -> Vec<(Uid, SkipReason)> {
+        plan.mailboxes[0]
+            .skipped
+            .iter()
+            .map(|s| (s.uid, s.why))
+            .collect()
+    }
+
+    /// The Plan `plan` and `sync` print is exactly the core's answer for
+    /// the input as finally gathered — per-mailbox limits asked included —
+    /// and only the mailbox that receives copies is asked, once.
+    #[tokio::test]
+    async fn the_plan_is_reconciles_answer_with_the_limits_asked() {
+        let mut input = input();
+        let mut asked = Vec::new();
+        let plan = decide_with(&mut input, &Policy::default(), async |wanted| {
+            asked.extend(wanted.clone());
+            wanted.into_iter().map(|q| (q, Some(1000))).collect()
+        })
+        .await;
+        assert_eq!(
+            asked,
+            [LimitQuery {
+                mailbox: "INBOX".into(),
+                side: Side::B,
+                wire: "INBOX".into()
+            }]
+        );
+        assert_eq!(plan, reconcile(&input, &Policy::default()));
+        assert_eq!(
+            skipped(&plan),
+            [(2, SkipReason::AppendLimit), (3, SkipReason::Refused)]
+        );
+        let copied: Vec<Uid> = plan.mailboxes[0].copies.iter().map(|c| c.uid).collect();
+        assert_eq!(copied, [1]);
+        assert!(plan.mailboxes[0].expunges.is_empty());
+    }
+
+    /// Where the listing gave the mailbox's limit (LIST-STATUS), or the
+    /// server announced one for every mailbox, nothing is asked.
+    #[tokio::test]
+    async fn a_limit_already_known_is_not_asked() {
+        let never = async |_: Vec<LimitQuery>| -> Vec<(LimitQuery, Option<u64>)> {
+            panic!("asked although known")
+        };
+        let mut listed = input();
+        listed
+            .limits
+            .mailbox_limit
+            .insert(("INBOX".into(), Side::B), Some(1000));
+        let plan = decide_with(&mut listed, &Policy::default(), never).await;
+        assert_eq!(
+            skipped(&plan),
+            [(2, SkipReason::AppendLimit), (3, SkipReason::Refused)]
+        );
+        let mut server_wide = input();
+        server_wide.limits.append_limit = [None, Some(1000)];
+        let plan = decide_with(&mut server_wide, &Policy::default(), never).await;
+        assert_eq!(plan, reconcile(&server_wide, &Policy::default()));
+        assert_eq!(
+            skipped(&plan),
+            [(2, SkipReason::AppendLimit), (3, SkipReason::Refused)]
+        );
+        // No limit anywhere: nothing to ask either.
+        let mut unlimited = input();
+        unlimited.limits.per_mailbox = [false, false];
+        let plan = decide_with(&mut unlimited, &Policy::default(), never).await;
+        assert_eq!(skipped(&plan), [(3, SkipReason::Refused)]);
+    }
 }

@@ -29,7 +29,6 @@ pub mod run;
 pub mod secret;
 pub mod server_lock;
 pub mod set_aside;
-pub mod skip;
 pub mod snapshot;
 pub mod snapshot_verb;
 pub mod stop;

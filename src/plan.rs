@@ -332,3 +332,53 @@ pub struct Totals {
     pub conflicts: usize,
     pub pairs: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    /// One Plan for three verbs: the value `reconcile` returns is the one
+    /// printed and applied, so nothing outside the core may edit a Plan.
+    /// Read from the sources, as the layer test reads imports: outside
+    /// `src/reconcile/` no code takes a Plan (or a mailbox's plan) by
+    /// mutable reference or binds one mutably.
+    #[test]
+    fn no_step_after_the_core_edits_the_plan() {
+        let forbidden = [
+            "&mut Plan",
+            "&mut crate::plan::Plan",
+            "&mut MailboxPlan",
+            "&mut crate::plan::MailboxPlan",
+            "mut plan:",
+            "let mut plan ",
+            "let mut plan=",
+            "mailboxes.iter_mut()",
+        ];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path == root.join("reconcile") {
+                    continue;
+                }
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (n, line) in text.lines().enumerate() {
+                        if forbidden.iter().any(|f| line.contains(f)) {
+                            found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        // This test's own list is the one expected hit.
+        found.retain(|l| !l.contains("src/plan.rs"));
+        assert!(
+            found.is_empty(),
+            "a Plan edited after reconcile:\n{}",
+            found.join("\n")
+        );
+    }
+}

@@ -18,14 +18,12 @@
 use crate::apply::{apply, ApplyOutcome};
 use crate::config::{Command, Job};
 use crate::exit;
-use crate::gather::{defer_bodies, gather, Reading};
+use crate::gather::{decide, defer_bodies, gather, CopySettings, Reading};
 use crate::model::{MaxDelete, Side};
-use crate::plan::Plan;
-use crate::pool::{Lane, Pool};
-use crate::reconcile::{agreement, reconcile, Policy, ReconcileInput};
+use crate::pool::Pool;
+use crate::reconcile::{agreements, Policy, ReconcileInput};
 use crate::report::Report;
-use crate::skip::{keep_uncopyable_extras, known_refusals, skip_copies, CopyLimits};
-use crate::snapshot::{MessageStatusRecord, PendingIntent, Snapshot, SnapshotError};
+use crate::snapshot::{PendingIntent, Snapshot, SnapshotError};
 
 /// Runs the job and returns the process exit code. Everything the operator
 /// should see is printed here (report on stdout, fatal errors on stderr).
@@ -167,6 +165,10 @@ async fn session(
             &reading,
             &job.options.names,
             &job.options.mailboxes,
+            CopySettings {
+                max_size: job.options.max_size.map(|m| m.0),
+                retry_refused: job.options.retry_refused,
+            },
         );
         // Nothing is written while listing: a stop abandons it at once.
         let listed = tokio::select! {
@@ -214,26 +216,11 @@ async fn session(
     // The snapshot as loaded (its whole fingerprint cache) is not needed
     // past listing; at 100,000 messages it is tens of MB of the peak.
     drop(state);
-    // Written, then dropped: the updates repeat every new message's record.
-    for u in std::mem::take(&mut gathered.cache_updates) {
-        // A side that is not healthy keeps its cache until a sync repairs
-        // it: a plan or check that recorded the restored listing would hide
-        // the regression from the sync that follows.
-        let healthy = gathered
-            .input
-            .mailboxes
-            .iter()
-            .find(|m| m.name == u.mailbox)
-            .and_then(|m| m.sides[u.side.index()].as_ref())
-            .is_none_or(|l| l.evidence.is_healthy());
-        if !healthy && !matches!(job.command, Command::Sync) {
-            continue;
-        }
-        if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, &u.upsert, &u.gone)
-        {
-            eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");
-        }
-    }
+    crate::gather::settle(
+        snapshot,
+        &mut gathered,
+        matches!(job.command, Command::Sync),
+    );
     let listing_code = if gathered.failures.is_empty() {
         exit::OK
     } else {
@@ -257,13 +244,7 @@ async fn session(
     let code;
     match job.command {
         Command::Check { .. } => {
-            let mut verdicts: Vec<_> = gathered
-                .input
-                .mailboxes
-                .iter()
-                .map(agreement::compare)
-                .collect();
-            known_refusals(&mut verdicts, &gathered.input, &statuses(snapshot));
+            let verdicts = agreements(&gathered.input);
             let differ = if verdicts.iter().all(|v| v.agrees()) {
                 exit::OK
             } else {
@@ -281,8 +262,7 @@ async fn session(
             crate::metrics::record(job, &report, &gathered.input);
         }
         Command::Plan => {
-            let mut plan = reconcile(&gathered.input, &policy(job));
-            skip_unsendable(&mut plan, &gathered.input, job, pool.first(), snapshot).await;
+            let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
             crate::logging::plan_decisions(&plan);
             let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
             let pending = if plan.has_actions() {
@@ -309,8 +289,7 @@ async fn session(
             }
         }
         Command::Sync => {
-            let mut plan = reconcile(&gathered.input, &policy(job));
-            skip_unsendable(&mut plan, &gathered.input, job, pool.first(), snapshot).await;
+            let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
             crate::logging::plan_decisions(&plan);
             if let Err(code) = crate::reviewed::check_expected(job, &plan, &report.endpoints) {
                 return Session::Done(code);
@@ -410,64 +389,6 @@ fn policy(job: &Job) -> Policy {
         tombstones: o.tombstones,
         drop_restored_extras: o.drop_restored_extras,
     }
-}
-
-/// Takes out of the plan the copies that are not to be sent: over
-/// `--max-size`, over the target's APPENDLIMIT, or refused earlier; and
-/// keeps the restored side's extras that could not have been copied (see
-/// [`crate::skip`]).
-async fn skip_unsendable(
-    plan: &mut Plan,
-    input: &ReconcileInput,
-    job: &Job,
-    conns: &mut Lane,
-    snapshot: &Snapshot,
-) {
-    let statuses = statuses(snapshot);
-    let mut limits = CopyLimits {
-        max_size: job.options.max_size.map(|m| m.0),
-        append_limit: [0, 1].map(|i| conns[i].append_limit()),
-        mailbox_limit: Default::default(),
-        retry_refused: job.options.retry_refused,
-    };
-    // A server that limits per mailbox (a bare APPENDLIMIT) is asked about
-    // each existing mailbox that is to receive copies.
-    for mb in &plan.mailboxes {
-        for target in Side::BOTH {
-            let receives = mb.copies.iter().any(|c| c.from != target)
-                || mb.expunges.iter().any(|e| {
-                    e.side != target && e.reason == crate::plan::ExpungeReason::RestoredExtra
-                });
-            let wire = mb.wire[target.index()].as_deref();
-            let known = limits.append_limit[target.index()].is_some();
-            let renamed_here = mb.rename.as_ref().is_some_and(|r| r.side == target);
-            let (Some(wire), true) = (
-                wire,
-                receives && !known && !renamed_here && mb.create != Some(target),
-            ) else {
-                continue;
-            };
-            match conns[target.index()].mailbox_append_limit(wire).await {
-                Ok(Some(limit)) => {
-                    limits
-                        .mailbox_limit
-                        .insert((mb.name.clone(), target), limit);
-                }
-                Ok(None) => {}
-                Err(e) => eprintln!("imapmend: warning: {e}; its size limit is not known"),
-            }
-        }
-    }
-    skip_copies(plan, &limits, &statuses);
-    keep_uncopyable_extras(plan, input, &limits, &statuses);
-}
-
-/// The snapshot's message statuses (earlier refusals among them).
-fn statuses(snapshot: &Snapshot) -> Vec<MessageStatusRecord> {
-    snapshot.message_statuses().unwrap_or_else(|e| {
-        eprintln!("imapmend: warning: could not read earlier refusals: {e}");
-        Vec::new()
-    })
 }
 
 fn print(report: &Report<'_>, job: &Job) {

@@ -35,8 +35,8 @@ pub struct MailboxAgreement {
     /// for a proven expunge that was not carried out (pending-expunge).
     pub pending_expunge: Vec<(Side, Uid)>,
     /// Known divergences, not differences: (side, UID) of messages the
-    /// other side refused to take on an earlier sync (filled in by the
-    /// caller from the snapshot: see `crate::skip::known_refusals`).
+    /// other side refused to take on an earlier sync (from the input's
+    /// refusals: see [`super::agreements`]).
     pub refused: Vec<(Side, Uid)>,
 }
 

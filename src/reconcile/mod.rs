@@ -4,8 +4,12 @@
 //! Split by concern so each part reads like the rule it implements:
 //! [`mailboxes`] (names and pairing of the trees), [`matching`] (messages by
 //! content, as multisets), [`flags`] (the three-way merge), [`messages`]
-//! (one mailbox: link the base, merge, match, copy), [`agreement`] (what
-//! `check` judges).
+//! (one mailbox: link the base, merge, match, copy), [`skips`] (copies not
+//! to be sent: size limits, earlier refusals), [`agreement`] (what `check`
+//! judges).
+//!
+//! The Plan [`reconcile`] returns is the whole decision: `plan` prints it,
+//! `sync` prints and applies it, and no step after this one edits it.
 
 pub mod agreement;
 pub mod evidence;
@@ -14,6 +18,7 @@ pub mod mailboxes;
 pub mod matching;
 pub mod messages;
 pub mod policy;
+pub mod skips;
 pub mod subscriptions;
 pub mod unread;
 
@@ -99,6 +104,12 @@ pub struct ReconcileInput {
     /// where that side lost a mailbox of the run (see
     /// [`mailboxes::moved_out_of_run`]).
     pub set_aside: [Vec<mailboxes::SetAside>; 2],
+    /// What limits copies on this run: `--max-size`, the servers' and the
+    /// mailboxes' APPENDLIMIT (see [`skips`]).
+    pub limits: skips::CopyLimits,
+    /// Copies the target refused on earlier runs, as the snapshot holds
+    /// them once this run's listing is recorded.
+    pub refusals: Vec<skips::Refusal>,
 }
 
 /// Computes the Plan for everything listed.
@@ -116,6 +127,9 @@ pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
         .collect();
     mailboxes::guard_mailbox_deletions(&mut plans, input, policy);
     let subscribed = subscriptions::reconcile_subscriptions(&input.subscriptions, &plans, policy);
+    // Last, as it always was: the guard and the subscriptions are decided
+    // on every copy and restored extra, sendable or not.
+    skips::apply(&mut plans, input);
     Plan {
         schema_version: SCHEMA_VERSION,
         mailboxes: plans,
@@ -123,6 +137,14 @@ pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
         subscriptions: subscribed.changes,
         subscriptions_agreed: subscribed.agreed,
     }
+}
+
+/// What `check` judges, for everything listed: each mailbox's verdict,
+/// with the earlier refusals still listed counted as known divergences.
+pub fn agreements(input: &ReconcileInput) -> Vec<agreement::MailboxAgreement> {
+    let mut verdicts: Vec<_> = input.mailboxes.iter().map(agreement::compare).collect();
+    skips::known_refusals(&mut verdicts, input);
+    verdicts
 }
 
 #[cfg(test)]

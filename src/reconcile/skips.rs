@@ -1,9 +1,9 @@
-//! Copies that must not or will not be sent, taken out of the Plan before it
-//! is printed or applied: messages larger than `--max-size`, larger than the
-//! target's APPENDLIMIT (RFC 7889: the server's, or the mailbox's own where
-//! the server limits per mailbox), or refused by the target on an earlier
-//! run (recorded in the snapshot with the server's words, see
-//! [`crate::apply`]).
+//! Copies that must not or will not be sent, decided inside the core so the
+//! Plan that is printed is the Plan that is applied: messages larger than
+//! `--max-size`, larger than the target's APPENDLIMIT (RFC 7889: the
+//! server's, or the mailbox's own where the server limits per mailbox), or
+//! refused by the target on an earlier run (recorded in the snapshot with
+//! the server's words, see [`crate::apply`]).
 //!
 //! Each becomes a [`Skipped`] entry of its mailbox's plan, reported per
 //! message with its reason. It is never sent; and since it was never paired,
@@ -15,13 +15,17 @@
 //! UIDVALIDITY changes, or when the operator says `--retry-refused`. Size
 //! limits are judged afresh every run, so raising `--max-size` copies what
 //! it skipped before.
+//!
+//! A mailbox's own APPENDLIMIT comes with the listing where the server can
+//! say (LIST-STATUS); where it cannot, [`limits_to_ask`] names the
+//! mailboxes that will receive copies, the caller asks those, and the core
+//! runs again with the answers.
 
+use super::agreement::MailboxAgreement;
+use super::ReconcileInput;
 use crate::model::{Side, Uid};
-use crate::plan::{ExpungeReason, Plan, SkipReason, Skipped};
-use crate::reconcile::agreement::MailboxAgreement;
-use crate::reconcile::ReconcileInput;
-use crate::snapshot::{MessageStatus, MessageStatusRecord};
-use std::collections::HashMap;
+use crate::plan::{ExpungeReason, MailboxPlan, Plan, SkipReason, Skipped};
+use std::collections::{BTreeMap, HashMap};
 
 /// What limits copies on this run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,11 +34,40 @@ pub struct CopyLimits {
     pub max_size: Option<u64>,
     /// Per target side ([A, B]): the APPENDLIMIT that server announced.
     pub append_limit: [Option<u64>; 2],
-    /// Per (mailbox, target side): the mailbox's own APPENDLIMIT (STATUS),
-    /// from servers that limit per mailbox; it wins over `append_limit`.
-    pub mailbox_limit: HashMap<(String, Side), u64>,
+    /// Per side: the server limits per mailbox (a bare `APPENDLIMIT`), so
+    /// a mailbox's own limit is to be known before copying into it.
+    pub per_mailbox: [bool; 2],
+    /// Per (mailbox, target side): the mailbox's own APPENDLIMIT where it is
+    /// known (None: no limit), from servers that limit per mailbox; a limit
+    /// wins over `append_limit`. A mailbox missing here was not asked.
+    pub mailbox_limit: BTreeMap<(String, Side), Option<u64>>,
     /// `--retry-refused`: try earlier refusals again.
     pub retry_refused: bool,
+}
+
+/// A copy the target refused on an earlier run, as the snapshot recorded it
+/// against the message on its source side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Logical mailbox name.
+    pub mailbox: String,
+    /// The side the message is on (the copy's source).
+    pub side: Side,
+    pub uidvalidity: u32,
+    pub uid: Uid,
+    /// The target's words.
+    pub reason: String,
+}
+
+/// A mailbox whose own APPENDLIMIT is to be asked before the Plan is final.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitQuery {
+    /// Logical name.
+    pub mailbox: String,
+    /// The side that would receive copies.
+    pub side: Side,
+    /// Its wire name on that side.
+    pub wire: String,
 }
 
 /// Why a copy of a message to the other side is not to be sent: the limits
@@ -46,15 +79,14 @@ struct Unsendable<'a> {
 }
 
 impl<'a> Unsendable<'a> {
-    fn new(limits: &'a CopyLimits, statuses: &'a [MessageStatusRecord]) -> Unsendable<'a> {
+    fn new(limits: &'a CopyLimits, refusals: &'a [Refusal]) -> Unsendable<'a> {
         let mut refused = HashMap::new();
         if !limits.retry_refused {
-            for s in statuses
-                .iter()
-                .filter(|s| s.status == MessageStatus::Refused)
-            {
-                let why = s.reason.as_deref().unwrap_or("no reason recorded");
-                refused.insert((s.mailbox.as_str(), s.side, s.uidvalidity, s.uid), why);
+            for r in refusals {
+                refused.insert(
+                    (r.mailbox.as_str(), r.side, r.uidvalidity, r.uid),
+                    r.reason.as_str(),
+                );
             }
         }
         Unsendable { limits, refused }
@@ -78,11 +110,13 @@ impl<'a> Unsendable<'a> {
                 format!("larger than --max-size ({max} bytes)"),
             ));
         }
-        if let Some(limit) = self
+        let own = self
             .limits
             .mailbox_limit
             .get(&(mailbox.to_string(), target))
             .copied()
+            .flatten();
+        if let Some(limit) = own
             .or(self.limits.append_limit[target.index()])
             .filter(|l| size > *l)
         {
@@ -105,12 +139,19 @@ impl<'a> Unsendable<'a> {
     }
 }
 
+/// The last step of [`super::reconcile`]: takes the copies that are not to
+/// be sent out of the plans and keeps the restored side's extras that could
+/// not have been copied.
+pub(super) fn apply(plans: &mut [MailboxPlan], input: &ReconcileInput) {
+    let unsendable = Unsendable::new(&input.limits, &input.refusals);
+    skip_copies(plans, &unsendable);
+    keep_uncopyable_extras(plans, input, &unsendable);
+}
+
 /// Moves the copies that are not to be sent from `copies` to `skipped`.
-/// `statuses` are the snapshot's message statuses (only `refused` ones on
-/// the copy's source side, same UIDVALIDITY and UID, count).
-pub fn skip_copies(plan: &mut Plan, limits: &CopyLimits, statuses: &[MessageStatusRecord]) {
-    let unsendable = Unsendable::new(limits, statuses);
-    for mb in &mut plan.mailboxes {
+/// Only refusals on the copy's source side, same UIDVALIDITY and UID, count.
+fn skip_copies(plans: &mut [MailboxPlan], unsendable: &Unsendable<'_>) {
+    for mb in plans {
         let copies = std::mem::take(&mut mb.copies);
         for copy in copies {
             let uidvalidity = mb.uidvalidity[copy.from.index()].unwrap_or(0);
@@ -134,14 +175,12 @@ pub fn skip_copies(plan: &mut Plan, limits: &CopyLimits, statuses: &[MessageStat
 /// other side otherwise. A message that could never be copied there (too
 /// large for it, or refused by it) is only on one side for that reason: its
 /// absence proves nothing, so it is kept, and the plan says why.
-pub fn keep_uncopyable_extras(
-    plan: &mut Plan,
+fn keep_uncopyable_extras(
+    plans: &mut [MailboxPlan],
     input: &ReconcileInput,
-    limits: &CopyLimits,
-    statuses: &[MessageStatusRecord],
+    unsendable: &Unsendable<'_>,
 ) {
-    let unsendable = Unsendable::new(limits, statuses);
-    for mb in &mut plan.mailboxes {
+    for mb in plans {
         let Some(listed) = input.mailboxes.iter().find(|m| m.name == mb.name) else {
             continue;
         };
@@ -177,35 +216,69 @@ pub fn keep_uncopyable_extras(
     }
 }
 
+/// The mailboxes whose own APPENDLIMIT this plan still needs: on a side
+/// that limits per mailbox (and announced no limit for the whole server),
+/// each existing mailbox that is to receive copies — or whose copies were
+/// skipped for an earlier refusal, which its limit may explain better, or
+/// that holds a restored extra of the other side to be dropped (the limit
+/// may keep it) — and whose limit is not known yet. A mailbox created or
+/// renamed on that side by this plan does not exist there yet: it is not
+/// asked (nor was it before the Plan became one value).
+pub fn limits_to_ask(plan: &Plan, limits: &CopyLimits) -> Vec<LimitQuery> {
+    let mut wanted = Vec::new();
+    for mb in &plan.mailboxes {
+        for target in Side::BOTH {
+            let receives = mb.copies.iter().any(|c| c.from != target)
+                || mb
+                    .skipped
+                    .iter()
+                    .any(|s| s.from != target && s.why == SkipReason::Refused)
+                || mb
+                    .expunges
+                    .iter()
+                    .any(|e| e.side != target && e.reason == ExpungeReason::RestoredExtra);
+            let asked = limits
+                .mailbox_limit
+                .contains_key(&(mb.name.clone(), target));
+            let renamed_here = mb.rename.as_ref().is_some_and(|r| r.side == target);
+            let unknown = limits.per_mailbox[target.index()]
+                && limits.append_limit[target.index()].is_none()
+                && !asked;
+            let exists = !renamed_here && mb.create != Some(target);
+            if let (Some(wire), true) = (&mb.wire[target.index()], receives && unknown && exists) {
+                wanted.push(LimitQuery {
+                    mailbox: mb.name.clone(),
+                    side: target,
+                    wire: wire.clone(),
+                });
+            }
+        }
+    }
+    wanted
+}
+
 /// `check`: a message the other side refused on an earlier sync is a
 /// known divergence, not a difference. Each one still listed (same side,
 /// UIDVALIDITY and UID) moves from its verdict's surplus to `refused`.
-pub fn known_refusals(
-    verdicts: &mut [MailboxAgreement],
-    input: &ReconcileInput,
-    statuses: &[MessageStatusRecord],
-) {
+pub(super) fn known_refusals(verdicts: &mut [MailboxAgreement], input: &ReconcileInput) {
     for verdict in verdicts.iter_mut() {
         let Some(mb) = input.mailboxes.iter().find(|m| m.name == verdict.name) else {
             continue;
         };
-        for s in statuses
-            .iter()
-            .filter(|s| s.status == MessageStatus::Refused && s.mailbox == verdict.name)
-        {
-            let Some(listing) = mb.sides[s.side.index()]
+        for r in input.refusals.iter().filter(|r| r.mailbox == verdict.name) {
+            let Some(listing) = mb.sides[r.side.index()]
                 .as_ref()
-                .filter(|l| l.status.uidvalidity == s.uidvalidity)
+                .filter(|l| l.status.uidvalidity == r.uidvalidity)
             else {
                 continue;
             };
-            let Some(m) = listing.messages.iter().find(|m| m.uid == s.uid) else {
+            let Some(m) = listing.messages.iter().find(|m| m.uid == r.uid) else {
                 continue;
             };
             let Some(at) = verdict
                 .surplus
                 .iter()
-                .position(|x| x.side == s.side && x.fingerprint == m.fingerprint)
+                .position(|x| x.side == r.side && x.fingerprint == m.fingerprint)
             else {
                 continue;
             };
@@ -213,7 +286,7 @@ pub fn known_refusals(
             if verdict.surplus[at].count == 0 {
                 verdict.surplus.remove(at);
             }
-            verdict.refused.push((s.side, s.uid));
+            verdict.refused.push((r.side, r.uid));
         }
     }
 }
@@ -254,15 +327,18 @@ mod tests {
         }
     }
 
-    fn refused(side: Side, uidvalidity: u32, uid: Uid) -> MessageStatusRecord {
-        MessageStatusRecord {
+    fn refused(side: Side, uidvalidity: u32, uid: Uid) -> Refusal {
+        Refusal {
             mailbox: "INBOX".into(),
             side,
             uidvalidity,
             uid,
-            status: MessageStatus::Refused,
-            reason: Some("NO [LIMIT] too large".into()),
+            reason: "NO [LIMIT] too large".into(),
         }
+    }
+
+    fn skip_copies(p: &mut Plan, limits: &CopyLimits, refusals: &[Refusal]) {
+        super::skip_copies(&mut p.mailboxes, &Unsendable::new(limits, refusals));
     }
 
     fn kept(p: &Plan) -> Vec<Uid> {
@@ -313,7 +389,7 @@ mod tests {
         let mut p = plan(vec![copy(Side::A, 1, 500), copy(Side::A, 2, 50)]);
         let limits = CopyLimits {
             append_limit: [None, Some(10)],
-            mailbox_limit: [(("INBOX".to_string(), Side::B), 100)].into(),
+            mailbox_limit: [(("INBOX".to_string(), Side::B), Some(100))].into(),
             ..CopyLimits::default()
         };
         skip_copies(&mut p, &limits, &[]);
