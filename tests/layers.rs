@@ -46,7 +46,6 @@ const LAYERS: &[(u8, &[&str])] = &[
             "apply",
             "logging",
             "outcome",
-            "skip",
         ],
     ),
     // A run from start to exit code, and what it reports.
