@@ -3,9 +3,10 @@
 //!
 //! This module owns URL interpretation (scheme, default port and TLS mode,
 //! user), the password sources (file, command, environment), the plaintext
-//! guard, the default snapshot location and the policy value types the
-//! reconcile core takes ([`PolicyOptions`]). It does not define options (that
-//! is [`crate::cli`]) and opens no connection. Every error names the side's
+//! guard, the default snapshot location and how the command line and the
+//! config file merge into [`PolicyOptions`]. It does not define options (that
+//! is [`crate::cli`]) nor the Job's types (that is [`crate::job`]), and opens
+//! no connection. Every error names the side's
 //! option (`--a: …`) and never contains a password.
 
 mod file;
@@ -14,129 +15,20 @@ pub use file::{ConfigFile, FileError};
 
 use crate::cli::{side_option, Cli, CommonArgs, EndpointArgs, Verb};
 use crate::imap::{AuthMethod, ConnectSpec, TlsMode, TunnelSpec};
+use crate::job::{Command, Job, PolicyOptions, DEFAULT_TOMBSTONE_DAYS};
 use crate::mailbox_filter::MailboxFilter;
-use crate::metrics::Metrics;
-use crate::model::{ByteSize, DeleteMode, MaxDelete, NameRules, OneWay, Side};
+use crate::model::{DeleteMode, NameRules, OneWay, Side};
 use crate::secret::Secret;
 use crate::snapshot::EndpointIdentity;
 use file::{FileEndpoint, FilePolicy};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// What the run does once endpoints are known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// Show the Plan; change nothing.
-    Plan,
-    /// Show the Plan and apply it.
-    Sync,
-    /// Judge agreement, read-only; `verify` re-fetches paired bodies.
-    Check { verify: bool },
-}
-
-/// Everything one run needs, resolved and validated.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub command: Command,
-    /// Indexed by [`Side::index`].
-    pub endpoints: [ConnectSpec; 2],
-    /// Indexed by [`Side::index`]; what the snapshot is keyed on.
-    pub identities: [EndpointIdentity; 2],
-    pub state_path: PathBuf,
-    pub json: bool,
-    /// `--verify`: re-read every body and compare it with its fingerprint.
-    pub verify: bool,
-    pub options: PolicyOptions,
-    /// 0 normal, negative quieter (`-q`), positive more detail (`-v`…).
-    pub verbosity: i8,
-    /// `check --metrics FILE`: where the outcome goes in Prometheus format.
-    pub metrics: Option<Metrics>,
-    /// `check --timeout SECONDS`: the whole run's deadline.
-    pub timeout: Option<Duration>,
-    /// `plan --save FILE`: where the reviewed report goes.
-    pub save_plan: Option<PathBuf>,
-    /// `sync --expect-plan FILE`: the reviewed plan the live one must not
-    /// exceed in deletions.
-    pub expect_plan: Option<PathBuf>,
-    /// The lock that makes syncs of these two servers on this machine take
-    /// turns, whatever their snapshots ([`crate::server_lock`]); None when
-    /// no default state directory is known.
-    pub servers_lock: Option<PathBuf>,
-    /// `--retries N`: how many times a connection lost during the run is
-    /// re-established (with backoff) before the work it held fails.
-    pub retries: u32,
-    /// `--connections N`: sessions per server, so that up to N mailboxes
-    /// are worked on at once ([`crate::pool`]).
-    pub connections: u32,
-    /// `--max-messages-per-second` / `--max-bytes-per-second`
-    /// ([`crate::throttle`]); None: unlimited.
-    pub max_messages_per_second: Option<u64>,
-    pub max_bytes_per_second: Option<u64>,
-}
-
 /// `--retries` when neither the command line nor the config file says.
 pub const DEFAULT_RETRIES: u32 = 2;
-
-/// The policies the reconcile core and the apply phase take as values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PolicyOptions {
-    /// Without a base, this side's flags win instead of the union.
-    pub prefer: Option<Side>,
-    /// None: the default guard, `max(10, 50% of pairs)` per mailbox and side.
-    pub max_delete: Option<MaxDelete>,
-    /// The operator says this side was restored from a backup.
-    pub restored: Option<Side>,
-    pub deletes: DeleteMode,
-    pub delete_mailboxes: bool,
-    pub one_way: Option<OneWay>,
-    /// Only with `one_way`: delete the target's unpaired messages.
-    pub delete_extra: bool,
-    /// A restored side's messages that match a tombstone are expunged there
-    /// (false: `--no-tombstones`, copy them back).
-    pub tombstones: bool,
-    /// How long tombstones are kept (`--tombstone-days`, default 90).
-    pub tombstone_days: u32,
-    /// `--drop-restored-extras`: expunge messages only on a restored side.
-    pub drop_restored_extras: bool,
-    /// `--max-size`: messages larger than this are not copied (skipped and
-    /// reported, never taken as deleted).
-    pub max_size: Option<ByteSize>,
-    /// `--retry-refused`: copy again messages a server refused earlier.
-    pub retry_refused: bool,
-    /// Which mailboxes the run covers (`--folder`, `--exclude` …).
-    pub mailboxes: MailboxFilter,
-    /// How names map between the sides (`--a-prefix`, `--map` …).
-    pub names: NameRules,
-}
-
-/// Tombstones are kept this long unless `--tombstone-days` says otherwise:
-/// long enough to cover the backups a restore is usually taken from.
-pub const DEFAULT_TOMBSTONE_DAYS: u32 = 90;
-
-impl Default for PolicyOptions {
-    fn default() -> Self {
-        PolicyOptions {
-            prefer: None,
-            max_delete: None,
-            restored: None,
-            deletes: DeleteMode::Expunge,
-            delete_mailboxes: false,
-            one_way: None,
-            delete_extra: false,
-            tombstones: true,
-            tombstone_days: DEFAULT_TOMBSTONE_DAYS,
-            drop_restored_extras: false,
-            max_size: None,
-            retry_refused: false,
-            mailboxes: MailboxFilter::default(),
-            names: NameRules::default(),
-        }
-    }
-}
 
 /// Why a command line (and config file) cannot become a [`Job`]. Exit code 3.
 /// No variant ever holds a password, a password command's output, or a raw
@@ -255,10 +147,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         common.verbose.min(i8::MAX as u8) as i8
     };
     let (metrics, timeout) = match &cli.verb {
-        Verb::Check(c) => (
-            c.metrics.clone().map(Metrics::new),
-            c.timeout.map(Duration::from_secs),
-        ),
+        Verb::Check(c) => (c.metrics.clone(), c.timeout.map(Duration::from_secs)),
         _ => (None, None),
     };
     Ok(Job {
@@ -1149,6 +1038,7 @@ fn state_file_stem(identities: &[EndpointIdentity; 2]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ByteSize, MaxDelete};
     use clap::Parser;
     use std::collections::HashMap;
 

@@ -394,11 +394,11 @@ pub struct Reading {
 /// A run interrupted during such a first sync leaves mailbox records (and
 /// intents for a batch in flight), so the rerun takes the normal path.
 pub fn defer_bodies(
-    job: &crate::config::Job,
+    job: &crate::job::Job,
     state: &SnapshotState,
     pending_intents: bool,
 ) -> [bool; 2] {
-    let first_sync = matches!(job.command, crate::config::Command::Sync)
+    let first_sync = matches!(job.command, crate::job::Command::Sync)
         && !job.verify
         && job.expect_plan.is_none()
         && job.options.restored.is_none()

@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod gather;
 pub mod hashing;
 pub mod imap;
+pub mod job;
 pub mod logging;
 pub mod mailbox_filter;
 pub mod metrics;

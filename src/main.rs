@@ -34,7 +34,7 @@ fn main() {
     imapmend::progress::enable(job.verbosity < 0);
     imapmend::logging::init(job.verbosity);
     let started = std::time::Instant::now();
-    let metrics = job.metrics.clone();
+    let metrics = job.metrics.clone().map(imapmend::metrics::Metrics::new);
     let endpoints = imapmend::metrics::endpoint_labels(&job);
     let code = runtime.block_on(run_with_deadline(job));
     imapmend::progress::finish();
@@ -53,7 +53,7 @@ fn main() {
 /// dropped where it stands: only `check` takes a deadline, and it writes
 /// nothing to the servers (the snapshot's fingerprint cache is written in
 /// transactions), so stopping it anywhere is safe. Exit 3: no verdict.
-async fn run_with_deadline(job: imapmend::config::Job) -> i32 {
+async fn run_with_deadline(job: imapmend::job::Job) -> i32 {
     let Some(limit) = job.timeout else {
         return imapmend::run::run(job).await;
     };

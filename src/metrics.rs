@@ -13,33 +13,34 @@
 //! Every series carries `a` and `b` labels (user@host:port), so the files of
 //! several account pairs can sit in one collector directory.
 
-use crate::config::Job;
+use crate::job::Job;
 use crate::model::Side;
 use crate::reconcile::ReconcileInput;
 use crate::report::Report;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Where to write, and what the run recorded (shared between the run and
-/// `main`, hence the `Arc`).
+/// The recorder `main` builds from the job's `--metrics` path where the
+/// run starts, and writes through once the run is over.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     pub path: PathBuf,
-    recorded: Arc<Mutex<Option<String>>>,
 }
+
+/// What the run recorded ([`record`]) for [`Metrics::write`]. One process
+/// runs one job (`batch` starts a process per job), so one slot serves; it
+/// lives here rather than in the [`Job`], which holds plain settings only.
+static RECORDED: Mutex<Option<String>> = Mutex::new(None);
 
 /// The series name carried over between runs.
 const LAST_SUCCESS: &str = "imapmend_check_last_success_timestamp_seconds";
 
 impl Metrics {
     pub fn new(path: PathBuf) -> Metrics {
-        Metrics {
-            path,
-            recorded: Arc::default(),
-        }
+        Metrics { path }
     }
 
     /// Writes the file for a run that ended with `exit_code` after
@@ -50,8 +51,7 @@ impl Metrics {
         exit_code: i32,
         elapsed: Duration,
     ) -> std::io::Result<()> {
-        let detail = self
-            .recorded
+        let detail = RECORDED
             .lock()
             .map(|d| d.clone().unwrap_or_default())
             .unwrap_or_default();
@@ -70,8 +70,8 @@ impl Metrics {
 /// Called by the run with the check's report and what was listed; does
 /// nothing unless `--metrics` was given.
 pub fn record(job: &Job, report: &Report<'_>, input: &ReconcileInput) {
-    if let Some(m) = &job.metrics {
-        if let Ok(mut slot) = m.recorded.lock() {
+    if job.metrics.is_some() {
+        if let Ok(mut slot) = RECORDED.lock() {
             *slot = Some(render_mailboxes(report, input));
         }
     }

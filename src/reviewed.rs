@@ -10,8 +10,8 @@
 //! (mailbox, side, content fingerprint): the live Plan may delete fewer than
 //! reviewed, never more or other ones.
 
-use crate::config::Job;
 use crate::exit;
+use crate::job::Job;
 use crate::model::Side;
 use crate::plan::Plan;
 use crate::report::Report;

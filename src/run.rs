@@ -16,9 +16,9 @@
 //! first connection (exit 3).
 
 use crate::apply::{apply, ApplyOutcome};
-use crate::config::{Command, Job};
 use crate::exit;
 use crate::gather::{decide, defer_bodies, gather, CopySettings, Reading};
+use crate::job::{Command, Job};
 use crate::model::{MaxDelete, Side};
 use crate::pool::Pool;
 use crate::reconcile::{agreements, Policy, ReconcileInput};

@@ -4,9 +4,10 @@
 //!
 //! This module owns *values only*: no I/O, no decisions. The IMAP layer fills
 //! these from the wire, the snapshot stores them, the reconcile core compares
-//! them. The operator's policies ([`policy`]), units ([`units`]) and mailbox
-//! naming rules ([`mailbox_names`]) are values too, so they live here where
-//! the command line and the core both reach them. Flag semantics that every layer must agree on live here: keywords
+//! them. The operator's policies ([`DeleteMode`], [`MaxDelete`], [`OneWay`]),
+//! units ([`ByteSize`]) and mailbox naming rules ([`NameRules`]) are values
+//! too, so they live here where the command line and the core both reach
+//! them. Flag semantics that every layer must agree on live here: keywords
 //! compare case-insensitively and `\Recent` never enters a [`FlagSet`].
 
 mod mailbox_names;
