@@ -301,7 +301,6 @@ mod tests {
             mailboxes: vec![inbox, bad],
             notes: Vec::new(),
             subscriptions: Vec::new(),
-            subscriptions_agreed: Vec::new(),
         };
         let mut ledger = Ledger::default();
         let (c1, c2) = (copy(1), copy(2));
@@ -357,7 +356,6 @@ mod tests {
             }],
             notes: Vec::new(),
             subscriptions: Vec::new(),
-            subscriptions_agreed: Vec::new(),
         };
         let done = |uid: Uid| {
             let mut ledger = Ledger::default();

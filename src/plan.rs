@@ -19,12 +19,11 @@ pub struct Plan {
     /// About the trees rather than one mailbox (mailboxes skipped on
     /// purpose, such as `\All`).
     pub notes: Vec<String>,
-    /// SUBSCRIBE / UNSUBSCRIBE to make both sides agree (M12).
+    /// SUBSCRIBE / UNSUBSCRIBE to make both sides agree (M12). What the
+    /// snapshot then records is derived by apply
+    /// ([`crate::reconcile::subscriptions::agreed`]): the Plan holds actions,
+    /// not snapshot bookkeeping.
     pub subscriptions: Vec<SubscriptionChange>,
-    /// Every reconciled mailbox's subscription once those are made, for
-    /// the snapshot.
-    #[serde(skip)]
-    pub subscriptions_agreed: Vec<(String, bool)>,
 }
 
 /// Subscribe to or unsubscribe from one mailbox on one side.

@@ -277,7 +277,6 @@ mod tests {
             mailboxes: vec![copying, refused],
             notes: Vec::new(),
             subscriptions: Vec::new(),
-            subscriptions_agreed: Vec::new(),
         }
     }
 

@@ -185,7 +185,7 @@ pub async fn apply<'p>(
         return out;
     }
     let conns = pool.first();
-    subscribe(plan, conns, snapshot, &mut out).await;
+    subscribe(plan, &input.subscriptions, conns, snapshot, &mut out).await;
     // Children first, so a parent is deleted once it has none left.
     for mb in deletions.into_iter().rev() {
         if stop_requested(&mut out) {

@@ -9,6 +9,7 @@ use crate::imap::Connection;
 use crate::model::{MailboxStatus, Side};
 use crate::outcome::{Action, Status};
 use crate::plan::{MailboxPlan, MailboxRename, Plan};
+use crate::reconcile::subscriptions::{agreed, SubscriptionInput};
 use crate::snapshot::Snapshot;
 use std::collections::HashSet;
 
@@ -55,6 +56,7 @@ impl MailboxRun<'_, '_> {
 /// agreed subscription of every mailbox whose change went through.
 pub(super) async fn subscribe(
     plan: &Plan,
+    listed: &SubscriptionInput,
     conns: &mut [Connection; 2],
     snapshot: &mut Snapshot,
     out: &mut ApplyOutcome,
@@ -93,11 +95,9 @@ pub(super) async fn subscribe(
             }
         }
     }
-    let agreed: Vec<(String, bool)> = plan
-        .subscriptions_agreed
-        .iter()
+    let agreed: Vec<(String, bool)> = agreed(listed, &plan.mailboxes, &plan.subscriptions)
+        .into_iter()
         .filter(|(name, _)| !failed.contains(name.as_str()))
-        .cloned()
         .collect();
     if let Err(e) = snapshot.record_subscriptions(&agreed) {
         out.failures.push(ActionFailure {

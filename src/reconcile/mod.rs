@@ -135,7 +135,6 @@ pub fn reconcile(input: &ReconcileInput, policy: &Policy) -> Plan {
         mailboxes: plans,
         notes,
         subscriptions: subscribed.changes,
-        subscriptions_agreed: subscribed.agreed,
     }
 }
 

@@ -323,7 +323,6 @@ mod tests {
             }],
             notes: Vec::new(),
             subscriptions: Vec::new(),
-            subscriptions_agreed: Vec::new(),
         }
     }
 

@@ -12,7 +12,7 @@
 use super::Policy;
 use crate::model::Side;
 use crate::plan::{MailboxPlan, SubscriptionChange};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Both sides' subscriptions and the snapshot's agreed ones, by logical name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,8 +29,50 @@ pub struct SubscriptionInput {
 pub struct SubscriptionPlan {
     pub changes: Vec<SubscriptionChange>,
     /// Every considered name with the state both sides have once the
-    /// changes are made, for the snapshot.
+    /// changes are made (see [`agreed`]).
     pub agreed: Vec<(String, bool)>,
+}
+
+/// The mailboxes these plans consider, by logical name, with their wire
+/// name per side; none when a side's subscriptions were not listed.
+fn considered<'p>(
+    input: &SubscriptionInput,
+    plans: &'p [MailboxPlan],
+) -> impl Iterator<Item = (&'p MailboxPlan, [&'p str; 2])> {
+    let listed = input.listed.iter().all(Option::is_some);
+    plans.iter().filter(move |_| listed).filter_map(|mb| {
+        let usable = mb.problems.is_empty() && mb.delete.is_none();
+        let [Some(wire_a), Some(wire_b)] = [0, 1].map(|i| mb.wire[i].as_deref()) else {
+            return None;
+        };
+        usable.then_some((mb, [wire_a, wire_b]))
+    })
+}
+
+/// Every mailbox the plans consider, with the subscription both sides
+/// hold once `changes` are made: what the snapshot records after a sync
+/// (apply leaves out the names whose change failed). Derived from the
+/// Plan rather than carried in it, so the Plan holds actions only.
+pub fn agreed(
+    input: &SubscriptionInput,
+    plans: &[MailboxPlan],
+    changes: &[SubscriptionChange],
+) -> Vec<(String, bool)> {
+    let changed: HashMap<&str, bool> = changes
+        .iter()
+        .map(|c| (c.name.as_str(), c.subscribe))
+        .collect();
+    considered(input, plans)
+        .map(|(mb, _)| {
+            // Without a change both sides already agree.
+            let want = changed.get(mb.name.as_str()).copied().unwrap_or_else(|| {
+                input.listed[0]
+                    .as_ref()
+                    .is_some_and(|a| a.contains(&mb.name))
+            });
+            (mb.name.clone(), want)
+        })
+        .collect()
 }
 
 /// Reconciles the subscriptions of the mailboxes these plans cover.
@@ -44,15 +86,7 @@ pub fn reconcile_subscriptions(
         return out;
     };
     let listed = [a, b];
-    for mb in plans {
-        let usable = mb.problems.is_empty() && mb.delete.is_none();
-        let wires = [0, 1].map(|i| mb.wire[i].as_deref());
-        let [Some(wire_a), Some(wire_b)] = wires else {
-            continue;
-        };
-        if !usable {
-            continue;
-        }
+    for (mb, [wire_a, wire_b]) in considered(input, plans) {
         let now = [0, 1].map(|i| listed[i].contains(&mb.name));
         let want = match policy.one_way {
             Some(source) => now[source.index()],
@@ -73,8 +107,8 @@ pub fn reconcile_subscriptions(
                 });
             }
         }
-        out.agreed.push((mb.name.clone(), want));
     }
+    out.agreed = agreed(input, plans, &out.changes);
     out
 }
 
@@ -179,6 +213,10 @@ mod tests {
                 prop_assert!(one_way != Some(c.side), "one-way wrote to its source");
             }
             prop_assert_eq!(&after[0], &after[1]);
+            for (name, subscribed) in &first.agreed {
+                prop_assert_eq!(after[0].as_ref().unwrap().contains(name), *subscribed, "agreed {}", name);
+            }
+            prop_assert_eq!(first.agreed.len(), names.len());
             let again = SubscriptionInput { listed: after, base: first.agreed.iter().cloned().collect() };
             prop_assert!(reconcile_subscriptions(&again, &plans, &policy).changes.is_empty());
 
