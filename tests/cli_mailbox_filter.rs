@@ -9,16 +9,10 @@
 
 mod support;
 
-use support::cli::Pair;
 use support::dovecot::{self, Kind};
+use support::imapmend::Pair;
+use support::mail::{msg, DATE};
 use support::proxy::{self, Dir, Proxy};
-
-const DATE: &str = "01-Jan-2024 10:00:00 +0000";
-
-fn msg(name: &str) -> Vec<u8> {
-    format!("Subject: filter test {name}\r\nMessage-ID: <{name}@filter.test>\r\n\r\n{name}\r\n")
-        .into_bytes()
-}
 
 fn subjects(client: &mut support::mailclient::MailClient, mailbox: &str) -> Vec<String> {
     let mut out: Vec<String> = client
@@ -27,7 +21,7 @@ fn subjects(client: &mut support::mailclient::MailClient, mailbox: &str) -> Vec<
         .map(|f| {
             String::from_utf8_lossy(&f.body)
                 .lines()
-                .next()
+                .find(|l| l.starts_with("Subject: "))
                 .unwrap_or("")
                 .to_string()
         })
@@ -84,16 +78,16 @@ fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
         }
     }
     // The selected mailbox was synced; the excluded ones are as they were.
-    assert_eq!(subjects(&mut cb, "Work"), ["Subject: filter test w1"]);
+    assert_eq!(subjects(&mut cb, "Work"), ["Subject: message w1"]);
     assert_eq!(
         subjects(&mut cb, "Junk"),
         [
-            "Subject: filter test j1",
-            "Subject: filter test j2",
-            "Subject: filter test j3"
+            "Subject: message j1",
+            "Subject: message j2",
+            "Subject: message j3"
         ]
     );
-    assert_eq!(subjects(&mut cb, "Lists"), ["Subject: filter test l1"]);
+    assert_eq!(subjects(&mut cb, "Lists"), ["Subject: message l1"]);
     assert!(!ca.mailboxes().contains(&"Junk".to_string()));
 
     // -v says what was left out and how each mailbox was read.
@@ -116,7 +110,7 @@ fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
     }
 
     // The snapshot still knows both excluded mailboxes.
-    let shown = std::process::Command::new(support::cli::imapmend_binary())
+    let shown = std::process::Command::new(support::imapmend::binary())
         .args(["snapshot", "show", "--json", "--state"])
         .arg(pair.state_path())
         .output()

@@ -9,11 +9,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::dovecot::{self, Kind};
-use support::imapmend::Runner;
+use support::imapmend::Pair;
 use support::oracle::{self, SideState};
 
 /// 40 messages of about 2 KB on A, none on B.
-fn forty_on_a() -> (Runner, SideState) {
+fn forty_on_a() -> (Pair, SideState) {
     let (a, b) = dovecot::pair(Kind::Full);
     let mut client = a.client();
     let mut want = SideState::default();
@@ -27,10 +27,10 @@ fn forty_on_a() -> (Runner, SideState) {
         want.add("INBOX", &body, &[] as &[&str]);
     }
     client.logout();
-    (Runner::new(a, b, false), want)
+    (Pair::new(&a, &b), want)
 }
 
-fn timed_sync(runner: &Runner, args: &[&str]) -> Duration {
+fn timed_sync(runner: &Pair, args: &[&str]) -> Duration {
     let started = Instant::now();
     runner.expect("sync", args, 0);
     started.elapsed()

@@ -7,8 +7,8 @@ mod support;
 
 use std::sync::OnceLock;
 
-use support::cli::Pair;
 use support::dovecot::{Dovecot, Kind, User};
+use support::imapmend::Pair;
 use support::oracle::{self, SideState};
 use support::proxy::Proxy;
 

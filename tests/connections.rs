@@ -12,23 +12,11 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use support::cli::{Outcome, Pair};
 use support::dovecot::{self, Dovecot, Kind, User};
+use support::imapmend::{Outcome, Pair};
+use support::mail::{msg, DATE};
 use support::oracle::{self, writes_marker, SideState};
 use support::proxy::{Fault, Proxy};
-
-const DATE: &str = "01-Jan-2024 10:00:00 +0000";
-
-fn message(name: &str) -> Vec<u8> {
-    let bytes = format!(
-        "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\n\
-         Subject: pooled {name}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
-         Message-ID: <{name}@connections.imapmend.test>\r\n\r\nThis is {name}.\r\n"
-    )
-    .into_bytes();
-    oracle::name_content(&bytes, name);
-    bytes
-}
 
 /// Twelve mailboxes on A (wire names, Maildir++ '.'), three messages each
 /// with varied flags; B has two mailboxes of its own and some messages in
@@ -59,8 +47,8 @@ fn fill(a: &User, b: &User) -> SideState {
         for j in 0..3 {
             let name = format!("a-{mailbox}-{j}");
             let flags = FLAGS[(i + j) % FLAGS.len()];
-            ca.append(mailbox, &message(&name), flags, Some(DATE));
-            want.add(mailbox, &message(&name), flags);
+            ca.append(mailbox, &msg(&name), flags, Some(DATE));
+            want.add(mailbox, &msg(&name), flags);
         }
     }
     for mailbox in ["Receipts", "Work.ProjectY", "INBOX", "Lists.go"] {
@@ -70,8 +58,8 @@ fn fill(a: &User, b: &User) -> SideState {
         for j in 0..2 {
             let name = format!("b-{mailbox}-{j}");
             let flags = FLAGS[j % FLAGS.len()];
-            cb.append(mailbox, &message(&name), flags, Some(DATE));
-            want.add(mailbox, &message(&name), flags);
+            cb.append(mailbox, &msg(&name), flags, Some(DATE));
+            want.add(mailbox, &msg(&name), flags);
         }
     }
     ca.logout();

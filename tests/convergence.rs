@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use support::dovecot::{self, Kind, User};
 use support::generator::Rng;
-use support::imapmend::Runner;
+use support::imapmend::Pair;
 use support::oracle::{self, SideState};
 
 /// Odd mailbox names, as the server spells them (modified UTF-7 for
@@ -264,7 +264,7 @@ fn act(rng: &mut Rng, model: &mut Model, i: usize, user: &User) {
 
 fn converge(kind: Kind, seed: u64) {
     let (a, b) = dovecot::pair(kind);
-    let runner = Runner::new(a.clone(), b.clone(), seed % 2 == 1);
+    let runner = Pair::oriented(&a, &b, seed % 2 == 1);
     let mut rng = Rng::new(seed);
     let mut model = Model::new(seed);
     let what = |round: usize| format!("C3 [{kind:?}] seed {seed} round {round}");
@@ -352,7 +352,7 @@ fn c2_a_flag_on_thousands_of_scattered_uids_reaches_all_of_them() {
             .zip(&bodies)
             .map(|(n, b)| (n.as_str(), b.as_slice(), "")),
     );
-    let runner = Runner::new(a.clone(), b.clone(), false);
+    let runner = Pair::new(&a, &b);
     runner.expect("sync", &[], 0);
 
     let mut client = a.client();

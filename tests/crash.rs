@@ -19,24 +19,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::cli::{self, in_parallel, Outcome, Pair};
 use support::dovecot::{self, Kind, User};
 use support::generator::{Generator, Rng};
+use support::imapmend::{in_parallel, Outcome, Pair};
+use support::mail::{msg, DATE};
 use support::oracle::{self, SideState};
-
-const DATE: &str = "01-Jan-2024 10:00:00 +0000";
-
-/// A small distinct message.
-fn msg(name: &str) -> Vec<u8> {
-    let m = format!(
-        "From: Crash Test <crash@example.org>\r\nTo: Bob <bob@example.org>\r\n\
-         Subject: crash message {name}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
-         Message-ID: <{name}@crash.imapmend.test>\r\n\r\nThis is {name}.\r\n"
-    )
-    .into_bytes();
-    oracle::name_content(&m, name);
-    m
-}
 
 /// The expected end state (the same on both sides).
 fn expected() -> SideState {
@@ -354,7 +341,7 @@ fn kill_at_random_moments(seed: u64, settle_after_kill: bool) -> Result<(), Stri
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
         }
-        let out: Outcome = cli::wait(child, Duration::from_secs(60), "sync (killed)");
+        let out: Outcome = support::imapmend::wait(child, Duration::from_secs(60), "sync (killed)");
         kills.push(format!("{delay:?} → {:?}/{:?}", out.code, out.signal));
         if settle_after_kill {
             settle(&a, &b);
@@ -633,7 +620,7 @@ fn a_converged_rerun_leaves_no_pending_intent() {
     let rerun = pair.run("sync", &[], &[]);
     assert_eq!(rerun.code, Some(0), "{}", rerun.describe());
     assert_eq!(pair.run("plan", &[], &[]).code, Some(0));
-    let show = std::process::Command::new(cli::imapmend_binary())
+    let show = std::process::Command::new(support::imapmend::binary())
         .args(["snapshot", "show", "--json", "--state"])
         .arg(pair.state_path())
         .output()
@@ -725,7 +712,7 @@ fn sigterm_mid_copy_stops_after_the_command_in_flight_and_a_rerun_converges() {
         send_signal(&child, signal);
         std::thread::sleep(Duration::from_millis(300));
         proxy.resume();
-        let out = cli::wait(child, Duration::from_secs(60), "sync (signalled)");
+        let out = support::imapmend::wait(child, Duration::from_secs(60), "sync (signalled)");
         assert_eq!(out.code, Some(2), "{what}: {}", out.describe());
         assert!(
             out.stderr.contains("stop signal")
@@ -774,7 +761,7 @@ fn a_second_signal_stops_at_once_and_reruns_converge() {
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     send_signal(&child, libc::SIGTERM);
-    let out = cli::wait(child, Duration::from_secs(30), "sync (signalled twice)");
+    let out = support::imapmend::wait(child, Duration::from_secs(30), "sync (signalled twice)");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "took {:?}",

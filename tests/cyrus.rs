@@ -15,17 +15,9 @@ use std::collections::BTreeMap;
 
 use support::cyrus;
 use support::dovecot::{self, Kind, User};
-use support::imapmend::Runner;
+use support::imapmend::Pair;
+use support::mail::msg;
 use support::oracle::{self, SideState};
-
-fn message(n: u32) -> Vec<u8> {
-    format!(
-        "From: a@example.org\r\nTo: b@example.org\r\nSubject: interop {n}\r\n\
-         Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <interop-{n}@example.org>\r\n\
-         \r\nbody {n}\r\n"
-    )
-    .into_bytes()
-}
 
 /// A side's state with Cyrus' `INBOX.` prefix taken off its folder names.
 fn logical(user: &User, cyrus: bool) -> SideState {
@@ -52,15 +44,15 @@ fn logical(user: &User, cyrus: bool) -> SideState {
 struct Bed {
     dovecot: User,
     cyrus: User,
-    runner: Runner,
+    runner: Pair,
     prefix: [&'static str; 2],
 }
 
 fn bed(cyrus_is_a: bool) -> Bed {
     let d = dovecot::fresh_user(Kind::Full);
     let c = cyrus::fresh_user();
-    // Runner's A is always the Dovecot user; `swapped` gives it as --b.
-    let runner = Runner::new(d.clone(), c.clone(), cyrus_is_a);
+    // The pair's A is always the Dovecot user; `swapped` gives it as --b.
+    let runner = Pair::oriented(&d, &c, cyrus_is_a);
     let prefix = if cyrus_is_a {
         ["--a-prefix", "INBOX."]
     } else {
@@ -92,15 +84,15 @@ fn core_scenarios(cyrus_is_a: bool) {
     let bed = bed(cyrus_is_a);
     {
         let mut d = bed.dovecot.client();
-        d.append("INBOX", &message(1), &[], None);
-        d.append("INBOX", &message(2), &["\\Flagged"], None);
-        d.append("INBOX", &message(3), &["$Label1"], None);
+        d.append("INBOX", &msg("n1"), &[], None);
+        d.append("INBOX", &msg("n2"), &["\\Flagged"], None);
+        d.append("INBOX", &msg("n3"), &["$Label1"], None);
         d.create("Sub");
-        d.append("Sub", &message(4), &["\\Seen"], None);
+        d.append("Sub", &msg("n4"), &["\\Seen"], None);
         let mut c = bed.cyrus.client();
-        c.append("INBOX", &message(5), &["\\Answered"], None);
+        c.append("INBOX", &msg("n5"), &["\\Answered"], None);
         c.create("INBOX.Lists");
-        c.append("INBOX.Lists", &message(6), &[], None);
+        c.append("INBOX.Lists", &msg("n6"), &[], None);
     }
 
     // First sync, both ways.
@@ -180,7 +172,7 @@ fn cyrus_folds_8bit_header_bytes_and_the_recorded_pair_holds() {
     {
         let mut d = bed.dovecot.client();
         d.append("INBOX", &original, &["\\Seen"], None);
-        d.append("INBOX", &message(7), &[], None);
+        d.append("INBOX", &msg("n7"), &[], None);
     }
     bed.run("sync", 0);
     let stored = bed.cyrus.client().fetch_all("INBOX");
@@ -243,7 +235,7 @@ fn cyrus_refusal_of_a_message_is_reported_with_its_reason_and_the_rest_goes_thro
     {
         let mut d = bed.dovecot.client();
         d.append("INBOX", b"just text, no header at all\r\n", &[], None);
-        d.append("INBOX", &message(8), &[], None);
+        d.append("INBOX", &msg("n8"), &[], None);
     }
     let first = bed.run("sync", 2);
     let text = format!("{}{}", first.stdout, first.stderr);
@@ -252,9 +244,9 @@ fn cyrus_refusal_of_a_message_is_reported_with_its_reason_and_the_rest_goes_thro
     // Recorded as `refused`: a rerun skips it with the same words (exit 0;
     // README, Compatibility); nothing is copied back or duplicated.
     for _ in 0..2 {
-        let again = bed.runner.run("sync", &bed.prefix);
-        assert!(matches!(again.code, 0 | 2), "{again:?}");
-        if again.code == 2 {
+        let again = bed.runner.run("sync", &bed.prefix, &[]);
+        assert!(matches!(again.code, Some(0 | 2)), "{again:?}");
+        if again.code == Some(2) {
             let text = format!("{}{}", again.stdout, again.stderr);
             assert!(text.contains("Message contains invalid header"), "{text}");
         }
@@ -410,7 +402,7 @@ fn cyrus_keyword_limit_drops_a_multiappend_and_nothing_is_lost() {
         for i in 0..3u32 {
             let kws: Vec<String> = (0..50).map(|k| format!("kw{}", i * 50 + k)).collect();
             let kws: Vec<&str> = kws.iter().map(String::as_str).collect();
-            d.append("INBOX", &message(100 + i), &kws, None);
+            d.append("INBOX", &msg(&format!("n{}", 100 + i)), &kws, None);
         }
     }
     for _ in 0..2 {

@@ -10,23 +10,16 @@
 
 mod support;
 
-use support::cli::Pair;
 use support::dovecot::{self, Kind};
+use support::imapmend::Pair;
+use support::mail::msg;
 use support::mailclient::MailClient;
 use support::oracle;
 use support::proxy::{Fault, Proxy};
 
-fn message(n: u32) -> Vec<u8> {
-    format!(
-        "From: tunnel@example.org\r\nTo: b@example.org\r\nSubject: tunnel {n}\r\n\
-         Message-ID: <tunnel-{n}@example.org>\r\n\r\nbody {n}\r\n"
-    )
-    .into_bytes()
-}
-
 fn seed(client: &mut MailClient, range: std::ops::Range<u32>, flags: &[&str]) {
     for n in range {
-        client.append("INBOX", &message(n), flags, None);
+        client.append("INBOX", &msg(&format!("n{n}")), flags, None);
     }
 }
 
@@ -38,7 +31,7 @@ fn tunnel_endpoint_syncs_with_a_tcp_endpoint_without_a_password() {
         seed(&mut ca, 0..3, &[]);
         seed(&mut ca, 3..4, &["\\Flagged"]);
         ca.create("Archive");
-        ca.append("Archive", &message(10), &["\\Seen"], None);
+        ca.append("Archive", &msg("n10"), &["\\Seen"], None);
         let mut cb = b.client();
         seed(&mut cb, 20..22, &["\\Answered"]);
     }
@@ -48,7 +41,7 @@ fn tunnel_endpoint_syncs_with_a_tcp_endpoint_without_a_password() {
         let mut cmd = pair.command(verb, &["--a-tunnel", &tunnel], &[]);
         // No password for A at all: the tunnel greets with PREAUTH.
         cmd.env_remove("IMAPMEND_A_PASSWORD");
-        support::cli::wait(
+        support::imapmend::wait(
             cmd.spawn().expect("spawn imapmend"),
             std::time::Duration::from_secs(120),
             verb,
@@ -114,7 +107,7 @@ fn tunnel_command_that_exits_early_is_a_clear_error() {
 #[test]
 fn tunnel_to_a_server_that_asks_for_login_uses_the_password_or_says_it_is_missing() {
     let (a, b) = dovecot::pair(Kind::Full);
-    a.client().append("INBOX", &message(40), &[], None);
+    a.client().append("INBOX", &msg("n40"), &[], None);
     // A plain TCP relay: the server greets with OK, not PREAUTH.
     let relay = format!(
         "exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/{}; cat <&3 & exec cat >&3'",
@@ -127,7 +120,7 @@ fn tunnel_to_a_server_that_asks_for_login_uses_the_password_or_says_it_is_missin
 
     let mut cmd = pair.command("plan", &["--a-tunnel", &relay], &[]);
     cmd.env_remove("IMAPMEND_A_PASSWORD");
-    let without = support::cli::wait(
+    let without = support::imapmend::wait(
         cmd.spawn().unwrap(),
         std::time::Duration::from_secs(60),
         "plan",
@@ -155,7 +148,7 @@ fn dovecot_and_pymap_core_scenarios() {
         seed(&mut cd, 50..52, &[]);
         seed(&mut cd, 52..53, &["\\Flagged"]);
         cd.create("Sub");
-        cd.append("Sub", &message(54), &["\\Seen"], None);
+        cd.append("Sub", &msg("n54"), &["\\Seen"], None);
         let mut cp = p.client();
         seed(&mut cp, 55..56, &["\\Answered"]);
     }

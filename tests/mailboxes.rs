@@ -14,7 +14,8 @@ mod support;
 use std::collections::BTreeSet;
 
 use support::dovecot::{self, Kind, Layout, User};
-use support::imapmend::Runner;
+use support::imapmend::Pair;
+use support::mail::msg;
 use support::mailclient::quote;
 use support::oracle::{self, writes_marker, SideState};
 
@@ -48,18 +49,6 @@ impl Server {
     }
 }
 
-/// A small distinct message per name.
-fn message(name: &str) -> Vec<u8> {
-    let bytes = format!(
-        "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\n\
-         Subject: mailbox test {name}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
-         Message-ID: <{name}@mailboxes.imapmend.test>\r\n\r\nThis is {name}.\r\n"
-    )
-    .into_bytes();
-    oracle::name_content(&bytes, name);
-    bytes
-}
-
 /// Creates the mailboxes (wire names) and appends one message per name.
 fn seed(user: &User, mailboxes: &[(&str, &[&str])]) {
     let mut client = user.client();
@@ -69,7 +58,7 @@ fn seed(user: &User, mailboxes: &[(&str, &[&str])]) {
             client.create(mailbox);
         }
         for m in *msgs {
-            client.append(mailbox, &message(m), &[], None);
+            client.append(mailbox, &msg(m), &[], None);
         }
     }
     client.logout();
@@ -121,7 +110,7 @@ fn expected(spec: &[(&str, &[&str])]) -> SideState {
     for (mailbox, msgs) in spec {
         s.mailbox(mailbox);
         for m in *msgs {
-            s.add(mailbox, &message(m), &[] as &[&str]);
+            s.add(mailbox, &msg(m), &[] as &[&str]);
         }
     }
     s
@@ -129,7 +118,7 @@ fn expected(spec: &[(&str, &[&str])]) -> SideState {
 
 /// One case between two fresh users.
 struct Case {
-    run: Runner,
+    run: Pair,
     servers: [Server; 2],
 }
 
@@ -138,7 +127,7 @@ impl Case {
     /// round when `swapped`.
     fn new(a: Server, b: Server, swapped: bool) -> Case {
         Case {
-            run: Runner::new(a.user(0), b.user(1), swapped),
+            run: Pair::oriented(&a.user(0), &b.user(1), swapped),
             servers: [a, b],
         }
     }
@@ -530,7 +519,7 @@ fn m4_m5_m6_renames_are_found_by_content_and_renamed_alike() {
             ("A1", &["x1"]),
             ("B1", &["x1"]),
         ]);
-        want.add("Bar", &message("m1"), &["\\Flagged"]);
+        want.add("Bar", &msg("m1"), &["\\Flagged"]);
         oracle::assert_state("A", &read(&case.run.a, Server::Dots), &want);
         oracle::assert_state("B", &read(&case.run.b, Server::In(Layout::Slash)), &want);
         case.assert_settled(&[], 0);
@@ -637,10 +626,10 @@ fn special_use_all_mail_is_skipped_and_map_pairs_renamed_special_folders() {
         let report = case.sync(&args, 0);
         assert!(report.contains("\\All"), "{report}");
         let mut a = expected(&[("Sent Items", &["s1", "s2"]), ("All Mail", &["i1"])]);
-        a.add("INBOX", &message("i1"), &[] as &[&str]);
+        a.add("INBOX", &msg("i1"), &[] as &[&str]);
         oracle::assert_state("A", &read(&case.run.a, special), &a);
         let mut b = expected(&[("Sent", &["s1", "s2"])]);
-        b.add("INBOX", &message("i1"), &[] as &[&str]);
+        b.add("INBOX", &msg("i1"), &[] as &[&str]);
         oracle::assert_state("B", &read(&case.run.b, Server::Dots), &b);
         case.assert_settled(&args, 0);
     });

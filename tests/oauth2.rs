@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use support::dovecot::{Dovecot, Kind, User};
 use support::imapmend::binary;
+use support::mail::msg;
 use support::oracle::{self, SideState};
 
 /// Tokens the introspection endpoint accepts: `tok-<user>-ok`.
@@ -105,13 +106,6 @@ fn server(mechanism: &'static str) -> &'static Dovecot {
     })
 }
 
-fn message(name: &str) -> Vec<u8> {
-    format!(
-        "From: a@example.org\r\nSubject: oauth2 {name}\r\nMessage-ID: <{name}@oauth2.imapmend.test>\r\n\r\n{name}\r\n"
-    )
-    .into_bytes()
-}
-
 /// `imapmend sync` with both sides logging in by token commands that print
 /// these tokens.
 fn sync_with_tokens(a: &User, b: &User, tokens: [&str; 2]) -> std::process::Output {
@@ -139,7 +133,7 @@ fn tokens_log_in_with_oauthbearer_and_xoauth2_and_never_show() {
         server("xoauth2").fresh_user(),
     );
     let mut client = a.client();
-    client.append("INBOX", &message("m1"), &["\\Seen"], None);
+    client.append("INBOX", &msg("m1"), &["\\Seen"], None);
     client.logout();
     let (ta, tb) = (token_for(&a), token_for(&b));
     let out = sync_with_tokens(&a, &b, [&ta, &tb]);
@@ -170,7 +164,7 @@ fn tokens_log_in_with_oauthbearer_and_xoauth2_and_never_show() {
         );
     }
     let mut want = SideState::default();
-    want.add("INBOX", &message("m1"), &["\\Seen"]);
+    want.add("INBOX", &msg("m1"), &["\\Seen"]);
     oracle::assert_state("B", &oracle::read_side(&b), &want);
 }
 

@@ -27,30 +27,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::cli::{in_parallel, Outcome, Pair};
 use support::dovecot::{self, Kind};
 use support::generator::{Generator, Rng};
+use support::imapmend::{in_parallel, Outcome, Pair};
+use support::mail::{msg_of_size, DATE};
 use support::mailclient::MailClient;
 use support::oracle::{self, SideState};
 use support::proxy::{self, Dir, Fault, Proxy};
-
-const DATE: &str = "01-Jan-2024 10:00:00 +0000";
-
-/// A distinct message of about `size` bytes.
-fn msg(name: &str, size: usize) -> Vec<u8> {
-    let mut m = format!(
-        "From: Robust <robust@example.org>\r\nTo: Bob <bob@example.org>\r\n\
-         Subject: robustness message {name}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
-         Message-ID: <{name}@robust.imapmend.test>\r\n\r\n"
-    )
-    .into_bytes();
-    let line = format!("{name}: the quick brown fox jumps over the lazy dog 0123456789\r\n");
-    while m.len() < size {
-        m.extend_from_slice(line.as_bytes());
-    }
-    oracle::name_content(&m, name);
-    m
-}
 
 /// Looks a message up on a side by content.
 fn uid_of(c: &mut MailClient, mailbox: &str, content: &[u8]) -> u32 {
@@ -86,15 +69,15 @@ fn scenario() -> Scenario {
     let mut cb = b.client();
     ca.create("Archive");
     let base: Vec<(&str, &str, Vec<u8>)> = vec![
-        ("INBOX", "s1", msg("s1", 600)),
-        ("INBOX", "s2", msg("s2", 900)),
-        ("INBOX", "s3", msg("s3", 120_000)),
-        ("Archive", "s4", msg("s4", 700)),
+        ("INBOX", "s1", msg_of_size("s1", 600)),
+        ("INBOX", "s2", msg_of_size("s2", 900)),
+        ("INBOX", "s3", msg_of_size("s3", 120_000)),
+        ("Archive", "s4", msg_of_size("s4", 700)),
     ];
     for (mailbox, _, bytes) in &base {
         ca.append(mailbox, bytes, &[], Some(DATE));
     }
-    cb.append("INBOX", &msg("t1", 800), &["\\Seen"], Some(DATE));
+    cb.append("INBOX", &msg_of_size("t1", 800), &["\\Seen"], Some(DATE));
     let first = pair.run("sync", &[], &[]);
     assert_eq!(first.code, Some(0), "seeding sync: {}", first.describe());
 
@@ -105,7 +88,7 @@ fn scenario() -> Scenario {
         ("Archive", "a3", 2000),
     ];
     for (mailbox, name, size) in new_a {
-        ca.append(mailbox, &msg(name, size), &["\\Seen"], Some(DATE));
+        ca.append(mailbox, &msg_of_size(name, size), &["\\Seen"], Some(DATE));
     }
     let new_b = [
         ("INBOX", "b1", 130_000),
@@ -113,7 +96,7 @@ fn scenario() -> Scenario {
         ("Archive", "b3", 900),
     ];
     for (mailbox, name, size) in new_b {
-        cb.append(mailbox, &msg(name, size), &[], Some(DATE));
+        cb.append(mailbox, &msg_of_size(name, size), &[], Some(DATE));
     }
     // Flags added both ways.
     let s1a = uid_of(&mut ca, "INBOX", &base[0].2);
@@ -127,12 +110,12 @@ fn scenario() -> Scenario {
     want.add("INBOX", &base[1].2, &["\\Answered"]);
     want.add("INBOX", &base[2].2, &[] as &[&str]);
     want.add("Archive", &base[3].2, &[] as &[&str]);
-    want.add("INBOX", &msg("t1", 800), &["\\Seen"]);
+    want.add("INBOX", &msg_of_size("t1", 800), &["\\Seen"]);
     for (mailbox, name, size) in new_a {
-        want.add(mailbox, &msg(name, size), &["\\Seen"]);
+        want.add(mailbox, &msg_of_size(name, size), &["\\Seen"]);
     }
     for (mailbox, name, size) in new_b {
-        want.add(mailbox, &msg(name, size), &[] as &[&str]);
+        want.add(mailbox, &msg_of_size(name, size), &[] as &[&str]);
     }
     Scenario { pair, proxy, want }
 }
@@ -536,7 +519,7 @@ fn internaldate_nil_from_a_server_is_a_clear_error_without_a_panic_message() {
     let mut pair = Pair::new(&a, &b);
     pair.a_port = proxy.port();
     let mut ca = a.client();
-    ca.append("INBOX", &msg("nil1", 500), &[], Some(DATE));
+    ca.append("INBOX", &msg_of_size("nil1", 500), &[], Some(DATE));
     ca.logout();
     // With a retry, the broken session is replaced and the plan is made
     // from an honest listing (the proxy breaks one connection only).
@@ -589,7 +572,7 @@ fn a_second_run_on_a_snapshot_in_use_is_refused() {
     let mut pair = Pair::new(&a, &b);
     pair.a_port = proxy.port();
     let mut ca = a.client();
-    ca.append("INBOX", &msg("lock1", 500), &[], Some(DATE));
+    ca.append("INBOX", &msg_of_size("lock1", 500), &[], Some(DATE));
     ca.logout();
     proxy.arm(Fault::PauseOn {
         text: b"LIST".to_vec(),
@@ -611,7 +594,7 @@ fn a_second_run_on_a_snapshot_in_use_is_refused() {
         assert!(started.elapsed() < Duration::from_secs(10), "{verb} waited");
     }
     proxy.resume();
-    let first = support::cli::wait(first, Duration::from_secs(60), "sync (first)");
+    let first = support::imapmend::wait(first, Duration::from_secs(60), "sync (first)");
     assert_eq!(first.code, Some(0), "{}", first.describe());
     let again = pair.run("sync", &[], &[]);
     assert_eq!(again.code, Some(0), "{}", again.describe());
@@ -627,7 +610,7 @@ fn a_killed_run_does_not_leave_the_snapshot_locked() {
     let mut pair = Pair::new(&a, &b);
     pair.a_port = proxy.port();
     let mut ca = a.client();
-    ca.append("INBOX", &msg("lock2", 500), &[], Some(DATE));
+    ca.append("INBOX", &msg_of_size("lock2", 500), &[], Some(DATE));
     ca.logout();
     proxy.arm(Fault::PauseOn {
         text: b"LIST".to_vec(),
@@ -635,7 +618,7 @@ fn a_killed_run_does_not_leave_the_snapshot_locked() {
     let mut first = pair.spawn("sync", &[], &[]);
     assert!(proxy.wait_paused(Duration::from_secs(30)));
     first.kill().unwrap();
-    let _ = support::cli::wait(first, Duration::from_secs(30), "sync (killed)");
+    let _ = support::imapmend::wait(first, Duration::from_secs(30), "sync (killed)");
     proxy.resume();
     let next = pair.run("sync", &[], &[]);
     assert_eq!(next.code, Some(0), "{}", next.describe());
@@ -668,7 +651,7 @@ fn changes_during_a_run(pause_on: &[u8]) {
 
     // Before the run: something for it to do on B (a copy and a store).
     let mut ca = a.client();
-    let x1 = msg("x1", 3000);
+    let x1 = msg_of_size("x1", 3000);
     ca.append("INBOX", &x1, &[], Some(DATE));
     let m0a = uid_of(&mut ca, "INBOX", &base[0]);
     ca.store("INBOX", &[m0a], "+", &["\\Seen"]);
@@ -686,7 +669,7 @@ fn changes_during_a_run(pause_on: &[u8]) {
     // Meanwhile: mail arrives on both, flags change on both.
     let mut ca = a.client();
     let mut cb = b.client();
-    let (x2, y1) = (msg("x2", 2000), msg("y1", 2500));
+    let (x2, y1) = (msg_of_size("x2", 2000), msg_of_size("y1", 2500));
     ca.append("INBOX", &x2, &["\\Flagged"], Some(DATE));
     cb.append("INBOX", &y1, &[], Some(DATE));
     let m1b = uid_of(&mut cb, "INBOX", &base[1]);
@@ -706,7 +689,7 @@ fn changes_during_a_run(pause_on: &[u8]) {
     cb.logout();
     let _ = rng.next_u64();
     proxy.resume();
-    let out = support::cli::wait(run, Duration::from_secs(60), "sync (paused)");
+    let out = support::imapmend::wait(run, Duration::from_secs(60), "sync (paused)");
     eprintln!("the run during changes: {}", out.describe());
     assert!(
         matches!(out.code, Some(0) | Some(2)),
@@ -780,7 +763,10 @@ fn concurrent_syncs_with_different_snapshots_take_turns() {
     let mut cb = b.client();
     ca.create("Archive");
     for i in 0..12 {
-        let (m, n) = (msg(&format!("cc-a{i}"), 900), msg(&format!("cc-b{i}"), 700));
+        let (m, n) = (
+            msg_of_size(&format!("cc-a{i}"), 900),
+            msg_of_size(&format!("cc-b{i}"), 700),
+        );
         let mailbox = if i % 3 == 0 { "Archive" } else { "INBOX" };
         ca.append(mailbox, &m, &["\\Seen"], Some(DATE));
         cb.append("INBOX", &n, &[], Some(DATE));
@@ -806,8 +792,8 @@ fn concurrent_syncs_with_different_snapshots_take_turns() {
         "the second sync did not wait for the first"
     );
     proxy.resume();
-    let first = support::cli::wait(first, Duration::from_secs(60), "sync (first)");
-    let second = support::cli::wait(second, Duration::from_secs(60), "sync (second)");
+    let first = support::imapmend::wait(first, Duration::from_secs(60), "sync (first)");
+    let second = support::imapmend::wait(second, Duration::from_secs(60), "sync (second)");
     assert_eq!(first.code, Some(0), "{}", first.describe());
     assert_eq!(second.code, Some(0), "{}", second.describe());
     assert!(
@@ -880,7 +866,7 @@ fn assert_no_secret(out: &Outcome, secrets: &[&str], users: &[&str], what: &str)
 fn passwords_never_appear_in_output() {
     let (a, b) = dovecot::pair(Kind::Full);
     let mut ca = a.client();
-    ca.append("INBOX", &msg("sec1", 500), &["\\Seen"], Some(DATE));
+    ca.append("INBOX", &msg_of_size("sec1", 500), &["\\Seen"], Some(DATE));
     ca.logout();
     let pair = Pair::new(&a, &b);
     let users = [a.name.as_str(), b.name.as_str()];
@@ -941,8 +927,8 @@ fn passwords_never_appear_in_output() {
 
     // A password in the URL is refused without being echoed.
     let url = format!("imap://{}:{}@127.0.0.1:{}", a.name, "UrlS3cretXyz", a.port);
-    let out = support::cli::wait(
-        std::process::Command::new(support::cli::imapmend_binary())
+    let out = support::imapmend::wait(
+        std::process::Command::new(support::imapmend::binary())
             .args(["sync", "-vv", "--a", &url, "--b", &Pair::url(&b, b.port)])
             .args(["--a-tls", "none", "--b-tls", "none", "--state"])
             .arg(pair.dir.path().join("other.sqlite"))
@@ -1029,13 +1015,13 @@ fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
     let (a, b) = dovecot::pair(Kind::Full);
     let pair = Pair::new(&a, &b);
     let mut ca = a.client();
-    let ok1 = msg("ok1", 700);
+    let ok1 = msg_of_size("ok1", 700);
     ca.append("INBOX", &ok1, &[], Some(DATE));
     ca.logout();
     // Dovecot refuses to APPEND a zero-byte message: it goes in as a file.
     a.put_in_maildir([("zero", &b""[..], "S")]);
     let mut cb = b.client();
-    let ok2 = msg("ok2", 700);
+    let ok2 = msg_of_size("ok2", 700);
     cb.append("INBOX", &ok2, &["\\Flagged"], Some(DATE));
     cb.logout();
     let on_a = oracle::read_side(&a);
@@ -1164,7 +1150,7 @@ fn e10_i9_a_message_the_target_refuses_is_reported_and_never_deleted() {
 fn a_first_sync_to_an_empty_side_skips_by_size_and_copies_once_the_limit_is_lifted() {
     let (a, b) = dovecot::pair(Kind::Full);
     let pair = Pair::new(&a, &b);
-    let (small, big) = (msg("fs-small", 700), msg("fs-big", 30_000));
+    let (small, big) = (msg_of_size("fs-small", 700), msg_of_size("fs-big", 30_000));
     let mut ca = a.client();
     ca.append("INBOX", &small, &["\\Seen"], Some(DATE));
     ca.append("INBOX", &big, &[], Some(DATE));
@@ -1214,8 +1200,14 @@ fn a_first_sync_to_an_empty_side_skips_by_size_and_copies_once_the_limit_is_lift
 fn i10_max_size_skips_large_messages_up_front() {
     let (a, b) = dovecot::pair(Kind::Full);
     let pair = Pair::new(&a, &b);
-    let (small_a, big_a) = (msg("ms-small-a", 700), msg("ms-big-a", 30_000));
-    let (small_b, big_b) = (msg("ms-small-b", 800), msg("ms-big-b", 40_000));
+    let (small_a, big_a) = (
+        msg_of_size("ms-small-a", 700),
+        msg_of_size("ms-big-a", 30_000),
+    );
+    let (small_b, big_b) = (
+        msg_of_size("ms-small-b", 800),
+        msg_of_size("ms-big-b", 40_000),
+    );
     let mut ca = a.client();
     ca.append("INBOX", &small_a, &[], Some(DATE));
     ca.append("INBOX", &big_a, &["\\Seen"], Some(DATE));
@@ -1315,9 +1307,9 @@ fn i11_e10_appendlimit_and_a_size_refusal_on_a_real_limit() {
     let mut pair = Pair::new(&a, &b);
     pair.b_port = proxy.port();
     let (ok1, big, ok2) = (
-        msg("al-ok1", 700),
-        msg("al-big", 30_000),
-        msg("al-ok2", 900),
+        msg_of_size("al-ok1", 700),
+        msg_of_size("al-big", 30_000),
+        msg_of_size("al-ok2", 900),
     );
     let mut ca = a.client();
     for m in [&ok1, &big, &ok2] {

@@ -28,7 +28,6 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -36,6 +35,8 @@ use std::time::{Duration, Instant};
 use support::corpus;
 use support::dovecot::{self, Kind, User};
 use support::generator::Generator;
+use support::imapmend::Pair;
+use support::mail;
 use support::oracle::{self, writes_marker, SideState};
 
 // Issue 3 (history first, deletion needs proof), as cases of the same
@@ -60,7 +61,7 @@ mod restore;
 
 /// INTERNALDATEs by name; `d0` is the default.
 const DATES: &[(&str, &str)] = &[
-    ("d0", "01-Jan-2024 10:00:00 +0000"),
+    ("d0", mail::DATE),
     ("d1", "15-Feb-2024 08:30:00 +0000"),
     ("d2", "03-Mar-2024 17:45:10 +0100"),
 ];
@@ -103,12 +104,7 @@ fn standard_content(name: &str) -> Vec<u8> {
         _ if name.starts_with('g') && name[1..].parse::<usize>().is_ok() => {
             generated(name[1..].parse().unwrap())
         }
-        _ if name.starts_with('m') && name[1..].parse::<usize>().is_ok() => format!(
-            "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\n\
-             Subject: scenario message {name}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
-             Message-ID: <{name}@scenarios.imapmend.test>\r\n\r\nThis is {name}.\r\n"
-        )
-        .into_bytes(),
+        _ if name.starts_with('m') && name[1..].parse::<usize>().is_ok() => mail::msg(name),
         _ => panic!("unknown content name {name:?}"),
     }
 }
@@ -547,7 +543,7 @@ impl Case {
         } else {
             dovecot::pair(self.kind)
         };
-        let run = Run::new(a, b, orientation == Orientation::Swapped, &what);
+        let mut run = Run::new(a, b, orientation == Orientation::Swapped, &what);
         stage("users ready");
 
         if let Some(spec) = &self.snapshot {
@@ -570,7 +566,7 @@ impl Case {
         if orientation == Orientation::SwappedAfterSnapshot {
             // The snapshot was made with A and B the other way round: the
             // tool must recognise its endpoints, swapped (DESIGN.md).
-            run.swapped.set(true);
+            run.swapped = true;
         }
         for (which, step) in &self.steps {
             let user = match which {
@@ -991,47 +987,50 @@ fn parse_internaldate(s: &str) -> i64 {
 // Running the binary
 // ---------------------------------------------------------------------------
 
-/// One orientation of one case: two fresh users and a snapshot path.
+/// One orientation of one case: the two fresh users (the case's side A
+/// and side B, whatever the command line says) as a [`Pair`], and the
+/// case's name for messages.
 struct Run {
-    /// The case's side A and side B (before any swapping on the command line).
-    a: User,
-    b: User,
-    swapped: std::cell::Cell<bool>,
-    dir: tempfile::TempDir,
+    pair: Pair,
     what: String,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Pair;
+    fn deref(&self) -> &Pair {
+        &self.pair
+    }
+}
+
+impl std::ops::DerefMut for Run {
+    fn deref_mut(&mut self) -> &mut Pair {
+        &mut self.pair
+    }
 }
 
 impl Run {
     fn new(a: User, b: User, swapped: bool, what: &str) -> Run {
+        let mut pair = Pair::oriented(&a, &b, swapped);
+        pair.label = format!("{what}: ");
         Run {
-            a,
-            b,
-            swapped: std::cell::Cell::new(swapped),
-            dir: tempfile::tempdir().unwrap(),
+            pair,
             what: what.to_string(),
         }
     }
 
-    fn state_path(&self) -> PathBuf {
-        self.dir.path().join("imapmend-state.sqlite")
-    }
-
     /// Runs `imapmend VERB` with the case's A and B (swapped on the command
-    /// line if this orientation says so); returns (exit code, stdout, stderr).
+    /// line if this orientation says so, `--prefer a|b` and other per-side
+    /// options with them); returns (exit code, stdout, stderr), the code
+    /// -1 when a signal ended the run.
     fn imapmend(&self, verb: &str, extra: &[String]) -> (i32, String, String) {
-        let (cli_a, cli_b) = if self.swapped.get() {
-            (&self.b, &self.a)
-        } else {
-            (&self.a, &self.b)
-        };
-        let extra: Vec<String> = if self.swapped.get() {
+        let extra: Vec<String> = if self.swapped {
             swap_side_arguments(extra)
         } else {
             extra.to_vec()
         };
-        let out =
-            support::imapmend::invoke([cli_a, cli_b], self.dir.path(), verb, &extra, &self.what);
-        (out.code, out.stdout, out.stderr)
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = self.pair.run(verb, &extra, &[]);
+        (out.code.unwrap_or(-1), out.stdout, out.stderr)
     }
 
     /// The case's side A or B.
@@ -1045,7 +1044,7 @@ impl Run {
     /// Where the command line (and so the JSON report) puts the case's
     /// side: 0 for `--a`, 1 for `--b`.
     fn cli_index(&self, which: Which) -> usize {
-        match (which, self.swapped.get()) {
+        match (which, self.swapped) {
             (Which::A, false) | (Which::B, true) => 0,
             _ => 1,
         }
@@ -1119,14 +1118,9 @@ impl Run {
 
     /// `imapmend snapshot show --json`, oriented like the runs.
     fn snapshot_summary(&self) -> serde_json::Value {
-        let (cli_a, cli_b) = if self.swapped.get() {
-            (&self.b, &self.a)
-        } else {
-            (&self.a, &self.b)
-        };
         let output = Command::new(support::imapmend::binary())
             .args(["snapshot", "show", "--json"])
-            .args(["--a", &cli_a.url(), "--b", &cli_b.url()])
+            .args(self.endpoint_args())
             .arg("--state")
             .arg(self.state_path())
             .env("XDG_STATE_HOME", self.dir.path())

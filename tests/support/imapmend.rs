@@ -1,135 +1,281 @@
 //! Running the `imapmend` binary between two test users, as an operator
-//! would: fresh snapshot directory per runner, passwords in the
-//! environment, `--a`/`--b` optionally given the other way round.
+//! would: a private directory per [`Pair`] for the snapshot (and
+//! `XDG_STATE_HOME`), passwords in the environment, `--a`/`--b` optionally
+//! given the other way round (symmetry checks), a side optionally reached
+//! through a [`super::proxy::Proxy`], extra environment (the hidden test
+//! hooks), runs to the end under a deadline or started in the background.
 //!
 //! Owns only the process: what a run should achieve is for the test (and
-//! the oracle) to say.
+//! the oracle) to say. Every finished run is logged to the test's captured
+//! stderr (shown when it fails).
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::dovecot::User;
 
-/// What one run printed and how it exited.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// Two users and one snapshot.
-pub struct Runner {
-    pub a: User,
-    pub b: User,
-    /// Give the case's B as `--a` and A as `--b` (symmetry checks).
-    pub swapped: bool,
-    dir: tempfile::TempDir,
-}
-
-/// The binary under test; `IMAPMEND_BIN` overrides it.
+/// The binary under test; `IMAPMEND_BIN` overrides it (e.g. a release build).
 pub fn binary() -> PathBuf {
     std::env::var_os("IMAPMEND_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_imapmend")))
 }
 
-impl Runner {
-    pub fn new(a: User, b: User, swapped: bool) -> Runner {
-        Runner {
-            a,
-            b,
-            swapped,
+/// How long a run may take before it is killed and the test fails.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The exit code, None when a signal ended the process.
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+}
+
+impl Outcome {
+    /// stdout and stderr together, for searching.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// A one-paragraph account for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "exit {:?} signal {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.signal, self.took, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Two users, the ports `--a` / `--b` reach them on (a proxy's, or the
+/// server's own), and a private directory for the snapshot.
+pub struct Pair {
+    pub a: User,
+    pub b: User,
+    pub a_port: u16,
+    pub b_port: u16,
+    /// Give B as `--a` and A as `--b` (symmetry checks). Side-specific
+    /// options in a run's arguments are the caller's to swap.
+    pub swapped: bool,
+    pub dir: tempfile::TempDir,
+    /// Extra environment for every run.
+    pub env: Vec<(String, String)>,
+    /// Names the pair in the run log (e.g. the case and orientation).
+    pub label: String,
+}
+
+impl Pair {
+    pub fn new(a: &User, b: &User) -> Pair {
+        Pair {
+            a: a.clone(),
+            b: b.clone(),
+            a_port: a.port,
+            b_port: b.port,
+            swapped: false,
             dir: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+            label: String::new(),
+        }
+    }
+
+    /// [`Pair::new`], given as `--b`/`--a` when `swapped`.
+    pub fn oriented(a: &User, b: &User, swapped: bool) -> Pair {
+        Pair {
+            swapped,
+            ..Pair::new(a, b)
         }
     }
 
     pub fn state_path(&self) -> PathBuf {
-        self.dir.path().join("imapmend-state.sqlite")
+        self.dir.path().join("state.sqlite")
     }
 
-    /// Runs `imapmend VERB … ARGS` (ARGS as given: the caller swaps any
-    /// side-specific option itself).
-    pub fn run(&self, verb: &str, args: &[&str]) -> Outcome {
-        let (cli_a, cli_b) = if self.swapped {
-            (&self.b, &self.a)
+    pub fn url(user: &User, port: u16) -> String {
+        format!("imap://{}@127.0.0.1:{port}", user.name)
+    }
+
+    /// The users (and ports) given as `--a` and `--b`, in that order.
+    fn on_command_line(&self) -> [(&User, u16); 2] {
+        let (a, b) = ((&self.a, self.a_port), (&self.b, self.b_port));
+        if self.swapped {
+            [b, a]
         } else {
-            (&self.a, &self.b)
-        };
-        let label = format!("swapped: {}", self.swapped);
-        invoke([cli_a, cli_b], self.dir.path(), verb, args, &label)
+            [a, b]
+        }
     }
 
-    /// [`Runner::run`], asserting the exit code.
-    #[track_caller]
-    pub fn expect(&self, verb: &str, args: &[&str], code: i32) -> Outcome {
-        let out = self.run(verb, args);
-        assert_eq!(
-            out.code, code,
-            "`imapmend {verb} {args:?}` exited {}, expected {code}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            out.code, out.stdout, out.stderr
+    /// `--a URL --b URL`, oriented as the runs are (for commands such as
+    /// `snapshot show` that take only the endpoints).
+    pub fn endpoint_args(&self) -> [String; 4] {
+        let [(a, a_port), (b, b_port)] = self.on_command_line();
+        [
+            "--a".into(),
+            Self::url(a, a_port),
+            "--b".into(),
+            Self::url(b, b_port),
+        ]
+    }
+
+    /// The command for `imapmend VERB … EXTRA`, not started.
+    pub fn command(&self, verb: &str, extra: &[&str], env: &[(&str, &str)]) -> Command {
+        let [(a, _), (b, _)] = self.on_command_line();
+        let mut cmd = Command::new(binary());
+        cmd.arg(verb)
+            .args(self.endpoint_args())
+            .args(["--a-tls", "none", "--b-tls", "none"])
+            .arg("--state")
+            .arg(self.state_path())
+            .args(extra)
+            .env("IMAPMEND_A_PASSWORD", &a.password)
+            .env("IMAPMEND_B_PASSWORD", &b.password)
+            .env("XDG_STATE_HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("IMAPMEND_TEST_CRASH_AFTER_WRITES")
+            .env_remove("IMAPMEND_TEST_WRITE_LOG")
+            .env_remove("IMAPMEND_TEST_READ_TIMEOUT_SECS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `imapmend VERB … EXTRA` to the end (killed, and the test
+    /// failed, after 120 s: a hang is a failure, never a wait).
+    pub fn run(&self, verb: &str, extra: &[&str], env: &[(&str, &str)]) -> Outcome {
+        self.run_within(verb, extra, env, LIMIT)
+    }
+
+    pub fn run_within(
+        &self,
+        verb: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        limit: Duration,
+    ) -> Outcome {
+        let child = self
+            .command(verb, extra, env)
+            .spawn()
+            .expect("spawn imapmend");
+        let out = wait(child, limit, verb);
+        eprintln!(
+            "--- {}{}imapmend {verb} {} → {:?} in {:?}\n{}{}",
+            self.label,
+            if self.swapped { " (swapped)" } else { "" },
+            extra.join(" "),
+            out.code,
+            out.took,
+            out.stdout,
+            out.stderr
         );
         out
     }
+
+    /// [`Pair::run`], asserting the exit code.
+    #[track_caller]
+    pub fn expect(&self, verb: &str, extra: &[&str], code: i32) -> Outcome {
+        let out = self.run(verb, extra, &[]);
+        assert_eq!(
+            out.code,
+            Some(code),
+            "{}`imapmend {verb} {extra:?}` (swapped: {}): {}",
+            self.label,
+            self.swapped,
+            out.describe()
+        );
+        out
+    }
+
+    /// Starts `imapmend VERB` in the background (collect it with [`wait`]).
+    pub fn spawn(&self, verb: &str, extra: &[&str], env: &[(&str, &str)]) -> Child {
+        self.command(verb, extra, env)
+            .spawn()
+            .expect("spawn imapmend")
+    }
 }
 
-/// Runs `imapmend VERB --a A --b B … ARGS` as an operator would: passwords
-/// in the environment, the snapshot and `XDG_STATE_HOME` in `dir`, killed
-/// after 120 s (a hang fails the test rather than the suite). Prints the
-/// run to stderr, labelled `label`.
-pub fn invoke<S: AsRef<str>>(
-    [cli_a, cli_b]: [&User; 2],
-    dir: &std::path::Path,
-    verb: &str,
-    args: &[S],
-    label: &str,
-) -> Outcome {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let mut cmd = Command::new(binary());
-    cmd.arg(verb)
-        .args(["--a", &cli_a.url(), "--b", &cli_b.url()])
-        .args(["--a-tls", "none", "--b-tls", "none"])
-        .arg("--state")
-        .arg(dir.join("imapmend-state.sqlite"))
-        .args(&args)
-        .env("IMAPMEND_A_PASSWORD", &cli_a.password)
-        .env("IMAPMEND_B_PASSWORD", &cli_b.password)
-        .env("XDG_STATE_HOME", dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+/// Waits for a child started by [`Pair::spawn`], collecting its output;
+/// kills it and panics past `limit` (a hang is a failure, never a wait).
+pub fn wait(mut child: Child, limit: Duration, what: &str) -> Outcome {
+    use std::io::Read;
     let started = Instant::now();
-    let child = cmd.spawn().expect("spawn imapmend");
-    let pid = child.id();
-    // Read the pipes on another thread so a long report cannot block it.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
     });
-    let output = match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(output) => output.expect("collect imapmend output"),
-        Err(_) => {
-            // SAFETY: signalling the child we spawned, by its PID.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
-            panic!("{label}: imapmend {verb} {args:?} ran for more than 120 s");
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let e = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+            panic!("imapmend {what} did not finish within {limit:?} (killed)\n{e}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
     };
-    let outcome = Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    eprintln!(
-        "--- {label}: imapmend {verb} {} → {} in {:?}\n{}{}",
-        args.join(" "),
-        outcome.code,
-        started.elapsed(),
-        outcome.stdout,
-        outcome.stderr
-    );
-    outcome
+    Outcome {
+        code: status.code(),
+        signal: status.signal(),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        took: started.elapsed(),
+    }
+}
+
+/// Runs `cases` on `threads` threads; every failure (an `Err` or a panic),
+/// as text.
+pub fn in_parallel<T: Send + 'static>(
+    cases: Vec<T>,
+    threads: usize,
+    run: fn(&T) -> Result<(), String>,
+) -> Vec<String> {
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(cases));
+    let failures = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let queue = queue.clone();
+            let failures = failures.clone();
+            std::thread::spawn(move || loop {
+                let Some(case) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&case)))
+                    .unwrap_or_else(|p| {
+                        Err(p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "panic".into()))
+                    });
+                if let Err(e) = result {
+                    failures.lock().unwrap().push(e);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let v = failures.lock().unwrap().clone();
+    v
 }

@@ -7,12 +7,12 @@
 //! it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
-pub mod cli;
 pub mod corpus;
 pub mod cyrus;
 pub mod dovecot;
 pub mod generator;
 pub mod imapmend;
+pub mod mail;
 pub mod mailclient;
 pub mod oracle;
 pub mod process;
