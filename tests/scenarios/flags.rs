@@ -1,7 +1,166 @@
-//! SCENARIOS.md F9 (keyword case never flaps), and why F10 and F15 cannot
-//! be staged on Dovecot.
+//! SCENARIOS.md F: flags merged three ways against the snapshot (F1–F8,
+//! F11, F14), F9 (keyword case never flaps), and why F10 and F15 cannot be
+//! staged on Dovecot.
 
 use super::*;
+
+#[test]
+fn f1_flag_added_on_one_side() {
+    // The swapped run is the mirrored case (flag added on B).
+    Case::new("f1")
+        .snapshot("INBOX: m1()")
+        .a("INBOX: m1(\\Flagged)")
+        .expect("INBOX: m1(\\Flagged)")
+        .run();
+}
+
+#[test]
+fn f2_flag_removed_on_one_side() {
+    Case::new("f2")
+        .snapshot("INBOX: m1(\\Seen \\Flagged)")
+        .a("INBOX: m1(\\Seen)")
+        .expect("INBOX: m1(\\Seen)")
+        .run();
+}
+
+#[test]
+fn f3_same_flag_added_on_both_sides() {
+    Case::new("f3 add")
+        .snapshot("INBOX: m1()")
+        .a("INBOX: m1(\\Flagged)")
+        .b("INBOX: m1(\\Flagged)")
+        .expect("INBOX: m1(\\Flagged)")
+        .run();
+}
+
+#[test]
+fn f3_same_flag_removed_on_both_sides() {
+    Case::new("f3 remove")
+        .snapshot("INBOX: m1(\\Seen \\Flagged)")
+        .a("INBOX: m1(\\Seen)")
+        .b("INBOX: m1(\\Seen)")
+        .expect("INBOX: m1(\\Seen)")
+        .run();
+}
+
+#[test]
+fn f4_different_flags_added_on_both_sides() {
+    Case::new("f4")
+        .snapshot("INBOX: m1()")
+        .a("INBOX: m1(\\Flagged \\Seen)")
+        .b("INBOX: m1(\\Flagged)")
+        .expect("INBOX: m1(\\Flagged \\Seen)")
+        .run();
+}
+
+#[test]
+fn f5_seed_example_flags_merge() {
+    Case::new("f5")
+        .snapshot("INBOX: m1(\\Flagged)")
+        .a("INBOX: m1(\\Answered \\Flagged)")
+        .b("INBOX: m1(\\Seen)")
+        .expect("INBOX: m1(\\Answered \\Seen)")
+        .also_swap_after_snapshot()
+        .run();
+}
+
+#[test]
+fn f5_seed_example_flags_merge_without_condstore() {
+    Case::new("f5 nocondstore")
+        .kind(Kind::NoCondstore)
+        .snapshot("INBOX: m1(\\Flagged) m2(); Work: m3(\\Seen)")
+        .a("INBOX: m1(\\Answered \\Flagged) m2(); Work: m3(\\Seen \\Flagged)")
+        .b("INBOX: m1(\\Seen) m2(\\Draft); Work: m3()")
+        .expect("INBOX: m1(\\Answered \\Seen) m2(\\Draft); Work: m3(\\Flagged)")
+        .run();
+}
+
+#[test]
+fn f6_one_side_removes_a_flag_the_other_adds_another() {
+    Case::new("f6")
+        .snapshot("INBOX: m1(\\Seen)")
+        .a("INBOX: m1()")
+        .b("INBOX: m1(\\Seen \\Answered)")
+        .expect("INBOX: m1(\\Answered)")
+        .run();
+}
+
+#[test]
+fn f7_no_base_flags_are_united_and_nothing_is_copied() {
+    Case::new("f7 union")
+        .a("INBOX: m1(\\Seen)")
+        .b("INBOX: m1(\\Flagged)")
+        .expect("INBOX: m1(\\Seen \\Flagged)")
+        .run();
+}
+
+#[test]
+fn f7_no_base_deleted_is_kept_only_if_both_sides_have_it() {
+    Case::new("f7 deleted")
+        .a("INBOX: m1(\\Deleted \\Seen) m2(\\Deleted) m3()")
+        .b("INBOX: m1() m2(\\Deleted) m3(\\Deleted)")
+        .expect("INBOX: m1(\\Seen) m2(\\Deleted) m3()")
+        .run();
+}
+
+#[test]
+fn f7_prefer_a_makes_a_win() {
+    Case::new("f7 --prefer a")
+        .a("INBOX: m1(\\Seen)")
+        .b("INBOX: m1(\\Flagged)")
+        .args(&["--prefer", "a"])
+        .expect("INBOX: m1(\\Seen)")
+        .run();
+}
+
+#[test]
+fn f7_prefer_b_makes_b_win() {
+    Case::new("f7 --prefer b")
+        .a("INBOX: m1(\\Seen)")
+        .b("INBOX: m1(\\Flagged)")
+        .args(&["--prefer", "b"])
+        .expect("INBOX: m1(\\Flagged)")
+        .run();
+}
+
+#[test]
+fn f8_keywords_merge_like_flags() {
+    Case::new("f8")
+        .snapshot("INBOX: m1()")
+        .a("INBOX: m1(Work)")
+        .b("INBOX: m1($Forwarded $Junk)")
+        .expect("INBOX: m1(Work $Forwarded $Junk)")
+        .run();
+}
+
+#[test]
+fn f11_recent_is_never_copied_or_stored() {
+    Case::new("f11")
+        .a("INBOX: m1(\\Seen)")
+        .before_sync(|run| {
+            // The scenario is only real if A's message is \Recent when
+            // imapmend first sees it.
+            let mut client = run.a.client();
+            let msgs = client.fetch_all("INBOX");
+            assert!(
+                msgs[0].flags.iter().any(|f| f == "\\Recent"),
+                "seeding should leave m1 \\Recent on A, got {:?}",
+                msgs[0].flags
+            );
+            client.logout();
+        })
+        .expect("INBOX: m1(\\Seen)")
+        .run();
+}
+
+#[test]
+fn f14_flags_travel_with_a_message_new_on_one_side() {
+    Case::new("f14")
+        .snapshot("INBOX: m2()")
+        .a("INBOX: m2() m1(\\Flagged \\Deleted)")
+        .expect("INBOX: m2() m1(\\Flagged \\Deleted)")
+        .run();
+}
 
 /// F9: each Dovecot mailbox spells a keyword the way it first met it, so A
 /// holds `$junk` and B `$Junk`. They are the same keyword: no flag change

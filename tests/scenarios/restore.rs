@@ -7,6 +7,33 @@
 
 use super::*;
 
+/// B is restored from a backup taken before the last sync: it regressed
+/// behind the snapshot (UIDNEXT went back, known UIDs are missing). B is
+/// suspect (DESIGN.md, "Evidence is per side"): its absences prove no
+/// expunge, so the mail it lost is copied back to it, and A's flags win on
+/// every paired message (B's are last week's). The plan says that B looks
+/// restored, and A is never changed. `restore.rs` has the variants (UID reuse,
+/// tombstones, `--restored`, no CONDSTORE).
+#[test]
+fn restored_b_behind_the_snapshot_gets_the_missing_mail_and_a_keeps_its_flags() {
+    restore_b_story("restore b", Kind::Full).run();
+}
+
+/// The story above as a case, for other kinds (see `restore.rs`).
+fn restore_b_story(name: &'static str, kind: Kind) -> Case {
+    Case::new(name)
+        .kind(kind)
+        .snapshot("INBOX: m1(\\Flagged) m2(); Archive: m3(\\Seen)")
+        .backup_b()
+        .a("INBOX: m1() m2(\\Seen) m4(); Archive: m3(\\Seen \\Answered) m5(\\Seen)")
+        .sync_between()
+        .restore_b()
+        .suspect(Which::B, &[])
+        .plan_before(1, Some(says_b_looks_restored))
+        .untouched(Which::A)
+        .expect("INBOX: m1() m2(\\Seen) m4(); Archive: m3(\\Seen \\Answered) m5(\\Seen)")
+}
+
 /// The plan says B looks restored (a note in the report).
 pub(super) fn says_b_looks_restored(run: &Run, report: &serde_json::Value) {
     let b = run.cli_name(Which::B);
