@@ -83,24 +83,14 @@ fn block(f: impl std::future::Future<Output = Res<()>>) -> Res<()> {
 // ---------------------------------------------------------------------------
 // Generated mail
 
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+// The tests' seeded generator lends its splitmix64, so the bench's mail and
+// the tests' come from one random source (same seed, same bytes). Its
+// message shapes are the tests' (odd ones on purpose); the bench keeps its
+// own below (realistic sizes, LF line endings, Maildir flags).
+#[allow(dead_code)]
+#[path = "../tests/support/generator.rs"]
+mod generator;
+use generator::Rng;
 
 const NAMES: &[&str] = &[
     "alice", "bob", "carol", "dmitri", "eve", "fatima", "gunther", "hiro", "ines", "jonas",
@@ -226,7 +216,7 @@ fn base64_lines(r: &mut Rng, bytes: usize) -> String {
     let mut left = 0;
     for _ in 0..bytes {
         if left == 0 {
-            bits = r.next();
+            bits = r.next_u64();
             left = 10;
         }
         out.push(B64[(bits & 63) as usize] as char);
@@ -255,7 +245,7 @@ fn mail(r: &mut Rng, seed: u64, index: usize, size: usize) -> Mail {
         r.below(9),
         r.below(9),
         r.below(250) + 1,
-        r.next() >> 24,
+        r.next_u64() >> 24,
         rfc2822_date(date + 2)
     ));
     head.push_str(&format!("From: {from} <{from}@{from_domain}>\n"));
@@ -264,12 +254,12 @@ fn mail(r: &mut Rng, seed: u64, index: usize, size: usize) -> Mail {
     head.push_str(&format!("Date: {}\n", rfc2822_date(date)));
     head.push_str(&format!(
         "Message-ID: <{:016x}.{seed}.{index}@{from_domain}>\n",
-        r.next()
+        r.next_u64()
     ));
     head.push_str("MIME-Version: 1.0\n");
     let room = size.saturating_sub(head.len() + 200).max(100);
     let body = if size > 6000 || r.below(8) == 0 {
-        let boundary = format!("=_{:016x}", r.next());
+        let boundary = format!("=_{:016x}", r.next_u64());
         let words = room.min(1500 + r.below(1000) as usize);
         format!(
             "Content-Type: multipart/mixed; boundary=\"{boundary}\"\n\n\
@@ -338,7 +328,7 @@ fn deliver(dir: &Path, unique: &str, m: &Mail) -> Res<u64> {
 /// COUNT messages: 75% INBOX, 20% Archive, 5% Sent.
 fn seed(root: &Path, count: usize, seed: usize) -> Res<()> {
     let seed = seed as u64;
-    let mut r = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let mut r = Rng::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
     let dirs = [
         folder(root, "INBOX")?,
         folder(root, "Archive")?,
@@ -362,7 +352,7 @@ fn seed(root: &Path, count: usize, seed: usize) -> Res<()> {
 /// FOLDERS mailboxes (INBOX and `Folder01` …, some of them nested as
 /// `Lists.NN`) of PER messages each, for the `--connections` benchmark.
 fn seed_folders(root: &Path, folders: usize, per: usize) -> Res<()> {
-    let mut r = Rng(11);
+    let mut r = Rng::new(11);
     let mut bytes = 0;
     for f in 0..folders {
         let name = match f {
@@ -383,7 +373,7 @@ fn seed_folders(root: &Path, folders: usize, per: usize) -> Res<()> {
 
 /// One message of about BYTES in INBOX: a short text and a big attachment.
 fn seed_big(root: &Path, bytes: usize) -> Res<()> {
-    let mut r = Rng(7);
+    let mut r = Rng::new(7);
     let m = mail(&mut r, 7, 0, bytes);
     let size = deliver(&folder(root, "INBOX")?, "Mbig", &m)?;
     println!("messages=1 bytes={size}");
@@ -562,7 +552,7 @@ async fn change(addr: &str, user: &str, count: usize) -> Res<()> {
     }
     // The same sizes every time (the runs on 1k and 100k compare), and
     // distinct messages (numbered from UIDNEXT).
-    let mut r = Rng(99);
+    let mut r = Rng::new(99);
     let first = status.uidnext as usize;
     let new: Vec<Mail> = (toggles..count)
         .map(|i| {

@@ -3,7 +3,9 @@
 //! Owns: deterministic mail (same seed, same bytes, on every machine) with
 //! the shapes real mailboxes have: with and without Message-ID, short notes
 //! and long bodies, multipart with an attachment, bare-LF line endings,
-//! 8-bit bodies and the odd 8-bit header. No external RNG crate: splitmix64.
+//! 8-bit bodies and the odd 8-bit header. No external RNG crate: splitmix64
+//! ([`Rng`]), which `examples/bench_mail.rs` uses too (it includes this
+//! file) for its own, benchmark-shaped mail.
 
 /// splitmix64: tiny, fast, good enough for test data.
 #[derive(Debug, Clone)]
