@@ -2,9 +2,10 @@
 //! errors that give the line.
 //!
 //! This module owns the file's keys and their types only. Merging with the
-//! command line (which wins), resolving URLs and fetching passwords is the
-//! parent module's job; paths here are already made absolute against the
-//! file's own directory, so a cron job's working directory does not matter.
+//! command line (which wins) is `merge.rs`'s job, resolving URLs
+//! `endpoint.rs`'s, fetching passwords `password.rs`'s. Paths here are
+//! already made absolute against the file's own directory, so a cron job's
+//! working directory does not matter.
 //!
 //! ```toml
 //! state = "alice.sqlite"              # relative to this file's directory
@@ -454,5 +455,45 @@ delete_extra = true
                 .starts_with("cannot read config file /nonexistent/job.toml"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn max_size_takes_bytes_and_units() {
+        for (s, want) in [
+            ("1", 1),
+            ("1048576", 1 << 20),
+            ("512K", 512 << 10),
+            ("512k", 512 << 10),
+            ("10M", 10 << 20),
+            ("10MB", 10 << 20),
+            ("10MiB", 10 << 20),
+            ("1G", 1 << 30),
+            ("2T", 2 << 40),
+        ] {
+            assert_eq!(s.parse::<ByteSize>(), Ok(ByteSize(want)), "{s}");
+        }
+        for s in [
+            "",
+            "0",
+            "0K",
+            "M",
+            "10X",
+            "1.5M",
+            "-1",
+            "10 M",
+            "99999999999999999999",
+        ] {
+            assert!(s.parse::<ByteSize>().is_err(), "{s:?} should be refused");
+        }
+        let file = |text: &str| {
+            ConfigFile::parse(Path::new("job.toml"), text.to_string())
+                .map(|f| f.content.policy.unwrap().max_size.unwrap().get_ref().0)
+        };
+        assert_eq!(
+            file("[policy]\nmax_size = \"20K\"\n").unwrap(),
+            ByteSize(20 << 10)
+        );
+        assert_eq!(file("[policy]\nmax_size = 4096\n").unwrap(), ByteSize(4096));
+        assert!(file("[policy]\nmax_size = \"lots\"\n").is_err());
     }
 }
