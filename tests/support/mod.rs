@@ -1,7 +1,11 @@
 //! The test bed shared by the integration tests: real Dovecot servers
 //! ([`dovecot`]) and Cyrus servers ([`cyrus`], unpacked by
-//! `scripts/cyrus-setup`), an independent IMAP client ([`mailclient`]), the strong
-//! oracle ([`oracle`]), and mail to feed them ([`generator`], [`corpus`]).
+//! `scripts/cyrus-setup`; [`pymap`] for the long matrix), the one way to
+//! run the binary between two users ([`imapmend`]), a proxy that cuts,
+//! stalls and rewrites ([`proxy`]), an independent IMAP client
+//! ([`mailclient`]), the strong oracle ([`oracle`]), and mail to feed them:
+//! hand-named messages ([`mail`]), seeded volume ([`generator`]) and real
+//! odd mail ([`corpus`]).
 //!
 //! Each test binary includes this with `mod support;` and uses only part of
 //! it, hence the `dead_code` allowance.
