@@ -55,11 +55,6 @@ const LAYERS: &[(u8, &[&str])] = &[
     (5, &["cli", "config", "batch", "docs", "snapshot_verb"]),
 ];
 
-/// References known to break the layers whose fix is on its way. Exempt
-/// from both checks while listed; an entry the source no longer has is reported when the test runs
-/// (`--nocapture`) so it can be struck. This list is meant to be empty.
-const PENDING: &[(&str, &str)] = &[];
-
 /// One `crate::` reference found in the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Ref {
@@ -80,14 +75,7 @@ fn every_module_refers_only_to_its_own_layer_or_below_and_never_in_a_loop() {
         modules.len(),
         refs.len()
     );
-    for (from, to) in PENDING {
-        if !refs.iter().any(|r| r.from == *from && r.to == *to) {
-            eprintln!(
-                "layers: PENDING lists {from} -> {to}, which the source no longer has: strike it"
-            );
-        }
-    }
-    let problems = check(LAYERS, &modules, &refs, PENDING);
+    let problems = check(LAYERS, &modules, &refs);
     assert!(
         problems.is_empty(),
         "the module layers are broken ({} problem(s)):\n{}",
@@ -96,14 +84,9 @@ fn every_module_refers_only_to_its_own_layer_or_below_and_never_in_a_loop() {
     );
 }
 
-/// Everything wrong with `refs` against `layers`: modules without a layer,
-/// references to a higher layer, loops; `pending` edges are left out.
-fn check(
-    layers: &[(u8, &[&str])],
-    modules: &BTreeSet<String>,
-    refs: &[Ref],
-    pending: &[(&str, &str)],
-) -> Vec<String> {
+/// Everything wrong with `refs` against `layers`: modules without a layer
+/// (or a layer's module gone), references to a higher layer, loops.
+fn check(layers: &[(u8, &[&str])], modules: &BTreeSet<String>, refs: &[Ref]) -> Vec<String> {
     let layer_of: BTreeMap<&str, u8> = layers
         .iter()
         .flat_map(|(layer, names)| names.iter().map(move |n| (*n, *layer)))
@@ -116,9 +99,14 @@ fn check(
             ));
         }
     }
+    for m in layer_of.keys().filter(|m| !modules.contains(**m)) {
+        problems.push(format!(
+            "LAYERS places `{m}`, which src/ does not have: strike it from tests/layers.rs"
+        ));
+    }
     let mut edges: BTreeMap<(&str, &str), &Ref> = BTreeMap::new();
     for r in refs {
-        if r.from == r.to || pending.contains(&(r.from.as_str(), r.to.as_str())) {
+        if r.from == r.to {
             continue;
         }
         let (Some(&from), to) = (layer_of.get(r.from.as_str()), layer_of.get(r.to.as_str())) else {
@@ -585,29 +573,33 @@ fn the_check_reports_a_higher_layer_a_loop_and_a_module_without_a_layer() {
     };
     let good = [r("left", "low", 1), r("left", "right", 2)];
     assert_eq!(
-        check(layers, &modules, &good, &[]),
+        check(layers, &modules, &good),
         ["src/stray: module `stray` has no layer: add it to LAYERS in tests/layers.rs"]
     );
     let modules: BTreeSet<String> = modules.into_iter().filter(|m| m != "stray").collect();
-    assert!(check(layers, &modules, &good, &[]).is_empty());
+    assert!(check(layers, &modules, &good).is_empty());
+    let gone: BTreeSet<String> = modules.iter().filter(|m| *m != "right").cloned().collect();
+    assert_eq!(
+        check(layers, &gone, &[]),
+        ["LAYERS places `right`, which src/ does not have: strike it from tests/layers.rs"]
+    );
 
     let upward = [r("low", "left", 7)];
     assert_eq!(
-        check(layers, &modules, &upward, &[]),
+        check(layers, &modules, &upward),
         ["src/low.rs:7: `low` (layer 0) refers to `left` (layer 1), a higher layer"]
     );
-    assert!(check(layers, &modules, &upward, &[("low", "left")]).is_empty());
 
     let loop_ = [r("left", "right", 3), r("right", "left", 4)];
     assert_eq!(
-        check(layers, &modules, &loop_, &[]),
+        check(layers, &modules, &loop_),
         ["modules left, right refer to each other in a loop:\n  \
          left -> right at src/left.rs:3\n  right -> left at src/right.rs:4"]
     );
 
     let unknown = [r("left", "nowhere", 5)];
     assert_eq!(
-        check(layers, &modules, &unknown, &[]),
+        check(layers, &modules, &unknown),
         ["src/left.rs:5: `crate::nowhere` is not a module of src/ with a layer"]
     );
 }
