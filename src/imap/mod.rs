@@ -33,6 +33,8 @@ mod tunnel;
 mod uidset;
 
 #[cfg(test)]
+pub(crate) mod fake_server;
+#[cfg(test)]
 mod fake_server_tests;
 #[cfg(test)]
 mod hostile_tests;

@@ -1,0 +1,134 @@
+//! A scripted fake IMAP server for unit tests: what real servers will not
+//! do on demand (split literals, a cut connection, a stall, NO where OK was
+//! expected), each step of the conversation written out. Shared by the
+//! IMAP layer's own tests (`fake_server_tests`) and by those of the code
+//! above it that talks to servers (`apply`).
+
+use super::{AuthMethod, ConnectSpec, Limits, TlsMode};
+use crate::model::Side;
+use crate::secret::Secret;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// One step of the server's script.
+pub(crate) enum Step {
+    /// Send these bytes at once.
+    Send(Vec<u8>),
+    /// Send these bytes `chunk` at a time with a pause between (so the
+    /// client sees them split across reads).
+    Trickle(Vec<u8>, usize),
+    /// Read one line from the client; it must contain this text.
+    Expect(&'static str),
+    /// The client must send nothing for this long.
+    Silence(u64),
+    /// Close the connection.
+    Close,
+    /// Stop talking but keep the connection open.
+    Hang,
+}
+
+pub(crate) fn send(s: &str) -> Step {
+    Step::Send(s.as_bytes().to_vec())
+}
+
+pub(crate) async fn run_script(
+    steps: Vec<Step>,
+) -> (u16, tokio::task::JoinHandle<Result<(), String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let (rd, mut wr) = sock.into_split();
+        let mut rd = BufReader::new(rd);
+        for step in steps {
+            match step {
+                Step::Send(b) => wr.write_all(&b).await.map_err(|e| e.to_string())?,
+                Step::Trickle(b, chunk) => {
+                    for piece in b.chunks(chunk) {
+                        wr.write_all(piece).await.map_err(|e| e.to_string())?;
+                        wr.flush().await.map_err(|e| e.to_string())?;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+                Step::Expect(want) => {
+                    let mut line = Vec::new();
+                    rd.read_until(b'\n', &mut line)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let line = String::from_utf8_lossy(&line).into_owned();
+                    if !line.contains(want) {
+                        return Err(format!("expected {want:?}, client sent {line:?}"));
+                    }
+                }
+                Step::Silence(ms) => {
+                    let mut line = Vec::new();
+                    let read = rd.read_until(b'\n', &mut line);
+                    if let Ok(r) = tokio::time::timeout(Duration::from_millis(ms), read).await {
+                        return Err(format!(
+                            "client spoke too early: {r:?} {:?}",
+                            String::from_utf8_lossy(&line)
+                        ));
+                    }
+                    // The cancelled read may have consumed a partial line;
+                    // scripts only use Silence before the client has sent.
+                }
+                Step::Close => return Ok(()),
+                Step::Hang => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    return Ok(());
+                }
+            }
+        }
+        // Keep the connection open until the client hangs up, so that
+        // nothing it has yet to read is lost to a reset.
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut rest)).await;
+        Ok(())
+    });
+    (port, task)
+}
+
+pub(crate) fn spec(port: u16, tls: TlsMode) -> ConnectSpec {
+    ConnectSpec {
+        side: Side::B,
+        host: "127.0.0.1".into(),
+        port,
+        user: "alice".into(),
+        password: Secret::new("hunter2"),
+        tls,
+        ca_file: None,
+        allow_plaintext_auth: false,
+        compress: false,
+        auth: AuthMethod::Password,
+        tunnel: None,
+        token_command: None,
+    }
+}
+
+pub(crate) fn limits() -> Limits {
+    Limits {
+        read_timeout: Duration::from_millis(1500),
+        connect_timeout: Duration::from_secs(2),
+        ..Limits::default()
+    }
+}
+
+/// Expects a line made at run time.
+pub(crate) fn expect(s: String) -> Step {
+    Step::Expect(Box::leak(s.into_boxed_str()))
+}
+
+/// Greeting and SASL-IR login (tag A0001), with these capabilities after
+/// it.
+pub(crate) fn logged_in(caps: &str) -> Vec<Step> {
+    vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n"),
+        Step::Expect("A0001 AUTHENTICATE PLAIN AGFsaWNlAGh1bnRlcjI="),
+        Step::Send(
+            format!("A0001 OK [CAPABILITY IMAP4rev1 {caps}] Logged in\r\n")
+                .replace(" ]", "]")
+                .into_bytes(),
+        ),
+    ]
+}
