@@ -48,6 +48,11 @@ static COPY_TOTAL: AtomicU64 = AtomicU64::new(0);
 /// The mailboxes being listed now (several with `--connections`), in the
 /// order they were started, for the bar's message.
 static CURRENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The counters are process-wide: a test that makes them count (this
+/// module's, apply's copies) holds this while it does, so that no other
+/// test's counting lands between its start and what it reads back.
+#[cfg(test)]
+pub(crate) static TEST_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn slot() -> &'static Mutex<Option<ProgressBar>> {
     BAR.get_or_init(|| Mutex::new(None))
@@ -288,9 +293,20 @@ mod tests {
             .map(|b| (b.position(), b.length(), b.message()))
     }
 
-    // One test: the bar and the counters are process-wide.
+    // One test: the bar and the counters are process-wide (and other
+    // modules' tests that count take turns with it).
     #[test]
     fn progress_is_off_without_a_terminal_and_the_hooks_count() {
+        let _turn = TEST_TURN.blocking_lock();
+        for counter in [
+            &MAILBOXES_DONE,
+            &MESSAGES_LISTED,
+            &FINGERPRINTED,
+            &COPIED_MESSAGES,
+            &COPIED_BYTES,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
         // Under `cargo test` standard error is captured, not a terminal.
         if !std::io::stderr().is_terminal() {
             assert!(!enable(false));

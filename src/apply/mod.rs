@@ -22,6 +22,8 @@
 mod checkpoint;
 mod copy;
 mod expunge;
+#[cfg(test)]
+mod fake_server_tests;
 mod flags;
 mod tree;
 
