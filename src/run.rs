@@ -154,7 +154,15 @@ async fn session(
         read_only,
         verify: job.verify,
         body_reconnects: crate::gather::body_reconnects(job.retries),
-        defer_bodies: defer_bodies(job, &state, !intents.as_ref().is_ok_and(Vec::is_empty)),
+        defer_bodies: defer_bodies(
+            matches!(job.command, Command::Sync)
+                && !job.verify
+                && job.expect_plan.is_none()
+                && job.options.restored.is_none(),
+            job.options.one_way.map(|w| w.source()),
+            &state,
+            !intents.as_ref().is_ok_and(Vec::is_empty),
+        ),
     };
     let intents = intents.unwrap_or_default();
     let mut gathered = None;

@@ -1,0 +1,343 @@
+//! Reading both servers into the values reconcile takes: the mailbox trees,
+//! and for every mailbox a full listing of each side with fingerprints.
+//!
+//! Fingerprints come from the snapshot's cache where (UIDVALIDITY, UID, size,
+//! INTERNALDATE) match — content is immutable per UID — and only bodies never
+//! seen before are fetched and hashed (off the async threads, with a bound
+//! on the bytes waiting to be hashed: [`crate::hashing`]) — except on a
+//! first sync towards an empty side, where they are left to the copy that
+//! reads them anyway ([`defer_bodies`]). A mailbox that cannot be listed
+//! completely on either side is left out of the input and reported: a
+//! failed listing is never an empty mailbox.
+//!
+//! Split by step: `side` reads one side of one mailbox (through the
+//! change history where `evidence` trusts it, else in full), `bodies`
+//! fetches and hashes the bodies never seen, [`decide`] turns what was
+//! gathered into the final Plan.
+
+mod bodies;
+mod decide;
+mod evidence;
+mod side;
+
+pub use bodies::body_reconnects;
+pub use decide::decide;
+
+use crate::imap::{ImapError, ListedStatus};
+use crate::mailbox_filter::MailboxFilter;
+use crate::model::{MessageMeta, NameRules, Side, Uid};
+use crate::pool::{Lane, Pool};
+use crate::reconcile::mailboxes::{pair_mailboxes, MailboxEntry, MailboxPairing, Naming};
+use crate::reconcile::skips::{CopyLimits, Refusal};
+use crate::reconcile::subscriptions::SubscriptionInput;
+use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
+use crate::snapshot::{MailboxRecord, MessageStatus, Snapshot, SnapshotState};
+use side::list_both;
+use std::collections::HashMap;
+
+/// A mailbox that could not be read on one side.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MailboxFailure {
+    pub mailbox: String,
+    pub side: Side,
+    pub error: String,
+}
+
+/// What to write to the snapshot's cache for one side of one mailbox.
+pub struct CacheUpdate {
+    pub mailbox: String,
+    pub side: Side,
+    pub uidvalidity: u32,
+    /// New messages and changed flags.
+    pub upsert: Vec<MessageMeta>,
+    /// UIDs gone from the side.
+    pub gone: Vec<Uid>,
+}
+
+/// Both trees, read.
+pub struct Gathered {
+    pub input: ReconcileInput,
+    pub failures: Vec<MailboxFailure>,
+    /// Cache updates, per mailbox and side, so the cache stays an exact
+    /// picture of each side as listed.
+    pub cache_updates: Vec<CacheUpdate>,
+}
+
+/// What the operator set that limits copies (the rest of the limits are
+/// the servers').
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopySettings {
+    /// `--max-size`, in bytes, both ways.
+    pub max_size: Option<u64>,
+    /// `--retry-refused`: earlier refusals are tried again.
+    pub retry_refused: bool,
+}
+
+/// Lists both servers completely — the mailboxes `filter` selects; the
+/// others are set aside right after LIST, never selected. Errors only when
+/// a tree cannot be listed at all; per-mailbox trouble goes into `failures`.
+/// The trees are listed over the pool's first lane, then the mailboxes
+/// several at a time (one per lane), and put back in the trees' order.
+/// The input's copy limits are the operator's (`copying`) and what the
+/// servers announced; its refusals come with [`settle`].
+pub async fn gather(
+    pool: &mut Pool,
+    state: &SnapshotState,
+    reading: &Reading,
+    names: &NameRules,
+    filter: &MailboxFilter,
+    copying: CopySettings,
+) -> Result<Gathered, (Side, ImapError)> {
+    let conns = pool.first();
+    let limits = CopyLimits {
+        max_size: copying.max_size,
+        append_limit: [0, 1].map(|i| conns[i].append_limit()),
+        per_mailbox: [0, 1].map(|i| conns[i].has_capability("APPENDLIMIT")),
+        mailbox_limit: Default::default(),
+        retry_refused: copying.retry_refused,
+    };
+    let (tree_a, tree_b) = {
+        let [a, b] = &mut *conns;
+        tokio::join!(a.list_mailboxes(), b.list_mailboxes())
+    };
+    let tree_a = tree_a.map_err(|e| (Side::A, e))?;
+    let tree_b = tree_b.map_err(|e| (Side::B, e))?;
+    // LIST-STATUS watermarks by wire name, where the server gave them.
+    let listed_status = [&tree_a, &tree_b].map(|tree| {
+        tree.iter()
+            .filter_map(|m| Some((m.name.clone(), m.status?)))
+            .collect::<HashMap<String, ListedStatus>>()
+    });
+    let entries = [&tree_a, &tree_b].map(|tree| {
+        tree.iter()
+            .map(|m| MailboxEntry {
+                wire_name: m.name.clone(),
+                delimiter: m.delimiter,
+                selectable: m.is_selectable(),
+                attributes: m.attributes.clone(),
+            })
+            .collect::<Vec<_>>()
+    });
+    let naming = Naming::new(names.clone(), [&entries[0], &entries[1]]);
+    let mut tree = pair_mailboxes([&entries[0], &entries[1]], &naming);
+    // Left-out mailboxes go now, before anything is selected.
+    let left_out = crate::mailbox_filter::retain_selected(filter, &mut tree);
+    let set_aside =
+        crate::set_aside::uidvalidities(conns, &tree.pairings, &left_out, &listed_status, state)
+            .await;
+    let [a, b] = conns;
+    let (subs_a, subs_b) = tokio::join!(a.list_subscribed(), b.list_subscribed());
+    let listed_subscriptions =
+        [(Side::A, subs_a), (Side::B, subs_b)].map(|(side, subs)| match subs {
+            Ok(wires) => Some(
+                wires
+                    .iter()
+                    .filter_map(|w| naming.logical(side, w).ok().map(|(name, _)| name))
+                    .collect(),
+            ),
+            Err(e) => {
+                tree.notes.push(format!(
+                "the subscriptions of {side} could not be listed ({e}); they are left as they are"
+            ));
+                None
+            }
+        });
+
+    let mut gathered = Gathered {
+        input: ReconcileInput {
+            naming,
+            mailboxes: Vec::new(),
+            notes: tree.notes,
+            subscriptions: SubscriptionInput {
+                listed: listed_subscriptions,
+                base: state.subscriptions.clone(),
+            },
+            set_aside,
+            limits,
+            refusals: Vec::new(),
+        },
+        // A name that cannot be mapped safely is a failure of that mailbox.
+        failures: tree
+            .refused
+            .into_iter()
+            .map(|r| MailboxFailure {
+                mailbox: r.name,
+                side: r.side,
+                error: r.error,
+            })
+            .collect(),
+        cache_updates: Vec::new(),
+    };
+    crate::progress::listing(tree.pairings.len());
+    let list_pairing = async |[a, b]: &mut Lane, pairing: MailboxPairing| {
+        crate::progress::mailbox(&pairing.name);
+        let record = state.mailboxes.get(&pairing.name);
+        // Not with --verify, which reads every mailbox whatever changed.
+        let listed = [Side::A, Side::B].map(|side| {
+            let wire = pairing.wire[side.index()].as_ref()?;
+            listed_status[side.index()]
+                .get(wire)
+                .copied()
+                .filter(|_| !reading.verify)
+        });
+        let [la, lb] = list_both(a, b, &pairing, record, reading, listed).await;
+        crate::progress::mailbox_done(&pairing.name);
+        (pairing, la, lb)
+    };
+    for (pairing, la, lb) in pool.each(tree.pairings, list_pairing).await {
+        let record = state.mailboxes.get(&pairing.name);
+        let mut sides: [Option<SideListing>; 2] = [None, None];
+        let mut failed = false;
+        for (side, result) in [(Side::A, la), (Side::B, lb)] {
+            match result {
+                Ok(Some(read)) => {
+                    if !read.upsert.is_empty() || !read.gone.is_empty() {
+                        gathered.cache_updates.push(CacheUpdate {
+                            mailbox: pairing.name.clone(),
+                            side,
+                            uidvalidity: read.listing.status.uidvalidity,
+                            upsert: read.upsert,
+                            gone: read.gone,
+                        });
+                    }
+                    sides[side.index()] = Some(read.listing);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    failed = true;
+                    gathered.failures.push(MailboxFailure {
+                        mailbox: pairing.name.clone(),
+                        side,
+                        error,
+                    });
+                }
+            }
+        }
+        if !failed {
+            gathered.input.mailboxes.push(MailboxInput {
+                name: pairing.name.clone(),
+                sides,
+                base: base_of(record),
+            });
+        }
+    }
+    Ok(gathered)
+}
+
+/// Records what the listing taught the snapshot's fingerprint cache, then
+/// reads the earlier refusals into the input — in that order, because
+/// recording a refused message whose flags changed forgets its refusal (it
+/// is tried again). The updates are dropped once written: they repeat every
+/// new message's record.
+///
+/// A side that is not healthy keeps its cache until a sync repairs it
+/// (`record_suspect` is for `sync` only): a plan or check that recorded the
+/// restored listing would hide the regression from the sync that follows.
+pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, record_suspect: bool) {
+    for u in std::mem::take(&mut gathered.cache_updates) {
+        let healthy = gathered
+            .input
+            .mailboxes
+            .iter()
+            .find(|m| m.name == u.mailbox)
+            .and_then(|m| m.sides[u.side.index()].as_ref())
+            .is_none_or(|l| l.evidence.is_healthy());
+        if !healthy && !record_suspect {
+            continue;
+        }
+        if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, &u.upsert, &u.gone)
+        {
+            eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");
+        }
+    }
+    gathered.input.refusals = earlier_refusals(snapshot);
+}
+
+/// The refusals the snapshot holds (a warning, and none, if it cannot say).
+fn earlier_refusals(snapshot: &Snapshot) -> Vec<Refusal> {
+    let statuses = snapshot.message_statuses().unwrap_or_else(|e| {
+        eprintln!("imapmend: warning: could not read earlier refusals: {e}");
+        Vec::new()
+    });
+    statuses
+        .into_iter()
+        .filter(|s| s.status == MessageStatus::Refused)
+        .map(|s| Refusal {
+            mailbox: s.mailbox,
+            side: s.side,
+            uidvalidity: s.uidvalidity,
+            uid: s.uid,
+            reason: s.reason.unwrap_or_else(|| "no reason recorded".into()),
+        })
+        .collect()
+}
+
+/// The snapshot's base for one mailbox, as reconcile takes it.
+pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
+    let Some(record) = record else {
+        return MailboxBase::default();
+    };
+    MailboxBase {
+        uidvalidity: [0, 1].map(|i| record.sides[i].as_ref().map(|s| s.uidvalidity)),
+        pairs: record
+            .pairs
+            .iter()
+            .map(|p| BasePair {
+                uid: p.uid,
+                fingerprint: p.fingerprint,
+                flags: p.flags.clone(),
+            })
+            .collect(),
+        pending_expunge: [0, 1].map(|i| {
+            let Some(uidvalidity) = record.sides[i].as_ref().map(|s| s.uidvalidity) else {
+                return Default::default();
+            };
+            record.cache[i]
+                .iter()
+                .filter(|((uv, _), c)| {
+                    *uv == uidvalidity && c.status == Some(MessageStatus::PendingExpunge)
+                })
+                .map(|((_, uid), _)| *uid)
+                .collect()
+        }),
+        tombstones: record.tombstones.iter().map(|(fp, _)| *fp).collect(),
+    }
+}
+
+/// How this run reads the servers.
+pub struct Reading {
+    /// EXAMINE rather than SELECT (`plan`, `check`).
+    pub read_only: bool,
+    /// `--verify`: read every body, cached or not.
+    pub verify: bool,
+    /// See [`body_reconnects`].
+    pub body_reconnects: usize,
+    /// Per side: see [`defer_bodies`].
+    pub defer_bodies: [bool; 2],
+}
+/// Per side: whether this run may list a side's messages without reading
+/// their bodies where the other side of the mailbox is absent or empty —
+/// the first sync's shortcut, so that each body is read once (by the copy,
+/// which hashes it) instead of twice.
+///
+/// Only where nothing can need the content before the copy: a `sync`
+/// (`plan` and `check` read everything, and `plan` shows fingerprints)
+/// without `--verify` or `--expect-plan` and with no `--restored` side
+/// (`eligible`, the caller's to say), a snapshot that holds no mailbox at
+/// all (so no pair, cache, tombstone or rename can be matched against) and
+/// no pending intent (a run interrupted mid-copy is resolved by content),
+/// and not the target of `--one-way` (`one_way_source`).
+/// `side::list_both` adds the per-mailbox conditions; the reconcile core
+/// refuses an unread listing anywhere else ([`crate::reconcile::unread`]).
+///
+/// A run interrupted during such a first sync leaves mailbox records (and
+/// intents for a batch in flight), so the rerun takes the normal path.
+pub fn defer_bodies(
+    eligible: bool,
+    one_way_source: Option<Side>,
+    state: &SnapshotState,
+    pending_intents: bool,
+) -> [bool; 2] {
+    let first_sync = eligible && state.mailboxes.is_empty() && !pending_intents;
+    Side::BOTH.map(|side| first_sync && one_way_source.is_none_or(|source| source == side))
+}

@@ -1,0 +1,404 @@
+//! One side of one mailbox, read: selected (or not, where LIST-STATUS shows
+//! it unchanged), listed through the change history where it can be
+//! trusted or in full, its evidence judged, then its new bodies read.
+
+use super::bodies::read_bodies;
+use super::evidence::{
+    judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Remembered,
+    Watermark,
+};
+use super::Reading;
+use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedStatus};
+use crate::model::{Fingerprint, ListedMessage, MailboxStatus, MessageMeta, Side, Uid};
+use crate::plan::ListingPath;
+use crate::reconcile::mailboxes::MailboxPairing;
+use crate::reconcile::{Evidence, SideListing};
+use crate::snapshot::{MailboxRecord, SideRecord};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// What reading one side of one mailbox produced.
+pub(super) struct SideRead {
+    pub listing: SideListing,
+    /// Cache rows to write: new messages and changed flags.
+    pub upsert: Vec<MessageMeta>,
+    /// Cached UIDs that are gone from the side.
+    pub gone: Vec<Uid>,
+}
+
+/// Reads both sides of one mailbox, in two steps: first both listings
+/// (SELECT, then history or metadata), then both sides' bodies never seen
+/// before. In between, a side whose bodies may be deferred (`reading`)
+/// leaves them unread where the snapshot knows nothing of the mailbox and
+/// the other side is absent or listed empty: every message of it is then a
+/// copy, and nothing could pair with it.
+pub(super) async fn list_both(
+    a: &mut Connection,
+    b: &mut Connection,
+    pairing: &MailboxPairing,
+    record: Option<&MailboxRecord>,
+    reading: &Reading,
+    listed: [Option<ListedStatus>; 2],
+) -> [Result<Option<SideRead>, String>; 2] {
+    let (la, lb) = tokio::join!(
+        list_side(a, pairing, Side::A, record, reading.read_only, listed[0]),
+        list_side(b, pairing, Side::B, record, reading.read_only, listed[1]),
+    );
+    let empty = |listed: &Result<Option<Listed<'_>>, String>| match listed {
+        Ok(None) => true,
+        Ok(Some(l)) => l.listing.is_empty(),
+        Err(_) => false,
+    };
+    let defer = [(Side::A, &lb), (Side::B, &la)].map(|(side, other)| {
+        reading.defer_bodies[side.index()] && record.is_none() && empty(other)
+    });
+    let (ra, rb) = tokio::join!(
+        read_side(a, la, reading, defer[0]),
+        read_side(b, lb, reading, defer[1]),
+    );
+    [ra, rb]
+}
+
+/// One side of one mailbox, selected and listed, its bodies not read yet.
+struct Listed<'r> {
+    wire: String,
+    status: MailboxStatus,
+    evidence: Evidence,
+    path: ListingPath,
+    /// Every message, with its fingerprint where the cache vouches for it.
+    listing: Vec<(ListedMessage, Option<Fingerprint>)>,
+    /// UIDs new or whose flags changed since the cache.
+    changed: HashSet<Uid>,
+    /// Cached UIDs that are gone from the side.
+    gone: Vec<Uid>,
+    remembered: HashMap<Uid, Remembered<'r>>,
+}
+
+/// Selects and lists one side of one mailbox — through the change history
+/// where it can be trusted, else in full — and judges what it can prove.
+/// Ok(None) where the mailbox does not exist on that side.
+///
+/// A mailbox whose LIST-STATUS watermarks (`listed`) are the ones the
+/// snapshot saved is not selected at all: nothing was added, expunged or
+/// flagged since (every change raises HIGHESTMODSEQ), so its listing is the
+/// cache, exactly as an empty change history would rebuild it, with the
+/// same checks. Apply selects it if it has something to write there.
+async fn list_side<'r>(
+    conn: &mut Connection,
+    pairing: &MailboxPairing,
+    side: Side,
+    record: Option<&'r MailboxRecord>,
+    read_only: bool,
+    listed: Option<ListedStatus>,
+) -> Result<Option<Listed<'r>>, String> {
+    let Some(wire) = &pairing.wire[side.index()] else {
+        return Ok(None);
+    };
+    let err = |e: ImapError| e.to_string();
+    let can_history = conn.history_support() != HistorySupport::None;
+    let unchanged = listed
+        .filter(|_| can_history)
+        .and_then(|l| unchanged_since_saved(l, record?.sides[side.index()].as_ref()?));
+    let mut status = match unchanged.clone() {
+        Some(status) => status,
+        None => match conn.select(wire, read_only).await {
+            // Listed, yet the server says it does not exist: it holds
+            // nothing, like a \Noselect parent.
+            Err(e) if e.says_nonexistent() => return Ok(None),
+            other => other.map_err(err)?,
+        },
+    };
+    if read_only {
+        // EXAMINE cannot tell what a sync may store: plan and check judge
+        // by what the last sync's SELECT said.
+        status.permanent_flags = record
+            .and_then(|r| r.sides[side.index()].as_ref())
+            .and_then(|s| s.permanent_flags.clone());
+    }
+    let saved = record.and_then(|r| {
+        let s = r.sides[side.index()].as_ref()?;
+        // A UID the snapshot knows must stay below UIDNEXT.
+        let known = r.cache[side.index()]
+            .keys()
+            .filter(|(uv, _)| *uv == s.uidvalidity)
+            .map(|(_, uid)| uid.saturating_add(1))
+            .max()
+            .unwrap_or(0);
+        Some(Watermark {
+            uidvalidity: s.uidvalidity,
+            uidnext: s.uidnext,
+            highestmodseq: s.highestmodseq,
+            seen_uidnext: s.seen_uidnext.unwrap_or(0).max(known),
+            seen_highestmodseq: s.seen_highestmodseq,
+        })
+    });
+    let judgement = judge_status(saved, &status, can_history);
+    if unchanged.is_some() && !(judgement.history && judgement.evidence.is_healthy()) {
+        // Cannot be: the watermarks are the saved ones. Read it as usual.
+        return Box::pin(list_side(conn, pairing, side, record, read_only, None)).await;
+    }
+    let cache = record.map(|r| &r.cache[side.index()]);
+    let remembered: HashMap<Uid, Remembered<'r>> = cache
+        .into_iter()
+        .flatten()
+        .filter(|((uv, _), _)| *uv == status.uidvalidity)
+        .map(|((_, uid), c)| {
+            let r = Remembered {
+                size: c.size,
+                internal_date: c.internal_date,
+                fingerprint: c.fingerprint,
+                flags: &c.flags,
+                read_back: c.read_back,
+            };
+            (*uid, r)
+        })
+        .collect();
+
+    let mut evidence = judgement.evidence.clone();
+    let mut path = ListingPath {
+        path: "full".into(),
+        reason: judgement.reason.clone(),
+    };
+    let mut read = None;
+    if let (true, Some(saved)) = (judgement.history, saved) {
+        let modseq = saved.highestmodseq.unwrap_or_default();
+        let changes = match unchanged {
+            Some(_) => Changes {
+                vanished: Some(Vec::new()),
+                ..Changes::default()
+            },
+            None => conn.fetch_changes(modseq).await.map_err(err)?,
+        };
+        let vanished = match changes.vanished {
+            Some(v) => v,
+            None => vanished_from_uid_list(&remembered, &conn.uid_list().await.map_err(err)?),
+        };
+        match rebuild_from_history(
+            saved.uidnext,
+            &remembered,
+            &changes.changed,
+            &vanished,
+            status.exists,
+        ) {
+            Ok(rebuilt) => {
+                let reason = match unchanged {
+                    Some(_) => "unchanged since the last sync (LIST-STATUS); not selected".into(),
+                    None => judgement.reason.clone(),
+                };
+                path = ListingPath {
+                    path: "history".into(),
+                    reason,
+                };
+                let changed: std::collections::HashSet<Uid> =
+                    changes.changed.iter().map(|m| m.uid).collect();
+                let present: HashSet<Uid> = rebuilt.iter().map(|(m, _)| m.uid).collect();
+                let gone = remembered
+                    .keys()
+                    .filter(|u| !present.contains(u))
+                    .copied()
+                    .collect();
+                read = Some((rebuilt, changed, gone));
+            }
+            // The cache lacks messages the mailbox holds (a copy skipped
+            // or cut short before its row was written): read it as usual.
+            Err(_) if unchanged.is_some() => {
+                return Box::pin(list_side(conn, pairing, side, record, read_only, None)).await;
+            }
+            Err(why) => {
+                path.reason = format!("the change history did not add up ({why})");
+            }
+        }
+    }
+    let (listing, changed, gone) = match read {
+        Some(r) => r,
+        None => {
+            let listed = conn.fetch_all_meta().await.map_err(err)?;
+            if listed.len() != status.exists as usize {
+                return Err(format!(
+                    "{side}: mailbox {wire:?} listed {} messages but EXISTS said {}; not trusting a partial listing",
+                    listed.len(),
+                    status.exists
+                ));
+            }
+            if evidence.is_healthy() {
+                if let Some(sign) =
+                    saved.and_then(|s| regression_in_listing(s.uidnext, &remembered, &listed))
+                {
+                    path.reason = format!("regressed: {sign}");
+                    evidence = Evidence::Restored(sign);
+                }
+            }
+            // A restored side reuses UIDs: its cached fingerprints cannot be trusted.
+            let trust_cache = !evidence.is_restored();
+            let present: HashSet<Uid> = listed.iter().map(|m| m.uid).collect();
+            let gone = remembered
+                .keys()
+                .filter(|u| !present.contains(u))
+                .copied()
+                .collect();
+            let mut changed = std::collections::HashSet::new();
+            let rebuilt = listed
+                .into_iter()
+                .map(|m| {
+                    let known = remembered.get(&m.uid).filter(|r| {
+                        trust_cache
+                            && r.internal_date.unix == m.internal_date.unix
+                            && (!r.read_back || r.size == m.size)
+                    });
+                    if known.is_none_or(|r| r.flags != &m.flags) {
+                        changed.insert(m.uid);
+                    }
+                    let fp = known.map(|r| r.fingerprint);
+                    (m, fp)
+                })
+                .collect();
+            (rebuilt, changed, gone)
+        }
+    };
+    crate::progress::listed(listing.len());
+    Ok(Some(Listed {
+        wire: wire.clone(),
+        status,
+        evidence,
+        path,
+        listing,
+        changed,
+        gone,
+        remembered,
+    }))
+}
+
+/// The status a SELECT would give, from LIST-STATUS watermarks equal to
+/// the ones saved for the side (and PERMANENTFLAGS from the last SELECT);
+/// None when anything differs or is not known.
+fn unchanged_since_saved(listed: ListedStatus, saved: &SideRecord) -> Option<MailboxStatus> {
+    let permanent_flags = saved.permanent_flags.clone()?;
+    let same = listed.uidvalidity == saved.uidvalidity
+        && listed.uidnext == saved.uidnext
+        && saved.highestmodseq == Some(listed.highestmodseq);
+    same.then_some(MailboxStatus {
+        uidvalidity: listed.uidvalidity,
+        uidnext: listed.uidnext,
+        exists: listed.messages,
+        highestmodseq: Some(listed.highestmodseq),
+        permanent_flags: Some(permanent_flags),
+    })
+}
+
+/// Reads the bodies of a listed side that the cache cannot vouch for (with
+/// --verify, every body) and hashes them. With `defer`, those bodies are
+/// not read: the messages go into the listing as unread (see
+/// [`defer_bodies`]) and get no cache row here — the copy records them.
+async fn read_side(
+    conn: &mut Connection,
+    listed: Result<Option<Listed<'_>>, String>,
+    reading: &Reading,
+    defer: bool,
+) -> Result<Option<SideRead>, String> {
+    let Some(listed) = listed? else {
+        return Ok(None);
+    };
+    let Listed {
+        wire,
+        status,
+        evidence,
+        path,
+        listing,
+        changed,
+        gone,
+        remembered,
+    } = listed;
+    // Bodies never seen before; with --verify, every body.
+    let to_read: Vec<(Uid, u32)> = listing
+        .iter()
+        .filter(|(_, fp)| reading.verify || fp.is_none())
+        .filter(|_| !defer)
+        .map(|(m, _)| (m.uid, m.size))
+        .collect();
+    let bodies = read_bodies(
+        conn,
+        &wire,
+        reading.read_only,
+        status.uidvalidity,
+        &to_read,
+        reading.body_reconnects,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let fresh_fps = bodies.fingerprints;
+    let verify = reading.verify;
+    let mut messages = Vec::with_capacity(listing.len());
+    let mut unread = Vec::new();
+    // Positions in `messages`; cloned once their number is known (a vector
+    // of records grown by pushing held up to twice them at 100k).
+    let mut upsert_at = Vec::new();
+    let mut damaged = BTreeSet::new();
+    let mut unreadable = Vec::new();
+    for (m, fp) in listing {
+        let fresh = fresh_fps.get(&m.uid).copied();
+        let fingerprint = match (fp, fresh) {
+            (Some(cached), Some(now)) if cached != now => {
+                // Changed in place since it was synced. The cache keeps what
+                // it should be, so the damage is not silently accepted.
+                damaged.insert(m.uid);
+                now
+            }
+            (Some(cached), None) if verify => {
+                unreadable.push(m.uid);
+                cached
+            }
+            (Some(cached), _) => cached,
+            (None, Some(now)) => now,
+            (None, None) if defer => {
+                unread.push(m);
+                continue;
+            }
+            (None, None) if bodies.undeliverable.contains(&m.uid) => {
+                unreadable.push(m.uid);
+                match remembered.get(&m.uid) {
+                    // Known under this UID, its size since changed (a file
+                    // cut short): with --verify it is what it was, broken,
+                    // so its partner can replace it.
+                    Some(r) if verify => r.fingerprint,
+                    // Never read: left out (it can be neither compared nor
+                    // copied), reported.
+                    _ => continue,
+                }
+            }
+            // A body that vanished between listing and fetch: the message is gone.
+            (None, None) => continue,
+        };
+        let meta = MessageMeta {
+            uid: m.uid,
+            size: m.size,
+            internal_date: m.internal_date,
+            flags: m.flags,
+            fingerprint,
+        };
+        let vouched = !damaged.contains(&meta.uid) && !unreadable.contains(&meta.uid);
+        if (changed.contains(&meta.uid) || fp.is_none()) && vouched {
+            upsert_at.push(messages.len());
+        }
+        messages.push(meta);
+    }
+    let upsert = upsert_at.into_iter().map(|i| messages[i].clone()).collect();
+    let status = MailboxStatus {
+        exists: (messages.len() + unread.len()) as u32,
+        ..status
+    };
+    let listing = SideListing {
+        wire_name: wire,
+        status,
+        messages,
+        evidence,
+        path,
+        can_uid_expunge: conn.has_uidplus(),
+        damaged,
+        unreadable,
+        unread,
+    };
+    Ok(Some(SideRead {
+        listing,
+        upsert,
+        gone,
+    }))
+}
