@@ -5,10 +5,10 @@
 
 mod support;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 use support::dovecot::{self, Kind, User};
+use support::imapmend::{bare, Finish};
 use support::oracle;
 
 fn seeded_pair(i: usize) -> (User, User) {
@@ -25,21 +25,14 @@ fn seeded_pair(i: usize) -> (User, User) {
 }
 
 fn batch(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .current_dir(dir)
         .env("XDG_STATE_HOME", dir)
         .env_remove("IMAPMEND_A_PASSWORD")
         .env_remove("IMAPMEND_B_PASSWORD")
         .args(args)
-        .timeout(std::time::Duration::from_secs(300))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .finish(std::time::Duration::from_secs(300));
+    (out.code.unwrap_or(-1), out.stdout, out.stderr)
 }
 
 #[test]
@@ -60,7 +53,7 @@ fn batch_syncs_every_pair_and_a_failing_pair_fails_alone() {
     }
     std::fs::write(dir.path().join("accounts.csv"), csv).unwrap();
 
-    let mut cmd = Command::cargo_bin("imapmend").unwrap();
+    let mut cmd = bare();
     cmd.current_dir(dir.path())
         .env("XDG_STATE_HOME", dir.path())
         .env_remove("IMAPMEND_A_PASSWORD")
@@ -79,12 +72,10 @@ fn batch_syncs_every_pair_and_a_failing_pair_fails_alone() {
             "logs",
         ])
         .args(["--", "--a-tls", "none", "--b-tls", "none"])
-        .timeout(std::time::Duration::from_secs(300))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+        .finish(std::time::Duration::from_secs(300));
+    let stdout = out.stdout.as_str();
+    let stderr = out.stderr.as_str();
+    assert_eq!(out.code, Some(2), "{stdout}{stderr}");
     for (name, code) in [("acct0", 0), ("acct1", 0), ("acct2", 3)] {
         let row = stdout
             .lines()

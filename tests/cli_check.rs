@@ -5,30 +5,23 @@
 
 mod support;
 
-use assert_cmd::Command;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::dovecot::{self, Kind, User};
+use support::imapmend::{bare, Finish, LIMIT};
 
 fn imapmend(dir: &Path, a: &User, b: &User, a_url: &str, args: &[&str]) -> (i32, String) {
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .env("XDG_STATE_HOME", dir)
         .env("IMAPMEND_A_PASSWORD", &a.password)
         .env("IMAPMEND_B_PASSWORD", &b.password)
         .args([args[0], "--a", a_url, "--b", &b.url()])
         .args(["--a-tls", "none", "--b-tls", "none"])
         .args(&args[1..])
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
+        .finish(Duration::from_secs(120));
     (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        out.code.unwrap_or(-1),
+        format!("{}{}", out.stdout.as_str(), out.stderr.as_str()),
     )
 }
 
@@ -178,8 +171,7 @@ fn check_timeout_gives_up_with_exit_3_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let prom = dir.path().join("check.prom");
     let started = Instant::now();
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .env("XDG_STATE_HOME", dir.path())
         .env("IMAPMEND_A_PASSWORD", "x")
         .env("IMAPMEND_B_PASSWORD", "y")
@@ -193,12 +185,10 @@ fn check_timeout_gives_up_with_exit_3_and_says_so() {
         .args(["--a", &format!("imap://u@127.0.0.1:{port}")])
         .args(["--b", &format!("imap://v@127.0.0.1:{port}")])
         .args(["--a-tls", "none", "--b-tls", "none"])
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
+        .finish(Duration::from_secs(60));
     let elapsed = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let stderr = out.stderr.as_str();
+    assert_eq!(out.code, Some(3), "{stderr}");
     assert!(
         stderr.contains("did not finish within 1 s (--timeout)"),
         "{stderr}"
@@ -210,8 +200,7 @@ fn check_timeout_gives_up_with_exit_3_and_says_so() {
     drop(held);
 
     // 0 is not a deadline.
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .args([
             "check",
             "--timeout",
@@ -221,7 +210,6 @@ fn check_timeout_gives_up_with_exit_3_and_says_so() {
             "--b",
             "imaps://v@b",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+        .finish(LIMIT);
+    assert_eq!(out.code, Some(3));
 }

@@ -4,27 +4,20 @@
 
 mod support;
 
-use assert_cmd::Command;
 use std::path::Path;
 use support::dovecot::{self, Kind, User};
+use support::imapmend::{bare, Finish};
 use support::oracle;
 
 fn imapmend(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .current_dir(dir)
         .env_remove("IMAPMEND_A_PASSWORD")
         .env_remove("IMAPMEND_B_PASSWORD")
         .env("XDG_STATE_HOME", dir)
         .args(args)
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .finish(std::time::Duration::from_secs(120));
+    (out.code.unwrap_or(-1), out.stdout, out.stderr)
 }
 
 /// A job file for A and B: A's password from a file next to it, B's from
@@ -80,21 +73,14 @@ fn config_file_drives_sync_and_check_against_real_servers() {
     );
 
     let run = |args: &[&str]| {
-        let out = Command::cargo_bin("imapmend")
-            .unwrap()
+        let out = bare()
             .current_dir("/")
             .env_remove("IMAPMEND_A_PASSWORD")
             .env_remove("IMAPMEND_B_PASSWORD")
             .env("JOB_B_SECRET", &b.password)
             .args(args)
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .finish(std::time::Duration::from_secs(120));
+        (out.code.unwrap_or(-1), out.stdout, out.stderr)
     };
     let (code, out, err) = run(&["sync", "--config", job]);
     assert_eq!(code, 0, "{out}{err}");
@@ -115,8 +101,7 @@ fn command_line_overrides_the_config_file() {
     // The file's B points at a port nobody listens on; --b on the command
     // line wins, and the file's password source for B still applies.
     let job = job_file(dir.path(), &a, "imap://nobody@127.0.0.1:1");
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .env("JOB_B_SECRET", &b.password)
         .args([
             "plan",
@@ -126,17 +111,10 @@ fn command_line_overrides_the_config_file() {
             &b.url(),
             "--json",
         ])
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        .finish(std::time::Duration::from_secs(120));
+    let stdout = out.stdout.as_str();
+    assert_eq!(out.code, Some(0), "{stdout}{}", out.stderr.as_str());
+    let report: serde_json::Value = serde_json::from_str(stdout).unwrap();
     assert_eq!(
         report["endpoints"][1],
         format!("{}@127.0.0.1:{}", b.name, b.port)

@@ -6,9 +6,9 @@
 
 mod support;
 
-use assert_cmd::Command;
 use std::path::Path;
 use support::dovecot::{self, Kind, User};
+use support::imapmend::{bare, Finish, LIMIT};
 use support::oracle::{self, SideState};
 
 const SHARED: &[u8] = b"Subject: shared\r\n\r\non both\r\n";
@@ -24,8 +24,7 @@ fn imapsync_style(dir: &Path, a: &User, b: &User, extra: &[&str]) -> (i32, Strin
     std::fs::write(&pass1, &a.password).unwrap();
     std::fs::write(&pass2, format!("{}\n", b.password)).unwrap();
     let (p1, p2) = (a.port.to_string(), b.port.to_string());
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .env("XDG_STATE_HOME", dir)
         .env_remove("IMAPMEND_A_PASSWORD")
         .env_remove("IMAPMEND_B_PASSWORD")
@@ -44,16 +43,10 @@ fn imapsync_style(dir: &Path, a: &User, b: &User, extra: &[&str]) -> (i32, Strin
         // Loopback test servers offer no TLS.
         .args(["--a-tls", "none", "--b-tls", "none"])
         .args(extra)
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
+        .finish(std::time::Duration::from_secs(120));
     (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        out.code.unwrap_or(-1),
+        format!("{}{}", out.stdout.as_str(), out.stderr.as_str()),
     )
 }
 
@@ -122,15 +115,13 @@ fn password_on_the_command_line_is_refused_without_echo() {
         ("--password1", "--passfile1"),
         ("--password2", "--passfile2"),
     ] {
-        let out = Command::cargo_bin("imapmend")
-            .unwrap()
+        let out = bare()
             .args(["sync", "--host1", "mail.example.org", "--user1", "u"])
             .args(["--host2", "new.example.org", "--user2", "v"])
             .args([flag, "s3cret-value"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{err}");
+            .finish(LIMIT);
+        let err = out.stderr.as_str();
+        assert_eq!(out.code, Some(3), "{err}");
         assert!(
             err.contains(&format!("{flag}: passwords are never accepted")),
             "{err}"
@@ -164,16 +155,14 @@ fn imapsync_options_that_do_not_fit_are_refused() {
             "--exclude \"(\"",
         ),
     ] {
-        let out = Command::cargo_bin("imapmend")
-            .unwrap()
+        let out = bare()
             .env("IMAPMEND_A_PASSWORD", "x")
             .env("IMAPMEND_B_PASSWORD", "y")
             .arg("plan")
             .args(args)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+            .finish(LIMIT);
+        let err = out.stderr.as_str();
+        assert_eq!(out.code, Some(3), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }

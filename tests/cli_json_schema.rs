@@ -9,32 +9,29 @@
 
 mod support;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 use support::dovecot::{self, Kind, User};
+use support::imapmend::{bare, Finish};
 use support::schema::{assert_valid, schema};
 
 fn run_json(dir: &Path, a: &User, b: &User, verb: &str) -> (i32, Value) {
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .env("XDG_STATE_HOME", dir)
         .env("IMAPMEND_A_PASSWORD", &a.password)
         .env("IMAPMEND_B_PASSWORD", &b.password)
         .args(verb.split_whitespace())
         .args(["--json", "--a", &a.url(), "--b", &b.url()])
         .args(["--a-tls", "none", "--b-tls", "none"])
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        .finish(std::time::Duration::from_secs(120));
+    let stdout = out.stdout.as_str();
+    let report: Value = serde_json::from_str(stdout).unwrap_or_else(|e| {
         panic!(
             "{verb} --json printed no JSON ({e}):\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            out.stderr.as_str()
         )
     });
-    (out.status.code().unwrap_or(-1), report)
+    (out.code.unwrap_or(-1), report)
 }
 
 #[test]

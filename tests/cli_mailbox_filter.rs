@@ -10,7 +10,7 @@
 mod support;
 
 use support::dovecot::{self, Kind};
-use support::imapmend::Pair;
+use support::imapmend::{bare, Finish, Pair, LIMIT};
 use support::mail::{msg, DATE};
 use support::proxy::{self, Dir, Proxy};
 
@@ -110,12 +110,11 @@ fn excluded_mailboxes_are_never_selected_and_never_look_deleted() {
     }
 
     // The snapshot still knows both excluded mailboxes.
-    let shown = std::process::Command::new(support::imapmend::binary())
+    let shown = bare()
         .args(["snapshot", "show", "--json", "--state"])
         .arg(pair.state_path())
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&shown.stdout);
+        .finish(LIMIT)
+        .stdout;
     for name in ["\"Junk\"", "\"Lists\""] {
         assert!(shown.contains(name), "snapshot lacks {name}: {shown}");
     }

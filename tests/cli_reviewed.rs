@@ -5,14 +5,13 @@
 
 mod support;
 
-use assert_cmd::Command;
 use std::path::Path;
 use support::dovecot::{self, Kind, User};
+use support::imapmend::{bare, Finish};
 use support::oracle;
 
 fn imapmend(dir: &Path, a: &User, b: &User, args: &[&str]) -> (i32, String) {
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .current_dir(dir)
         .env("XDG_STATE_HOME", dir)
         .env("IMAPMEND_A_PASSWORD", &a.password)
@@ -20,16 +19,10 @@ fn imapmend(dir: &Path, a: &User, b: &User, args: &[&str]) -> (i32, String) {
         .args([args[0], "--a", &a.url(), "--b", &b.url()])
         .args(["--a-tls", "none", "--b-tls", "none"])
         .args(&args[1..])
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
+        .finish(std::time::Duration::from_secs(120));
     (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        out.code.unwrap_or(-1),
+        format!("{}{}", out.stdout.as_str(), out.stderr.as_str()),
     )
 }
 

@@ -5,9 +5,9 @@
 
 mod support;
 
-use assert_cmd::Command;
 use std::path::Path;
 use support::dovecot::{self, Kind, User};
+use support::imapmend::{bare, Finish};
 
 struct Out {
     code: i32,
@@ -16,19 +16,16 @@ struct Out {
 }
 
 fn imapmend(state_home: &Path, a: &User, b: &User, args: &[&str]) -> Out {
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .env("XDG_STATE_HOME", state_home)
         .env("IMAPMEND_A_PASSWORD", &a.password)
         .env("IMAPMEND_B_PASSWORD", &b.password)
         .args(args)
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
+        .finish(std::time::Duration::from_secs(120));
     Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.code.unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: out.stderr,
     }
 }
 

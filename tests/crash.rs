@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use support::dovecot::{self, Kind, User};
 use support::generator::{Generator, Rng};
-use support::imapmend::{in_parallel, Outcome, Pair};
+use support::imapmend::{bare, in_parallel, Finish, Outcome, Pair, LIMIT};
 use support::mail::{msg, DATE};
 use support::oracle::{self, SideState};
 
@@ -620,13 +620,12 @@ fn a_converged_rerun_leaves_no_pending_intent() {
     let rerun = pair.run("sync", &[], &[]);
     assert_eq!(rerun.code, Some(0), "{}", rerun.describe());
     assert_eq!(pair.run("plan", &[], &[]).code, Some(0));
-    let show = std::process::Command::new(support::imapmend::binary())
+    let show = bare()
         .args(["snapshot", "show", "--json", "--state"])
         .arg(pair.state_path())
-        .output()
-        .unwrap();
+        .finish(LIMIT);
     let report: serde_json::Value =
-        serde_json::from_slice(&show.stdout).expect("snapshot show --json");
+        serde_json::from_str(&show.stdout).expect("snapshot show --json");
     let pending = &report["pending_intents"];
     assert!(
         pending.as_array().is_some_and(|p| p.is_empty()),

@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::sync::OnceLock;
 
 use support::dovecot::{Dovecot, Kind, User};
-use support::imapmend::binary;
+use support::imapmend::{bare, Finish, Outcome, LIMIT};
 use support::mail::msg;
 use support::oracle::{self, SideState};
 
@@ -108,9 +108,9 @@ fn server(mechanism: &'static str) -> &'static Dovecot {
 
 /// `imapmend sync` with both sides logging in by token commands that print
 /// these tokens.
-fn sync_with_tokens(a: &User, b: &User, tokens: [&str; 2]) -> std::process::Output {
+fn sync_with_tokens(a: &User, b: &User, tokens: [&str; 2]) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
-    std::process::Command::new(binary())
+    bare()
         .arg("sync")
         .args(["--a", &a.url(), "--b", &b.url()])
         .args(["--a-tls", "none", "--b-tls", "none"])
@@ -122,8 +122,7 @@ fn sync_with_tokens(a: &User, b: &User, tokens: [&str; 2]) -> std::process::Outp
         .env("XDG_STATE_HOME", dir.path())
         .env_remove("IMAPMEND_A_PASSWORD")
         .env_remove("IMAPMEND_B_PASSWORD")
-        .output()
-        .expect("run imapmend")
+        .finish(LIMIT)
 }
 
 #[test]
@@ -137,13 +136,9 @@ fn tokens_log_in_with_oauthbearer_and_xoauth2_and_never_show() {
     client.logout();
     let (ta, tb) = (token_for(&a), token_for(&b));
     let out = sync_with_tokens(&a, &b, [&ta, &tb]);
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = format!("{}{}", out.stdout, out.stderr);
     assert_eq!(
-        out.status.code(),
+        out.code,
         Some(0),
         "{printed}\n--- server logs ---\n{}{}",
         server("oauthbearer").log(),
@@ -179,12 +174,8 @@ fn a_refused_token_is_a_clear_refusal_without_the_token() {
         ("B", [&token_for(&a) as &str, "tok-expired"]),
     ] {
         let out = sync_with_tokens(&a, &b, tokens);
-        let printed = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(3), "{printed}");
+        let printed = format!("{}{}", out.stdout, out.stderr);
+        assert_eq!(out.code, Some(3), "{printed}");
         assert!(
             printed.contains(&format!("{bad_side} (")) && printed.contains("refused"),
             "the refusal should name side {bad_side}:\n{printed}"
@@ -203,12 +194,8 @@ fn a_server_without_oauth_mechanisms_is_refused_before_sending_the_token() {
     let plain = support::dovecot::fresh_user(Kind::Full);
     let b = server("xoauth2").fresh_user();
     let out = sync_with_tokens(&plain, &b, [&token_for(&plain), &token_for(&b)]);
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(3), "{printed}");
+    let printed = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(3), "{printed}");
     assert!(
         printed.contains("neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2"),
         "{printed}"

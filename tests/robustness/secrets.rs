@@ -3,6 +3,7 @@
 //! response) shows neither a password nor a message body.
 
 use super::*;
+use support::imapmend::{bare, Finish};
 
 /// Standard base64 (what AUTHENTICATE PLAIN would carry).
 fn base64(data: &[u8]) -> String {
@@ -109,19 +110,12 @@ fn passwords_never_appear_in_output() {
 
     // A password in the URL is refused without being echoed.
     let url = format!("imap://{}:{}@127.0.0.1:{}", a.name, "UrlS3cretXyz", a.port);
-    let out = support::imapmend::wait(
-        std::process::Command::new(support::imapmend::binary())
-            .args(["sync", "-vv", "--a", &url, "--b", &Pair::url(&b, b.port)])
-            .args(["--a-tls", "none", "--b-tls", "none", "--state"])
-            .arg(pair.dir.path().join("other.sqlite"))
-            .env("IMAPMEND_B_PASSWORD", &b.password)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-        Duration::from_secs(30),
-        "sync with a password in the URL",
-    );
+    let out = bare()
+        .args(["sync", "-vv", "--a", &url, "--b", &Pair::url(&b, b.port)])
+        .args(["--a-tls", "none", "--b-tls", "none", "--state"])
+        .arg(pair.dir.path().join("other.sqlite"))
+        .env("IMAPMEND_B_PASSWORD", &b.password)
+        .finish(Duration::from_secs(30));
     assert_eq!(out.code, Some(3), "{}", out.describe());
     assert_no_secret(
         &out,

@@ -3,7 +3,10 @@
 //! `XDG_STATE_HOME`), passwords in the environment, `--a`/`--b` optionally
 //! given the other way round (symmetry checks), a side optionally reached
 //! through a [`super::proxy::Proxy`], extra environment (the hidden test
-//! hooks), runs to the end under a deadline or started in the background.
+//! hooks), runs to the end under a deadline or started in the background;
+//! and, for tests that write every argument themselves (a config file, a
+//! batch, bad URLs, `snapshot show`), the same binary as a [`bare`]
+//! command finished under the same deadline ([`Finish`]).
 //!
 //! Owns only the process: what a run should achieve is for the test (and
 //! the oracle) to say. Every finished run is logged to the test's captured
@@ -24,7 +27,35 @@ pub fn binary() -> PathBuf {
 }
 
 /// How long a run may take before it is killed and the test fails.
-const LIMIT: Duration = Duration::from_secs(120);
+pub const LIMIT: Duration = Duration::from_secs(120);
+
+/// The binary as a bare command, for tests that give every argument
+/// themselves (a config file, a batch file, bad URLs): output piped, no
+/// colour, no test hook inherited. Finish it with [`Finish::finish`].
+pub fn bare() -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.env("NO_COLOR", "1")
+        .env_remove("IMAPMEND_TEST_CRASH_AFTER_WRITES")
+        .env_remove("IMAPMEND_TEST_WRITE_LOG")
+        .env_remove("IMAPMEND_TEST_READ_TIMEOUT_SECS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs a command built from [`bare`] to the end, as [`Pair::run`] does.
+pub trait Finish {
+    /// Waits at most `limit` (then kills it and fails the test).
+    fn finish(&mut self, limit: Duration) -> Outcome;
+}
+
+impl Finish for Command {
+    fn finish(&mut self, limit: Duration) -> Outcome {
+        let what = format!("{:?}", self.get_args().next().unwrap_or_default());
+        wait(self.spawn().expect("spawn imapmend"), limit, &what)
+    }
+}
 
 /// How a run ended.
 #[derive(Debug, Clone)]
@@ -124,7 +155,7 @@ impl Pair {
     /// The command for `imapmend VERB … EXTRA`, not started.
     pub fn command(&self, verb: &str, extra: &[&str], env: &[(&str, &str)]) -> Command {
         let [(a, _), (b, _)] = self.on_command_line();
-        let mut cmd = Command::new(binary());
+        let mut cmd = bare();
         cmd.arg(verb)
             .args(self.endpoint_args())
             .args(["--a-tls", "none", "--b-tls", "none"])
@@ -133,14 +164,7 @@ impl Pair {
             .args(extra)
             .env("IMAPMEND_A_PASSWORD", &a.password)
             .env("IMAPMEND_B_PASSWORD", &b.password)
-            .env("XDG_STATE_HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("IMAPMEND_TEST_CRASH_AFTER_WRITES")
-            .env_remove("IMAPMEND_TEST_WRITE_LOG")
-            .env_remove("IMAPMEND_TEST_READ_TIMEOUT_SECS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("XDG_STATE_HOME", self.dir.path());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -5,7 +5,7 @@
 
 use super::*;
 
-use crate::support::imapmend::Pair;
+use crate::support::imapmend::{bare, Finish, Pair, LIMIT};
 
 /// One orientation of one case: the two fresh users (the case's side A
 /// and side B, whatever the command line says) as a [`Pair`], and the
@@ -138,22 +138,21 @@ impl Run {
 
     /// `imapmend snapshot show --json`, oriented like the runs.
     pub(crate) fn snapshot_summary(&self) -> serde_json::Value {
-        let output = Command::new(crate::support::imapmend::binary())
+        let out = bare()
             .args(["snapshot", "show", "--json"])
             .args(self.endpoint_args())
             .arg("--state")
             .arg(self.state_path())
             .env("XDG_STATE_HOME", self.dir.path())
-            .output()
-            .expect("run imapmend snapshot show");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{}: `snapshot show` failed: {stdout}{}",
+            .finish(LIMIT);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{}: `snapshot show` failed: {}",
             self.what,
-            String::from_utf8_lossy(&output.stderr)
+            out.describe()
         );
-        serde_json::from_str(&stdout).expect("snapshot show --json")
+        serde_json::from_str(&out.stdout).expect("snapshot show --json")
     }
 
     #[track_caller]
