@@ -1,7 +1,8 @@
-//! One mailbox's plan applied against two scripted fake servers: the
-//! cases real servers will not produce on demand (a refusal of one
-//! message, a connection cut in the middle of an APPEND), with the exact
-//! commands each side must receive written out. End to end against real
+//! Plans applied against two scripted fake servers, with the exact
+//! commands each side must receive, in order, written out: the cases real
+//! servers will not produce on demand (a refusal of one message, a
+//! connection cut in the middle of an APPEND) and the order apply keeps
+//! across mailboxes. End to end against real
 //! servers: tests/crash.rs and tests/robustness.rs.
 
 use super::*;
@@ -9,6 +10,7 @@ use crate::imap::fake_server::{expect, limits, logged_in, run_script, send, spec
 use crate::imap::{ConnectSpec, Connection, TlsMode};
 use crate::model::{Fingerprint, FlagSet, InternalDate, MessageMeta, Uid};
 use crate::plan::{Copy, Expunge, ExpungeMode, ExpungeReason, PlannedPair};
+use crate::reconcile::{MailboxInput, SideListing};
 use crate::snapshot::{EndpointIdentity, MessageStatus, MessageStatusRecord};
 use tokio::task::JoinHandle;
 
@@ -60,10 +62,17 @@ async fn scripts_followed(lane: Lane, servers: [JoinHandle<Result<(), String>>; 
     }
 }
 
-/// `verb` of INBOX (tag `tag`) and the server's answer.
-fn selected(tag: &str, verb: &str, uidvalidity: u32, uidnext: u32, exists: u32) -> Vec<Step> {
+/// `verb` (SELECT, EXAMINE) of `mailbox` (tag `tag`) and the server's
+/// answer.
+fn selected(
+    tag: &str,
+    verb_mailbox: &str,
+    uidvalidity: u32,
+    uidnext: u32,
+    exists: u32,
+) -> Vec<Step> {
     vec![
-        expect(format!("{tag} {verb} \"INBOX\"\r\n")),
+        expect(format!("{tag} {verb_mailbox}\r\n")),
         Step::Send(
             format!(
                 "* {exists} EXISTS\r\n* OK [UIDVALIDITY {uidvalidity}] ok\r\n\
@@ -74,9 +83,9 @@ fn selected(tag: &str, verb: &str, uidvalidity: u32, uidnext: u32, exists: u32) 
     ]
 }
 
-/// The lines of one MULTIAPPEND (LITERAL+) of these bodies to INBOX.
-fn append(tag: &str, bodies: &[&str]) -> Vec<Step> {
-    let mut lines = vec![format!("{tag} APPEND \"INBOX\"")];
+/// The lines of one MULTIAPPEND (LITERAL+) of these bodies to `mailbox`.
+fn append(tag: &str, mailbox: &str, bodies: &[&str]) -> Vec<Step> {
+    let mut lines = vec![format!("{tag} APPEND \"{mailbox}\"")];
     for body in bodies {
         let last = lines.last_mut().expect("one line at least");
         *last += &format!(" \"{DATE}\" {{{}+}}\r\n", body.len());
@@ -84,6 +93,20 @@ fn append(tag: &str, bodies: &[&str]) -> Vec<Step> {
     }
     *lines.last_mut().expect("one line at least") += "\r\n";
     lines.into_iter().map(expect).collect()
+}
+
+/// `UID EXPUNGE` of one UID as the client sends it (\\Deleted set first,
+/// pipelined) and the server's answer.
+fn uid_expunge(store_tag: &str, expunge_tag: &str, uid: Uid) -> Vec<Step> {
+    vec![
+        expect(format!(
+            "{store_tag} UID STORE {uid} +FLAGS.SILENT (\\Deleted)\r\n"
+        )),
+        expect(format!("{expunge_tag} UID EXPUNGE {uid}\r\n")),
+        Step::Send(
+            format!("{store_tag} OK done\r\n* 1 EXPUNGE\r\n{expunge_tag} OK done\r\n").into_bytes(),
+        ),
+    ]
 }
 
 fn status(uidvalidity: u32, uidnext: u32, exists: u32) -> Option<MailboxStatus> {
@@ -164,7 +187,7 @@ struct Copied {
 async fn copy_to_b(bodies: &[&str], b: Vec<Step>) -> Copied {
     let n = bodies.len() as u32;
     let mut a = logged_in("");
-    a.extend(selected("A0002", "EXAMINE", 7, n + 1, n));
+    a.extend(selected("A0002", "EXAMINE \"INBOX\"", 7, n + 1, n));
     a.push(expect(format!(
         "A0003 UID FETCH 1:{n} (UID BODY.PEEK[])\r\n"
     )));
@@ -209,15 +232,15 @@ async fn a_refused_batch_is_bisected_down_to_the_one_refused_message_and_the_oth
     // turn, and [two three] is halved again.
     let refused = "NO [LIMIT] message two is not welcome";
     let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
-    b.extend(append("A0002", &bodies));
+    b.extend(append("A0002", "INBOX", &bodies));
     b.push(send(&format!("A0002 {refused}\r\n")));
-    b.extend(append("A0003", &["one"]));
+    b.extend(append("A0003", "INBOX", &["one"]));
     b.push(send("A0003 OK [APPENDUID 42 9] done\r\n"));
-    b.extend(append("A0004", &["two", "three"]));
+    b.extend(append("A0004", "INBOX", &["two", "three"]));
     b.push(send(&format!("A0004 {refused}\r\n")));
-    b.extend(append("A0005", &["two"]));
+    b.extend(append("A0005", "INBOX", &["two"]));
     b.push(send(&format!("A0005 {refused}\r\n")));
-    b.extend(append("A0006", &["three"]));
+    b.extend(append("A0006", "INBOX", &["three"]));
     b.push(send("A0006 OK [APPENDUID 42 10] done\r\n"));
 
     let Copied {
@@ -272,13 +295,9 @@ async fn only_the_planned_expunges_are_sent_and_a_withheld_one_keeps_its_pair() 
     };
     let a = logged_in("");
     let mut b = logged_in("UIDPLUS");
-    b.extend(selected("A0002", "SELECT", 42, 9, 4));
-    b.push(Step::Expect(
-        "A0003 UID STORE 5 +FLAGS.SILENT (\\Deleted)\r\n",
-    ));
-    b.push(Step::Expect("A0004 UID EXPUNGE 5\r\n"));
-    b.push(send("A0003 OK done\r\n* 2 EXPUNGE\r\nA0004 OK done\r\n"));
-    b.extend(selected("A0005", "SELECT", 42, 9, 3));
+    b.extend(selected("A0002", "SELECT \"INBOX\"", 42, 9, 4));
+    b.extend(uid_expunge("A0003", "A0004", 5));
+    b.extend(selected("A0005", "SELECT \"INBOX\"", 42, 9, 3));
     b.push(Step::Expect(
         "A0006 UID STORE 7 +FLAGS.SILENT (\\Deleted)\r\n",
     ));
@@ -351,4 +370,107 @@ async fn a_connection_cut_mid_append_leaves_the_intent_for_the_next_run() {
     let items = vec![(fp(1), Some(3)), (fp(2), Some(3))];
     assert_eq!(intents, [("INBOX".to_string(), Side::B, 42, 9, items)]);
     assert!(pairs(&snapshot).is_empty());
+}
+
+/// `name` as listed on both sides, with these statuses.
+fn listed(name: &str, statuses: [MailboxStatus; 2]) -> MailboxInput {
+    MailboxInput {
+        name: name.into(),
+        sides: statuses.map(|status| {
+            Some(SideListing {
+                wire_name: name.into(),
+                status,
+                ..SideListing::default()
+            })
+        }),
+        base: MailboxBase::default(),
+    }
+}
+
+#[tokio::test]
+async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged() {
+    // On A a message moved from Old (UID 3) to New (UID 1). Old comes first
+    // in the plan, yet B gets the copy in New before losing it from Old:
+    // at no moment is the message on B nowhere.
+    let moved = Expunge {
+        side: Side::B,
+        uid: 5,
+        pair: [3, 5],
+        fingerprint: fp(1),
+        base: Some(FlagSet::new()),
+        mode: ExpungeMode::Expunge,
+        reason: ExpungeReason::Proven,
+    };
+    let mailbox = |name: &str| MailboxPlan {
+        name: name.into(),
+        wire: [Some(name.into()), Some(name.into())],
+        ..MailboxPlan::default()
+    };
+    let plan = Plan {
+        schema_version: crate::plan::SCHEMA_VERSION,
+        mailboxes: vec![
+            MailboxPlan {
+                expunges: vec![moved],
+                ..mailbox("Old")
+            },
+            MailboxPlan {
+                copies: copies_from_a(&["moved"]),
+                ..mailbox("New")
+            },
+        ],
+        notes: Vec::new(),
+        subscriptions: Vec::new(),
+    };
+    let input = ReconcileInput {
+        mailboxes: vec![
+            listed(
+                "Old",
+                [status(7, 4, 0), status(42, 6, 1)].map(Option::unwrap),
+            ),
+            listed(
+                "New",
+                [status(8, 2, 1), status(43, 9, 0)].map(Option::unwrap),
+            ),
+        ],
+        ..ReconcileInput::default()
+    };
+    let mut a = logged_in("");
+    a.extend(selected("A0002", "EXAMINE \"New\"", 8, 2, 1));
+    a.push(Step::Expect("A0003 UID FETCH 1 (UID BODY.PEEK[])\r\n"));
+    a.push(send(
+        "* 1 FETCH (UID 1 BODY[] {5}\r\nmoved)\r\nA0003 OK done\r\n",
+    ));
+    let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
+    b.extend(append("A0002", "New", &["moved"]));
+    b.push(send("A0002 OK [APPENDUID 43 9] done\r\n"));
+    b.extend(selected("A0003", "SELECT \"Old\"", 42, 6, 1));
+    b.extend(uid_expunge("A0004", "A0005", 5));
+    // What was seen after writing, per mailbox.
+    b.extend(selected("A0006", "EXAMINE \"Old\"", 42, 6, 0));
+    b.extend(selected("A0007", "EXAMINE \"New\"", 43, 10, 1));
+    let (port_a, server_a) = run_script(a).await;
+    let (port_b, server_b) = run_script(b).await;
+    let specs = [(Side::A, port_a), (Side::B, port_b)].map(|(side, port)| ConnectSpec {
+        side,
+        ..spec(port, TlsMode::None)
+    });
+    let mut pool = Pool::connect(&specs, 1).await.expect("connect");
+    let dir = tempfile::tempdir().unwrap();
+    let mut snapshot = open_snapshot(&dir);
+
+    let turn = crate::progress::TEST_TURN.lock().await;
+    let out = apply(&plan, &input, &mut pool, &mut snapshot).await;
+    drop(turn);
+
+    assert_eq!(out.failures.len(), 0, "{:?}", out.failures);
+    assert_eq!((out.copied_to, out.expunged_on), ([0, 1], [0, 1]));
+    let state = snapshot.load().unwrap();
+    let pairs = |name: &str| -> Vec<[Uid; 2]> {
+        state.mailboxes[name].pairs.iter().map(|p| p.uid).collect()
+    };
+    assert_eq!((pairs("Old"), pairs("New")), (vec![], vec![[1, 9]]));
+    drop(pool);
+    for server in [server_a, server_b] {
+        server.await.unwrap().unwrap();
+    }
 }
