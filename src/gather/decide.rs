@@ -202,4 +202,66 @@ mod tests {
         let plan = decide_with(&mut unlimited, &Policy::default(), never).await;
         assert_eq!(skipped(&plan), [(3, SkipReason::Refused)]);
     }
+
+    /// Round trips, counted on scripted servers: a run with nothing to
+    /// copy asks nothing; a first sync into a mailbox of a server that
+    /// limits per mailbox, whose LIST answer did not say, asks that one
+    /// mailbox once (one STATUS) — and nothing more.
+    #[tokio::test]
+    async fn limits_cost_a_round_trip_only_where_copies_go_and_the_listing_did_not_say() {
+        use crate::imap::fake_server::{limits, logged_in, run_script, send, spec, Step};
+        use crate::imap::TlsMode;
+        let lane = async |scripts: [Vec<Step>; 2]| {
+            let mut lane = Vec::new();
+            let mut servers = Vec::new();
+            for (side, script) in Side::BOTH.into_iter().zip(scripts) {
+                let (port, server) = run_script(script).await;
+                let spec = crate::imap::ConnectSpec {
+                    side,
+                    ..spec(port, TlsMode::None)
+                };
+                lane.push(Connection::connect_with(&spec, &limits()).await.unwrap());
+                servers.push(server);
+            }
+            let lane: Lane = lane.try_into().ok().unwrap();
+            (lane, servers)
+        };
+        let quiet = |caps: &str| {
+            let mut steps = logged_in(caps);
+            steps.extend([Step::Silence(300), Step::Close]);
+            steps
+        };
+
+        // First sync: B is asked about INBOX, once.
+        let mut b = logged_in("APPENDLIMIT");
+        b.extend([
+            Step::Expect("A0002 STATUS \"INBOX\" (APPENDLIMIT)"),
+            send("* STATUS INBOX (APPENDLIMIT 1000)\r\nA0002 OK done\r\n"),
+            Step::Silence(300),
+            Step::Close,
+        ]);
+        let (mut conns, servers) = lane([quiet(""), b]).await;
+        let mut first = input();
+        let plan = decide(&mut first, &Policy::default(), &mut conns).await;
+        assert_eq!(
+            skipped(&plan),
+            [(2, SkipReason::AppendLimit), (3, SkipReason::Refused)]
+        );
+        for server in servers {
+            server.await.unwrap().unwrap();
+        }
+        drop(conns);
+
+        // Nothing to copy (B holds the same): nothing asked.
+        let (mut conns, servers) = lane([quiet(""), quiet("APPENDLIMIT")]).await;
+        let mut noop = input();
+        noop.mailboxes[0].sides[1] = noop.mailboxes[0].sides[0].clone();
+        noop.refusals.clear();
+        let plan = decide(&mut noop, &Policy::default(), &mut conns).await;
+        assert!(plan.mailboxes[0].copies.is_empty() && plan.mailboxes[0].skipped.is_empty());
+        for server in servers {
+            server.await.unwrap().unwrap();
+        }
+        drop(conns);
+    }
 }

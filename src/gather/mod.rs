@@ -23,7 +23,7 @@ mod side;
 pub use bodies::body_reconnects;
 pub use decide::decide;
 
-use crate::imap::{ImapError, ListedStatus};
+use crate::imap::{ImapError, ListedMailbox, ListedStatus};
 use crate::mailbox_filter::MailboxFilter;
 use crate::model::{MessageMeta, NameRules, Side, Uid};
 use crate::pool::{Lane, Pool};
@@ -33,7 +33,7 @@ use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, Snapshot, SnapshotState};
 use side::list_both;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A mailbox that could not be read on one side.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -89,7 +89,7 @@ pub async fn gather(
     copying: CopySettings,
 ) -> Result<Gathered, (Side, ImapError)> {
     let conns = pool.first();
-    let limits = CopyLimits {
+    let mut limits = CopyLimits {
         max_size: copying.max_size,
         append_limit: [0, 1].map(|i| conns[i].append_limit()),
         per_mailbox: [0, 1].map(|i| conns[i].has_capability("APPENDLIMIT")),
@@ -122,6 +122,7 @@ pub async fn gather(
     let mut tree = pair_mailboxes([&entries[0], &entries[1]], &naming);
     // Left-out mailboxes go now, before anything is selected.
     let left_out = crate::mailbox_filter::retain_selected(filter, &mut tree);
+    limits.mailbox_limit = listed_limits([&tree_a, &tree_b], &tree.pairings);
     let set_aside =
         crate::set_aside::uidvalidities(conns, &tree.pairings, &left_out, &listed_status, state)
             .await;
@@ -222,6 +223,31 @@ pub async fn gather(
         }
     }
     Ok(gathered)
+}
+
+/// The mailboxes' own APPENDLIMITs the LIST answers gave (LIST-STATUS on
+/// a server that limits per mailbox), by logical name and side.
+fn listed_limits(
+    trees: [&[ListedMailbox]; 2],
+    pairings: &[MailboxPairing],
+) -> BTreeMap<(String, Side), Option<u64>> {
+    let by_wire = trees.map(|tree| {
+        tree.iter()
+            .filter_map(|m| Some((m.name.as_str(), m.append_limit?)))
+            .collect::<HashMap<&str, Option<u64>>>()
+    });
+    let mut limits = BTreeMap::new();
+    for pairing in pairings {
+        for side in Side::BOTH {
+            let Some(wire) = &pairing.wire[side.index()] else {
+                continue;
+            };
+            if let Some(limit) = by_wire[side.index()].get(wire.as_str()) {
+                limits.insert((pairing.name.clone(), side), *limit);
+            }
+        }
+    }
+    limits
 }
 
 /// Records what the listing taught the snapshot's fingerprint cache, then

@@ -90,14 +90,42 @@ pub(crate) fn flag_list(engine: &Engine, flags: &FlagSet) -> Result<String, Imap
     Ok(format!("({})", flags.to_wire()))
 }
 
-/// `LIST "" "*"`; where the server has LIST-STATUS (RFC 5819) and
-/// CONDSTORE, with `RETURN (STATUS (UIDVALIDITY UIDNEXT MESSAGES
-/// HIGHESTMODSEQ))`, so each mailbox's watermarks come without a SELECT.
+/// `LIST "" "*"`; where the server has LIST-STATUS (RFC 5819), with
+/// `RETURN (STATUS (…))`: with CONDSTORE, `UIDVALIDITY UIDNEXT MESSAGES
+/// HIGHESTMODSEQ`, so each mailbox's watermarks come without a SELECT; where
+/// the server limits per mailbox (a bare `APPENDLIMIT`, RFC 7889),
+/// `APPENDLIMIT`, so a mailbox's limit costs no STATUS of its own. A server
+/// that refuses the APPENDLIMIT item there is listed again without it (its
+/// limits are then asked by STATUS, where needed).
 pub(crate) async fn list(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
 ) -> Result<Vec<ListedMailbox>, ImapError> {
-    let with_status = engine.has_capability("LIST-STATUS") && engine.has_capability("CONDSTORE");
+    let mut items: Vec<&str> = Vec::new();
+    if engine.has_capability("LIST-STATUS") {
+        if engine.has_capability("CONDSTORE") {
+            items.extend(["UIDVALIDITY", "UIDNEXT", "MESSAGES", "HIGHESTMODSEQ"]);
+        }
+        if engine.has_capability("APPENDLIMIT") {
+            items.push("APPENDLIMIT");
+        }
+    }
+    match list_returning(engine, selected, &items).await {
+        Err(ImapError::No { .. } | ImapError::Bad { .. }) if items.contains(&"APPENDLIMIT") => {
+            items.retain(|i| *i != "APPENDLIMIT");
+            list_returning(engine, selected, &items).await
+        }
+        listed => listed,
+    }
+}
+
+/// `LIST "" "*"`, with `RETURN (STATUS (items))` unless `items` is empty.
+async fn list_returning(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    items: &[&str],
+) -> Result<Vec<ListedMailbox>, ImapError> {
+    let with_status = !items.is_empty();
     let mut out = Vec::new();
     let mut statuses: HashMap<String, Vec<(String, u64)>> = HashMap::new();
     let cmd = if with_status {
@@ -110,7 +138,8 @@ pub(crate) async fn list(
             ""
         };
         let args = format!(
-            " \"\" \"*\" RETURN ({special_use}STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ))"
+            " \"\" \"*\" RETURN ({special_use}STATUS ({}))",
+            items.join(" ")
         );
         Command::new("LIST", format!("LIST{args}")).text(args)
     } else {
@@ -129,8 +158,19 @@ pub(crate) async fn list(
             Ok(())
         })
         .await?;
+    let asked_limit = items.contains(&"APPENDLIMIT");
     for m in &mut out {
-        m.status = statuses.get(&m.name).and_then(|items| listed_status(items));
+        let Some(items) = statuses.get(&m.name) else {
+            continue;
+        };
+        m.status = listed_status(items);
+        // Asked and answered, the item left out: `APPENDLIMIT NIL`, no limit.
+        m.append_limit = asked_limit.then(|| {
+            items
+                .iter()
+                .find(|(k, _)| k == "APPENDLIMIT")
+                .map(|(_, v)| *v)
+        });
     }
     Ok(out)
 }

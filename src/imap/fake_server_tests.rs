@@ -611,6 +611,73 @@ async fn fake_appendlimit_from_the_capability_and_per_mailbox_by_status() {
     server.await.unwrap().unwrap();
 }
 
+/// A server that limits per mailbox and has LIST-STATUS gives each
+/// mailbox's limit with the LIST, in the one round trip: `APPENDLIMIT NIL`
+/// (or the item left out) is no limit, a mailbox without STATUS data is not
+/// known (asked by STATUS where needed). With CONDSTORE the watermarks come
+/// in the same answer.
+#[tokio::test]
+async fn fake_list_status_returns_each_mailbox_s_appendlimit() {
+    let mut steps = logged_in("LIST-STATUS APPENDLIMIT CONDSTORE");
+    steps.extend([
+        Step::Expect(
+            "A0002 LIST \"\" \"*\" RETURN (STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ APPENDLIMIT))",
+        ),
+        send(
+            "* LIST () \"/\" INBOX\r\n\
+             * STATUS INBOX (UIDVALIDITY 7 UIDNEXT 9 MESSAGES 8 HIGHESTMODSEQ 40 APPENDLIMIT 1000)\r\n\
+             * LIST () \"/\" Sent\r\n\
+             * STATUS Sent (UIDVALIDITY 7 UIDNEXT 1 MESSAGES 0 HIGHESTMODSEQ 1 APPENDLIMIT NIL)\r\n\
+             * LIST (\\Noselect) \"/\" Archive\r\n\
+             A0002 OK done\r\n",
+        ),
+    ]);
+    let (port, server) = run_script(steps).await;
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("connect");
+    let listed = c.list_mailboxes().await.expect("list");
+    let limits: Vec<_> = listed
+        .iter()
+        .map(|m| (m.name.as_str(), m.append_limit))
+        .collect();
+    assert_eq!(
+        limits,
+        [
+            ("INBOX", Some(Some(1000))),
+            ("Sent", Some(None)),
+            ("Archive", None)
+        ]
+    );
+    assert_eq!(listed[0].status.map(|s| s.highestmodseq), Some(40));
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+/// A server that announced a bare APPENDLIMIT but says NO to the item in
+/// a LIST-STATUS is listed again without it, as before it was asked there
+/// (a BAD ends the session, as it does for any command); without
+/// CONDSTORE only APPENDLIMIT is asked.
+#[tokio::test]
+async fn fake_list_status_refusing_appendlimit_is_listed_without_it() {
+    let mut steps = logged_in("LIST-STATUS APPENDLIMIT");
+    steps.extend([
+        Step::Expect("A0002 LIST \"\" \"*\" RETURN (STATUS (APPENDLIMIT))"),
+        send("A0002 NO unknown status item\r\n"),
+        Step::Expect("A0003 LIST \"\" \"*\"\r\n"),
+        send("* LIST () \"/\" INBOX\r\nA0003 OK done\r\n"),
+    ]);
+    let (port, server) = run_script(steps).await;
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("connect");
+    let listed = c.list_mailboxes().await.expect("listed again");
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].status, listed[0].append_limit), (None, None));
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
 // ---- The history path: ENABLE, CHANGEDSINCE, VANISHED, UNCHANGEDSINCE,
 // ---- MODIFIED, UID EXPUNGE, and the mailbox commands.
 

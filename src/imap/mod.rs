@@ -106,6 +106,11 @@ pub struct ListedMailbox {
     /// Where the server has LIST-STATUS (RFC 5819) and CONDSTORE: the
     /// mailbox's status, returned with the LIST, without selecting it.
     pub status: Option<ListedStatus>,
+    /// Where the server limits per mailbox (a bare `APPENDLIMIT`) and has
+    /// LIST-STATUS: the mailbox's own APPENDLIMIT from the LIST answer,
+    /// `Some(None)` for no limit. None where the answer did not say (the
+    /// limit is then asked by STATUS where it is needed).
+    pub append_limit: Option<Option<u64>>,
 }
 
 /// `STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)` as LIST-STATUS

@@ -30,6 +30,7 @@ pub(super) fn list(lx: &mut Lexer<'_>) -> Result<ListedMailbox, String> {
         delimiter,
         attributes,
         status: None,
+        append_limit: None,
     })
 }
 
@@ -118,6 +119,7 @@ mod tests {
                 delimiter: Some('.'),
                 attributes: vec!["\\HasNoChildren".into()],
                 status: None,
+                append_limit: None,
             })
         );
         assert_eq!(
@@ -127,6 +129,7 @@ mod tests {
                 delimiter: None,
                 attributes: vec!["\\Noselect".into(), "\\HasChildren".into()],
                 status: None,
+                append_limit: None,
             })
         );
         assert_eq!(
@@ -136,6 +139,7 @@ mod tests {
                 delimiter: Some('\\'),
                 attributes: vec![],
                 status: None,
+                append_limit: None,
             })
         );
         assert_eq!(
@@ -145,6 +149,7 @@ mod tests {
                 delimiter: Some('/'),
                 attributes: vec!["\\Subscribed".into()],
                 status: None,
+                append_limit: None,
             })
         );
     }
