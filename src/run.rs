@@ -17,9 +17,10 @@
 
 use crate::apply::{apply, ApplyOutcome};
 use crate::exit;
-use crate::gather::{decide, defer_bodies, gather, CopySettings, Reading};
+use crate::gather::{decide, defer_bodies, gather, CopySettings, Gathered, Reading};
 use crate::job::{Command, Job};
 use crate::model::{MaxDelete, Side};
+use crate::plan::Plan;
 use crate::pool::Pool;
 use crate::reconcile::{agreements, Policy, ReconcileInput};
 use crate::report::Report;
@@ -126,8 +127,8 @@ fn backoff(n: u32) -> std::time::Duration {
     std::time::Duration::from_secs(1u64 << n.saturating_sub(1).min(5)).min(IN_FLIGHT_WAIT * 6)
 }
 
-/// Lists, reconciles, reports and (for `sync`) applies, over the current
-/// connections. With `may_retry`, a connection lost on the way ends the
+/// One session over the current connections: the verb's own function over
+/// what was listed. With `may_retry`, a connection lost on the way ends the
 /// session unreported ([`Session::Lost`]); what `sync` applied before that
 /// is added to `earlier`, which the final report includes.
 async fn session(
@@ -137,206 +138,234 @@ async fn session(
     may_retry: bool,
     earlier: &mut ApplyOutcome,
 ) -> Session {
-    let state = match snapshot.load() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("imapmend: {e}");
-            return Session::Done(exit::CANNOT_RUN);
-        }
+    let gathered = match list(job, snapshot, pool, may_retry).await {
+        Ok(gathered) => gathered,
+        Err(ended) => return ended,
     };
-    let read_only = !matches!(job.command, Command::Sync);
+    match job.command {
+        Command::Check { .. } => check_session(job, &gathered),
+        Command::Plan => plan_session(job, gathered, pool).await,
+        Command::Sync => sync_session(job, gathered, snapshot, pool, may_retry, earlier).await,
+    }
+}
+
+/// `check`: judges agreement from the listing alone (no Plan), inside the
+/// monitoring-plugin range: a listing failure (2) outranks differences (1).
+fn check_session(job: &Job, gathered: &Gathered) -> Session {
+    let verdicts = agreements(&gathered.input);
+    let differ = if verdicts.iter().all(|v| v.agrees()) {
+        exit::OK
+    } else {
+        exit::PENDING
+    };
+    let code = if listing_code(gathered) == exit::PARTIAL {
+        exit::PARTIAL
+    } else {
+        differ
+    };
+    let report = Report {
+        check: Some(&verdicts),
+        ..report(job, "check", gathered, code)
+    };
+    print(&report, job);
+    crate::metrics::record(job, &report, &gathered.input);
+    Session::Done(code)
+}
+
+/// `plan`: prints the Plan the core returned (and saves it for a later
+/// `sync --expect-plan`).
+async fn plan_session(job: &Job, mut gathered: Gathered, pool: &mut Pool) -> Session {
+    let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
+    crate::logging::plan_decisions(&plan);
+    let pending = if plan.has_actions() {
+        exit::PENDING
+    } else {
+        exit::OK
+    };
+    let code = exit::worst([pending, listing_code(&gathered), plan_code(&plan)]);
+    let report = Report {
+        plan: Some(&plan),
+        ..report(job, "plan", &gathered, code)
+    };
+    print(&report, job);
+    if !crate::reviewed::save(job, &report) {
+        return Session::Done(exit::CANNOT_RUN);
+    }
+    Session::Done(code)
+}
+
+/// `sync`: prints the same Plan `plan` would and applies it. A connection
+/// lost while applying (with `may_retry`) ends the session for a retry,
+/// what was done kept in `earlier`.
+async fn sync_session(
+    job: &Job,
+    mut gathered: Gathered,
+    snapshot: &mut Snapshot,
+    pool: &mut Pool,
+    may_retry: bool,
+    earlier: &mut ApplyOutcome,
+) -> Session {
+    let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
+    crate::logging::plan_decisions(&plan);
+    if let Err(code) = crate::reviewed::check_expected(job, &plan, &endpoints(job)) {
+        return Session::Done(code);
+    }
+    crate::progress::phase("applying the plan");
+    let mut outcome = apply(&plan, &gathered.input, pool, snapshot).await;
+    if let Some(why) = pool.lost().filter(|_| may_retry && !outcome.stopped) {
+        // Redone from a fresh listing over a new connection: what
+        // failed here is tried again, what was done is counted.
+        for f in std::mem::take(&mut outcome.failures) {
+            outcome.notes.push(format!(
+                "before a retry: {} on {}: {}: {}",
+                f.mailbox, f.side, f.action, f.error
+            ));
+        }
+        outcome.end_attempt(&plan, earlier.earlier_attempts + 1);
+        earlier.absorb(outcome);
+        return Session::Lost(why);
+    }
+    outcome.absorb(std::mem::take(earlier));
+    let failed = if outcome.stopped || !outcome.failures.is_empty() {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    };
+    let code = exit::worst([listing_code(&gathered), failed, plan_code(&plan)]);
+    let report = Report {
+        plan: Some(&plan),
+        applied: Some(&outcome),
+        ..report(job, "sync", &gathered, code)
+    };
+    print(&report, job);
+    Session::Done(code)
+}
+
+/// Lists both servers (again, once, where an interrupted run's copies may
+/// still be landing), then records the listing in the snapshot's cache and
+/// reads the earlier refusals ([`crate::gather::settle`]). Err: how the
+/// session ended instead (reported, or lost for a retry).
+async fn list(
+    job: &Job,
+    snapshot: &mut Snapshot,
+    pool: &mut Pool,
+    may_retry: bool,
+) -> Result<Gathered, Session> {
+    let state = snapshot.load().map_err(|e| {
+        eprintln!("imapmend: {e}");
+        Session::Done(exit::CANNOT_RUN)
+    })?;
+    let syncing = matches!(job.command, Command::Sync);
     crate::progress::phase("listing both servers, fingerprinting new messages");
     let intents = snapshot.intents().map_err(|e| {
         eprintln!("imapmend: warning: could not read pending intents: {e}");
     });
     // Unknown intents may be pending: the first sync's shortcut is off then.
     let reading = Reading {
-        read_only,
+        read_only: !syncing,
         verify: job.verify,
         body_reconnects: crate::gather::body_reconnects(job.retries),
         defer_bodies: defer_bodies(
-            matches!(job.command, Command::Sync)
-                && !job.verify
-                && job.expect_plan.is_none()
-                && job.options.restored.is_none(),
+            syncing && !job.verify && job.expect_plan.is_none() && job.options.restored.is_none(),
             job.options.one_way.map(|w| w.source()),
             &state,
             !intents.as_ref().is_ok_and(Vec::is_empty),
         ),
     };
     let intents = intents.unwrap_or_default();
-    let mut gathered = None;
-    for attempt in 0..2 {
-        let listing = gather(
-            pool,
-            &state,
-            &reading,
-            &job.options.names,
-            &job.options.mailboxes,
-            CopySettings {
-                max_size: job.options.max_size.map(|m| m.0),
-                retry_refused: job.options.retry_refused,
-            },
-        );
+    let copying = CopySettings {
+        max_size: job.options.max_size.map(|m| m.0),
+        retry_refused: job.options.retry_refused,
+    };
+    let (names, filter) = (&job.options.names, &job.options.mailboxes);
+    let mut attempt = 0;
+    let mut gathered = loop {
+        attempt += 1;
+        let listing = gather(pool, &state, &reading, names, filter, copying);
         // Nothing is written while listing: a stop abandons it at once.
         let listed = tokio::select! {
             listed = listing => listed,
             () = crate::stop::wait() => {
                 eprintln!("imapmend: stopped while listing; nothing was written");
-                return Session::Done(exit::PARTIAL);
-            }
-        };
-        let listed = match listed {
-            Ok(g) => g,
-            Err((side, e)) => {
-                if let Some(why) = pool.lost().filter(|_| may_retry) {
-                    return Session::Lost(why);
-                }
-                eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
-                return Session::Done(exit::PARTIAL);
+                return Err(Session::Done(exit::PARTIAL));
             }
         };
         // A mailbox whose listing failed because a connection died is
         // listed again over a new one (nothing was written yet).
         if let Some(why) = pool.lost().filter(|_| may_retry) {
-            return Session::Lost(why);
+            return Err(Session::Lost(why));
         }
+        let listed = listed.map_err(|(side, e)| {
+            eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
+            Session::Done(exit::PARTIAL)
+        })?;
         // A run killed moments ago may have sent a batch the server is still
         // committing: appending it again now would duplicate it. Wait once
         // for it to land, then list again; what has not landed by then was
         // discarded by the server and is copied as usual.
-        let landing = still_landing(&listed.input, &intents, unix_now());
-        gathered = Some(listed);
-        if attempt == 0 && landing && !read_only {
-            eprintln!(
-                "imapmend: an interrupted run's copies may still be landing; listing again in {}s",
-                IN_FLIGHT_WAIT.as_secs()
-            );
-            tokio::select! {
-                () = tokio::time::sleep(IN_FLIGHT_WAIT) => {}
-                () = crate::stop::wait() => {}
-            }
-            continue;
+        if attempt > 1 || !syncing || !still_landing(&listed.input, &intents, unix_now()) {
+            break listed;
         }
-        break;
-    }
-    let mut gathered = gathered.expect("listed at least once");
+        eprintln!(
+            "imapmend: an interrupted run's copies may still be landing; listing again in {}s",
+            IN_FLIGHT_WAIT.as_secs()
+        );
+        tokio::select! {
+            () = tokio::time::sleep(IN_FLIGHT_WAIT) => {}
+            () = crate::stop::wait() => {}
+        }
+    };
     // The snapshot as loaded (its whole fingerprint cache) is not needed
     // past listing; at 100,000 messages it is tens of MB of the peak.
     drop(state);
-    crate::gather::settle(
-        snapshot,
-        &mut gathered,
-        matches!(job.command, Command::Sync),
-    );
-    let listing_code = if gathered.failures.is_empty() {
+    crate::gather::settle(snapshot, &mut gathered, syncing);
+    Ok(gathered)
+}
+
+/// 2 where some mailbox could not be listed, else 0.
+fn listing_code(gathered: &Gathered) -> i32 {
+    if gathered.failures.is_empty() {
         exit::OK
     } else {
         exit::PARTIAL
-    };
-    let endpoints = [Side::A, Side::B].map(|s| {
+    }
+}
+
+/// What the Plan itself says of the run: 2 where a mailbox cannot be
+/// reconciled, 4 where the guard withholds something, else 0.
+fn plan_code(plan: &Plan) -> i32 {
+    let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
+    exit::worst([
+        if problems { exit::PARTIAL } else { exit::OK },
+        if plan.withholds() {
+            exit::WITHHELD
+        } else {
+            exit::OK
+        },
+    ])
+}
+
+/// `user@host:port` of each side, as the report names them.
+fn endpoints(job: &Job) -> [String; 2] {
+    Side::BOTH.map(|s| {
         let spec = &job.endpoints[s.index()];
         format!("{}@{}:{}", spec.user, spec.host, spec.port)
-    });
-    let mut report = Report {
+    })
+}
+
+/// The report of a verb, with nothing in it yet but the listing failures
+/// and the exit code.
+fn report<'a>(job: &Job, command: &'static str, gathered: &'a Gathered, code: i32) -> Report<'a> {
+    Report {
         schema_version: crate::plan::SCHEMA_VERSION,
-        command: "check",
-        endpoints,
+        command,
+        endpoints: endpoints(job),
         plan: None,
         applied: None,
         check: None,
         listing_failures: &gathered.failures,
-        exit_code: exit::OK,
-    };
-
-    let code;
-    match job.command {
-        Command::Check { .. } => {
-            let verdicts = agreements(&gathered.input);
-            let differ = if verdicts.iter().all(|v| v.agrees()) {
-                exit::OK
-            } else {
-                exit::PENDING
-            };
-            // check stays inside the monitoring-plugin range: 2 outranks 1.
-            code = if listing_code == exit::PARTIAL {
-                exit::PARTIAL
-            } else {
-                differ
-            };
-            report.check = Some(&verdicts);
-            report.exit_code = code;
-            print(&report, job);
-            crate::metrics::record(job, &report, &gathered.input);
-        }
-        Command::Plan => {
-            let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
-            crate::logging::plan_decisions(&plan);
-            let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
-            let pending = if plan.has_actions() {
-                exit::PENDING
-            } else {
-                exit::OK
-            };
-            code = exit::worst([
-                pending,
-                listing_code,
-                if problems { exit::PARTIAL } else { exit::OK },
-                if plan.withholds() {
-                    exit::WITHHELD
-                } else {
-                    exit::OK
-                },
-            ]);
-            report.command = "plan";
-            report.plan = Some(&plan);
-            report.exit_code = code;
-            print(&report, job);
-            if !crate::reviewed::save(job, &report) {
-                return Session::Done(exit::CANNOT_RUN);
-            }
-        }
-        Command::Sync => {
-            let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
-            crate::logging::plan_decisions(&plan);
-            if let Err(code) = crate::reviewed::check_expected(job, &plan, &report.endpoints) {
-                return Session::Done(code);
-            }
-            let problems = plan.mailboxes.iter().any(|m| !m.problems.is_empty());
-            crate::progress::phase("applying the plan");
-            let mut outcome = apply(&plan, &gathered.input, pool, snapshot).await;
-            if let Some(why) = pool.lost().filter(|_| may_retry && !outcome.stopped) {
-                // Redone from a fresh listing over a new connection: what
-                // failed here is tried again, what was done is counted.
-                for f in std::mem::take(&mut outcome.failures) {
-                    outcome.notes.push(format!(
-                        "before a retry: {} on {}: {}: {}",
-                        f.mailbox, f.side, f.action, f.error
-                    ));
-                }
-                outcome.end_attempt(&plan, earlier.earlier_attempts + 1);
-                earlier.absorb(outcome);
-                return Session::Lost(why);
-            }
-            outcome.absorb(std::mem::take(earlier));
-            let failed = problems || outcome.stopped || !outcome.failures.is_empty();
-            code = exit::worst([
-                listing_code,
-                if failed { exit::PARTIAL } else { exit::OK },
-                if plan.withholds() {
-                    exit::WITHHELD
-                } else {
-                    exit::OK
-                },
-            ]);
-            report.command = "sync";
-            report.plan = Some(&plan);
-            report.applied = Some(&outcome);
-            report.exit_code = code;
-            print(&report, job);
-        }
+        exit_code: code,
     }
-    Session::Done(code)
 }
 
 /// How long after an interrupted run its APPENDs may still be committing on
