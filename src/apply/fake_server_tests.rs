@@ -6,10 +6,12 @@
 //! servers: tests/crash.rs and tests/robustness.rs.
 
 use super::*;
-use crate::imap::fake_server::{expect, limits, logged_in, run_script, send, spec, Step};
+use crate::imap::fake_server::{
+    expect, limits, logged_in, logged_in_enabling, run_script, send, spec, Step,
+};
 use crate::imap::{ConnectSpec, Connection, TlsMode};
-use crate::model::{Fingerprint, FlagSet, InternalDate, MessageMeta, Uid};
-use crate::plan::{Copy, Expunge, ExpungeMode, ExpungeReason, PlannedPair};
+use crate::model::{Fingerprint, FlagDelta, FlagSet, InternalDate, MessageMeta, Uid};
+use crate::plan::{Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, PlannedPair};
 use crate::reconcile::{MailboxInput, SideListing};
 use crate::snapshot::{EndpointIdentity, MessageStatus, MessageStatusRecord};
 use tokio::task::JoinHandle;
@@ -473,4 +475,75 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     for server in [server_a, server_b] {
         server.await.unwrap().unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_flag_change_refused_as_modified_is_left_to_the_next_run_and_its_pair_keeps_its_base() {
+    // Both messages gain \Seen on B. The server reports UID 12 changed
+    // since the listing (CONDSTORE): it is not overwritten, and its pair
+    // keeps the flags last agreed, so the next run merges its change.
+    let seen = FlagSet::from_wire(["\\Seen"]);
+    let pair = |n: Uid| PlannedPair {
+        uid: [n, n + 10],
+        fingerprint: fp(n as u8),
+        base_before: Some(FlagSet::new()),
+        agreed: seen.clone(),
+    };
+    let change = |n: Uid| FlagChange {
+        side: Side::B,
+        pair: [n, n + 10],
+        delta: FlagDelta {
+            add: seen.clone(),
+            remove: FlagSet::new(),
+        },
+    };
+    let mb = MailboxPlan {
+        pairs: vec![pair(1), pair(2)],
+        flag_changes: vec![change(1), change(2)],
+        ..inbox()
+    };
+    let a = logged_in("");
+    let mut b = logged_in_enabling("ENABLE CONDSTORE", "A0002 ENABLE CONDSTORE\r\n", "");
+    b.push(Step::Expect("A0003 SELECT \"INBOX\" (CONDSTORE)\r\n"));
+    b.push(send(concat!(
+        "* 2 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 13] ok\r\n",
+        "* OK [HIGHESTMODSEQ 100] ok\r\nA0003 OK [READ-WRITE] done\r\n",
+    )));
+    b.push(Step::Expect(
+        "A0004 UID STORE 11:12 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Seen)\r\n",
+    ));
+    b.push(send(
+        "* 1 FETCH (UID 11 MODSEQ (101))\r\nA0004 OK [MODIFIED 12] Conditional STORE failed\r\n",
+    ));
+    let (mut lane, servers) = lane([a, b]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut snapshot = open_snapshot(&dir);
+
+    let listed_b = MailboxStatus {
+        highestmodseq: Some(100),
+        ..status(42, 13, 2).unwrap()
+    };
+    let statuses = [status(7, 3, 2), Some(listed_b)];
+    let out = run_mailbox(&mb, &mut lane, &mut snapshot, statuses, false).await;
+    scripts_followed(lane, servers).await;
+
+    assert_eq!(out.failures.len(), 0, "{:?}", out.failures);
+    assert_eq!(out.flag_changes_on, [0, 1]);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("changed during the run")),
+        "{:?}",
+        out.notes
+    );
+    let state = snapshot.load().unwrap();
+    let flags: Vec<_> = state.mailboxes["INBOX"]
+        .pairs
+        .iter()
+        .map(|p| (p.uid, p.flags.clone()))
+        .collect();
+    assert_eq!(
+        flags,
+        [([1, 11], Some(seen)), ([2, 12], Some(FlagSet::new()))]
+    );
 }

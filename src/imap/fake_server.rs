@@ -132,3 +132,18 @@ pub(crate) fn logged_in(caps: &str) -> Vec<Step> {
         ),
     ]
 }
+
+/// Greeting and login (A0001) with these capabilities after it, and the
+/// ENABLE (A0002) connect() sends for them, answered with `enabled_reply`.
+pub(crate) fn logged_in_enabling(
+    caps: &str,
+    enable: &'static str,
+    enabled_reply: &str,
+) -> Vec<Step> {
+    let mut steps = logged_in(caps);
+    steps.push(Step::Expect(enable));
+    steps.push(Step::Send(
+        format!("{enabled_reply}A0002 OK enabled\r\n").into_bytes(),
+    ));
+    steps
+}

@@ -3,7 +3,9 @@
 //! stall, oversized data, NO where OK was expected). Real-server behaviour
 //! is tested end to end in tests/.
 
-use super::fake_server::{expect, limits, logged_in, run_script, send, spec, Step};
+use super::fake_server::{
+    expect, limits, logged_in, logged_in_enabling, run_script, send, spec, Step,
+};
 use super::*;
 use crate::model::{FlagDelta, FlagSet, InternalDate};
 use std::time::Duration;
@@ -680,18 +682,6 @@ async fn fake_list_status_refusing_appendlimit_is_listed_without_it() {
 
 // ---- The history path: ENABLE, CHANGEDSINCE, VANISHED, UNCHANGEDSINCE,
 // ---- MODIFIED, UID EXPUNGE, and the mailbox commands.
-
-/// Greeting and login (A0001) with these capabilities after it, and the
-/// ENABLE (A0002) connect() sends for them, answered with `enabled_reply`.
-fn logged_in_enabling(caps: &str, enable: &'static str, enabled_reply: &str) -> Vec<Step> {
-    vec![
-        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n"),
-        Step::Expect("A0001 AUTHENTICATE PLAIN"),
-        Step::Send(format!("A0001 OK [CAPABILITY IMAP4rev1 {caps}] Logged in\r\n").into_bytes()),
-        Step::Expect(enable),
-        Step::Send(format!("{enabled_reply}A0002 OK enabled\r\n").into_bytes()),
-    ]
-}
 
 /// `SELECT "INBOX" (CONDSTORE)` under `tag`, answered with HIGHESTMODSEQ
 /// (or NOMODSEQ when None).
