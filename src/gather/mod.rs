@@ -18,6 +18,8 @@
 mod bodies;
 mod decide;
 mod evidence;
+#[cfg(test)]
+mod fake_server_tests;
 mod side;
 
 pub use bodies::body_reconnects;
