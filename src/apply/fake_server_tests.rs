@@ -11,7 +11,9 @@ use crate::imap::fake_server::{
 };
 use crate::imap::{ConnectSpec, Connection, TlsMode};
 use crate::model::{Fingerprint, FlagDelta, FlagSet, InternalDate, MessageMeta, Uid};
-use crate::plan::{Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, PlannedPair};
+use crate::plan::{
+    Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, MailboxRename, PlannedPair,
+};
 use crate::reconcile::{MailboxInput, SideListing};
 use crate::snapshot::{EndpointIdentity, MessageStatus, MessageStatusRecord};
 use tokio::task::JoinHandle;
@@ -546,4 +548,49 @@ async fn a_flag_change_refused_as_modified_is_left_to_the_next_run_and_its_pair_
         flags,
         [([1, 11], Some(seen)), ([2, 12], Some(FlagSet::new()))]
     );
+}
+
+#[tokio::test]
+async fn a_rename_that_comes_back_under_another_uidvalidity_fails_the_mailbox() {
+    // B is to rename Old to New as A did; the server does, but New comes
+    // back under another UIDVALIDITY: its UIDs are not the listed ones, so
+    // the mailbox goes no further this run (prepare says so; apply then
+    // neither copies, stores nor expunges by those UIDs).
+    let mb = MailboxPlan {
+        name: "New".into(),
+        wire: [Some("New".into()), Some("New".into())],
+        rename: Some(MailboxRename {
+            side: Side::B,
+            from: "Old".into(),
+            from_wire: "Old".into(),
+            implied: false,
+        }),
+        copies: copies_from_a(&["one"]),
+        ..MailboxPlan::default()
+    };
+    let a = logged_in("");
+    let mut b = logged_in("");
+    b.push(Step::Expect("A0002 RENAME \"Old\" \"New\"\r\n"));
+    b.push(send("A0002 OK renamed\r\n"));
+    b.extend(selected("A0003", "EXAMINE \"New\"", 99, 9, 1));
+    let (mut lane, servers) = lane([a, b]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut snapshot = open_snapshot(&dir);
+
+    let input = ReconcileInput::default();
+    let shared = RefCell::new(&mut snapshot);
+    let mut out = ApplyOutcome::default();
+    let statuses = [status(7, 2, 1), status(42, 9, 1)];
+    let mut run = MailboxRun::new(&mb, &input, &mut lane, &shared, &mut out, statuses);
+    assert!(!run.prepare().await, "the mailbox cannot go on");
+    scripts_followed(lane, servers).await;
+
+    assert_eq!(out.renamed_on, [0, 1]);
+    let failures: Vec<_> = out
+        .failures
+        .iter()
+        .map(|f| (f.side, f.action.as_str(), f.error.as_str()))
+        .collect();
+    let why = "renamed, but its UIDVALIDITY changed; the next run pairs its messages by content";
+    assert_eq!(failures, [(Side::B, "rename mailbox", why)]);
 }
