@@ -764,3 +764,56 @@ fn m4_an_ambiguous_or_partial_rename_is_reconciled_apart() {
         .iter()
         .all(|m| m.rename.is_none()));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, .. ProptestConfig::default() })]
+
+    /// Skips (E10, I10, I11): `--max-size` and an earlier refusal only move
+    /// copies to `skipped` (and keep restored extras that could not have
+    /// been copied); every other decision is the one made without them; a
+    /// skipped message is never expunged; and the next run, the skipped
+    /// still unsent, has nothing to do.
+    #[test]
+    fn skips_only_hold_back_copies_and_settle(
+        input in world(),
+        policy in policy(),
+        max_size in 100u64..105,
+        refused in any::<proptest::sample::Index>(),
+    ) {
+        let unlimited = reconcile(&tree(vec![input.clone()]), &policy);
+        let mut limited_input = tree(vec![input.clone()]);
+        limited_input.limits.max_size = Some(max_size);
+        if let Some(a) = input.sides[0].as_ref().filter(|s| !s.messages.is_empty()) {
+            limited_input.refusals.push(skips::Refusal {
+                mailbox: "INBOX".into(),
+                side: Side::A,
+                uidvalidity: a.status.uidvalidity,
+                uid: refused.get(&a.messages).uid,
+                reason: "NO test".into(),
+            });
+        }
+        let limited = reconcile(&limited_input, &policy);
+        let (all, some) = (&unlimited.mailboxes[0], &limited.mailboxes[0]);
+        let mut held: Vec<(Side, u32)> = some.copies.iter().map(|c| (c.from, c.uid))
+            .chain(some.skipped.iter().map(|s| (s.from, s.uid))).collect();
+        held.sort();
+        let mut planned: Vec<(Side, u32)> = all.copies.iter().map(|c| (c.from, c.uid)).collect();
+        planned.sort();
+        prop_assert_eq!(held, planned);
+        prop_assert_eq!(&some.pairs, &all.pairs);
+        prop_assert_eq!(&some.flag_changes, &all.flag_changes);
+        prop_assert_eq!(&some.withheld, &all.withheld);
+        prop_assert_eq!((&some.create, &some.delete), (&all.create, &all.delete));
+        prop_assert!(some.expunges.iter().all(|e| all.expunges.contains(e)));
+        for s in &some.skipped {
+            prop_assert!(!some.expunges.iter().any(|e| e.side == s.from && e.uid == s.uid));
+        }
+        let after = simulate(&input, some);
+        let mut next = tree(vec![after]);
+        next.limits = limited_input.limits.clone();
+        next.refusals = limited_input.refusals.clone();
+        let policy = Policy { restored: None, ..policy };
+        let again = reconcile(&next, &policy);
+        prop_assert!(!again.has_actions(), "the next run still acts: {:#?}", again);
+    }
+}
