@@ -152,7 +152,7 @@ pub struct Copy {
 pub struct Skipped {
     pub from: Side,
     pub uid: Uid,
-    /// None where the content was not read (as for [`Copy`]).
+    /// None where the content was not read (as for [`Copy`](struct@Copy)).
     pub fingerprint: Option<Fingerprint>,
     pub size: u32,
     pub why: SkipReason,

@@ -286,7 +286,7 @@ impl Copier<'_, '_> {
     /// Remembers, on the source's cache row, that the target refused this
     /// message, with the server's words: later runs skip it (and report
     /// it) until it changes or `--retry-refused` is given (see
-    /// [`crate::skip`]). It is never paired, so never taken as deleted.
+    /// [`crate::reconcile::skips`]). It is never paired, so never taken as deleted.
     fn record_refusal(&mut self, source: Side, ready: Ready<'_>, words: &str) {
         let uidvalidity = self.statuses[source.index()]
             .as_ref()
