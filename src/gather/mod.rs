@@ -10,6 +10,11 @@
 //! completely on either side is left out of the input and reported: a
 //! failed listing is never an empty mailbox.
 //!
+//! The input carries everything else the decision needs too: the copy
+//! limits (`--max-size`, the servers' APPENDLIMIT and each mailbox's own
+//! where the LIST answer gave it) and, once the listing is recorded in the
+//! snapshot ([`settle`]), the copies refused on earlier runs.
+//!
 //! Split by step: `side` reads one side of one mailbox (through the
 //! change history where `evidence` trusts it, else in full), `bodies`
 //! fetches and hashes the bodies never seen, [`decide`] turns what was
