@@ -36,7 +36,7 @@ fn main() {
     let started = std::time::Instant::now();
     let metrics = job.metrics.clone().map(imapmend::metrics::Metrics::new);
     let endpoints = imapmend::metrics::endpoint_labels(&job);
-    let code = runtime.block_on(run_with_deadline(job));
+    let code = runtime.block_on(run_with_deadline(job, metrics.as_ref()));
     imapmend::progress::finish();
     if let Some(m) = metrics {
         if let Err(e) = m.write(&endpoints, code, started.elapsed()) {
@@ -53,11 +53,14 @@ fn main() {
 /// dropped where it stands: only `check` takes a deadline, and it writes
 /// nothing to the servers (the snapshot's fingerprint cache is written in
 /// transactions), so stopping it anywhere is safe. Exit 3: no verdict.
-async fn run_with_deadline(job: imapmend::job::Job) -> i32 {
+async fn run_with_deadline(
+    job: imapmend::job::Job,
+    metrics: Option<&imapmend::metrics::Metrics>,
+) -> i32 {
     let Some(limit) = job.timeout else {
-        return imapmend::run::run(job).await;
+        return imapmend::run::run(job, metrics).await;
     };
-    match tokio::time::timeout(limit, imapmend::run::run(job)).await {
+    match tokio::time::timeout(limit, imapmend::run::run(job, metrics)).await {
         Ok(code) => code,
         Err(_) => {
             imapmend::progress::finish();

@@ -1,7 +1,7 @@
 //! `check --metrics FILE`: the check's outcome in Prometheus text format,
 //! for node_exporter's textfile collector.
 //!
-//! The run records what it found ([`record`]: per mailbox and side, the
+//! The run records what it found ([`Metrics::record`]: per mailbox and side, the
 //! message count, the differences, how it was listed, listing failures);
 //! `main` writes the file once the run is over, whatever ended it (a
 //! verdict, a failure to connect, the `--timeout` deadline), so the file
@@ -24,23 +24,32 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The recorder `main` builds from the job's `--metrics` path where the
-/// run starts, and writes through once the run is over.
-#[derive(Debug, Clone)]
+/// run starts, lends to the run ([`Metrics::record`]), and writes through
+/// once the run is over, whatever ended it. `main` owns it, so what the
+/// run recorded survives a run dropped at its `--timeout` deadline.
+#[derive(Debug)]
 pub struct Metrics {
     pub path: PathBuf,
+    /// The per-mailbox series the run recorded, if it got that far.
+    recorded: Mutex<Option<String>>,
 }
-
-/// What the run recorded ([`record`]) for [`Metrics::write`]. One process
-/// runs one job (`batch` starts a process per job), so one slot serves; it
-/// lives here rather than in the [`Job`], which holds plain settings only.
-static RECORDED: Mutex<Option<String>> = Mutex::new(None);
 
 /// The series name carried over between runs.
 const LAST_SUCCESS: &str = "imapmend_check_last_success_timestamp_seconds";
 
 impl Metrics {
     pub fn new(path: PathBuf) -> Metrics {
-        Metrics { path }
+        Metrics {
+            path,
+            recorded: Mutex::new(None),
+        }
+    }
+
+    /// Called by the check with its report and what was listed.
+    pub fn record(&self, report: &Report<'_>, input: &ReconcileInput) {
+        if let Ok(mut slot) = self.recorded.lock() {
+            *slot = Some(render_mailboxes(report, input));
+        }
     }
 
     /// Writes the file for a run that ended with `exit_code` after
@@ -51,7 +60,8 @@ impl Metrics {
         exit_code: i32,
         elapsed: Duration,
     ) -> std::io::Result<()> {
-        let detail = RECORDED
+        let detail = self
+            .recorded
             .lock()
             .map(|d| d.clone().unwrap_or_default())
             .unwrap_or_default();
@@ -64,16 +74,6 @@ impl Metrics {
         };
         let text = render_run(endpoints, exit_code, now, elapsed, last_success) + &detail;
         write_atomically(&self.path, text.as_bytes())
-    }
-}
-
-/// Called by the run with the check's report and what was listed; does
-/// nothing unless `--metrics` was given.
-pub fn record(job: &Job, report: &Report<'_>, input: &ReconcileInput) {
-    if job.metrics.is_some() {
-        if let Ok(mut slot) = RECORDED.lock() {
-            *slot = Some(render_mailboxes(report, input));
-        }
     }
 }
 

@@ -19,6 +19,7 @@ use crate::apply::{apply, ApplyOutcome};
 use crate::exit;
 use crate::gather::{decide, defer_bodies, gather, CopySettings, Gathered, Reading};
 use crate::job::{Command, Job};
+use crate::metrics::Metrics;
 use crate::model::{MaxDelete, Side};
 use crate::plan::Plan;
 use crate::pool::Pool;
@@ -27,8 +28,10 @@ use crate::report::Report;
 use crate::snapshot::{PendingIntent, Snapshot, SnapshotError};
 
 /// Runs the job and returns the process exit code. Everything the operator
-/// should see is printed here (report on stdout, fatal errors on stderr).
-pub async fn run(job: Job) -> i32 {
+/// should see is printed here (report on stdout, fatal errors on stderr);
+/// `check` records its findings in `metrics` (`--metrics`), which the
+/// caller writes once the run is over.
+pub async fn run(job: Job, metrics: Option<&Metrics>) -> i32 {
     let mut snapshot =
         match Snapshot::open(&job.state_path, [&job.identities[0], &job.identities[1]]) {
             Ok(s) => s,
@@ -79,7 +82,16 @@ pub async fn run(job: Job) -> i32 {
     let mut retry = 0;
     loop {
         let may_retry = retry < job.retries && !crate::stop::requested();
-        match session(&job, &mut snapshot, &mut pool, may_retry, &mut earlier).await {
+        match session(
+            &job,
+            metrics,
+            &mut snapshot,
+            &mut pool,
+            may_retry,
+            &mut earlier,
+        )
+        .await
+        {
             Session::Done(code) => {
                 pool.logout().await;
                 return code;
@@ -133,6 +145,7 @@ fn backoff(n: u32) -> std::time::Duration {
 /// is added to `earlier`, which the final report includes.
 async fn session(
     job: &Job,
+    metrics: Option<&Metrics>,
     snapshot: &mut Snapshot,
     pool: &mut Pool,
     may_retry: bool,
@@ -143,7 +156,7 @@ async fn session(
         Err(ended) => return ended,
     };
     match job.command {
-        Command::Check { .. } => check_session(job, &gathered),
+        Command::Check { .. } => check_session(job, metrics, &gathered),
         Command::Plan => plan_session(job, gathered, pool).await,
         Command::Sync => sync_session(job, gathered, snapshot, pool, may_retry, earlier).await,
     }
@@ -151,7 +164,7 @@ async fn session(
 
 /// `check`: judges agreement from the listing alone (no Plan), inside the
 /// monitoring-plugin range: a listing failure (2) outranks differences (1).
-fn check_session(job: &Job, gathered: &Gathered) -> Session {
+fn check_session(job: &Job, metrics: Option<&Metrics>, gathered: &Gathered) -> Session {
     let verdicts = agreements(&gathered.input);
     let differ = if verdicts.iter().all(|v| v.agrees()) {
         exit::OK
@@ -168,7 +181,9 @@ fn check_session(job: &Job, gathered: &Gathered) -> Session {
         ..report(job, "check", gathered, code)
     };
     print(&report, job);
-    crate::metrics::record(job, &report, &gathered.input);
+    if let Some(metrics) = metrics {
+        metrics.record(&report, &gathered.input);
+    }
     Session::Done(code)
 }
 
