@@ -1,36 +1,42 @@
 //! imapmend: reconcile two IMAP servers that should hold the same mail.
 //!
-//! The pure core is [`reconcile`] (listings + snapshot → [`plan::Plan`]);
-//! I/O lives at the edges: [`imap`], [`snapshot`], [`apply`].
+//! The pure core is `reconcile` (listings + snapshot → `plan::Plan`); I/O
+//! lives at the edges: [`imap`], [`snapshot`], `gather`, `apply`. The
+//! layers, and the test that holds them, are in docs/ARCHITECTURE.md.
+//!
+//! A module is `pub` only where the binary (`main.rs`), the integration
+//! tests or the examples use it; the rest are the crate's own, and the
+//! compiler reports what in them nothing uses. Something only unit tests
+//! use is `#[cfg(test)]`.
 
-pub mod apply;
+mod apply;
 pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod docs;
 pub mod exit;
-pub mod fingerprint;
-pub mod gather;
-pub mod hashing;
+mod fingerprint;
+mod gather;
+mod hashing;
 pub mod imap;
 pub mod job;
 pub mod logging;
-pub mod mailbox_filter;
+mod mailbox_filter;
 pub mod metrics;
 pub mod model;
-pub mod mutf7;
-pub mod outcome;
-pub mod plan;
-pub mod pool;
+mod mutf7;
+mod outcome;
+mod plan;
+mod pool;
 pub mod progress;
-pub mod reconcile;
-pub mod report;
-pub mod reviewed;
+mod reconcile;
+mod report;
+mod reviewed;
 pub mod run;
 pub mod secret;
-pub mod server_lock;
-pub mod set_aside;
+mod server_lock;
+mod set_aside;
 pub mod snapshot;
 pub mod snapshot_verb;
-pub mod stop;
-pub mod throttle;
+mod stop;
+mod throttle;
