@@ -28,7 +28,9 @@ use std::time::Duration;
 
 static BAR: OnceLock<Mutex<Option<ProgressBar>>> = OnceLock::new();
 
-/// What the hooks have counted in this process.
+/// What the hooks have counted in this process (read by tests; the bar
+/// shows its own).
+#[cfg(test)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
     pub mailboxes_done: u64,
@@ -215,6 +217,7 @@ pub fn copied(messages: usize, bytes: u64) {
 }
 
 /// What the hooks have counted so far.
+#[cfg(test)]
 pub fn counts() -> Counts {
     Counts {
         mailboxes_done: MAILBOXES_DONE.load(Ordering::Relaxed),

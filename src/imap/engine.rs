@@ -6,7 +6,7 @@
 //! keeping a bounded window of commands in flight, handing untagged data to
 //! the command that caused it (the oldest one outstanding), deadlines (no
 //! progress within `read_timeout` is an error), and the single write point,
-//! which counts write commands process-wide for [`super::write_count`].
+//! which counts write commands process-wide ([`WRITES`]).
 //!
 //! It does not know what commands mean: callers build [`Command`]s and read
 //! the untagged data handed to their handler. A tagged NO is returned to the
@@ -26,7 +26,7 @@
 //! - `IMAPMEND_TEST_CRASH_AFTER_WRITES=k` — the process dies at once
 //!   (`std::process::abort()`: no destructors, no snapshot checkpoint, like a
 //!   real crash) right after the k-th write command of the process (counted
-//!   from 1 across both connections, as [`super::write_count`]) has been
+//!   from 1 across both connections, as [`WRITES`]) has been
 //!   completely sent and flushed. `k:answered` waits instead until the
 //!   server's tagged reply to that command has been read (and not yet acted
 //!   on). The dying process prints one line on stderr naming the command.

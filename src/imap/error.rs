@@ -125,38 +125,11 @@ impl ImapError {
         }
     }
 
-    /// The server this error is about.
-    pub fn peer(&self) -> &Peer {
-        match self {
-            ImapError::Connect { peer, .. }
-            | ImapError::Io { peer, .. }
-            | ImapError::Tls { peer, .. }
-            | ImapError::Timeout { peer, .. }
-            | ImapError::No { peer, .. }
-            | ImapError::Bad { peer, .. }
-            | ImapError::Bye { peer, .. }
-            | ImapError::Eof { peer, .. }
-            | ImapError::Protocol { peer, .. }
-            | ImapError::AuthRefused { peer, .. }
-            | ImapError::PlaintextRefused { peer, .. }
-            | ImapError::Invalid { peer, .. }
-            | ImapError::Closed { peer, .. } => peer,
-        }
-    }
-
     /// Whether the session is dead after this error. A tagged NO (the server
     /// refused one command) and an invalid argument (nothing was sent) leave
     /// it usable; everything else means: reconnect.
     pub fn is_fatal(&self) -> bool {
         !matches!(self, ImapError::No { .. } | ImapError::Invalid { .. })
-    }
-
-    /// The response code of a tagged NO (`TRYCREATE`, `OVERQUOTA`, …).
-    pub fn response_code(&self) -> Option<&str> {
-        match self {
-            ImapError::No { code, .. } => code.as_deref(),
-            _ => None,
-        }
     }
 }
 

@@ -15,7 +15,6 @@ use super::engine::{Command, Engine};
 use super::error::ImapError;
 use super::parse::{Code, Cond, Status, Untagged};
 use super::{uidset, Changes, HistorySupport, Limits, StoreOutcome};
-use crate::model::ListedMessage;
 use crate::model::{FlagDelta, Uid};
 use imap_proto::AttributeValue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -403,13 +402,14 @@ pub(crate) async fn store_unchanged_since(
 
 /// `UID FETCH set (UID FLAGS RFC822.SIZE INTERNALDATE)` for these UIDs,
 /// split to fit the command line and pipelined. UIDs that are gone are
-/// simply absent from the result.
+/// simply absent from the result. Test-only, as [`super::Connection::fetch_meta`].
+#[cfg(test)]
 pub(crate) async fn fetch_meta(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
     limits: &Limits,
     uids: &[Uid],
-) -> Result<Vec<ListedMessage>, ImapError> {
+) -> Result<Vec<crate::model::ListedMessage>, ImapError> {
     let Some(sel) = selected.as_ref() else {
         return Err(invalid(engine, "UID FETCH with no mailbox selected".into()));
     };

@@ -160,10 +160,6 @@ impl Flag {
         self.0 == "\\Recent"
     }
 
-    pub fn is_deleted(&self) -> bool {
-        self.0 == "\\Deleted"
-    }
-
     /// A system flag starts with a backslash; anything else is a keyword.
     pub fn is_system(&self) -> bool {
         self.0.starts_with('\\')
@@ -449,14 +445,6 @@ pub struct FlagDelta {
 }
 
 impl FlagDelta {
-    /// What `from` must receive to become `to`.
-    pub fn between(from: &FlagSet, to: &FlagSet) -> FlagDelta {
-        FlagDelta {
-            add: to.minus(from),
-            remove: from.minus(to),
-        }
-    }
-
     pub fn is_empty(&self) -> bool {
         self.add.is_empty() && self.remove.is_empty()
     }

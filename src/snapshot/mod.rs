@@ -23,7 +23,6 @@ mod tests;
 mod write;
 
 pub use error::SnapshotError;
-pub use schema::SCHEMA_VERSION;
 
 use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side, Uid};
 use error::SqlContext;

@@ -1,6 +1,7 @@
 //! Every write round-trips through `load`; the refusals (lock, endpoints,
 //! schema) are proven on real files.
 
+use super::schema::SCHEMA_VERSION;
 use super::*;
 use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side, Uid};
 use tempfile::TempDir;
