@@ -14,12 +14,12 @@
 //! The password is taken from BENCH_PASSWORD. Output meant for the script
 //! is `key=value` on stdout; narration goes to stderr.
 //!
-//! Mail is generated deterministically (splitmix64; same seed, same bytes):
-//! realistic headers, plain text or multipart with a base64 attachment, sizes
-//! from 1.5 KB to 20 KB with a mean near 4 KB, LF line endings as a Maildir
-//! holds them, flags mostly \Seen, dates over two years. Files are written
-//! before the server first reads them, with `S=`/`W=` sizes in their names
-//! as Dovecot itself would.
+//! Mail comes from the tests' generator (tests/support/generator.rs,
+//! `Generator::typical`; same seed, same bytes): plain text or multipart
+//! with an attachment, sizes from 1.5 KB to 20 KB with a mean near 4 KB,
+//! LF line endings as a Maildir holds them, dates over 2015–2024; flags
+//! (mostly \Seen) are drawn here. Files are written before the server first
+//! reads them, with `S=`/`W=` sizes in their names as Dovecot itself would.
 
 use imapmend::imap::{AppendItem, ConnectSpec, Connection, TlsMode};
 use imapmend::model::ListedMessage;
@@ -34,9 +34,6 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 /// Messages per body fetch and per MULTIAPPEND in the raw copy (as
 /// imapmend's apply/copy.rs).
 const RAW_BATCH: usize = 1000;
-/// Newest INTERNALDATE of the generated mail (2025-01-01); the oldest is
-/// two years before.
-const NEWEST: i64 = 1_735_689_600;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -83,79 +80,17 @@ fn block(f: impl std::future::Future<Output = Res<()>>) -> Res<()> {
 // ---------------------------------------------------------------------------
 // Generated mail
 
-// The tests' seeded generator lends its splitmix64, so the bench's mail and
-// the tests' come from one random source (same seed, same bytes). Its
-// message shapes are the tests' (odd ones on purpose); the bench keeps its
-// own below (realistic sizes, LF line endings, Maildir flags).
+// The tests' seeded generator makes the bench's mail too (its `typical`
+// shape: plain mail of a typical mailbox's sizes, LF line endings), so the
+// project has one mail generator. The bench adds only what a Maildir holds
+// beside the bytes: where each message goes and its flags.
 #[allow(dead_code)]
 #[path = "../tests/support/generator.rs"]
 mod generator;
-use generator::Rng;
+use generator::{Generated, Generator, Rng};
 
-const NAMES: &[&str] = &[
-    "alice", "bob", "carol", "dmitri", "eve", "fatima", "gunther", "hiro", "ines", "jonas",
-    "kemal", "lena", "marek", "nadia", "oscar", "priya",
-];
-const DOMAINS: &[&str] = &[
-    "example.org",
-    "example.com",
-    "lists.example.net",
-    "mail.test",
-    "corp.example",
-];
-const SUBJECTS: &[&str] = &[
-    "Quarterly report",
-    "Re: lunch on Friday?",
-    "[dev] build broken on main",
-    "Fwd: invoice",
-    "Meeting notes",
-    "Your order has shipped",
-    "Re: Re: holiday schedule",
-    "Question about the API",
-    "Weekly digest",
-    "Re: draft for review",
-];
-const WORDS: &[&str] = &[
-    "the",
-    "server",
-    "mailbox",
-    "restore",
-    "backup",
-    "flag",
-    "message",
-    "replica",
-    "sync",
-    "please",
-    "review",
-    "attached",
-    "tomorrow",
-    "thanks",
-    "and",
-    "of",
-    "to",
-    "in",
-    "we",
-    "should",
-    "check",
-    "whether",
-    "both",
-    "sides",
-    "agree",
-    "after",
-    "migration",
-    "budget",
-    "meeting",
-    "schedule",
-    "deadline",
-    "customer",
-    "release",
-    "notes",
-    "draft",
-    "report",
-];
-const DAYS: &[&str] = &["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-
-/// One generated message: its bytes (LF line endings), date and flags.
+/// One generated message as a Maildir holds it: its bytes (LF line
+/// endings), INTERNALDATE and flags.
 struct Mail {
     bytes: Vec<u8>,
     date: i64,
@@ -163,134 +98,23 @@ struct Mail {
     flags: String,
 }
 
-/// A target size: 40% 1.5–3 KB, 35% 3–5 KB, 20% 5–8 KB, 5% 8–20 KB.
-fn target_size(r: &mut Rng) -> usize {
-    let (lo, hi) = match r.below(100) {
-        0..=39 => (1500, 3000),
-        40..=74 => (3000, 5000),
-        75..=94 => (5000, 8000),
-        _ => (8000, 20000),
-    };
-    lo + r.below((hi - lo) as u64) as usize
-}
-
-fn rfc2822_date(t: i64) -> String {
-    let d = InternalDate {
-        unix: t,
-        offset_minutes: 0,
-    }
-    .to_imap(); // "dd-Mon-yyyy hh:mm:ss +0000"
-    let (day, rest) = d.split_once('-').unwrap_or(("01", &d));
-    let (mon, rest) = rest.split_once('-').unwrap_or(("Jan", rest));
-    let weekday = DAYS[(t.div_euclid(86_400)).rem_euclid(7) as usize];
-    format!("{weekday}, {} {mon} {rest}", day.trim_start_matches('0'))
-}
-
-fn text(r: &mut Rng, bytes: usize) -> String {
-    let mut out = String::with_capacity(bytes + 80);
-    let mut line = 0;
-    while out.len() < bytes {
-        let w = r.pick(WORDS);
-        if line + w.len() >= 72 {
-            out.push('\n');
-            line = 0;
-            if r.below(6) == 0 {
-                out.push('\n');
+impl Mail {
+    /// `m` with flags drawn from `r`: 5% \Flagged, 10% \Answered, 80% \Seen.
+    fn flagged(m: Generated, r: &mut Rng) -> Res<Mail> {
+        let date = InternalDate::parse(&m.internal_date)
+            .ok_or_else(|| format!("generated a bad date: {}", m.internal_date))?
+            .unix;
+        let mut flags = String::new();
+        for (letter, percent) in [('F', 5), ('R', 10), ('S', 80)] {
+            if r.chance(percent) {
+                flags.push(letter);
             }
-        } else if line > 0 {
-            out.push(' ');
-            line += 1;
         }
-        out.push_str(w);
-        line += w.len();
-    }
-    out.push('\n');
-    out
-}
-
-fn base64_lines(r: &mut Rng, bytes: usize) -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes + bytes / 76 + 1);
-    let mut line = 0;
-    let mut bits = 0u64;
-    let mut left = 0;
-    for _ in 0..bytes {
-        if left == 0 {
-            bits = r.next_u64();
-            left = 10;
-        }
-        out.push(B64[(bits & 63) as usize] as char);
-        bits >>= 6;
-        left -= 1;
-        line += 1;
-        if line == 76 {
-            out.push('\n');
-            line = 0;
-        }
-    }
-    out.push('\n');
-    out
-}
-
-/// Message `index` of the mailbox seeded with `seed`, of about `size` bytes.
-fn mail(r: &mut Rng, seed: u64, index: usize, size: usize) -> Mail {
-    let date = NEWEST - r.below(2 * 365 * 86_400) as i64;
-    let from = r.pick(NAMES);
-    let from_domain = r.pick(DOMAINS);
-    let to = r.pick(NAMES);
-    let mut head = String::new();
-    head.push_str(&format!("Return-Path: <{from}@{from_domain}>\n"));
-    head.push_str(&format!(
-        "Received: from mx{}.{from_domain} (mx{}.{from_domain} [192.0.2.{}])\n\tby mail.test (Postfix) with ESMTPS id {:010X}\n\tfor <{to}@mail.test>; {}\n",
-        r.below(9),
-        r.below(9),
-        r.below(250) + 1,
-        r.next_u64() >> 24,
-        rfc2822_date(date + 2)
-    ));
-    head.push_str(&format!("From: {from} <{from}@{from_domain}>\n"));
-    head.push_str(&format!("To: {to} <{to}@mail.test>\n"));
-    head.push_str(&format!("Subject: {} ({index})\n", r.pick(SUBJECTS)));
-    head.push_str(&format!("Date: {}\n", rfc2822_date(date)));
-    head.push_str(&format!(
-        "Message-ID: <{:016x}.{seed}.{index}@{from_domain}>\n",
-        r.next_u64()
-    ));
-    head.push_str("MIME-Version: 1.0\n");
-    let room = size.saturating_sub(head.len() + 200).max(100);
-    let body = if size > 6000 || r.below(8) == 0 {
-        let boundary = format!("=_{:016x}", r.next_u64());
-        let words = room.min(1500 + r.below(1000) as usize);
-        format!(
-            "Content-Type: multipart/mixed; boundary=\"{boundary}\"\n\n\
-             This is a multi-part message in MIME format.\n\n--{boundary}\n\
-             Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 7bit\n\n{}\n\
-             --{boundary}\nContent-Type: application/pdf; name=\"doc-{index}.pdf\"\n\
-             Content-Transfer-Encoding: base64\n\
-             Content-Disposition: attachment; filename=\"doc-{index}.pdf\"\n\n{}--{boundary}--\n",
-            text(r, words),
-            base64_lines(r, room.saturating_sub(words + 400).max(76))
-        )
-    } else {
-        format!(
-            "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 7bit\n\n{}",
-            text(r, room)
-        )
-    };
-    let mut flags = String::new();
-    if r.below(100) < 5 {
-        flags.push('F');
-    }
-    if r.below(100) < 10 {
-        flags.push('R');
-    }
-    if r.below(100) < 80 {
-        flags.push('S');
-    }
-    Mail {
-        bytes: (head + &body).into_bytes(),
-        date,
-        flags,
+        Ok(Mail {
+            bytes: m.bytes,
+            date,
+            flags,
+        })
     }
 }
 
@@ -329,6 +153,7 @@ fn deliver(dir: &Path, unique: &str, m: &Mail) -> Res<u64> {
 fn seed(root: &Path, count: usize, seed: usize) -> Res<()> {
     let seed = seed as u64;
     let mut r = Rng::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let mut mail = Generator::typical(seed);
     let dirs = [
         folder(root, "INBOX")?,
         folder(root, "Archive")?,
@@ -341,8 +166,7 @@ fn seed(root: &Path, count: usize, seed: usize) -> Res<()> {
             75..=94 => &dirs[1],
             _ => &dirs[2],
         };
-        let size = target_size(&mut r);
-        let m = mail(&mut r, seed, i, size);
+        let m = Mail::flagged(mail.message(), &mut r)?;
         bytes += deliver(dir, &format!("M{i}P{seed}"), &m)?;
     }
     println!("messages={count} bytes={bytes}");
@@ -353,6 +177,7 @@ fn seed(root: &Path, count: usize, seed: usize) -> Res<()> {
 /// `Lists.NN`) of PER messages each, for the `--connections` benchmark.
 fn seed_folders(root: &Path, folders: usize, per: usize) -> Res<()> {
     let mut r = Rng::new(11);
+    let mut mail = Generator::typical(11);
     let mut bytes = 0;
     for f in 0..folders {
         let name = match f {
@@ -362,8 +187,7 @@ fn seed_folders(root: &Path, folders: usize, per: usize) -> Res<()> {
         };
         let dir = folder(root, &name)?;
         for i in 0..per {
-            let size = target_size(&mut r);
-            let m = mail(&mut r, 11, f * per + i, size);
+            let m = Mail::flagged(mail.message(), &mut r)?;
             bytes += deliver(&dir, &format!("M{f}x{i}"), &m)?;
         }
     }
@@ -374,7 +198,7 @@ fn seed_folders(root: &Path, folders: usize, per: usize) -> Res<()> {
 /// One message of about BYTES in INBOX: a short text and a big attachment.
 fn seed_big(root: &Path, bytes: usize) -> Res<()> {
     let mut r = Rng::new(7);
-    let m = mail(&mut r, 7, 0, bytes);
+    let m = Mail::flagged(Generator::typical(7).message_of_size(bytes), &mut r)?;
     let size = deliver(&folder(root, "INBOX")?, "Mbig", &m)?;
     println!("messages=1 bytes={size}");
     Ok(())
@@ -552,22 +376,16 @@ async fn change(addr: &str, user: &str, count: usize) -> Res<()> {
     }
     // The same sizes every time (the runs on 1k and 100k compare), and
     // distinct messages (numbered from UIDNEXT).
-    let mut r = Rng::new(99);
-    let first = status.uidnext as usize;
-    let new: Vec<Mail> = (toggles..count)
-        .map(|i| {
-            let size = target_size(&mut r);
-            mail(&mut r, 99, first + i, size)
-        })
-        .collect();
+    let first = u64::from(status.uidnext) + toggles as u64;
+    let new = Generator::typical(99)
+        .numbered_from(first)
+        .messages(count - toggles);
     let no_flags = FlagSet::new();
     for m in &new {
         let item = AppendItem {
             flags: &no_flags,
-            internal_date: InternalDate {
-                unix: m.date,
-                offset_minutes: 0,
-            },
+            internal_date: InternalDate::parse(&m.internal_date)
+                .ok_or_else(|| format!("generated a bad date: {}", m.internal_date))?,
             body: &m.bytes,
         };
         c.append("INBOX", &[item])
