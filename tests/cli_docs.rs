@@ -11,26 +11,26 @@
 //! unit must parse with the current options. That the docs define every
 //! scenario ID and link where they say is tests/docs.rs's job.
 
-use assert_cmd::Command;
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use support::imapmend::{bare, Finish, Outcome, LIMIT};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `imapmend ARGS` run to the end (as every test runs the binary).
+fn run(args: &[&str]) -> Outcome {
+    bare().args(args).finish(LIMIT)
+}
+
+/// What `imapmend ARGS` prints, asserting it succeeds.
 fn imapmend(args: &[&str]) -> Vec<u8> {
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "imapmend {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    let out = run(args);
+    assert_eq!(out.code, Some(0), "imapmend {args:?}: {}", out.describe());
+    out.stdout.into_bytes()
 }
 
 /// (relative path, the command that prints it, what it prints).
@@ -121,22 +121,14 @@ fn completions_name_every_verb_and_option() {
 
 #[test]
 fn unknown_shell_and_unknown_man_page_exit_3_with_the_choices() {
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
-        .args(["completions", "tcsh"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = run(&["completions", "tcsh"]);
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    let err = &out.stderr;
     assert!(err.contains("bash") && err.contains("powershell"), "{err}");
 
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
-        .args(["man", "frobnicate"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = run(&["man", "frobnicate"]);
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    let err = &out.stderr;
     assert!(
         err.contains("no man page for 'frobnicate'") && err.contains("sync"),
         "{err}"
@@ -146,14 +138,12 @@ fn unknown_shell_and_unknown_man_page_exit_3_with_the_choices() {
 #[test]
 fn offline_verbs_need_no_password_or_endpoints() {
     // No IMAPMEND_*_PASSWORD, no HOME: resolving a job would fail with 3.
-    let out = Command::cargo_bin("imapmend")
-        .unwrap()
+    let out = bare()
         .env_clear()
         .args(["completions", "zsh"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("#compdef imapmend"));
+        .finish(LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stdout.starts_with("#compdef imapmend"));
 }
 
 /// The words of a command line starting at `imapmend` (no quoting needed
