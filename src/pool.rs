@@ -24,7 +24,7 @@
 //! proxy adding 10 ms each way took 12.3 s to a first sync and 2.8 s to a
 //! no-op rerun with one lane, 4.5 s and 1.1 s with four; on loopback (both
 //! cores busy) 2.15 → 1.96 s and 0.43 → 0.52 s, the extra logins costing
-//! more than they save (`scripts/bench-connections`, README Performance).
+//! more than they save (`scripts/bench-connections`, docs/PERFORMANCE.md).
 
 use crate::imap::{ConnectSpec, Connection, ImapError};
 use crate::model::Side;

@@ -1,4 +1,4 @@
-//! SCENARIOS.md C2 (long UID sets) and C3 (randomised convergence) on real
+//! docs/SCENARIOS.md C2 (long UID sets) and C3 (randomised convergence) on real
 //! Dovecot.
 //!
 //! C3, in the manner of

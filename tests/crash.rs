@@ -1,4 +1,4 @@
-//! Crash at any point (SCENARIOS.md C4 and I12; issue 5).
+//! Crash at any point (docs/SCENARIOS.md C4 and I12; issue 5).
 //!
 //! A reference scenario — new messages both ways, flag changes both ways, a
 //! proven expunge each way, a new mailbox — is synced once cleanly to count

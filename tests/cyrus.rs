@@ -1,7 +1,7 @@
 //! Dovecot ↔ Cyrus IMAP, end to end: the core scenarios (first sync both
 //! ways, flag deltas both ways, a proven expunge, a rerun that plans
 //! nothing) with Cyrus as B and, swapped, as A; and the Cyrus quirks of the
-//! README's Compatibility table, each as a test.
+//! Compatibility table (docs/COMPATIBILITY.md), each as a test.
 //!
 //! Cyrus keeps every folder under `INBOX.` ('.' delimiter), so its side is
 //! given `--X-prefix INBOX.`; the oracle strips that prefix from Cyrus'
@@ -242,7 +242,7 @@ fn cyrus_refusal_of_a_message_is_reported_with_its_reason_and_the_rest_goes_thro
     assert!(text.contains("Message contains invalid header"), "{text}");
     assert_eq!(bed.cyrus.client().fetch_all("INBOX").len(), 1);
     // Recorded as `refused`: a rerun skips it with the same words (exit 0;
-    // README, Compatibility); nothing is copied back or duplicated.
+    // docs/COMPATIBILITY.md); nothing is copied back or duplicated.
     for _ in 0..2 {
         let again = bed.runner.run("sync", &bed.prefix, &[]);
         assert!(matches!(again.code, Some(0 | 2)), "{again:?}");
@@ -255,7 +255,7 @@ fn cyrus_refusal_of_a_message_is_reported_with_its_reason_and_the_rest_goes_thro
     }
 }
 
-/// Left open (README, Compatibility): the same 8-bit-header message on
+/// Left open (docs/COMPATIBILITY.md): the same 8-bit-header message on
 /// both sides before any snapshot — the original on Dovecot, Cyrus' folded
 /// copy on Cyrus — is not recognised as one message, because content
 /// fingerprints differ and no normalised second fingerprint exists yet.

@@ -8,7 +8,10 @@
 //!   (`tests/x/…`), which is where a split puts it;
 //! - every scenario there names a test or says that none covers it;
 //! - the relative links of README.md and docs/*.md lead to files that
-//!   exist, and to headings that exist in them.
+//!   exist, and to headings that exist in them;
+//! - comments in `src/` and `tests/` cite the design documents in `docs/`,
+//!   not `DESIGN.md` (never in the repository) nor a README section that
+//!   moved to `docs/`.
 //!
 //! The checks are plain functions, and the last test feeds them broken
 //! input to show that each of them can fail.
@@ -318,6 +321,71 @@ fn links_in_the_readme_and_docs_lead_somewhere() {
 }
 
 // ---------------------------------------------------------------------------
+// Comments that cite a design document
+
+/// Sections the README once held and that now live in docs/; a comment
+/// citing "README, Compatibility" should cite docs/COMPATIBILITY.md.
+const MOVED_README_SECTIONS: [&str; 12] = [
+    "Compatibility",
+    "Performance",
+    "Config file",
+    "Choosing mailboxes",
+    "Mailbox names",
+    "Coming from imapsync",
+    "Monitoring",
+    "Many accounts",
+    "Crash safety",
+    "What happens when",
+    "Evidence is per side",
+    "How it is built",
+];
+
+/// Citations in `text` of a design file that is not in the repository
+/// (`DESIGN.md`, a `SCENARIOS.md` outside docs/) or of a README section
+/// that moved to docs/: "line: what".
+fn stale_citations(text: &str) -> Vec<String> {
+    static DESIGN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(^|[^/\w])(DESIGN|SCENARIOS)\.md").unwrap());
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if let Some(c) = DESIGN.captures(line) {
+            out.push(format!("{}: {}.md", n + 1, &c[2]));
+        }
+        if let Some(at) = line.find("README") {
+            let near: String = line[at..].chars().take(60).collect();
+            for section in MOVED_README_SECTIONS {
+                if near.contains(section) {
+                    out.push(format!("{}: README's {section}", n + 1));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn comments_cite_the_design_documents_in_docs() {
+    let mut stale = Vec::new();
+    for dir in ["src", "tests"] {
+        for f in files(dir, "rs") {
+            if f == "tests/docs.rs" {
+                continue;
+            }
+            for s in stale_citations(&read(&f)) {
+                stale.push(format!("{f}:{s}"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "these cite a design document outside the repository, or a README \
+         section that moved; point them at docs/ARCHITECTURE.md, \
+         docs/SCENARIOS.md or the docs/ file that holds it now:\n  {}",
+        stale.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------------
 
 /// Each check above reports what it is for, given input that breaks it.
 #[test]
@@ -361,4 +429,19 @@ fn each_check_fails_on_broken_input() {
     );
     assert_eq!(broken.len(), 2, "{broken:?}");
     assert!(broken[0].contains("NOPE.md") && broken[1].contains("#no-such-heading"));
+
+    let comments = format!(
+        "// as {d}.md says\n// see docs/{s}.md E4\n// see {s}.md\n\
+         // (README, Compatibility)\n// the README's \"Exit codes\"\n",
+        d = "DESIGN",
+        s = "SCENARIOS"
+    );
+    assert_eq!(
+        stale_citations(&comments),
+        [
+            "1: DESIGN.md",
+            "3: SCENARIOS.md",
+            "4: README's Compatibility"
+        ]
+    );
 }

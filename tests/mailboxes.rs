@@ -1,4 +1,4 @@
-//! SCENARIOS.md M1–M13 end to end: mailbox trees between real Dovecot
+//! docs/SCENARIOS.md M1–M13 end to end: mailbox trees between real Dovecot
 //! servers that name mailboxes differently ('.' against '/', an `INBOX.`
 //! prefix, mbox files without children, special-use mailboxes).
 //!
@@ -184,7 +184,7 @@ fn both_ways(test: impl Fn(bool)) {
     }
 }
 
-/// Mailbox names from SCENARIOS.md M10, as wire names on a '.' server:
+/// Mailbox names from docs/SCENARIOS.md M10, as wire names on a '.' server:
 /// spaces (trailing ones too), quotes, backslashes, `*`, `%`, `]`, `&`,
 /// and non-ASCII in modified UTF-7 ("Entwürfe", "Отправленные").
 const AWKWARD: &[&str] = &[

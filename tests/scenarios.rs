@@ -1,4 +1,4 @@
-//! SCENARIOS.md, end to end: `imapmend sync` between two real Dovecot
+//! docs/SCENARIOS.md, end to end: `imapmend sync` between two real Dovecot
 //! servers, judged by the strong oracle on both sides. The harness is
 //! `scenarios/harness/` (states, the case, running the binary); the
 //! tables, one module per area, are the files of `tests/scenarios/`

@@ -18,7 +18,7 @@
 //!
 //! # Test hooks (hidden, for the crash tests; inert when unset)
 //!
-//! The write point also serves the crash tests (tests/crash.rs, SCENARIOS.md
+//! The write point also serves the crash tests (tests/crash.rs, docs/SCENARIOS.md
 //! C4 and I12). Two environment variables, read once per process, drive it;
 //! neither is part of the user interface, and when neither is set the hooks
 //! cost one check of a `OnceLock` per write command and change nothing:

@@ -1,5 +1,5 @@
 //! The policies the reconcile core takes as values, not as flags threaded
-//! through I/O code. Each field says which SCENARIOS.md decision it carries.
+//! through I/O code. Each field says which docs/SCENARIOS.md case it carries.
 
 use crate::model::{DeleteMode, MaxDelete, Side};
 

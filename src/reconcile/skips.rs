@@ -8,7 +8,7 @@
 //! Each becomes a [`Skipped`] entry of its mailbox's plan, reported per
 //! message with its reason. It is never sent; and since it was never paired,
 //! its absence on the target proves nothing, so it is never taken as a
-//! deletion (SCENARIOS.md E10, I11).
+//! deletion (docs/SCENARIOS.md E10, I11).
 //!
 //! A refused message is tried again when it changes (another UID, other
 //! flags: the snapshot forgets the refusal then), when the source mailbox's

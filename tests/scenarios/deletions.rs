@@ -1,4 +1,4 @@
-//! SCENARIOS.md E4–E13, F12, F13, I2, U2 and U3: deletion needs proof.
+//! docs/SCENARIOS.md E4–E13, F12, F13, I2, U2 and U3: deletion needs proof.
 //!
 //! A message gone from a healthy side is a proven expunge: its partner is
 //! removed with `UID EXPUNGE` of exactly that UID, or only marked \Deleted
@@ -75,9 +75,9 @@ fn e4_without_uidplus_only_marks_deleted() {
     e4(Kind::NoUidplus, &[]).run();
 }
 
-/// DESIGN.md, `check`: it "passes when … the multisets of (fingerprint,
-/// flags) agree apart from recorded divergences (`refused`,
-/// `unstorable-flags`, `pending-expunge`), which are listed".
+/// `check` passes when the multisets of (fingerprint, flags) agree apart
+/// from recorded divergences (`refused`, `unstorable-flags`,
+/// `pending-expunge`), which are listed (docs/SCENARIOS.md, the oracle).
 #[test]
 fn e4_flag_only_check_accepts_the_recorded_pending_expunge() {
     e4(Kind::Full, &["--deletes", "flag-only"])
@@ -462,7 +462,8 @@ fn e12_move_into_a_new_folder() {
 /// E13, the minimum: moved on A while B flagged it in the old folder. m1
 /// ends in Archive on both sides, once. The expunge from INBOX wins over
 /// B's flag (E6) and the copy into Archive carries A's flags, so \Flagged is
-/// lost (README: the ideal, carrying it across folders, is not built).
+/// lost (docs/SCENARIOS.md E13: the ideal, carrying it across folders, is
+/// not built).
 #[test]
 fn e13_move_on_a_and_flag_change_on_b_ends_in_archive_once() {
     Case::new("e13")

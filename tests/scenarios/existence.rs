@@ -1,4 +1,4 @@
-//! SCENARIOS.md E: message existence — new mail copied with its flags and
+//! docs/SCENARIOS.md E: message existence — new mail copied with its flags and
 //! INTERNALDATE, from one side, both, or two users of one server (E1–E3).
 
 use super::*;

@@ -1,4 +1,4 @@
-//! SCENARIOS.md F: flags merged three ways against the snapshot (F1–F8,
+//! docs/SCENARIOS.md F: flags merged three ways against the snapshot (F1–F8,
 //! F11, F14), F9 (keyword case never flaps), and why F10 and F15 cannot be
 //! staged on Dovecot.
 

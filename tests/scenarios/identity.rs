@@ -1,4 +1,4 @@
-//! SCENARIOS.md I: identity by content — duplicates keep their count; no
+//! docs/SCENARIOS.md I: identity by content — duplicates keep their count; no
 //! Message-ID, a shared Message-ID, identical headers, another INTERNALDATE
 //! or bare LFs change nothing about that (I1–I7).
 

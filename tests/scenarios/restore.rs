@@ -1,4 +1,4 @@
-//! Restore from backup (DESIGN.md, "Evidence is per side"): a user's
+//! Restore from backup (docs/POLICIES.md, "Evidence is per side"): a user's
 //! Maildir, dovecot-uidlist and index files included, is copied aside, mail
 //! arrives and is synced, and the copy is put back. The restored side is
 //! suspect: the other side loses nothing, the restored side gets back what
@@ -9,7 +9,7 @@ use super::*;
 
 /// B is restored from a backup taken before the last sync: it regressed
 /// behind the snapshot (UIDNEXT went back, known UIDs are missing). B is
-/// suspect (DESIGN.md, "Evidence is per side"): its absences prove no
+/// suspect (docs/POLICIES.md, "Evidence is per side"): its absences prove no
 /// expunge, so the mail it lost is copied back to it, and A's flags win on
 /// every paired message (B's are last week's). The plan says that B looks
 /// restored, and A is never changed. `restore.rs` has the variants (UID reuse,

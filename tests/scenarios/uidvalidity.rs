@@ -1,4 +1,4 @@
-//! SCENARIOS.md U1: a mailbox whose UIDVALIDITY changed is matched by
+//! docs/SCENARIOS.md U1: a mailbox whose UIDVALIDITY changed is matched by
 //! content again: additions are taken, absences prove nothing.
 
 use super::*;

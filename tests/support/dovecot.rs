@@ -52,7 +52,7 @@ pub enum Kind {
     NoCondstore,
     /// Dovecot's defaults minus UIDPLUS (CONDSTORE/QRESYNC kept): a server
     /// where `UID EXPUNGE` is not offered, so a propagated expunge can only
-    /// set \Deleted (SCENARIOS.md E9). Dovecot still answers APPENDUID.
+    /// set \Deleted (docs/SCENARIOS.md E9). Dovecot still answers APPENDUID.
     NoUidplus,
 }
 

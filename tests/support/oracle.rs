@@ -1,4 +1,4 @@
-//! The strong oracle of SCENARIOS.md.
+//! The strong oracle of docs/SCENARIOS.md.
 //!
 //! Owns: reading a whole side through the test client and reducing it to,
 //! per mailbox, the multiset of (SHA-256 of the message with canonical CRLF

@@ -378,7 +378,7 @@ impl Case {
         }
         if orientation == Orientation::SwappedAfterSnapshot {
             // The snapshot was made with A and B the other way round: the
-            // tool must recognise its endpoints, swapped (DESIGN.md).
+            // tool must recognise its endpoints, swapped (docs/OPTIONS.md).
             run.swapped = true;
         }
         for (which, step) in &self.steps {
