@@ -6,6 +6,8 @@
 //! Apply notes what it did in a [`Ledger`], one call per action or batch;
 //! [`outcomes`] then walks the Plan and looks every action up, so an action
 //! apply never reached is reported as not attempted rather than left out.
+//! The ledger is the only record of what apply did: the counts of the
+//! report ([`Ledger::made`]) are taken from it too.
 
 use crate::model::{Side, Uid};
 use crate::plan::{Copy, Plan};
@@ -37,6 +39,14 @@ pub enum Status {
     /// server's words where it gave some.
     Refused(String),
     Skipped(String),
+    /// Done by another action, with no command of its own (a mailbox that
+    /// moved with its renamed parent): reported as done, not counted as a
+    /// change apply made.
+    Implied,
+    /// The server did it, but what had to follow failed (recording it in
+    /// the snapshot, checking it): reported as refused with that error,
+    /// counted as a change apply made.
+    Unrecorded(String),
 }
 
 impl Status {
@@ -46,6 +56,11 @@ impl Status {
             Ok(_) => Status::Done,
             Err(e) => Status::Refused(e.clone()),
         }
+    }
+
+    /// Whether apply changed the server by a command of its own.
+    fn made(&self) -> bool {
+        matches!(self, Status::Done | Status::Unrecorded(_))
     }
 }
 
@@ -96,6 +111,17 @@ impl Ledger {
         self.0.extend(other.0);
     }
 
+    /// Per side, how many of these actions apply made on the server.
+    pub fn made(&self, action: Action) -> [usize; 2] {
+        let mut made = [0, 0];
+        for ((_, a, side, _), status) in &self.0 {
+            if *a == action && status.made() {
+                made[side.index()] += 1;
+            }
+        }
+        made
+    }
+
     fn get(&self, mailbox: &str, action: Action, side: Side, uid: Option<Uid>) -> Option<&Status> {
         self.0.get(&(mailbox.to_string(), action, side, uid))
     }
@@ -117,6 +143,19 @@ pub struct ActionOutcome {
     /// Which apply attempt of the run this was (1 = the first): a lost
     /// connection makes the run list, plan and apply again.
     pub attempt: u32,
+    /// Apply changed the server by a command of its own (as
+    /// [`Ledger::made`] counts), whatever `status` says.
+    #[serde(skip)]
+    pub made: bool,
+}
+
+/// Per side, how many of these actions apply made on the server.
+pub fn made(actions: &[ActionOutcome], action: Action) -> [usize; 2] {
+    let mut made = [0, 0];
+    for a in actions.iter().filter(|a| a.action == action && a.made) {
+        made[a.side.index()] += 1;
+    }
+    made
 }
 
 /// How many actions ended each way.
@@ -184,9 +223,10 @@ pub fn outcomes(plan: &Plan, ledger: &Ledger) -> Outcomes {
             Some(why) => Some(Status::Skipped(why)),
             None => ledger.get(mailbox, action, side, uid).cloned(),
         };
+        let made = found.as_ref().is_some_and(Status::made);
         let (status, detail) = match found {
-            Some(Status::Done) => ("done", None),
-            Some(Status::Refused(e)) => ("refused", Some(e)),
+            Some(Status::Done | Status::Implied) => ("done", None),
+            Some(Status::Refused(e) | Status::Unrecorded(e)) => ("refused", Some(e)),
             Some(Status::Skipped(why)) => ("skipped", Some(why)),
             None => ("not_attempted", None),
         };
@@ -199,6 +239,7 @@ pub fn outcomes(plan: &Plan, ledger: &Ledger) -> Outcomes {
             status,
             detail,
             attempt: 1,
+            made,
         });
     };
     for mb in &plan.mailboxes {
@@ -343,6 +384,45 @@ mod tests {
                 not_attempted: 2
             }
         );
+    }
+
+    /// The counts come from the ledger: what the server did counts, even
+    /// when recording it failed (reported as refused); a mailbox that moved
+    /// with its parent is reported as done but was no RENAME of its own.
+    #[test]
+    fn made_counts_what_the_server_did_in_this_and_earlier_attempts() {
+        let plan = Plan {
+            schema_version: crate::plan::SCHEMA_VERSION,
+            mailboxes: vec![MailboxPlan {
+                name: "INBOX".into(),
+                copies: vec![copy(1), copy(2), copy(3), copy(4)],
+                ..MailboxPlan::default()
+            }],
+            notes: Vec::new(),
+            subscriptions: Vec::new(),
+        };
+        let mut ledger = Ledger::default();
+        let (c1, c2, c3) = (copy(1), copy(2), copy(3));
+        ledger.copies("INBOX", &[&c1], &Status::Done);
+        let unrecorded = Status::Unrecorded("recording the pairs failed".into());
+        ledger.copies("INBOX", &[&c2], &unrecorded);
+        ledger.copies("INBOX", &[&c3], &Status::Refused("NO".into()));
+        ledger.mailbox("Child", Action::RenameMailbox, Side::B, Status::Implied);
+        assert_eq!(ledger.made(Action::Copy), [0, 2]);
+        assert_eq!(ledger.made(Action::RenameMailbox), [0, 0]);
+
+        let reached = outcomes(&plan, &ledger).reached(1);
+        let seen: Vec<(Option<Uid>, &str, bool)> =
+            reached.iter().map(|a| (a.uid, a.status, a.made)).collect();
+        assert_eq!(
+            seen,
+            [
+                (Some(1), "done", true),
+                (Some(2), "refused", true),
+                (Some(3), "refused", false)
+            ]
+        );
+        assert_eq!(made(&reached, Action::Copy), [0, 2]);
     }
 
     #[test]

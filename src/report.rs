@@ -387,24 +387,25 @@ fn plan_totals(plan: &Plan) -> String {
 }
 
 fn applied_text(applied: &ApplyOutcome) -> String {
+    let counts = applied.counts();
     let mut out = format!(
         "\nApplied: created {} on A, {} on B; copied {} to A, {} to B; flag changes {} on A, {} on B; \
          expunged {} on A, {} on B{}\n",
-        applied.created[0],
-        applied.created[1],
-        applied.copied_to[0],
-        applied.copied_to[1],
-        applied.flag_changes_on[0],
-        applied.flag_changes_on[1],
-        applied.expunged_on[0],
-        applied.expunged_on[1],
-        match applied.renamed_on {
+        counts.created[0],
+        counts.created[1],
+        counts.copied_to[0],
+        counts.copied_to[1],
+        counts.flag_changes_on[0],
+        counts.flag_changes_on[1],
+        counts.expunged_on[0],
+        counts.expunged_on[1],
+        match counts.renamed_on {
             [0, 0] => String::new(),
             [a, b] => format!("; renamed {a} mailbox(es) on A, {b} on B"),
-        } + &match applied.mailboxes_deleted_on {
+        } + &match counts.mailboxes_deleted_on {
             [0, 0] => String::new(),
             [a, b] => format!("; deleted {a} mailbox(es) on A, {b} on B"),
-        } + &match applied.subscriptions_changed_on {
+        } + &match counts.subscriptions_changed_on {
             [0, 0] => String::new(),
             [a, b] => format!("; subscriptions changed {a} on A, {b} on B"),
         }

@@ -110,7 +110,7 @@ pub async fn run(job: Job, metrics: Option<&Metrics>) -> i32 {
                     () = crate::stop::wait() => {}
                 }
                 if crate::stop::requested() {
-                    let e = &earlier;
+                    let e = earlier.counts();
                     eprintln!(
                         "imapmend: stopped before retrying; done before the connection was lost: \
                          copied {} to A, {} to B; flag changes {} on A, {} on B; expunged {} on A, {} on B",

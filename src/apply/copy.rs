@@ -24,8 +24,9 @@ enum AppendFailure {
     /// sent as it is: nothing was appended (a batch is then bisected).
     /// `words` are the server's (or ours), for the snapshot.
     Refused { error: String, words: String },
-    /// Anything else (the session died, the snapshot failed).
-    Other(String),
+    /// Anything else (the session died, the snapshot failed); `appended`
+    /// if the server took the batch and only recording it failed.
+    Other { error: String, appended: bool },
 }
 
 impl MailboxRun<'_, '_> {
@@ -261,11 +262,15 @@ impl Copier<'_, '_> {
                     let what = format!("copy UID {} ({} bytes)", copy.uid, copy.size);
                     self.fail(target, &what, error);
                 }
-                Err(AppendFailure::Other(e)) => {
+                Err(AppendFailure::Other { error: e, appended }) => {
                     // Not a refusal (the session died, or the snapshot
                     // failed): bisecting would only repeat it. What is left
                     // of the batch is reported as not attempted.
-                    let refused = Status::Refused(e.clone());
+                    let refused = if appended {
+                        Status::Unrecorded(e.clone())
+                    } else {
+                        Status::Refused(e.clone())
+                    };
                     self.out
                         .ledger
                         .copies(&self.mb.name, &planned(&part), &refused);
@@ -337,7 +342,10 @@ impl Copier<'_, '_> {
                 status.uidnext,
                 &items,
             )
-            .map_err(|e| AppendFailure::Other(e.to_string()))?;
+            .map_err(|e| AppendFailure::Other {
+                error: e.to_string(),
+                appended: false,
+            })?;
         let items: Vec<AppendItem<'_>> = part
             .iter()
             .map(|r| AppendItem {
@@ -371,11 +379,13 @@ impl Copier<'_, '_> {
                         words: format!("not sent: {detail}"),
                         error: e.to_string(),
                     },
-                    _ => AppendFailure::Other(e.to_string()),
+                    _ => AppendFailure::Other {
+                        error: e.to_string(),
+                        appended: false,
+                    },
                 });
             }
         };
-        self.out.copied_to[target.index()] += part.len();
         self.out
             .ledger
             .copies(&self.mb.name, &planned(part), &Status::Done);
@@ -387,11 +397,12 @@ impl Copier<'_, '_> {
                     "{}: {target} did not report the new UIDs (no UIDPLUS); the copies are paired by content next run",
                     self.mb.name
                 ));
-                return self
-                    .snapshot
-                    .borrow_mut()
-                    .drop_intent(intent)
-                    .map_err(|e| AppendFailure::Other(e.to_string()));
+                return self.snapshot.borrow_mut().drop_intent(intent).map_err(|e| {
+                    AppendFailure::Other {
+                        error: e.to_string(),
+                        appended: true,
+                    }
+                });
             }
         };
         if let Some(st) = self.statuses[target.index()].as_mut() {
@@ -426,6 +437,9 @@ impl Copier<'_, '_> {
         self.snapshot
             .borrow_mut()
             .complete_copies(&self.mb.name, intent, &pairs, cache)
-            .map_err(|e| AppendFailure::Other(format!("copied, but recording the pairs failed (the next run pairs them by content): {e}")))
+            .map_err(|e| AppendFailure::Other {
+                error: format!("copied, but recording the pairs failed (the next run pairs them by content): {e}"),
+                appended: true,
+            })
     }
 }

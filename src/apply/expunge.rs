@@ -53,7 +53,6 @@ impl MailboxRun<'_, '_> {
                     );
                     continue;
                 }
-                self.out.expunged_on[side.index()] += uids.len();
                 let pairs: Vec<[Uid; 2]> = chosen.iter().map(|e| e.pair).collect();
                 let uidvalidity = self.statuses[side.index()]
                     .as_ref()

@@ -254,7 +254,7 @@ async fn a_refused_batch_is_bisected_down_to_the_one_refused_message_and_the_oth
         ..
     } = copy_to_b(&bodies, b).await;
 
-    assert_eq!(out.copied_to, [0, 2]);
+    assert_eq!(out.counts().copied_to, [0, 2]);
     assert_eq!(failures, [(Side::B, "copy UID 2 (3 bytes)".to_string())]);
     assert!(out.failures[0].error.contains(refused), "{failures:?}");
     assert_eq!(pairs(&snapshot), [[1, 9], [3, 10]]);
@@ -327,7 +327,7 @@ async fn only_the_planned_expunges_are_sent_and_a_withheld_one_keeps_its_pair() 
     let out = run_mailbox(&mb, &mut lane, &mut snapshot, statuses, true).await;
 
     assert_eq!(out.failures.len(), 0, "{:?}", out.failures);
-    assert_eq!(out.expunged_on, [0, 2]);
+    assert_eq!(out.counts().expunged_on, [0, 2]);
     assert_eq!(pairs(&snapshot), [[11, 1], [16, 6]]);
     let pending: Vec<_> = snapshot
         .message_statuses()
@@ -363,7 +363,7 @@ async fn a_connection_cut_mid_append_leaves_the_intent_for_the_next_run() {
         ..
     } = copy_to_b(&["one", "two"], b).await;
 
-    assert_eq!(out.copied_to, [0, 0]);
+    assert_eq!(out.counts().copied_to, [0, 0]);
     assert_eq!(failures, [(Side::B, "copy 2 messages".to_string())]);
     let intents: Vec<_> = snapshot
         .intents()
@@ -467,7 +467,8 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     drop(turn);
 
     assert_eq!(out.failures.len(), 0, "{:?}", out.failures);
-    assert_eq!((out.copied_to, out.expunged_on), ([0, 1], [0, 1]));
+    let counts = out.counts();
+    assert_eq!((counts.copied_to, counts.expunged_on), ([0, 1], [0, 1]));
     let state = snapshot.load().unwrap();
     let pairs = |name: &str| -> Vec<[Uid; 2]> {
         state.mailboxes[name].pairs.iter().map(|p| p.uid).collect()
@@ -530,7 +531,7 @@ async fn a_flag_change_refused_as_modified_is_left_to_the_next_run_and_its_pair_
     scripts_followed(lane, servers).await;
 
     assert_eq!(out.failures.len(), 0, "{:?}", out.failures);
-    assert_eq!(out.flag_changes_on, [0, 1]);
+    assert_eq!(out.counts().flag_changes_on, [0, 1]);
     assert!(
         out.notes
             .iter()
@@ -585,7 +586,7 @@ async fn a_rename_that_comes_back_under_another_uidvalidity_fails_the_mailbox() 
     assert!(!run.prepare().await, "the mailbox cannot go on");
     scripts_followed(lane, servers).await;
 
-    assert_eq!(out.renamed_on, [0, 1]);
+    assert_eq!(out.counts().renamed_on, [0, 1]);
     let failures: Vec<_> = out
         .failures
         .iter()

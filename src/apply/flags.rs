@@ -68,7 +68,6 @@ impl MailboxRun<'_, '_> {
                 }
                 match result {
                     Ok(modified) => {
-                        self.out.flag_changes_on[side.index()] += uids.len() - modified.len();
                         if !modified.is_empty() {
                             self.out.notes.push(format!(
                                 "{}: {} message(s) on {side} changed during the run; not overwritten, merged on the next run",

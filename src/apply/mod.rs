@@ -47,9 +47,27 @@ pub struct ActionFailure {
     pub error: String,
 }
 
-/// What applying a Plan did.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+/// What applying a Plan did: the ledger of this attempt and what earlier
+/// attempts reached are the only record of it; the counts are taken from
+/// them ([`ApplyOutcome::counts`]).
+#[derive(Debug, Default, Clone)]
 pub struct ApplyOutcome {
+    pub failures: Vec<ActionFailure>,
+    pub notes: Vec<String>,
+    /// Per planned action, what happened (for `sync --json`).
+    pub ledger: Ledger,
+    /// A stop signal ended the run early (see [`crate::stop`]).
+    pub stopped: bool,
+    /// What earlier apply attempts of this run reached, before a lost
+    /// connection made it list and plan again (for `sync --json`).
+    pub earlier_actions: Vec<crate::outcome::ActionOutcome>,
+    /// How many earlier apply attempts there were.
+    pub earlier_attempts: u32,
+}
+
+/// How many changes apply made on each side, over every attempt of the run.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
     pub created: [usize; 2],
     /// Messages copied *to* each side.
     pub copied_to: [usize; 2],
@@ -62,23 +80,52 @@ pub struct ApplyOutcome {
     pub mailboxes_deleted_on: [usize; 2],
     /// Subscriptions made or removed on each side.
     pub subscriptions_changed_on: [usize; 2],
-    pub failures: Vec<ActionFailure>,
-    pub notes: Vec<String>,
-    /// Per planned action, what happened (for `sync --json`).
-    #[serde(skip)]
-    pub ledger: Ledger,
-    /// A stop signal ended the run early (see [`crate::stop`]).
-    pub stopped: bool,
-    /// What earlier apply attempts of this run reached, before a lost
-    /// connection made it list and plan again (for `sync --json`).
-    #[serde(skip)]
-    pub earlier_actions: Vec<crate::outcome::ActionOutcome>,
-    /// How many earlier apply attempts there were.
-    #[serde(skip)]
-    pub earlier_attempts: u32,
+}
+
+/// The JSON form: the counts, then failures, notes and whether a stop
+/// signal ended the run.
+impl serde::Serialize for ApplyOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Json<'a> {
+            #[serde(flatten)]
+            counts: Counts,
+            failures: &'a [ActionFailure],
+            notes: &'a [String],
+            stopped: bool,
+        }
+        let json = Json {
+            counts: self.counts(),
+            failures: &self.failures,
+            notes: &self.notes,
+            stopped: self.stopped,
+        };
+        json.serialize(serializer)
+    }
 }
 
 impl ApplyOutcome {
+    /// How many changes apply made on each side: in the ledger of this
+    /// attempt and in what earlier attempts reached.
+    pub fn counts(&self) -> Counts {
+        let made = |action: Action| {
+            let [a, b] = self.ledger.made(action);
+            let [c, d] = crate::outcome::made(&self.earlier_actions, action);
+            [a + c, b + d]
+        };
+        let [sa, sb] = made(Action::Subscribe);
+        let [ua, ub] = made(Action::Unsubscribe);
+        Counts {
+            created: made(Action::CreateMailbox),
+            copied_to: made(Action::Copy),
+            flag_changes_on: made(Action::Flags),
+            expunged_on: made(Action::Expunge),
+            renamed_on: made(Action::RenameMailbox),
+            mailboxes_deleted_on: made(Action::DeleteMailbox),
+            subscriptions_changed_on: [sa + ua, sb + ub],
+        }
+    }
+
     /// Ends apply attempt number `attempt`, cut short by a lost connection:
     /// what it reached of `plan` is kept as that attempt's actions.
     pub fn end_attempt(&mut self, plan: &crate::plan::Plan, attempt: u32) {
@@ -89,23 +136,9 @@ impl ApplyOutcome {
     }
 
     /// Adds what an earlier attempt of the same run did (before a lost
-    /// connection made the run list again): counts add up, its failures,
-    /// notes and actions come first.
+    /// connection made the run list again): its failures, notes and
+    /// actions come first.
     pub fn absorb(&mut self, earlier: ApplyOutcome) {
-        let add = |a: &mut [usize; 2], b: [usize; 2]| {
-            a[0] += b[0];
-            a[1] += b[1];
-        };
-        add(&mut self.created, earlier.created);
-        add(&mut self.copied_to, earlier.copied_to);
-        add(&mut self.flag_changes_on, earlier.flag_changes_on);
-        add(&mut self.expunged_on, earlier.expunged_on);
-        add(&mut self.renamed_on, earlier.renamed_on);
-        add(&mut self.mailboxes_deleted_on, earlier.mailboxes_deleted_on);
-        add(
-            &mut self.subscriptions_changed_on,
-            earlier.subscriptions_changed_on,
-        );
         let failures = std::mem::replace(&mut self.failures, earlier.failures);
         self.failures.extend(failures);
         let notes = std::mem::replace(&mut self.notes, earlier.notes);
@@ -116,8 +149,8 @@ impl ApplyOutcome {
         self.stopped |= earlier.stopped;
     }
 
-    /// Adds what the next mailbox plan of the same apply did: counts add
-    /// up, its failures, notes and ledger entries come after these. A stop
+    /// Adds what the next mailbox plan of the same apply did: its
+    /// failures, notes and ledger entries come after these. A stop
     /// is noted once.
     fn append(&mut self, mut next: ApplyOutcome) {
         if self.stopped {
@@ -346,9 +379,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
     async fn prepare(&mut self) -> bool {
         self.forget_settled_intents();
         if let Some(r) = &self.mb.rename {
-            let renamed = self.rename(r).await;
-            self.note(Action::RenameMailbox, r.side, Status::of(&renamed));
-            if let Err(e) = renamed {
+            if let Err(e) = self.rename(r).await {
                 self.fail(r.side, "rename mailbox", e);
                 return false;
             }
@@ -412,6 +443,24 @@ impl<'a, 's> MailboxRun<'a, 's> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `sync --json`'s `applied`: the counts taken from the ledger, in the
+    /// order and form they had as fields of their own.
+    #[test]
+    fn applied_json_keeps_its_fields_and_their_order() {
+        let mut out = ApplyOutcome::default();
+        out.ledger
+            .mailbox("Sub", Action::Unsubscribe, Side::B, Status::Done);
+        out.notes.push("a note".into());
+        let json = serde_json::to_string(&out).unwrap();
+        assert_eq!(
+            json,
+            "{\"created\":[0,0],\"copied_to\":[0,0],\"flag_changes_on\":[0,0],\
+             \"expunged_on\":[0,0],\"renamed_on\":[0,0],\"mailboxes_deleted_on\":[0,0],\
+             \"subscriptions_changed_on\":[0,1],\"failures\":[],\"notes\":[\"a note\"],\
+             \"stopped\":false}"
+        );
+    }
 
     /// Three mailbox plans applied at once, started in reverse so that only
     /// the turns can order them: plan 1 starts once plan 0's tree change is

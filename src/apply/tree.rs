@@ -17,16 +17,34 @@ impl MailboxRun<'_, '_> {
     /// RENAME as the other side did (an implied one moved with its parent),
     /// moves the snapshot record to the new name, and checks that the
     /// mailbox kept its UIDVALIDITY (else its UIDs are not the listed ones).
+    /// Notes in the ledger whether the RENAME was made.
     pub(super) async fn rename(&mut self, r: &MailboxRename) -> Result<(), String> {
         let wire = self.wire(r.side).to_string();
-        let conn = &mut self.conns[r.side.index()];
         if !r.implied {
-            conn.rename_mailbox(&r.from_wire, &wire)
-                .await
-                .map_err(|e| e.to_string())?;
-            self.out.renamed_on[r.side.index()] += 1;
+            let conn = &mut self.conns[r.side.index()];
+            let sent = conn.rename_mailbox(&r.from_wire, &wire).await;
+            let sent = sent.map_err(|e| e.to_string());
+            if sent.is_err() {
+                self.note(Action::RenameMailbox, r.side, Status::of(&sent));
+                return sent;
+            }
         }
-        let now = conn.select(&wire, true).await.map_err(|e| e.to_string())?;
+        let followed = self.follow_rename(r, &wire).await;
+        let status = match (&followed, r.implied) {
+            (Ok(()), false) => Status::Done,
+            (Ok(()), true) => Status::Implied,
+            (Err(e), false) => Status::Unrecorded(e.clone()),
+            (Err(e), true) => Status::Refused(e.clone()),
+        };
+        self.note(Action::RenameMailbox, r.side, status);
+        followed
+    }
+
+    /// After a RENAME (or a parent's): the mailbox under its new name, in
+    /// the snapshot too, with the UIDVALIDITY it was listed with.
+    async fn follow_rename(&mut self, r: &MailboxRename, wire: &str) -> Result<(), String> {
+        let conn = &mut self.conns[r.side.index()];
+        let now = conn.select(wire, true).await.map_err(|e| e.to_string())?;
         self.snapshot
             .borrow_mut()
             .rename_mailbox(&r.from, &self.mb.name)
@@ -47,7 +65,6 @@ impl MailboxRun<'_, '_> {
         conn.create(&wire).await.map_err(|e| e.to_string())?;
         let status = conn.select(&wire, true).await.map_err(|e| e.to_string())?;
         self.statuses[side.index()] = Some(status);
-        self.out.created[side.index()] += 1;
         Ok(())
     }
 }
@@ -77,22 +94,19 @@ pub(super) async fn subscribe(
         let result = done.as_ref().map_err(|e| e.to_string());
         out.ledger
             .mailbox(&c.name, action, c.side, Status::of(&result));
-        match done {
-            Ok(()) => out.subscriptions_changed_on[c.side.index()] += 1,
-            Err(e) => {
-                failed.insert(&c.name);
-                out.failures.push(ActionFailure {
-                    mailbox: c.name.clone(),
-                    side: c.side,
-                    action: if c.subscribe {
-                        "subscribe"
-                    } else {
-                        "unsubscribe"
-                    }
-                    .into(),
-                    error: e.to_string(),
-                });
-            }
+        if let Err(e) = done {
+            failed.insert(&c.name);
+            out.failures.push(ActionFailure {
+                mailbox: c.name.clone(),
+                side: c.side,
+                action: if c.subscribe {
+                    "subscribe"
+                } else {
+                    "unsubscribe"
+                }
+                .into(),
+                error: e.to_string(),
+            });
         }
     }
     let agreed: Vec<(String, bool)> = agreed(listed, &plan.mailboxes, &plan.subscriptions)
@@ -150,7 +164,6 @@ pub(super) async fn delete_mailbox(
     if let Err(e) = deleted {
         return fail(out, "delete mailbox", e);
     }
-    out.mailboxes_deleted_on[side.index()] += 1;
     if let Err(e) = snapshot.forget_mailbox(&mb.name) {
         fail(
             out,
