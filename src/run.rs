@@ -156,15 +156,24 @@ async fn session(
         Err(ended) => return ended,
     };
     match job.command {
-        Command::Check { .. } => check_session(job, metrics, &gathered),
+        Command::Check { .. } => check_session(job, metrics, gathered, pool).await,
         Command::Plan => plan_session(job, gathered, pool).await,
         Command::Sync => sync_session(job, gathered, snapshot, pool, may_retry, earlier).await,
     }
 }
 
-/// `check`: judges agreement from the listing alone (no Plan), inside the
-/// monitoring-plugin range: a listing failure (2) outranks differences (1).
-fn check_session(job: &Job, metrics: Option<&Metrics>, gathered: &Gathered) -> Session {
+/// `check`: prints the Plan the core returned, as `plan` would (what a
+/// `sync` would do about the differences), beside its verdict per mailbox;
+/// the verdict alone sets the exit code, inside the monitoring-plugin
+/// range: a listing failure (2) outranks differences (1).
+async fn check_session(
+    job: &Job,
+    metrics: Option<&Metrics>,
+    mut gathered: Gathered,
+    pool: &mut Pool,
+) -> Session {
+    let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
+    let gathered = &gathered;
     let verdicts = agreements(&gathered.input);
     let differ = if verdicts.iter().all(|v| v.agrees()) {
         exit::OK
@@ -177,6 +186,7 @@ fn check_session(job: &Job, metrics: Option<&Metrics>, gathered: &Gathered) -> S
         differ
     };
     let report = Report {
+        plan: Some(&plan),
         check: Some(&verdicts),
         ..report(job, "check", gathered, code)
     };

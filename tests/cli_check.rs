@@ -213,3 +213,63 @@ fn check_timeout_gives_up_with_exit_3_and_says_so() {
         .finish(LIMIT);
     assert_eq!(out.code, Some(3));
 }
+
+/// `check` prints the Plan `plan` prints for the same servers and snapshot
+/// (docs/ARCHITECTURE.md: one Plan for three verbs), skips included; its
+/// verdict alone sets the exit code. After a sync, both Plans are empty.
+#[test]
+fn check_prints_the_plan_that_plan_prints() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let mut ca = a.client();
+    ca.append("INBOX", b"Subject: shared\r\n\r\nboth\r\n", &[], None);
+    ca.append("INBOX", b"Subject: only A\r\n\r\na\r\n", &[], None);
+    let big = format!("Subject: too big\r\n\r\n{}\r\n", "x".repeat(4000));
+    ca.append("INBOX", big.as_bytes(), &[], None);
+    ca.logout();
+    let mut cb = b.client();
+    cb.append(
+        "INBOX",
+        b"Subject: shared\r\n\r\nboth\r\n",
+        &["\\Seen"],
+        None,
+    );
+    cb.logout();
+
+    let dir = tempfile::tempdir().unwrap();
+    let json = |verb: &str| -> (i32, serde_json::Value) {
+        let out = bare()
+            .env("XDG_STATE_HOME", dir.path())
+            .env("IMAPMEND_A_PASSWORD", &a.password)
+            .env("IMAPMEND_B_PASSWORD", &b.password)
+            .args([verb, "--a", &a.url(), "--b", &b.url()])
+            .args(["--a-tls", "none", "--b-tls", "none"])
+            .args(["--json", "--max-size", "1K"])
+            .finish(LIMIT);
+        let value = serde_json::from_str(out.stdout.as_str())
+            .unwrap_or_else(|e| panic!("{verb} --json: {e}\n{}", out.stderr.as_str()));
+        (out.code.unwrap_or(-1), value)
+    };
+
+    let (plan_code, planned) = json("plan");
+    let (check_code, checked) = json("check");
+    assert_eq!(plan_code, 1, "{planned}");
+    assert_eq!(check_code, 1, "{checked}");
+    let plan = &planned["plan"];
+    assert_eq!(&checked["plan"], plan, "check's Plan is plan's");
+    let inbox = &plan["mailboxes"][0];
+    assert_eq!(inbox["skipped"][0]["why"], "max-size", "{plan}");
+    assert_eq!(inbox["copies"].as_array().map(Vec::len), Some(1), "{plan}");
+    assert!(checked["check"].is_array(), "{checked}");
+
+    let out = bare()
+        .env("XDG_STATE_HOME", dir.path())
+        .env("IMAPMEND_A_PASSWORD", &a.password)
+        .env("IMAPMEND_B_PASSWORD", &b.password)
+        .args(["sync", "--a", &a.url(), "--b", &b.url()])
+        .args(["--a-tls", "none", "--b-tls", "none", "--max-size", "1K"])
+        .finish(LIMIT);
+    assert_eq!(out.code, Some(0), "{}", out.stderr.as_str());
+    let (_, planned) = json("plan");
+    let (_, checked) = json("check");
+    assert_eq!(&checked["plan"], &planned["plan"]);
+}
