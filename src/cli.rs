@@ -251,7 +251,7 @@ pub struct CommonArgs {
         value_name = "FILE",
         help_heading = "Endpoints",
         long_help = "Read endpoints, TLS, password sources, policies and the state path from \
-            this TOML file (tables [a], [b], [policy]; see the README). Every command-line \
+            this TOML file (tables [a], [b], [policy]; see docs/OPTIONS.md). Every command-line \
             option overrides the file's value for the same setting. Relative paths in the \
             file are relative to the file's directory. Unknown keys and wrong types are \
             errors, and a password in the file is refused."
