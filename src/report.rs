@@ -65,6 +65,9 @@ impl Report<'_> {
             out.push_str(&plan_totals(plan));
         }
         if let Some(check) = self.check {
+            if self.plan.is_some() {
+                out.push('\n'); // check prints the Plan above its verdicts
+            }
             out.push_str(&check_text(check, verbose));
         }
         for f in self.listing_failures {
