@@ -22,7 +22,6 @@ mod password;
 mod state_path;
 
 pub use file::{ConfigFile, FileError};
-pub use password::password_var;
 pub use state_path::{default_state_path, locate_snapshot, SnapshotLocation};
 
 use crate::cli::{Cli, Verb};
