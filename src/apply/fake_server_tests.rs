@@ -7,16 +7,15 @@
 
 use super::*;
 use crate::imap::fake_server::{
-    expect, limits, logged_in, logged_in_enabling, run_script, send, spec, Step,
+    expect, followed, limits, logged_in, logged_in_enabling, run_pair, send, Server, Step,
 };
-use crate::imap::{ConnectSpec, Connection, TlsMode};
+use crate::imap::{ConnectSpec, Connection};
 use crate::model::{Fingerprint, FlagDelta, FlagSet, InternalDate, MessageMeta, Uid};
 use crate::plan::{
     Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, MailboxRename, PlannedPair,
 };
 use crate::reconcile::{MailboxInput, SideListing};
 use crate::snapshot::{EndpointIdentity, MessageStatus, MessageStatusRecord};
-use tokio::task::JoinHandle;
 
 const DATE: &str = "17-Jul-1996 02:44:25 -0700";
 
@@ -36,34 +35,21 @@ fn open_snapshot(dir: &tempfile::TempDir) -> Snapshot {
 }
 
 /// A session to each side, each server following its script.
-async fn lane(scripts: [Vec<Step>; 2]) -> (Lane, [JoinHandle<Result<(), String>>; 2]) {
-    let [a, b] = scripts;
-    let (port_a, server_a) = run_script(a).await;
-    let (port_b, server_b) = run_script(b).await;
-    let connect = async |side: Side, port: u16| {
-        let spec = ConnectSpec {
-            side,
-            ..spec(port, TlsMode::None)
-        };
+async fn lane(scripts: [Vec<Step>; 2]) -> (Lane, [Server; 2]) {
+    let ([spec_a, spec_b], servers) = run_pair(scripts).await;
+    let connect = async |spec: ConnectSpec| {
         Connection::connect_with(&spec, &limits())
             .await
             .expect("connect")
     };
-    let lane = [
-        connect(Side::A, port_a).await,
-        connect(Side::B, port_b).await,
-    ];
-    (lane, [server_a, server_b])
+    let lane = [connect(spec_a).await, connect(spec_b).await];
+    (lane, servers)
 }
 
 /// Every server followed its script to the end.
-async fn scripts_followed(lane: Lane, servers: [JoinHandle<Result<(), String>>; 2]) {
+async fn scripts_followed(lane: Lane, servers: [Server; 2]) {
     drop(lane);
-    for (side, server) in Side::BOTH.into_iter().zip(servers) {
-        if let Err(e) = server.await.unwrap() {
-            panic!("{side}'s server: {e}");
-        }
-    }
+    followed(servers).await;
 }
 
 /// `verb` (SELECT, EXAMINE) of `mailbox` (tag `tag`) and the server's
@@ -452,12 +438,7 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     // What was seen after writing, per mailbox.
     b.extend(selected("A0006", "EXAMINE \"Old\"", 42, 6, 0));
     b.extend(selected("A0007", "EXAMINE \"New\"", 43, 10, 1));
-    let (port_a, server_a) = run_script(a).await;
-    let (port_b, server_b) = run_script(b).await;
-    let specs = [(Side::A, port_a), (Side::B, port_b)].map(|(side, port)| ConnectSpec {
-        side,
-        ..spec(port, TlsMode::None)
-    });
+    let (specs, servers) = run_pair([a, b]).await;
     let mut pool = Pool::connect(&specs, 1).await.expect("connect");
     let dir = tempfile::tempdir().unwrap();
     let mut snapshot = open_snapshot(&dir);
@@ -475,9 +456,7 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     };
     assert_eq!((pairs("Old"), pairs("New")), (vec![], vec![[1, 9]]));
     drop(pool);
-    for server in [server_a, server_b] {
-        server.await.unwrap().unwrap();
-    }
+    followed(servers).await;
 }
 
 #[tokio::test]

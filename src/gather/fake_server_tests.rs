@@ -3,8 +3,7 @@
 //! every command each side must receive written out.
 
 use super::*;
-use crate::imap::fake_server::{logged_in, run_script, send, spec, Step};
-use crate::imap::{ConnectSpec, TlsMode};
+use crate::imap::fake_server::{followed, logged_in, run_pair, send, Step};
 
 /// Login, the tree (INBOX only) and the subscriptions, then `then`.
 fn listing(then: [Step; 2]) -> Vec<Step> {
@@ -22,13 +21,7 @@ fn listing(then: [Step; 2]) -> Vec<Step> {
 /// Gathers (as `plan` does, nothing in the snapshot) from servers
 /// following these scripts, and checks each followed its script to the end.
 async fn gather_from(scripts: [Vec<Step>; 2]) -> Result<Gathered, (Side, ImapError)> {
-    let [a, b] = scripts;
-    let (port_a, server_a) = run_script(a).await;
-    let (port_b, server_b) = run_script(b).await;
-    let specs = [(Side::A, port_a), (Side::B, port_b)].map(|(side, port)| ConnectSpec {
-        side,
-        ..spec(port, TlsMode::None)
-    });
+    let (specs, servers) = run_pair(scripts).await;
     let mut pool = Pool::connect(&specs, 1).await.expect("connect");
     let reading = Reading {
         read_only: true,
@@ -46,11 +39,7 @@ async fn gather_from(scripts: [Vec<Step>; 2]) -> Result<Gathered, (Side, ImapErr
     )
     .await;
     drop(pool);
-    for (side, server) in Side::BOTH.into_iter().zip([server_a, server_b]) {
-        if let Err(e) = server.await.unwrap() {
-            panic!("{side}'s server: {e}");
-        }
-    }
+    followed(servers).await;
     gathered
 }
 

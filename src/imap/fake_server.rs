@@ -2,7 +2,7 @@
 //! do on demand (split literals, a cut connection, a stall, NO where OK was
 //! expected), each step of the conversation written out. Shared by the
 //! IMAP layer's own tests (`fake_server_tests`) and by those of the code
-//! above it that talks to servers (`apply`).
+//! above it that talks to servers (`apply`, `gather`).
 
 use super::{AuthMethod, ConnectSpec, Limits, TlsMode};
 use crate::model::Side;
@@ -32,9 +32,7 @@ pub(crate) fn send(s: &str) -> Step {
     Step::Send(s.as_bytes().to_vec())
 }
 
-pub(crate) async fn run_script(
-    steps: Vec<Step>,
-) -> (u16, tokio::task::JoinHandle<Result<(), String>>) {
+pub(crate) async fn run_script(steps: Vec<Step>) -> (u16, Server) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
@@ -87,6 +85,33 @@ pub(crate) async fn run_script(
         Ok(())
     });
     (port, task)
+}
+
+/// A scripted server for each side ([A, B]): how to reach each (plain
+/// IMAP on loopback, the side set), and the servers, to be checked with
+/// [`followed`] once the client is done.
+pub(crate) async fn run_pair(scripts: [Vec<Step>; 2]) -> ([ConnectSpec; 2], [Server; 2]) {
+    let [a, b] = scripts;
+    let (port_a, server_a) = run_script(a).await;
+    let (port_b, server_b) = run_script(b).await;
+    let specs = [(Side::A, port_a), (Side::B, port_b)].map(|(side, port)| ConnectSpec {
+        side,
+        ..spec(port, TlsMode::None)
+    });
+    (specs, [server_a, server_b])
+}
+
+/// A running scripted server: Err says where the client left its script.
+pub(crate) type Server = tokio::task::JoinHandle<Result<(), String>>;
+
+/// Every server of [`run_pair`] followed its script to the end (call it
+/// after the client's sessions are dropped).
+pub(crate) async fn followed(servers: [Server; 2]) {
+    for (side, server) in Side::BOTH.into_iter().zip(servers) {
+        if let Err(e) = server.await.unwrap() {
+            panic!("{side}'s server: {e}");
+        }
+    }
 }
 
 pub(crate) fn spec(port: u16, tls: TlsMode) -> ConnectSpec {
