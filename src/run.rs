@@ -172,7 +172,7 @@ async fn check_session(
     mut gathered: Gathered,
     pool: &mut Pool,
 ) -> Session {
-    let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
+    let plan = planned(job, &mut gathered, pool).await;
     let gathered = &gathered;
     let verdicts = agreements(&gathered.input);
     let differ = if verdicts.iter().all(|v| v.agrees()) {
@@ -197,11 +197,18 @@ async fn check_session(
     Session::Done(code)
 }
 
+/// The one Plan every verb prints: the core's answer for what was listed
+/// (see [`decide`]), its decisions logged at -v.
+async fn planned(job: &Job, gathered: &mut Gathered, pool: &mut Pool) -> Plan {
+    let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
+    crate::logging::plan_decisions(&plan);
+    plan
+}
+
 /// `plan`: prints the Plan the core returned (and saves it for a later
 /// `sync --expect-plan`).
 async fn plan_session(job: &Job, mut gathered: Gathered, pool: &mut Pool) -> Session {
-    let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
-    crate::logging::plan_decisions(&plan);
+    let plan = planned(job, &mut gathered, pool).await;
     let pending = if plan.has_actions() {
         exit::PENDING
     } else {
@@ -230,8 +237,7 @@ async fn sync_session(
     may_retry: bool,
     earlier: &mut ApplyOutcome,
 ) -> Session {
-    let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
-    crate::logging::plan_decisions(&plan);
+    let plan = planned(job, &mut gathered, pool).await;
     if let Err(code) = crate::reviewed::check_expected(job, &plan, &endpoints(job)) {
         return Session::Done(code);
     }
