@@ -38,6 +38,26 @@ MSG
     return 1
 }
 
+# Makes Courier-IMAP available to the tests (scripts/courier-setup: unpacked
+# beside Dovecot, never installed), as ensure_cyrus does for Cyrus: where it
+# cannot be, says what to run and returns non-zero, and the Courier tests
+# (tests/courier.rs) then fail with the same advice.
+ensure_courier() {
+    if scripts/courier-setup; then
+        return
+    fi
+    cat >&2 <<'MSG'
+**********************************************************************
+** Courier-IMAP could not be set up (see the error above), so the
+** Courier tests (tests/courier.rs) will FAIL. Fix that, then run
+**     scripts/courier-setup
+** (it needs apt-get and root or sudo), or set IMAPMEND_COURIER_ROOT to
+** a Courier-IMAP unpacked elsewhere; then run scripts/test again.
+**********************************************************************
+MSG
+    return 1
+}
+
 # The package starts (and enables) its service on install; stop it so that
 # nothing answers on 143/993 by accident. Tolerates the absence of systemd.
 # Only the system instance is touched (its unit, or its pid file): other

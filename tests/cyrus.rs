@@ -11,138 +11,21 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use support::cyrus;
-use support::dovecot::{self, Kind, User};
-use support::imapmend::Pair;
+use support::dovecot::{Kind, User};
 use support::mail::msg;
 use support::oracle::{self, SideState};
-
-/// A side's state with Cyrus' `INBOX.` prefix taken off its folder names.
-fn logical(user: &User, cyrus: bool) -> SideState {
-    let state = oracle::read_side(user);
-    if !cyrus {
-        return state;
-    }
-    SideState(
-        state
-            .0
-            .into_iter()
-            .map(|(name, msgs)| {
-                (
-                    name.strip_prefix("INBOX.").unwrap_or(&name).to_string(),
-                    msgs,
-                )
-            })
-            .collect::<BTreeMap<_, _>>(),
-    )
-}
+use support::prefixed::{self, Bed};
 
 /// Dovecot and Cyrus users, and a runner with Cyrus as `--b` (or, swapped,
 /// as `--a`), plus the prefix option naming Cyrus' side.
-struct Bed {
-    dovecot: User,
-    cyrus: User,
-    runner: Pair,
-    prefix: [&'static str; 2],
-}
-
 fn bed(cyrus_is_a: bool) -> Bed {
-    let d = dovecot::fresh_user(Kind::Full);
-    let c = cyrus::fresh_user();
-    // The pair's A is always the Dovecot user; `swapped` gives it as --b.
-    let runner = Pair::oriented(&d, &c, cyrus_is_a);
-    let prefix = if cyrus_is_a {
-        ["--a-prefix", "INBOX."]
-    } else {
-        ["--b-prefix", "INBOX."]
-    };
-    Bed {
-        dovecot: d,
-        cyrus: c,
-        runner,
-        prefix,
-    }
-}
-
-impl Bed {
-    fn run(&self, verb: &str, code: i32) -> support::imapmend::Outcome {
-        self.runner.expect(verb, &self.prefix, code)
-    }
-
-    #[track_caller]
-    fn assert_agree(&self) -> SideState {
-        let d = logical(&self.dovecot, false);
-        let c = logical(&self.cyrus, true);
-        oracle::assert_sides_equal(&d, &c);
-        d
-    }
+    prefixed::bed(cyrus::fresh_user(), cyrus_is_a, Kind::Full)
 }
 
 fn core_scenarios(cyrus_is_a: bool) {
-    let bed = bed(cyrus_is_a);
-    {
-        let mut d = bed.dovecot.client();
-        d.append("INBOX", &msg("n1"), &[], None);
-        d.append("INBOX", &msg("n2"), &["\\Flagged"], None);
-        d.append("INBOX", &msg("n3"), &["$Label1"], None);
-        d.create("Sub");
-        d.append("Sub", &msg("n4"), &["\\Seen"], None);
-        let mut c = bed.cyrus.client();
-        c.append("INBOX", &msg("n5"), &["\\Answered"], None);
-        c.create("INBOX.Lists");
-        c.append("INBOX.Lists", &msg("n6"), &[], None);
-    }
-
-    // First sync, both ways.
-    bed.run("sync", 0);
-    let state = bed.assert_agree();
-    assert_eq!(state.len(), 6, "{state}");
-    assert!(state.0.contains_key("Sub") && state.0.contains_key("Lists"));
-
-    // Flag deltas both ways.
-    {
-        let mut d = bed.dovecot.client();
-        let uids: Vec<u32> = d.fetch_all("INBOX").iter().map(|f| f.uid).collect();
-        d.store("INBOX", &uids[..1], "+", &["\\Seen"]);
-        let mut c = bed.cyrus.client();
-        let fetched = c.fetch_all("INBOX");
-        let flagged: Vec<u32> = fetched
-            .iter()
-            .filter(|f| f.flags.iter().any(|x| x.eq_ignore_ascii_case("\\Flagged")))
-            .map(|f| f.uid)
-            .collect();
-        assert_eq!(flagged.len(), 1);
-        c.store("INBOX", &flagged, "-", &["\\Flagged"]);
-        c.store("INBOX", &flagged, "+", &["$Label2"]);
-    }
-    let second = bed.run("sync", 0);
     // Cyrus offers QRESYNC: the rerun reads only changes on both sides.
-    for side in ["A", "B"] {
-        let line = format!("{side} history listing");
-        assert!(second.stdout.contains(&line), "{}", second.stdout);
-    }
-    let state = bed.assert_agree();
-    let inbox = format!("{state}");
-    assert!(!inbox.contains("\\flagged"), "{inbox}");
-    assert!(inbox.contains("$label2"), "{inbox}");
-
-    // An expunge on Cyrus is proven by the snapshot and carried to Dovecot.
-    {
-        let mut c = bed.cyrus.client();
-        let uids: Vec<u32> = c.fetch_all("INBOX.Lists").iter().map(|f| f.uid).collect();
-        c.expunge_uids("INBOX.Lists", &uids);
-    }
-    bed.run("sync", 0);
-    let state = bed.assert_agree();
-    assert_eq!(state.len(), 5, "{state}");
-
-    // Nothing left: plan exits 0, check agrees, a rerun writes nothing.
-    bed.run("plan", 0);
-    bed.run("check", 0);
-    bed.run("sync", 0);
-    bed.assert_agree();
+    prefixed::core_scenarios(&bed(cyrus_is_a), true);
 }
 
 #[test]
@@ -175,7 +58,7 @@ fn cyrus_folds_8bit_header_bytes_and_the_recorded_pair_holds() {
         d.append("INBOX", &msg("n7"), &[], None);
     }
     bed.run("sync", 0);
-    let stored = bed.cyrus.client().fetch_all("INBOX");
+    let stored = bed.server.client().fetch_all("INBOX");
     assert_eq!(stored.len(), 2);
     // Each 8-bit byte of the header (the body has none) becomes 'X'.
     let expected: Vec<u8> = original
@@ -195,11 +78,11 @@ fn cyrus_folds_8bit_header_bytes_and_the_recorded_pair_holds() {
     bed.run("plan", 0);
     bed.run("sync", 0);
     assert_eq!(bed.dovecot.client().fetch_all("INBOX").len(), 2);
-    assert_eq!(bed.cyrus.client().fetch_all("INBOX").len(), 2);
+    assert_eq!(bed.server.client().fetch_all("INBOX").len(), 2);
 
     // A flag change on the folded copy still reaches the original.
     {
-        let mut c = bed.cyrus.client();
+        let mut c = bed.server.client();
         let uid = c
             .fetch_all("INBOX")
             .into_iter()
@@ -240,7 +123,7 @@ fn cyrus_refusal_of_a_message_is_reported_with_its_reason_and_the_rest_goes_thro
     let first = bed.run("sync", 2);
     let text = format!("{}{}", first.stdout, first.stderr);
     assert!(text.contains("Message contains invalid header"), "{text}");
-    assert_eq!(bed.cyrus.client().fetch_all("INBOX").len(), 1);
+    assert_eq!(bed.server.client().fetch_all("INBOX").len(), 1);
     // Recorded as `refused`: a rerun skips it with the same words (exit 0;
     // docs/COMPATIBILITY.md); nothing is copied back or duplicated.
     for _ in 0..2 {
@@ -251,7 +134,7 @@ fn cyrus_refusal_of_a_message_is_reported_with_its_reason_and_the_rest_goes_thro
             assert!(text.contains("Message contains invalid header"), "{text}");
         }
         assert_eq!(bed.dovecot.client().fetch_all("INBOX").len(), 2);
-        assert_eq!(bed.cyrus.client().fetch_all("INBOX").len(), 1);
+        assert_eq!(bed.server.client().fetch_all("INBOX").len(), 1);
     }
 }
 
@@ -267,11 +150,11 @@ fn cyrus_8bit_header_message_on_both_sides_before_a_snapshot_grows_once_then_hol
     let bed = bed(false);
     let original = eight_bit_header_message();
     bed.dovecot.client().append("INBOX", &original, &[], None);
-    bed.cyrus.client().append("INBOX", &original, &[], None);
+    bed.server.client().append("INBOX", &original, &[], None);
     bed.run("sync", 0);
     for _ in 0..2 {
         assert_eq!(bed.dovecot.client().fetch_all("INBOX").len(), 2);
-        assert_eq!(bed.cyrus.client().fetch_all("INBOX").len(), 2);
+        assert_eq!(bed.server.client().fetch_all("INBOX").len(), 2);
         bed.run("sync", 0);
     }
     bed.run("plan", 0);
@@ -343,7 +226,7 @@ fn long_generated_mail_between_dovecot_and_cyrus() {
         let flag_sets: [&[&str]; 4] = [&[], &["\\Seen"], &["\\Flagged", "$Work"], &["\\Answered"]];
         {
             let mut d = bed.dovecot.client();
-            let mut c = bed.cyrus.client();
+            let mut c = bed.server.client();
             d.create("Archive");
             for (i, m) in generator.messages(300).into_iter().enumerate() {
                 let flags = flag_sets[i % flag_sets.len()];
@@ -363,20 +246,20 @@ fn long_generated_mail_between_dovecot_and_cyrus() {
             }
         }
         bed.run("sync", 0);
-        oracle::assert_sides_equal(&folded(&bed.dovecot, false), &folded(&bed.cyrus, true));
+        oracle::assert_sides_equal(&folded(&bed.dovecot, false), &folded(&bed.server, true));
         {
             let mut d = bed.dovecot.client();
             let uids: Vec<u32> = d.fetch_all("INBOX").iter().map(|f| f.uid).collect();
             d.store("INBOX", &uids[..40], "+", &["\\Seen", "$Later"]);
             d.expunge_uids("INBOX", &uids[40..50]);
-            let mut c = bed.cyrus.client();
+            let mut c = bed.server.client();
             let uids: Vec<u32> = c.fetch_all("INBOX").iter().map(|f| f.uid).collect();
             c.store("INBOX", &uids[100..140], "-", &["\\Seen"]);
             c.store("INBOX", &uids[150..160], "+", &["\\Deleted"]);
         }
         bed.run("sync", 0);
         let state = folded(&bed.dovecot, false);
-        oracle::assert_sides_equal(&state, &folded(&bed.cyrus, true));
+        oracle::assert_sides_equal(&state, &folded(&bed.server, true));
         assert_eq!(state.len(), 290, "{state}");
         bed.run("plan", 0);
         bed.run("check", 0);
@@ -413,7 +296,7 @@ fn cyrus_keyword_limit_drops_a_multiappend_and_nothing_is_lost() {
             out.stdout
         );
         assert_eq!(bed.dovecot.client().fetch_all("INBOX").len(), 3);
-        let c = bed.cyrus.client().fetch_all("INBOX");
+        let c = bed.server.client().fetch_all("INBOX");
         assert_eq!(c.len(), 1, "only the first fits in one go");
         assert_eq!(c[0].flags.len(), 50);
     }

@@ -299,6 +299,7 @@ impl Cyrus {
             password,
             port: self.port,
             kind: Kind::Full,
+            tunnel: None,
         }
     }
 

@@ -173,6 +173,10 @@ pub struct User {
     pub kind: Kind,
     /// The user's home on the server's disk (mail in `~/Maildir`).
     pub home: PathBuf,
+    /// A server reached through a command instead of `port` (Courier's
+    /// `imapd`, already authenticated): imapmend gets it as `--X-tunnel`,
+    /// the test client runs it too ([`MailClient::tunnel`]).
+    pub tunnel: Option<String>,
 }
 
 impl User {
@@ -235,7 +239,10 @@ impl User {
 
     /// A logged-in test client for this user.
     pub fn client(&self) -> MailClient {
-        MailClient::login("127.0.0.1", self.port, &self.name, &self.password)
+        match &self.tunnel {
+            Some(command) => MailClient::tunnel(command),
+            None => MailClient::login("127.0.0.1", self.port, &self.name, &self.password),
+        }
     }
 }
 
@@ -357,6 +364,7 @@ impl Dovecot {
             port: self.port,
             kind: self.kind,
             home,
+            tunnel: None,
         }
     }
 

@@ -162,9 +162,18 @@ impl Pair {
             .arg("--state")
             .arg(self.state_path())
             .args(extra)
-            .env("IMAPMEND_A_PASSWORD", &a.password)
-            .env("IMAPMEND_B_PASSWORD", &b.password)
             .env("XDG_STATE_HOME", self.dir.path());
+        // A user reached through a command (Courier's imapd, greeting with
+        // PREAUTH) is given so, and without a password.
+        for (side, user) in [("a", a), ("b", b)] {
+            match &user.tunnel {
+                Some(tunnel) => cmd.args([format!("--{side}-tunnel"), tunnel.clone()]),
+                None => cmd.env(
+                    format!("IMAPMEND_{}_PASSWORD", side.to_uppercase()),
+                    &user.password,
+                ),
+            };
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -10,6 +10,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// One parsed token of a response line.
@@ -90,8 +91,10 @@ pub struct Done {
 }
 
 pub struct MailClient {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Box<dyn Read + Send>>,
+    writer: Box<dyn Write + Send>,
+    /// The server process a [`MailClient::tunnel`] talks to (killed on drop).
+    tunnel: Option<Child>,
     next_tag: u32,
     /// The open mailbox and whether it is writable (SELECT, not EXAMINE).
     selected: Option<(String, bool)>,
@@ -119,13 +122,7 @@ impl MailClient {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let writer = stream.try_clone().unwrap();
-        let mut client = MailClient {
-            reader: BufReader::new(stream),
-            writer,
-            next_tag: 1,
-            selected: None,
-            capabilities: Vec::new(),
-        };
+        let mut client = MailClient::over(Box::new(stream), Box::new(writer));
         // Dovecot may say "Waiting for authentication process" before the
         // real greeting.
         loop {
@@ -141,6 +138,41 @@ impl MailClient {
         client.try_command(&format!("LOGIN {} {}", quote(user), quote(password)))?;
         client.capabilities = client.capability();
         Ok(client)
+    }
+
+    /// Talks IMAP over the standard input and output of `sh -c command`
+    /// (as `--a-tunnel` does), whose server greets with PREAUTH: no login.
+    /// Its standard error goes where the test's does.
+    pub fn tunnel(command: &str) -> MailClient {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("tunnel `{command}`: {e}"));
+        let reader = child.stdout.take().unwrap();
+        let writer = child.stdin.take().unwrap();
+        let mut client = MailClient::over(Box::new(reader), Box::new(writer));
+        client.tunnel = Some(child);
+        let greeting = String::from_utf8_lossy(&client.read_logical_line()).into_owned();
+        assert!(
+            greeting.starts_with("* PREAUTH"),
+            "tunnel `{command}` greeted with {greeting}"
+        );
+        client.capabilities = client.capability();
+        client
+    }
+
+    fn over(reader: Box<dyn Read + Send>, writer: Box<dyn Write + Send>) -> MailClient {
+        MailClient {
+            reader: BufReader::new(reader),
+            writer,
+            tunnel: None,
+            next_tag: 1,
+            selected: None,
+            capabilities: Vec::new(),
+        }
     }
 
     /// The server's CAPABILITY list (upper-cased).
@@ -478,6 +510,15 @@ impl MailClient {
 
     pub fn logout(mut self) {
         let _ = self.try_command("LOGOUT");
+    }
+}
+
+impl Drop for MailClient {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.tunnel.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -93,6 +93,7 @@ impl Pymap {
                 password,
                 port,
                 kind: Kind::NoCondstore,
+                tunnel: None,
             },
         };
         process::wait_for_greeting(port, &server.child, |line| line.starts_with("* OK"))
