@@ -81,10 +81,14 @@ impl MailboxRun<'_, '_> {
             let st = statuses[s.index()].as_ref();
             st.map(|st| (self.mb.wire[s.index()].as_deref().unwrap_or_default(), st))
         });
+        // Every planned pair was linked in this run's listing on both
+        // sides, so a receipt among them is confirmed now (see
+        // `reconcile::messages`): recorded without its marker.
         let planned = self.mb.pairs.iter().map(|p: &PlannedPair| PairRecord {
             uid: p.uid,
             fingerprint: p.fingerprint,
             flags: p.base_before.clone(),
+            unconfirmed: None,
         });
         // Pairs about to be expunged stay until the expunge is done, so a
         // crash in between proves it again instead of copying the survivor back.
@@ -100,6 +104,8 @@ impl MailboxRun<'_, '_> {
                 uid: e.pair,
                 fingerprint: e.fingerprint,
                 flags: e.base.clone(),
+                // a proven expunge needs a confirmed pair
+                unconfirmed: None,
             });
         let pairs: Vec<PairRecord> = planned.chain(expunging).collect();
         // Rewriting every pair of a mailbox where none changed (the common
@@ -126,7 +132,9 @@ impl MailboxRun<'_, '_> {
 
 /// Whether `pairs` are exactly the pairs the snapshot held (`base`).
 fn same_pairs(base: &MailboxBase, pairs: &[PairRecord]) -> bool {
-    if base.pairs.len() != pairs.len() {
+    // A receipt confirmed by this run's listing must be written as such.
+    let confirming = base.pairs.iter().any(|p| p.unconfirmed.is_some());
+    if confirming || base.pairs.len() != pairs.len() {
         return false;
     }
     let mut old: Vec<_> = base

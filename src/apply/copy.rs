@@ -423,6 +423,10 @@ impl Copier<'_, '_> {
                 uid,
                 fingerprint: ready.fingerprint,
                 flags: Some(copy.agreed.clone()),
+                // Until a listing of the target shows this UID: a server
+                // may name a UID it never shows (Gmail drops an APPEND of a
+                // message it holds already).
+                unconfirmed: Some(target),
             });
             let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
                 uid,

@@ -319,6 +319,7 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
                 uid: p.uid,
                 fingerprint: p.fingerprint,
                 flags: p.flags.clone(),
+                unconfirmed: p.unconfirmed,
             })
             .collect(),
         pending_expunge: [0, 1].map(|i| {

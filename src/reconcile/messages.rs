@@ -78,8 +78,16 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         .reserve_exact(messages[0].len().min(messages[1].len()));
     let mut linked = Vec::new();
     for base_pair in pairs_sorted {
-        let found = [Side::A, Side::B]
-            .map(|s| linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint));
+        // An unconfirmed receipt is confirmed only by its UID listed with
+        // the content sent, not by the UID alone.
+        let found = [Side::A, Side::B].map(|s| {
+            let exact = base_pair.unconfirmed == Some(s);
+            linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint, exact)
+        });
+        if let Some((lost, survivor)) = lost_receipt(base_pair, &found) {
+            lost_copy(&mut plan, &mut linker, lost, survivor, base_pair);
+            continue;
+        }
         match found {
             [Some(a), Some(b)] => match [Side::A, Side::B]
                 .map(|s| damage(input, s, found[s.index()]).filter(|_| policy.one_way != Some(s)))
@@ -259,6 +267,42 @@ fn gone_from(
         mode,
         reason: ExpungeReason::Proven,
     });
+}
+
+/// The side of an unconfirmed receipt whose UID this listing does not show
+/// (with the content sent), while the other side still holds the message.
+fn lost_receipt<'a>(
+    base_pair: &BasePair,
+    found: &[Option<&'a MessageMeta>; 2],
+) -> Option<(Side, &'a MessageMeta)> {
+    let receipt = base_pair.unconfirmed?;
+    match found[receipt.index()] {
+        Some(_) => None,
+        None => Some((receipt, found[receipt.other().index()]?)),
+    }
+}
+
+/// A receipt never confirmed: the server named a UID on `lost` (APPENDUID)
+/// that it never listed with the content sent (Gmail drops an APPEND of a
+/// message it holds already). That proves the copy was lost, not that the
+/// message was deleted, whatever `lost`'s evidence: its partner is given
+/// back to matching, so it pairs by content or is copied again, and
+/// nothing is expunged for it.
+fn lost_copy(
+    plan: &mut MailboxPlan,
+    linker: &mut Linker<'_>,
+    lost: Side,
+    kept: &MessageMeta,
+    base_pair: &BasePair,
+) {
+    let survivor = lost.other();
+    linker.release(survivor, kept);
+    plan.notes.push(format!(
+        "UID {} on {lost}, reported by APPENDUID for a copy of UID {} on {survivor}, was never listed with \
+         that content: the copy was lost (not deleted); it is copied again unless it pairs by content",
+        base_pair.uid[lost.index()],
+        kept.uid,
+    ));
 }
 
 /// What `--verify` found wrong with this message on `side`, if anything:
@@ -644,7 +688,15 @@ impl<'a> Linker<'a> {
         }
     }
 
-    fn link(&mut self, side: Side, uid: Uid, fingerprint: Fingerprint) -> Option<&'a MessageMeta> {
+    /// The message of `side` a base pair names: by UID on a healthy side
+    /// (with `exact`, only if it holds `fingerprint`), else by content.
+    fn link(
+        &mut self,
+        side: Side,
+        uid: Uid,
+        fingerprint: Fingerprint,
+        exact: bool,
+    ) -> Option<&'a MessageMeta> {
         let i = side.index();
         let found = if self.by_content[i] {
             let messages = self.messages[i];
@@ -661,6 +713,7 @@ impl<'a> Linker<'a> {
                 .get(&uid)
                 .copied()
                 .filter(|m| !self.linked[i].contains(&m.uid))
+                .filter(|m| !exact || m.fingerprint == fingerprint)
         }?;
         self.linked[i].insert(found.uid);
         Some(found)
@@ -702,7 +755,7 @@ impl<'a> Linker<'a> {
 mod tests {
     use super::*;
     use crate::model::InternalDate;
-    use crate::plan::ListingPath;
+    use crate::plan::{ExpungeReason, ListingPath};
     use crate::reconcile::{BasePair, MailboxBase, SideListing};
 
     fn msg(uid: Uid, content: u8, flags: &str) -> MessageMeta {
@@ -749,6 +802,7 @@ mod tests {
                 uidvalidity: [Some(1), Some(1)],
                 pairs: (1..=n)
                     .map(|i| BasePair {
+                        unconfirmed: None,
                         uid: [i as Uid, i as Uid],
                         fingerprint: Fingerprint([i; 32]),
                         flags: Some(FlagSet::from_wire(base.split_whitespace())),
@@ -955,5 +1009,66 @@ mod tests {
             p.copies.is_empty(),
             "withheld deletions must not be copied back"
         );
+    }
+
+    /// Five pairs 1↔1 … 5↔5; pair 3 a receipt on B never confirmed.
+    fn with_receipt_on_b() -> MailboxInput {
+        let mut input = paired(5, "", "", "", [Evidence::Healthy, Evidence::Healthy]);
+        input.base.pairs[2].unconfirmed = Some(Side::B);
+        input
+    }
+
+    #[test]
+    fn e14_a_receipt_never_listed_is_copied_again_and_nothing_is_deleted() {
+        // B named UID 3 in APPENDUID but never shows it (Gmail dropped the copy).
+        let mut input = with_receipt_on_b();
+        input.sides[1]
+            .as_mut()
+            .unwrap()
+            .messages
+            .retain(|m| m.uid != 3);
+        let p = plan(&input, Policy::default());
+        assert!(p.expunges.is_empty() && p.withheld.is_empty(), "{p:#?}");
+        let copies: Vec<_> = p.copies.iter().map(|c| (c.from, c.uid)).collect();
+        assert_eq!(copies, [(Side::A, 3)]);
+        assert_eq!(p.pairs.len(), 4);
+        assert!(
+            p.notes.iter().any(|n| n.contains("copy was lost")),
+            "{:?}",
+            p.notes
+        );
+        // The same with other content under that UID: not the copy sent.
+        let mut input = with_receipt_on_b();
+        input.sides[1].as_mut().unwrap().messages[2].fingerprint = Fingerprint([9; 32]);
+        let p = plan(&input, Policy::default());
+        assert!(p.expunges.is_empty() && p.withheld.is_empty(), "{p:#?}");
+        assert_eq!(
+            p.copies.iter().map(|c| (c.from, c.uid)).collect::<Vec<_>>(),
+            [(Side::A, 3), (Side::B, 3)]
+        );
+    }
+
+    #[test]
+    fn e14_a_receipt_listed_now_is_confirmed_and_proves_its_partners_expunge() {
+        // Both listed: an ordinary pair, which the rebase records confirmed.
+        let p = plan(&with_receipt_on_b(), Policy::default());
+        assert!(!p.has_actions(), "{p:#?}");
+        assert_eq!(p.pairs.len(), 5);
+        // A expunged UID 3 while B lists the receipt's UID with the content
+        // sent: the listing confirms it, so A's absence is a proven expunge.
+        let mut input = with_receipt_on_b();
+        input.sides[0]
+            .as_mut()
+            .unwrap()
+            .messages
+            .retain(|m| m.uid != 3);
+        let p = plan(&input, Policy::default());
+        let expunged: Vec<_> = p
+            .expunges
+            .iter()
+            .map(|e| (e.side, e.uid, e.reason))
+            .collect();
+        assert_eq!(expunged, [(Side::B, 3, ExpungeReason::Proven)]);
+        assert!(p.copies.is_empty());
     }
 }

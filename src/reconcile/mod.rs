@@ -26,7 +26,7 @@ pub use policy::Policy;
 
 pub use evidence::Evidence;
 
-use crate::model::{Fingerprint, FlagSet, ListedMessage, MailboxStatus, MessageMeta, Uid};
+use crate::model::{Fingerprint, FlagSet, ListedMessage, MailboxStatus, MessageMeta, Side, Uid};
 use crate::plan::{ListingPath, Plan, SCHEMA_VERSION};
 use std::collections::BTreeSet;
 
@@ -64,6 +64,11 @@ pub struct BasePair {
     pub fingerprint: Fingerprint,
     /// None when the pair is known but no flags were agreed yet.
     pub flags: Option<FlagSet>,
+    /// A receipt not yet confirmed: the side whose UID an APPENDUID named
+    /// and no listing has shown since. Until that side lists the UID with
+    /// the expected content, the pair proves no expunge: the UID missing
+    /// there is a lost copy, copied again (see [`messages`]).
+    pub unconfirmed: Option<Side>,
 }
 
 /// What the snapshot knows about one mailbox.

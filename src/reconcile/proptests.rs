@@ -9,7 +9,7 @@ use crate::model::{
     DeleteMode, Fingerprint, Flag, FlagDelta, FlagSet, InternalDate, MailboxStatus, MaxDelete,
     MessageMeta, Side,
 };
-use crate::plan::{ExpungeMode, ListingPath, MailboxPlan};
+use crate::plan::{ExpungeMode, ExpungeReason, ListingPath, MailboxPlan};
 use proptest::prelude::*;
 
 const FLAGS: [&str; 6] = [
@@ -99,12 +99,18 @@ fn standing() -> impl Strategy<Value = Standing> {
     prop_oneof![4 => Just(Standing::Healthy), 1 => Just(Standing::UidvalidityChanged), 1 => Just(Standing::Restored)]
 }
 
+/// A base pair's receipt marker: mostly confirmed (None), else the side
+/// whose APPENDUID UID no listing has shown yet.
+fn receipt() -> impl Strategy<Value = Option<Side>> {
+    proptest::option::weighted(0.3, prop_oneof![Just(Side::A), Just(Side::B)])
+}
+
 prop_compose! {
     fn world()(
         a in side_messages(),
         b in side_messages(),
-        pair_picks in proptest::collection::vec((any::<proptest::sample::Index>(), any::<proptest::sample::Index>(), proptest::option::of(flag_set())), 0..5),
-        ghost_pairs in proptest::collection::vec((0u8..5, proptest::option::of(flag_set()), any::<bool>()), 0..4),
+        pair_picks in proptest::collection::vec((any::<proptest::sample::Index>(), any::<proptest::sample::Index>(), proptest::option::of(flag_set()), receipt()), 0..5),
+        ghost_pairs in proptest::collection::vec((0u8..5, proptest::option::of(flag_set()), any::<bool>(), receipt()), 0..4),
         standings in (standing(), standing()),
         keywords in (any::<bool>(), any::<bool>()),
         uidplus in (any::<bool>(), any::<bool>()),
@@ -123,17 +129,17 @@ prop_compose! {
         let b = build(&b, &status_b);
         // Base pairs between messages of equal content, each UID used once.
         let mut pairs: Vec<BasePair> = Vec::new();
-        for (ia, ib, flags) in pair_picks {
+        for (ia, ib, flags, unconfirmed) in pair_picks {
             if a.is_empty() || b.is_empty() { break; }
             let ma = ia.get(&a);
             let mb = ib.get(&b);
             if ma.fingerprint != mb.fingerprint || pairs.iter().any(|p| p.uid[0] == ma.uid || p.uid[1] == mb.uid) {
                 continue;
             }
-            pairs.push(BasePair { uid: [ma.uid, mb.uid], fingerprint: ma.fingerprint, flags });
+            pairs.push(BasePair { uid: [ma.uid, mb.uid], fingerprint: ma.fingerprint, flags, unconfirmed });
         }
         // Pairs whose message is gone from one side (expunged there since).
-        for (i, (c, flags, on_a)) in ghost_pairs.into_iter().enumerate() {
+        for (i, (c, flags, on_a, unconfirmed)) in ghost_pairs.into_iter().enumerate() {
             let ghost = 500 + i as u32;
             let survivor = if on_a { &a } else { &b };
             let Some(m) = survivor.iter().find(|m| m.fingerprint == Fingerprint([c; 32])) else { continue };
@@ -141,7 +147,7 @@ prop_compose! {
             if pairs.iter().any(|p| p.uid[side] == m.uid) { continue; }
             let mut uid = [ghost, ghost];
             uid[side] = m.uid;
-            pairs.push(BasePair { uid, fingerprint: m.fingerprint, flags });
+            pairs.push(BasePair { uid, fingerprint: m.fingerprint, flags, unconfirmed });
         }
         let sa = listing(status_a, a, evidence(standings.0), uidplus.0);
         let sb = listing(status_b, b, evidence(standings.1), uidplus.1);
@@ -250,11 +256,13 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             uid: p.uid,
             fingerprint: p.fingerprint,
             flags: Some(p.agreed.clone()),
+            unconfirmed: None,
         })
         .chain(plan.withheld.iter().map(|e| BasePair {
             uid: e.pair,
             fingerprint: e.fingerprint,
             flags: e.base.clone(),
+            unconfirmed: None,
         }))
         .collect();
     for copy in &plan.copies {
@@ -285,6 +293,7 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             uid: pair,
             fingerprint,
             flags: Some(copy.agreed.clone()),
+            unconfirmed: Some(copy.from.other()),
         });
     }
     let uidvalidity = [0, 1].map(|i| sides[i].as_ref().map(|s| s.status.uidvalidity));
@@ -321,6 +330,7 @@ fn mirror_input(input: &MailboxInput) -> MailboxInput {
                 .iter()
                 .map(|p| BasePair {
                     uid: [p.uid[1], p.uid[0]],
+                    unconfirmed: p.unconfirmed.map(Side::other),
                     ..p.clone()
                 })
                 .collect(),
@@ -511,6 +521,40 @@ proptest! {
             prop_assert!(!listing.messages.iter().any(|m| m.uid == e.pair[gone.index()]));
         }
     }
+
+    /// A receipt never confirmed whose UID is not listed (with the content
+    /// sent) is a lost copy: it proves no expunge on either side, and its
+    /// surviving partner is paired by content or copied again — unless a
+    /// rule about that message alone removes it (a one-way target's extra
+    /// with --delete-extra, a restored side's tombstone or extra).
+    #[test]
+    fn an_unconfirmed_receipt_never_yields_an_expunge(input in world(), policy in policy()) {
+        let plan = plan_of(&input, &policy);
+        for p in input.base.pairs.iter() {
+            let Some(receipt) = p.unconfirmed else { continue };
+            let held = |s: Side| input.sides[s.index()].as_ref().and_then(|l| {
+                l.messages.iter().find(|m| m.uid == p.uid[s.index()])
+            });
+            let confirmed = held(receipt).is_some_and(|m| m.fingerprint == p.fingerprint);
+            if confirmed {
+                continue;
+            }
+            let survivor = receipt.other();
+            let expunged = plan.expunges.iter().chain(&plan.withheld).filter(|e| {
+                e.reason == ExpungeReason::Proven && (e.pair == p.uid || (e.side == survivor && e.uid == p.uid[survivor.index()]))
+            });
+            prop_assert_eq!(expunged.count(), 0, "{:#?}", plan);
+            let Some(kept) = held(survivor) else { continue };
+            if plan.delete.is_some() || plan.create.is_some() {
+                continue;
+            }
+            let paired = plan.pairs.iter().any(|q| q.uid[survivor.index()] == kept.uid);
+            let copied = plan.copies.iter().any(|c| c.from == survivor && c.uid == kept.uid);
+            let removed = plan.expunges.iter().chain(&plan.withheld).any(|e| e.side == survivor && e.uid == kept.uid);
+            let one_way_target = policy.one_way == Some(receipt);
+            prop_assert!(paired || copied || removed || one_way_target, "{:#?}", plan);
+        }
+    }
 }
 
 /// The same mailbox as the gather of a first sync would list it: these of
@@ -671,6 +715,7 @@ fn gone_from_a(name: &str, contents: &[u8]) -> MailboxInput {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| BasePair {
+                    unconfirmed: None,
                     uid: [1 + i as u32, 1 + i as u32],
                     fingerprint: Fingerprint([*c; 32]),
                     flags: Some(FlagSet::new()),

@@ -31,7 +31,8 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
         by_id.insert(id, (name, record));
     }
 
-    let mut stmt = conn.prepare("SELECT mailbox, uid_a, uid_b, fingerprint, flags FROM pair")?;
+    let mut stmt =
+        conn.prepare("SELECT mailbox, uid_a, uid_b, fingerprint, flags, unconfirmed FROM pair")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
@@ -42,6 +43,10 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
             uid: o.pair([row.get(1)?, row.get(2)?]),
             fingerprint: fingerprint_from_blob(3, &row.get::<_, Vec<u8>>(3)?)?,
             flags: flags.as_deref().map(flags_from_text),
+            unconfirmed: match row.get::<_, Option<String>>(5)? {
+                Some(side) => Some(o.side(side_from_text(5, &side)?)),
+                None => None,
+            },
         });
     }
 

@@ -81,6 +81,11 @@ pub struct PairRecord {
     pub fingerprint: Fingerprint,
     /// None when the pair is known but no flags were agreed yet.
     pub flags: Option<FlagSet>,
+    /// A receipt not yet confirmed: the side whose UID an APPENDUID named
+    /// and no listing has shown since. Such a pair proves no expunge (a
+    /// server may name a UID it never shows, see docs/ARCHITECTURE.md).
+    /// None once confirmed, and for a pair matched by content.
+    pub unconfirmed: Option<Side>,
 }
 
 /// The fingerprint cache entry for one (mailbox, side, UIDVALIDITY, UID).

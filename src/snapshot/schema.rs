@@ -3,7 +3,9 @@
 //!
 //! The schema is complete from the first release: tables for behaviour that
 //! arrives later (tombstones, subscriptions, unstorable keywords, message
-//! statuses) exist already, so later work adds code, not migrations.
+//! statuses) exist already, so later work adds code, not migrations. The
+//! few columns added since are listed in [`ADDED_COLUMNS`], which an older
+//! file gets when it is opened.
 //!
 //! Everything per side is stored in the orientation the file was created
 //! with; mirroring for a swapped run happens in `Orientation`, never here.
@@ -18,6 +20,28 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// `PRAGMA application_id`: marks the file as an imapmend snapshot ("IMMD"),
 /// so a random SQLite file given as --state is recognised as foreign.
 pub const APPLICATION_ID: i64 = 0x494D_4D44;
+
+/// Columns added to schema version 1 after files of it were written, as
+/// (table, column, declaration): `store` adds each where it is missing when
+/// a file is opened, so an older file keeps its pairs and cache. A column
+/// added later must read as the old behaviour where NULL (or its default).
+/// `pair.unconfirmed` reads as NULL, confirmed, in an older file: its pairs
+/// were matched by content or were receipts of runs before the marker
+/// existed, which proved expunges then, and treating them as unconfirmed
+/// would copy back every message deleted since.
+pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("mailbox", "a_seen_uidnext", "INTEGER"),
+    ("mailbox", "a_seen_highestmodseq", "INTEGER"),
+    ("mailbox", "b_seen_uidnext", "INTEGER"),
+    ("mailbox", "b_seen_highestmodseq", "INTEGER"),
+    ("mailbox", "a_permanent_flags", "TEXT"),
+    ("mailbox", "b_permanent_flags", "TEXT"),
+    (
+        "pair",
+        "unconfirmed",
+        "TEXT CHECK (unconfirmed IN ('A', 'B'))",
+    ),
+];
 
 /// Version 1. Conventions:
 /// - `side` is 'A' or 'B' as recorded when the file was created.
@@ -91,12 +115,16 @@ CREATE TABLE message (
 CREATE INDEX message_by_fingerprint ON message (fingerprint);
 
 -- Pairs of the mailbox's current UIDVALIDITYs; flags NULL until agreed.
+-- unconfirmed: the side whose UID an APPENDUID named and no listing has
+-- shown since (a receipt not yet confirmed: it proves no expunge); NULL
+-- for a confirmed receipt or a pair matched by content.
 CREATE TABLE pair (
     mailbox      INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
     uid_a        INTEGER NOT NULL,
     uid_b        INTEGER NOT NULL,
     fingerprint  BLOB NOT NULL CHECK (length(fingerprint) = 32),
     flags        TEXT,
+    unconfirmed  TEXT CHECK (unconfirmed IN ('A', 'B')),
     PRIMARY KEY (mailbox, uid_a),
     UNIQUE (mailbox, uid_b)
 );

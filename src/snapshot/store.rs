@@ -8,7 +8,7 @@
 //! close-on-exec, so a tunnel command spawned later does not inherit it.
 
 use super::error::{SnapshotError, SqlContext};
-use super::schema::{APPLICATION_ID, DDL, SCHEMA_VERSION};
+use super::schema::{ADDED_COLUMNS, APPLICATION_ID, DDL, SCHEMA_VERSION};
 use super::EndpointIdentity;
 use crate::model::Side;
 use fs4::fs_std::FileExt;
@@ -247,27 +247,19 @@ fn prepare(
     }
 }
 
-/// Columns added to schema version 1 after files of it were written, with
-/// their types: added where missing (NULL, "not known yet"), so an older
-/// file keeps its pairs and cache.
-pub(super) const ADDED_COLUMNS: &[(&str, &str)] = &[
-    ("a_seen_uidnext", "INTEGER"),
-    ("a_seen_highestmodseq", "INTEGER"),
-    ("b_seen_uidnext", "INTEGER"),
-    ("b_seen_highestmodseq", "INTEGER"),
-    ("a_permanent_flags", "TEXT"),
-    ("b_permanent_flags", "TEXT"),
-];
-
+/// Adds the columns of [`ADDED_COLUMNS`] a file written before them lacks.
 fn upgrade(conn: &Connection, path: &Path) -> Result<(), SnapshotError> {
-    let present: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('mailbox')")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .ctx(path, || "reading the schema".into())?;
-    for (column, kind) in ADDED_COLUMNS {
-        if !present.iter().any(|p| p == column) {
-            conn.execute_batch(&format!("ALTER TABLE mailbox ADD COLUMN {column} {kind}"))
-                .ctx(path, || format!("adding column {column}"))?;
+    for (table, column, kind) in ADDED_COLUMNS {
+        let present: bool = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column],
+                |r| r.get(0),
+            )
+            .ctx(path, || format!("reading the schema of table {table}"))?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+                .ctx(path, || format!("adding column {table}.{column}"))?;
         }
     }
     Ok(())

@@ -281,11 +281,13 @@ fn rebase_sets_watermarks_and_replaces_pairs() {
     let b_status = status(42, 100, Some(4_294_967_295));
     let first = vec![
         PairRecord {
+            unconfirmed: None,
             uid: [1, 11],
             fingerprint: fp(1),
             flags: Some(FlagSet::from_wire(["\\Seen", "$Label1"])),
         },
         PairRecord {
+            unconfirmed: None,
             uid: [2, 12],
             fingerprint: fp(2),
             flags: None,
@@ -302,6 +304,7 @@ fn rebase_sets_watermarks_and_replaces_pairs() {
     .unwrap();
     let second = vec![
         PairRecord {
+            unconfirmed: None,
             uid: [u32::MAX, u32::MAX - 1],
             fingerprint: fp(3),
             flags: Some(FlagSet::new()),
@@ -397,6 +400,7 @@ fn rebase_with_a_uid_in_two_pairs_writes_nothing() {
     let mut snap = fx.open();
     let st = status(1, 10, None);
     let good = [PairRecord {
+        unconfirmed: None,
         uid: [1, 1],
         fingerprint: fp(1),
         flags: None,
@@ -405,11 +409,13 @@ fn rebase_with_a_uid_in_two_pairs_writes_nothing() {
         .unwrap();
     let twice = [
         PairRecord {
+            unconfirmed: None,
             uid: [2, 2],
             fingerprint: fp(2),
             flags: None,
         },
         PairRecord {
+            unconfirmed: None,
             uid: [3, 2],
             fingerprint: fp(3),
             flags: None,
@@ -460,11 +466,13 @@ fn intent_then_complete_copies_pairs_caches_and_resolves() {
     let copies = [meta(50, 1, &["\\Seen"]), meta(51, 2, &[])];
     let pairs = vec![
         PairRecord {
+            unconfirmed: Some(Side::B),
             uid: [1, 50],
             fingerprint: fp(1),
             flags: Some(FlagSet::from_wire(["\\Seen"])),
         },
         PairRecord {
+            unconfirmed: Some(Side::B),
             uid: [2, 51],
             fingerprint: fp(2),
             flags: Some(FlagSet::new()),
@@ -533,11 +541,13 @@ fn set_pair_flags_updates_only_the_named_pairs() {
     let st = status(1, 10, Some(5));
     let pairs = [
         PairRecord {
+            unconfirmed: None,
             uid: [1, 2],
             fingerprint: fp(1),
             flags: None,
         },
         PairRecord {
+            unconfirmed: None,
             uid: [3, 4],
             fingerprint: fp(2),
             flags: Some(FlagSet::from_wire(["\\Flagged"])),
@@ -563,6 +573,7 @@ fn set_pair_flags_updates_only_the_named_pairs() {
         state.mailboxes["INBOX"].pairs,
         vec![
             PairRecord {
+                unconfirmed: None,
                 flags: Some(agreed),
                 ..pairs[0].clone()
             },
@@ -650,7 +661,9 @@ fn swapped_run_is_recognised_and_mirrored_both_ways() {
     assert!(swapped.swapped());
     let on_run_a = status(100, 5, Some(u64::MAX));
     let on_run_b = status(200, 6, None);
+    // A receipt not yet confirmed on the run's B: the file's A.
     let pair = PairRecord {
+        unconfirmed: Some(Side::B),
         uid: [10, 20],
         fingerprint: fp(1),
         flags: Some(FlagSet::from_wire(["\\Seen"])),
@@ -719,6 +732,7 @@ fn swapped_run_is_recognised_and_mirrored_both_ways() {
     assert_eq!(
         inbox.pairs,
         vec![PairRecord {
+            unconfirmed: Some(Side::A),
             uid: [20, 10],
             fingerprint: fp(1),
             flags: Some(FlagSet::from_wire(["\\Seen", "\\Answered"])),
@@ -752,6 +766,7 @@ fn checkpoint_survives_sigkill_and_the_lock_dies_with_the_process() {
     const DONE: &str = "checkpoint returned";
     let st = status(1, 3, Some(u64::MAX));
     let pair = PairRecord {
+        unconfirmed: None,
         uid: [1, 2],
         fingerprint: fp(1),
         flags: Some(FlagSet::from_wire(["\\Seen"])),
@@ -826,6 +841,7 @@ fn update_cache_forgets_gone_uids_and_remove_pairs_leaves_tombstones_until_purge
     snap.cache_messages("INBOX", Side::A, 7, &[m1.clone(), m2.clone()])
         .unwrap();
     let pairs = vec![PairRecord {
+        unconfirmed: None,
         uid: [1, 10],
         fingerprint: m1.fingerprint,
         flags: None,
@@ -880,6 +896,7 @@ fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
     let mut snap = fx.open();
     let st = status(7, 10, Some(5));
     let pairs = vec![PairRecord {
+        unconfirmed: None,
         uid: [1, 2],
         fingerprint: fp(1),
         flags: Some(FlagSet::from_wire(["\\Seen"])),
@@ -893,8 +910,8 @@ fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
     drop(snap);
     {
         let conn = rusqlite::Connection::open(fx.path()).unwrap();
-        for (column, _) in store::ADDED_COLUMNS {
-            conn.execute_batch(&format!("ALTER TABLE mailbox DROP COLUMN {column}"))
+        for (table, column, _) in schema::ADDED_COLUMNS {
+            conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN {column}"))
                 .unwrap();
         }
     }

@@ -189,7 +189,8 @@ pub fn insert_pairs(
         "INSERT"
     };
     let mut stmt = tx.prepare_cached(&format!(
-        "{verb} INTO pair (mailbox, uid_a, uid_b, fingerprint, flags) VALUES (?1, ?2, ?3, ?4, ?5)"
+        "{verb} INTO pair (mailbox, uid_a, uid_b, fingerprint, flags, unconfirmed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     ))?;
     for pair in pairs {
         let [uid_a, uid_b] = o.pair(pair.uid);
@@ -198,7 +199,8 @@ pub fn insert_pairs(
             uid_a,
             uid_b,
             &pair.fingerprint.0[..],
-            pair.flags.as_ref().map(|f| f.to_wire())
+            pair.flags.as_ref().map(|f| f.to_wire()),
+            pair.unconfirmed.map(|side| side_text(o.side(side))),
         ])?;
     }
     Ok(())
