@@ -30,6 +30,7 @@ mod plan;
 mod pool;
 pub mod progress;
 mod reconcile;
+mod refusal;
 mod report;
 mod reviewed;
 pub mod run;

@@ -30,7 +30,7 @@ const LAYERS: &[(u8, &[&str])] = &[
     // Server and store access.
     (1, &["imap", "snapshot", "hashing"]),
     // The pure core: listings, snapshot and policy in, the whole Plan out.
-    (2, &["plan", "reconcile", "mailbox_filter"]),
+    (2, &["plan", "reconcile", "mailbox_filter", "refusal"]),
     // I/O around the core, and the record of what apply did (`outcome`:
     // apply fills its Ledger, so it sits beside apply, not above it).
     (

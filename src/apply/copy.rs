@@ -2,7 +2,11 @@
 //! the next batch read (and hashed where the plan had no fingerprint) while
 //! the last one is appended, one MULTIAPPEND per batch framed by an intent
 //! before and its APPENDUID pairs after, and a refused batch bisected down
-//! to the message the server will not take (remembered as refused).
+//! to the message the server will not take. A refusal is judged by
+//! [`crate::refusal`]: about the message, it is remembered against it
+//! (refused); about the mailbox, session or account (read-only, quota,
+//! permissions …, or the same refusal for every message), the mailbox's
+//! copies stop for this run, reported once, nothing remembered per message.
 
 use super::{failure, stop_requested, ApplyOutcome, MailboxRun, SharedSnapshot};
 use crate::fingerprint::fingerprint;
@@ -10,6 +14,7 @@ use crate::imap::{AppendItem, Connection, ImapError};
 use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
 use crate::outcome::Status;
 use crate::plan::{Copy, MailboxPlan};
+use crate::refusal::{self, Scope};
 use crate::snapshot::{MessageStatus, PairRecord};
 use std::collections::{HashMap, HashSet};
 
@@ -18,12 +23,38 @@ use std::collections::{HashMap, HashSet};
 const BATCH_BYTES: u64 = 32 << 20;
 const BATCH_MESSAGES: usize = 1000;
 
+/// A refused APPEND: the error for the report, the words for the
+/// snapshot, and the response code and text [`crate::refusal`] judges.
+struct Refusal {
+    error: String,
+    words: String,
+    code: Option<String>,
+    text: String,
+    /// Not sent at all (a flag that cannot be written, …): about the
+    /// message, whatever the words.
+    unsent: bool,
+}
+
+impl Refusal {
+    /// Whom it is about, as far as the words and the message tell now.
+    fn decided(&self, empty_message: bool) -> Option<Scope> {
+        if self.unsent {
+            return Some(Scope::Message);
+        }
+        refusal::decided(self.code.as_deref(), &self.text, empty_message)
+    }
+
+    fn is_quota(&self) -> bool {
+        refusal::is_quota(self.code.as_deref(), &self.text)
+    }
+}
+
 /// Why one APPEND command did not go through.
 enum AppendFailure {
     /// The server answered NO on a live session, or the batch could not be
     /// sent as it is: nothing was appended (a batch is then bisected).
     /// `words` are the server's (or ours), for the snapshot.
-    Refused { error: String, words: String },
+    Refused(Refusal),
     /// Anything else (the session died, the snapshot failed); `appended`
     /// if the server took the batch and only recording it failed.
     Other { error: String, appended: bool },
@@ -33,7 +64,7 @@ impl MailboxRun<'_, '_> {
     /// Copies messages from `source` to the other side in byte-bounded
     /// batches, reading the next batch from `source` while the target
     /// appends the last one (the two sides are separate connections).
-    pub(super) async fn copy(&mut self, source: Side, copies: &[&Copy]) {
+    pub(super) async fn copy<'c>(&mut self, source: Side, copies: &[&'c Copy]) {
         let wire = self.wire(source).to_string();
         if let Err(e) = self.conns[source.index()].select(&wire, true).await {
             self.fail(
@@ -43,7 +74,7 @@ impl MailboxRun<'_, '_> {
             );
             return;
         }
-        let mut batches: Vec<Vec<&Copy>> = Vec::new();
+        let mut batches: Vec<Vec<&'c Copy>> = Vec::new();
         let mut bytes = 0u64;
         for copy in copies {
             let full = batches.last().is_none_or(|b| {
@@ -62,6 +93,7 @@ impl MailboxRun<'_, '_> {
             snapshot,
             out,
             statuses,
+            retried,
             ..
         } = self;
         let [a, b] = &mut **conns;
@@ -76,10 +108,15 @@ impl MailboxRun<'_, '_> {
             statuses,
             conn: writer,
             source,
+            accepted: false,
+            undecided: Vec::new(),
+            mailbox_refused: false,
+            retried: &retried[source.index()],
+            bytes_left: copies.iter().map(|c| u64::from(c.size)).sum(),
         };
         // At most two batches are held: the one being appended and the one
         // being read (a slot is reserved before reading).
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Fetched<'_>>(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Fetched<'c>>(1);
         let read = async move {
             for batch in batches {
                 let Ok(slot) = tx.reserve().await else { return };
@@ -92,12 +129,14 @@ impl MailboxRun<'_, '_> {
         let write = async move {
             while let Some(fetched) = rx.recv().await {
                 copier.copy_batch(fetched).await;
-                if stop_requested(copier.out) {
-                    return;
+                if copier.mailbox_refused || stop_requested(copier.out) {
+                    break;
                 }
             }
+            copier
         };
-        tokio::join!(read, write);
+        let ((), mut copier) = tokio::join!(read, write);
+        copier.judge_undecided();
     }
 }
 
@@ -171,14 +210,27 @@ struct Ready<'c> {
     fingerprint: Fingerprint,
 }
 
+/// The bytes of these copies.
+fn bytes_of(part: &[Ready<'_>]) -> u64 {
+    part.iter().map(|r| u64::from(r.copy.size)).sum()
+}
+
 /// The plan's copies behind these, for the ledger.
 fn planned<'c>(part: &[Ready<'c>]) -> Vec<&'c Copy> {
     part.iter().map(|r| r.copy).collect()
 }
 
+/// A message refused alone in words that say nothing about whom the
+/// refusal is about: judged once the mailbox's copies are done
+/// ([`Copier::judge_undecided`]).
+struct Undecided<'c> {
+    ready: Ready<'c>,
+    refusal: Refusal,
+}
+
 /// The writing half of a copy: appends batches read from `source` to the
 /// other side, each framed by an intent before and its pairs after.
-struct Copier<'r, 's> {
+struct Copier<'r, 's, 'c> {
     mb: &'r MailboxPlan,
     snapshot: &'r SharedSnapshot<'s>,
     out: &'r mut ApplyOutcome,
@@ -186,9 +238,19 @@ struct Copier<'r, 's> {
     /// The target's connection.
     conn: &'r mut Connection,
     source: Side,
+    /// The target accepted some of this mailbox's copies in this run.
+    accepted: bool,
+    undecided: Vec<Undecided<'c>>,
+    /// The target refused in words about the mailbox: no more copies to it.
+    mailbox_refused: bool,
+    /// Source UIDs whose earlier refusal is tried again: forgotten once
+    /// this run classifies them (landed, or refused by the mailbox).
+    retried: &'r HashSet<Uid>,
+    /// Bytes of the planned copies not yet landed (for a quota refusal).
+    bytes_left: u64,
 }
 
-impl Copier<'_, '_> {
+impl<'c> Copier<'_, '_, 'c> {
     fn fail(&mut self, side: Side, action: &str, error: String) {
         self.out
             .failures
@@ -201,7 +263,7 @@ impl Copier<'_, '_> {
             .expect("a planned mailbox has a wire name on both sides")
     }
 
-    async fn copy_batch(&mut self, fetched: Fetched<'_>) {
+    async fn copy_batch(&mut self, fetched: Fetched<'c>) {
         let (source, target) = (self.source, self.source.other());
         let batch = fetched.batch;
         let Read {
@@ -229,7 +291,7 @@ impl Copier<'_, '_> {
                 gone.len()
             ));
         }
-        let ready: Vec<Ready<'_>> = batch
+        let ready: Vec<Ready<'c>> = batch
             .iter()
             .filter(|c| bodies.contains_key(&c.uid))
             .filter_map(|&copy| {
@@ -240,27 +302,45 @@ impl Copier<'_, '_> {
             })
             .collect();
         // Bisect refused batches: one message the server refuses must not hold back the rest.
-        let mut work: Vec<Vec<Ready<'_>>> = vec![ready];
+        let mut work: Vec<Vec<Ready<'c>>> = vec![ready];
         while let Some(part) = work.pop() {
             if part.is_empty() {
                 continue;
             }
             match self.append_part(source, target, &part, &bodies).await {
-                Ok(()) => {}
-                Err(AppendFailure::Refused { .. }) if part.len() > 1 => {
-                    let half = part.len() / 2;
-                    work.push(part[half..].to_vec());
-                    work.push(part[..half].to_vec());
+                Ok(()) => {
+                    self.forget_retried(&part);
+                    self.accepted = true;
+                    self.bytes_left = self.bytes_left.saturating_sub(bytes_of(&part));
                 }
-                Err(AppendFailure::Refused { error, words }) => {
-                    self.record_refusal(source, part[0], &words);
-                    let refused = Status::Refused(error.clone());
-                    self.out
-                        .ledger
-                        .copies(&self.mb.name, &planned(&part), &refused);
-                    let copy = part[0].copy;
-                    let what = format!("copy UID {} ({} bytes)", copy.uid, copy.size);
-                    self.fail(target, &what, error);
+                Err(AppendFailure::Refused(refused)) => {
+                    let empty = part.len() == 1 && part[0].copy.size == 0;
+                    match refused.decided(empty) {
+                        Some(Scope::Mailbox) => {
+                            // About the mailbox, whatever went through
+                            // before: its copies stop here, reported once,
+                            // nothing remembered per message; the next run
+                            // tries again.
+                            let status = Status::Refused(refused.error.clone());
+                            self.out
+                                .ledger
+                                .copies(&self.mb.name, &planned(&part), &status);
+                            self.forget_retried(&part);
+                            self.refuse_mailbox(&refused.error, refused.is_quota());
+                            return;
+                        }
+                        _ if part.len() > 1 => {
+                            let half = part.len() / 2;
+                            work.push(part[half..].to_vec());
+                            work.push(part[..half].to_vec());
+                        }
+                        Some(Scope::Message) => self.refuse_message(part[0], refused),
+                        // Whether others are accepted decides, at the end.
+                        None => self.undecided.push(Undecided {
+                            ready: part[0],
+                            refusal: refused,
+                        }),
+                    }
                 }
                 Err(AppendFailure::Other { error: e, appended }) => {
                     // Not a refusal (the session died, or the snapshot
@@ -288,11 +368,85 @@ impl Copier<'_, '_> {
         }
     }
 
+    /// The message's own refusal: remembered against it, reported with
+    /// the server's words.
+    fn refuse_message(&mut self, ready: Ready<'c>, refused: Refusal) {
+        let Refusal { error, words, .. } = refused;
+        self.record_refusal(ready, Some(&words));
+        let status = Status::Refused(error.clone());
+        self.out
+            .ledger
+            .copies(&self.mb.name, &[ready.copy], &status);
+        self.bytes_left = self.bytes_left.saturating_sub(u64::from(ready.copy.size));
+        let copy = ready.copy;
+        let what = format!("copy UID {} ({} bytes)", copy.uid, copy.size);
+        self.fail(self.source.other(), &what, error);
+    }
+
+    /// A refusal about the target mailbox: one failure for the mailbox, in
+    /// the server's words (with what was left to copy when it is quota).
+    fn refuse_mailbox(&mut self, error: &str, quota: bool) {
+        self.mailbox_refused = true;
+        let mut error = format!(
+            "{error} (the mailbox refused, not the message: nothing is remembered against \
+             its messages, the next run tries again)"
+        );
+        if quota {
+            error += &format!("; {} bytes were left to copy", self.bytes_left);
+        }
+        self.fail(self.source.other(), "copy messages", error);
+    }
+
+    /// Once the mailbox's copies are done: refusals whose words said
+    /// nothing are the messages' own if others were accepted; if every
+    /// message was refused, the mailbox refused them.
+    fn judge_undecided(&mut self) {
+        let context = refusal::Context {
+            others_accepted: self.accepted,
+            empty_message: false,
+        };
+        let mut alike = Vec::new();
+        for Undecided { ready, refusal } in std::mem::take(&mut self.undecided) {
+            let code = refusal.code.as_deref();
+            match refusal::classify(code, &refusal.text, context) {
+                Scope::Message => self.refuse_message(ready, refusal),
+                Scope::Mailbox => alike.push((ready, refusal)),
+            }
+        }
+        let Some((_, first)) = alike.first() else {
+            return;
+        };
+        let error = format!(
+            "every message was refused ({} tried alone): {}",
+            alike.len(),
+            first.error
+        );
+        let quota = first.is_quota();
+        let status = Status::Refused(first.error.clone());
+        let copies: Vec<&Copy> = alike.iter().map(|(ready, _)| ready.copy).collect();
+        self.out.ledger.copies(&self.mb.name, &copies, &status);
+        let refused: Vec<Ready<'c>> = alike.iter().map(|(ready, _)| *ready).collect();
+        self.forget_retried(&refused);
+        self.refuse_mailbox(&error, quota);
+    }
+
+    /// Forgets the earlier refusals of these that were tried again: the
+    /// retry classified them as not the message's own.
+    fn forget_retried(&mut self, part: &[Ready<'c>]) {
+        for &ready in part {
+            if self.retried.contains(&ready.copy.uid) {
+                self.record_refusal(ready, None);
+            }
+        }
+    }
+
     /// Remembers, on the source's cache row, that the target refused this
     /// message, with the server's words: later runs skip it (and report
     /// it) until it changes or `--retry-refused` is given (see
-    /// [`crate::reconcile::skips`]). It is never paired, so never taken as deleted.
-    fn record_refusal(&mut self, source: Side, ready: Ready<'_>, words: &str) {
+    /// [`crate::reconcile::skips`]). It is never paired, so never taken as
+    /// deleted. With no words, forgets an earlier refusal.
+    fn record_refusal(&mut self, ready: Ready<'c>, words: Option<&str>) {
+        let source = self.source;
         let uidvalidity = self.statuses[source.index()]
             .as_ref()
             .map_or(0, |s| s.uidvalidity);
@@ -309,8 +463,8 @@ impl Copier<'_, '_> {
             source,
             uidvalidity,
             &meta,
-            Some(MessageStatus::Refused),
-            Some(words),
+            words.map(|_| MessageStatus::Refused),
+            words,
         );
         if let Err(e) = recorded {
             self.fail(
@@ -366,19 +520,25 @@ impl Copier<'_, '_> {
                     let _ = self.snapshot.borrow_mut().drop_intent(intent);
                 }
                 return Err(match &e {
-                    ImapError::No { code, text, .. } => AppendFailure::Refused {
+                    ImapError::No { code, text, .. } => AppendFailure::Refused(Refusal {
                         words: match code {
                             Some(code) => format!("NO [{code}] {text}"),
                             None => format!("NO {text}"),
                         },
                         error: e.to_string(),
-                    },
+                        code: code.clone(),
+                        text: text.clone(),
+                        unsent: false,
+                    }),
                     // Nothing was sent (a flag that cannot be written, …):
-                    // isolated and recorded like a refusal.
-                    ImapError::Invalid { detail, .. } => AppendFailure::Refused {
+                    // isolated and recorded like the message's own refusal.
+                    ImapError::Invalid { detail, .. } => AppendFailure::Refused(Refusal {
                         words: format!("not sent: {detail}"),
                         error: e.to_string(),
-                    },
+                        code: None,
+                        text: detail.clone(),
+                        unsent: true,
+                    }),
                     _ => AppendFailure::Other {
                         error: e.to_string(),
                         appended: false,

@@ -4,7 +4,7 @@
 //! once that is done. Which UIDs have proof is the plan's decision, not
 //! this module's.
 
-use super::MailboxRun;
+use super::{refused_by_mailbox, MailboxRun};
 use crate::model::{FlagDelta, FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
 use crate::plan::{Expunge, ExpungeMode};
@@ -15,6 +15,9 @@ impl MailboxRun<'_, '_> {
     /// as pending-expunge. The pairs leave the snapshot once that is done.
     pub(super) async fn expunge(&mut self) {
         for side in Side::BOTH {
+            // A refusal about the mailbox is reported once: the other mode's
+            // command would meet it too.
+            let mut refused_mailbox: Option<String> = None;
             for mode in [ExpungeMode::Expunge, ExpungeMode::FlagOnly] {
                 let chosen: Vec<&Expunge> = self
                     .mb
@@ -26,6 +29,14 @@ impl MailboxRun<'_, '_> {
                     continue;
                 }
                 let uids: Vec<Uid> = chosen.iter().map(|e| e.uid).collect();
+                if let Some(e) = &refused_mailbox {
+                    let refused = Status::Refused(e.clone());
+                    let name = &self.mb.name;
+                    self.out
+                        .ledger
+                        .messages(name, Action::Expunge, side, &uids, &refused);
+                    continue;
+                }
                 let wire = self.wire(side).to_string();
                 let conn = &mut self.conns[side.index()];
                 let done = match conn.select(&wire, false).await {
@@ -39,6 +50,9 @@ impl MailboxRun<'_, '_> {
                         conn.store(&uids, &delta).await
                     }
                 };
+                if done.as_ref().is_err_and(refused_by_mailbox) {
+                    refused_mailbox = done.as_ref().err().map(ToString::to_string);
+                }
                 let done = done.map_err(|e| e.to_string());
                 let status = Status::of(&done);
                 let name = &self.mb.name;

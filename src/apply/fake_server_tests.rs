@@ -17,13 +17,13 @@ use crate::plan::{
 use crate::reconcile::{MailboxInput, SideListing};
 use crate::snapshot::{EndpointIdentity, MessageStatus, MessageStatusRecord};
 
-const DATE: &str = "17-Jul-1996 02:44:25 -0700";
+pub(super) const DATE: &str = "17-Jul-1996 02:44:25 -0700";
 
-fn fp(n: u8) -> Fingerprint {
+pub(super) fn fp(n: u8) -> Fingerprint {
     Fingerprint([n; 32])
 }
 
-fn open_snapshot(dir: &tempfile::TempDir) -> Snapshot {
+pub(super) fn open_snapshot(dir: &tempfile::TempDir) -> Snapshot {
     let endpoint = |host: &str| EndpointIdentity {
         scheme: "imap".into(),
         host: host.into(),
@@ -35,7 +35,7 @@ fn open_snapshot(dir: &tempfile::TempDir) -> Snapshot {
 }
 
 /// A session to each side, each server following its script.
-async fn lane(scripts: [Vec<Step>; 2]) -> (Lane, [Server; 2]) {
+pub(super) async fn lane(scripts: [Vec<Step>; 2]) -> (Lane, [Server; 2]) {
     let ([spec_a, spec_b], servers) = run_pair(scripts).await;
     let connect = async |spec: ConnectSpec| {
         Connection::connect_with(&spec, &limits())
@@ -47,14 +47,14 @@ async fn lane(scripts: [Vec<Step>; 2]) -> (Lane, [Server; 2]) {
 }
 
 /// Every server followed its script to the end.
-async fn scripts_followed(lane: Lane, servers: [Server; 2]) {
+pub(super) async fn scripts_followed(lane: Lane, servers: [Server; 2]) {
     drop(lane);
     followed(servers).await;
 }
 
 /// `verb` (SELECT, EXAMINE) of `mailbox` (tag `tag`) and the server's
 /// answer.
-fn selected(
+pub(super) fn selected(
     tag: &str,
     verb_mailbox: &str,
     uidvalidity: u32,
@@ -74,7 +74,7 @@ fn selected(
 }
 
 /// The lines of one MULTIAPPEND (LITERAL+) of these bodies to `mailbox`.
-fn append(tag: &str, mailbox: &str, bodies: &[&str]) -> Vec<Step> {
+pub(super) fn append(tag: &str, mailbox: &str, bodies: &[&str]) -> Vec<Step> {
     let mut lines = vec![format!("{tag} APPEND \"{mailbox}\"")];
     for body in bodies {
         let last = lines.last_mut().expect("one line at least");
@@ -87,7 +87,7 @@ fn append(tag: &str, mailbox: &str, bodies: &[&str]) -> Vec<Step> {
 
 /// `UID EXPUNGE` of one UID as the client sends it (\\Deleted set first,
 /// pipelined) and the server's answer.
-fn uid_expunge(store_tag: &str, expunge_tag: &str, uid: Uid) -> Vec<Step> {
+pub(super) fn uid_expunge(store_tag: &str, expunge_tag: &str, uid: Uid) -> Vec<Step> {
     vec![
         expect(format!(
             "{store_tag} UID STORE {uid} +FLAGS.SILENT (\\Deleted)\r\n"
@@ -99,7 +99,7 @@ fn uid_expunge(store_tag: &str, expunge_tag: &str, uid: Uid) -> Vec<Step> {
     ]
 }
 
-fn status(uidvalidity: u32, uidnext: u32, exists: u32) -> Option<MailboxStatus> {
+pub(super) fn status(uidvalidity: u32, uidnext: u32, exists: u32) -> Option<MailboxStatus> {
     Some(MailboxStatus {
         uidvalidity,
         uidnext,
@@ -109,7 +109,7 @@ fn status(uidvalidity: u32, uidnext: u32, exists: u32) -> Option<MailboxStatus> 
 }
 
 /// Copies of these bodies from A (UIDs 1, 2, …) to B.
-fn copies_from_a(bodies: &[&str]) -> Vec<Copy> {
+pub(super) fn copies_from_a(bodies: &[&str]) -> Vec<Copy> {
     (1..)
         .zip(bodies)
         .map(|(uid, body)| Copy {
@@ -124,7 +124,7 @@ fn copies_from_a(bodies: &[&str]) -> Vec<Copy> {
         .collect()
 }
 
-fn inbox() -> MailboxPlan {
+pub(super) fn inbox() -> MailboxPlan {
     MailboxPlan {
         name: "INBOX".into(),
         wire: [Some("INBOX".into()), Some("INBOX".into())],
@@ -134,7 +134,7 @@ fn inbox() -> MailboxPlan {
 
 /// Runs one mailbox plan as apply does — fill, then (with `settle`) the
 /// expunges — and returns what it did.
-async fn run_mailbox(
+pub(super) async fn run_mailbox(
     mb: &MailboxPlan,
     lane: &mut Lane,
     snapshot: &mut Snapshot,
@@ -142,9 +142,21 @@ async fn run_mailbox(
     settle: bool,
 ) -> ApplyOutcome {
     let input = ReconcileInput::default();
+    run_mailbox_with(mb, &input, lane, snapshot, statuses, settle).await
+}
+
+/// [`run_mailbox`] with this input (earlier refusals retried, …).
+pub(super) async fn run_mailbox_with(
+    mb: &MailboxPlan,
+    input: &ReconcileInput,
+    lane: &mut Lane,
+    snapshot: &mut Snapshot,
+    statuses: [Option<MailboxStatus>; 2],
+    settle: bool,
+) -> ApplyOutcome {
     let shared = RefCell::new(snapshot);
     let mut out = ApplyOutcome::default();
-    let mut run = MailboxRun::new(mb, &input, lane, &shared, &mut out, statuses);
+    let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
     assert!(run.fill().await, "fill went on to settle");
     if settle {
         run.expunge().await;
@@ -152,7 +164,7 @@ async fn run_mailbox(
     out
 }
 
-fn pairs(snapshot: &Snapshot) -> Vec<[Uid; 2]> {
+pub(super) fn pairs(snapshot: &Snapshot) -> Vec<[Uid; 2]> {
     let state = snapshot.load().unwrap();
     let mut pairs: Vec<_> = state.mailboxes["INBOX"]
         .pairs
@@ -164,22 +176,37 @@ fn pairs(snapshot: &Snapshot) -> Vec<[Uid; 2]> {
 }
 
 /// What copying from A to B did.
-struct Copied {
-    out: ApplyOutcome,
+pub(super) struct Copied {
+    pub out: ApplyOutcome,
     /// Side and action of each failure.
-    failures: Vec<(Side, String)>,
-    snapshot: Snapshot,
-    _dir: tempfile::TempDir,
+    pub failures: Vec<(Side, String)>,
+    pub snapshot: Snapshot,
+    pub _dir: tempfile::TempDir,
 }
 
 /// Copies `bodies`, UIDs 1, 2, … on A, to B, whose server follows `b`;
 /// checks that both servers saw exactly what their scripts expect.
-async fn copy_to_b(bodies: &[&str], b: Vec<Step>) -> Copied {
+pub(super) async fn copy_to_b(bodies: &[&str], b: Vec<Step>) -> Copied {
+    copy_to_b_after(bodies, b, |_| ReconcileInput::default()).await
+}
+
+/// [`copy_to_b`] after `prepare` has written to the snapshot, with the
+/// input it returns.
+pub(super) async fn copy_to_b_after(
+    bodies: &[&str],
+    b: Vec<Step>,
+    prepare: impl FnOnce(&mut Snapshot) -> ReconcileInput,
+) -> Copied {
     let n = bodies.len() as u32;
     let mut a = logged_in("");
     a.extend(selected("A0002", "EXAMINE \"INBOX\"", 7, n + 1, n));
+    let set = if n == 1 {
+        "1".to_string()
+    } else {
+        format!("1:{n}")
+    };
     a.push(expect(format!(
-        "A0003 UID FETCH 1:{n} (UID BODY.PEEK[])\r\n"
+        "A0003 UID FETCH {set} (UID BODY.PEEK[])\r\n"
     )));
     let mut fetched = String::new();
     for (uid, body) in (1..).zip(bodies) {
@@ -192,6 +219,7 @@ async fn copy_to_b(bodies: &[&str], b: Vec<Step>) -> Copied {
     let (mut lane, servers) = lane([a, b]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut snapshot = open_snapshot(&dir);
+    let input = prepare(&mut snapshot);
     let mb = MailboxPlan {
         copies: copies_from_a(bodies),
         ..inbox()
@@ -199,7 +227,7 @@ async fn copy_to_b(bodies: &[&str], b: Vec<Step>) -> Copied {
     let statuses = [status(7, n + 1, n), status(42, 9, 0)];
     // Copies count in the process-wide progress counters.
     let turn = crate::progress::TEST_TURN.lock().await;
-    let out = run_mailbox(&mb, &mut lane, &mut snapshot, statuses, false).await;
+    let out = run_mailbox_with(&mb, &input, &mut lane, &mut snapshot, statuses, false).await;
     drop(turn);
     scripts_followed(lane, servers).await;
     let failures = out

@@ -3,7 +3,7 @@
 //! then the agreed flags recorded for the pairs whose changes all went
 //! through.
 
-use super::MailboxRun;
+use super::{refused_by_mailbox, MailboxRun};
 use crate::imap::HistorySupport;
 use crate::model::{FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
@@ -34,7 +34,17 @@ impl MailboxRun<'_, '_> {
             let unchanged_since = self.statuses[side.index()]
                 .as_ref()
                 .and_then(|st| st.highestmodseq);
+            // A refusal about the mailbox (read-only, no permission …) is
+            // reported once; the stores after it are not sent.
+            let mut refused_mailbox: Option<String> = None;
             for (delta, uids) in stores {
+                if let Some(e) = &refused_mailbox {
+                    let refused = Status::Refused(e.clone());
+                    let ledger = &mut self.out.ledger;
+                    ledger.messages(&self.mb.name, Action::Flags, side, &uids, &refused);
+                    failed_pairs.extend(self.pairs_of(side, &uids));
+                    continue;
+                }
                 let conn = &mut self.conns[side.index()];
                 let result = match unchanged_since {
                     // CONDSTORE: a message changed since the listing is left
@@ -78,6 +88,9 @@ impl MailboxRun<'_, '_> {
                         }
                     }
                     Err(e) => {
+                        if refused_by_mailbox(&e) {
+                            refused_mailbox = Some(e.to_string());
+                        }
                         let what = format!(
                             "store +{} -{} on {} messages",
                             delta.add,

@@ -25,17 +25,20 @@ mod expunge;
 #[cfg(test)]
 mod fake_server_tests;
 mod flags;
+#[cfg(test)]
+mod refusal_tests;
 mod tree;
 
 use tree::{delete_mailbox, subscribe};
 
-use crate::model::{MailboxStatus, Side};
+use crate::model::{MailboxStatus, Side, Uid};
 use crate::outcome::{Action, Ledger, Status};
 use crate::plan::{MailboxPlan, Plan};
 use crate::pool::{Lane, Pool};
 use crate::reconcile::{MailboxBase, ReconcileInput};
 use crate::snapshot::Snapshot;
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use tokio::sync::Notify;
 
 /// One action that did not happen.
@@ -329,6 +332,19 @@ fn failure(mb: &MailboxPlan, side: Side, action: &str, error: String) -> ActionF
     }
 }
 
+/// Whether a server refused a command in words about the mailbox, the
+/// session or the account ([`crate::refusal`]): the commands after it on
+/// that mailbox would meet the same answer, so they are not sent, and the
+/// refusal is reported once.
+fn refused_by_mailbox(e: &crate::imap::ImapError) -> bool {
+    match e {
+        crate::imap::ImapError::No { code, text, .. } => {
+            crate::refusal::said(code.as_deref(), text) == crate::refusal::Said::Mailbox
+        }
+        _ => false,
+    }
+}
+
 /// The snapshot, shared by the mailbox plans applied at once. Single task:
 /// a borrow never spans an `.await`.
 type SharedSnapshot<'s> = RefCell<&'s mut Snapshot>;
@@ -346,6 +362,9 @@ struct MailboxRun<'a, 's> {
     /// Per side: it was found restored; this run repairs it, so what was
     /// seen before the restore no longer applies.
     restored: [bool; 2],
+    /// Per side: the UIDs whose earlier refusal this sync tries again (see
+    /// [`ReconcileInput::retried_refusals`]); forgotten once classified.
+    retried: [HashSet<Uid>; 2],
 }
 
 impl<'a, 's> MailboxRun<'a, 's> {
@@ -358,6 +377,16 @@ impl<'a, 's> MailboxRun<'a, 's> {
         statuses: [Option<MailboxStatus>; 2],
     ) -> MailboxRun<'a, 's> {
         let listed = input.mailboxes.iter().find(|m| m.name == mb.name);
+        let retried = [0, 1].map(|i| {
+            let uidvalidity = statuses[i].as_ref().map(|s| s.uidvalidity);
+            input
+                .retried_refusals
+                .iter()
+                .filter(|r| r.mailbox == mb.name && r.side.index() == i)
+                .filter(|r| Some(r.uidvalidity) == uidvalidity)
+                .map(|r| r.uid)
+                .collect()
+        });
         MailboxRun {
             mb,
             conns,
@@ -370,6 +399,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
                     .and_then(|m| m.sides[i].as_ref())
                     .is_some_and(|s| s.evidence.is_restored())
             }),
+            retried,
         }
     }
 

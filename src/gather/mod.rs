@@ -163,6 +163,7 @@ pub async fn gather(
             set_aside,
             limits,
             refusals: Vec::new(),
+            retried_refusals: Vec::new(),
         },
         // A name that cannot be mapped safely is a failure of that mailbox.
         failures: tree
@@ -264,9 +265,10 @@ fn listed_limits(
 /// new message's record.
 ///
 /// A side that is not healthy keeps its cache until a sync repairs it
-/// (`record_suspect` is for `sync` only): a plan or check that recorded the
-/// restored listing would hide the regression from the sync that follows.
-pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, record_suspect: bool) {
+/// (`syncing`): a plan or check that recorded the restored listing would
+/// hide the regression from the sync that follows. A sync also tries again
+/// the refusals whose words are about the mailbox ([`crate::refusal`]).
+pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, syncing: bool) {
     for u in std::mem::take(&mut gathered.cache_updates) {
         let healthy = gathered
             .input
@@ -275,7 +277,7 @@ pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, record_suspect: 
             .find(|m| m.name == u.mailbox)
             .and_then(|m| m.sides[u.side.index()].as_ref())
             .is_none_or(|l| l.evidence.is_healthy());
-        if !healthy && !record_suspect {
+        if !healthy && !syncing {
             continue;
         }
         if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, &u.upsert, &u.gone)
@@ -283,7 +285,11 @@ pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, record_suspect: 
             eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");
         }
     }
-    gathered.input.refusals = earlier_refusals(snapshot);
+    let (retried, kept) = earlier_refusals(snapshot)
+        .into_iter()
+        .partition(|r| syncing && crate::refusal::recorded_is_mailbox_level(&r.reason));
+    gathered.input.refusals = kept;
+    gathered.input.retried_refusals = retried;
 }
 
 /// The refusals the snapshot holds (a warning, and none, if it cannot say).
@@ -374,4 +380,63 @@ pub fn defer_bodies(
 ) -> [bool; 2] {
     let first_sync = eligible && state.mailboxes.is_empty() && !pending_intents;
     Side::BOTH.map(|side| first_sync && one_way_source.is_none_or(|source| source == side))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Fingerprint, FlagSet, InternalDate, MessageMeta};
+    use crate::snapshot::EndpointIdentity;
+
+    /// Courier's refusal of every APPEND into the mailbox the session
+    /// examined, as releases before refusals were told apart recorded it
+    /// against each message.
+    const COURIER: &str = "NO Current box is selected READ-ONLY.";
+
+    /// Only `sync` tries again, once, an earlier refusal whose words are
+    /// about the mailbox; `plan` and `check` keep skipping it, and a
+    /// refusal about the message is kept by all.
+    #[test]
+    fn a_sync_retries_earlier_refusals_about_the_mailbox_and_plan_and_check_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = |host: &str| EndpointIdentity {
+            scheme: "imap".into(),
+            host: host.into(),
+            port: 143,
+            user: "alice".into(),
+        };
+        let path = dir.path().join("pair.sqlite");
+        let mut snapshot =
+            Snapshot::open(&path, [&endpoint("a.example"), &endpoint("b.example")]).unwrap();
+        for (uid, words) in [(1, COURIER), (2, "NO [TOOBIG] too big")] {
+            let meta = MessageMeta {
+                uid,
+                size: 3,
+                internal_date: InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap(),
+                flags: FlagSet::new(),
+                fingerprint: Fingerprint([uid as u8; 32]),
+            };
+            let refused = Some(MessageStatus::Refused);
+            snapshot
+                .set_message_status("INBOX", Side::A, 7, &meta, refused, Some(words))
+                .unwrap();
+        }
+        let settled = |snapshot: &mut Snapshot, syncing: bool| {
+            let mut gathered = Gathered {
+                input: ReconcileInput::default(),
+                failures: Vec::new(),
+                cache_updates: Vec::new(),
+            };
+            settle(snapshot, &mut gathered, syncing);
+            let uids = |r: &[Refusal]| r.iter().map(|r| r.uid).collect::<Vec<_>>();
+            (
+                uids(&gathered.input.refusals),
+                uids(&gathered.input.retried_refusals),
+            )
+        };
+        assert_eq!(settled(&mut snapshot, false), (vec![1, 2], vec![]));
+        assert_eq!(settled(&mut snapshot, true), (vec![2], vec![1]));
+        // The record stays until the retry classifies it (apply's part).
+        assert_eq!(snapshot.message_statuses().unwrap().len(), 2);
+    }
 }

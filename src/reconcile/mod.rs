@@ -115,6 +115,11 @@ pub struct ReconcileInput {
     /// Copies the target refused on earlier runs, as the snapshot holds
     /// them once this run's listing is recorded.
     pub refusals: Vec<skips::Refusal>,
+    /// Refusals a `sync` tries again once, being about the mailbox by their
+    /// words (recorded before refusals were told apart, see
+    /// [`crate::refusal`]): not in `refusals`, so the copies are planned;
+    /// apply forgets them once the retry has classified them.
+    pub retried_refusals: Vec<skips::Refusal>,
 }
 
 /// Computes the Plan for everything listed.
