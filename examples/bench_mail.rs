@@ -220,6 +220,7 @@ async fn connect(addr: &str, user: &str, side: Side) -> Res<Connection> {
         auth: Default::default(),
         tls: TlsMode::None,
         ca_file: None,
+        pins: Vec::new(),
         allow_plaintext_auth: true,
         compress: false,
         tunnel: None,

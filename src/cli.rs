@@ -12,7 +12,7 @@
 //! `--deletes`, `--delete-extra` with `--one-way` …) are therefore optional
 //! here and checked there.
 
-use crate::imap::TlsMode;
+use crate::imap::{CertPin, TlsMode};
 use crate::model::{ByteSize, DeleteMode, MaxDelete, OneWay, Side};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
@@ -294,6 +294,28 @@ pub struct CommonArgs {
     /// Extra CA certificate(s) (PEM) to trust for B, besides the system roots
     #[arg(long, value_name = "PATH", help_heading = "TLS")]
     pub b_ca_file: Option<PathBuf>,
+
+    /// Trust only a certificate for A with this fingerprint (repeatable):
+    /// sha256:HEX, spki-sha256:BASE64 or sha256//BASE64
+    #[arg(
+        long,
+        value_name = "SPEC",
+        value_parser = pin_parser,
+        help_heading = "TLS",
+        long_help = "Trust only a certificate for A with this fingerprint; repeatable (any \
+            one may match). sha256:HEX is the certificate's SHA-256, as `openssl x509 -noout \
+            -fingerprint -sha256 -in CERT.pem` prints it (colons and case ignored); \
+            spki-sha256:BASE64, or curl's sha256//BASE64, is its public key's, which survives a \
+            renewal that keeps the key. A match replaces the chain, name and expiry checks \
+            (the handshake signature is still verified); with a pin set, a certificate that \
+            matches none is refused even if a CA vouches for it. Confirm a fingerprint \
+            through another channel before pinning it. See docs/TLS.md."
+    )]
+    pub a_fingerprint: Vec<CertPin>,
+
+    /// Trust only a certificate for B with this fingerprint, as --a-fingerprint
+    #[arg(long, value_name = "SPEC", value_parser = pin_parser, help_heading = "TLS")]
+    pub b_fingerprint: Vec<CertPin>,
 
     /// Talk to A through this command's stdin/stdout (run with `sh -c`)
     /// instead of TCP
@@ -579,6 +601,8 @@ pub struct EndpointArgs<'a> {
     pub url: Option<&'a str>,
     pub tls: Option<TlsMode>,
     pub ca_file: Option<&'a std::path::Path>,
+    /// `--a-fingerprint` pins, in the order given.
+    pub fingerprint: &'a [CertPin],
     pub password_file: Option<&'a std::path::Path>,
     pub password_command: Option<&'a str>,
     pub oauth2_token_command: Option<&'a str>,
@@ -603,6 +627,7 @@ impl CommonArgs {
                 url: self.a.as_deref(),
                 tls: self.a_tls,
                 ca_file: self.a_ca_file.as_deref(),
+                fingerprint: &self.a_fingerprint,
                 password_file: self.a_password_file.as_deref(),
                 password_command: self.a_password_command.as_deref(),
                 oauth2_token_command: self.a_oauth2_token_command.as_deref(),
@@ -619,6 +644,7 @@ impl CommonArgs {
                 url: self.b.as_deref(),
                 tls: self.b_tls,
                 ca_file: self.b_ca_file.as_deref(),
+                fingerprint: &self.b_fingerprint,
                 password_file: self.b_password_file.as_deref(),
                 password_command: self.b_password_command.as_deref(),
                 oauth2_token_command: self.b_oauth2_token_command.as_deref(),
@@ -664,6 +690,11 @@ fn side_parser() -> impl TypedValueParser<Value = Side> {
         "a" => Side::A,
         _ => Side::B,
     })
+}
+
+/// `--a-fingerprint`: the pin forms [`CertPin::parse`] reads.
+fn pin_parser(spec: &str) -> Result<CertPin, String> {
+    CertPin::parse(spec)
 }
 
 fn tls_parser() -> impl TypedValueParser<Value = TlsMode> {

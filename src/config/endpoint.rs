@@ -8,7 +8,7 @@ use super::merge::{Place, SideSettings};
 use super::password::password_var;
 use super::ConfigError;
 use crate::cli::side_option;
-use crate::imap::{AuthMethod, ConnectSpec, TlsMode, TunnelSpec};
+use crate::imap::{AuthMethod, CertPin, ConnectSpec, TlsMode, TunnelSpec};
 use crate::model::Side;
 use crate::secret::Secret;
 use crate::snapshot::EndpointIdentity;
@@ -26,6 +26,7 @@ pub(super) struct Endpoint {
     pub(super) user: String,
     pub(super) tls: TlsMode,
     pub(super) ca_file: Option<PathBuf>,
+    pub(super) pins: Vec<CertPin>,
     pub(super) tunnel: Option<String>,
 }
 
@@ -57,6 +58,7 @@ impl Endpoint {
             auth,
             tls: self.tls,
             ca_file: self.ca_file,
+            pins: self.pins,
             allow_plaintext_auth,
             compress: true,
             tunnel: self.tunnel.map(|command| TunnelSpec {
@@ -137,28 +139,20 @@ pub(super) fn parse_endpoint(
     if let Some((_, tunnel_place)) = &set.tunnel {
         // The command carries the connection: no TLS of ours, no TCP
         // address to judge for plaintext.
-        for (given, what) in [
-            (
-                set.tls
-                    .as_ref()
-                    .filter(|(t, _)| *t != TlsMode::None)
-                    .map(|(_, p)| p),
-                ("tls", "tls"),
+        let tls = set
+            .tls
+            .as_ref()
+            .filter(|(t, _)| *t != TlsMode::None)
+            .map(|(_, p)| p);
+        refuse_any(
+            side,
+            std::iter::once((tls, ("tls", "tls"))).chain(trust_settings(set)),
+            &format!(
+                "{}: the tunnel command carries the connection (TLS over a tunnel is not \
+                 supported)",
+                tunnel_place.spell(side, "tunnel", "tunnel")
             ),
-            (set.ca_file.as_ref().map(|(_, p)| p), ("ca-file", "ca_file")),
-        ] {
-            if let Some(place) = given {
-                return Err(ConfigError::Endpoint {
-                    place: place.to_string(),
-                    reason: format!(
-                        "{} makes no sense with {}: the tunnel command carries the \
-                         connection (TLS over a tunnel is not supported)",
-                        place.spell(side, what.0, what.1),
-                        tunnel_place.spell(side, "tunnel", "tunnel"),
-                    ),
-                });
-            }
-        }
+        )?;
         return Ok(Endpoint {
             side,
             scheme: url.scheme().to_string(),
@@ -167,6 +161,7 @@ pub(super) fn parse_endpoint(
             user,
             tls: TlsMode::None,
             ca_file: None,
+            pins: Vec::new(),
             tunnel: set.tunnel.as_ref().map(|(c, _)| c.clone()),
         });
     }
@@ -175,19 +170,14 @@ pub(super) fn parse_endpoint(
         None => (default_tls, url_place),
     };
     if tls == TlsMode::None {
-        if let Some((_, ca_place)) = &set.ca_file {
-            return Err(ConfigError::Endpoint {
-                place: ca_place.to_string(),
-                reason: format!(
-                    "{} makes no sense with {}",
-                    ca_place.spell(side, "ca-file", "ca_file"),
-                    match tls_place {
-                        Place::Cli(_) => format!("--{}-tls none", side_option(side)),
-                        Place::File(_) => "tls = \"none\"".into(),
-                    }
-                ),
-            });
-        }
+        refuse_any(
+            side,
+            trust_settings(set),
+            &match tls_place {
+                Place::Cli(_) => format!("--{}-tls none", side_option(side)),
+                Place::File(_) => "tls = \"none\"".into(),
+            },
+        )?;
         if !allow_plaintext_auth && !is_loopback(&host) {
             return Err(ConfigError::Endpoint {
                 place: tls_place.to_string(),
@@ -212,8 +202,47 @@ pub(super) fn parse_endpoint(
         user,
         tls,
         ca_file: set.ca_file.as_ref().map(|(p, _)| p.clone()),
+        pins: set
+            .pins
+            .as_ref()
+            .map(|(p, _)| p.clone())
+            .unwrap_or_default(),
         tunnel: None,
     })
+}
+
+/// A setting as given (where), and its option and file key.
+type Given<'a> = (Option<&'a Place>, (&'static str, &'static str));
+
+/// The TLS trust settings: the CA file and the pins.
+fn trust_settings(set: &SideSettings) -> [Given<'_>; 2] {
+    [
+        (set.ca_file.as_ref().map(|(_, p)| p), ("ca-file", "ca_file")),
+        (
+            set.pins.as_ref().map(|(_, p)| p),
+            ("fingerprint", "fingerprint"),
+        ),
+    ]
+}
+
+/// Refuses the first setting given, as making no sense `with` another.
+fn refuse_any<'a>(
+    side: Side,
+    settings: impl IntoIterator<Item = Given<'a>>,
+    with: &str,
+) -> Result<(), ConfigError> {
+    for (given, (option, key)) in settings {
+        if let Some(place) = given {
+            return Err(ConfigError::Endpoint {
+                place: place.to_string(),
+                reason: format!(
+                    "{} makes no sense with {with}",
+                    place.spell(side, option, key)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A host name as the `url` crate leaves it for a non-special scheme: opaque,
@@ -427,6 +456,64 @@ mod tests {
             &["--a-tls", "none", "--a-ca-file", "/x"],
         );
         assert!(msg.contains("--a-ca-file"), "{msg}");
+    }
+
+    #[test]
+    fn config_fingerprints_come_from_the_command_line_or_the_file() {
+        let hex = "AB:".repeat(31) + "AB";
+        let c = plan(
+            "imaps://u@a.example",
+            "imaps://v@b.example",
+            &[
+                "--a-fingerprint",
+                &format!("sha256:{}", hex.to_lowercase().replace(':', "")),
+                "--a-fingerprint",
+                "sha256//kCTdeldL8Zw1HYTzsRu43u06s2QKwu7RRZhne174Vtw=",
+            ],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(
+            job.endpoints[0].pins,
+            [
+                CertPin::Certificate(hex.clone()),
+                CertPin::PublicKey("kCTdeldL8Zw1HYTzsRu43u06s2QKwu7RRZhne174Vtw=".into())
+            ]
+        );
+        assert!(job.endpoints[1].pins.is_empty());
+
+        let (_dir, c) = with_file(
+            &format!("[b]\nurl = \"imaps://v@b.example\"\nfingerprint = [\"sha256:{hex}\"]\n"),
+            "plan",
+            &["--a", "imaps://u@a.example"],
+        );
+        let job = resolve_env(&c, &full_env()).unwrap();
+        assert_eq!(job.endpoints[1].pins, [CertPin::Certificate(hex.clone())]);
+
+        let msg = file_err(
+            "[b]\nurl = \"imaps://v@b.example\"\nfingerprint = [\"md5:AB\"]\n",
+            &["--a", "imaps://u@a.example"],
+        );
+        assert!(
+            msg.starts_with("job.toml:3: b.fingerprint: \"md5:AB\": expected sha256:HEX"),
+            "{msg}"
+        );
+        let pin = format!("sha256:{hex}");
+        let msg = endpoint_err(
+            "imap://u@localhost",
+            &["--a-tls", "none", "--a-fingerprint", &pin],
+        );
+        assert!(
+            msg.contains("--a-fingerprint makes no sense with --a-tls none"),
+            "{msg}"
+        );
+        let msg = endpoint_err(
+            "imap://u@localhost",
+            &["--a-tunnel", "true", "--a-fingerprint", &pin],
+        );
+        assert!(
+            msg.contains("--a-fingerprint makes no sense with --a-tunnel"),
+            "{msg}"
+        );
     }
 
     #[test]

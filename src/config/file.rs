@@ -94,6 +94,8 @@ pub struct FileEndpoint {
     pub url: Option<Spanned<String>>,
     pub tls: Option<Spanned<FileTls>>,
     pub ca_file: Option<Spanned<PathBuf>>,
+    /// As `--a-fingerprint`: certificate pins, `["sha256:AB:CD:…"]`.
+    pub fingerprint: Option<Spanned<Vec<String>>>,
     /// As `--a-tunnel`: IMAP over this command's stdin/stdout.
     pub tunnel: Option<Spanned<String>>,
     pub password_file: Option<Spanned<PathBuf>>,

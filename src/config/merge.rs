@@ -10,7 +10,7 @@ use super::file::FilePolicy;
 use super::password::{file_password, password_var, PasswordSource};
 use super::{ConfigError, ConfigFile};
 use crate::cli::{side_option, CommonArgs, EndpointArgs};
-use crate::imap::{AuthMethod, TlsMode};
+use crate::imap::{AuthMethod, CertPin, TlsMode};
 use crate::job::{PolicyOptions, DEFAULT_TOMBSTONE_DAYS};
 use crate::mailbox_filter::MailboxFilter;
 use crate::model::{DeleteMode, NameRules, OneWay, Side};
@@ -175,6 +175,8 @@ pub(super) struct SideSettings {
     pub(super) url: (String, Place),
     pub(super) tls: Option<(TlsMode, Place)>,
     pub(super) ca_file: Option<(PathBuf, Place)>,
+    /// `--a-fingerprint` (all of them) / the file's `fingerprint`.
+    pub(super) pins: Option<(Vec<CertPin>, Place)>,
     pub(super) password: Option<(PasswordSource, Place)>,
     /// `--a-tunnel COMMAND` / the file's `tunnel`.
     pub(super) tunnel: Option<(String, Place)>,
@@ -254,6 +256,26 @@ pub(super) fn side_settings(
         (None, Some(p)) => Some((p.get_ref().clone(), at(p.span(), "ca_file"))),
         (None, None) => None,
     };
+    let pins = match (
+        args.fingerprint,
+        fe.and_then(|(_, e)| e.fingerprint.as_ref()),
+    ) {
+        (given, _) if !given.is_empty() => Some((given.to_vec(), Place::Cli(side))),
+        (_, Some(list)) => {
+            let place = at(list.span(), "fingerprint");
+            let pins = list
+                .get_ref()
+                .iter()
+                .map(|spec| CertPin::parse(spec))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|reason| ConfigError::Endpoint {
+                    place: place.to_string(),
+                    reason,
+                })?;
+            (!pins.is_empty()).then_some((pins, place))
+        }
+        _ => None,
+    };
 
     let tunnel = match (args.tunnel, fe.and_then(|(_, e)| e.tunnel.as_ref())) {
         (Some(c), _) => Some((c.to_string(), Place::Cli(side))),
@@ -306,6 +328,7 @@ pub(super) fn side_settings(
         url,
         tls,
         ca_file,
+        pins,
         password,
         tunnel,
     })

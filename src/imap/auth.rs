@@ -25,7 +25,7 @@ pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, 
         let tcp = transport::connect_tcp(&peer, limits.connect_timeout).await?;
         let stream = match spec.tls {
             TlsMode::Implicit => {
-                let connector = transport::connector(&peer, spec.ca_file.as_deref())?;
+                let connector = transport::connector(&peer, spec.ca_file.as_deref(), &spec.pins)?;
                 transport::handshake(&peer, &connector, tcp, limits.connect_timeout).await?
             }
             TlsMode::StartTls | TlsMode::None => Stream::Plain(tcp),
@@ -109,7 +109,7 @@ async fn start(
                 detail: "STARTTLS on a connection that is already TLS".into(),
             });
         };
-        let connector = transport::connector(&peer, spec.ca_file.as_deref())?;
+        let connector = transport::connector(&peer, spec.ca_file.as_deref(), &spec.pins)?;
         let tls = transport::handshake(&peer, &connector, tcp, limits.connect_timeout).await?;
         engine = Engine::new(tls, peer.clone(), limits.clone(), next_tag);
         // Capabilities seen before TLS must not be trusted (RFC 3501 §6.2.1).
@@ -276,7 +276,7 @@ pub(crate) async fn capability(engine: &mut Engine) -> Result<Vec<String>, ImapE
 }
 
 /// Standard base64 with padding (RFC 4648), for SASL.
-fn base64(data: &[u8]) -> String {
+pub(super) fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {

@@ -123,6 +123,7 @@ pub(crate) fn spec(port: u16, tls: TlsMode) -> ConnectSpec {
         password: Secret::new("hunter2"),
         tls,
         ca_file: None,
+        pins: Vec::new(),
         allow_plaintext_auth: false,
         compress: false,
         auth: AuthMethod::Password,

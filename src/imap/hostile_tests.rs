@@ -181,6 +181,7 @@ fn spec(port: u16) -> ConnectSpec {
         password: crate::secret::Secret::new("hunter2-secret"),
         tls: TlsMode::None,
         ca_file: None,
+        pins: Vec::new(),
         allow_plaintext_auth: false,
         compress: false,
         auth: super::AuthMethod::Password,

@@ -11,13 +11,16 @@
 //! anything else it is dead and every later call fails (see
 //! [`ImapError::is_fatal`]).
 //!
-//! Inside: `transport` (TCP/TLS), `tunnel` (a command's pipes), `auth` (greeting, STARTTLS, login),
+//! Inside: `transport` (TCP/TLS), `trust` (whom TLS trusts: CA file, the
+//! server's own certificate, pins), `certificate` and `refusal` (what a refused
+//! certificate was and what to do), `tunnel` (a command's pipes), `auth` (greeting, STARTTLS, login),
 //! `engine` (tags, pipelining, literals, deadlines, the write point),
 //! `frame` (response boundaries with size caps), `parse` (responses into
 //! values), `commands` (what each method sends), `history` (CONDSTORE,
 //! QRESYNC and UIDPLUS commands), `quote`, `uidset`.
 
 mod auth;
+mod certificate;
 mod commands;
 mod deflate;
 mod engine;
@@ -27,8 +30,10 @@ mod history;
 mod parse;
 mod quote;
 mod recv;
+mod refusal;
 mod trace;
 mod transport;
+mod trust;
 mod tunnel;
 mod uidset;
 
@@ -40,6 +45,7 @@ mod fake_server_tests;
 mod hostile_tests;
 
 pub use error::{ImapError, Peer};
+pub use trust::CertPin;
 pub use tunnel::TunnelSpec;
 
 use crate::model::{FlagDelta, FlagSet, InternalDate, ListedMessage, MailboxStatus, Side, Uid};
@@ -71,8 +77,13 @@ pub struct ConnectSpec {
     pub password: Secret,
     pub auth: AuthMethod,
     pub tls: TlsMode,
-    /// Extra CA certificate(s) in PEM, trusted besides the system roots.
+    /// Extra CA certificate(s) in PEM, trusted besides the system roots; a
+    /// certificate in it byte-equal to the server's is accepted as the
+    /// server's own, without a chain (see `trust`).
     pub ca_file: Option<PathBuf>,
+    /// Certificate pins: when any is given, only a matching certificate
+    /// (or public key) is accepted.
+    pub pins: Vec<CertPin>,
     pub allow_plaintext_auth: bool,
     /// Use COMPRESS=DEFLATE (RFC 4978) where the server offers it.
     pub compress: bool,

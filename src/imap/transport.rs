@@ -1,11 +1,13 @@
 //! Transports: a TCP connection (TCP_NODELAY), optionally wrapped in TLS —
 //! from the first byte (implicit TLS) or after STARTTLS — or a tunnel
-//! command's pipes ([`super::tunnel`]). Trust is the system's roots plus an
-//! optional PEM file of extra CAs.
+//! command's pipes ([`super::tunnel`]). Whom TLS trusts is
+//! [`super::trust`]'s to say.
 //!
 //! It knows nothing of IMAP; the engine reads and writes a [`Stream`].
 
 use super::error::{ImapError, Peer};
+use super::refusal::{self, Given};
+use super::trust::{CertPin, Verifier};
 use super::tunnel::Tunnel;
 use std::io;
 use std::net::IpAddr;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
+use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::TlsConnector;
 
 /// A connected byte stream: plain TCP, TLS, or a tunnel command's pipes.
@@ -126,8 +129,22 @@ pub(crate) async fn connect_tcp(peer: &Peer, limit: Duration) -> Result<TcpStrea
     Ok(tcp)
 }
 
-/// A TLS client trusting the system roots plus `ca_file` (PEM).
-pub(crate) fn connector(peer: &Peer, ca_file: Option<&Path>) -> Result<TlsConnector, ImapError> {
+/// A TLS client for one connection, and the verifier that remembers why
+/// it refused a certificate (for the message).
+pub(crate) struct TlsClient {
+    connector: TlsConnector,
+    verifier: Arc<Verifier>,
+    ca_file: Option<std::path::PathBuf>,
+}
+
+/// A TLS client trusting what [`super::trust`] describes: `pins` alone when
+/// any is given, else the server's own certificate in `ca_file`, else a
+/// chain to the system roots or a CA of `ca_file` (PEM).
+pub(crate) fn connector(
+    peer: &Peer,
+    ca_file: Option<&Path>,
+    pins: &[CertPin],
+) -> Result<TlsClient, ImapError> {
     let tls_err = |detail: String| ImapError::Tls {
         peer: peer.clone(),
         detail,
@@ -137,44 +154,65 @@ pub(crate) fn connector(peer: &Peer, ca_file: Option<&Path>) -> Result<TlsConnec
     // that is needed. An empty store is caught below.
     let native = rustls_native_certs::load_native_certs();
     let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
+    let mut own = Vec::new();
     if let Some(path) = ca_file {
         let file = std::fs::File::open(path)
             .map_err(|e| tls_err(format!("cannot read CA file {}: {e}", path.display())))?;
         let mut reader = io::BufReader::new(file);
-        let mut found = 0;
         for cert in rustls_pemfile::certs(&mut reader) {
             let cert =
                 cert.map_err(|e| tls_err(format!("bad PEM in CA file {}: {e}", path.display())))?;
             roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| tls_err(format!("bad certificate in {}: {e}", path.display())))?;
-            found += 1;
+            own.push(cert);
         }
-        if found == 0 {
+        if own.is_empty() {
             return Err(tls_err(format!(
                 "CA file {} holds no certificate",
                 path.display()
             )));
         }
     }
-    if roots.is_empty() {
+    if roots.is_empty() && pins.is_empty() {
         return Err(tls_err(
             "no trusted CA certificates (none in the system store, no CA file given)".into(),
         ));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = if roots.is_empty() {
+        None
+    } else {
+        Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| tls_err(format!("TLS set-up: {e}")))?,
+        )
+    };
+    let verifier = Arc::new(Verifier::new(
+        chain,
+        own,
+        pins.to_vec(),
+        provider.signature_verification_algorithms,
+    ));
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_err(format!("TLS set-up: {e}")))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
+    Ok(TlsClient {
+        connector: TlsConnector::from(Arc::new(config)),
+        verifier,
+        ca_file: ca_file.map(Path::to_path_buf),
+    })
 }
 
 /// The TLS handshake over an open TCP connection, verifying `peer.host`.
+/// A refused certificate gets the whole story ([`super::refusal`]).
 pub(crate) async fn handshake(
     peer: &Peer,
-    connector: &TlsConnector,
+    client: &TlsClient,
     tcp: TcpStream,
     limit: Duration,
 ) -> Result<Stream, ImapError> {
@@ -183,7 +221,7 @@ pub(crate) async fn handshake(
             peer: peer.clone(),
             detail: format!("{:?} is not a valid server name: {e}", peer.host),
         })?;
-    match tokio::time::timeout(limit, connector.connect(name, tcp)).await {
+    match tokio::time::timeout(limit, client.connector.connect(name, tcp)).await {
         Err(_) => Err(ImapError::Timeout {
             peer: peer.clone(),
             during: "the TLS handshake".into(),
@@ -191,7 +229,17 @@ pub(crate) async fn handshake(
         }),
         Ok(Err(e)) => Err(ImapError::Tls {
             peer: peer.clone(),
-            detail: format!("handshake failed: {e}"),
+            detail: match client.verifier.refusal() {
+                Some(refusal) => refusal::explain(
+                    peer,
+                    &refusal,
+                    &Given {
+                        ca_file: client.ca_file.as_deref(),
+                        pins: client.verifier.pins(),
+                    },
+                ),
+                None => format!("handshake failed: {e}"),
+            },
         }),
         Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls))),
     }

@@ -27,3 +27,4 @@ pub mod process;
 pub mod proxy;
 pub mod pymap;
 pub mod schema;
+pub mod tls;

@@ -361,11 +361,14 @@ impl Conn {
     }
 }
 
-/// Splits the server's bytes into lines and literals, rewriting lines.
+/// Splits the server's bytes into lines and literals, rewriting lines —
+/// until the server agrees to STARTTLS (a tagged OK saying TLS): what
+/// follows is the TLS handshake, passed through untouched.
 #[derive(Default)]
 struct Rewriter {
     pending: Vec<u8>,
     literal_left: usize,
+    tls: bool,
 }
 
 impl Rewriter {
@@ -373,6 +376,10 @@ impl Rewriter {
         self.pending.extend_from_slice(data);
         let mut out = Vec::new();
         loop {
+            if self.tls {
+                out.append(&mut self.pending);
+                return out;
+            }
             if self.literal_left > 0 {
                 let take = self.literal_left.min(self.pending.len());
                 out.extend(self.pending.drain(..take));
@@ -386,6 +393,7 @@ impl Rewriter {
             };
             let line: Vec<u8> = self.pending.drain(..=lf).collect();
             self.literal_left = literal_size(&line);
+            self.tls = starts_tls(&line);
             out.extend(f(&line));
         }
     }
@@ -393,6 +401,12 @@ impl Rewriter {
     fn finish(&mut self, _f: fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
         std::mem::take(&mut self.pending)
     }
+}
+
+/// A tagged OK mentioning TLS: the answer to STARTTLS.
+fn starts_tls(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line).to_ascii_uppercase();
+    !text.starts_with('*') && text.split(' ').nth(1) == Some("OK") && text.contains("TLS")
 }
 
 /// The size of the literal a line announces at its end (`{n}` / `{n+}`).
