@@ -15,6 +15,7 @@
 
 use crate::cli::Shard;
 use crate::exit;
+use crate::imap::CertPin;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Table};
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,17 @@ pub struct AccountPair {
     pub a_tunnel: Option<String>,
     #[serde(default)]
     pub b_tunnel: Option<String>,
+    /// Extra CA certificate(s), or the server's own certificate, for A
+    /// (`--a-ca-file`).
+    #[serde(default)]
+    pub a_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub b_ca_file: Option<PathBuf>,
+    /// Certificate pins for A (`--a-fingerprint`), separated by spaces.
+    #[serde(default)]
+    pub a_fingerprint: Option<String>,
+    #[serde(default)]
+    pub b_fingerprint: Option<String>,
     /// This pair's snapshot; default: named after both endpoints.
     #[serde(default)]
     pub state: Option<PathBuf>,
@@ -115,7 +127,13 @@ pub fn read_list(path: &Path) -> Result<Vec<AccountPair>, String> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     for p in &mut pairs {
-        for file in [&mut p.a_password_file, &mut p.b_password_file, &mut p.state] {
+        for file in [
+            &mut p.a_password_file,
+            &mut p.b_password_file,
+            &mut p.a_ca_file,
+            &mut p.b_ca_file,
+            &mut p.state,
+        ] {
             if let Some(f) = file.as_mut().filter(|f| f.is_relative()) {
                 *f = dir.join(&*f);
             }
@@ -123,6 +141,21 @@ pub fn read_list(path: &Path) -> Result<Vec<AccountPair>, String> {
     }
     let mut seen = std::collections::HashSet::new();
     for p in &pairs {
+        // A bad pin fails the list now, not each pair's run later.
+        for (column, pins) in [
+            ("a_fingerprint", &p.a_fingerprint),
+            ("b_fingerprint", &p.b_fingerprint),
+        ] {
+            for spec in pins.iter().flat_map(|p| p.split_whitespace()) {
+                CertPin::parse(spec).map_err(|e| {
+                    format!(
+                        "account list {}: pair {}: {column}: {e}",
+                        path.display(),
+                        p.label()
+                    )
+                })?;
+            }
+        }
         if !seen.insert((p.a.clone(), p.b.clone())) {
             return Err(format!(
                 "account list {}: the pair {} / {} is listed twice",
@@ -165,12 +198,16 @@ fn read_csv(path: &Path, text: &str) -> Result<Vec<AccountPair>, String> {
             &mut pair.b_oauth2_token_command,
             &mut pair.a_tunnel,
             &mut pair.b_tunnel,
+            &mut pair.a_fingerprint,
+            &mut pair.b_fingerprint,
         ] {
             blank(o);
         }
         for o in [
             &mut pair.a_password_file,
             &mut pair.b_password_file,
+            &mut pair.a_ca_file,
+            &mut pair.b_ca_file,
             &mut pair.state,
         ] {
             if o.as_deref() == Some(Path::new("")) {
@@ -327,10 +364,14 @@ fn run_pair(exe: &Path, run: &BatchRun, pair: &AccountPair) -> PairOutcome {
             run.pair_timeout.map_or(0, |t| t.as_secs())
         ),
         Some(report) => summarise(report),
+        // The last error's first line: a multi-line error (a refused
+        // certificate) opens with its reason.
         None => outcome
             .stderr
             .lines()
-            .last()
+            .rev()
+            .find(|l| l.starts_with("imapmend: "))
+            .or_else(|| outcome.stderr.lines().last())
             .unwrap_or("no report")
             .trim_start_matches("imapmend: ")
             .to_string(),
@@ -355,6 +396,8 @@ fn pair_arguments(pair: &AccountPair) -> Vec<std::ffi::OsString> {
     for (flag, value) in [
         ("--a-password-file", &pair.a_password_file),
         ("--b-password-file", &pair.b_password_file),
+        ("--a-ca-file", &pair.a_ca_file),
+        ("--b-ca-file", &pair.b_ca_file),
         ("--state", &pair.state),
     ] {
         if let Some(v) = value {
@@ -371,6 +414,14 @@ fn pair_arguments(pair: &AccountPair) -> Vec<std::ffi::OsString> {
     ] {
         if let Some(v) = value {
             args.extend([flag.into(), v.into()]);
+        }
+    }
+    for (flag, pins) in [
+        ("--a-fingerprint", &pair.a_fingerprint),
+        ("--b-fingerprint", &pair.b_fingerprint),
+    ] {
+        for pin in pins.iter().flat_map(|p| p.split_whitespace()) {
+            args.extend([flag.into(), pin.into()]);
         }
     }
     args
@@ -694,6 +745,54 @@ mod tests {
                 "--a-tunnel",
                 "ssh o imapd",
             ]
+        );
+    }
+
+    #[test]
+    fn batch_passes_ca_file_and_fingerprint_columns_and_checks_the_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("accounts.csv");
+        let pin = format!("sha256:{}", "ab".repeat(32));
+        let key = "sha256//kCTdeldL8Zw1HYTzsRu43u06s2QKwu7RRZhne174Vtw=";
+        std::fs::write(
+            &csv,
+            format!(
+                "a,b,a_ca_file,b_ca_file,a_fingerprint,b_fingerprint\n\
+                 imaps://x@o,imaps://x@n,certs/old.pem,,,{pin} {key}\n"
+            ),
+        )
+        .unwrap();
+        let pairs = read_list(&csv).unwrap();
+        assert_eq!(pairs[0].a_ca_file, Some(dir.path().join("certs/old.pem")));
+        let args: Vec<String> = pair_arguments(&pairs[0])
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        let ca = dir.path().join("certs/old.pem").display().to_string();
+        assert_eq!(
+            args,
+            [
+                "--a",
+                "imaps://x@o",
+                "--b",
+                "imaps://x@n",
+                "--a-ca-file",
+                &ca,
+                "--b-fingerprint",
+                &pin,
+                "--b-fingerprint",
+                key,
+            ]
+        );
+        std::fs::write(
+            &csv,
+            "name,a,b,a_fingerprint\nzoe,imaps://z@o,imaps://z@n,md5:ab\n",
+        )
+        .unwrap();
+        let err = read_list(&csv).unwrap_err();
+        assert!(
+            err.contains("pair zoe: a_fingerprint: \"md5:ab\": expected sha256:HEX"),
+            "{err}"
         );
     }
 

@@ -193,7 +193,10 @@ fn t4_untrusted_certificates_exit_3_offering_the_pin() {
     let case = Case::new();
     let text = case.assert_refused(&case.sync(&server.url(&case.a, Host::Leaf, false), &[]));
     assert_describes(&text, Host::Leaf);
-    assert!(text.contains("issued by a CA that neither"), "{text}");
+    assert!(
+        text.contains("issued by a CA that is not among the system's CAs"),
+        "{text}"
+    );
     assert!(text.contains("issuer:      CN=imapmend test CA"), "{text}");
 }
 
@@ -354,4 +357,63 @@ fn t8_capabilities_seen_before_starttls_are_forgotten() {
     );
     case.assert_synced(&out);
     assert_no_login_in_clear(&sent, &case.a.password);
+}
+
+#[test]
+fn t9_batch_lists_carry_ca_files_and_pins_per_pair() {
+    let server = tls::shared();
+    let (one, two, wrong) = (Case::new(), Case::new(), Case::new());
+    let dir = one.dir.path();
+    let b_url = |c: &Case| format!("imap://{}@127.0.0.1:{}", c.b.name, c.b.port);
+    let row = |c: &Case, name: &str, ca: &str, pin: &str| {
+        std::fs::write(dir.join(format!("{name}.a")), &c.a.password).unwrap();
+        std::fs::write(dir.join(format!("{name}.b")), &c.b.password).unwrap();
+        format!(
+            "{name},{},{},{name}.a,{name}.b,{ca},{pin}\n",
+            server.url(&c.a, Host::Recipe, true),
+            b_url(c)
+        )
+    };
+    std::fs::copy(&server.recipe.pem, dir.join("recipe.pem")).unwrap();
+    let list = format!(
+        "name,a,b,a_password_file,b_password_file,a_ca_file,a_fingerprint\n{}{}{}",
+        row(&one, "one", "recipe.pem", ""),
+        row(
+            &two,
+            "two",
+            "",
+            &format!("sha256//{}", server.recipe.spki_sha256)
+        ),
+        row(
+            &wrong,
+            "wrong",
+            "recipe.pem",
+            &format!("sha256:{}", server.leaf.sha256)
+        ),
+    );
+    std::fs::write(dir.join("list.csv"), list).unwrap();
+    let out = bare()
+        .current_dir(dir)
+        .env("XDG_STATE_HOME", dir)
+        .env_remove("IMAPMEND_A_PASSWORD")
+        .env_remove("IMAPMEND_B_PASSWORD")
+        .args(["batch", "sync", "list.csv", "--", "--b-tls", "none"])
+        .finish(LIMIT);
+    // "wrong" pins another certificate: exit 3, which a batch counts as 2;
+    // its summary is the refusal's first line.
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(
+        out.stdout
+            .contains("matches none of the fingerprints pinned for A"),
+        "{}",
+        out.describe()
+    );
+    for (case, synced) in [(&one, 1), (&two, 1), (&wrong, 0)] {
+        assert_eq!(
+            case.b.client().examine("INBOX").exists,
+            synced,
+            "{}",
+            out.describe()
+        );
+    }
 }

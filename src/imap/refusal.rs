@@ -38,16 +38,17 @@ pub(crate) fn explain(peer: &Peer, refusal: &Refusal, given: &Given<'_>) -> Stri
                 .join(", ")
         ),
         Reason::Untrusted => {
-            let vouch = match given.ca_file {
-                Some(p) => format!("the system's CAs nor the CA file {}", p.display()),
-                None => "the system's CAs (no CA file was given)".into(),
+            let trusted = match given.ca_file {
+                Some(p) => format!(
+                    "neither among the system's CAs nor in the CA file {}",
+                    p.display()
+                ),
+                None => "not among the system's CAs, and no CA file was given".into(),
             };
             if cert.is_some_and(|c| c.self_signed) {
-                format!("the server's certificate is self-signed, and neither {vouch} vouch for it")
+                format!("the server's certificate is self-signed, and it is {trusted}")
             } else {
-                format!(
-                    "the server's certificate was issued by a CA that neither {vouch} vouch for"
-                )
+                format!("the server's certificate was issued by a CA that is {trusted}")
             }
         }
         Reason::WrongName => format!(
@@ -197,7 +198,8 @@ mod tests {
             &given,
         );
         for needle in [
-            "the server's certificate is self-signed, and neither the system's CAs (no CA file was given) vouch for it.",
+            "the server's certificate is self-signed, and it is not among the system's CAs, \
+             and no CA file was given.",
             "server:      mail.example.org:993",
             "checked as:  mail.example.org (sent in SNI)",
             "subject:     CN=localhost, O=Example",
