@@ -44,8 +44,8 @@ none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-tls -d 'TLS for B, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
 starttls\t'plain greeting, then STARTTLS, required'
 none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
-complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots' -r -F
-complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots, or A\'s own (self-signed) certificate' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, or B\'s own certificate, as --a-ca-file' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-fingerprint -d 'Trust only a certificate for A with this fingerprint (repeatable): sha256:HEX, spki-sha256:BASE64 or sha256//BASE64' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l b-fingerprint -d 'Trust only a certificate for B with this fingerprint, as --a-fingerprint' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l a-tunnel -d 'Talk to A through this command\'s stdin/stdout (run with `sh -c`) instead of TCP' -r
@@ -117,8 +117,8 @@ none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-tls -d 'TLS for B, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
 starttls\t'plain greeting, then STARTTLS, required'
 none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
-complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots' -r -F
-complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots, or A\'s own (self-signed) certificate' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, or B\'s own certificate, as --a-ca-file' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-fingerprint -d 'Trust only a certificate for A with this fingerprint (repeatable): sha256:HEX, spki-sha256:BASE64 or sha256//BASE64' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l b-fingerprint -d 'Trust only a certificate for B with this fingerprint, as --a-fingerprint' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l a-tunnel -d 'Talk to A through this command\'s stdin/stdout (run with `sh -c`) instead of TCP' -r
@@ -190,8 +190,8 @@ none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-tls -d 'TLS for B, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
 starttls\t'plain greeting, then STARTTLS, required'
 none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
-complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots' -r -F
-complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, besides the system roots' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots, or A\'s own (self-signed) certificate' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, or B\'s own certificate, as --a-ca-file' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-fingerprint -d 'Trust only a certificate for A with this fingerprint (repeatable): sha256:HEX, spki-sha256:BASE64 or sha256//BASE64' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l b-fingerprint -d 'Trust only a certificate for B with this fingerprint, as --a-fingerprint' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l a-tunnel -d 'Talk to A through this command\'s stdin/stdout (run with `sh -c`) instead of TCP' -r

@@ -287,11 +287,22 @@ pub struct CommonArgs {
     #[arg(long, value_name = "MODE", value_parser = tls_parser(), help_heading = "TLS")]
     pub b_tls: Option<TlsMode>,
 
-    /// Extra CA certificate(s) (PEM) to trust for A, besides the system roots
-    #[arg(long, value_name = "PATH", help_heading = "TLS")]
+    /// Extra CA certificate(s) (PEM) to trust for A, besides the system
+    /// roots, or A's own (self-signed) certificate
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "TLS",
+        long_help = "Certificates (PEM) to trust for A besides the system roots: the CA that \
+            issued A's certificate, or A's own certificate, e.g. a self-signed one made by \
+            `openssl req -x509`. A certificate in the file that is byte for byte the one the \
+            server presents is accepted whatever its CA flag and without a chain; its names \
+            and dates are still checked. See docs/TLS.md."
+    )]
     pub a_ca_file: Option<PathBuf>,
 
-    /// Extra CA certificate(s) (PEM) to trust for B, besides the system roots
+    /// Extra CA certificate(s) (PEM) to trust for B, or B's own certificate,
+    /// as --a-ca-file
     #[arg(long, value_name = "PATH", help_heading = "TLS")]
     pub b_ca_file: Option<PathBuf>,
 

@@ -15,6 +15,7 @@
 //! url = "imaps://alice@old.example.org"
 //! tls = "implicit"                    # implicit | starttls | none
 //! ca_file = "old-ca.pem"              # or tunnel = "ssh old.example.org /usr/lib/dovecot/imap"
+//! fingerprint = ["sha256:AB:CD:…"]    # pins: only a match is trusted (docs/TLS.md)
 //! password_file = "alice-a.pw"        # or password_command, or password_env
 //!
 //! [b]
