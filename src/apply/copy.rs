@@ -66,7 +66,7 @@ impl MailboxRun<'_, '_> {
     /// appends the last one (the two sides are separate connections).
     pub(super) async fn copy<'c>(&mut self, source: Side, copies: &[&'c Copy]) {
         let wire = self.wire(source).to_string();
-        if let Err(e) = self.conns[source.index()].select(&wire, true).await {
+        if let Err(e) = self.conns[source.index()].open_to_read(&wire).await {
             self.fail(
                 source,
                 "open mailbox to read messages to copy",

@@ -59,11 +59,14 @@ impl MailboxRun<'_, '_> {
         Ok(())
     }
 
+    /// CREATE, then SELECT (read-write: the copies go into it next, and
+    /// nothing is appended into a mailbox the session holds read-only) for
+    /// its UIDVALIDITY.
     pub(super) async fn create(&mut self, side: Side) -> Result<(), String> {
         let wire = self.wire(side).to_string();
         let conn = &mut self.conns[side.index()];
         conn.create(&wire).await.map_err(|e| e.to_string())?;
-        let status = conn.select(&wire, true).await.map_err(|e| e.to_string())?;
+        let status = conn.select(&wire, false).await.map_err(|e| e.to_string())?;
         self.statuses[side.index()] = Some(status);
         Ok(())
     }

@@ -29,6 +29,66 @@ pub(crate) struct Selected {
     /// CONDSTORE is on for this mailbox: SELECT reported HIGHESTMODSEQ and
     /// not NOMODSEQ, so CHANGEDSINCE and UNCHANGEDSINCE may be sent.
     pub modseq: bool,
+    /// Opened with EXAMINE: nothing may be written to it in this state
+    /// ([`writable`], [`leave_read_only`]).
+    pub read_only: bool,
+}
+
+/// Whether two wire names are the same mailbox (INBOX in any case).
+pub(crate) fn same_mailbox(a: &str, b: &str) -> bool {
+    a == b || (a.eq_ignore_ascii_case("INBOX") && b.eq_ignore_ascii_case("INBOX"))
+}
+
+/// The selected mailbox, for a command that writes to it (`what`: UID
+/// STORE, UID EXPUNGE). Never one this session holds read-only: Dovecot
+/// answers OK to a STORE under EXAMINE and stores nothing, Courier refuses
+/// it; so nothing is sent then ([`ImapError::Invalid`]) — the caller
+/// SELECTs first.
+pub(crate) fn writable<'s>(
+    engine: &Engine,
+    selected: &'s Option<Selected>,
+    what: &str,
+) -> Result<&'s Selected, ImapError> {
+    match selected.as_ref() {
+        None => Err(invalid(engine, format!("{what} with no mailbox selected"))),
+        Some(sel) if sel.read_only => Err(invalid(
+            engine,
+            format!(
+                "{what} in {:?}, which this session opened read-only",
+                sel.name
+            ),
+        )),
+        Some(sel) => Ok(sel),
+    }
+}
+
+/// Before an APPEND into `mailbox`: leaves it if this session holds it
+/// read-only (Courier answers `NO Current box is selected READ-ONLY.` to
+/// every APPEND into the mailbox the session EXAMINEd). UNSELECT where
+/// offered, else SELECT it read-write (`condstore` as for any SELECT) —
+/// never CLOSE, which would expunge every `\Deleted` message.
+pub(crate) async fn leave_read_only(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    mailbox: &str,
+    condstore: bool,
+) -> Result<(), ImapError> {
+    let held = selected
+        .as_ref()
+        .is_some_and(|s| s.read_only && same_mailbox(&s.name, mailbox));
+    if !held {
+        return Ok(());
+    }
+    if engine.has_capability("UNSELECT") {
+        let name = selected
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        return leave(engine, selected, &name).await;
+    }
+    select(engine, selected, mailbox, false, condstore)
+        .await
+        .map(drop)
 }
 
 /// Keeps EXISTS current from untagged data that may come with any command:
@@ -249,6 +309,7 @@ pub(crate) async fn select(
         exists,
         sizes: HashMap::new(),
         modseq: highestmodseq.is_some(),
+        read_only,
     });
     Ok(MailboxStatus {
         uidvalidity,
@@ -603,6 +664,7 @@ pub(crate) async fn append(
     limits: &Limits,
     mailbox: &str,
     items: &[AppendItem<'_>],
+    condstore: bool,
 ) -> Result<AppendResult, ImapError> {
     if items.is_empty() {
         return Ok(AppendResult {
@@ -616,6 +678,7 @@ pub(crate) async fn append(
         .iter()
         .map(|it| flag_list(engine, it.flags))
         .collect::<Result<Vec<_>, _>>()?;
+    leave_read_only(engine, selected, mailbox, condstore).await?;
     let binary_ok = engine.has_capability("BINARY");
     let multi = items.len() > 1 && engine.has_capability("MULTIAPPEND");
     let mut cmds = Vec::new();
@@ -697,9 +760,7 @@ pub(crate) async fn store(
     uids: &[Uid],
     delta: &FlagDelta,
 ) -> Result<(), ImapError> {
-    let Some(sel) = selected.as_ref() else {
-        return Err(invalid(engine, "UID STORE with no mailbox selected".into()));
-    };
+    let sel = writable(engine, selected, "UID STORE")?;
     if uids.is_empty() || delta.is_empty() {
         return Ok(());
     }

@@ -1173,3 +1173,101 @@ async fn fake_a_late_connection_logs_in_with_a_fresh_token() {
     drop(c);
     server.await.unwrap().unwrap();
 }
+
+/// Greeting and login with `caps`, then an EXAMINE of "INBOX.New" (tag
+/// A0002), as `apply` opens a mailbox it just created.
+fn logged_in_and_examined(caps: &str) -> Vec<Step> {
+    let mut steps = logged_in(caps);
+    steps.push(Step::Expect("A0002 EXAMINE \"INBOX.New\""));
+    steps.push(send(
+        "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 1] ok\r\nA0002 OK [READ-ONLY] done\r\n",
+    ));
+    steps
+}
+
+async fn append_one(c: &mut Connection, mailbox: &str) -> Result<AppendResult, ImapError> {
+    let none = FlagSet::new();
+    let date = InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap();
+    let item = AppendItem {
+        flags: &none,
+        internal_date: date,
+        body: b"x",
+    };
+    c.append(mailbox, &[item]).await
+}
+
+/// Courier answers `NO Current box is selected READ-ONLY.` to an APPEND
+/// into the mailbox the session EXAMINEd, and offers no UNSELECT: the
+/// session SELECTs it read-write first (never CLOSE), once. A STORE or
+/// UID EXPUNGE while it is held read-only sends nothing.
+#[tokio::test]
+async fn fake_append_into_the_examined_mailbox_selects_it_read_write_first() {
+    let mut steps = logged_in_and_examined("UIDPLUS LITERAL+");
+    steps.push(Step::Expect("A0003 SELECT \"INBOX.New\""));
+    steps.push(send(
+        "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 1] ok\r\nA0003 OK [READ-WRITE] done\r\n",
+    ));
+    steps.push(Step::Expect(
+        "A0004 APPEND \"INBOX.New\" \"17-Jul-1996 02:44:25 -0700\" {1+}\r\n",
+    ));
+    steps.push(Step::Expect("x\r\n"));
+    steps.push(send("A0004 OK [APPENDUID 7 1] done\r\n"));
+    steps.push(Step::Expect(
+        "A0005 APPEND \"INBOX.New\" \"17-Jul-1996 02:44:25 -0700\" {1+}\r\n",
+    ));
+    steps.push(Step::Expect("x\r\n"));
+    steps.push(send("A0005 OK [APPENDUID 7 2] done\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("connect");
+    c.select("INBOX.New", true).await.expect("examine");
+    let delta = FlagDelta {
+        add: FlagSet::from_wire(["\\Seen"]),
+        remove: FlagSet::new(),
+    };
+    let stored = c.store(&[1], &delta).await;
+    assert!(
+        matches!(stored, Err(ImapError::Invalid { .. })),
+        "{stored:?}"
+    );
+    let expunged = c.uid_expunge(&[1]).await;
+    assert!(
+        matches!(expunged, Err(ImapError::Invalid { .. })),
+        "{expunged:?}"
+    );
+    for uid in [1, 2] {
+        let r = append_one(&mut c, "INBOX.New").await.expect("append");
+        assert_eq!(r.uids, Some(vec![uid]));
+    }
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+/// Where UNSELECT is offered, the session leaves the examined mailbox with
+/// it before appending there; an APPEND elsewhere leaves the selection be.
+#[tokio::test]
+async fn fake_append_into_the_examined_mailbox_unselects_it_first() {
+    let mut steps = logged_in_and_examined("UIDPLUS LITERAL+ UNSELECT");
+    steps.push(Step::Expect(
+        "A0003 APPEND \"Other\" \"17-Jul-1996 02:44:25 -0700\" {1+}\r\n",
+    ));
+    steps.push(Step::Expect("x\r\n"));
+    steps.push(send("A0003 OK [APPENDUID 9 1] done\r\n"));
+    steps.push(Step::Expect("A0004 UNSELECT"));
+    steps.push(send("A0004 OK done\r\n"));
+    steps.push(Step::Expect(
+        "A0005 APPEND \"INBOX.New\" \"17-Jul-1996 02:44:25 -0700\" {1+}\r\n",
+    ));
+    steps.push(Step::Expect("x\r\n"));
+    steps.push(send("A0005 OK [APPENDUID 7 1] done\r\n"));
+    let (port, server) = run_script(steps).await;
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("connect");
+    c.select("INBOX.New", true).await.expect("examine");
+    append_one(&mut c, "Other").await.expect("append elsewhere");
+    append_one(&mut c, "INBOX.New").await.expect("append");
+    drop(c);
+    server.await.unwrap().unwrap();
+}

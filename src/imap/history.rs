@@ -353,6 +353,7 @@ pub(crate) async fn store_unchanged_since(
     delta: &FlagDelta,
     modseq: u64,
 ) -> Result<StoreOutcome, ImapError> {
+    commands::writable(engine, selected, "UID STORE (UNCHANGEDSINCE)")?;
     let sel = modseq_mailbox(engine, selected, history, "UID STORE (UNCHANGEDSINCE)")?;
     let mailbox = sel.name.clone();
     if uids.is_empty() || delta.is_empty() {
@@ -488,12 +489,7 @@ pub(crate) async fn uid_expunge(
     limits: &Limits,
     uids: &[Uid],
 ) -> Result<(), ImapError> {
-    let Some(sel) = selected.as_ref() else {
-        return Err(invalid(
-            engine,
-            "UID EXPUNGE with no mailbox selected".into(),
-        ));
-    };
+    let sel = commands::writable(engine, selected, "UID EXPUNGE")?;
     if !engine.has_capability("UIDPLUS") {
         return Err(invalid(
             engine,

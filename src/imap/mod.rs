@@ -416,6 +416,20 @@ impl Connection {
         .await
     }
 
+    /// Makes `name` the selected mailbox for reading: nothing is sent when
+    /// this session has it selected already (read-write or read-only, as
+    /// listing it left it), else EXAMINE.
+    pub async fn open_to_read(&mut self, name: &str) -> Result<(), ImapError> {
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| commands::same_mailbox(&s.name, name))
+        {
+            return Ok(());
+        }
+        self.select(name, true).await.map(drop)
+    }
+
     /// What changed in the selected mailbox since `modseq` (CONDSTORE):
     /// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)
     /// (CHANGEDSINCE modseq VANISHED)` under QRESYNC, else without VANISHED
@@ -514,17 +528,21 @@ impl Connection {
     /// Appends these messages to `mailbox` (wire name) as one MULTIAPPEND
     /// command where offered (all-or-nothing), else as pipelined APPENDs
     /// (then a NO means some of the messages may have been appended).
+    /// Leaves `mailbox` first if this session holds it read-only (UNSELECT,
+    /// else SELECT): nothing is written into a mailbox opened with EXAMINE.
     pub async fn append(
         &mut self,
         mailbox: &str,
         items: &[AppendItem<'_>],
     ) -> Result<AppendResult, ImapError> {
+        let condstore = self.history != HistorySupport::None;
         commands::append(
             &mut self.engine,
             &mut self.selected,
             &self.limits,
             mailbox,
             items,
+            condstore,
         )
         .await
     }
