@@ -16,8 +16,9 @@
 //! certificate was and what to do), `tunnel` (a command's pipes), `auth` (greeting, STARTTLS, login),
 //! `engine` (tags, pipelining, literals, deadlines, the write point),
 //! `frame` (response boundaries with size caps), `parse` (responses into
-//! values), `commands` (what each method sends), `history` (CONDSTORE,
-//! QRESYNC and UIDPLUS commands), `quote`, `uidset`.
+//! values), `commands` (what each method sends), `selected` (the selected
+//! mailbox and its mode: nothing written into one held read-only),
+//! `history` (CONDSTORE, QRESYNC and UIDPLUS commands), `quote`, `uidset`.
 
 mod auth;
 mod certificate;
@@ -31,6 +32,7 @@ mod parse;
 mod quote;
 mod recv;
 mod refusal;
+mod selected;
 mod trace;
 mod transport;
 mod trust;
