@@ -29,6 +29,9 @@
 //!   refuses is reported with the server's words and never taken for
 //!   deleted; `--max-size` and APPENDLIMIT skip what cannot fit (E10, I9,
 //!   I10, I11).
+//! - **Receipts** (`receipts`): a copy removed from the target before its
+//!   APPENDUID receipt was confirmed is copied again, never deleted on the
+//!   other side (E14).
 
 mod support;
 
@@ -38,6 +41,8 @@ mod concurrency;
 mod cuts;
 #[path = "robustness/hostile.rs"]
 mod hostile;
+#[path = "robustness/receipts.rs"]
+mod receipts;
 #[path = "robustness/refusals.rs"]
 mod refusals;
 #[path = "robustness/secrets.rs"]

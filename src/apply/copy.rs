@@ -1,12 +1,15 @@
 //! Copying messages to the other side: batches bounded in bytes and count,
 //! the next batch read (and hashed where the plan had no fingerprint) while
 //! the last one is appended, one MULTIAPPEND per batch framed by an intent
-//! before and its APPENDUID pairs after, and a refused batch bisected down
-//! to the message the server will not take. A refusal is judged by
+//! before and its APPENDUID pairs after (confirmed where the target lists
+//! them, see [`receipt`]), and a refused batch bisected down to the message
+//! the server will not take. A refusal is judged by
 //! [`crate::refusal`]: about the message, it is remembered against it
 //! (refused); about the mailbox, session or account (read-only, quota,
 //! permissions …, or the same refusal for every message), the mailbox's
 //! copies stop for this run, reported once, nothing remembered per message.
+
+mod receipt;
 
 use super::{failure, stop_requested, ApplyOutcome, MailboxRun, SharedSnapshot};
 use crate::fingerprint::fingerprint;
@@ -113,6 +116,7 @@ impl MailboxRun<'_, '_> {
             mailbox_refused: false,
             retried: &retried[source.index()],
             bytes_left: copies.iter().map(|c| u64::from(c.size)).sum(),
+            target: receipt::Target::default(),
         };
         // At most two batches are held: the one being appended and the one
         // being read (a slot is reserved before reading).
@@ -248,6 +252,8 @@ struct Copier<'r, 's, 'c> {
     retried: &'r HashSet<Uid>,
     /// Bytes of the planned copies not yet landed (for a quota refusal).
     bytes_left: u64,
+    /// The target mailbox, for confirming receipts.
+    target: receipt::Target,
 }
 
 impl<'c> Copier<'_, '_, 'c> {
@@ -568,6 +574,25 @@ impl<'c> Copier<'_, '_, 'c> {
         if let Some(st) = self.statuses[target.index()].as_mut() {
             st.uidnext = st.uidnext.max(new_uids.iter().max().map_or(0, |u| u + 1));
         }
+        let wire = self.wire(target).to_string();
+        let listed = match self.target.listed(self.conn, &wire, &new_uids).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                self.out.notes.push(format!(
+                    "{}: could not list the copies just made on {target} ({e}); the next run confirms them",
+                    self.mb.name
+                ));
+                HashSet::new()
+            }
+        };
+        let unlisted = new_uids.iter().filter(|u| !listed.contains(u)).count();
+        if unlisted > 0 {
+            self.out.notes.push(format!(
+                "{}: {target} acknowledged {unlisted} copies (APPENDUID) it does not list; until it does, \
+                 they prove no deletion, and the next run copies them again if they are still missing",
+                self.mb.name
+            ));
+        }
         let mut pairs = Vec::with_capacity(part.len());
         let mut cache: [Vec<(u32, MessageMeta)>; 2] = [Vec::new(), Vec::new()];
         let source_uv = self.statuses[source.index()]
@@ -586,7 +611,7 @@ impl<'c> Copier<'_, '_, 'c> {
                 // Until a listing of the target shows this UID: a server
                 // may name a UID it never shows (Gmail drops an APPEND of a
                 // message it holds already).
-                unconfirmed: Some(target),
+                unconfirmed: (!listed.contains(new_uid)).then_some(target),
             });
             let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
                 uid,

@@ -85,6 +85,19 @@ pub(super) fn append(tag: &str, mailbox: &str, bodies: &[&str]) -> Vec<Step> {
     lines.into_iter().map(expect).collect()
 }
 
+/// The copier listing the UID APPENDUID just named (to confirm the
+/// receipt), with `tag`, and the server showing it as message `seq`.
+pub(super) fn listed_back(tag: &str, uid: Uid, seq: u32, size: usize) -> Vec<Step> {
+    vec![
+        expect(format!(
+            "{tag} UID FETCH {uid} (UID FLAGS RFC822.SIZE INTERNALDATE)\r\n"
+        )),
+        send(&format!(
+            "* {seq} FETCH (UID {uid} FLAGS () RFC822.SIZE {size} INTERNALDATE \"{DATE}\")\r\n{tag} OK done\r\n"
+        )),
+    ]
+}
+
 /// `UID EXPUNGE` of one UID as the client sends it (\\Deleted set first,
 /// pipelined) and the server's answer.
 pub(super) fn uid_expunge(store_tag: &str, expunge_tag: &str, uid: Uid) -> Vec<Step> {
@@ -254,12 +267,15 @@ async fn a_refused_batch_is_bisected_down_to_the_one_refused_message_and_the_oth
     b.push(send(&format!("A0002 {refused}\r\n")));
     b.extend(append("A0003", "INBOX", &["one"]));
     b.push(send("A0003 OK [APPENDUID 42 9] done\r\n"));
-    b.extend(append("A0004", "INBOX", &["two", "three"]));
-    b.push(send(&format!("A0004 {refused}\r\n")));
-    b.extend(append("A0005", "INBOX", &["two"]));
-    b.push(send(&format!("A0005 {refused}\r\n")));
-    b.extend(append("A0006", "INBOX", &["three"]));
-    b.push(send("A0006 OK [APPENDUID 42 10] done\r\n"));
+    b.extend(selected("A0004", "EXAMINE \"INBOX\"", 42, 10, 1));
+    b.extend(listed_back("A0005", 9, 1, 3));
+    b.extend(append("A0006", "INBOX", &["two", "three"]));
+    b.push(send(&format!("A0006 {refused}\r\n")));
+    b.extend(append("A0007", "INBOX", &["two"]));
+    b.push(send(&format!("A0007 {refused}\r\n")));
+    b.extend(append("A0008", "INBOX", &["three"]));
+    b.push(send("A0008 OK [APPENDUID 42 10] done\r\n"));
+    b.extend(listed_back("A0009", 10, 2, 5));
 
     let Copied {
         out,
@@ -284,6 +300,120 @@ async fn a_refused_batch_is_bisected_down_to_the_one_refused_message_and_the_oth
         }]
     );
     assert_eq!(snapshot.intents().unwrap(), []);
+}
+
+/// B acknowledges the copies of A's UIDs 1 and 2 with APPENDUID naming
+/// UIDs 9 and 10 but never lists 9 (as Gmail does with a message it holds
+/// already): that pair is recorded as an unconfirmed receipt, the other
+/// confirmed; the next run, which lists B without UID 9, copies the message
+/// again and deletes nothing on A.
+#[tokio::test]
+async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is_deleted() {
+    let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
+    b.extend(append("A0002", "INBOX", &["one", "two"]));
+    b.push(send("A0002 OK [APPENDUID 42 9:10] done\r\n"));
+    b.extend(selected("A0003", "EXAMINE \"INBOX\"", 42, 11, 1));
+    b.push(Step::Expect(
+        "A0004 UID FETCH 9:10 (UID FLAGS RFC822.SIZE INTERNALDATE)\r\n",
+    ));
+    b.push(send(&format!(
+        "* 1 FETCH (UID 10 FLAGS () RFC822.SIZE 3 INTERNALDATE \"{DATE}\")\r\nA0004 OK done\r\n"
+    )));
+    let Copied {
+        out,
+        failures,
+        mut snapshot,
+        _dir,
+    } = copy_to_b(&["one", "two"], b).await;
+    assert_eq!((out.counts().copied_to, failures), ([0, 2], vec![]));
+    assert!(
+        out.notes.iter().any(|n| n.contains("does not list")),
+        "{:?}",
+        out.notes
+    );
+    let receipts = |snapshot: &Snapshot| -> Vec<([Uid; 2], Option<Side>)> {
+        let state = snapshot.load().unwrap();
+        state.mailboxes["INBOX"]
+            .pairs
+            .iter()
+            .map(|p| (p.uid, p.unconfirmed))
+            .collect()
+    };
+    assert_eq!(
+        receipts(&snapshot),
+        [([1, 9], Some(Side::B)), ([2, 10], None)]
+    );
+
+    // The next run: A still holds UIDs 1 and 2, B lists only UID 10.
+    let record = snapshot.load().unwrap().mailboxes["INBOX"].clone();
+    let side = |status: MailboxStatus, messages: Vec<MessageMeta>| SideListing {
+        wire_name: "INBOX".into(),
+        status,
+        messages,
+        can_uid_expunge: true,
+        ..SideListing::default()
+    };
+    let message = |uid: Uid, content: u8| MessageMeta {
+        uid,
+        size: 3,
+        internal_date: InternalDate::parse(DATE).unwrap(),
+        flags: FlagSet::new(),
+        fingerprint: fp(content),
+    };
+    let input = ReconcileInput {
+        mailboxes: vec![MailboxInput {
+            name: "INBOX".into(),
+            sides: [
+                Some(side(
+                    status(7, 3, 2).unwrap(),
+                    vec![message(1, 1), message(2, 2)],
+                )),
+                Some(side(status(42, 11, 1).unwrap(), vec![message(10, 2)])),
+            ],
+            base: MailboxBase {
+                uidvalidity: [Some(7), Some(42)],
+                pairs: record
+                    .pairs
+                    .iter()
+                    .map(|p| crate::reconcile::BasePair {
+                        uid: p.uid,
+                        fingerprint: p.fingerprint,
+                        flags: p.flags.clone(),
+                        unconfirmed: p.unconfirmed,
+                    })
+                    .collect(),
+                ..MailboxBase::default()
+            },
+        }],
+        ..ReconcileInput::default()
+    };
+    let plan = crate::reconcile::reconcile(&input, &crate::reconcile::Policy::default());
+    let mb = &plan.mailboxes[0];
+    assert!(mb.expunges.is_empty() && mb.withheld.is_empty(), "{mb:#?}");
+    let copies: Vec<_> = mb.copies.iter().map(|c| (c.from, c.uid)).collect();
+    assert_eq!(copies, [(Side::A, 1)]);
+
+    // Copied again; this time B lists the UID it names.
+    let mut a = logged_in("");
+    a.extend(selected("A0002", "EXAMINE \"INBOX\"", 7, 3, 2));
+    a.push(Step::Expect("A0003 UID FETCH 1 (UID BODY.PEEK[])\r\n"));
+    a.push(send(
+        "* 1 FETCH (UID 1 BODY[] {3}\r\none)\r\nA0003 OK done\r\n",
+    ));
+    let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
+    b.extend(append("A0002", "INBOX", &["one"]));
+    b.push(send("A0002 OK [APPENDUID 42 11] done\r\n"));
+    b.extend(selected("A0003", "EXAMINE \"INBOX\"", 42, 12, 2));
+    b.extend(listed_back("A0004", 11, 2, 3));
+    let (mut lane, servers) = lane([a, b]).await;
+    let statuses = [status(7, 3, 2), status(42, 11, 1)];
+    let turn = crate::progress::TEST_TURN.lock().await;
+    let out = run_mailbox(mb, &mut lane, &mut snapshot, statuses, true).await;
+    drop(turn);
+    scripts_followed(lane, servers).await;
+    assert_eq!(out.failures.len(), 0, "{:?}", out.failures);
+    assert_eq!(out.counts().expunged_on, [0, 0]);
+    assert_eq!(receipts(&snapshot), [([1, 11], None), ([2, 10], None)]);
 }
 
 #[tokio::test]
@@ -461,11 +591,13 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
     b.extend(append("A0002", "New", &["moved"]));
     b.push(send("A0002 OK [APPENDUID 43 9] done\r\n"));
-    b.extend(selected("A0003", "SELECT \"Old\"", 42, 6, 1));
-    b.extend(uid_expunge("A0004", "A0005", 5));
+    b.extend(selected("A0003", "EXAMINE \"New\"", 43, 10, 1));
+    b.extend(listed_back("A0004", 9, 1, 5));
+    b.extend(selected("A0005", "SELECT \"Old\"", 42, 6, 1));
+    b.extend(uid_expunge("A0006", "A0007", 5));
     // What was seen after writing, per mailbox.
-    b.extend(selected("A0006", "EXAMINE \"Old\"", 42, 6, 0));
-    b.extend(selected("A0007", "EXAMINE \"New\"", 43, 10, 1));
+    b.extend(selected("A0008", "EXAMINE \"Old\"", 42, 6, 0));
+    b.extend(selected("A0009", "EXAMINE \"New\"", 43, 10, 1));
     let (specs, servers) = run_pair([a, b]).await;
     let mut pool = Pool::connect(&specs, 1).await.expect("connect");
     let dir = tempfile::tempdir().unwrap();

@@ -15,13 +15,27 @@ use crate::reconcile::skips::Refusal;
 use crate::snapshot::{MessageStatus, MessageStatusRecord};
 
 /// B's script: the APPENDs of `parts` (tags A0002, …), each answered
-/// with its line (`OK …` or `NO …`).
+/// with its line (`OK …` or `NO …`); after an `APPENDUID 42 uid` (one UID
+/// here), the copier's listing of it (E14).
 fn appends(parts: &[(&[&str], &str)]) -> Vec<Step> {
     let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
-    for (n, (bodies, answer)) in (2..).zip(parts) {
-        let tag = format!("A{n:04}");
+    let mut tags = (2..).map(|n| format!("A{n:04}"));
+    let mut landed = 0;
+    for (bodies, answer) in parts {
+        let tag = tags.next().expect("endless");
         b.extend(append(&tag, "INBOX", bodies));
         b.push(send(&format!("{tag} {answer}\r\n")));
+        let named = answer.split("APPENDUID 42 ").nth(1);
+        if let Some(uid) = named.and_then(|r| r.split(']').next()) {
+            let uid: Uid = uid.parse().expect("one UID per APPENDUID here");
+            landed += 1;
+            if landed == 1 {
+                let tag = tags.next().expect("endless");
+                b.extend(selected(&tag, "EXAMINE \"INBOX\"", 42, uid + 1, landed));
+            }
+            let tag = tags.next().expect("endless");
+            b.extend(listed_back(&tag, uid, landed, bodies[0].len()));
+        }
     }
     b
 }

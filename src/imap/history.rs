@@ -403,8 +403,7 @@ pub(crate) async fn store_unchanged_since(
 
 /// `UID FETCH set (UID FLAGS RFC822.SIZE INTERNALDATE)` for these UIDs,
 /// split to fit the command line and pipelined. UIDs that are gone are
-/// simply absent from the result. Test-only, as [`super::Connection::fetch_meta`].
-#[cfg(test)]
+/// simply absent from the result.
 pub(crate) async fn fetch_meta(
     engine: &mut Engine,
     selected: &mut Option<Selected>,

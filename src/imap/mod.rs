@@ -496,9 +496,9 @@ impl Connection {
     }
 
     /// Re-reads UID, FLAGS, RFC822.SIZE and INTERNALDATE of these UIDs in the
-    /// selected mailbox, in UID order; UIDs that are gone are absent. Only
-    /// the tests read single messages back; a run lists whole mailboxes.
-    #[cfg(test)]
+    /// selected mailbox, in UID order; UIDs that are gone are absent. A run
+    /// lists whole mailboxes; this is for the copies it has just made
+    /// (confirming the UIDs APPENDUID named).
     pub async fn fetch_meta(&mut self, uids: &[Uid]) -> Result<Vec<ListedMessage>, ImapError> {
         history::fetch_meta(&mut self.engine, &mut self.selected, &self.limits, uids).await
     }
