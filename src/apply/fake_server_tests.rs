@@ -267,7 +267,7 @@ async fn a_refused_batch_is_bisected_down_to_the_one_refused_message_and_the_oth
     b.push(send(&format!("A0002 {refused}\r\n")));
     b.extend(append("A0003", "INBOX", &["one"]));
     b.push(send("A0003 OK [APPENDUID 42 9] done\r\n"));
-    b.extend(selected("A0004", "EXAMINE \"INBOX\"", 42, 10, 1));
+    b.extend(selected("A0004", "SELECT \"INBOX\"", 42, 10, 1));
     b.extend(listed_back("A0005", 9, 1, 3));
     b.extend(append("A0006", "INBOX", &["two", "three"]));
     b.push(send(&format!("A0006 {refused}\r\n")));
@@ -312,7 +312,7 @@ async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is
     let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
     b.extend(append("A0002", "INBOX", &["one", "two"]));
     b.push(send("A0002 OK [APPENDUID 42 9:10] done\r\n"));
-    b.extend(selected("A0003", "EXAMINE \"INBOX\"", 42, 11, 1));
+    b.extend(selected("A0003", "SELECT \"INBOX\"", 42, 11, 1));
     b.push(Step::Expect(
         "A0004 UID FETCH 9:10 (UID FLAGS RFC822.SIZE INTERNALDATE)\r\n",
     ));
@@ -403,7 +403,7 @@ async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is
     let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
     b.extend(append("A0002", "INBOX", &["one"]));
     b.push(send("A0002 OK [APPENDUID 42 11] done\r\n"));
-    b.extend(selected("A0003", "EXAMINE \"INBOX\"", 42, 12, 2));
+    b.extend(selected("A0003", "SELECT \"INBOX\"", 42, 12, 2));
     b.extend(listed_back("A0004", 11, 2, 3));
     let (mut lane, servers) = lane([a, b]).await;
     let statuses = [status(7, 3, 2), status(42, 11, 1)];
@@ -591,7 +591,7 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
     b.extend(append("A0002", "New", &["moved"]));
     b.push(send("A0002 OK [APPENDUID 43 9] done\r\n"));
-    b.extend(selected("A0003", "EXAMINE \"New\"", 43, 10, 1));
+    b.extend(selected("A0003", "SELECT \"New\"", 43, 10, 1));
     b.extend(listed_back("A0004", 9, 1, 5));
     b.extend(selected("A0005", "SELECT \"Old\"", 42, 6, 1));
     b.extend(uid_expunge("A0006", "A0007", 5));

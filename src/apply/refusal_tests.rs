@@ -31,7 +31,7 @@ fn appends(parts: &[(&[&str], &str)]) -> Vec<Step> {
             landed += 1;
             if landed == 1 {
                 let tag = tags.next().expect("endless");
-                b.extend(selected(&tag, "EXAMINE \"INBOX\"", 42, uid + 1, landed));
+                b.extend(selected(&tag, "SELECT \"INBOX\"", 42, uid + 1, landed));
             }
             let tag = tags.next().expect("endless");
             b.extend(listed_back(&tag, uid, landed, bodies[0].len()));

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 /// The target mailbox as the copier's session has it open for listing.
 #[derive(Default)]
 pub(super) struct Target {
-    /// EXAMINEd already on the target's session during this copy.
+    /// Selected already on the target's session during this copy.
     open: bool,
 }
 
@@ -26,7 +26,10 @@ impl Target {
         uids: &[Uid],
     ) -> Result<HashSet<Uid>, ImapError> {
         if !self.open {
-            conn.select(wire, true).await?;
+            // SELECT, not EXAMINE: the next batch is appended on this
+            // session, and some servers (Courier) refuse an APPEND into
+            // the mailbox a session holds read-only.
+            conn.select(wire, false).await?;
             self.open = true;
         }
         let listed = conn.fetch_meta(uids).await?;
