@@ -34,10 +34,21 @@ For each side, exactly one of these is used:
   IMAPMEND_A_PASSWORD         environment variable, used when neither option is given
 and the same with b for side B (IMAPMEND_B_PASSWORD).";
 
+/// `imapmend --version`: the version and the commit it was built from
+/// (build.rs; "unknown" outside a git checkout), so a bug report names
+/// the exact code. The man pages carry the version alone
+/// ([`crate::docs`]), so they do not change with every commit.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IMAPMEND_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "imapmend",
-    version,
+    version = VERSION,
     about = "Reconcile two IMAP servers that should hold the same mail",
     long_about = "Reconcile two IMAP servers (A and B) that should hold the same mail.\n\n\
         Messages are matched by content fingerprint, flags are merged as changes \

@@ -89,9 +89,13 @@ pub fn write_man_page(verb: Option<&str>, out: &mut dyn Write) -> io::Result<()>
 }
 
 /// The command with its subcommands' display names (`imapmend-plan`) and
-/// propagated arguments filled in, as clap_mangen expects.
+/// propagated arguments filled in, as clap_mangen expects; the version
+/// without the commit ([`crate::cli::VERSION`]), so the committed pages
+/// stay current across commits.
 fn built_command() -> clap::Command {
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    let mut cmd = Cli::command()
+        .disable_help_subcommand(true)
+        .version(env!("CARGO_PKG_VERSION"));
     cmd.build();
     cmd
 }
