@@ -867,7 +867,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__sync)
-            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --expect-plan --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --expect-plan --metrics --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1058,6 +1058,10 @@ _imapmend() {
                     return 0
                     ;;
                 --expect-plan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -63,8 +63,8 @@ pub struct Cli {
 
 /// The three run verbs share [`CommonArgs`], `--verify` included (`check`
 /// reports bodies damaged in place, `plan` and `sync` replace them), and add
-/// a few of their own (`plan --save`, `sync --expect-plan`, `check --metrics
-/// --timeout`); `completions` and `man` never touch a server.
+/// a few of their own (`plan --save`, `sync --expect-plan`, `check
+/// --timeout`, `--metrics` for `sync` and `check`); `completions` and `man` never touch a server.
 #[derive(Subcommand, Debug, Clone)]
 pub enum Verb {
     /// Dry run: show the Plan, change nothing on either server
@@ -232,6 +232,20 @@ pub struct SyncArgs {
     /// the plan saved in FILE (`plan --save`) did not
     #[arg(long, value_name = "FILE", help_heading = "Review")]
     pub expect_plan: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub monitoring: MonitoringArgs,
+}
+
+/// `--metrics`, shared by `check` and `sync`, so a sync timer is
+/// monitored as a check timer is: the same series ([`crate::metrics`]),
+/// told apart by their `verb` label.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MonitoringArgs {
+    /// Write the outcome in Prometheus text format to FILE (atomically), for
+    /// node_exporter's textfile collector
+    #[arg(long, value_name = "FILE", help_heading = "Monitoring")]
+    pub metrics: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -239,10 +253,8 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// Write the result in Prometheus text format to FILE (atomically), for
-    /// node_exporter's textfile collector
-    #[arg(long, value_name = "FILE", help_heading = "Check")]
-    pub metrics: Option<PathBuf>,
+    #[command(flatten)]
+    pub monitoring: MonitoringArgs,
 
     /// Give up after SECONDS in all (connect, list, compare): exit 3, no verdict
     #[arg(

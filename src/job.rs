@@ -41,7 +41,7 @@ pub struct Job {
     pub options: PolicyOptions,
     /// 0 normal, negative quieter (`-q`), positive more detail (`-v`…).
     pub verbosity: i8,
-    /// `check --metrics FILE`: where the outcome goes in Prometheus format
+    /// `check`/`sync --metrics FILE`: where the outcome goes in Prometheus format
     /// (the run's recorder is [`crate::metrics::Metrics`], built from it).
     pub metrics: Option<PathBuf>,
     /// `check --timeout SECONDS`: the whole run's deadline.

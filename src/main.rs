@@ -34,7 +34,7 @@ fn main() {
     imapmend::progress::enable(job.verbosity < 0);
     imapmend::logging::init(job.verbosity);
     let started = std::time::Instant::now();
-    let metrics = job.metrics.clone().map(imapmend::metrics::Metrics::new);
+    let metrics = imapmend::metrics::Metrics::for_job(&job);
     let endpoints = imapmend::metrics::endpoint_labels(&job);
     let code = runtime.block_on(run_with_deadline(job, metrics.as_ref()));
     imapmend::progress::finish();

@@ -1,5 +1,5 @@
-//! `check --metrics FILE`: the check's outcome in Prometheus text format,
-//! for node_exporter's textfile collector.
+//! `check --metrics FILE` and `sync --metrics FILE`: the run's outcome in
+//! Prometheus text format, for node_exporter's textfile collector.
 //!
 //! The run records what it found ([`Metrics::record`]: per mailbox and side, the
 //! message count, the differences, how it was listed, listing failures);
@@ -7,14 +7,19 @@
 //! verdict, a failure to connect, the `--timeout` deadline), so the file
 //! always tells the last outcome. Writing is atomic (a temporary file in the
 //! same directory, then rename), so the collector never reads half a file.
-//! The last successful check's time is carried over from the previous file
+//! The last successful run's time is carried over from the previous file
 //! when this run did not succeed.
 //!
-//! Every series carries `a` and `b` labels (user@host:port), so the files of
-//! several account pairs can sit in one collector directory.
+//! `check` and `sync` write the same series ([`SERIES`]), so a sync timer
+//! is monitored as a check timer is; a `verb` label tells them apart, and
+//! the `a` and `b` labels (user@host:port) the account pairs, so the files
+//! of several pairs and both verbs can sit in one collector directory. What
+//! `sync` records per mailbox is its listing before it applied its Plan
+//! (the differences it set out to repair).
 
-use crate::job::Job;
+use crate::job::{Command, Job};
 use crate::model::Side;
+use crate::reconcile::agreement::MailboxAgreement;
 use crate::reconcile::ReconcileInput;
 use crate::report::Report;
 use std::fmt::Write as _;
@@ -23,6 +28,65 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// One series `--metrics` may write: its name and HELP text (all gauges).
+#[derive(Debug, Clone, Copy)]
+pub struct Series {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+const EXIT_CODE: Series = Series {
+    name: "imapmend_check_exit_code",
+    help: "Exit code of the last run (verb label: check or sync); 0 is success. check: 1 differences, 2 some mailboxes not checked, 3 could not run (or --timeout); sync: 2 some actions failed, 3 could not run, 4 deletions withheld.",
+};
+const LAST_RUN: Series = Series {
+    name: "imapmend_check_last_run_timestamp_seconds",
+    help: "When the last run ended, in Unix seconds.",
+};
+const DURATION: Series = Series {
+    name: "imapmend_check_duration_seconds",
+    help: "How long the last run took.",
+};
+const LAST_SUCCESS: Series = Series {
+    name: "imapmend_check_last_success_timestamp_seconds",
+    help: "When a run last ended with exit 0 (check: A and B agree; sync: everything applied), in Unix seconds.",
+};
+const MAILBOXES: Series = Series {
+    name: "imapmend_check_mailboxes",
+    help: "Mailboxes compared by the last run.",
+};
+const MESSAGES: Series = Series {
+    name: "imapmend_mailbox_messages",
+    help: "Messages in the mailbox on this side, as the last run listed them.",
+};
+const DIFFERENCES: Series = Series {
+    name: "imapmend_mailbox_differences",
+    help: "Messages (by content and flags) this side held more of than the other side, as the last run listed them.",
+};
+const LISTING_INFO: Series = Series {
+    name: "imapmend_mailbox_listing_info",
+    help: "How this side of the mailbox was listed (path) and why (reason).",
+};
+const LISTING_FAILED: Series = Series {
+    name: "imapmend_mailbox_listing_failed",
+    help: "The mailbox could not be listed on this side: no verdict for it.",
+};
+
+/// Every series a `--metrics` file may hold, in the order written: what
+/// dashboards and alert rules may name (tests/examples.rs holds the
+/// shipped ones to it).
+pub const SERIES: [Series; 9] = [
+    EXIT_CODE,
+    LAST_RUN,
+    DURATION,
+    LAST_SUCCESS,
+    MAILBOXES,
+    MESSAGES,
+    DIFFERENCES,
+    LISTING_INFO,
+    LISTING_FAILED,
+];
+
 /// The recorder `main` builds from the job's `--metrics` path where the
 /// run starts, lends to the run ([`Metrics::record`]), and writes through
 /// once the run is over, whatever ended it. `main` owns it, so what the
@@ -30,25 +94,42 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug)]
 pub struct Metrics {
     pub path: PathBuf,
+    /// The `verb` label: `check` or `sync`.
+    verb: &'static str,
     /// The per-mailbox series the run recorded, if it got that far.
     recorded: Mutex<Option<String>>,
 }
 
-/// The series name carried over between runs.
-const LAST_SUCCESS: &str = "imapmend_check_last_success_timestamp_seconds";
-
 impl Metrics {
-    pub fn new(path: PathBuf) -> Metrics {
+    /// The recorder for `job`, if it asked for metrics (`--metrics`).
+    pub fn for_job(job: &Job) -> Option<Metrics> {
+        let verb = match job.command {
+            Command::Check { .. } => "check",
+            Command::Sync => "sync",
+            Command::Plan => "plan",
+        };
+        Some(Metrics::new(job.metrics.clone()?, verb))
+    }
+
+    pub fn new(path: PathBuf, verb: &'static str) -> Metrics {
         Metrics {
             path,
+            verb,
             recorded: Mutex::new(None),
         }
     }
 
-    /// Called by the check with its report and what was listed.
-    pub fn record(&self, report: &Report<'_>, input: &ReconcileInput) {
+    /// Called by the run with its report, each mailbox's verdict and what
+    /// was listed.
+    pub fn record(
+        &self,
+        report: &Report<'_>,
+        verdicts: &[MailboxAgreement],
+        input: &ReconcileInput,
+    ) {
         if let Ok(mut slot) = self.recorded.lock() {
-            *slot = Some(render_mailboxes(report, input));
+            let endpoints = (&report.endpoints, self.verb);
+            *slot = Some(render_mailboxes(endpoints, report, verdicts, input));
         }
     }
 
@@ -72,7 +153,13 @@ impl Metrics {
         } else {
             previous.as_deref().and_then(previous_last_success)
         };
-        let text = render_run(endpoints, exit_code, now, elapsed, last_success) + &detail;
+        let run = Run {
+            exit_code,
+            now,
+            elapsed,
+            last_success,
+        };
+        let text = render_run((endpoints, self.verb), &run) + &detail;
         write_atomically(&self.path, text.as_bytes())
     }
 }
@@ -100,11 +187,15 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn labels(endpoints: &[String; 2], extra: &[(&str, &str)]) -> String {
+/// The labels every series of one file carries: both endpoints and the verb.
+type Common<'a> = (&'a [String; 2], &'a str);
+
+fn labels((endpoints, verb): Common<'_>, extra: &[(&str, &str)]) -> String {
     let mut out = format!(
-        "a=\"{}\",b=\"{}\"",
+        "a=\"{}\",b=\"{}\",verb=\"{}\"",
         escape(&endpoints[0]),
-        escape(&endpoints[1])
+        escape(&endpoints[1]),
+        escape(verb)
     );
     for (k, v) in extra {
         let _ = write!(out, ",{k}=\"{}\"", escape(v));
@@ -112,73 +203,59 @@ fn labels(endpoints: &[String; 2], extra: &[(&str, &str)]) -> String {
     out
 }
 
-fn header(out: &mut String, name: &str, help: &str) {
+fn header(out: &mut String, series: Series) {
+    let Series { name, help } = series;
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
 }
 
-fn render_run(
-    endpoints: &[String; 2],
+/// One sample line, `name{labels} value`.
+fn sample(out: &mut String, series: Series, labels: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "{}{{{labels}}} {value}", series.name);
+}
+
+/// How the run ended, for the per-run series.
+struct Run {
     exit_code: i32,
     now: f64,
     elapsed: Duration,
     last_success: Option<f64>,
-) -> String {
-    let l = labels(endpoints, &[]);
+}
+
+fn render_run(common: Common<'_>, run: &Run) -> String {
+    let l = labels(common, &[]);
     let mut out = String::new();
-    header(
-        &mut out,
-        "imapmend_check_exit_code",
-        "Exit code of the last check: 0 agree, 1 differences, 2 some mailboxes not checked, 3 could not run (or --timeout).",
-    );
-    let _ = writeln!(out, "imapmend_check_exit_code{{{l}}} {exit_code}");
-    header(
-        &mut out,
-        "imapmend_check_last_run_timestamp_seconds",
-        "When the last check ended, in Unix seconds.",
-    );
-    let _ = writeln!(
-        out,
-        "imapmend_check_last_run_timestamp_seconds{{{l}}} {now:.3}"
-    );
-    header(
-        &mut out,
-        "imapmend_check_duration_seconds",
-        "How long the last check ran.",
-    );
-    let _ = writeln!(
-        out,
-        "imapmend_check_duration_seconds{{{l}}} {:.3}",
-        elapsed.as_secs_f64()
-    );
-    if let Some(t) = last_success {
-        header(
-            &mut out,
-            LAST_SUCCESS,
-            "When a check last ended with exit 0 (A and B agree), in Unix seconds.",
-        );
-        let _ = writeln!(out, "{LAST_SUCCESS}{{{l}}} {t:.3}");
+    header(&mut out, EXIT_CODE);
+    sample(&mut out, EXIT_CODE, &l, run.exit_code);
+    header(&mut out, LAST_RUN);
+    sample(&mut out, LAST_RUN, &l, format!("{:.3}", run.now));
+    header(&mut out, DURATION);
+    let elapsed = run.elapsed.as_secs_f64();
+    sample(&mut out, DURATION, &l, format!("{elapsed:.3}"));
+    if let Some(t) = run.last_success {
+        header(&mut out, LAST_SUCCESS);
+        sample(&mut out, LAST_SUCCESS, &l, format!("{t:.3}"));
     }
     out
 }
 
-fn render_mailboxes(report: &Report<'_>, input: &ReconcileInput) -> String {
-    let endpoints = &report.endpoints;
+fn render_mailboxes(
+    common: Common<'_>,
+    report: &Report<'_>,
+    verdicts: &[MailboxAgreement],
+    input: &ReconcileInput,
+) -> String {
     let mut messages = String::new();
     let mut differences = String::new();
     let mut listing = String::new();
     let mut failed = String::new();
-    for verdict in report.check.unwrap_or_default() {
+    for verdict in verdicts {
         let mailbox_input = input.mailboxes.iter().find(|m| m.name == verdict.name);
         for side in [Side::A, Side::B] {
             let s = side_label(side);
-            let l = labels(endpoints, &[("mailbox", &verdict.name), ("side", s)]);
+            let l = labels(common, &[("mailbox", &verdict.name), ("side", s)]);
             let listed = mailbox_input.and_then(|m| m.sides[side.index()].as_ref());
             if listed.is_some() {
-                let _ = writeln!(
-                    messages,
-                    "imapmend_mailbox_messages{{{l}}} {}",
-                    verdict.messages[side.index()]
-                );
+                sample(&mut messages, MESSAGES, &l, verdict.messages[side.index()]);
             }
             // Messages this side holds more of than the other; a mailbox
             // found on one side only counts all of its messages there.
@@ -192,10 +269,10 @@ fn render_mailboxes(report: &Report<'_>, input: &ReconcileInput) -> String {
                     .map(|x| x.count)
                     .sum()
             };
-            let _ = writeln!(differences, "imapmend_mailbox_differences{{{l}}} {more}");
+            sample(&mut differences, DIFFERENCES, &l, more);
             if let Some(side_listing) = listed {
                 let l = labels(
-                    endpoints,
+                    common,
                     &[
                         ("mailbox", &verdict.name),
                         ("side", s),
@@ -203,53 +280,28 @@ fn render_mailboxes(report: &Report<'_>, input: &ReconcileInput) -> String {
                         ("reason", &side_listing.path.reason),
                     ],
                 );
-                let _ = writeln!(listing, "imapmend_mailbox_listing_info{{{l}}} 1");
+                sample(&mut listing, LISTING_INFO, &l, 1);
             }
         }
     }
     for f in report.listing_failures {
         let l = labels(
-            endpoints,
+            common,
             &[("mailbox", &f.mailbox), ("side", side_label(f.side))],
         );
-        let _ = writeln!(failed, "imapmend_mailbox_listing_failed{{{l}}} 1");
+        sample(&mut failed, LISTING_FAILED, &l, 1);
     }
     let mut out = String::new();
-    header(
-        &mut out,
-        "imapmend_check_mailboxes",
-        "Mailboxes compared by the last check.",
-    );
-    let _ = writeln!(
-        out,
-        "imapmend_check_mailboxes{{{}}} {}",
-        labels(endpoints, &[]),
-        report.check.map_or(0, |c| c.len())
-    );
-    for (name, help, body) in [
-        (
-            "imapmend_mailbox_messages",
-            "Messages in the mailbox on this side, as listed by the last check.",
-            messages,
-        ),
-        (
-            "imapmend_mailbox_differences",
-            "Messages (by content and flags) this side holds more of than the other side.",
-            differences,
-        ),
-        (
-            "imapmend_mailbox_listing_info",
-            "How this side of the mailbox was listed (path) and why (reason).",
-            listing,
-        ),
-        (
-            "imapmend_mailbox_listing_failed",
-            "The mailbox could not be listed on this side: no verdict for it.",
-            failed,
-        ),
+    header(&mut out, MAILBOXES);
+    sample(&mut out, MAILBOXES, &labels(common, &[]), verdicts.len());
+    for (series, body) in [
+        (MESSAGES, messages),
+        (DIFFERENCES, differences),
+        (LISTING_INFO, listing),
+        (LISTING_FAILED, failed),
     ] {
         if !body.is_empty() {
-            header(&mut out, name, help);
+            header(&mut out, series);
             out.push_str(&body);
         }
     }
@@ -266,7 +318,7 @@ fn side_label(side: Side) -> &'static str {
 /// The last-success value of a previous file, if it had one.
 fn previous_last_success(text: &str) -> Option<f64> {
     text.lines()
-        .filter(|l| l.starts_with(LAST_SUCCESS) && !l.starts_with('#'))
+        .filter(|l| l.starts_with(LAST_SUCCESS.name) && !l.starts_with('#'))
         .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
@@ -302,24 +354,29 @@ mod tests {
     #[test]
     fn metrics_labels_escape_quotes_backslashes_and_newlines() {
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-        let l = labels(
-            &["u@h:1".into(), "v@h:2".into()],
-            &[("mailbox", "Sent \"x\"")],
+        let eps = ["u@h:1".to_string(), "v@h:2".to_string()];
+        let l = labels((&eps, "sync"), &[("mailbox", "Sent \"x\"")]);
+        assert_eq!(
+            l,
+            "a=\"u@h:1\",b=\"v@h:2\",verb=\"sync\",mailbox=\"Sent \\\"x\\\"\""
         );
-        assert_eq!(l, "a=\"u@h:1\",b=\"v@h:2\",mailbox=\"Sent \\\"x\\\"\"");
     }
 
     #[test]
     fn metrics_last_success_is_carried_over_from_a_failed_run() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("imapmend.prom");
-        let m = Metrics::new(path.clone());
+        let m = Metrics::new(path.clone(), "check");
         let eps = ["u@h:1".to_string(), "v@h:2".to_string()];
         m.write(&eps, 0, Duration::from_millis(1500)).unwrap();
         let first = std::fs::read_to_string(&path).unwrap();
         let success = previous_last_success(&first).expect("a success time");
-        assert!(first.contains("imapmend_check_exit_code{a=\"u@h:1\",b=\"v@h:2\"} 0"));
-        assert!(first.contains("imapmend_check_duration_seconds{a=\"u@h:1\",b=\"v@h:2\"} 1.500"));
+        assert!(
+            first.contains("imapmend_check_exit_code{a=\"u@h:1\",b=\"v@h:2\",verb=\"check\"} 0")
+        );
+        assert!(first.contains(
+            "imapmend_check_duration_seconds{a=\"u@h:1\",b=\"v@h:2\",verb=\"check\"} 1.500"
+        ));
 
         m.write(&eps, 3, Duration::from_secs(1)).unwrap();
         let second = std::fs::read_to_string(&path).unwrap();
@@ -331,9 +388,9 @@ mod tests {
         assert_eq!(names.len(), 1);
 
         // A failed first run has no success to report.
-        let fresh = Metrics::new(dir.path().join("other.prom"));
+        let fresh = Metrics::new(dir.path().join("other.prom"), "sync");
         fresh.write(&eps, 2, Duration::ZERO).unwrap();
         let text = std::fs::read_to_string(dir.path().join("other.prom")).unwrap();
-        assert!(!text.contains(LAST_SUCCESS), "{text}");
+        assert!(!text.contains(LAST_SUCCESS.name), "{text}");
     }
 }

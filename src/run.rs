@@ -29,8 +29,8 @@ use crate::snapshot::{PendingIntent, Snapshot, SnapshotError};
 
 /// Runs the job and returns the process exit code. Everything the operator
 /// should see is printed here (report on stdout, fatal errors on stderr);
-/// `check` records its findings in `metrics` (`--metrics`), which the
-/// caller writes once the run is over.
+/// `check` and `sync` record their findings in `metrics` (`--metrics`),
+/// which the caller writes once the run is over.
 pub async fn run(job: Job, metrics: Option<&Metrics>) -> i32 {
     let mut snapshot =
         match Snapshot::open(&job.state_path, [&job.identities[0], &job.identities[1]]) {
@@ -158,7 +158,9 @@ async fn session(
     match job.command {
         Command::Check { .. } => check_session(job, metrics, gathered, pool).await,
         Command::Plan => plan_session(job, gathered, pool).await,
-        Command::Sync => sync_session(job, gathered, snapshot, pool, may_retry, earlier).await,
+        Command::Sync => {
+            sync_session(job, metrics, gathered, snapshot, pool, may_retry, earlier).await
+        }
     }
 }
 
@@ -192,7 +194,7 @@ async fn check_session(
     };
     print(&report, job);
     if let Some(metrics) = metrics {
-        metrics.record(&report, &gathered.input);
+        metrics.record(&report, &verdicts, &gathered.input);
     }
     Session::Done(code)
 }
@@ -231,6 +233,7 @@ async fn plan_session(job: &Job, mut gathered: Gathered, pool: &mut Pool) -> Ses
 /// what was done kept in `earlier`.
 async fn sync_session(
     job: &Job,
+    metrics: Option<&Metrics>,
     mut gathered: Gathered,
     snapshot: &mut Snapshot,
     pool: &mut Pool,
@@ -269,6 +272,11 @@ async fn sync_session(
         ..report(job, "sync", &gathered, code)
     };
     print(&report, job);
+    if let Some(metrics) = metrics {
+        // What the listing found, before the Plan was applied: the
+        // differences this sync set out to repair.
+        metrics.record(&report, &agreements(&gathered.input), &gathered.input);
+    }
     Session::Done(code)
 }
 

@@ -1,5 +1,6 @@
 //! `check` for monitoring: `--metrics FILE` (Prometheus text format, written
-//! atomically, whatever the outcome) against real Dovecot servers, and
+//! atomically, whatever the outcome; `sync --metrics` the same series)
+//! against real Dovecot servers, and
 //! `--timeout SECONDS` against a server that never answers (exit 3, the
 //! monitoring-plugin UNKNOWN).
 
@@ -32,8 +33,8 @@ fn value(metrics: &str, prefix: &str) -> f64 {
     lines[0].rsplit(' ').next().unwrap().parse().unwrap()
 }
 
-#[test]
-fn check_metrics_describe_differences_then_agreement_and_keep_the_last_success() {
+/// A fresh pair: INBOX holds one message on both sides and one on A only.
+fn shared_and_only_on_a() -> (User, User) {
     let (a, b) = dovecot::pair(Kind::Full);
     let mut ca = a.client();
     ca.append("INBOX", b"Subject: shared\r\n\r\nboth\r\n", &[], None);
@@ -41,6 +42,14 @@ fn check_metrics_describe_differences_then_agreement_and_keep_the_last_success()
     ca.logout();
     let mut cb = b.client();
     cb.append("INBOX", b"Subject: shared\r\n\r\nboth\r\n", &[], None);
+    cb.logout();
+    (a, b)
+}
+
+#[test]
+fn check_metrics_describe_differences_then_agreement_and_keep_the_last_success() {
+    let (a, b) = shared_and_only_on_a();
+    let mut cb = b.client();
     cb.append(
         "INBOX",
         b"Subject: only B\r\n\r\nb\r\n",
@@ -55,7 +64,7 @@ fn check_metrics_describe_differences_then_agreement_and_keep_the_last_success()
     let prom_s = prom.to_str().unwrap();
     let au = a.url();
     let labels = format!(
-        "a=\"{}@127.0.0.1:{}\",b=\"{}@127.0.0.1:{}\"",
+        "a=\"{}@127.0.0.1:{}\",b=\"{}@127.0.0.1:{}\",verb=\"check\"",
         a.name, a.port, b.name, b.port
     );
     let series = |name: &str, extra: &str| format!("{name}{{{labels}{extra}}} ");
@@ -136,7 +145,7 @@ fn check_metrics_describe_differences_then_agreement_and_keep_the_last_success()
     assert_eq!(code, 3, "{out}");
     let m = std::fs::read_to_string(&prom).unwrap();
     let dead_labels = format!(
-        "a=\"{}@127.0.0.1:{}\",b=\"{}@127.0.0.1:{}\"",
+        "a=\"{}@127.0.0.1:{}\",b=\"{}@127.0.0.1:{}\",verb=\"check\"",
         a.name,
         dead_url.rsplit(':').next().unwrap(),
         b.name,
@@ -156,6 +165,97 @@ fn check_metrics_describe_differences_then_agreement_and_keep_the_last_success()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 1, "temporary files left: {names:?}");
+}
+
+/// The `# TYPE` names of a metrics file, checked against the series the
+/// code declares ([`imapmend::metrics::SERIES`], what the shipped dashboard
+/// and alert rules are held to).
+fn series_names(metrics: &str) -> std::collections::BTreeSet<String> {
+    let declared: Vec<&str> = imapmend::metrics::SERIES.iter().map(|s| s.name).collect();
+    let names: std::collections::BTreeSet<String> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    for name in &names {
+        assert!(declared.contains(&name.as_str()), "{name} not in SERIES");
+    }
+    names
+}
+
+#[test]
+fn sync_metrics_write_the_series_check_writes_labelled_verb_sync() {
+    let (a, b) = shared_and_only_on_a();
+
+    let dir = tempfile::tempdir().unwrap();
+    let synced = dir.path().join("imapmend-sync.prom");
+    let checked = dir.path().join("imapmend-check.prom");
+    let au = a.url();
+    let labels = |verb: &str| {
+        format!(
+            "a=\"{}@127.0.0.1:{}\",b=\"{}@127.0.0.1:{}\",verb=\"{verb}\"",
+            a.name, a.port, b.name, b.port
+        )
+    };
+    let sync_series = |name: &str, extra: &str| format!("{name}{{{}{extra}}} ", labels("sync"));
+    let inbox = |side: &str| format!(",mailbox=\"INBOX\",side=\"{side}\"");
+
+    let args = ["sync", "--metrics", synced.to_str().unwrap()];
+    let (code, out) = imapmend(dir.path(), &a, &b, &au, &args);
+    assert_eq!(code, 0, "{out}");
+    let m = std::fs::read_to_string(&synced).unwrap();
+    assert_eq!(value(&m, &sync_series("imapmend_check_exit_code", "")), 0.0);
+    assert!(
+        value(
+            &m,
+            &sync_series("imapmend_check_last_success_timestamp_seconds", "")
+        ) > 0.0
+    );
+    // Per mailbox: what the sync listed before applying, the difference it
+    // repaired.
+    assert_eq!(value(&m, &sync_series("imapmend_check_mailboxes", "")), 1.0);
+    let messages = |side| sync_series("imapmend_mailbox_messages", &inbox(side));
+    assert_eq!(value(&m, &messages("a")), 2.0);
+    assert_eq!(value(&m, &messages("b")), 1.0);
+    let differences = |side| sync_series("imapmend_mailbox_differences", &inbox(side));
+    assert_eq!(value(&m, &differences("a")), 1.0);
+    assert_eq!(value(&m, &differences("b")), 0.0);
+    assert!(!m.contains("verb=\"check\""), "{m}");
+
+    // check writes the same series for the same pair, in its own file.
+    let args = ["check", "--metrics", checked.to_str().unwrap()];
+    let (code, out) = imapmend(dir.path(), &a, &b, &au, &args);
+    assert_eq!(code, 0, "{out}");
+    let c = std::fs::read_to_string(&checked).unwrap();
+    let check_series = |name: &str| format!("{name}{{{}}} ", labels("check"));
+    assert_eq!(value(&c, &check_series("imapmend_check_exit_code")), 0.0);
+    assert_eq!(series_names(&m), series_names(&c));
+
+    // A sync that cannot run still writes its file: exit 3, the last
+    // success carried over.
+    let success = value(
+        &m,
+        &sync_series("imapmend_check_last_success_timestamp_seconds", ""),
+    );
+    let out = bare()
+        .env("XDG_STATE_HOME", dir.path())
+        .env("IMAPMEND_A_PASSWORD", &a.password)
+        .env("IMAPMEND_B_PASSWORD", "wrong")
+        .args(["sync", "--a", &au, "--b", &b.url()])
+        .args(["--a-tls", "none", "--b-tls", "none"])
+        .args(["--metrics", synced.to_str().unwrap()])
+        .finish(LIMIT);
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    let m = std::fs::read_to_string(&synced).unwrap();
+    assert_eq!(value(&m, &sync_series("imapmend_check_exit_code", "")), 3.0);
+    let carried = value(&m, "imapmend_check_last_success_timestamp_seconds{");
+    assert_eq!(carried, success);
+    // A dry sync is a plan, and writes no metrics.
+    std::fs::remove_file(&synced).unwrap();
+    let args = ["sync", "--dry", "--metrics", synced.to_str().unwrap()];
+    let (code, out) = imapmend(dir.path(), &a, &b, &au, &args);
+    assert_eq!(code, 0, "{out}");
+    assert!(!synced.exists());
 }
 
 #[test]

@@ -152,8 +152,13 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
     } else {
         common.verbose.min(i8::MAX as u8) as i8
     };
-    let (metrics, timeout) = match &cli.verb {
-        Verb::Check(c) => (c.metrics.clone(), c.timeout.map(Duration::from_secs)),
+    let (metrics, timeout) = match (&cli.verb, &command) {
+        (Verb::Check(c), _) => (
+            c.monitoring.metrics.clone(),
+            c.timeout.map(Duration::from_secs),
+        ),
+        // Not `sync --dry`, which is a plan.
+        (Verb::Sync(s), Command::Sync) => (s.monitoring.metrics.clone(), None),
         _ => (None, None),
     };
     Ok(Job {
