@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags')
             [CompletionResult]::new('batch', 'batch', [CompletionResultType]::ParameterValue, 'Run plan, sync or check over a list of account pairs (CSV or TOML)')
             [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'What a snapshot remembers (show), or delete it (forget)')
+            [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'What sync wrote to the servers: the action log beside the snapshot')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for SHELL on standard output')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print a man page (roff) on standard output: `imapmend man | man -l -`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -307,6 +308,36 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
         'imapmend;snapshot;help;help' {
             break
         }
+        'imapmend;log' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME, DELETE, SUBSCRIBE), one row per command, with its outcome; "not confirmed" where the run ended before the answer was logged')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'imapmend;log;show' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read --a, --b and the state path from this TOML file')
+            [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A, to find the default snapshot (no password needed)')
+            [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, to find the default snapshot')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file itself (then --a and --b are optional)')
+            [CompletionResult]::new('--run', '--run', [CompletionResultType]::ParameterName, 'Only this run (the run id a sync''s --json report carries)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only writes at or after this UTC time (2026-12-07, 2026-12-07T10:00)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print as JSON on standard output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'imapmend;log;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME, DELETE, SUBSCRIBE), one row per command, with its outcome; "not confirmed" where the run ended before the answer was logged')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'imapmend;log;help;show' {
+            break
+        }
+        'imapmend;log;help;help' {
+            break
+        }
         'imapmend;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -323,6 +354,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags')
             [CompletionResult]::new('batch', 'batch', [CompletionResultType]::ParameterValue, 'Run plan, sync or check over a list of account pairs (CSV or TOML)')
             [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'What a snapshot remembers (show), or delete it (forget)')
+            [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'What sync wrote to the servers: the action log beside the snapshot')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for SHELL on standard output')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print a man page (roff) on standard output: `imapmend man | man -l -`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -349,6 +381,13 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             break
         }
         'imapmend;help;snapshot;forget' {
+            break
+        }
+        'imapmend;help;log' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME, DELETE, SUBSCRIBE), one row per command, with its outcome; "not confirmed" where the run ended before the answer was logged')
+            break
+        }
+        'imapmend;help;log;show' {
             break
         }
         'imapmend;help;completions' {

@@ -28,6 +28,9 @@ _imapmend() {
             imapmend,help)
                 cmd="imapmend__subcmd__help"
                 ;;
+            imapmend,log)
+                cmd="imapmend__subcmd__log"
+                ;;
             imapmend,man)
                 cmd="imapmend__subcmd__man"
                 ;;
@@ -52,6 +55,9 @@ _imapmend() {
             imapmend__subcmd__help,help)
                 cmd="imapmend__subcmd__help__subcmd__help"
                 ;;
+            imapmend__subcmd__help,log)
+                cmd="imapmend__subcmd__help__subcmd__log"
+                ;;
             imapmend__subcmd__help,man)
                 cmd="imapmend__subcmd__help__subcmd__man"
                 ;;
@@ -64,11 +70,26 @@ _imapmend() {
             imapmend__subcmd__help,sync)
                 cmd="imapmend__subcmd__help__subcmd__sync"
                 ;;
+            imapmend__subcmd__help__subcmd__log,show)
+                cmd="imapmend__subcmd__help__subcmd__log__subcmd__show"
+                ;;
             imapmend__subcmd__help__subcmd__snapshot,forget)
                 cmd="imapmend__subcmd__help__subcmd__snapshot__subcmd__forget"
                 ;;
             imapmend__subcmd__help__subcmd__snapshot,show)
                 cmd="imapmend__subcmd__help__subcmd__snapshot__subcmd__show"
+                ;;
+            imapmend__subcmd__log,help)
+                cmd="imapmend__subcmd__log__subcmd__help"
+                ;;
+            imapmend__subcmd__log,show)
+                cmd="imapmend__subcmd__log__subcmd__show"
+                ;;
+            imapmend__subcmd__log__subcmd__help,help)
+                cmd="imapmend__subcmd__log__subcmd__help__subcmd__help"
+                ;;
+            imapmend__subcmd__log__subcmd__help,show)
+                cmd="imapmend__subcmd__log__subcmd__help__subcmd__show"
                 ;;
             imapmend__subcmd__snapshot,forget)
                 cmd="imapmend__subcmd__snapshot__subcmd__forget"
@@ -95,7 +116,7 @@ _imapmend() {
 
     case "${cmd}" in
         imapmend)
-            opts="-h -V --help --version plan sync check batch snapshot completions man help"
+            opts="-h -V --help --version plan sync check batch snapshot log completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,7 +388,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__help)
-            opts="plan sync check batch snapshot completions man help"
+            opts="plan sync check batch snapshot log completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,6 +446,34 @@ _imapmend() {
         imapmend__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__help__subcmd__log)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__help__subcmd__log__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -513,6 +562,100 @@ _imapmend() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__log)
+            opts="-h --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__log__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__log__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__log__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__log__subcmd__show)
+            opts="-h --config --a --b --state --json --run --since --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand check 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
             cand batch 'Run plan, sync or check over a list of account pairs (CSV or TOML)'
             cand snapshot 'What a snapshot remembers (show), or delete it (forget)'
+            cand log 'What sync wrote to the servers: the action log beside the snapshot'
             cand completions 'Print shell completions for SHELL on standard output'
             cand man 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -292,6 +293,31 @@ set edit:completion:arg-completer[imapmend] = {|@words|
         }
         &'imapmend;snapshot;help;help'= {
         }
+        &'imapmend;log'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand show 'Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME, DELETE, SUBSCRIBE), one row per command, with its outcome; "not confirmed" where the run ended before the answer was logged'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'imapmend;log;show'= {
+            cand --config 'Read --a, --b and the state path from this TOML file'
+            cand --a 'Server A, to find the default snapshot (no password needed)'
+            cand --b 'Server B, to find the default snapshot'
+            cand --state 'The snapshot file itself (then --a and --b are optional)'
+            cand --run 'Only this run (the run id a sync''s --json report carries)'
+            cand --since 'Only writes at or after this UTC time (2026-12-07, 2026-12-07T10:00)'
+            cand --json 'Print as JSON on standard output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'imapmend;log;help'= {
+            cand show 'Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME, DELETE, SUBSCRIBE), one row per command, with its outcome; "not confirmed" where the run ended before the answer was logged'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'imapmend;log;help;show'= {
+        }
+        &'imapmend;log;help;help'= {
+        }
         &'imapmend;completions'= {
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -306,6 +332,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand check 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
             cand batch 'Run plan, sync or check over a list of account pairs (CSV or TOML)'
             cand snapshot 'What a snapshot remembers (show), or delete it (forget)'
+            cand log 'What sync wrote to the servers: the action log beside the snapshot'
             cand completions 'Print shell completions for SHELL on standard output'
             cand man 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -325,6 +352,11 @@ set edit:completion:arg-completer[imapmend] = {|@words|
         &'imapmend;help;snapshot;show'= {
         }
         &'imapmend;help;snapshot;forget'= {
+        }
+        &'imapmend;help;log'= {
+            cand show 'Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME, DELETE, SUBSCRIBE), one row per command, with its outcome; "not confirmed" where the run ended before the answer was logged'
+        }
+        &'imapmend;help;log;show'= {
         }
         &'imapmend;help;completions'= {
         }

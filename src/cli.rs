@@ -82,6 +82,9 @@ pub enum Verb {
     /// What a snapshot remembers (show), or delete it (forget)
     #[command(subcommand)]
     Snapshot(SnapshotVerb),
+    /// What sync wrote to the servers: the action log beside the snapshot
+    #[command(subcommand)]
+    Log(LogVerb),
     /// Print shell completions for SHELL on standard output
     #[command(
         long_about = "Print shell completions for SHELL on standard output.\n\n\
@@ -173,6 +176,30 @@ pub enum SnapshotVerb {
     /// Delete the snapshot (and its -wal, -shm and .lock files); refused
     /// while a run holds it. The next run starts as a first meeting
     Forget(SnapshotArgs),
+}
+
+/// `imapmend log show`: the action log is found beside the snapshot, which
+/// is found as `snapshot show` finds it.
+#[derive(Subcommand, Debug, Clone)]
+pub enum LogVerb {
+    /// Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME,
+    /// DELETE, SUBSCRIBE), one row per command, with its outcome; "not
+    /// confirmed" where the run ended before the answer was logged
+    Show(LogArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct LogArgs {
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+
+    /// Only this run (the run id a sync's --json report carries)
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+
+    /// Only writes at or after this UTC time (2026-12-07, 2026-12-07T10:00)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -703,9 +730,11 @@ impl Cli {
             Verb::Plan(c) => Some(&c.common),
             Verb::Sync(c) => Some(&c.common),
             Verb::Check(c) => Some(&c.common),
-            Verb::Batch(_) | Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
-                None
-            }
+            Verb::Batch(_)
+            | Verb::Snapshot(_)
+            | Verb::Log(_)
+            | Verb::Completions { .. }
+            | Verb::Man { .. } => None,
         }
     }
 }

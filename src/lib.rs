@@ -9,6 +9,7 @@
 //! compiler reports what in them nothing uses. Something only unit tests
 //! use is `#[cfg(test)]`.
 
+pub mod action_log;
 mod apply;
 pub mod batch;
 pub mod cli;
@@ -20,6 +21,7 @@ mod gather;
 mod hashing;
 pub mod imap;
 pub mod job;
+pub mod log_verb;
 pub mod logging;
 mod mailbox_filter;
 pub mod metrics;

@@ -80,6 +80,7 @@ fn offline_verb(cli: &Cli) -> Option<i32> {
     match &cli.verb {
         Verb::Plan(_) | Verb::Sync(_) | Verb::Check(_) => None,
         Verb::Snapshot(verb) => Some(imapmend::snapshot_verb::run(verb)),
+        Verb::Log(verb) => Some(imapmend::log_verb::run(verb)),
         Verb::Batch(args) => Some(imapmend::batch::run(args)),
         Verb::Completions { shell } => {
             docs::write_completions(*shell, &mut stdout);

@@ -21,6 +21,8 @@ use std::fmt::Write;
 pub struct Report<'a> {
     pub schema_version: u32,
     pub command: &'static str,
+    /// This run's id, as the action log ([`crate::action_log`]) names it.
+    pub run_id: Option<String>,
     /// "user@host:port" per side, never a secret.
     pub endpoints: [String; 2],
     pub plan: Option<&'a Plan>,

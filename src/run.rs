@@ -15,6 +15,7 @@
 //! the connection held fails (exit 2), as does everything after a failed
 //! first connection (exit 3).
 
+use crate::action_log;
 use crate::apply::{apply, ApplyOutcome};
 use crate::exit;
 use crate::gather::{decide, defer_bodies, gather, CopySettings, Gathered, Reading};
@@ -48,6 +49,16 @@ pub async fn run(job: Job, metrics: Option<&Metrics>) -> i32 {
                 };
             }
         };
+    // Only a sync writes to the servers, so only a sync keeps the log.
+    let log = matches!(job.command, Command::Sync).then(|| action_log::path_for(&job.state_path));
+    if let Err(e) = action_log::open(log.as_deref()) {
+        let path = log.unwrap_or_default();
+        eprintln!(
+            "imapmend: cannot open the action log {}: {e}; nothing was done",
+            path.display()
+        );
+        return exit::CANNOT_RUN;
+    }
     let tombstone_lifetime = i64::from(job.options.tombstone_days) * 24 * 3600;
     if let Err(e) = snapshot.purge_tombstones(unix_now() - tombstone_lifetime) {
         eprintln!("imapmend: warning: could not forget old tombstones: {e}");
@@ -398,6 +409,7 @@ fn report<'a>(job: &Job, command: &'static str, gathered: &'a Gathered, code: i3
     Report {
         schema_version: crate::plan::SCHEMA_VERSION,
         command,
+        run_id: action_log::run_id(),
         endpoints: endpoints(job),
         plan: None,
         applied: None,

@@ -154,7 +154,8 @@ fn a_first_sync_to_an_empty_side_reports_copies_whose_content_the_copy_reads() {
 fn the_schema_is_not_vacuous() {
     let validator = schema();
     let good = serde_json::json!({
-        "schema_version": 1, "command": "check", "endpoints": ["u@a:993", "v@b:993"],
+        "schema_version": 1, "command": "check", "run_id": "20261207T101500Z-3fa2",
+        "endpoints": ["u@a:993", "v@b:993"],
         "plan": null, "applied": null,
         "check": [{
             "name": "INBOX", "only_on": null, "messages": [1, 1], "surplus": [],
@@ -168,6 +169,7 @@ fn the_schema_is_not_vacuous() {
     for (pointer, bad) in [
         ("/exit_code", serde_json::json!(7)),
         ("/command", serde_json::json!("bisync")),
+        ("/run_id", serde_json::json!("yesterday")),
         ("/check/0/only_on", serde_json::json!("C")),
         ("/listing_failures/0/extra", serde_json::json!(true)),
         ("/schema_version", serde_json::json!(2)),

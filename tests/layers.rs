@@ -44,6 +44,7 @@ const LAYERS: &[(u8, &[&str])] = &[
             "gather",
             "set_aside",
             "apply",
+            "action_log",
             "logging",
             "outcome",
         ],
@@ -52,7 +53,17 @@ const LAYERS: &[(u8, &[&str])] = &[
     (4, &["report", "metrics", "reviewed", "run"]),
     // The front: the command line, the config it merges into a job, and the
     // verbs that take command-line values directly (`batch`, `snapshot`).
-    (5, &["cli", "config", "batch", "docs", "snapshot_verb"]),
+    (
+        5,
+        &[
+            "cli",
+            "config",
+            "batch",
+            "docs",
+            "snapshot_verb",
+            "log_verb",
+        ],
+    ),
 ];
 
 /// One `crate::` reference found in the source.

@@ -515,7 +515,10 @@ impl<'c> Copier<'_, '_, 'c> {
             })
             .collect();
         let wire = self.wire(target).to_string();
-        let result = match self.conn.append(&wire, &items).await {
+        let result = match self
+            .logged_append(target, status.uidvalidity, part, bodies, &wire, &items)
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 // A refusal on a live session appended nothing (MULTIAPPEND is
@@ -630,5 +633,39 @@ impl<'c> Copier<'_, '_, 'c> {
                 error: format!("copied, but recording the pairs failed (the next run pairs them by content): {e}"),
                 appended: true,
             })
+    }
+}
+
+impl Copier<'_, '_, '_> {
+    /// The APPEND, through the action log's door ([`super::logged`]).
+    async fn logged_append(
+        &mut self,
+        target: Side,
+        uidvalidity: u32,
+        part: &[Ready<'_>],
+        bodies: &Bodies,
+        wire: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<crate::imap::AppendResult, ImapError> {
+        use crate::action_log::{Action, Confirmed, LoggedMessage, Write};
+        let write = Write {
+            uidvalidity: Some(uidvalidity),
+            messages: part
+                .iter()
+                .map(|r| LoggedMessage {
+                    uid: None,
+                    fingerprint: Some(r.fingerprint.to_hex()),
+                    size: Some(r.copy.size),
+                    message_id: crate::action_log::message_id(&bodies[&r.copy.uid]),
+                })
+                .collect(),
+            ..Write::mailbox(target, &self.mb.name, Action::Append)
+        };
+        let peer = self.conn.peer().clone();
+        let confirm = |r: &crate::imap::AppendResult| Confirmed {
+            uids: Some(r.uids.clone().unwrap_or_default()),
+            ..Confirmed::default()
+        };
+        super::logged::logged(&peer, write, self.conn.append(wire, items), confirm).await
     }
 }

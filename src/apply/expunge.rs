@@ -4,7 +4,10 @@
 //! once that is done. Which UIDs have proof is the plan's decision, not
 //! this module's.
 
-use super::{refused_by_mailbox, MailboxRun};
+use super::logged::{as_sent, logged};
+use super::refused_by_mailbox;
+use super::MailboxRun;
+use crate::action_log::{self, LoggedMessage, Write};
 use crate::model::{FlagDelta, FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
 use crate::plan::{Expunge, ExpungeMode};
@@ -38,16 +41,38 @@ impl MailboxRun<'_, '_> {
                     continue;
                 }
                 let wire = self.wire(side).to_string();
+                let uidvalidity = self.statuses[side.index()].as_ref().map(|s| s.uidvalidity);
+                let delta = FlagDelta {
+                    add: FlagSet::from_wire(["\\Deleted"]),
+                    remove: FlagSet::new(),
+                };
+                let write = Write {
+                    uidvalidity,
+                    uids: &uids,
+                    flags: (mode == ExpungeMode::FlagOnly).then_some(&delta),
+                    messages: chosen
+                        .iter()
+                        .map(|e| LoggedMessage {
+                            uid: Some(e.uid),
+                            fingerprint: Some(e.fingerprint.to_hex()),
+                            ..LoggedMessage::default()
+                        })
+                        .collect(),
+                    ..Write::mailbox(side, &self.mb.name, action_log::Action::Expunge)
+                };
                 let conn = &mut self.conns[side.index()];
+                let peer = conn.peer().clone();
                 let done = match conn.select(&wire, false).await {
                     Err(e) => Err(e),
-                    Ok(_) if mode == ExpungeMode::Expunge => conn.uid_expunge(&uids).await,
+                    Ok(_) if mode == ExpungeMode::Expunge => {
+                        logged(&peer, write, conn.uid_expunge(&uids), as_sent).await
+                    }
                     Ok(_) => {
-                        let delta = FlagDelta {
-                            add: FlagSet::from_wire(["\\Deleted"]),
-                            remove: FlagSet::new(),
+                        let write = Write {
+                            action: action_log::Action::Store,
+                            ..write
                         };
-                        conn.store(&uids, &delta).await
+                        logged(&peer, write, conn.store(&uids, &delta), as_sent).await
                     }
                 };
                 if done.as_ref().is_err_and(refused_by_mailbox) {

@@ -3,7 +3,10 @@
 //! then the agreed flags recorded for the pairs whose changes all went
 //! through.
 
-use super::{refused_by_mailbox, MailboxRun};
+use super::logged::logged;
+use super::refused_by_mailbox;
+use super::MailboxRun;
+use crate::action_log::{self, Confirmed, LoggedMessage, Write};
 use crate::imap::HistorySupport;
 use crate::model::{FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
@@ -45,15 +48,37 @@ impl MailboxRun<'_, '_> {
                     failed_pairs.extend(self.pairs_of(side, &uids));
                     continue;
                 }
+                let write = Write {
+                    uidvalidity: self.statuses[side.index()].as_ref().map(|s| s.uidvalidity),
+                    uids: &uids,
+                    flags: Some(&delta),
+                    messages: self.logged_messages(side, &uids),
+                    ..Write::mailbox(side, &self.mb.name, action_log::Action::Store)
+                };
                 let conn = &mut self.conns[side.index()];
+                let peer = conn.peer().clone();
+                let stored = |modified: &Vec<Uid>| Confirmed {
+                    uids: Some(
+                        uids.iter()
+                            .filter(|u| !modified.contains(u))
+                            .copied()
+                            .collect(),
+                    ),
+                    partial: !modified.is_empty(),
+                    ..Confirmed::default()
+                };
                 let result = match unchanged_since {
                     // CONDSTORE: a message changed since the listing is left
                     // alone ([MODIFIED]) and merged again on the next run.
-                    Some(modseq) if conn.history_support() != HistorySupport::None => conn
-                        .store_unchanged_since(&uids, &delta, modseq)
-                        .await
-                        .map(|outcome| outcome.modified),
-                    _ => conn.store(&uids, &delta).await.map(|()| Vec::new()),
+                    Some(modseq) if conn.history_support() != HistorySupport::None => {
+                        let send = conn.store_unchanged_since(&uids, &delta, modseq);
+                        let send = async { send.await.map(|outcome| outcome.modified) };
+                        logged(&peer, write, send, stored).await
+                    }
+                    _ => {
+                        let send = async { conn.store(&uids, &delta).await.map(|()| Vec::new()) };
+                        logged(&peer, write, send, stored).await
+                    }
                 };
                 let name = &self.mb.name;
                 match &result {
@@ -124,6 +149,23 @@ impl MailboxRun<'_, '_> {
                 );
             }
         }
+    }
+
+    /// For the action log: these UIDs of `side` with their pairs' content.
+    fn logged_messages(&self, side: Side, uids: &[Uid]) -> Vec<LoggedMessage> {
+        let content: std::collections::HashMap<Uid, _> = self
+            .mb
+            .pairs
+            .iter()
+            .map(|p| (p.uid[side.index()], p.fingerprint))
+            .collect();
+        uids.iter()
+            .map(|uid| LoggedMessage {
+                uid: Some(*uid),
+                fingerprint: content.get(uid).map(|f| f.to_hex()),
+                ..LoggedMessage::default()
+            })
+            .collect()
     }
 
     /// The pairs whose flag changes on `side` touch these UIDs.

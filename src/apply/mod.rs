@@ -25,6 +25,7 @@ mod expunge;
 #[cfg(test)]
 mod fake_server_tests;
 mod flags;
+mod logged;
 #[cfg(test)]
 mod refusal_tests;
 mod tree;

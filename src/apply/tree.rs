@@ -4,7 +4,9 @@
 //! SUBSCRIBE / UNSUBSCRIBE with the agreed subscriptions recorded after.
 //! Not the order these run in (that is [`super`]'s).
 
+use super::logged::{as_sent, logged};
 use super::{ActionFailure, ApplyOutcome, MailboxRun};
+use crate::action_log::{self, Write};
 use crate::imap::Connection;
 use crate::model::{MailboxStatus, Side};
 use crate::outcome::{Action, Status};
@@ -22,7 +24,13 @@ impl MailboxRun<'_, '_> {
         let wire = self.wire(r.side).to_string();
         if !r.implied {
             let conn = &mut self.conns[r.side.index()];
-            let sent = conn.rename_mailbox(&r.from_wire, &wire).await;
+            let write = Write {
+                to: Some(&self.mb.name),
+                ..Write::mailbox(r.side, &r.from, action_log::Action::Rename)
+            };
+            let peer = conn.peer().clone();
+            let send = conn.rename_mailbox(&r.from_wire, &wire);
+            let sent = logged(&peer, write, send, as_sent).await;
             let sent = sent.map_err(|e| e.to_string());
             if sent.is_err() {
                 self.note(Action::RenameMailbox, r.side, Status::of(&sent));
@@ -65,7 +73,12 @@ impl MailboxRun<'_, '_> {
     pub(super) async fn create(&mut self, side: Side) -> Result<(), String> {
         let wire = self.wire(side).to_string();
         let conn = &mut self.conns[side.index()];
-        conn.create(&wire).await.map_err(|e| e.to_string())?;
+        let write = Write::mailbox(side, &self.mb.name, action_log::Action::Create);
+        let peer = conn.peer().clone();
+        let send = conn.create(&wire);
+        logged(&peer, write, send, as_sent)
+            .await
+            .map_err(|e| e.to_string())?;
         let status = conn.select(&wire, false).await.map_err(|e| e.to_string())?;
         self.statuses[side.index()] = Some(status);
         Ok(())
@@ -84,15 +97,17 @@ pub(super) async fn subscribe(
     let mut failed: HashSet<&str> = HashSet::new();
     for c in &plan.subscriptions {
         let conn = &mut conns[c.side.index()];
-        let done = if c.subscribe {
-            conn.subscribe(&c.wire).await
+        let (action, logged_as) = if c.subscribe {
+            (Action::Subscribe, action_log::Action::Subscribe)
         } else {
-            conn.unsubscribe(&c.wire).await
+            (Action::Unsubscribe, action_log::Action::Unsubscribe)
         };
-        let action = if c.subscribe {
-            Action::Subscribe
+        let write = Write::mailbox(c.side, &c.name, logged_as);
+        let peer = conn.peer().clone();
+        let done = if c.subscribe {
+            logged(&peer, write, conn.subscribe(&c.wire), as_sent).await
         } else {
-            Action::Unsubscribe
+            logged(&peer, write, conn.unsubscribe(&c.wire), as_sent).await
         };
         let result = done.as_ref().map_err(|e| e.to_string());
         out.ledger
@@ -161,7 +176,13 @@ pub(super) async fn delete_mailbox(
         }
         Err(e) => return fail(out, "open the mailbox before deleting it", e.to_string()),
     }
-    let deleted = conn.delete_mailbox(wire).await.map_err(|e| e.to_string());
+    let write = Write {
+        uidvalidity: listed.map(|l| l.uidvalidity),
+        ..Write::mailbox(side, &mb.name, action_log::Action::Delete)
+    };
+    let peer = conn.peer().clone();
+    let deleted = logged(&peer, write, conn.delete_mailbox(wire), as_sent).await;
+    let deleted = deleted.map_err(|e| e.to_string());
     out.ledger
         .mailbox(&mb.name, Action::DeleteMailbox, side, Status::of(&deleted));
     if let Err(e) = deleted {

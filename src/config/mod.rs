@@ -84,7 +84,11 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             },
             &c.common,
         ),
-        Verb::Batch(_) | Verb::Snapshot(_) | Verb::Completions { .. } | Verb::Man { .. } => {
+        Verb::Batch(_)
+        | Verb::Snapshot(_)
+        | Verb::Log(_)
+        | Verb::Completions { .. }
+        | Verb::Man { .. } => {
             return Err(ConfigError::Options(
                 "this verb does not run against servers; only plan, sync and check resolve \
                  into a job"

@@ -6,7 +6,14 @@ use std::path::Path;
 
 /// A validator for `schema/report.schema.json`.
 pub fn schema() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
+    schema_file("report.schema.json")
+}
+
+/// A validator for the schema `schema/NAME`.
+pub fn schema_file(name: &str) -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(name);
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::validator_for(&schema).expect("the schema itself is valid")
 }
