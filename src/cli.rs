@@ -476,6 +476,12 @@ pub struct CommonArgs {
     #[arg(long, help_heading = "Policy")]
     pub delete_mailboxes: bool,
 
+    /// Move what would be expunged into MAILBOX on the same side instead
+    /// (created on first use, left out of every run; a top-level name
+    /// without delimiters). `imapmend log show` lists what went there
+    #[arg(long, value_name = "MAILBOX", help_heading = "Policy")]
+    pub expunge_to: Option<String>,
+
     /// Copy in one direction only; the target is never read as a source
     #[arg(long, value_name = "DIRECTION", value_parser = one_way_parser(), help_heading = "Policy")]
     pub one_way: Option<OneWay>,

@@ -78,6 +78,10 @@ pub struct PolicyOptions {
     pub restored: Option<Side>,
     pub deletes: DeleteMode,
     pub delete_mailboxes: bool,
+    /// `--expunge-to`: proven expunges are moved into this mailbox on the
+    /// same side (its name under each side's prefix), which every run
+    /// leaves out.
+    pub expunge_to: Option<String>,
     pub one_way: Option<OneWay>,
     /// Only with `one_way`: delete the target's unpaired messages.
     pub delete_extra: bool,
@@ -111,6 +115,7 @@ impl Default for PolicyOptions {
             restored: None,
             deletes: DeleteMode::Expunge,
             delete_mailboxes: false,
+            expunge_to: None,
             one_way: None,
             delete_extra: false,
             tombstones: true,

@@ -256,7 +256,12 @@ async fn sync_session(
         return Session::Done(code);
     }
     crate::progress::phase("applying the plan");
-    let mut outcome = apply(&plan, &gathered.input, pool, snapshot).await;
+    let quarantine = job.options.expunge_to.as_ref().map(|q| {
+        let prefixes = &job.options.names.prefixes;
+        [format!("{}{q}", prefixes[0]), format!("{}{q}", prefixes[1])]
+    });
+    let quarantine = quarantine.as_ref();
+    let mut outcome = apply(&plan, &gathered.input, pool, snapshot, quarantine).await;
     if let Some(why) = pool.lost().filter(|_| may_retry && !outcome.stopped) {
         // Redone from a fresh listing over a new connection: what
         // failed here is tried again, what was done is counted.

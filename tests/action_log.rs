@@ -326,3 +326,68 @@ fn c6_a_crash_between_intent_and_write_leaves_it_not_confirmed() {
     let (_, shown) = log_show(&pair, &[]);
     assert_eq!(shown.matches("not confirmed").count(), 1, "{shown}");
 }
+
+/// The state both sides start from and A's expunge of m2: synced once,
+/// then m2 expunged on A. Returns the pair.
+fn expunged_on_a(a: &support::dovecot::User, b: &support::dovecot::User) -> Pair {
+    let pair = Pair::new(a, b);
+    let mut ca = a.client();
+    ca.append("INBOX", &msg("m1"), &["\\Seen"], Some(DATE));
+    let m2 = ca.append("INBOX", &msg("m2"), &["\\Flagged"], Some(DATE));
+    ca.append("INBOX", &msg("m3"), &[], Some(DATE));
+    ca.logout();
+    pair.expect("sync", &[], 0);
+    let mut ca = a.client();
+    ca.expunge_uids("INBOX", &[m2]);
+    ca.logout();
+    pair
+}
+
+/// E15: with `--expunge-to Quarantine`, B's partner of the message A
+/// expunged is moved into B's Quarantine (made on first use, flags kept),
+/// not expunged; the quarantine is left out of the run (a plan finds
+/// nothing, A gets no Quarantine); the log has the move with where it
+/// landed. Killed between the move's log line and the move, or right
+/// after the move was sent, a rerun ends the same: the message in the
+/// quarantine once, never lost, never twice.
+#[test]
+fn e15_expunge_to_moves_a_proven_expunge_into_the_quarantine_once_even_after_a_crash() {
+    let mut expected_a = oracle::SideState::default();
+    expected_a.add("INBOX", &msg("m1"), &["\\Seen"]);
+    expected_a.add("INBOX", &msg("m3"), &[] as &[&str]);
+    let mut expected_b = expected_a.clone();
+    expected_b.add("Quarantine", &msg("m2"), &["\\Flagged"]);
+    let quarantine = ["--expunge-to", "Quarantine"];
+    for crash in [
+        None,
+        Some(("IMAPMEND_TEST_CRASH_AFTER_LOGGED", "2")),
+        Some(("IMAPMEND_TEST_CRASH_AFTER_WRITES", "2")),
+    ] {
+        let (a, b) = (
+            dovecot::fresh_user(Kind::Full),
+            dovecot::fresh_user(Kind::Full),
+        );
+        let pair = expunged_on_a(&a, &b);
+        if let Some(env) = crash {
+            let crashed = pair.run("sync", &quarantine, &[env]);
+            assert_ne!(crashed.code, Some(0), "{crash:?}: {}", crashed.describe());
+        }
+        pair.expect("sync", &quarantine, 0);
+        assert!(oracle::read_side(&a) == expected_a, "A after {crash:?}");
+        assert!(oracle::read_side(&b) == expected_b, "B after {crash:?}");
+        pair.expect("plan", &quarantine, 0);
+        let moves: Vec<Value> = log_lines(&pair)
+            .into_iter()
+            .filter(|l| l["action"] == "move" && l["outcome"] == "done")
+            .collect();
+        let want = usize::from(crash.is_none_or(|(hook, _)| hook.ends_with("LOGGED")));
+        assert_eq!(moves.len(), want, "{crash:?}: {moves:#?}");
+        if let Some(m) = moves.first() {
+            assert_eq!(
+                (m["side"].as_str(), m["to"].as_str()),
+                (Some("B"), Some("Quarantine"))
+            );
+            assert_eq!(m["to_uids"].as_array().map(Vec::len), Some(1), "{m}");
+        }
+    }
+}

@@ -5,8 +5,8 @@
 //! this module's.
 
 use super::logged::{as_sent, logged};
-use super::refused_by_mailbox;
 use super::MailboxRun;
+use super::{quarantine, refused_by_mailbox};
 use crate::action_log::{self, LoggedMessage, Write};
 use crate::model::{FlagDelta, FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
@@ -60,21 +60,35 @@ impl MailboxRun<'_, '_> {
                         .collect(),
                     ..Write::mailbox(side, &self.mb.name, action_log::Action::Expunge)
                 };
+                // --expunge-to: moved into the quarantine instead.
+                let quarantine = (mode == ExpungeMode::Expunge)
+                    .then(|| self.quarantine.map(|q| q[side.index()].clone()))
+                    .flatten();
                 let conn = &mut self.conns[side.index()];
                 let peer = conn.peer().clone();
-                let done = match conn.select(&wire, false).await {
-                    Err(e) => Err(e),
-                    Ok(_) if mode == ExpungeMode::Expunge => {
-                        logged(&peer, write, conn.uid_expunge(&uids), as_sent).await
+                let done = async {
+                    let kept = match &quarantine {
+                        Some(q) => Some((q, quarantine::ensure(conn, side, q).await?)),
+                        None => None,
+                    };
+                    conn.select(&wire, false).await?;
+                    match (kept, mode) {
+                        (Some((q, uidvalidity)), _) => {
+                            quarantine::move_to(conn, write, &uids, q, uidvalidity).await
+                        }
+                        (None, ExpungeMode::Expunge) => {
+                            logged(&peer, write, conn.uid_expunge(&uids), as_sent).await
+                        }
+                        (None, ExpungeMode::FlagOnly) => {
+                            let write = Write {
+                                action: action_log::Action::Store,
+                                ..write
+                            };
+                            logged(&peer, write, conn.store(&uids, &delta), as_sent).await
+                        }
                     }
-                    Ok(_) => {
-                        let write = Write {
-                            action: action_log::Action::Store,
-                            ..write
-                        };
-                        logged(&peer, write, conn.store(&uids, &delta), as_sent).await
-                    }
-                };
+                }
+                .await;
                 if done.as_ref().is_err_and(refused_by_mailbox) {
                     refused_mailbox = done.as_ref().err().map(ToString::to_string);
                 }

@@ -26,6 +26,7 @@ mod expunge;
 mod fake_server_tests;
 mod flags;
 mod logged;
+mod quarantine;
 #[cfg(test)]
 mod refusal_tests;
 mod tree;
@@ -177,6 +178,7 @@ pub async fn apply<'p>(
     input: &ReconcileInput,
     pool: &mut Pool,
     snapshot: &mut Snapshot,
+    quarantine: Option<&[String; 2]>,
 ) -> ApplyOutcome {
     let mut out = ApplyOutcome::default();
     crate::progress::copying(plan);
@@ -213,6 +215,7 @@ pub async fn apply<'p>(
     let settle = async |lane: &mut Lane, (mb, mut out, statuses, go_on)| {
         if go_on && !stop_requested(&mut out) {
             let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
+            run.quarantine = quarantine;
             run.settle().await;
         }
         out
@@ -366,6 +369,9 @@ struct MailboxRun<'a, 's> {
     /// Per side: the UIDs whose earlier refusal this sync tries again (see
     /// [`ReconcileInput::retried_refusals`]); forgotten once classified.
     retried: [HashSet<Uid>; 2],
+    /// `--expunge-to`: per side, the wire name of the mailbox proven
+    /// expunges are moved into instead ([`MailboxRun::expunge`]).
+    quarantine: Option<&'a [String; 2]>,
 }
 
 impl<'a, 's> MailboxRun<'a, 's> {
@@ -401,6 +407,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
                     .is_some_and(|s| s.evidence.is_restored())
             }),
             retried,
+            quarantine: None,
         }
     }
 

@@ -32,6 +32,7 @@
 //! max_delete = "20%"                  # or a count: 20
 //! max_size = "10M"                    # or bytes: 10485760 (as --max-size)
 //! deletes = "expunge"                 # expunge | flag-only
+//! expunge_to = "Quarantine"           # as --expunge-to
 //! ```
 
 use crate::imap::TlsMode;
@@ -120,6 +121,8 @@ pub struct FilePolicy {
     pub restored: Option<FileSide>,
     pub deletes: Option<FileDeletes>,
     pub delete_mailboxes: Option<bool>,
+    /// As `--expunge-to`.
+    pub expunge_to: Option<String>,
     pub one_way: Option<FileOneWay>,
     pub delete_extra: Option<bool>,
     /// false: `--no-tombstones`.

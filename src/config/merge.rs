@@ -55,6 +55,10 @@ pub(super) fn policy_options(
             .or(p.and_then(|p| p.deletes).map(DeleteMode::from))
             .unwrap_or(DeleteMode::Expunge),
         delete_mailboxes: c.delete_mailboxes || from_file(&|p| p.delete_mailboxes),
+        expunge_to: c
+            .expunge_to
+            .clone()
+            .or(p.and_then(|p| p.expunge_to.clone())),
         // imapsync copies host1 → host2 only; its spellings mean the same.
         one_way: c
             .one_way
@@ -74,6 +78,13 @@ pub(super) fn policy_options(
         mailboxes: mailbox_filter(c, file),
         names: name_rules(c, file)?,
     };
+    let mut options = options;
+    if let Some(q) = &options.expunge_to {
+        quarantine_name(q).map_err(ConfigError::Options)?;
+        // Left out of every run: never copied, never reconciled.
+        let q = regex::escape(q);
+        options.mailboxes.exclude.push(format!("^{q}$"));
+    }
     options.mailboxes.compile().map_err(ConfigError::Options)?;
     if options.delete_extra && options.one_way.is_none() {
         return Err(ConfigError::Options(
@@ -83,6 +94,24 @@ pub(super) fn policy_options(
         ));
     }
     Ok(options)
+}
+
+/// `--expunge-to`'s mailbox: a top-level name the same on both sides (under
+/// each side's prefix), so it needs no mapping.
+fn quarantine_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && name.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        && !name.contains(['/', '.', '\\', '*', '%', '"'])
+        && !name.eq_ignore_ascii_case("INBOX");
+    if plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "--expunge-to {name:?}: give a top-level mailbox name of plain ASCII, without \
+             '/', '.', '\\', '*', '%' or '\"', and not INBOX"
+        ))
+    }
 }
 
 /// The command line's mailbox selection, each list replacing the config
@@ -379,6 +408,24 @@ mod tests {
     use super::*;
     use crate::cli::Cli;
     use crate::config::tests::*;
+
+    /// `--expunge-to` takes one plain top-level name, and leaves it out of
+    /// the run by that exact name only.
+    #[test]
+    fn expunge_to_is_a_plain_top_level_name_left_out_of_the_run() {
+        assert!(quarantine_name("Quarantine").is_ok());
+        assert!(quarantine_name("Held back").is_ok());
+        for bad in ["", "a/b", "a.b", "INBOX", "inbox", "Q*", "Q%", "Qü"] {
+            assert!(quarantine_name(bad).is_err(), "{bad:?}");
+        }
+        let filter = MailboxFilter {
+            exclude: vec![format!("^{}$", regex::escape("Quarantine"))],
+            ..MailboxFilter::default()
+        };
+        let compiled = filter.compile().unwrap();
+        assert!(!compiled.selects("Quarantine"));
+        assert!(compiled.selects("Quarantined mail") && compiled.selects("INBOX"));
+    }
     use crate::config::DEFAULT_RETRIES;
     use crate::job::Command;
     use crate::model::MaxDelete;

@@ -364,6 +364,7 @@ deletes = "flag-only"
                 restored: Some(Side::B),
                 deletes: DeleteMode::FlagOnly,
                 delete_mailboxes: true,
+                expunge_to: None,
                 one_way: Some(OneWay::BToA),
                 delete_extra: true,
                 tombstones: false,

@@ -28,6 +28,7 @@ mod engine;
 mod error;
 mod frame;
 mod history;
+mod moving;
 mod parse;
 mod quote;
 mod recv;
@@ -47,6 +48,7 @@ mod fake_server_tests;
 mod hostile_tests;
 
 pub use error::{ImapError, Peer};
+pub use moving::Moved;
 pub use trust::CertPin;
 pub use tunnel::TunnelSpec;
 
@@ -560,6 +562,12 @@ impl Connection {
             delta,
         )
         .await
+    }
+
+    /// Moves these UIDs of the selected mailbox to `to` (wire name): UID
+    /// MOVE, else UID COPY + UID EXPUNGE of exactly them ([`moving`]).
+    pub async fn uid_move(&mut self, uids: &[Uid], to: &str) -> Result<Moved, ImapError> {
+        moving::uid_move(&mut self.engine, &mut self.selected, &self.limits, uids, to).await
     }
 
     /// CREATE (wire name).
