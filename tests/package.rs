@@ -194,6 +194,12 @@ fn units_per_account_pair_read_its_config_load_secrets_as_credentials_and_never_
                 .unwrap_or_else(|| panic!("{path}: no {option}"))
         };
         assert_eq!(pair("--config"), "/etc/imapmend/%i.toml", "{path}");
+        // A pair without its config fails (and shows in `systemctl
+        // --failed`) rather than being skipped in silence.
+        assert_eq!(
+            one(&service, "Unit", "AssertPathExists"),
+            "/etc/imapmend/%i.toml"
+        );
         assert_eq!(pair("--a-password-file"), "%d/a-password", "{path}");
         assert_eq!(pair("--b-password-file"), "%d/b-password", "{path}");
         assert!(pair("--metrics").ends_with(&format!("imapmend-{verb}-%i.prom")));
