@@ -185,7 +185,8 @@ fn t4_untrusted_certificates_exit_3_offering_the_pin() {
     let text = case.assert_refused(&case.sync(&server.url(&case.a, Host::Recipe, true), &[]));
     assert_describes(&text, Host::Recipe);
     assert!(
-        text.contains("certificate is self-signed") && text.contains("(self-signed)"),
+        text.contains("certificate is self-signed")
+            && text.contains("(self-signed, marked CA:TRUE)"),
         "{text}"
     );
     assert!(text.contains("localhost (sent in SNI)"), "{text}");

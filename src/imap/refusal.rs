@@ -86,8 +86,11 @@ pub(crate) fn explain(peer: &Peer, refusal: &Refusal, given: &Given<'_>) -> Stri
         Some(c) => {
             line("subject:", &c.subject);
             let mut issuer = c.issuer.clone();
-            if c.self_signed {
-                issuer.push_str(" (self-signed)");
+            match (c.self_signed, c.is_ca) {
+                (true, true) => issuer.push_str(" (self-signed, marked CA:TRUE)"),
+                (true, false) => issuer.push_str(" (self-signed)"),
+                (false, true) => issuer.push_str(" (the certificate is marked CA:TRUE)"),
+                (false, false) => {}
             }
             line("issuer:", &issuer);
             line("names:", &names(&c.names, &c.subject));
@@ -203,7 +206,7 @@ mod tests {
             "server:      mail.example.org:993",
             "checked as:  mail.example.org (sent in SNI)",
             "subject:     CN=localhost, O=Example",
-            "issuer:      CN=localhost, O=Example (self-signed)",
+            "issuer:      CN=localhost, O=Example (self-signed, marked CA:TRUE)",
             "names:       DNS:localhost, IP:127.0.0.1",
             "valid:       2026-12-07 10:11:44 UTC to 2027-01-06 10:11:44 UTC",
             "spki-sha256: kCTdeldL8Zw1HYTzsRu43u06s2QKwu7RRZhne174Vtw=",

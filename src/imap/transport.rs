@@ -264,7 +264,69 @@ pub(crate) fn is_loopback(host: &str, connected: Option<IpAddr>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::certificate::tests::{der, RECIPE, RECIPE_SHA256};
     use super::*;
+    use crate::model::Side;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
+    use tokio_rustls::rustls::sign::CertifiedKey;
+
+    /// Presents the recipe's certificate, signing with `key`.
+    #[derive(Debug)]
+    struct Presents(Arc<CertifiedKey>);
+
+    impl ResolvesServerCert for Presents {
+        fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+
+    /// A handshake with a server holding the recipe's certificate and
+    /// `key` (PEM), the client pinning that certificate.
+    async fn pinned_handshake(key: &str) -> Result<(), String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = rustls_pemfile::private_key(&mut key.as_bytes())
+            .unwrap()
+            .unwrap();
+        let signing = provider.key_provider.load_private_key(key).unwrap();
+        let certified = CertifiedKey::new(vec![CertificateDer::from(der(RECIPE))], signing);
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Presents(Arc::new(certified))));
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        tokio::spawn(async move {
+            let _ = tokio_rustls::TlsAcceptor::from(Arc::new(server))
+                .accept(server_io)
+                .await;
+        });
+        let peer = Peer {
+            side: Side::A,
+            host: "localhost".into(),
+            port: 993,
+        };
+        let pin = CertPin::parse(&format!("sha256:{RECIPE_SHA256}")).unwrap();
+        let client = connector(&peer, None, &[pin]).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        client
+            .connector
+            .connect(name, client_io)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_pin_match_still_needs_the_handshake_signed_with_the_certificates_key() {
+        pinned_handshake(include_str!("../../fixtures/tls/recipe.key"))
+            .await
+            .expect("the certificate's own key");
+        let err = pinned_handshake(include_str!("../../fixtures/tls/other.key"))
+            .await
+            .expect_err("another key under the pinned certificate");
+        assert!(err.contains("ignature"), "{err}");
+    }
 
     #[test]
     fn plaintext_is_allowed_only_to_loopback() {

@@ -15,7 +15,7 @@
 //! sent in SNI); the others by address.
 //!
 //! Owns the certificate files and the fingerprints a test pins; it does not
-//! run imapmend.
+//! run imapmend. `openssl` comes with Dovecot (dovecot-core depends on it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
