@@ -578,16 +578,22 @@ impl<'c> Copier<'_, '_, 'c> {
             st.uidnext = st.uidnext.max(new_uids.iter().max().map_or(0, |u| u + 1));
         }
         let wire = self.wire(target).to_string();
-        let listed = match self.target.listed(self.conn, &wire, &new_uids).await {
-            Ok(listed) => listed,
+        let sent: Vec<(Uid, &[u8])> = part
+            .iter()
+            .zip(&new_uids)
+            .map(|(r, uid)| (*uid, &bodies[&r.copy.uid][..]))
+            .collect();
+        let landed = match self.target.landed(self.conn, &wire, &sent).await {
+            Ok(landed) => landed,
             Err(e) => {
                 self.out.notes.push(format!(
                     "{}: could not list the copies just made on {target} ({e}); the next run confirms them",
                     self.mb.name
                 ));
-                HashSet::new()
+                receipt::Landed::default()
             }
         };
+        let listed = &landed.listed;
         let unlisted = new_uids.iter().filter(|u| !listed.contains(u)).count();
         if unlisted > 0 {
             self.out.notes.push(format!(
@@ -624,11 +630,16 @@ impl<'c> Copier<'_, '_, 'c> {
                 fingerprint: ready.fingerprint,
             };
             cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
-            cache[target.index()].push((status.uidvalidity, meta(*new_uid, &copy.flags)));
+            let mut there = meta(*new_uid, &copy.flags);
+            if let Some((fingerprint, size)) = landed.read.get(new_uid) {
+                (there.fingerprint, there.size) = (*fingerprint, *size);
+            }
+            cache[target.index()].push((status.uidvalidity, there));
         }
+        let read_back: Vec<Uid> = landed.read.keys().copied().collect();
         self.snapshot
             .borrow_mut()
-            .complete_copies(&self.mb.name, intent, &pairs, cache)
+            .complete_copies(&self.mb.name, intent, &pairs, cache, &read_back)
             .map_err(|e| AppendFailure::Other {
                 error: format!("copied, but recording the pairs failed (the next run pairs them by content): {e}"),
                 appended: true,

@@ -86,14 +86,22 @@ pub(super) fn append(tag: &str, mailbox: &str, bodies: &[&str]) -> Vec<Step> {
 }
 
 /// The copier listing the UID APPENDUID just named (to confirm the
-/// receipt), with `tag`, and the server showing it as message `seq`.
-pub(super) fn listed_back(tag: &str, uid: Uid, seq: u32, size: usize) -> Vec<Step> {
+/// receipt), the server showing it as message `seq`, and the copier
+/// reading it back (one of the first copies into the mailbox), with the
+/// tags given.
+pub(super) fn listed_back(tags: [&str; 2], uid: Uid, seq: u32, body: &str) -> Vec<Step> {
+    let [meta, read] = tags;
+    let size = body.len();
     vec![
         expect(format!(
-            "{tag} UID FETCH {uid} (UID FLAGS RFC822.SIZE INTERNALDATE)\r\n"
+            "{meta} UID FETCH {uid} (UID FLAGS RFC822.SIZE INTERNALDATE)\r\n"
         )),
         send(&format!(
-            "* {seq} FETCH (UID {uid} FLAGS () RFC822.SIZE {size} INTERNALDATE \"{DATE}\")\r\n{tag} OK done\r\n"
+            "* {seq} FETCH (UID {uid} FLAGS () RFC822.SIZE {size} INTERNALDATE \"{DATE}\")\r\n{meta} OK done\r\n"
+        )),
+        expect(format!("{read} UID FETCH {uid} (UID BODY.PEEK[])\r\n")),
+        send(&format!(
+            "* {seq} FETCH (UID {uid} BODY[] {{{size}}}\r\n{body})\r\n{read} OK done\r\n"
         )),
     ]
 }
@@ -268,14 +276,14 @@ async fn a_refused_batch_is_bisected_down_to_the_one_refused_message_and_the_oth
     b.extend(append("A0003", "INBOX", &["one"]));
     b.push(send("A0003 OK [APPENDUID 42 9] done\r\n"));
     b.extend(selected("A0004", "SELECT \"INBOX\"", 42, 10, 1));
-    b.extend(listed_back("A0005", 9, 1, 3));
-    b.extend(append("A0006", "INBOX", &["two", "three"]));
-    b.push(send(&format!("A0006 {refused}\r\n")));
-    b.extend(append("A0007", "INBOX", &["two"]));
+    b.extend(listed_back(["A0005", "A0006"], 9, 1, "one"));
+    b.extend(append("A0007", "INBOX", &["two", "three"]));
     b.push(send(&format!("A0007 {refused}\r\n")));
-    b.extend(append("A0008", "INBOX", &["three"]));
-    b.push(send("A0008 OK [APPENDUID 42 10] done\r\n"));
-    b.extend(listed_back("A0009", 10, 2, 5));
+    b.extend(append("A0008", "INBOX", &["two"]));
+    b.push(send(&format!("A0008 {refused}\r\n")));
+    b.extend(append("A0009", "INBOX", &["three"]));
+    b.push(send("A0009 OK [APPENDUID 42 10] done\r\n"));
+    b.extend(listed_back(["A0010", "A0011"], 10, 2, "three"));
 
     let Copied {
         out,
@@ -319,6 +327,11 @@ async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is
     b.push(send(&format!(
         "* 1 FETCH (UID 10 FLAGS () RFC822.SIZE 3 INTERNALDATE \"{DATE}\")\r\nA0004 OK done\r\n"
     )));
+    // The copy it lists is read back (one of the mailbox's first).
+    b.push(Step::Expect("A0005 UID FETCH 10 (UID BODY.PEEK[])\r\n"));
+    b.push(send(
+        "* 1 FETCH (UID 10 BODY[] {3}\r\ntwo)\r\nA0005 OK done\r\n",
+    ));
     let Copied {
         out,
         failures,
@@ -404,7 +417,7 @@ async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is
     b.extend(append("A0002", "INBOX", &["one"]));
     b.push(send("A0002 OK [APPENDUID 42 11] done\r\n"));
     b.extend(selected("A0003", "SELECT \"INBOX\"", 42, 12, 2));
-    b.extend(listed_back("A0004", 11, 2, 3));
+    b.extend(listed_back(["A0004", "A0005"], 11, 2, "one"));
     let (mut lane, servers) = lane([a, b]).await;
     let statuses = [status(7, 3, 2), status(42, 11, 1)];
     let turn = crate::progress::TEST_TURN.lock().await;
@@ -414,6 +427,83 @@ async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is
     assert_eq!(out.failures.len(), 0, "{:?}", out.failures);
     assert_eq!(out.counts().expunged_on, [0, 0]);
     assert_eq!(receipts(&snapshot), [([1, 11], None), ([2, 10], None)]);
+}
+
+/// I7, what a copy became: of seven copies in one batch, the target
+/// reads back the first four (how this server keeps bytes is not known
+/// yet), then only what the census picks — UID 14, with no final line
+/// break, and UID 15, which the target lists at another size than the
+/// bytes sent — in one `UID FETCH` after the one listing them all. Their
+/// cache rows hold the target's fingerprint and size, read back; UID 13's
+/// keeps the source's, marked as not read back.
+#[tokio::test]
+async fn i7_a_batch_reads_back_only_the_copies_the_target_may_have_rewritten() {
+    let bodies = ["m1\n", "m2\n", "m3\n", "m4\n", "m5\n", "m6", "m7\n"];
+    let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
+    // The server reads line by line: a body ending in LF is a line of its own.
+    let literal = |len: usize| format!(" \"{DATE}\" {{{len}+}}\r\n");
+    let mut sent = format!("A0002 APPEND \"INBOX\"{}", literal(3));
+    for (n, body) in bodies.iter().enumerate() {
+        sent += body;
+        sent += &bodies
+            .get(n + 1)
+            .map_or("\r\n".into(), |next| literal(next.len()));
+    }
+    b.extend(
+        sent.split_inclusive('\n')
+            .map(|line| expect(line.to_string())),
+    );
+    b.push(send("A0002 OK [APPENDUID 42 9:15] done\r\n"));
+    b.extend(selected("A0003", "SELECT \"INBOX\"", 42, 16, 7));
+    b.push(Step::Expect(
+        "A0004 UID FETCH 9:15 (UID FLAGS RFC822.SIZE INTERNALDATE)\r\n",
+    ));
+    let mut listing = String::new();
+    for (seq, body) in (1..).zip(bodies) {
+        let uid = seq + 8;
+        // The server added a line break to UID 14 and rewrote UID 15.
+        let size = if uid >= 14 { 4 } else { body.len() };
+        listing += &format!(
+            "* {seq} FETCH (UID {uid} FLAGS () RFC822.SIZE {size} INTERNALDATE \"{DATE}\")\r\n"
+        );
+    }
+    b.push(send(&format!("{listing}A0004 OK done\r\n")));
+    b.push(Step::Expect(
+        "A0005 UID FETCH 9:12,14:15 (UID BODY.PEEK[])\r\n",
+    ));
+    let mut read = String::new();
+    for (seq, body) in (1..).zip(["m1\n", "m2\n", "m3\n", "m4\n"]) {
+        read += &format!("* {seq} FETCH (UID {} BODY[] {{3}}\r\n{body})\r\n", seq + 8);
+    }
+    read +=
+        "* 6 FETCH (UID 14 BODY[] {4}\r\nm6\r\n)\r\n* 7 FETCH (UID 15 BODY[] {4}\r\nm7\r\n)\r\n";
+    b.push(send(&format!("{read}A0005 OK done\r\n")));
+
+    let Copied { out, snapshot, .. } = copy_to_b(&bodies, b).await;
+
+    assert_eq!(out.counts().copied_to, [0, 7]);
+    let state = snapshot.load().unwrap();
+    let rows: Vec<_> = state.mailboxes["INBOX"].cache[Side::B.index()]
+        .iter()
+        .map(|((_, uid), c)| (*uid, c.read_back, c.size, c.fingerprint))
+        .collect();
+    let fingerprint = |b: &[u8]| crate::fingerprint::fingerprint(b);
+    assert_eq!(
+        rows,
+        [
+            (9, true, 3, fingerprint(b"m1\n")),
+            (10, true, 3, fingerprint(b"m2\n")),
+            (11, true, 3, fingerprint(b"m3\n")),
+            (12, true, 3, fingerprint(b"m4\n")),
+            (13, false, 3, fp(5)),
+            (14, true, 4, fingerprint(b"m6\r\n")),
+            (15, true, 4, fingerprint(b"m7\r\n")),
+        ]
+    );
+    assert!(state.mailboxes["INBOX"]
+        .pairs
+        .iter()
+        .all(|p| p.unconfirmed.is_none()));
 }
 
 #[tokio::test]
@@ -592,12 +682,12 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     b.extend(append("A0002", "New", &["moved"]));
     b.push(send("A0002 OK [APPENDUID 43 9] done\r\n"));
     b.extend(selected("A0003", "SELECT \"New\"", 43, 10, 1));
-    b.extend(listed_back("A0004", 9, 1, 5));
-    b.extend(selected("A0005", "SELECT \"Old\"", 42, 6, 1));
-    b.extend(uid_expunge("A0006", "A0007", 5));
+    b.extend(listed_back(["A0004", "A0005"], 9, 1, "moved"));
+    b.extend(selected("A0006", "SELECT \"Old\"", 42, 6, 1));
+    b.extend(uid_expunge("A0007", "A0008", 5));
     // What was seen after writing, per mailbox.
-    b.extend(selected("A0008", "EXAMINE \"Old\"", 42, 6, 0));
-    b.extend(selected("A0009", "EXAMINE \"New\"", 43, 10, 1));
+    b.extend(selected("A0009", "EXAMINE \"Old\"", 42, 6, 0));
+    b.extend(selected("A0010", "EXAMINE \"New\"", 43, 10, 1));
     let (specs, servers) = run_pair([a, b]).await;
     let mut pool = Pool::connect(&specs, 1).await.expect("connect");
     let dir = tempfile::tempdir().unwrap();

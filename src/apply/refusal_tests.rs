@@ -33,8 +33,9 @@ fn appends(parts: &[(&[&str], &str)]) -> Vec<Step> {
                 let tag = tags.next().expect("endless");
                 b.extend(selected(&tag, "SELECT \"INBOX\"", 42, uid + 1, landed));
             }
-            let tag = tags.next().expect("endless");
-            b.extend(listed_back(&tag, uid, landed, bodies[0].len()));
+            let meta = tags.next().expect("endless");
+            let read = tags.next().expect("endless");
+            b.extend(listed_back([&meta, &read], uid, landed, bodies[0]));
         }
     }
     b

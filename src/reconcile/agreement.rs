@@ -57,12 +57,14 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     let mut totals = [0, 0];
     for (i, side) in input.sides.iter().enumerate() {
         let pending = &input.base.pending_expunge[i];
+        let paired = pair_identities(input, i);
         for m in side.iter().flat_map(|s| &s.messages) {
             if is_pending_expunge(pending, m) {
                 continue;
             }
             let comparable = storable(&storable(&m.flags, status[0]), status[1]);
-            counts.entry((m.fingerprint, comparable)).or_default()[i] += 1;
+            let identity = paired.get(&m.uid).copied().unwrap_or(m.fingerprint);
+            counts.entry((identity, comparable)).or_default()[i] += 1;
             totals[i] += 1;
         }
     }
@@ -121,6 +123,26 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     }
 }
 
+/// Side `i`'s UIDs the snapshot pairs, with the pair's fingerprint: a copy
+/// the target rewrote holds other bytes (its own fingerprint, read back)
+/// than its source, yet it is the message imapmend sent, so it compares as
+/// the pair's content. Only where the side is healthy under the pairs'
+/// UIDVALIDITY: elsewhere a UID may name another message.
+fn pair_identities(input: &MailboxInput, i: usize) -> BTreeMap<Uid, Fingerprint> {
+    let Some(side) = input.sides[i].as_ref() else {
+        return BTreeMap::new();
+    };
+    if !side.evidence.is_healthy() || input.base.uidvalidity[i] != Some(side.status.uidvalidity) {
+        return BTreeMap::new();
+    }
+    input
+        .base
+        .pairs
+        .iter()
+        .map(|p| (p.uid[i], p.fingerprint))
+        .collect()
+}
+
 /// A message imapmend marked `\Deleted` for a proven expunge, as long as it
 /// keeps `\Deleted` (removing it is an un-delete: it is synced again).
 fn is_pending_expunge(
@@ -128,4 +150,56 @@ fn is_pending_expunge(
     m: &crate::model::MessageMeta,
 ) -> bool {
     pending.contains(&m.uid) && m.flags.contains(&crate::model::Flag::deleted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{InternalDate, MessageMeta};
+    use crate::reconcile::{BasePair, MailboxBase, SideListing};
+
+    fn side(fingerprint: u8) -> Option<SideListing> {
+        Some(SideListing {
+            wire_name: "INBOX".into(),
+            status: MailboxStatus {
+                uidvalidity: 1,
+                ..MailboxStatus::default()
+            },
+            messages: vec![MessageMeta {
+                uid: 1,
+                size: 10,
+                internal_date: InternalDate {
+                    unix: 0,
+                    offset_minutes: 0,
+                },
+                flags: FlagSet::new(),
+                fingerprint: Fingerprint([fingerprint; 32]),
+            }],
+            ..SideListing::default()
+        })
+    }
+
+    /// I7: B rewrote the copy of A's message (its own fingerprint, read
+    /// back, differs); the snapshot's pair says it is the message sent, so
+    /// `check` finds the sides agreeing — and without the pair, not.
+    #[test]
+    fn i7_a_copy_the_target_rewrote_agrees_with_its_source_through_the_pair() {
+        let mut input = MailboxInput {
+            name: "INBOX".into(),
+            sides: [side(1), side(2)],
+            base: MailboxBase {
+                uidvalidity: [Some(1), Some(1)],
+                pairs: vec![BasePair {
+                    uid: [1, 1],
+                    fingerprint: Fingerprint([1; 32]),
+                    flags: Some(FlagSet::new()),
+                    unconfirmed: None,
+                }],
+                ..MailboxBase::default()
+            },
+        };
+        assert!(compare(&input).agrees(), "{:?}", compare(&input));
+        input.base.pairs.clear();
+        assert_eq!(compare(&input).surplus.len(), 2);
+    }
 }

@@ -98,7 +98,7 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
                 [None, Some(how)] => {
                     replace_damaged(&mut plan, &mut linker, Side::B, how, [a, b], input, policy)
                 }
-                _ => linked.push(([a, b], base_pair.flags.as_ref())),
+                _ => linked.push(([a, b], base_pair.flags.as_ref(), base_pair.fingerprint)),
             },
             [Some(m), None] => gone_from(
                 &mut plan,
@@ -130,8 +130,10 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         input.base.pairs.len(),
         policy,
     );
-    for (pair, base) in linked {
-        add_pair(&mut plan, pair, base, &evidence, status, policy, &held);
+    for (pair, base, identity) in linked {
+        add_pair(
+            &mut plan, pair, base, identity, &evidence, status, policy, &held,
+        );
     }
     linker.hold_pending_expunges(&input.base.pending_expunge);
 
@@ -141,6 +143,7 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
             &mut plan,
             pair,
             None,
+            pair[0].fingerprint,
             &evidence,
             status,
             policy,
@@ -484,7 +487,7 @@ fn extras_on_target(
 /// Returns, per side, the flags whose removal is withheld.
 fn mass_flag_removals(
     plan: &mut MailboxPlan,
-    linked: &[([&MessageMeta; 2], Option<&FlagSet>)],
+    linked: &[Linked<'_>],
     evidence: &[Evidence; 2],
     base_pairs: usize,
     policy: &Policy,
@@ -501,7 +504,7 @@ fn mass_flag_removals(
             continue; // its removals are not taken anyway
         }
         let mut counts: BTreeMap<Flag, u64> = BTreeMap::new();
-        for (pair, base) in linked {
+        for (pair, base, _) in linked {
             let Some(base) = base else { continue };
             // Only removals that would propagate count: where the other
             // side still holds the flag (both removing it is agreement).
@@ -552,12 +555,19 @@ fn apply_guard(plan: &mut MailboxPlan, base_pairs: usize, policy: &Policy) {
     }
 }
 
+/// A base pair found on both sides: the messages, the flags last agreed
+/// and the pair's content as the snapshot holds it.
+type Linked<'a> = ([&'a MessageMeta; 2], Option<&'a FlagSet>, Fingerprint);
+
 /// Records one pair and the flag changes that make both sides agree.
+/// `identity` is the pair's content: the snapshot's for a pair it holds
+/// (a copy's source, when the target rewrote it), else the common one.
 #[allow(clippy::too_many_arguments)]
 fn add_pair(
     plan: &mut MailboxPlan,
     [a, b]: [&MessageMeta; 2],
     base: Option<&FlagSet>,
+    identity: Fingerprint,
     evidence: &[Evidence; 2],
     status: [&MailboxStatus; 2],
     policy: &Policy,
@@ -623,7 +633,7 @@ fn add_pair(
     }
     plan.pairs.push(PlannedPair {
         uid,
-        fingerprint: a.fingerprint,
+        fingerprint: identity,
         base_before: if needs_store {
             base.cloned()
         } else {

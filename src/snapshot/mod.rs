@@ -409,14 +409,17 @@ impl Snapshot {
     /// sides) and delete the intent they resolve.
     ///
     /// A pair already holding one of the new pairs' UIDs is replaced. Cache
-    /// rows on the intent's target side are marked as not read back: their
-    /// fingerprint is the source's until the copy is read from the target.
+    /// rows on the intent's target side are marked as not read back (their
+    /// fingerprint is the source's until the copy is read from the target),
+    /// except those of the UIDs in `read_back`, whose fingerprint and size
+    /// the copier read from the target.
     pub fn complete_copies(
         &mut self,
         mailbox: &str,
         intent: i64,
         pairs: &[PairRecord],
         cache: [Vec<(u32, MessageMeta)>; 2],
+        read_back: &[Uid],
     ) -> Result<(), SnapshotError> {
         self.write(
             || format!("checkpointing copies into {mailbox:?} (intent {intent})"),
@@ -425,12 +428,13 @@ impl Snapshot {
                 let target = write::intent_target(tx, o, intent)?;
                 write::insert_pairs(tx, o, id, pairs, true)?;
                 for side in Side::BOTH {
-                    let provenance = if Some(side) == target {
-                        Provenance::Copied
-                    } else {
-                        Provenance::ReadBack
-                    };
                     for (uidvalidity, meta) in &cache[side.index()] {
+                        let copied = Some(side) == target && !read_back.contains(&meta.uid);
+                        let provenance = if copied {
+                            Provenance::Copied
+                        } else {
+                            Provenance::ReadBack
+                        };
                         write::cache_messages(
                             tx,
                             o,

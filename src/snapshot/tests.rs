@@ -483,6 +483,7 @@ fn intent_then_complete_copies_pairs_caches_and_resolves() {
         intent,
         &pairs,
         [vec![], copies.iter().map(|m| (9, m.clone())).collect()],
+        &[],
     )
     .unwrap();
     drop(snap);

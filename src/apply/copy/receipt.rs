@@ -1,30 +1,59 @@
-//! Confirming the receipts of a batch just appended: the UIDs APPENDUID
-//! named are listed on the target (one `UID FETCH` of their metadata), and
-//! only those the server shows are recorded as confirmed pairs. A server
-//! may name a UID it never shows (Gmail drops an APPEND of a message it
-//! already holds); such a pair stays an unconfirmed receipt, which proves
-//! no expunge (docs/SCENARIOS.md E14) until a later listing shows it.
+//! What a batch just appended became on the target. The UIDs APPENDUID
+//! named are listed (one `UID FETCH` of their metadata), and only those
+//! the server shows are recorded as confirmed pairs: a server may name a
+//! UID it never shows (Gmail drops an APPEND of a message it already
+//! holds); such a pair stays an unconfirmed receipt, which proves no
+//! expunge (docs/SCENARIOS.md E14) until a later listing shows it.
+//!
+//! The copies the target may have rewritten are then read back (one
+//! `UID FETCH … BODY.PEEK[]` of just those), so their cache rows hold the
+//! target's own fingerprint, not the source's (I7): a later run that reads
+//! the target again (`--verify`, a restored side) finds the content it was
+//! told. Which ones, from what is at hand without another round trip (the
+//! census): the body sent has no final line break, a bare CR, a NUL or an
+//! 8-bit byte in its header (what Courier, Dovecot and Cyrus rewrite), or
+//! the size the target lists differs from the bytes sent; and, because how
+//! this server treats the rest is not known yet, the first
+//! [`LEARN`] copies into each mailbox whatever they hold.
 
+use crate::fingerprint::fingerprint;
 use crate::imap::{Connection, ImapError};
-use crate::model::Uid;
-use std::collections::HashSet;
+use crate::model::{Fingerprint, Uid};
+use std::collections::{HashMap, HashSet};
 
-/// The target mailbox as the copier's session has it open for listing.
+/// Copies read back into each mailbox before a server is trusted to keep
+/// the bytes of messages the census finds nothing in.
+pub(super) const LEARN: usize = 4;
+
+/// The target mailbox as the copier's session has it open.
 #[derive(Default)]
 pub(super) struct Target {
     /// Selected already on the target's session during this copy.
     open: bool,
+    /// Copies read back so far, the census notwithstanding.
+    learned: usize,
+}
+
+/// What the target showed of the copies of one batch.
+#[derive(Default)]
+pub(super) struct Landed {
+    /// The UIDs it lists.
+    pub listed: HashSet<Uid>,
+    /// The copies read back: the target's fingerprint and size.
+    pub read: HashMap<Uid, (Fingerprint, u32)>,
 }
 
 impl Target {
-    /// Which of `uids` (named by APPENDUID) the target lists now. An error
-    /// leaves them all unconfirmed: the next run's listing decides.
-    pub(super) async fn listed(
+    /// Lists the new UIDs (`sent`: new UID and the body sent) and reads
+    /// back those the census picks. An error leaves what is not known yet
+    /// out: unlisted copies stay unconfirmed, unread ones keep the
+    /// source's fingerprint, and the next run's listing decides.
+    pub(super) async fn landed(
         &mut self,
         conn: &mut Connection,
         wire: &str,
-        uids: &[Uid],
-    ) -> Result<HashSet<Uid>, ImapError> {
+        sent: &[(Uid, &[u8])],
+    ) -> Result<Landed, ImapError> {
         if !self.open {
             // SELECT, not EXAMINE: the next batch is appended on this
             // session, and some servers (Courier) refuse an APPEND into
@@ -32,7 +61,84 @@ impl Target {
             conn.select(wire, false).await?;
             self.open = true;
         }
-        let listed = conn.fetch_meta(uids).await?;
-        Ok(listed.into_iter().map(|m| m.uid).collect())
+        let uids: Vec<Uid> = sent.iter().map(|(uid, _)| *uid).collect();
+        let sizes: HashMap<Uid, u32> = conn
+            .fetch_meta(&uids)
+            .await?
+            .into_iter()
+            .map(|m| (m.uid, m.size))
+            .collect();
+        let mut wanted = Vec::new();
+        for (uid, body) in sent {
+            let Some(size) = sizes.get(uid) else { continue };
+            let learning = self.learned < LEARN;
+            if learning || *size as usize != body.len() || may_be_rewritten(body) {
+                self.learned += 1;
+                wanted.push(*uid);
+            }
+        }
+        let mut read = HashMap::with_capacity(wanted.len());
+        if !wanted.is_empty() {
+            let mut on_body = |uid: Uid, body: Vec<u8>| {
+                read.insert(
+                    uid,
+                    (fingerprint(&body), sizes.get(&uid).copied().unwrap_or(0)),
+                );
+            };
+            conn.fetch_bodies(&wanted, &mut on_body).await?;
+        }
+        Ok(Landed {
+            listed: sizes.into_keys().collect(),
+            read,
+        })
+    }
+}
+
+/// The census: what in these bytes some server rewrites on APPEND or
+/// FETCH — no final line break (Courier adds one), a bare CR (Courier
+/// drops it, Dovecot turns `\r\r\n` into `\r\n`), a NUL (Dovecot serves
+/// 0x80) or an 8-bit byte in the header (Cyrus folds it to `X`).
+pub(super) fn may_be_rewritten(body: &[u8]) -> bool {
+    let header_end = find(body, b"\r\n\r\n")
+        .or_else(|| find(body, b"\n\n"))
+        .unwrap_or(body.len());
+    let bare_cr = body
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\r' && body.get(i + 1) != Some(&b'\n'));
+    !body.ends_with(b"\n")
+        || bare_cr
+        || body.contains(&0)
+        || body[..header_end].iter().any(|b| *b >= 0x80)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_be_rewritten;
+
+    #[test]
+    fn the_census_picks_what_servers_rewrite_and_nothing_else() {
+        let clean: [&[u8]; 3] = [
+            b"Subject: a\r\n\r\nbody\r\n",
+            b"Subject: a\n\nbody\n",
+            "Subject: a\r\n\r\n8-bit body \u{e9}\r\n".as_bytes(),
+        ];
+        for body in clean {
+            assert!(!may_be_rewritten(body), "{body:?}");
+        }
+        let rewritten: [&[u8]; 5] = [
+            b"Subject: a\r\n\r\nno final line break",
+            b"Subject: a\r\n\r\nbare\rCR\r\n",
+            b"Subject: a\r\n\r\n\r\r\n",
+            b"Subject: a\r\n\r\nNUL \0\r\n",
+            "Subject: \u{e9}\r\n\r\nbody\r\n".as_bytes(),
+        ];
+        for body in rewritten {
+            assert!(may_be_rewritten(body), "{body:?}");
+        }
     }
 }
