@@ -21,10 +21,17 @@ use crate::refusal::{self, Scope};
 use crate::snapshot::{MessageStatus, PairRecord};
 use std::collections::{HashMap, HashSet};
 
+mod dropped;
+
 /// Largest APPEND batch, in bytes and in messages. MULTIAPPEND is one
 /// transaction on the server, so large batches are what makes copying fast.
 const BATCH_BYTES: u64 = 32 << 20;
 const BATCH_MESSAGES: usize = 1000;
+
+/// New connections one mailbox's copies may open after the target dropped
+/// one during an APPEND: two per message that kills the connection, for
+/// three such messages.
+const APPEND_RECONNECTS: usize = 6;
 
 /// A refused APPEND: the error for the report, the words for the
 /// snapshot, and the response code and text [`crate::refusal`] judges.
@@ -58,8 +65,14 @@ enum AppendFailure {
     /// sent as it is: nothing was appended (a batch is then bisected).
     /// `words` are the server's (or ours), for the snapshot.
     Refused(Refusal),
-    /// Anything else (the session died, the snapshot failed); `appended`
-    /// if the server took the batch and only recording it failed.
+    /// The connection died during the APPEND: the server may have stored
+    /// some of the batch (Cyrus stores the messages before the one it
+    /// chokes on), so the intent stays until what landed is known
+    /// ([`Copier::after_drop`]).
+    Dropped { error: String, intent: i64 },
+    /// Anything else (the snapshot failed, or the session died and could not
+    /// be made again); `appended` if the server took the batch and only
+    /// recording it failed.
     Other { error: String, appended: bool },
 }
 
@@ -117,6 +130,9 @@ impl MailboxRun<'_, '_> {
             retried: &retried[source.index()],
             bytes_left: copies.iter().map(|c| u64::from(c.size)).sum(),
             target: receipt::Target::default(),
+            reconnects: APPEND_RECONNECTS,
+            uidnext_known: true,
+            suspects: HashSet::new(),
         };
         // At most two batches are held: the one being appended and the one
         // being read (a slot is reserved before reading).
@@ -254,6 +270,14 @@ struct Copier<'r, 's, 'c> {
     bytes_left: u64,
     /// The target mailbox, for confirming receipts.
     target: receipt::Target,
+    /// New connections the target may still be given after a dropped one.
+    reconnects: usize,
+    /// Source UIDs of copies in a batch that dropped the connection and did
+    /// not land: one of them that drops it again alone is the culprit.
+    suspects: HashSet<Uid>,
+    /// The target's UIDNEXT in `statuses` is past every copy landed so far
+    /// (APPENDUID said where they went), so what lands above it is ours.
+    uidnext_known: bool,
 }
 
 impl<'c> Copier<'_, '_, 'c> {
@@ -270,7 +294,7 @@ impl<'c> Copier<'_, '_, 'c> {
     }
 
     async fn copy_batch(&mut self, fetched: Fetched<'c>) {
-        let (source, target) = (self.source, self.source.other());
+        let source = self.source;
         let batch = fetched.batch;
         let Read {
             bodies,
@@ -313,7 +337,7 @@ impl<'c> Copier<'_, '_, 'c> {
             if part.is_empty() {
                 continue;
             }
-            match self.append_part(source, target, &part, &bodies).await {
+            match self.append_part(&part, &bodies).await {
                 Ok(()) => {
                     self.forget_retried(&part);
                     self.accepted = true;
@@ -348,30 +372,46 @@ impl<'c> Copier<'_, '_, 'c> {
                         }),
                     }
                 }
-                Err(AppendFailure::Other { error: e, appended }) => {
-                    // Not a refusal (the session died, or the snapshot
-                    // failed): bisecting would only repeat it. What is left
-                    // of the batch is reported as not attempted.
-                    let refused = if appended {
-                        Status::Unrecorded(e.clone())
-                    } else {
-                        Status::Refused(e.clone())
-                    };
-                    self.out
-                        .ledger
-                        .copies(&self.mb.name, &planned(&part), &refused);
-                    let left = part.len() + work.iter().map(Vec::len).sum::<usize>();
-                    work.clear();
-                    let what = if left == 1 {
-                        let copy = part[0].copy;
-                        format!("copy UID {} ({} bytes)", copy.uid, copy.size)
-                    } else {
-                        format!("copy {left} messages")
-                    };
-                    self.fail(target, &what, e);
+                Err(AppendFailure::Dropped { error, intent }) => {
+                    match self.after_drop(&part, intent, &error).await {
+                        Ok(rest) => self.retry_after_drop(&part, rest, &mut work, error),
+                        Err(e) => self.give_up(&part, &mut work, e, false),
+                    }
+                }
+                Err(AppendFailure::Other { error, appended }) => {
+                    self.give_up(&part, &mut work, error, appended)
                 }
             }
         }
+    }
+
+    /// Not a refusal (the session died for good, or the snapshot failed):
+    /// bisecting would only repeat it. This part is reported as refused,
+    /// what is left of the batch as not attempted.
+    fn give_up(
+        &mut self,
+        part: &[Ready<'c>],
+        work: &mut Vec<Vec<Ready<'c>>>,
+        error: String,
+        appended: bool,
+    ) {
+        let refused = if appended {
+            Status::Unrecorded(error.clone())
+        } else {
+            Status::Refused(error.clone())
+        };
+        self.out
+            .ledger
+            .copies(&self.mb.name, &planned(part), &refused);
+        let left = part.len() + work.iter().map(Vec::len).sum::<usize>();
+        work.clear();
+        let what = if left == 1 {
+            let copy = part[0].copy;
+            format!("copy UID {} ({} bytes)", copy.uid, copy.size)
+        } else {
+            format!("copy {left} messages")
+        };
+        self.fail(self.source.other(), &what, error);
     }
 
     /// The message's own refusal: remembered against it, reported with
@@ -484,11 +524,10 @@ impl<'c> Copier<'_, '_, 'c> {
     /// One APPEND command, framed by an intent before and the pairs after.
     async fn append_part(
         &mut self,
-        source: Side,
-        target: Side,
-        part: &[Ready<'_>],
+        part: &[Ready<'c>],
         bodies: &Bodies,
     ) -> Result<(), AppendFailure> {
+        let target = self.source.other();
         let status = self.statuses[target.index()].clone().unwrap_or_default();
         // The sizes are at hand: no lookup in the cache per copy.
         let items: Vec<_> = part.iter().map(|r| (r.fingerprint, r.copy.size)).collect();
@@ -548,6 +587,16 @@ impl<'c> Copier<'_, '_, 'c> {
                         text: detail.clone(),
                         unsent: true,
                     }),
+                    // Died during this APPEND (not before it: a session an
+                    // earlier error ended is the run's to make again).
+                    ImapError::Closed { .. } => AppendFailure::Other {
+                        error: e.to_string(),
+                        appended: false,
+                    },
+                    _ if !self.conn.is_alive() => AppendFailure::Dropped {
+                        error: e.to_string(),
+                        intent,
+                    },
                     _ => AppendFailure::Other {
                         error: e.to_string(),
                         appended: false,
@@ -562,6 +611,7 @@ impl<'c> Copier<'_, '_, 'c> {
         let new_uids = match (result.uidvalidity, result.uids) {
             (Some(uv), Some(uids)) if uv == status.uidvalidity && uids.len() == part.len() => uids,
             _ => {
+                self.uidnext_known = false;
                 self.out.notes.push(format!(
                     "{}: {target} did not report the new UIDs (no UIDPLUS); the copies are paired by content next run",
                     self.mb.name
@@ -574,9 +624,6 @@ impl<'c> Copier<'_, '_, 'c> {
                 });
             }
         };
-        if let Some(st) = self.statuses[target.index()].as_mut() {
-            st.uidnext = st.uidnext.max(new_uids.iter().max().map_or(0, |u| u + 1));
-        }
         let wire = self.wire(target).to_string();
         let sent: Vec<(Uid, &[u8])> = part
             .iter()
@@ -602,12 +649,36 @@ impl<'c> Copier<'_, '_, 'c> {
                 self.mb.name
             ));
         }
-        let mut pairs = Vec::with_capacity(part.len());
+        let copies: Vec<(Ready<'c>, Uid)> = part.iter().copied().zip(new_uids).collect();
+        self.record_landed(intent, &copies, &landed)
+    }
+
+    /// Records copies that landed (each with its UID on the target) as
+    /// pairs, with both sides' cache rows, and forgets the intent they
+    /// resolve. The pairs whose target UID the target was `found` to list
+    /// are confirmed, the others wait for a listing to show them; the
+    /// copies `found` read back are cached with the target's content.
+    fn record_landed(
+        &mut self,
+        intent: i64,
+        landed: &[(Ready<'c>, Uid)],
+        found: &receipt::Landed,
+    ) -> Result<(), AppendFailure> {
+        let listed = &found.listed;
+        let (source, target) = (self.source, self.source.other());
+        let target_uv = self.statuses[target.index()]
+            .as_ref()
+            .map_or(0, |s| s.uidvalidity);
+        if let Some(st) = self.statuses[target.index()].as_mut() {
+            let next = landed.iter().map(|(_, u)| u + 1).max().unwrap_or(0);
+            st.uidnext = st.uidnext.max(next);
+        }
+        let mut pairs = Vec::with_capacity(landed.len());
         let mut cache: [Vec<(u32, MessageMeta)>; 2] = [Vec::new(), Vec::new()];
         let source_uv = self.statuses[source.index()]
             .as_ref()
             .map_or(0, |s| s.uidvalidity);
-        for (ready, new_uid) in part.iter().zip(&new_uids) {
+        for (ready, new_uid) in landed {
             let copy = ready.copy;
             let mut uid = [copy.uid, *new_uid];
             if source == Side::B {
@@ -631,12 +702,12 @@ impl<'c> Copier<'_, '_, 'c> {
             };
             cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
             let mut there = meta(*new_uid, &copy.flags);
-            if let Some((fingerprint, size)) = landed.read.get(new_uid) {
+            if let Some((fingerprint, size)) = found.read.get(new_uid) {
                 (there.fingerprint, there.size) = (*fingerprint, *size);
             }
-            cache[target.index()].push((status.uidvalidity, there));
+            cache[target.index()].push((target_uv, there));
         }
-        let read_back: Vec<Uid> = landed.read.keys().copied().collect();
+        let read_back: Vec<Uid> = found.read.keys().copied().collect();
         self.snapshot
             .borrow_mut()
             .complete_copies(&self.mb.name, intent, &pairs, cache, &read_back)

@@ -7,7 +7,8 @@
 
 use super::*;
 use crate::imap::fake_server::{
-    expect, followed, limits, logged_in, logged_in_enabling, run_pair, send, Server, Step,
+    expect, followed, limits, logged_in, logged_in_enabling, run_pair, run_pair_reconnecting, send,
+    Server, Step,
 };
 use crate::imap::{ConnectSpec, Connection};
 use crate::model::{Fingerprint, FlagDelta, FlagSet, InternalDate, MessageMeta, Uid};
@@ -36,7 +37,12 @@ pub(super) fn open_snapshot(dir: &tempfile::TempDir) -> Snapshot {
 
 /// A session to each side, each server following its script.
 pub(super) async fn lane(scripts: [Vec<Step>; 2]) -> (Lane, [Server; 2]) {
-    let ([spec_a, spec_b], servers) = run_pair(scripts).await;
+    lane_reconnecting(scripts.map(|s| vec![s])).await
+}
+
+/// [`lane`] with a script per connection on each side.
+pub(super) async fn lane_reconnecting(scripts: [Vec<Vec<Step>>; 2]) -> (Lane, [Server; 2]) {
+    let ([spec_a, spec_b], servers) = run_pair_reconnecting(scripts).await;
     let connect = async |spec: ConnectSpec| {
         Connection::connect_with(&spec, &limits())
             .await
@@ -136,7 +142,9 @@ pub(super) fn copies_from_a(bodies: &[&str]) -> Vec<Copy> {
         .map(|(uid, body)| Copy {
             from: Side::A,
             uid,
-            fingerprint: Some(fp(uid as u8)),
+            // The content's: what a copy that drops the connection is
+            // found by on the target.
+            fingerprint: Some(crate::fingerprint::fingerprint(body.as_bytes())),
             size: body.len() as u32,
             internal_date: InternalDate::parse(DATE).unwrap(),
             flags: FlagSet::new(),
@@ -218,6 +226,15 @@ pub(super) async fn copy_to_b_after(
     b: Vec<Step>,
     prepare: impl FnOnce(&mut Snapshot) -> ReconcileInput,
 ) -> Copied {
+    copy_to_b_over(bodies, vec![b], prepare).await
+}
+
+/// [`copy_to_b_after`] with a script per connection to B (it reconnects).
+pub(super) async fn copy_to_b_over(
+    bodies: &[&str],
+    b: Vec<Vec<Step>>,
+    prepare: impl FnOnce(&mut Snapshot) -> ReconcileInput,
+) -> Copied {
     let n = bodies.len() as u32;
     let mut a = logged_in("");
     a.extend(selected("A0002", "EXAMINE \"INBOX\"", 7, n + 1, n));
@@ -237,7 +254,7 @@ pub(super) async fn copy_to_b_after(
     a.push(Step::Send(
         format!("{fetched}A0003 OK done\r\n").into_bytes(),
     ));
-    let (mut lane, servers) = lane([a, b]).await;
+    let (mut lane, servers) = lane_reconnecting([vec![a], b]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut snapshot = open_snapshot(&dir);
     let input = prepare(&mut snapshot);
@@ -495,7 +512,7 @@ async fn i7_a_batch_reads_back_only_the_copies_the_target_may_have_rewritten() {
             (10, true, 3, fingerprint(b"m2\n")),
             (11, true, 3, fingerprint(b"m3\n")),
             (12, true, 3, fingerprint(b"m4\n")),
-            (13, false, 3, fp(5)),
+            (13, false, 3, fingerprint(b"m5\n")),
             (14, true, 4, fingerprint(b"m6\r\n")),
             (15, true, 4, fingerprint(b"m7\r\n")),
         ]
@@ -605,7 +622,8 @@ async fn a_connection_cut_mid_append_leaves_the_intent_for_the_next_run() {
         .into_iter()
         .map(|i| (i.mailbox, i.target, i.uidvalidity, i.uidnext, i.items))
         .collect();
-    let items = vec![(fp(1), Some(3)), (fp(2), Some(3))];
+    let hash = |body: &str| crate::fingerprint::fingerprint(body.as_bytes());
+    let items = vec![(hash("one"), Some(3)), (hash("two"), Some(3))];
     assert_eq!(intents, [("INBOX".to_string(), Side::B, 42, 9, items)]);
     assert!(pairs(&snapshot).is_empty());
 }

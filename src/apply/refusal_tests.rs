@@ -4,7 +4,8 @@
 //! remembers nothing per message, one about the message is remembered
 //! against it; a mailbox that refuses every message alike fails; STORE
 //! stops at a refusal about the mailbox; an earlier refusal that a sync
-//! tries again is forgotten once the retry classifies it.
+//! tries again is forgotten once the retry classifies it; a message that
+//! makes the server drop the connection costs only itself.
 
 use super::fake_server_tests::*;
 use super::*;
@@ -332,4 +333,54 @@ async fn a_store_refused_by_the_mailbox_is_reported_once_and_the_stores_after_it
     let outcomes = crate::outcome::outcomes(&plan, &out.ledger);
     let statuses: Vec<_> = outcomes.actions.iter().map(|a| a.status).collect();
     assert_eq!(statuses, ["refused"; 2]);
+}
+
+/// Login, then SELECT of INBOX (UIDVALIDITY 42, UIDNEXT 10, one message:
+/// UID 9) and its UID list, as a new connection after a drop starts.
+fn reconnected_with_uid_9() -> Vec<Step> {
+    let mut b = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
+    b.extend(selected("A0002", "SELECT \"INBOX\"", 42, 10, 1));
+    b.push(Step::Expect("A0003 UID FETCH 1:* (UID)\r\n"));
+    b.push(send("* 1 FETCH (UID 9)\r\nA0003 OK done\r\n"));
+    b
+}
+
+#[tokio::test]
+async fn a_message_that_drops_the_connection_in_a_multiappend_costs_only_that_message() {
+    // B stores "one", then drops the connection on "two" (as Cyrus does
+    // past its keyword limit). On a new connection imapmend finds "one"
+    // stored (UID 9, read back by content), sends "two" alone — the
+    // connection drops again and nothing landed — and "three" on a third.
+    let mut first = logged_in("MULTIAPPEND UIDPLUS LITERAL+");
+    first.push(Step::Expect("A0002 APPEND \"INBOX\""));
+    first.push(Step::Expect("one"));
+    first.push(Step::Close);
+    let mut second = reconnected_with_uid_9();
+    second.push(Step::Expect("A0004 UID FETCH 9 (UID BODY.PEEK[])\r\n"));
+    second.push(send(
+        "* 1 FETCH (UID 9 BODY[] {3}\r\none)\r\nA0004 OK done\r\n",
+    ));
+    second.extend(append("A0005", "INBOX", &["two"]));
+    second.push(Step::Close);
+    let mut third = reconnected_with_uid_9();
+    third.extend(append("A0004", "INBOX", &["three"]));
+    third.push(send("A0004 OK [APPENDUID 42 10] done\r\n"));
+    third.extend(selected("A0005", "SELECT \"INBOX\"", 42, 11, 2));
+    third.extend(listed_back(["A0006", "A0007"], 10, 2, "three"));
+
+    let copied = copy_to_b_over(&["one", "two", "three"], vec![first, second, third], |_| {
+        ReconcileInput::default()
+    })
+    .await;
+
+    assert_eq!(copied.out.counts().copied_to, [0, 2]);
+    assert_eq!(
+        copied.failures,
+        [(Side::B, "copy UID 2 (3 bytes)".to_string())]
+    );
+    assert_eq!(pairs(&copied.snapshot), [[1, 9], [3, 10]]);
+    assert_eq!(copied.snapshot.intents().unwrap(), []);
+    // Not the server's verdict on the message: nothing remembered, the next
+    // run tries it again.
+    assert_eq!(copied.snapshot.message_statuses().unwrap(), []);
 }

@@ -33,67 +33,91 @@ pub(crate) fn send(s: &str) -> Step {
 }
 
 pub(crate) async fn run_script(steps: Vec<Step>) -> (u16, Server) {
+    run_sequence(vec![steps]).await
+}
+
+/// A server that follows one script per connection, the connections taken
+/// in the order they come (a client that reconnects meets the next).
+pub(crate) async fn run_sequence(scripts: Vec<Vec<Step>>) -> (u16, Server) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.map_err(|e| e.to_string())?;
-        let (rd, mut wr) = sock.into_split();
-        let mut rd = BufReader::new(rd);
-        for step in steps {
-            match step {
-                Step::Send(b) => wr.write_all(&b).await.map_err(|e| e.to_string())?,
-                Step::Trickle(b, chunk) => {
-                    for piece in b.chunks(chunk) {
-                        wr.write_all(piece).await.map_err(|e| e.to_string())?;
-                        wr.flush().await.map_err(|e| e.to_string())?;
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                }
-                Step::Expect(want) => {
-                    let mut line = Vec::new();
-                    rd.read_until(b'\n', &mut line)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let line = String::from_utf8_lossy(&line).into_owned();
-                    if !line.contains(want) {
-                        return Err(format!("expected {want:?}, client sent {line:?}"));
-                    }
-                }
-                Step::Silence(ms) => {
-                    let mut line = Vec::new();
-                    let read = rd.read_until(b'\n', &mut line);
-                    if let Ok(r) = tokio::time::timeout(Duration::from_millis(ms), read).await {
-                        return Err(format!(
-                            "client spoke too early: {r:?} {:?}",
-                            String::from_utf8_lossy(&line)
-                        ));
-                    }
-                    // The cancelled read may have consumed a partial line;
-                    // scripts only use Silence before the client has sent.
-                }
-                Step::Close => return Ok(()),
-                Step::Hang => {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    return Ok(());
-                }
-            }
+        for (n, steps) in scripts.into_iter().enumerate() {
+            let (sock, _) = listener.accept().await.map_err(|e| e.to_string())?;
+            follow(sock, steps)
+                .await
+                .map_err(|e| format!("connection {}: {e}", n + 1))?;
         }
-        // Keep the connection open until the client hangs up, so that
-        // nothing it has yet to read is lost to a reset.
-        let mut rest = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut rest)).await;
         Ok(())
     });
     (port, task)
+}
+
+/// One connection's script.
+async fn follow(sock: tokio::net::TcpStream, steps: Vec<Step>) -> Result<(), String> {
+    let (rd, mut wr) = sock.into_split();
+    let mut rd = BufReader::new(rd);
+    for step in steps {
+        match step {
+            Step::Send(b) => wr.write_all(&b).await.map_err(|e| e.to_string())?,
+            Step::Trickle(b, chunk) => {
+                for piece in b.chunks(chunk) {
+                    wr.write_all(piece).await.map_err(|e| e.to_string())?;
+                    wr.flush().await.map_err(|e| e.to_string())?;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            Step::Expect(want) => {
+                let mut line = Vec::new();
+                rd.read_until(b'\n', &mut line)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let line = String::from_utf8_lossy(&line).into_owned();
+                if !line.contains(want) {
+                    return Err(format!("expected {want:?}, client sent {line:?}"));
+                }
+            }
+            Step::Silence(ms) => {
+                let mut line = Vec::new();
+                let read = rd.read_until(b'\n', &mut line);
+                if let Ok(r) = tokio::time::timeout(Duration::from_millis(ms), read).await {
+                    return Err(format!(
+                        "client spoke too early: {r:?} {:?}",
+                        String::from_utf8_lossy(&line)
+                    ));
+                }
+                // The cancelled read may have consumed a partial line;
+                // scripts only use Silence before the client has sent.
+            }
+            Step::Close => return Ok(()),
+            Step::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return Ok(());
+            }
+        }
+    }
+    // Keep the connection open until the client hangs up, so that
+    // nothing it has yet to read is lost to a reset.
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut rest)).await;
+    Ok(())
 }
 
 /// A scripted server for each side ([A, B]): how to reach each (plain
 /// IMAP on loopback, the side set), and the servers, to be checked with
 /// [`followed`] once the client is done.
 pub(crate) async fn run_pair(scripts: [Vec<Step>; 2]) -> ([ConnectSpec; 2], [Server; 2]) {
+    run_pair_reconnecting(scripts.map(|s| vec![s])).await
+}
+
+/// [`run_pair`] with a script per connection on each side, for clients
+/// that reconnect ([`run_sequence`]).
+pub(crate) async fn run_pair_reconnecting(
+    scripts: [Vec<Vec<Step>>; 2],
+) -> ([ConnectSpec; 2], [Server; 2]) {
     let [a, b] = scripts;
-    let (port_a, server_a) = run_script(a).await;
-    let (port_b, server_b) = run_script(b).await;
+    let (port_a, server_a) = run_sequence(a).await;
+    let (port_b, server_b) = run_sequence(b).await;
     let specs = [(Side::A, port_a), (Side::B, port_b)].map(|(side, port)| ConnectSpec {
         side,
         ..spec(port, TlsMode::None)

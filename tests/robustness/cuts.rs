@@ -292,19 +292,26 @@ fn with_no_retries_a_cut_fails_the_mailbox_and_a_rerun_converges() {
     s.converged("no retries").unwrap();
 }
 
-/// `sync --json` through a cut that lands while B's new mail is appended
-/// to A: the run reconnects and applies a second plan, and its outcome
-/// lists what the first attempt had done (the copies to B, no longer in the
-/// second plan) as attempt 1, then the second attempt's actions: every
-/// copy appears done exactly once.
+/// `sync --json` through a cut that lands while A's big new message is
+/// read to be copied to B (the second time it comes from A: gather read it
+/// first; a cut during an APPEND is mended within apply, see
+/// `src/apply/copy/dropped.rs`): the run reconnects and applies a second
+/// plan, and its outcome lists what the first attempt had done (the
+/// Archive copies, no longer in the second plan) as attempt 1, then the
+/// second attempt's actions: every copy appears done exactly once.
 #[test]
 fn sync_json_after_a_reconnect_reports_every_attempt() {
     let m = measure_with(&["--connections", "1"]);
-    let lits = proxy::literals(&m.to_server, 100_000);
-    let after = (lits[0].0 + lits[0].1 / 2) as u64;
+    let lits = proxy::literals(&m.to_client, 100_000);
+    assert_eq!(
+        lits.len(),
+        2,
+        "A's big message, read by gather and the copy"
+    );
+    let after = (lits[1].0 + lits[1].1 / 2) as u64;
     let s = scenario();
     s.proxy.arm(Fault::Cut {
-        dir: Dir::ToServer,
+        dir: Dir::ToClient,
         after,
     });
     let out = s.pair.run_within(
