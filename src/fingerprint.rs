@@ -4,11 +4,97 @@
 //!
 //! Servers rewrite line endings on APPEND (a bare LF stored as CRLF), so
 //! CRLF, bare LF and bare CR all hash as CRLF. Nothing else is normalised
-//! here; the second, header-folded fingerprint for rewriting servers is a
-//! later addition.
+//! in the exact fingerprint.
+//!
+//! Beside it, [`fingerprints`] gives a second, looser fingerprint (version
+//! [`NORMALISATION_VERSION`]) for messages the exact one leaves unpaired:
+//! exactly the rewrites measured on the servers in the test matrix, and no
+//! more (docs/COMPATIBILITY.md):
+//!
+//! - every CR is dropped and every LF is a CRLF (Courier removes every CR
+//!   on APPEND, a bare CR included; Dovecot serves `\r\r\n` as `\r\n`);
+//! - a message not ending in a line break gets one (Courier adds it);
+//! - NUL is 0x80 (Dovecot serves NUL as 0x80 in `BODY[]`);
+//! - in the message's header (up to the first empty line), every byte
+//!   ≥ 0x80 is `X` (Cyrus folds 8-bit header bytes so).
+//!
+//! A message these rules leave unchanged (7-bit header, CRLF line ends, a
+//! final line break, no NUL: most mail) has a normalised fingerprint equal
+//! to its exact one, and costs no second pass of SHA-256.
 
 use crate::model::Fingerprint;
 use sha2::{Digest, Sha256};
+
+/// The version of the normalisation rules above. Stored beside every
+/// normalised fingerprint, so that a change of the rules is seen (the old
+/// values are then unknown, not compared) instead of silently mismatching.
+pub const NORMALISATION_VERSION: u32 = 1;
+
+/// Both fingerprints of one message: the exact one and the normalised one.
+pub fn fingerprints(body: &[u8]) -> (Fingerprint, Fingerprint) {
+    if crlf_only(body) {
+        let exact = Fingerprint(Sha256::digest(body).into());
+        if normalising_keeps(body) {
+            return (exact, exact);
+        }
+        return (exact, by_normalised_lines(body));
+    }
+    (by_lines(body), by_normalised_lines(body))
+}
+
+/// A body already in canonical CRLF form that the normalisation leaves as
+/// it is: it ends in a line break (or is empty), holds no NUL, and its
+/// header holds no byte ≥ 0x80.
+fn normalising_keeps(body: &[u8]) -> bool {
+    let ends_well = body.is_empty() || body.ends_with(b"\n");
+    ends_well && !body.contains(&0) && header(body).is_ascii()
+}
+
+/// The header of a message: up to its first empty line (the whole message
+/// when it has none).
+fn header(body: &[u8]) -> &[u8] {
+    let mut at_line_start = true;
+    for (i, &b) in body.iter().enumerate() {
+        match b {
+            b'\n' if at_line_start => return &body[..i],
+            b'\n' => at_line_start = true,
+            b'\r' => {}
+            _ => at_line_start = false,
+        }
+    }
+    body
+}
+
+/// The normalised fingerprint, the bytes rewritten on the way.
+fn by_normalised_lines(body: &[u8]) -> Fingerprint {
+    let header_len = header(body).len();
+    let mut hasher = Sha256::new();
+    let mut out = Vec::with_capacity(body.len().min(64 * 1024) + 2);
+    let mut last = None;
+    for (i, &b) in body.iter().enumerate() {
+        let b = match b {
+            b'\r' => continue,
+            b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                last = Some(b'\n');
+                if out.len() >= 64 * 1024 {
+                    hasher.update(&out);
+                    out.clear();
+                }
+                continue;
+            }
+            0 => 0x80,
+            other => other,
+        };
+        out.push(if b >= 0x80 && i < header_len { b'X' } else { b });
+        last = Some(b);
+    }
+    if last.is_some_and(|b| b != b'\n') {
+        out.extend_from_slice(b"\r\n");
+    }
+    hasher.update(&out);
+    Fingerprint(hasher.finalize().into())
+}
 
 /// The fingerprint of one message.
 pub fn fingerprint(body: &[u8]) -> Fingerprint {
@@ -67,6 +153,60 @@ fn by_lines(body: &[u8]) -> Fingerprint {
 mod tests {
     use super::*;
 
+    fn normalised(body: &[u8]) -> Fingerprint {
+        fingerprints(body).1
+    }
+
+    /// What each server in the matrix does to a message on APPEND or
+    /// FETCH (docs/COMPATIBILITY.md), as the normalised fingerprint sees it.
+    #[test]
+    fn the_measured_rewrites_normalise_to_the_original() {
+        let n = normalised;
+        // Courier: every CR removed (a bare CR too), a final line break added.
+        let original = b"Subject: x\r\n\r\nbody\rmore\r\nend";
+        assert_eq!(n(original), n(b"Subject: x\r\n\r\nbodymore\r\nend\r\n"));
+        assert_eq!(n(original), n(b"Subject: x\n\nbodymore\nend\n"));
+        // Dovecot: NUL served as 0x80, `\r\r\n` as `\r\n`.
+        assert_eq!(n(b"S: x\r\n\r\na\0b\r\r\n"), n(b"S: x\r\n\r\na\x80b\r\n"));
+        // Cyrus: 8-bit header bytes folded to X, the body left alone.
+        let utf8 = "Subject: café\r\n\r\ncafé\r\n".as_bytes();
+        let folded = b"Subject: cafXX\r\n\r\ncaf\xc3\xa9\r\n";
+        assert_eq!(n(utf8), n(folded));
+        assert_ne!(fingerprint(utf8), fingerprint(folded));
+    }
+
+    /// No more than those: the body's 8-bit bytes, its text, and blank
+    /// lines at the end all still count.
+    #[test]
+    fn nothing_else_is_normalised() {
+        let n = normalised;
+        let base = "Subject: x\r\n\r\ncafé\r\n".as_bytes();
+        assert_ne!(n(base), n(b"Subject: x\r\n\r\ncafXX\r\n"));
+        assert_ne!(n(base), n("Subject: x\r\n\r\ncafé\r\n\r\n".as_bytes()));
+        assert_ne!(n(base), n("Subject: y\r\n\r\ncafé\r\n".as_bytes()));
+        assert_ne!(n(base), n("Subject: x\r\n\r\ncafé \r\n".as_bytes()));
+        // The header ends at the first empty line, bare LF or CRLF alike.
+        assert_ne!(n(b"S: x\n\n\xe9\n"), n(b"S: x\n\nX\n"));
+        assert_eq!(n(b"S: \xe9\n\nb\n"), n(b"S: X\r\n\r\nb\r\n"));
+    }
+
+    /// Most mail is left unchanged, and then the normalised fingerprint is
+    /// the exact one (no second hash).
+    #[test]
+    fn unchanged_mail_has_its_exact_fingerprint_twice() {
+        let plain = b"Subject: x\r\n\r\nbody\r\n";
+        assert_eq!(
+            fingerprints(plain),
+            (fingerprint(plain), fingerprint(plain))
+        );
+        let lf = b"Subject: x\n\nbody\n";
+        assert_eq!(fingerprints(lf), (fingerprint(plain), fingerprint(plain)));
+        let (exact, loose) = fingerprints(b"Subject: x\r\n\r\nbody");
+        assert_ne!(exact, loose);
+        assert_eq!(loose, fingerprint(plain));
+        assert_eq!(normalised(b""), fingerprint(b""));
+    }
+
     #[test]
     fn line_endings_hash_the_same() {
         let crlf = fingerprint(b"Subject: x\r\n\r\nbody\r\nend\r\n");
@@ -104,6 +244,7 @@ mod tests {
             canonical in proptest::collection::vec("[a-z \t]{0,5}", 0..8),
         ) {
             proptest::prop_assert_eq!(fingerprint(&body), by_lines(&body));
+            proptest::prop_assert_eq!(normalised(&body), by_normalised_lines(&body));
             let crlf = canonical.join("\r\n").into_bytes();
             proptest::prop_assert!(crlf_only(&crlf));
             proptest::prop_assert_eq!(fingerprint(&crlf), by_lines(&crlf));

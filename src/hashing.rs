@@ -12,8 +12,11 @@
 //! rayon job per body kept rayon's idle workers spinning). [`Hashers`] is
 //! one fetcher's view: its bodies go in, its fingerprints come out.
 
-use crate::fingerprint::fingerprint;
+use crate::fingerprint::fingerprints;
 use crate::model::{Fingerprint, Uid};
+
+/// What hashing one body gives: its exact and its normalised fingerprint.
+pub type Hashed = (Fingerprint, Fingerprint);
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -28,7 +31,7 @@ struct Job {
     uid: Uid,
     body: Vec<u8>,
     room: u32,
-    reply: mpsc::Sender<(Uid, Fingerprint)>,
+    reply: mpsc::Sender<(Uid, Hashed)>,
 }
 
 /// Hashing threads and their budget.
@@ -52,7 +55,7 @@ impl Service {
                 // The lock is held only while waiting for the next job.
                 let next = queue.lock().map(|q| q.recv());
                 let Ok(Ok(job)) = next else { break };
-                let fp = fingerprint(&job.body);
+                let fp = fingerprints(&job.body);
                 drop(job.body);
                 room.add_permits(job.room as usize);
                 let _ = job.reply.send((job.uid, fp));
@@ -75,9 +78,9 @@ fn shared() -> Arc<Service> {
 /// One fetcher's bodies on their way to the hashing threads.
 pub struct Hashers {
     service: Arc<Service>,
-    reply: mpsc::Sender<(Uid, Fingerprint)>,
+    reply: mpsc::Sender<(Uid, Hashed)>,
     /// In a mutex only so that a fetch callback may hold `&Hashers`.
-    done: Mutex<mpsc::Receiver<(Uid, Fingerprint)>>,
+    done: Mutex<mpsc::Receiver<(Uid, Hashed)>>,
     submitted: AtomicUsize,
 }
 
@@ -132,7 +135,7 @@ impl Hashers {
         }) {
             // No hashing thread is left (only a panic ends one): hash here
             // rather than lose a fingerprint.
-            let _ = job.reply.send((job.uid, fingerprint(&job.body)));
+            let _ = job.reply.send((job.uid, fingerprints(&job.body)));
             self.service.room.add_permits(job.room as usize);
         }
     }
@@ -146,7 +149,7 @@ impl Hashers {
     /// hashed, and returns the fingerprints. An error if any was lost (a
     /// hashing thread died with it): a missing fingerprint would read as a
     /// message gone from the server.
-    pub async fn finish(self) -> Result<HashMap<Uid, Fingerprint>, String> {
+    pub async fn finish(self) -> Result<HashMap<Uid, Hashed>, String> {
         let Hashers {
             reply,
             done,
@@ -156,7 +159,7 @@ impl Hashers {
         drop(reply); // the receiver ends once every job's reply is dropped
         let submitted = submitted.into_inner();
         let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
-        let got: HashMap<Uid, Fingerprint> =
+        let got: HashMap<Uid, Hashed> =
             tokio::task::spawn_blocking(move || done.into_iter().collect())
                 .await
                 .map_err(|e| format!("collecting fingerprints failed: {e}"))?;
@@ -198,6 +201,7 @@ pub fn runs(items: &[(Uid, u32)], cost: impl Fn(u32) -> u32, limit: u32) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::fingerprint;
     use proptest::prelude::*;
 
     fn block<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -234,11 +238,11 @@ mod tests {
         assert_eq!(fps.len(), 51);
         for uid in 1..=50u32 {
             assert_eq!(
-                fps[&uid],
+                fps[&uid].0,
                 fingerprint(format!("message {uid}\r\n").as_bytes())
             );
         }
-        assert_eq!(fps[&51], fingerprint(b"last\r\n"));
+        assert_eq!(fps[&51].0, fingerprint(b"last\r\n"));
     }
 
     /// Whether `f` is still waiting after one poll.
@@ -282,8 +286,10 @@ mod tests {
             (a.finish().await.unwrap(), b.finish().await.unwrap())
         });
         assert_eq!((a.len(), b.len()), (100, 100));
-        assert_eq!(a[&7], fingerprint(b"a7"));
-        assert_eq!(b[&7], fingerprint(b"b7"));
+        assert_eq!(a[&7], fingerprints(b"a7"));
+        assert_eq!(b[&7], fingerprints(b"b7"));
+        // Both fingerprints come back: "b7" lacks a final line break.
+        assert_ne!(b[&7].0, b[&7].1);
     }
 
     #[test]
@@ -296,7 +302,7 @@ mod tests {
             h.submit(7, vec![b'y'; 1000], room);
             h.finish().await.unwrap()
         });
-        assert_eq!(fps[&7], fingerprint(&[b'y'; 1000]));
+        assert_eq!(fps[&7].0, fingerprint(&[b'y'; 1000]));
     }
 
     proptest! {

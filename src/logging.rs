@@ -13,7 +13,7 @@
 //! the flags choose, except under `-q`. Without either nothing is installed and the run pays
 //! one check per event. Lines go above the progress bar, never through it.
 
-use crate::model::Side;
+use crate::model::{PairLevel, Side};
 use crate::plan::{MailboxPlan, Plan};
 use std::io::{IsTerminal, Write};
 use tracing_subscriber::EnvFilter;
@@ -124,6 +124,16 @@ fn summary(mb: &MailboxPlan) -> String {
                 parts.push(format!("{n} {what} to {to}"));
             }
         }
+    }
+    let levels: Vec<String> = [PairLevel::Normalised, PairLevel::Headers]
+        .into_iter()
+        .filter_map(|level| {
+            let n = mb.pairs.iter().filter(|p| p.level == level).count();
+            (n > 0).then(|| format!("{n} at the {level} level"))
+        })
+        .collect();
+    if !levels.is_empty() {
+        parts.push(format!("{} pairs ({})", mb.pairs.len(), levels.join(", ")));
     }
     for (n, what) in [
         (mb.withheld.len(), "expunges withheld"),

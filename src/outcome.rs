@@ -306,6 +306,7 @@ mod tests {
             },
             flags: FlagSet::new(),
             agreed: FlagSet::new(),
+            normalised: None,
         }
     }
 
@@ -318,6 +319,9 @@ mod tests {
             base: None,
             mode: ExpungeMode::Expunge,
             reason: crate::plan::ExpungeReason::Proven,
+            level: crate::model::PairLevel::Exact,
+            normalised: None,
+            partner: None,
         }
     }
 

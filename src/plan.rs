@@ -5,7 +5,7 @@
 //! mailbox; the apply phase orders them creates → copies → flag stores.
 //! The JSON form carries [`SCHEMA_VERSION`] so scripts can rely on it.
 
-use crate::model::{Fingerprint, Flag, FlagDelta, FlagSet, InternalDate, Side, Uid};
+use crate::model::{Fingerprint, Flag, FlagDelta, FlagSet, InternalDate, PairLevel, Side, Uid};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -120,7 +120,14 @@ pub struct MailboxDeletion {
 pub struct PlannedPair {
     /// [uid on A, uid on B].
     pub uid: [Uid; 2],
+    /// A's content (and B's, unless `fingerprint_b` says otherwise).
     pub fingerprint: Fingerprint,
+    /// B's content where it differs from A's: a pair made below the exact
+    /// level.
+    pub fingerprint_b: Option<Fingerprint>,
+    /// At which level of identity the pair was made (or, linked from the
+    /// snapshot, was made when first paired).
+    pub level: PairLevel,
     /// Flags to record before any STORE is sent: the old base, or None when
     /// there is none. Recording the merged result before both sides hold it
     /// would make a crash look like a removal on the lagging side.
@@ -138,6 +145,10 @@ pub struct Copy {
     /// towards an empty mailbox, see [`crate::reconcile::unread`]): the copy
     /// hashes the body as it reads it, before its intent is recorded.
     pub fingerprint: Option<Fingerprint>,
+    /// The source's normalised fingerprint where known, recorded with the
+    /// pair the copy makes (not part of the JSON form).
+    #[serde(skip)]
+    pub normalised: Option<Fingerprint>,
     pub size: u32,
     pub internal_date: InternalDate,
     /// Flags to give the new message (already limited to what the target
@@ -220,6 +231,27 @@ pub struct Expunge {
     pub base: Option<FlagSet>,
     pub mode: ExpungeMode,
     pub reason: ExpungeReason,
+    /// The level of the pair, where the expunge is of a pair's survivor
+    /// (not part of the JSON form).
+    #[serde(skip)]
+    pub level: PairLevel,
+    /// The content of the pair's other side where it differs from
+    /// `fingerprint` (a pair below the exact level): both are tombstoned.
+    #[serde(skip)]
+    pub partner: Option<Fingerprint>,
+    /// The expunged message's normalised fingerprint, where known, for its
+    /// tombstone.
+    #[serde(skip)]
+    pub normalised: Option<Fingerprint>,
+}
+
+impl Expunge {
+    /// The pair's content on each side ([A, B]).
+    pub fn fingerprints(&self) -> [Fingerprint; 2] {
+        let mut both = [self.partner.unwrap_or(self.fingerprint); 2];
+        both[self.side.index()] = self.fingerprint;
+        both
+    }
 }
 
 /// A flag removed from too many messages of one side at once.

@@ -267,6 +267,7 @@ mod tests {
             },
             flags: FlagSet::new(),
             agreed: FlagSet::new(),
+            normalised: None,
         };
         let copying = MailboxPlan {
             name: "INBOX".into(),

@@ -8,7 +8,7 @@
 use crate::apply::ApplyOutcome;
 use crate::exit;
 use crate::gather::MailboxFailure;
-use crate::model::{Fingerprint, Side};
+use crate::model::{Fingerprint, PairLevel, Side};
 use crate::plan::{ExpungeMode, MailboxPlan, Plan};
 use crate::reconcile::agreement::MailboxAgreement;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -208,6 +208,16 @@ fn plan_details(plan: &Plan, verbose: bool) -> String {
         };
         for line in &lines[..shown] {
             let _ = writeln!(out, "  {line}");
+        }
+        if verbose {
+            // Exact is the rule; every pair made at a weaker level is named.
+            for p in mb.pairs.iter().filter(|p| p.level != PairLevel::Exact) {
+                let _ = writeln!(
+                    out,
+                    "  pair     UID {} on A with UID {} on B, at the {} level",
+                    p.uid[0], p.uid[1], p.level
+                );
+            }
         }
         if shown < lines.len() {
             let _ = writeln!(out, "  … and {} more (-v lists all)", lines.len() - shown);

@@ -41,12 +41,16 @@ fn plan_check_and_sync_json_match_the_published_schema() {
     let mut ca = a.client();
     ca.append("INBOX", b"Subject: m1\r\n\r\none\r\n", &["\\Seen"], None);
     ca.append("INBOX", b"Subject: m2\r\n\r\ntwo\r\n", &[], None);
+    // The same message as Courier would store it (a final line break
+    // added): a pair at the normalised level.
+    ca.append("INBOX", b"Subject: m5\r\n\r\nfive", &[], None);
     ca.create("Work");
     ca.append("Work", b"Subject: m3\r\n\r\nthree\r\n", &["$Label1"], None);
     ca.logout();
     let mut cb = b.client();
     cb.append("INBOX", b"Subject: m1\r\n\r\none\r\n", &["\\Flagged"], None);
     cb.append("INBOX", b"Subject: m4\r\n\r\nfour\r\n", &[], None);
+    cb.append("INBOX", b"Subject: m5\r\n\r\nfive\r\n", &[], None);
     cb.logout();
     let dir = tempfile::tempdir().unwrap();
 
@@ -59,6 +63,15 @@ fn plan_check_and_sync_json_match_the_published_schema() {
     assert!(mailboxes
         .iter()
         .any(|m| !m["copies"].as_array().unwrap().is_empty()));
+    // Every pair says at which level it was made.
+    let pairs: Vec<&Value> = mailboxes
+        .iter()
+        .flat_map(|m| m["pairs"].as_array().unwrap())
+        .collect();
+    let levels: Vec<&str> = pairs.iter().map(|p| p["level"].as_str().unwrap()).collect();
+    assert_eq!(levels, ["exact", "normalised"], "{plan}");
+    assert!(pairs[0]["fingerprint_b"].is_null());
+    assert_ne!(pairs[1]["fingerprint_b"], pairs[1]["fingerprint"]);
 
     let (code, check) = run_json(dir.path(), &a, &b, "check");
     assert_eq!(code, 1);

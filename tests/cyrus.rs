@@ -138,26 +138,60 @@ fn cyrus_refusal_of_a_message_is_reported_with_its_reason_and_the_rest_goes_thro
     }
 }
 
-/// Left open (docs/COMPATIBILITY.md): the same 8-bit-header message on
-/// both sides before any snapshot — the original on Dovecot, Cyrus' folded
-/// copy on Cyrus — is not recognised as one message, because content
-/// fingerprints differ and no normalised second fingerprint exists yet.
-/// The first sync copies each way once (one extra copy per side); the
-/// pairs recorded from APPENDUID then hold, so it never grows again. This
-/// test pins that bound.
+/// The same 8-bit-header message on both sides before any snapshot — the
+/// original on Dovecot, Cyrus' folded copy on Cyrus — has two content
+/// fingerprints but one normalised one: it pairs at the normalised level
+/// (the plan says so), with no copy either way, in both orientations. The
+/// pair is remembered: reruns plan nothing, a flag set on one side reaches
+/// the other, and a deletion on either side is a proven expunge on the
+/// other (a normalised pair may carry one: the two differ by Cyrus' fold
+/// and nothing else).
 #[test]
-fn cyrus_8bit_header_message_on_both_sides_before_a_snapshot_grows_once_then_holds() {
-    let bed = bed(false);
-    let original = eight_bit_header_message();
-    bed.dovecot.client().append("INBOX", &original, &[], None);
-    bed.server.client().append("INBOX", &original, &[], None);
-    bed.run("sync", 0);
-    for _ in 0..2 {
-        assert_eq!(bed.dovecot.client().fetch_all("INBOX").len(), 2);
-        assert_eq!(bed.server.client().fetch_all("INBOX").len(), 2);
+fn cyrus_8bit_header_message_on_both_sides_before_a_snapshot_pairs_at_the_normalised_level() {
+    for (cyrus_is_a, deleted_on_cyrus) in [(false, true), (true, false)] {
+        let bed = bed(cyrus_is_a);
+        let original = eight_bit_header_message();
+        bed.dovecot.client().append("INBOX", &original, &[], None);
+        bed.server
+            .client()
+            .append("INBOX", &original, &["\\Seen"], None);
+        let mut verbose = bed.prefix.to_vec();
+        verbose.push("-v");
+        let plan = bed.runner.expect("plan", &verbose, 1);
+        let pair_line = "pair     UID 1 on A with UID 1 on B, at the normalised level";
+        assert!(plan.stdout.contains(pair_line), "{}", plan.stdout);
+        assert!(
+            plan.stdout.contains("paired at the normalised level"),
+            "{}",
+            plan.stdout
+        );
         bed.run("sync", 0);
+        for _ in 0..2 {
+            assert_eq!(bed.dovecot.client().fetch_all("INBOX").len(), 1);
+            assert_eq!(bed.server.client().fetch_all("INBOX").len(), 1);
+            bed.run("sync", 0);
+        }
+        bed.run("plan", 0);
+        let on_dovecot = bed.dovecot.client().fetch_all("INBOX");
+        assert!(
+            on_dovecot[0].flags.iter().any(|f| f == "\\Seen"),
+            "{on_dovecot:?}"
+        );
+        // A deletion on one side proves the expunge on the other.
+        let gone = if deleted_on_cyrus {
+            &bed.server
+        } else {
+            &bed.dovecot
+        };
+        let mut client = gone.client();
+        let uid = client.fetch_all("INBOX")[0].uid;
+        client.expunge_uids("INBOX", &[uid]);
+        drop(client);
+        bed.run("sync", 0);
+        assert!(bed.dovecot.client().fetch_all("INBOX").is_empty());
+        assert!(bed.server.client().fetch_all("INBOX").is_empty());
+        bed.run("plan", 0);
     }
-    bed.run("plan", 0);
 }
 
 /// Quirk (Dovecot's): a message stored with a NUL byte is served with 0x80

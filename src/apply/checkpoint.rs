@@ -89,6 +89,8 @@ impl MailboxRun<'_, '_> {
             fingerprint: p.fingerprint,
             flags: p.base_before.clone(),
             unconfirmed: None,
+            level: p.level,
+            fingerprint_b: p.fingerprint_b,
         });
         // Pairs about to be expunged stay until the expunge is done, so a
         // crash in between proves it again instead of copying the survivor back.
@@ -100,12 +102,17 @@ impl MailboxRun<'_, '_> {
             .iter()
             .chain(&self.mb.withheld)
             .filter(|e| e.pair.iter().all(|uid| *uid != 0))
-            .map(|e| PairRecord {
-                uid: e.pair,
-                fingerprint: e.fingerprint,
-                flags: e.base.clone(),
-                // a proven expunge needs a confirmed pair
-                unconfirmed: None,
+            .map(|e| {
+                let [a, b] = e.fingerprints();
+                PairRecord {
+                    uid: e.pair,
+                    fingerprint: a,
+                    flags: e.base.clone(),
+                    // a proven expunge needs a confirmed pair
+                    unconfirmed: None,
+                    level: e.level,
+                    fingerprint_b: Some(b).filter(|b| *b != a),
+                }
             });
         let pairs: Vec<PairRecord> = planned.chain(expunging).collect();
         // Rewriting every pair of a mailbox where none changed (the common
@@ -140,11 +147,11 @@ fn same_pairs(base: &MailboxBase, pairs: &[PairRecord]) -> bool {
     let mut old: Vec<_> = base
         .pairs
         .iter()
-        .map(|p| (p.uid, p.fingerprint, &p.flags))
+        .map(|p| (p.uid, p.fingerprint, &p.flags, p.level, p.fingerprint_b))
         .collect();
     let mut new: Vec<_> = pairs
         .iter()
-        .map(|p| (p.uid, p.fingerprint, &p.flags))
+        .map(|p| (p.uid, p.fingerprint, &p.flags, p.level, p.fingerprint_b))
         .collect();
     old.sort_unstable_by_key(|p| p.0);
     new.sort_unstable_by_key(|p| p.0);

@@ -14,7 +14,7 @@ mod receipt;
 use super::{failure, stop_requested, ApplyOutcome, MailboxRun, SharedSnapshot};
 use crate::fingerprint::fingerprint;
 use crate::imap::{AppendItem, Connection, ImapError};
-use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
+use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, PairLevel, Side, Uid};
 use crate::outcome::Status;
 use crate::plan::{Copy, MailboxPlan};
 use crate::refusal::{self, Scope};
@@ -503,6 +503,7 @@ impl<'c> Copier<'_, '_, 'c> {
             internal_date: copy.internal_date,
             flags: copy.agreed.clone(),
             fingerprint: ready.fingerprint,
+            normalised: copy.normalised,
         };
         let recorded = self.snapshot.borrow_mut().set_message_status(
             &self.mb.name,
@@ -692,6 +693,8 @@ impl<'c> Copier<'_, '_, 'c> {
                 // may name a UID it never shows (Gmail drops an APPEND of a
                 // message it holds already).
                 unconfirmed: (!listed.contains(new_uid)).then_some(target),
+                level: PairLevel::Exact,
+                fingerprint_b: None,
             });
             let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
                 uid,
@@ -699,6 +702,7 @@ impl<'c> Copier<'_, '_, 'c> {
                 internal_date: copy.internal_date,
                 flags: flags.clone(),
                 fingerprint: ready.fingerprint,
+                normalised: copy.normalised,
             };
             cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
             let mut there = meta(*new_uid, &copy.flags);

@@ -11,6 +11,7 @@ use crate::action_log::{self, LoggedMessage, Write};
 use crate::model::{FlagDelta, FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
 use crate::plan::{Expunge, ExpungeMode};
+use crate::snapshot::Tombstone;
 
 impl MailboxRun<'_, '_> {
     /// Carries out proven expunges: `UID EXPUNGE` of exactly those UIDs, or
@@ -112,7 +113,22 @@ impl MailboxRun<'_, '_> {
                     .map_or(0, |s| s.uidvalidity);
                 let mut snapshot = self.snapshot.borrow_mut();
                 let recorded = if mode == ExpungeMode::Expunge {
-                    let tombstones: Vec<_> = chosen.iter().map(|e| e.fingerprint).collect();
+                    // Both sides' actual content (a pair below the exact
+                    // level holds two), each with its normalised fingerprint.
+                    let tombstones: Vec<_> = chosen
+                        .iter()
+                        .flat_map(|e| {
+                            let partner = e.partner.map(|fingerprint| Tombstone {
+                                fingerprint,
+                                normalised: e.normalised,
+                            });
+                            std::iter::once(Tombstone {
+                                fingerprint: e.fingerprint,
+                                normalised: e.normalised,
+                            })
+                            .chain(partner)
+                        })
+                        .collect();
                     // Forgetting the expunged UIDs makes one that comes back
                     // (a restore, even on a server without CONDSTORE) a UID
                     // below the saved UIDNEXT that was never seen: a regression.

@@ -149,6 +149,7 @@ pub(super) fn copies_from_a(bodies: &[&str]) -> Vec<Copy> {
             internal_date: InternalDate::parse(DATE).unwrap(),
             flags: FlagSet::new(),
             agreed: FlagSet::new(),
+            normalised: None,
         })
         .collect()
 }
@@ -389,6 +390,7 @@ async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is
         internal_date: InternalDate::parse(DATE).unwrap(),
         flags: FlagSet::new(),
         fingerprint: fp(content),
+        normalised: None,
     };
     let input = ReconcileInput {
         mailboxes: vec![MailboxInput {
@@ -410,6 +412,8 @@ async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is
                         fingerprint: p.fingerprint,
                         flags: p.flags.clone(),
                         unconfirmed: p.unconfirmed,
+                        fingerprint_b: None,
+                        level: crate::model::PairLevel::Exact,
                     })
                     .collect(),
                 ..MailboxBase::default()
@@ -533,6 +537,9 @@ async fn only_the_planned_expunges_are_sent_and_a_withheld_one_keeps_its_pair() 
         base: Some(FlagSet::new()),
         mode,
         reason: ExpungeReason::Proven,
+        level: crate::model::PairLevel::Exact,
+        normalised: None,
+        partner: None,
     };
     let mb = MailboxPlan {
         pairs: vec![PlannedPair {
@@ -540,6 +547,8 @@ async fn only_the_planned_expunges_are_sent_and_a_withheld_one_keeps_its_pair() 
             fingerprint: fp(1),
             base_before: Some(FlagSet::new()),
             agreed: FlagSet::new(),
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         }],
         expunges: vec![
             expunge(5, ExpungeMode::Expunge),
@@ -568,6 +577,7 @@ async fn only_the_planned_expunges_are_sent_and_a_withheld_one_keeps_its_pair() 
             internal_date: InternalDate::parse(DATE).unwrap(),
             flags: FlagSet::new(),
             fingerprint: fp(uid as u8),
+            normalised: None,
         })
         .into();
     snapshot
@@ -656,6 +666,9 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
         base: Some(FlagSet::new()),
         mode: ExpungeMode::Expunge,
         reason: ExpungeReason::Proven,
+        level: crate::model::PairLevel::Exact,
+        normalised: None,
+        partner: None,
     };
     let mailbox = |name: &str| MailboxPlan {
         name: name.into(),
@@ -738,6 +751,8 @@ async fn a_flag_change_refused_as_modified_is_left_to_the_next_run_and_its_pair_
         fingerprint: fp(n as u8),
         base_before: Some(FlagSet::new()),
         agreed: seen.clone(),
+        fingerprint_b: None,
+        level: crate::model::PairLevel::Exact,
     };
     let change = |n: Uid| FlagChange {
         side: Side::B,

@@ -222,6 +222,7 @@ fn earlier_refusals(snapshot: &mut crate::snapshot::Snapshot, words: [&str; 2]) 
             internal_date: InternalDate::parse(DATE).unwrap(),
             flags: FlagSet::new(),
             fingerprint: fp(uid as u8),
+            normalised: None,
         };
         snapshot
             .set_message_status(
@@ -307,6 +308,8 @@ async fn a_store_refused_by_the_mailbox_is_reported_once_and_the_stores_after_it
         fingerprint: fp(n as u8),
         base_before: Some(FlagSet::new()),
         agreed: agreed.clone(),
+        fingerprint_b: None,
+        level: crate::model::PairLevel::Exact,
     };
     let mb = MailboxPlan {
         pairs: vec![pair(1, &seen), pair(2, &flagged)],

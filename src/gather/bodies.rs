@@ -2,9 +2,9 @@
 //! threads and under their budget, past messages that make a server drop
 //! the connection.
 
-use crate::hashing::Hashers;
+use crate::hashing::{Hashed, Hashers};
 use crate::imap::{Connection, ImapError};
-use crate::model::{Fingerprint, Uid};
+use crate::model::Uid;
 use std::collections::HashMap;
 
 /// How many new connections reading one mailbox's bodies may open to get
@@ -21,7 +21,8 @@ pub fn body_reconnects(retries: u32) -> usize {
 /// What [`read_bodies`] got: a fingerprint per UID delivered, and the UIDs
 /// whose body the server would not deliver.
 pub(super) struct Bodies {
-    pub fingerprints: HashMap<Uid, Fingerprint>,
+    /// Exact and normalised, per UID.
+    pub fingerprints: HashMap<Uid, Hashed>,
     pub undeliverable: Vec<Uid>,
 }
 
@@ -107,7 +108,7 @@ pub(super) async fn read_bodies(
 async fn fetch_fingerprints(
     conn: &mut Connection,
     items: &[(Uid, u32)],
-    into: &mut HashMap<Uid, Fingerprint>,
+    into: &mut HashMap<Uid, Hashed>,
 ) -> Result<(), ImapError> {
     if items.is_empty() {
         return Ok(());

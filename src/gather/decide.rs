@@ -99,6 +99,7 @@ mod tests {
                     },
                     flags: FlagSet::new(),
                     fingerprint: Fingerprint([i as u8; 32]),
+                    normalised: None,
                 })
                 .collect(),
             ..SideListing::default()

@@ -32,6 +32,8 @@ pub struct Remembered<'a> {
     pub size: u32,
     pub internal_date: InternalDate,
     pub fingerprint: Fingerprint,
+    /// Its normalised fingerprint, where the cache knows it.
+    pub normalised: Option<Fingerprint>,
     pub flags: &'a FlagSet,
     /// Size and date were read from this server (not copied from the source
     /// of an APPEND, which the server may have rewritten).
@@ -399,7 +401,7 @@ mod tests {
             for c in &after { server.apply(c); }
 
             let remembered: HashMap<Uid, Remembered<'_>> = cached.iter().map(|(m, fp)| (m.uid, Remembered {
-                size: m.size, internal_date: m.internal_date, fingerprint: *fp, flags: &m.flags, read_back: true,
+                size: m.size, internal_date: m.internal_date, fingerprint: *fp, normalised: None, flags: &m.flags, read_back: true,
             })).collect();
             let (changed, vanished) = server.changes_since(saved_modseq);
             let rebuilt = rebuild_from_history(saved_uidnext, &remembered, &changed, &vanished, server.messages.len() as u32)
@@ -428,7 +430,7 @@ mod tests {
             let (saved_modseq, saved_uidnext) = (server.modseq, server.uidnext);
             server.apply(&Change::Deliver(content));
             let remembered: HashMap<Uid, Remembered<'_>> = cached.iter().map(|(m, fp)| (m.uid, Remembered {
-                size: m.size, internal_date: m.internal_date, fingerprint: *fp, flags: &m.flags, read_back: true,
+                size: m.size, internal_date: m.internal_date, fingerprint: *fp, normalised: None, flags: &m.flags, read_back: true,
             })).collect();
             let (mut changed, vanished) = server.changes_since(saved_modseq);
             changed.retain(|m| m.uid < saved_uidnext);

@@ -326,6 +326,8 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
                 fingerprint: p.fingerprint,
                 flags: p.flags.clone(),
                 unconfirmed: p.unconfirmed,
+                level: p.level,
+                fingerprint_b: p.fingerprint_b,
             })
             .collect(),
         pending_expunge: [0, 1].map(|i| {
@@ -340,7 +342,16 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
                 .map(|((_, uid), _)| *uid)
                 .collect()
         }),
-        tombstones: record.tombstones.iter().map(|(fp, _)| *fp).collect(),
+        tombstones: record
+            .tombstones
+            .iter()
+            .map(|(t, _)| t.fingerprint)
+            .collect(),
+        tombstones_normalised: record
+            .tombstones
+            .iter()
+            .filter_map(|(t, _)| t.normalised)
+            .collect(),
     }
 }
 
@@ -415,6 +426,7 @@ mod tests {
                 internal_date: InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap(),
                 flags: FlagSet::new(),
                 fingerprint: Fingerprint([uid as u8; 32]),
+                normalised: None,
             };
             let refused = Some(MessageStatus::Refused);
             snapshot

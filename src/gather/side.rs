@@ -70,6 +70,10 @@ struct Listed<'r> {
     changed: HashSet<Uid>,
     /// Cached UIDs that are gone from the side.
     gone: Vec<Uid>,
+    /// Cached UIDs no pair holds whose normalised fingerprint the cache
+    /// does not know (a file of an older version): their bodies are read
+    /// once to learn it, since only unpaired messages may need it.
+    learn: HashSet<Uid>,
     remembered: HashMap<Uid, Remembered<'r>>,
 }
 
@@ -146,6 +150,7 @@ async fn list_side<'r>(
                 size: c.size,
                 internal_date: c.internal_date,
                 fingerprint: c.fingerprint,
+                normalised: c.normalised,
                 flags: &c.flags,
                 read_back: c.read_back,
             };
@@ -255,6 +260,22 @@ async fn list_side<'r>(
         }
     };
     crate::progress::listed(listing.len());
+    let paired: HashSet<Uid> = record
+        .map(|r| r.pairs.iter().map(|p| p.uid[side.index()]).collect())
+        .unwrap_or_default();
+    // (Not where the mailbox was left unselected: nothing changed there.)
+    let learn = listing
+        .iter()
+        .filter(|_| unchanged.is_none())
+        .filter(|(m, fp)| {
+            fp.is_some()
+                && !paired.contains(&m.uid)
+                && remembered
+                    .get(&m.uid)
+                    .is_some_and(|r| r.normalised.is_none())
+        })
+        .map(|(m, _)| m.uid)
+        .collect();
     Ok(Some(Listed {
         wire: wire.clone(),
         status,
@@ -263,6 +284,7 @@ async fn list_side<'r>(
         listing,
         changed,
         gone,
+        learn,
         remembered,
     }))
 }
@@ -305,12 +327,13 @@ async fn read_side(
         listing,
         changed,
         gone,
+        learn,
         remembered,
     } = listed;
     // Bodies never seen before; with --verify, every body.
     let to_read: Vec<(Uid, u32)> = listing
         .iter()
-        .filter(|(_, fp)| reading.verify || fp.is_none())
+        .filter(|(m, fp)| reading.verify || fp.is_none() || learn.contains(&m.uid))
         .filter(|_| !defer)
         .map(|(m, _)| (m.uid, m.size))
         .collect();
@@ -334,7 +357,13 @@ async fn read_side(
     let mut damaged = BTreeSet::new();
     let mut unreadable = Vec::new();
     for (m, fp) in listing {
-        let fresh = fresh_fps.get(&m.uid).copied();
+        let both = fresh_fps.get(&m.uid).copied();
+        let fresh = both.map(|(exact, _)| exact);
+        let learnt = learn.contains(&m.uid) && !verify;
+        // Read only to learn its normalised fingerprint: a body that is not
+        // what the cache says (a copy's row holds its source's) teaches
+        // nothing, and is no sign of damage without --verify.
+        let fresh = fresh.filter(|now| !learnt || Some(*now) == fp);
         let fingerprint = match (fp, fresh) {
             (Some(cached), Some(now)) if cached != now => {
                 // Changed in place since it was synced. The cache keeps what
@@ -367,15 +396,24 @@ async fn read_side(
             // A body that vanished between listing and fetch: the message is gone.
             (None, None) => continue,
         };
+        let normalised = match both {
+            Some((exact, normalised)) if exact == fingerprint => Some(normalised),
+            _ => remembered
+                .get(&m.uid)
+                .filter(|r| r.fingerprint == fingerprint)
+                .and_then(|r| r.normalised),
+        };
+        let learnt = learnt && normalised.is_some();
         let meta = MessageMeta {
             uid: m.uid,
             size: m.size,
             internal_date: m.internal_date,
             flags: m.flags,
             fingerprint,
+            normalised,
         };
         let vouched = !damaged.contains(&meta.uid) && !unreadable.contains(&meta.uid);
-        if (changed.contains(&meta.uid) || fp.is_none()) && vouched {
+        if (changed.contains(&meta.uid) || fp.is_none() || learnt) && vouched {
             upsert_at.push(messages.len());
         }
         messages.push(meta);

@@ -571,6 +571,52 @@ pub struct MessageMeta {
     pub flags: FlagSet,
     /// Content identity: SHA-256 over canonical line endings.
     pub fingerprint: Fingerprint,
+    /// The normalised fingerprint ([`crate::fingerprint::normalised`], of
+    /// the current version); None where it is not known (a cache row of an
+    /// older version, a copy whose body was not read).
+    #[serde(default)]
+    pub normalised: Option<Fingerprint>,
+}
+
+/// At which level of identity a pair was made, strongest first
+/// (docs/ARCHITECTURE.md, "Identity").
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum PairLevel {
+    /// The exact content hash is equal (or imapmend recorded the pair from
+    /// its own APPENDUID).
+    #[default]
+    Exact,
+    /// Only the normalised fingerprint is equal: the two differ by the
+    /// rewrites of [`crate::fingerprint`] and nothing else.
+    Normalised,
+    /// `--identity headers`: Message-ID, Date and From agree, sizes within
+    /// a tolerance; the contents may differ in any way.
+    Headers,
+}
+
+impl PairLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairLevel::Exact => "exact",
+            PairLevel::Normalised => "normalised",
+            PairLevel::Headers => "headers",
+        }
+    }
+
+    pub fn from_sql(text: &str) -> Option<PairLevel> {
+        [PairLevel::Exact, PairLevel::Normalised, PairLevel::Headers]
+            .into_iter()
+            .find(|l| l.as_str() == text)
+    }
+}
+
+impl fmt::Display for PairLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What SELECT/EXAMINE said about a mailbox on one side.

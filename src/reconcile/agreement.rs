@@ -3,6 +3,10 @@
 //!
 //! Flags a side cannot store (PERMANENTFLAGS) are left out of the comparison
 //! on both sides, because they are a recorded divergence, not a difference.
+//!
+//! What differs by the exact fingerprint may still agree by the normalised
+//! one, under the rule that pairs by it ([`super::matching`]): with the same
+//! flags, as many messages on each side per normalised fingerprint.
 
 use super::flags::storable;
 use super::MailboxInput;
@@ -54,6 +58,7 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     let absent = MailboxStatus::default();
     let status = [0, 1].map(|i| input.sides[i].as_ref().map_or(&absent, |s| &s.status));
     let mut counts: BTreeMap<(Fingerprint, FlagSet), [usize; 2]> = BTreeMap::new();
+    let mut normalised: BTreeMap<Fingerprint, Fingerprint> = BTreeMap::new();
     let mut totals = [0, 0];
     for (i, side) in input.sides.iter().enumerate() {
         let pending = &input.base.pending_expunge[i];
@@ -65,6 +70,9 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
             let comparable = storable(&storable(&m.flags, status[0]), status[1]);
             let identity = paired.get(&m.uid).copied().unwrap_or(m.fingerprint);
             counts.entry((identity, comparable)).or_default()[i] += 1;
+            if let Some(n) = m.normalised {
+                normalised.entry(identity).or_insert(n);
+            }
             totals[i] += 1;
         }
     }
@@ -80,6 +88,16 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
             });
         }
     }
+    // Per (normalised fingerprint, flags): as much surplus on A as on B is
+    // agreement at the normalised level.
+    let loose_key = |s: &Surplus| Some((*normalised.get(&s.fingerprint)?, s.flags.clone()));
+    let mut loose: BTreeMap<(Fingerprint, FlagSet), [usize; 2]> = BTreeMap::new();
+    for s in &surplus {
+        if let Some(key) = loose_key(s) {
+            loose.entry(key).or_default()[s.side.index()] += s.count;
+        }
+    }
+    surplus.retain(|s| loose_key(s).is_none_or(|key| loose[&key][0] != loose[&key][1]));
     let only_on = match (&input.sides[0], &input.sides[1]) {
         (Some(_), None) => Some(Side::A),
         (None, Some(_)) => Some(Side::B),
@@ -174,6 +192,7 @@ mod tests {
                 },
                 flags: FlagSet::new(),
                 fingerprint: Fingerprint([fingerprint; 32]),
+                normalised: None,
             }],
             ..SideListing::default()
         })
@@ -194,6 +213,8 @@ mod tests {
                     fingerprint: Fingerprint([1; 32]),
                     flags: Some(FlagSet::new()),
                     unconfirmed: None,
+                    fingerprint_b: None,
+                    level: crate::model::PairLevel::Exact,
                 }],
                 ..MailboxBase::default()
             },

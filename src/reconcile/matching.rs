@@ -4,8 +4,13 @@
 //! (and copied). When several candidates share a fingerprint the order is
 //! deterministic and symmetric: equal flags first, then INTERNALDATE, then
 //! UID. Swapping the inputs swaps the pairs and nothing else.
+//!
+//! What the exact fingerprint leaves unpaired may then pair by the
+//! normalised one ([`match_normalised`]), but only where that cannot be a
+//! guess: a normalised value with exactly as many unpaired candidates on
+//! each side (one to one, or k to k for rewritten duplicates).
 
-use crate::model::MessageMeta;
+use crate::model::{Fingerprint, MessageMeta};
 
 /// The outcome of matching two pools of messages.
 #[derive(Debug, Default)]
@@ -34,6 +39,42 @@ pub fn match_by_content<'a>(pools: [Vec<&'a MessageMeta>; 2]) -> Matched<'a> {
         out.pairs.extend(pairs);
         out.left[0].extend(left_a);
         out.left[1].extend(left_b);
+    }
+    out
+}
+
+/// Pairs by the normalised fingerprint what [`match_by_content`] left
+/// over: per normalised value, all of them when both sides hold the same
+/// number of candidates, none otherwise (two on A and one on B could be
+/// two different messages that normalise alike). Messages whose normalised
+/// fingerprint is not known take no part.
+pub fn match_normalised<'a>(left: [Vec<&'a MessageMeta>; 2]) -> Matched<'a> {
+    let mut all: Vec<(Fingerprint, usize, &'a MessageMeta)> = Vec::new();
+    let mut out = Matched::default();
+    for (i, pool) in left.into_iter().enumerate() {
+        for m in pool {
+            match m.normalised {
+                Some(n) => all.push((n, i, m)),
+                None => out.left[i].push(m),
+            }
+        }
+    }
+    all.sort_unstable_by_key(|(n, i, m)| (*n, *i, m.internal_date, m.uid));
+    for group in all.chunk_by(|x, y| x.0 == y.0) {
+        let split = group.partition_point(|(_, i, _)| *i == 0);
+        let side = |run: &[(Fingerprint, usize, &'a MessageMeta)]| -> Vec<&'a MessageMeta> {
+            run.iter().map(|(_, _, m)| *m).collect()
+        };
+        let (a, b) = (side(&group[..split]), side(&group[split..]));
+        if a.len() == b.len() {
+            out.pairs.extend(pair_group(a, b).0);
+        } else {
+            out.left[0].extend(a);
+            out.left[1].extend(b);
+        }
+    }
+    for side in &mut out.left {
+        side.sort_unstable_by_key(|m| m.uid);
     }
     out
 }
@@ -89,7 +130,57 @@ mod tests {
             },
             flags: FlagSet::from_wire(flags.split_whitespace()),
             fingerprint: Fingerprint([fp; 32]),
+            normalised: Some(Fingerprint([fp; 32])),
         }
+    }
+
+    /// A rewritten copy: another exact fingerprint, normalised as `n`.
+    fn rewritten(uid: u32, exact: u8, n: u8) -> MessageMeta {
+        MessageMeta {
+            normalised: Some(Fingerprint([n; 32])),
+            ..msg(uid, exact, "", 0)
+        }
+    }
+
+    #[test]
+    fn normalised_pairs_one_to_one_and_k_to_k_only() {
+        // n=1: one each side; n=2: two each side; n=3: two on A, one on B.
+        let a = [
+            rewritten(1, 10, 1),
+            rewritten(2, 20, 2),
+            rewritten(3, 20, 2),
+        ];
+        let a3 = [rewritten(4, 30, 3), rewritten(5, 31, 3)];
+        let b = [
+            rewritten(7, 11, 1),
+            rewritten(8, 21, 2),
+            rewritten(9, 22, 2),
+        ];
+        let b3 = [rewritten(10, 32, 3)];
+        let pools = [a.iter().chain(&a3).collect(), b.iter().chain(&b3).collect()];
+        let m = match_normalised(pools);
+        let mut uids: Vec<_> = m.pairs.iter().map(|p| (p[0].uid, p[1].uid)).collect();
+        uids.sort();
+        assert_eq!(uids, vec![(1, 7), (2, 8), (3, 9)]);
+        let left = |i: usize| m.left[i].iter().map(|m| m.uid).collect::<Vec<_>>();
+        assert_eq!((left(0), left(1)), (vec![4, 5], vec![10]));
+        // Swapped, the same pairs mirrored.
+        let m = match_normalised([b.iter().chain(&b3).collect(), a.iter().chain(&a3).collect()]);
+        let mut mirrored: Vec<_> = m.pairs.iter().map(|p| (p[1].uid, p[0].uid)).collect();
+        mirrored.sort();
+        assert_eq!(mirrored, uids);
+    }
+
+    #[test]
+    fn an_unknown_normalised_fingerprint_pairs_nothing() {
+        let a = [MessageMeta {
+            normalised: None,
+            ..rewritten(1, 10, 1)
+        }];
+        let b = [rewritten(7, 11, 1)];
+        let m = match_normalised([a.iter().collect(), b.iter().collect()]);
+        assert!(m.pairs.is_empty());
+        assert_eq!((m.left[0].len(), m.left[1].len()), (1, 1));
     }
 
     #[test]

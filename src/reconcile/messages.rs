@@ -11,11 +11,12 @@
 
 use super::flags::{self, SideFlags};
 use super::mailboxes::{plan_existence, Naming};
-use super::matching::match_by_content;
+use super::matching::{match_by_content, match_normalised};
 use super::unread;
 use super::{BasePair, Evidence, MailboxInput, Policy};
 use crate::model::{
-    DeleteMode, Fingerprint, Flag, FlagDelta, FlagSet, MailboxStatus, MessageMeta, Side, Uid,
+    DeleteMode, Fingerprint, Flag, FlagDelta, FlagSet, MailboxStatus, MessageMeta, PairLevel, Side,
+    Uid,
 };
 use crate::plan::{
     Conflict, Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, MailboxPlan, PlannedPair,
@@ -82,7 +83,12 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         // the content sent, not by the UID alone.
         let found = [Side::A, Side::B].map(|s| {
             let exact = base_pair.unconfirmed == Some(s);
-            linker.link(s, base_pair.uid[s.index()], base_pair.fingerprint, exact)
+            linker.link(
+                s,
+                base_pair.uid[s.index()],
+                base_pair.fingerprint_on(s),
+                exact,
+            )
         });
         if let Some((lost, survivor)) = lost_receipt(base_pair, &found) {
             lost_copy(&mut plan, &mut linker, lost, survivor, base_pair);
@@ -98,7 +104,11 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
                 [None, Some(how)] => {
                     replace_damaged(&mut plan, &mut linker, Side::B, how, [a, b], input, policy)
                 }
-                _ => linked.push(([a, b], base_pair.flags.as_ref(), base_pair.fingerprint)),
+                _ => linked.push((
+                    [a, b],
+                    base_pair.flags.as_ref(),
+                    Identity::of_base(base_pair),
+                )),
             },
             [Some(m), None] => gone_from(
                 &mut plan,
@@ -137,13 +147,28 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
     }
     linker.hold_pending_expunges(&input.base.pending_expunge);
 
-    let matched = match_by_content([0, 1].map(|i| linker.unlinked(i)));
-    for pair in matched.pairs {
+    let exact = match_by_content([0, 1].map(|i| linker.unlinked(i)));
+    // A weaker level pairs only what the stronger one left unpaired.
+    let matched = match_normalised(exact.left);
+    if !matched.pairs.is_empty() {
+        plan.notes.push(format!(
+            "{} message(s) paired at the normalised level: their contents differ only by what servers \
+             rewrite (line ends, a final line break, NUL, 8-bit header bytes)",
+            matched.pairs.len()
+        ));
+    }
+    let found = (exact.pairs.into_iter().map(|p| (p, PairLevel::Exact))).chain(
+        matched
+            .pairs
+            .into_iter()
+            .map(|p| (p, PairLevel::Normalised)),
+    );
+    for (pair, level) in found {
         add_pair(
             &mut plan,
             pair,
             None,
-            pair[0].fingerprint,
+            Identity::found(pair, level),
             &evidence,
             status,
             policy,
@@ -177,6 +202,7 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
                 from: side,
                 uid: m.uid,
                 fingerprint: Some(m.fingerprint),
+                normalised: m.normalised,
                 size: m.size,
                 internal_date: m.internal_date,
                 flags: flags::storable(&m.flags, target),
@@ -247,6 +273,10 @@ fn gone_from(
         linker.release(side, survivor);
         return;
     }
+    if let Some(why) = loose_survivor(base_pair, survivor, side) {
+        keep_survivor(plan, base_pair, survivor, side, why);
+        return;
+    }
     let mode = expunge_mode(input, side, policy);
     let mut pair = base_pair.uid;
     pair[side.index()] = survivor.uid;
@@ -265,10 +295,64 @@ fn gone_from(
         side,
         uid: survivor.uid,
         pair,
-        fingerprint: base_pair.fingerprint,
+        fingerprint: base_pair.fingerprint_on(side),
         base: base_pair.flags.clone(),
         mode,
         reason: ExpungeReason::Proven,
+        level: base_pair.level,
+        partner: Some(base_pair.fingerprint_on(gone_side))
+            .filter(|f| *f != base_pair.fingerprint_on(side)),
+        normalised: survivor.normalised,
+    });
+}
+
+/// Why the survivor of a pair made below the exact level may not be
+/// expunged with its partner, if it may not. A normalised pair may carry a
+/// proven expunge: its two messages differ by the normalisations and
+/// nothing else, and the survivor must still be the content paired. A
+/// header-level pair never does: its contents may differ in any way.
+fn loose_survivor(
+    base_pair: &BasePair,
+    survivor: &MessageMeta,
+    side: Side,
+) -> Option<&'static str> {
+    match base_pair.level {
+        PairLevel::Exact => None,
+        PairLevel::Normalised if survivor.fingerprint == base_pair.fingerprint_on(side) => None,
+        PairLevel::Normalised => {
+            Some("its content is no longer the one paired at the normalised level")
+        }
+        PairLevel::Headers => Some(
+            "the pair was made by headers only (--identity headers), which never proves a deletion",
+        ),
+    }
+}
+
+/// Keeps the survivor of a pair that may not carry the expunge: it is not
+/// deleted, not copied back (it stays linked), and the pair stays in the
+/// snapshot so that every later run says the same.
+fn keep_survivor(
+    plan: &mut MailboxPlan,
+    base_pair: &BasePair,
+    survivor: &MessageMeta,
+    side: Side,
+    why: &str,
+) {
+    plan.notes.push(format!(
+        "UID {} on {side} kept: its partner was expunged on {}, but {why}; not deleted, not copied back",
+        survivor.uid,
+        side.other()
+    ));
+    let agreed = base_pair.flags.clone();
+    let mut uid = base_pair.uid;
+    uid[side.index()] = survivor.uid; // linked by content on a suspect side
+    plan.pairs.push(PlannedPair {
+        uid,
+        fingerprint: base_pair.fingerprint,
+        fingerprint_b: base_pair.fingerprint_b,
+        level: base_pair.level,
+        agreed: agreed.clone().unwrap_or_else(|| survivor.flags.clone()),
+        base_before: agreed,
     });
 }
 
@@ -353,6 +437,9 @@ fn replace_damaged(
         base: None,
         mode,
         reason: ExpungeReason::Damaged,
+        level: PairLevel::Exact,
+        partner: None,
+        normalised: damaged.normalised,
     });
 }
 
@@ -383,6 +470,23 @@ fn unpaired_to_copy<'a>(
 ) -> Vec<&'a MessageMeta> {
     let tombstoned =
         |m: &MessageMeta| policy.tombstones && input.base.tombstones.contains(&m.fingerprint);
+    // A tombstone met only at the normalised level is reported, never
+    // acted on: the message may differ from the one expunged.
+    let loosely = left
+        .iter()
+        .filter(|m| {
+            policy.tombstones
+                && !tombstoned(m)
+                && m.normalised
+                    .is_some_and(|n| input.base.tombstones_normalised.contains(&n))
+        })
+        .count();
+    if loosely > 0 {
+        plan.notes.push(format!(
+            "{loosely} message(s) on {side} match content expunged earlier only at the normalised level \
+             (tombstones): not acted on for it"
+        ));
+    }
     // One-way never writes to its source, restored or not.
     if !evidence[side.index()].is_restored() || policy.one_way == Some(side) {
         let matches = left.iter().filter(|m| tombstoned(m)).count();
@@ -422,6 +526,9 @@ fn unpaired_to_copy<'a>(
             } else {
                 ExpungeReason::RestoredExtra
             },
+            level: PairLevel::Exact,
+            partner: None,
+            normalised: m.normalised,
         });
     }
     let other = side.other();
@@ -477,6 +584,9 @@ fn extras_on_target(
             base: None,
             mode,
             reason: ExpungeReason::OneWayExtra,
+            level: PairLevel::Exact,
+            partner: None,
+            normalised: m.normalised,
         });
     }
 }
@@ -557,17 +667,46 @@ fn apply_guard(plan: &mut MailboxPlan, base_pairs: usize, policy: &Policy) {
 
 /// A base pair found on both sides: the messages, the flags last agreed
 /// and the pair's content as the snapshot holds it.
-type Linked<'a> = ([&'a MessageMeta; 2], Option<&'a FlagSet>, Fingerprint);
+type Linked<'a> = ([&'a MessageMeta; 2], Option<&'a FlagSet>, Identity);
+
+/// What a pair is recorded as: its content (A's, and B's where it
+/// differs) and the level it was made at.
+#[derive(Debug, Clone, Copy)]
+struct Identity {
+    fingerprint: Fingerprint,
+    fingerprint_b: Option<Fingerprint>,
+    level: PairLevel,
+}
+
+impl Identity {
+    /// A pair the snapshot holds: as it recorded it (a copy's source, when
+    /// the target rewrote it).
+    fn of_base(p: &BasePair) -> Identity {
+        Identity {
+            fingerprint: p.fingerprint,
+            fingerprint_b: p.fingerprint_b,
+            level: p.level,
+        }
+    }
+
+    /// A pair found by content now: each side's own.
+    fn found([a, b]: [&MessageMeta; 2], level: PairLevel) -> Identity {
+        Identity {
+            fingerprint: a.fingerprint,
+            fingerprint_b: Some(b.fingerprint).filter(|f| *f != a.fingerprint),
+            level,
+        }
+    }
+}
 
 /// Records one pair and the flag changes that make both sides agree.
-/// `identity` is the pair's content: the snapshot's for a pair it holds
-/// (a copy's source, when the target rewrote it), else the common one.
+/// `identity` is what the pair is recorded as.
 #[allow(clippy::too_many_arguments)]
 fn add_pair(
     plan: &mut MailboxPlan,
     [a, b]: [&MessageMeta; 2],
     base: Option<&FlagSet>,
-    identity: Fingerprint,
+    identity: Identity,
     evidence: &[Evidence; 2],
     status: [&MailboxStatus; 2],
     policy: &Policy,
@@ -633,7 +772,9 @@ fn add_pair(
     }
     plan.pairs.push(PlannedPair {
         uid,
-        fingerprint: identity,
+        fingerprint: identity.fingerprint,
+        fingerprint_b: identity.fingerprint_b,
+        level: identity.level,
         base_before: if needs_store {
             base.cloned()
         } else {
@@ -643,9 +784,26 @@ fn add_pair(
     });
 }
 
-fn symmetric_key(p: &BasePair) -> (&Fingerprint, Uid, Uid, Option<&FlagSet>) {
+type SymmetricKey<'a> = (
+    Fingerprint,
+    Fingerprint,
+    Uid,
+    Uid,
+    Option<&'a FlagSet>,
+    PairLevel,
+);
+
+fn symmetric_key(p: &BasePair) -> SymmetricKey<'_> {
     let [a, b] = p.uid;
-    (&p.fingerprint, a.min(b), a.max(b), p.flags.as_ref())
+    let [fa, fb] = [Side::A, Side::B].map(|s| p.fingerprint_on(s));
+    (
+        fa.min(fb),
+        fa.max(fb),
+        a.min(b),
+        a.max(b),
+        p.flags.as_ref(),
+        p.level,
+    )
 }
 
 /// One side's messages by fingerprint, each group in (INTERNALDATE, UID)
@@ -778,6 +936,7 @@ mod tests {
             },
             flags: FlagSet::from_wire(flags.split_whitespace()),
             fingerprint: Fingerprint([content; 32]),
+            normalised: Some(Fingerprint([content; 32])),
         }
     }
 
@@ -816,6 +975,8 @@ mod tests {
                         uid: [i as Uid, i as Uid],
                         fingerprint: Fingerprint([i; 32]),
                         flags: Some(FlagSet::from_wire(base.split_whitespace())),
+                        level: PairLevel::Exact,
+                        fingerprint_b: None,
                     })
                     .collect(),
                 ..Default::default()
@@ -1049,7 +1210,9 @@ mod tests {
         );
         // The same with other content under that UID: not the copy sent.
         let mut input = with_receipt_on_b();
-        input.sides[1].as_mut().unwrap().messages[2].fingerprint = Fingerprint([9; 32]);
+        let other = &mut input.sides[1].as_mut().unwrap().messages[2];
+        other.fingerprint = Fingerprint([9; 32]);
+        other.normalised = Some(Fingerprint([9; 32]));
         let p = plan(&input, Policy::default());
         assert!(p.expunges.is_empty() && p.withheld.is_empty(), "{p:#?}");
         assert_eq!(

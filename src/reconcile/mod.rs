@@ -26,7 +26,9 @@ pub use policy::Policy;
 
 pub use evidence::Evidence;
 
-use crate::model::{Fingerprint, FlagSet, ListedMessage, MailboxStatus, MessageMeta, Side, Uid};
+use crate::model::{
+    Fingerprint, FlagSet, ListedMessage, MailboxStatus, MessageMeta, PairLevel, Side, Uid,
+};
 use crate::plan::{ListingPath, Plan, SCHEMA_VERSION};
 use std::collections::BTreeSet;
 
@@ -61,6 +63,7 @@ pub struct SideListing {
 pub struct BasePair {
     /// [uid on A, uid on B], valid under `MailboxBase::uidvalidity`.
     pub uid: [Uid; 2],
+    /// A's content (and B's, unless `fingerprint_b` says otherwise).
     pub fingerprint: Fingerprint,
     /// None when the pair is known but no flags were agreed yet.
     pub flags: Option<FlagSet>,
@@ -69,6 +72,20 @@ pub struct BasePair {
     /// the expected content, the pair proves no expunge: the UID missing
     /// there is a lost copy, copied again (see [`messages`]).
     pub unconfirmed: Option<Side>,
+    /// The level of identity the pair was made at.
+    pub level: PairLevel,
+    /// B's content where it differs from A's (a pair below the exact level).
+    pub fingerprint_b: Option<Fingerprint>,
+}
+
+impl BasePair {
+    /// The content the pair holds on `side`.
+    pub fn fingerprint_on(&self, side: Side) -> Fingerprint {
+        match side {
+            Side::A => self.fingerprint,
+            Side::B => self.fingerprint_b.unwrap_or(self.fingerprint),
+        }
+    }
 }
 
 /// What the snapshot knows about one mailbox.
@@ -84,6 +101,10 @@ pub struct MailboxBase {
     /// Content whose expunge from this mailbox was proven and propagated
     /// (within the tombstone lifetime).
     pub tombstones: BTreeSet<Fingerprint>,
+    /// The tombstones' normalised fingerprints, where known: a message that
+    /// matches one of these and no tombstone exactly is reported, never
+    /// expunged for it.
+    pub tombstones_normalised: BTreeSet<Fingerprint>,
 }
 
 /// Everything reconcile needs about one logical mailbox.

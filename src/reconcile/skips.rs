@@ -309,6 +309,7 @@ mod tests {
             },
             flags: FlagSet::new(),
             agreed: FlagSet::new(),
+            normalised: None,
         }
     }
 

@@ -76,6 +76,7 @@ pub fn copies(input: &MailboxInput, side: Side, target: &MailboxStatus) -> Vec<C
             internal_date: m.internal_date,
             flags: flags::storable(&m.flags, target),
             agreed: m.flags.clone(),
+            normalised: None,
         })
         .collect()
 }

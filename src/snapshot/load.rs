@@ -8,9 +8,10 @@ use super::schema::{
 use super::store::Orientation;
 use super::{
     CachedMessage, MailboxRecord, MessageStatus, MessageStatusRecord, PairRecord, PendingIntent,
-    SideCache, SideRecord, SnapshotState,
+    SideCache, SideRecord, SnapshotState, Tombstone,
 };
-use crate::model::{InternalDate, Side};
+use crate::fingerprint::NORMALISATION_VERSION;
+use crate::model::{Fingerprint, InternalDate, PairLevel, Side};
 use rusqlite::{Connection, Row};
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,28 +32,34 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
         by_id.insert(id, (name, record));
     }
 
-    let mut stmt =
-        conn.prepare("SELECT mailbox, uid_a, uid_b, fingerprint, flags, unconfirmed FROM pair")?;
+    let mut stmt = conn.prepare(
+        "SELECT mailbox, uid_a, uid_b, fingerprint, flags, unconfirmed, level, fingerprint_b FROM pair",
+    )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
             continue;
         };
         let flags: Option<String> = row.get(4)?;
+        let stored_a = fingerprint_from_blob(3, &row.get::<_, Vec<u8>>(3)?)?;
+        let stored_b = optional_fingerprint(row, 7)?.unwrap_or(stored_a);
+        let [fp_a, fp_b] = o.pair([stored_a, stored_b]);
         record.pairs.push(PairRecord {
             uid: o.pair([row.get(1)?, row.get(2)?]),
-            fingerprint: fingerprint_from_blob(3, &row.get::<_, Vec<u8>>(3)?)?,
+            fingerprint: fp_a,
             flags: flags.as_deref().map(flags_from_text),
             unconfirmed: match row.get::<_, Option<String>>(5)? {
                 Some(side) => Some(o.side(side_from_text(5, &side)?)),
                 None => None,
             },
+            level: level_from_sql(row, 6)?,
+            fingerprint_b: Some(fp_b).filter(|b| *b != fp_a),
         });
     }
 
     let mut stmt = conn.prepare(
         "SELECT mailbox, side, uidvalidity, uid, size, internal_date, internal_date_offset, fingerprint, flags,
-                fingerprint_read_back, status
+                fingerprint_read_back, status, normalised_fingerprint, normalised_version
          FROM message",
     )?;
     let mut rows = stmt.query([])?;
@@ -71,6 +78,10 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
                 offset_minutes: row.get(6)?,
             },
             fingerprint: fingerprint_from_blob(7, &row.get::<_, Vec<u8>>(7)?)?,
+            // Made by other rules than this build's: not known.
+            normalised: optional_fingerprint(row, 11)?.filter(|_| {
+                row.get::<_, Option<u32>>(12).ok().flatten() == Some(NORMALISATION_VERSION)
+            }),
             flags: flags_from_text(&row.get::<_, String>(8)?),
             read_back: row.get(9)?,
             status: row
@@ -92,15 +103,19 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
     }
 
     let mut stmt = conn.prepare(
-        "SELECT mailbox, fingerprint, expunged_at FROM tombstone WHERE mailbox IS NOT NULL",
+        "SELECT mailbox, fingerprint, expunged_at, normalised_fingerprint FROM tombstone
+         WHERE mailbox IS NOT NULL",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
             continue;
         };
-        let fingerprint = fingerprint_from_blob(1, &row.get::<_, Vec<u8>>(1)?)?;
-        record.tombstones.push((fingerprint, row.get(2)?));
+        let tombstone = Tombstone {
+            fingerprint: fingerprint_from_blob(1, &row.get::<_, Vec<u8>>(1)?)?,
+            normalised: optional_fingerprint(row, 3)?,
+        };
+        record.tombstones.push((tombstone, row.get(2)?));
     }
 
     let mut mailboxes = BTreeMap::new();
@@ -120,6 +135,27 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
         mailboxes,
         subscriptions,
     })
+}
+
+/// A nullable fingerprint column.
+fn optional_fingerprint(row: &Row, idx: usize) -> rusqlite::Result<Option<Fingerprint>> {
+    row.get::<_, Option<Vec<u8>>>(idx)?
+        .map(|blob| fingerprint_from_blob(idx, &blob))
+        .transpose()
+}
+
+/// A pair's level: NULL is exact (every pair of a version-1 file).
+fn level_from_sql(row: &Row, idx: usize) -> rusqlite::Result<PairLevel> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(PairLevel::Exact),
+        Some(text) => PairLevel::from_sql(&text).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                idx,
+                rusqlite::types::Type::Text,
+                format!("pair level {text:?}").into(),
+            )
+        }),
+    }
 }
 
 fn mailbox_query() -> String {

@@ -24,7 +24,9 @@ mod write;
 
 pub use error::SnapshotError;
 
-use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side, Uid};
+use crate::model::{
+    Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, PairLevel, Side, Uid,
+};
 use error::SqlContext;
 use rusqlite::{Connection, Transaction};
 use std::collections::BTreeMap;
@@ -78,6 +80,7 @@ pub struct SideRecord {
 pub struct PairRecord {
     /// [uid on A, uid on B].
     pub uid: [Uid; 2],
+    /// A's content (and B's, unless `fingerprint_b` says otherwise).
     pub fingerprint: Fingerprint,
     /// None when the pair is known but no flags were agreed yet.
     pub flags: Option<FlagSet>,
@@ -86,6 +89,28 @@ pub struct PairRecord {
     /// server may name a UID it never shows, see docs/ARCHITECTURE.md).
     /// None once confirmed, and for a pair matched by content.
     pub unconfirmed: Option<Side>,
+    /// The level of identity the pair was made at.
+    pub level: PairLevel,
+    /// B's content where it differs from A's (a pair below the exact level).
+    pub fingerprint_b: Option<Fingerprint>,
+}
+
+impl PairRecord {
+    /// The content the pair holds on `side`.
+    pub fn fingerprint_on(&self, side: Side) -> Fingerprint {
+        match side {
+            Side::A => self.fingerprint,
+            Side::B => self.fingerprint_b.unwrap_or(self.fingerprint),
+        }
+    }
+}
+
+/// Content whose expunge was proven and propagated: one side's actual
+/// fingerprint, and its normalised one where known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tombstone {
+    pub fingerprint: Fingerprint,
+    pub normalised: Option<Fingerprint>,
 }
 
 /// The fingerprint cache entry for one (mailbox, side, UIDVALIDITY, UID).
@@ -94,6 +119,8 @@ pub struct CachedMessage {
     pub size: u32,
     pub internal_date: InternalDate,
     pub fingerprint: Fingerprint,
+    /// The normalised fingerprint, where known at the current version.
+    pub normalised: Option<Fingerprint>,
     pub flags: FlagSet,
     /// Size and date were read from this side (false for a copy recorded
     /// from its source, which the server may have rewritten on APPEND).
@@ -174,7 +201,7 @@ pub struct MailboxRecord {
     pub cache: [SideCache; 2],
     /// Content whose expunge from this mailbox was proven and propagated,
     /// with when (Unix seconds).
-    pub tombstones: Vec<(Fingerprint, i64)>,
+    pub tombstones: Vec<(Tombstone, i64)>,
 }
 
 /// The whole snapshot, loaded.
@@ -548,7 +575,7 @@ impl Snapshot {
         &mut self,
         mailbox: &str,
         pairs: &[[Uid; 2]],
-        tombstones: &[Fingerprint],
+        tombstones: &[Tombstone],
     ) -> Result<(), SnapshotError> {
         let now = now();
         self.write(

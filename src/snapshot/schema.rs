@@ -1,11 +1,15 @@
-//! The on-disk schema, version 1, and the value encodings shared by the
+//! The on-disk schema, version 2, and the value encodings shared by the
 //! readers and writers.
 //!
-//! The schema is complete from the first release: tables for behaviour that
-//! arrives later (tombstones, subscriptions, unstorable keywords, message
-//! statuses) exist already, so later work adds code, not migrations. The
-//! few columns added since are listed in [`ADDED_COLUMNS`], which an older
-//! file gets when it is opened.
+//! The tables are complete from the first release: behaviour that arrives
+//! later (tombstones, subscriptions, unstorable keywords, message statuses)
+//! adds code, and at most columns. A column added since a file was written
+//! is added to it when it is opened (`store::ADDED_COLUMNS`), NULL meaning
+//! "not known yet"; version 2 added the identity levels (issue 15): each
+//! pair's level and both sides' fingerprints, the version of a cached
+//! normalised fingerprint, and a tombstone's normalised fingerprint. A file
+//! of a version this build does not know is refused, so an older build never
+//! rewrites pairs it would read as exact.
 //!
 //! Everything per side is stored in the orientation the file was created
 //! with; mirroring for a swapped run happens in `Orientation`, never here.
@@ -15,20 +19,22 @@ use rusqlite::types::Type;
 
 /// The version written to `PRAGMA user_version`; a file with a higher one
 /// is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id`: marks the file as an imapmend snapshot ("IMMD"),
 /// so a random SQLite file given as --state is recognised as foreign.
 pub const APPLICATION_ID: i64 = 0x494D_4D44;
 
-/// Columns added to schema version 1 after files of it were written, as
-/// (table, column, declaration): `store` adds each where it is missing when
-/// a file is opened, so an older file keeps its pairs and cache. A column
-/// added later must read as the old behaviour where NULL (or its default).
+/// Columns added after files without them were written, as (table,
+/// column, declaration): `store` adds each where it is missing when an
+/// older file is opened, so it keeps its pairs and cache. A column added
+/// later must read as the old behaviour where NULL (or its default).
 /// `pair.unconfirmed` reads as NULL, confirmed, in an older file: its pairs
 /// were matched by content or were receipts of runs before the marker
 /// existed, which proved expunges then, and treating them as unconfirmed
-/// would copy back every message deleted since.
+/// would copy back every message deleted since. The last four are version
+/// 2's (the identity levels): NULL is an exact pair with one content, a
+/// normalised fingerprint not known, a tombstone without one.
 pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("mailbox", "a_seen_uidnext", "INTEGER"),
     ("mailbox", "a_seen_highestmodseq", "INTEGER"),
@@ -41,9 +47,13 @@ pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "unconfirmed",
         "TEXT CHECK (unconfirmed IN ('A', 'B'))",
     ),
+    ("message", "normalised_version", "INTEGER"),
+    ("pair", "level", "TEXT"),
+    ("pair", "fingerprint_b", "BLOB"),
+    ("tombstone", "normalised_fingerprint", "BLOB"),
 ];
 
-/// Version 1. Conventions:
+/// Version 2. Conventions:
 /// - `side` is 'A' or 'B' as recorded when the file was created.
 /// - Fingerprints are 32-byte BLOBs.
 /// - UIDs, UIDVALIDITY, UIDNEXT and sizes are u32 and fit INTEGER as is;
@@ -104,6 +114,9 @@ CREATE TABLE message (
     internal_date_offset    INTEGER NOT NULL, -- minutes east of UTC
     fingerprint             BLOB NOT NULL CHECK (length(fingerprint) = 32),
     normalised_fingerprint  BLOB CHECK (length(normalised_fingerprint) = 32),
+    -- the rules' version (fingerprint::NORMALISATION_VERSION) it was made
+    -- by; NULL or another version: not known
+    normalised_version      INTEGER,
     -- 0: the fingerprint is the copy source's, the body was not read back
     fingerprint_read_back   INTEGER NOT NULL DEFAULT 1,
     flags                   TEXT NOT NULL,
@@ -118,6 +131,8 @@ CREATE INDEX message_by_fingerprint ON message (fingerprint);
 -- unconfirmed: the side whose UID an APPENDUID named and no listing has
 -- shown since (a receipt not yet confirmed: it proves no expunge); NULL
 -- for a confirmed receipt or a pair matched by content.
+-- fingerprint is A's content, fingerprint_b B's where it differs (NULL:
+-- the same); level: 'exact' (NULL), 'normalised' or 'headers'.
 CREATE TABLE pair (
     mailbox      INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
     uid_a        INTEGER NOT NULL,
@@ -125,6 +140,8 @@ CREATE TABLE pair (
     fingerprint  BLOB NOT NULL CHECK (length(fingerprint) = 32),
     flags        TEXT,
     unconfirmed  TEXT CHECK (unconfirmed IN ('A', 'B')),
+    level        TEXT,
+    fingerprint_b BLOB,
     PRIMARY KEY (mailbox, uid_a),
     UNIQUE (mailbox, uid_b)
 );
@@ -146,9 +163,11 @@ CREATE TABLE intent_item (
     PRIMARY KEY (intent, seq)
 );
 
--- Messages whose expunge was proven and propagated.
+-- Messages whose expunge was proven and propagated: one row per side's
+-- content, with its normalised fingerprint where known.
 CREATE TABLE tombstone (
     fingerprint  BLOB NOT NULL CHECK (length(fingerprint) = 32),
+    normalised_fingerprint BLOB,
     mailbox      INTEGER REFERENCES mailbox(id) ON DELETE SET NULL,
     expunged_at  INTEGER NOT NULL
 );

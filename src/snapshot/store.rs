@@ -231,7 +231,9 @@ fn prepare(
         create(conn, path, endpoints)?;
         return Ok(Orientation { swapped: false });
     }
-    upgrade(conn, path)?;
+    if version < SCHEMA_VERSION {
+        upgrade(conn, path)?;
+    }
     let found = recorded_endpoints(conn, path)?;
     let given = endpoints.map(normalised);
     if found == given {
@@ -247,10 +249,16 @@ fn prepare(
     }
 }
 
-/// Adds the columns of [`ADDED_COLUMNS`] a file written before them lacks.
+/// Brings an older file up to [`SCHEMA_VERSION`] in one transaction: the
+/// columns of [`ADDED_COLUMNS`] it lacks, then the version. Every pair of a
+/// version-1 file was made at the exact level (the only one there was),
+/// which NULL says.
 fn upgrade(conn: &Connection, path: &Path) -> Result<(), SnapshotError> {
+    let tx = conn
+        .unchecked_transaction()
+        .ctx(path, || "upgrading the schema".into())?;
     for (table, column, kind) in ADDED_COLUMNS {
-        let present: bool = conn
+        let present: bool = tx
             .query_row(
                 "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
                 [table, column],
@@ -258,11 +266,15 @@ fn upgrade(conn: &Connection, path: &Path) -> Result<(), SnapshotError> {
             )
             .ctx(path, || format!("reading the schema of table {table}"))?;
         if !present {
-            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
                 .ctx(path, || format!("adding column {table}.{column}"))?;
         }
     }
-    Ok(())
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
+        .ctx(path, || "recording the schema version".into())?;
+    tx.execute("UPDATE meta SET schema_version = ?1", [SCHEMA_VERSION])
+        .ctx(path, || "recording the schema version".into())?;
+    tx.commit().ctx(path, || "upgrading the schema".into())
 }
 
 /// Identities compare with the host case-folded, whoever built them.

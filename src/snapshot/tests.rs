@@ -3,7 +3,9 @@
 
 use super::schema::SCHEMA_VERSION;
 use super::*;
-use crate::model::{Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, Side, Uid};
+use crate::model::{
+    Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, PairLevel, Side, Uid,
+};
 use tempfile::TempDir;
 
 fn endpoint(host: &str, user: &str) -> EndpointIdentity {
@@ -37,6 +39,7 @@ fn meta(uid: u32, n: u8, flags: &[&str]) -> MessageMeta {
         },
         flags: FlagSet::from_wire(flags.iter().copied()),
         fingerprint: fp(n),
+        normalised: Some(fp(n.wrapping_add(100))),
     }
 }
 
@@ -48,6 +51,7 @@ fn cached(m: &MessageMeta) -> CachedMessage {
         flags: m.flags.clone(),
         read_back: true,
         status: None,
+        normalised: m.normalised,
     }
 }
 
@@ -183,13 +187,14 @@ fn newer_schema_is_refused_and_left_untouched() {
     drop(fx.open());
     {
         let conn = rusqlite::Connection::open(fx.path()).unwrap();
-        conn.execute_batch("PRAGMA user_version = 2;").unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {};", SCHEMA_VERSION + 1))
+            .unwrap();
     }
     match Snapshot::open(&fx.path(), [&a(), &b()]) {
         Err(SnapshotError::NewerSchema {
             found, supported, ..
         }) => {
-            assert_eq!((found, supported), (2, SCHEMA_VERSION));
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
         }
         Err(other) => panic!("expected NewerSchema, got {other}"),
         Ok(_) => panic!("a newer schema was opened"),
@@ -285,12 +290,16 @@ fn rebase_sets_watermarks_and_replaces_pairs() {
             uid: [1, 11],
             fingerprint: fp(1),
             flags: Some(FlagSet::from_wire(["\\Seen", "$Label1"])),
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
         PairRecord {
             unconfirmed: None,
             uid: [2, 12],
             fingerprint: fp(2),
             flags: None,
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
     ];
     snap.rebase_mailbox(
@@ -308,6 +317,8 @@ fn rebase_sets_watermarks_and_replaces_pairs() {
             uid: [u32::MAX, u32::MAX - 1],
             fingerprint: fp(3),
             flags: Some(FlagSet::new()),
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
         first[1].clone(),
     ];
@@ -404,6 +415,8 @@ fn rebase_with_a_uid_in_two_pairs_writes_nothing() {
         uid: [1, 1],
         fingerprint: fp(1),
         flags: None,
+        fingerprint_b: None,
+        level: crate::model::PairLevel::Exact,
     }];
     snap.rebase_mailbox("INBOX", [Some(("INBOX", &st)), Some(("INBOX", &st))], &good)
         .unwrap();
@@ -413,12 +426,16 @@ fn rebase_with_a_uid_in_two_pairs_writes_nothing() {
             uid: [2, 2],
             fingerprint: fp(2),
             flags: None,
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
         PairRecord {
             unconfirmed: None,
             uid: [3, 2],
             fingerprint: fp(3),
             flags: None,
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
     ];
     let moved = status(1, 20, None);
@@ -470,12 +487,16 @@ fn intent_then_complete_copies_pairs_caches_and_resolves() {
             uid: [1, 50],
             fingerprint: fp(1),
             flags: Some(FlagSet::from_wire(["\\Seen"])),
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
         PairRecord {
             unconfirmed: Some(Side::B),
             uid: [2, 51],
             fingerprint: fp(2),
             flags: Some(FlagSet::new()),
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
     ];
     snap.complete_copies(
@@ -546,12 +567,16 @@ fn set_pair_flags_updates_only_the_named_pairs() {
             uid: [1, 2],
             fingerprint: fp(1),
             flags: None,
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
         PairRecord {
             unconfirmed: None,
             uid: [3, 4],
             fingerprint: fp(2),
             flags: Some(FlagSet::from_wire(["\\Flagged"])),
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         },
     ];
     snap.rebase_mailbox(
@@ -668,6 +693,8 @@ fn swapped_run_is_recognised_and_mirrored_both_ways() {
         uid: [10, 20],
         fingerprint: fp(1),
         flags: Some(FlagSet::from_wire(["\\Seen"])),
+        fingerprint_b: None,
+        level: crate::model::PairLevel::Exact,
     };
     swapped
         .rebase_mailbox(
@@ -737,6 +764,8 @@ fn swapped_run_is_recognised_and_mirrored_both_ways() {
             uid: [20, 10],
             fingerprint: fp(1),
             flags: Some(FlagSet::from_wire(["\\Seen", "\\Answered"])),
+            fingerprint_b: None,
+            level: crate::model::PairLevel::Exact,
         }]
     );
     assert_eq!(
@@ -771,6 +800,8 @@ fn checkpoint_survives_sigkill_and_the_lock_dies_with_the_process() {
         uid: [1, 2],
         fingerprint: fp(1),
         flags: Some(FlagSet::from_wire(["\\Seen"])),
+        fingerprint_b: None,
+        level: crate::model::PairLevel::Exact,
     };
 
     if let Some(path) = std::env::var_os(CHILD) {
@@ -846,17 +877,23 @@ fn update_cache_forgets_gone_uids_and_remove_pairs_leaves_tombstones_until_purge
         uid: [1, 10],
         fingerprint: m1.fingerprint,
         flags: None,
+        fingerprint_b: None,
+        level: crate::model::PairLevel::Exact,
     }];
     snap.rebase_mailbox("INBOX", [None, None], &pairs).unwrap();
     snap.update_cache("INBOX", Side::A, 7, &[], &[2]).unwrap();
-    snap.remove_pairs("INBOX", &[[1, 10]], &[m1.fingerprint])
+    let tombstone = Tombstone {
+        fingerprint: m1.fingerprint,
+        normalised: m1.normalised,
+    };
+    snap.remove_pairs("INBOX", &[[1, 10]], &[tombstone])
         .unwrap();
     let state = snap.load().unwrap();
     let inbox = &state.mailboxes["INBOX"];
     assert!(inbox.pairs.is_empty());
     assert_eq!(inbox.cache[0].keys().collect::<Vec<_>>(), vec![&(7, 1)]);
     assert_eq!(inbox.tombstones.len(), 1);
-    assert_eq!(inbox.tombstones[0].0, m1.fingerprint);
+    assert_eq!(inbox.tombstones[0].0, tombstone);
     snap.purge_tombstones(inbox.tombstones[0].1 + 1).unwrap();
     assert!(snap.load().unwrap().mailboxes["INBOX"]
         .tombstones
@@ -889,10 +926,13 @@ fn seen_watermarks_only_rise_and_reset_with_a_new_uidvalidity() {
     assert_eq!((a.seen_uidnext, a.seen_highestmodseq), (Some(3), Some(2)));
 }
 
-/// A file written before the seen and PERMANENTFLAGS columns existed gets
-/// them on opening, keeping its pairs; they read as "not known yet".
+/// A version-1 file — written before the seen and PERMANENTFLAGS columns
+/// and the identity levels existed — is upgraded on opening to the current
+/// version, keeping its pairs (all exact, as they were made) and its cache
+/// (normalised fingerprints not known); the new columns read as "not known
+/// yet", and the file then holds levels.
 #[test]
-fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
+fn a_version_1_file_is_upgraded_and_keeps_its_pairs_and_cache() {
     let fx = Fixture::new();
     let mut snap = fx.open();
     let st = status(7, 10, Some(5));
@@ -901,6 +941,8 @@ fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
         uid: [1, 2],
         fingerprint: fp(1),
         flags: Some(FlagSet::from_wire(["\\Seen"])),
+        fingerprint_b: None,
+        level: PairLevel::Exact,
     }];
     snap.rebase_mailbox(
         "INBOX",
@@ -908,6 +950,8 @@ fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
         &pairs,
     )
     .unwrap();
+    snap.cache_messages("INBOX", Side::A, 7, &[meta(1, 1, &[])])
+        .unwrap();
     drop(snap);
     {
         let conn = rusqlite::Connection::open(fx.path()).unwrap();
@@ -915,8 +959,11 @@ fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
             conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN {column}"))
                 .unwrap();
         }
+        conn.execute_batch("PRAGMA user_version = 1; UPDATE meta SET schema_version = 1;")
+            .unwrap();
     }
-    let state = fx.open().load().unwrap();
+    let mut snap = fx.open();
+    let state = snap.load().unwrap();
     let inbox = &state.mailboxes["INBOX"];
     assert_eq!(inbox.pairs, pairs);
     let a = inbox.sides[0].as_ref().unwrap();
@@ -924,6 +971,87 @@ fn a_file_without_the_later_columns_gets_them_and_keeps_its_pairs() {
         (a.uidnext, a.seen_uidnext, a.permanent_flags.clone()),
         (10, None, None)
     );
+    let row = &inbox.cache[0][&(7, 1)];
+    assert_eq!((row.fingerprint, row.normalised), (fp(1), None));
+    let version: i64 = {
+        let conn = rusqlite::Connection::open(fx.path()).unwrap();
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version, SCHEMA_VERSION);
+    // The upgraded file holds a loose pair like a new one.
+    let loose = PairRecord {
+        level: PairLevel::Normalised,
+        fingerprint_b: Some(fp(2)),
+        ..pairs[0].clone()
+    };
+    snap.rebase_mailbox(
+        "INBOX",
+        [Some(("INBOX", &st)), Some(("INBOX", &st))],
+        std::slice::from_ref(&loose),
+    )
+    .unwrap();
+    assert_eq!(snap.load().unwrap().mailboxes["INBOX"].pairs, vec![loose]);
+}
+
+/// Each pair's level and both sides' contents survive the file, in
+/// either orientation; a normalised fingerprint of other rules than this
+/// build's reads as not known.
+#[test]
+fn pair_levels_and_normalised_fingerprints_are_kept_and_versioned() {
+    let fx = Fixture::new();
+    let mut snap = fx.open();
+    let st = status(7, 10, Some(5));
+    let pair = |uid: Uid, level: PairLevel, b: Option<Fingerprint>| PairRecord {
+        uid: [uid, uid + 10],
+        fingerprint: fp(uid as u8),
+        flags: None,
+        level,
+        fingerprint_b: b,
+        unconfirmed: None,
+    };
+    let pairs = vec![
+        pair(1, PairLevel::Exact, None),
+        pair(2, PairLevel::Normalised, Some(fp(20))),
+        pair(3, PairLevel::Headers, Some(fp(30))),
+    ];
+    let sides = [Some(("INBOX", &st)), Some(("INBOX", &st))];
+    snap.rebase_mailbox("INBOX", sides, &pairs).unwrap();
+    snap.cache_messages("INBOX", Side::B, 7, &[meta(12, 20, &[]), meta(13, 30, &[])])
+        .unwrap();
+    drop(snap);
+    let state = fx.open().load().unwrap();
+    assert_eq!(state.mailboxes["INBOX"].pairs, pairs);
+    assert_eq!(
+        state.mailboxes["INBOX"].cache[1][&(7, 12)].normalised,
+        Some(fp(120))
+    );
+    // Swapped, B's content is the run's A's.
+    let swapped = fx.open_swapped().load().unwrap();
+    let p = &swapped.mailboxes["INBOX"].pairs;
+    let normalised = p.iter().find(|p| p.uid == [12, 2]).unwrap();
+    assert_eq!(
+        (
+            normalised.fingerprint,
+            normalised.fingerprint_b,
+            normalised.level
+        ),
+        (fp(20), Some(fp(2)), PairLevel::Normalised)
+    );
+    assert_eq!(
+        p.iter().find(|p| p.uid == [11, 1]).unwrap().fingerprint_b,
+        None
+    );
+    // Another version of the rules: not known.
+    {
+        let conn = rusqlite::Connection::open(fx.path()).unwrap();
+        conn.execute_batch("UPDATE message SET normalised_version = 999 WHERE uid = 12")
+            .unwrap();
+    }
+    let state = fx.open().load().unwrap();
+    let cache = &state.mailboxes["INBOX"].cache[1];
+    assert_eq!(cache[&(7, 12)].normalised, None);
+    assert_eq!(cache[&(7, 13)].normalised, Some(fp(130)));
 }
 
 #[test]

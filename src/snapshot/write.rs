@@ -6,8 +6,8 @@
 
 use super::schema::{modseq_to_sql, side_prefix, side_text};
 use super::store::Orientation;
-use super::{MessageStatus, PairRecord};
-use crate::model::{Fingerprint, MailboxStatus, MessageMeta, Side, Uid};
+use super::{MessageStatus, PairRecord, Tombstone};
+use crate::model::{Fingerprint, MailboxStatus, MessageMeta, PairLevel, Side, Uid};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 /// The id of a logical mailbox, creating its row (sides unknown) if needed.
@@ -40,7 +40,8 @@ pub enum Provenance {
 
 /// Upserts cache rows. A status already recorded is kept (but `refused` is
 /// forgotten when the flags change: the message is tried again); a cached
-/// normalised fingerprint is kept only while the fingerprint is unchanged.
+/// normalised fingerprint is kept only while the fingerprint is unchanged
+/// and no new one is given; a new one is written with the current version.
 /// A row stays marked as copied (not read back) until a read-back
 /// fingerprint is written for it.
 pub fn cache_messages(
@@ -54,14 +55,19 @@ pub fn cache_messages(
 ) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO message (mailbox, side, uidvalidity, uid, size, internal_date, internal_date_offset,
-                              fingerprint, flags, fingerprint_read_back)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                              fingerprint, flags, fingerprint_read_back, normalised_fingerprint,
+                              normalised_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?11 IS NOT NULL THEN ?12 END)
          ON CONFLICT (mailbox, side, uidvalidity, uid) DO UPDATE SET
              size = excluded.size,
              internal_date = excluded.internal_date,
              internal_date_offset = excluded.internal_date_offset,
-             normalised_fingerprint = CASE WHEN fingerprint = excluded.fingerprint
-                                           THEN normalised_fingerprint END,
+             normalised_fingerprint = CASE
+                 WHEN excluded.normalised_fingerprint IS NOT NULL THEN excluded.normalised_fingerprint
+                 WHEN fingerprint = excluded.fingerprint THEN normalised_fingerprint END,
+             normalised_version = CASE
+                 WHEN excluded.normalised_fingerprint IS NOT NULL THEN excluded.normalised_version
+                 WHEN fingerprint = excluded.fingerprint THEN normalised_version END,
              fingerprint_read_back = CASE WHEN fingerprint = excluded.fingerprint
                                           THEN max(fingerprint_read_back, excluded.fingerprint_read_back)
                                           ELSE excluded.fingerprint_read_back END,
@@ -87,6 +93,8 @@ pub fn cache_messages(
             &m.fingerprint.0[..],
             m.flags.to_wire(),
             read_back,
+            m.normalised.as_ref().map(|n| &n.0[..]),
+            crate::fingerprint::NORMALISATION_VERSION,
         ])?;
     }
     Ok(())
@@ -189,18 +197,26 @@ pub fn insert_pairs(
         "INSERT"
     };
     let mut stmt = tx.prepare_cached(&format!(
-        "{verb} INTO pair (mailbox, uid_a, uid_b, fingerprint, flags, unconfirmed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        "{verb} INTO pair (mailbox, uid_a, uid_b, fingerprint, flags, unconfirmed, level, fingerprint_b)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
     ))?;
     for pair in pairs {
         let [uid_a, uid_b] = o.pair(pair.uid);
+        let [fp_a, fp_b] = o.pair([pair.fingerprint, pair.fingerprint_on(Side::B)]);
+        // NULL for the exact level and for the same content: what a
+        // version-1 file holds means what it always meant.
+        let level = Some(pair.level)
+            .filter(|l| *l != PairLevel::Exact)
+            .map(PairLevel::as_str);
         stmt.execute(params![
             mailbox,
             uid_a,
             uid_b,
-            &pair.fingerprint.0[..],
+            &fp_a.0[..],
             pair.flags.as_ref().map(|f| f.to_wire()),
             pair.unconfirmed.map(|side| side_text(o.side(side))),
+            level,
+            Some(fp_b).filter(|b| *b != fp_a).map(|b| b.0.to_vec()),
         ])?;
     }
     Ok(())
@@ -361,14 +377,20 @@ pub fn remove_pairs(
 pub fn add_tombstones(
     tx: &Transaction,
     mailbox: i64,
-    fingerprints: &[Fingerprint],
+    tombstones: &[Tombstone],
     now: i64,
 ) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO tombstone (fingerprint, mailbox, expunged_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO tombstone (fingerprint, mailbox, expunged_at, normalised_fingerprint)
+         VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for fp in fingerprints {
-        stmt.execute(params![&fp.0[..], mailbox, now])?;
+    for t in tombstones {
+        stmt.execute(params![
+            &t.fingerprint.0[..],
+            mailbox,
+            now,
+            t.normalised.as_ref().map(|n| &n.0[..])
+        ])?;
     }
     Ok(())
 }
