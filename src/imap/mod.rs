@@ -22,6 +22,7 @@
 
 mod auth;
 mod certificate;
+mod certificate_message;
 mod commands;
 mod deflate;
 mod engine;
@@ -32,7 +33,6 @@ mod moving;
 mod parse;
 mod quote;
 mod recv;
-mod refusal;
 mod selected;
 mod trace;
 mod transport;

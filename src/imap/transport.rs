@@ -5,8 +5,8 @@
 //!
 //! It knows nothing of IMAP; the engine reads and writes a [`Stream`].
 
+use super::certificate_message::{self, Given};
 use super::error::{ImapError, Peer};
-use super::refusal::{self, Given};
 use super::trust::{CertPin, Verifier};
 use super::tunnel::Tunnel;
 use std::io;
@@ -230,7 +230,7 @@ pub(crate) async fn handshake(
         Ok(Err(e)) => Err(ImapError::Tls {
             peer: peer.clone(),
             detail: match client.verifier.refusal() {
-                Some(refusal) => refusal::explain(
+                Some(refusal) => certificate_message::explain(
                     peer,
                     &refusal,
                     &Given {
