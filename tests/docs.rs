@@ -110,6 +110,27 @@ fn defined_ids(scenarios: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// IDs with more than one `### ID title` heading: two scenarios under one
+/// name, so a citation could mean either.
+fn defined_twice(scenarios: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    scenarios
+        .lines()
+        .filter_map(|l| HEADING_ID.captures(l).map(|c| c[1].to_string()))
+        .filter(|id| !seen.insert(id.clone()))
+        .collect()
+}
+
+#[test]
+fn each_scenario_id_is_defined_once() {
+    let twice = defined_twice(&read("docs/SCENARIOS.md"));
+    assert!(
+        twice.is_empty(),
+        "docs/SCENARIOS.md defines these IDs more than once \
+         (give the later scenario the next free ID): {twice:?}"
+    );
+}
+
 /// Citations of IDs not in `defined`: "file:line: ID".
 fn undefined_citations(files: &[(String, String)], defined: &BTreeSet<String>) -> Vec<String> {
     let mut out = Vec::new();
@@ -421,6 +442,7 @@ fn each_check_fails_on_broken_input() {
                      ### I1 Duplicates\nprose only\n## Next\n";
     assert_eq!(sections_without_a_test(scenarios), ["I1"]);
     assert_eq!(defined_ids(scenarios), defined);
+    assert_eq!(defined_twice(&format!("{scenarios}### E4 Again\n")), ["E4"]);
 
     let broken = broken_links(
         "README.md",
