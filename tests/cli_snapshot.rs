@@ -124,7 +124,7 @@ fn show_lists_mailboxes_pairs_and_cache_found_by_the_endpoints() {
 }
 
 #[test]
-fn forget_refuses_while_locked_then_removes_every_file() {
+fn forget_refuses_while_locked_then_removes_every_file_but_the_action_log() {
     let home = tempfile::tempdir().unwrap();
     let (a, b) = synced_pair(home.path());
     let (ua, ub) = (a.url(), b.url());
@@ -180,12 +180,18 @@ fn forget_refuses_while_locked_then_removes_every_file() {
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Forgot"), "{}", out.stdout);
+    // The action log is the record of what was done, not state a run
+    // depends on: it stays (docs/AUDIT.md). Everything else goes.
     let dir = path.parent().unwrap();
+    let log = format!(
+        "{}.actions.jsonl",
+        path.file_name().unwrap().to_string_lossy()
+    );
     let left: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(left, [log], "left behind");
 
     // Again: nothing to forget, still fine; show says there is nothing.
     let out = imapmend(
