@@ -14,7 +14,10 @@
 //! 8-bit byte in its header (what Courier, Dovecot and Cyrus rewrite), or
 //! the size the target lists differs from the bytes sent; and, because how
 //! this server treats the rest is not known yet, the first
-//! [`LEARN`] copies into each mailbox whatever they hold.
+//! [`LEARN`] copies into each mailbox whatever they hold, among those of at
+//! most [`LEARN_AT_MOST`] bytes: a small message teaches as much about the
+//! server as a large one, and reading back a 30 MB copy doubled that
+//! copy's time and peak memory (scripts/bench).
 
 use crate::fingerprint::fingerprint;
 use crate::imap::{Connection, ImapError};
@@ -24,6 +27,9 @@ use std::collections::{HashMap, HashSet};
 /// Copies read back into each mailbox before a server is trusted to keep
 /// the bytes of messages the census finds nothing in.
 pub(super) const LEARN: usize = 4;
+
+/// The largest copy read back only to learn the server (1 MiB).
+pub(super) const LEARN_AT_MOST: usize = 1 << 20;
 
 /// The target mailbox as the copier's session has it open.
 #[derive(Default)]
@@ -71,8 +77,7 @@ impl Target {
         let mut wanted = Vec::new();
         for (uid, body) in sent {
             let Some(size) = sizes.get(uid) else { continue };
-            let learning = self.learned < LEARN;
-            if learning || *size as usize != body.len() || may_be_rewritten(body) {
+            if to_read_back(self.learned, *size, body) {
                 self.learned += 1;
                 wanted.push(*uid);
             }
@@ -92,6 +97,15 @@ impl Target {
             read,
         })
     }
+}
+
+/// Whether a copy is read back: the census finds something in it, the
+/// target lists another size than the bytes sent, or fewer than [`LEARN`]
+/// copies into this mailbox were read back so far and it is small enough
+/// to learn from.
+fn to_read_back(learned: usize, listed_size: u32, body: &[u8]) -> bool {
+    let learning = learned < LEARN && body.len() <= LEARN_AT_MOST;
+    learning || listed_size as usize != body.len() || may_be_rewritten(body)
 }
 
 /// The census: what in these bytes some server rewrites on APPEND or
@@ -118,7 +132,25 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::may_be_rewritten;
+    use super::{may_be_rewritten, to_read_back, LEARN, LEARN_AT_MOST};
+
+    /// A large copy is read back only when the census or its size says the
+    /// target may have rewritten it, never just to learn the server.
+    #[test]
+    fn only_small_copies_are_read_back_to_learn_the_server() {
+        let small = b"Subject: a\r\n\r\nbody\r\n".to_vec();
+        let mut large = b"Subject: a\r\n\r\n".to_vec();
+        large.resize(LEARN_AT_MOST + 1, b'x');
+        large.extend_from_slice(b"\r\n");
+        let size = |b: &[u8]| b.len() as u32;
+        assert!(to_read_back(0, size(&small), &small));
+        assert!(!to_read_back(LEARN, size(&small), &small));
+        assert!(!to_read_back(0, size(&large), &large));
+        assert!(to_read_back(LEARN, size(&large) + 1, &large));
+        let mut unterminated = large.clone();
+        unterminated.truncate(large.len() - 2);
+        assert!(to_read_back(LEARN, size(&unterminated), &unterminated));
+    }
 
     #[test]
     fn the_census_picks_what_servers_rewrite_and_nothing_else() {
