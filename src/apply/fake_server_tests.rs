@@ -16,7 +16,7 @@ use crate::plan::{
     Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, MailboxRename, PlannedPair,
 };
 use crate::reconcile::{MailboxInput, SideListing};
-use crate::snapshot::{EndpointIdentity, MessageStatus, MessageStatusRecord};
+use crate::snapshot::{MessageStatus, MessageStatusRecord};
 
 pub(super) const DATE: &str = "17-Jul-1996 02:44:25 -0700";
 
@@ -25,14 +25,7 @@ pub(super) fn fp(n: u8) -> Fingerprint {
 }
 
 pub(super) fn open_snapshot(dir: &tempfile::TempDir) -> Snapshot {
-    let endpoint = |host: &str| EndpointIdentity {
-        scheme: "imap".into(),
-        host: host.into(),
-        port: 143,
-        user: "alice".into(),
-    };
-    let path = dir.path().join("pair.sqlite");
-    Snapshot::open(&path, [&endpoint("a.example"), &endpoint("b.example")]).unwrap()
+    crate::snapshot::scratch(dir.path())
 }
 
 /// A session to each side, each server following its script.

@@ -397,7 +397,6 @@ pub fn defer_bodies(
 mod tests {
     use super::*;
     use crate::model::{Fingerprint, FlagSet, InternalDate, MessageMeta};
-    use crate::snapshot::EndpointIdentity;
 
     /// Courier's refusal of every APPEND into the mailbox the session
     /// examined, as releases before refusals were told apart recorded it
@@ -410,15 +409,7 @@ mod tests {
     #[test]
     fn a_sync_retries_earlier_refusals_about_the_mailbox_and_plan_and_check_do_not() {
         let dir = tempfile::tempdir().unwrap();
-        let endpoint = |host: &str| EndpointIdentity {
-            scheme: "imap".into(),
-            host: host.into(),
-            port: 143,
-            user: "alice".into(),
-        };
-        let path = dir.path().join("pair.sqlite");
-        let mut snapshot =
-            Snapshot::open(&path, [&endpoint("a.example"), &endpoint("b.example")]).unwrap();
+        let mut snapshot = crate::snapshot::scratch(dir.path());
         for (uid, words) in [(1, COURIER), (2, "NO [TOOBIG] too big")] {
             let meta = MessageMeta {
                 uid,

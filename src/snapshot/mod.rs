@@ -22,6 +22,23 @@ mod store;
 mod tests;
 mod write;
 
+/// A snapshot at `dir/pair.sqlite` for two made-up servers (alice on
+/// a.example and b.example), for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn scratch(dir: &std::path::Path) -> Snapshot {
+    let endpoint = |host: &str| EndpointIdentity {
+        scheme: "imap".into(),
+        host: host.into(),
+        port: 143,
+        user: "alice".into(),
+    };
+    Snapshot::open(
+        &dir.join("pair.sqlite"),
+        [&endpoint("a.example"), &endpoint("b.example")],
+    )
+    .unwrap()
+}
+
 pub use error::SnapshotError;
 
 use crate::model::{
