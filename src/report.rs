@@ -29,6 +29,10 @@ pub struct Report<'a> {
     pub applied: Option<&'a ApplyOutcome>,
     pub check: Option<&'a [MailboxAgreement]>,
     pub listing_failures: &'a [MailboxFailure],
+    /// Turns per side, A then B, up to the report: the times a session
+    /// waited for its server with nothing else it could send
+    /// ([`crate::imap::turns`]) — the run's cost in round trips.
+    pub turns: [u64; 2],
     pub exit_code: i32,
 }
 
@@ -92,6 +96,13 @@ impl Report<'_> {
             let _ = writeln!(
                 out,
                 "\n{skipped} message(s) skipped on purpose (SKIPPED above): not copied, never taken as deleted."
+            );
+        }
+        if verbose {
+            let [a, b] = self.turns;
+            let _ = writeln!(
+                out,
+                "\nRound trips: {a} turn(s) waiting for A, {b} for B (after the greetings)."
             );
         }
         let _ = writeln!(out, "\n{}", self.verdict());

@@ -420,6 +420,7 @@ fn report<'a>(job: &Job, command: &'static str, gathered: &'a Gathered, code: i3
         applied: None,
         check: None,
         listing_failures: &gathered.failures,
+        turns: Side::BOTH.map(crate::imap::turns),
         exit_code: code,
     }
 }

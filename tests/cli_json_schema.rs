@@ -85,6 +85,9 @@ fn plan_check_and_sync_json_match_the_published_schema() {
     let (code, sync) = run_json(dir.path(), &a, &b, "sync");
     assert_eq!(code, 0, "{sync}");
     assert_valid(&validator, &sync, "sync");
+    // Both sides were waited for: at least the login and the listing.
+    let turns = sync["turns"].as_array().unwrap();
+    assert!(turns.iter().all(|t| t.as_u64() >= Some(2)), "{sync}");
     assert_eq!(sync["applied"]["copied_to"], serde_json::json!([1, 2]));
     // Each planned action's outcome: here every one was done.
     let actions = sync["outcome"]["actions"].as_array().unwrap();
@@ -175,12 +178,15 @@ fn the_schema_is_not_vacuous() {
             "damaged": [["B", 7]], "unreadable": [], "pending_expunge": [], "refused": []
         }],
         "listing_failures": [{ "mailbox": "Junk", "side": "B", "error": "NO [SERVERBUG]" }],
+        "turns": [3, 2],
         "exit_code": 2,
         "outcome": null
     });
     assert_valid(&validator, &good, "a hand-made report");
     for (pointer, bad) in [
         ("/exit_code", serde_json::json!(7)),
+        ("/turns", serde_json::json!([3])),
+        ("/turns", serde_json::json!([3, -1])),
         ("/command", serde_json::json!("bisync")),
         ("/run_id", serde_json::json!("yesterday")),
         ("/check/0/only_on", serde_json::json!("C")),

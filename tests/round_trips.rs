@@ -108,3 +108,87 @@ fn a_created_mailbox_is_selected_once_read_write_before_its_copies() {
     );
     assert!(!sent.iter().any(|c| c.starts_with("UNSELECT")), "{sent:#?}");
 }
+
+/// Turns per side, [A, B], a `--json` run reported.
+fn turns(out: &support::imapmend::Outcome) -> [u64; 2] {
+    let report: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", out.describe()));
+    let t = report["turns"].as_array().expect("turns in the report");
+    [0, 1].map(|i| t[i].as_u64().expect("a count"))
+}
+
+/// The turn budget of a run (C11), against Dovecot, one connection per
+/// side so that the count does not depend on when extra lanes open: a
+/// first sync, the rerun right after it, a no-op, and an incremental run
+/// with changes in two of the four mailboxes. The counts are printed for
+/// comparing builds.
+#[test]
+fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let pair = Pair::new(&a, &b);
+    let mut ca = a.client();
+    let mailboxes = ["INBOX", "Work", "Lists", "Lists.Rust"];
+    for mailbox in &mailboxes[1..] {
+        ca.create(mailbox);
+    }
+    for (i, mailbox) in mailboxes.iter().enumerate() {
+        for n in 0..3 {
+            ca.append(mailbox, &msg(&format!("turn-{i}-{n}")), &[], Some(DATE));
+        }
+    }
+    let run = |what: &str| {
+        let out = pair.run("sync", &["--json", "--connections", "1"], &[]);
+        assert_eq!(out.code, Some(0), "{what}: {}", out.describe());
+        let t = turns(&out);
+        eprintln!("{what}: turns A {} B {}", t[0], t[1]);
+        t
+    };
+    let first = run("first sync");
+    let rerun = run("rerun after the first sync");
+    let noop = run("no-op");
+    // Two of the four mailboxes change on A: a flag in Work, a new message
+    // in Lists.
+    let uid = ca.fetch_all("Work")[0].uid;
+    ca.store("Work", &[uid], "+", &["\\Seen"]);
+    ca.append("Lists", &msg("turn-new"), &[], Some(DATE));
+    ca.logout();
+    let incremental = run("incremental");
+    let after = run("rerun after the incremental run");
+
+    let mailboxes = mailboxes.len() as u64;
+    for side in 0..2 {
+        assert!(noop[side] <= NOOP_TURNS, "no-op: {noop:?}");
+        assert!(
+            rerun[side] <= NOOP_TURNS + RERUN_EXTRA * mailboxes,
+            "rerun: {rerun:?}"
+        );
+        assert!(
+            incremental[side] <= NOOP_TURNS + INCREMENTAL_CONSTANT + PER_CHANGED * 2,
+            "incremental: {incremental:?}"
+        );
+        assert!(
+            after[side] <= NOOP_TURNS + RERUN_EXTRA * 2,
+            "rerun after the incremental run: {after:?}"
+        );
+        // One APPEND batch per mailbox to B.
+        assert!(
+            first[side] <= FIRST_CONSTANT + FIRST_PER_MAILBOX * mailboxes,
+            "first sync: {first:?}"
+        );
+    }
+}
+
+// The budget, in turns per side. What the engine needed when turns were
+// first counted (one command per turn): no-op 4 (AUTHENTICATE, ENABLE,
+// LIST-STATUS, LIST SUBSCRIBED); the rerun after a first sync 12 on B
+// (SELECT + CHANGEDSINCE of each mailbox it wrote to); incremental 11/12;
+// first sync 20/31.
+const NOOP_TURNS: u64 = 4;
+/// Per mailbox the previous run wrote to (its own writes are read back).
+const RERUN_EXTRA: u64 = 2;
+const INCREMENTAL_CONSTANT: u64 = 2;
+/// Per mailbox that changed.
+const PER_CHANGED: u64 = 3;
+const FIRST_CONSTANT: u64 = 7;
+/// Per mailbox (with one APPEND batch each).
+const FIRST_PER_MAILBOX: u64 = 6;

@@ -53,6 +53,19 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 /// Write commands sent by this process, across all connections.
 pub(crate) static WRITES: AtomicU64 = AtomicU64::new(0);
 
+/// Turns taken by this process's sessions, per side ([`Side::index`]): the
+/// times a session waited for its server with nothing else it could send
+/// (see [`Engine::turns`]). The greeting is not one; summed over every
+/// session to the side (a pool's lanes, reconnects).
+///
+/// [`Side::index`]: crate::model::Side::index
+static TURNS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// The turns this process's sessions to `side` have taken so far.
+pub(crate) fn turns(side: crate::model::Side) -> u64 {
+    TURNS[side.index()].load(Ordering::Relaxed)
+}
+
 /// Commands that change a server. Counted at the write point.
 fn is_write_command(name: &str) -> bool {
     let name = name.strip_prefix("UID ").unwrap_or(name);
@@ -353,6 +366,11 @@ pub(crate) struct Engine {
     /// This process's session number to the side (1, 2 …), so that trace
     /// lines of several sessions (a pool, a reconnect) tell them apart.
     session: u32,
+    /// Turns this session took ([`Engine::turns`]).
+    turns: u64,
+    /// Something was sent that the server has not yet been waited for
+    /// (counted as a turn at the next read).
+    unwaited: bool,
 }
 
 /// Sessions opened so far, per side.
@@ -377,6 +395,27 @@ impl Engine {
             next_tag: first_tag,
             caps: Vec::new(),
             dead: None,
+            turns: 0,
+            unwaited: false,
+        }
+    }
+
+    /// The turns this session took: the times it waited for the server
+    /// with nothing else it could send. A command sent while none is in
+    /// flight starts one, counted when the engine first reads after it;
+    /// commands sent while others are still in flight ride on it (a
+    /// pipelined flight costs one turn, however long), and so does
+    /// anything sent and never waited for (LOGOUT). A synchronising
+    /// literal or an AUTHENTICATE exchange costs one per continuation.
+    pub(crate) fn turns(&self) -> u64 {
+        self.turns
+    }
+
+    /// Counts a turn if this read waits for something sent since the last.
+    fn note_wait(&mut self) {
+        if std::mem::take(&mut self.unwaited) {
+            self.turns += 1;
+            TURNS[self.peer.side.index()].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -590,6 +629,9 @@ impl Engine {
         let cmd = &fl.cmds[i];
         let during = format!("sending {}", cmd.label);
         let tag = self.new_tag();
+        if fl.inflight.is_empty() {
+            self.unwaited = true;
+        }
         fl.inflight.push_back((i, tag.clone()));
         let write_no =
             is_write_command(cmd.name).then(|| WRITES.fetch_add(1, Ordering::Relaxed) + 1);
@@ -648,7 +690,11 @@ impl Engine {
         self.flush("sending a command").await?;
         loop {
             match self.dispatch(fl, Some(tag)).await? {
-                Event::Continue => return Ok(true),
+                Event::Continue => {
+                    // What follows the continuation is waited for again.
+                    self.unwaited = true;
+                    return Ok(true);
+                }
                 Event::Completed(t) if t == tag => return Ok(false),
                 Event::Completed(_) | Event::Untagged => {}
             }
@@ -663,6 +709,7 @@ impl Engine {
         sending: Option<&str>,
     ) -> Result<Event, ImapError> {
         let during = fl.current_label();
+        self.note_wait();
         let buf = self.read_response(&during).await?;
         let response = parse::parse(&buf).map_err(|detail| self.protocol(&during, detail))?;
         match response {

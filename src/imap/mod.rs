@@ -386,6 +386,11 @@ impl Connection {
         self.engine.peer()
     }
 
+    /// The turns this session has taken (see [`turns`]).
+    pub fn turns(&self) -> u64 {
+        self.engine.turns()
+    }
+
     /// False once a fatal error ended the session (reconnect then).
     pub fn is_alive(&self) -> bool {
         self.engine.is_alive()
@@ -606,6 +611,14 @@ impl Connection {
     pub async fn logout(self) {
         commands::logout(self.engine).await
     }
+}
+
+/// The turns this process's sessions to `side` have taken so far: the times
+/// one of them waited for the server with nothing else it could send (the
+/// greeting aside). Latency costs a round trip per turn; a pipelined flight
+/// of commands costs one.
+pub fn turns(side: Side) -> u64 {
+    engine::turns(side)
 }
 
 /// How many write commands (APPEND, STORE, CREATE, EXPUNGE, …) this process
