@@ -70,7 +70,7 @@ impl Pool {
     /// Opens the first lane (both sides at once). On failure, the error of
     /// each side that failed.
     pub async fn connect(endpoints: &[ConnectSpec; 2], size: u32) -> Result<Pool, Vec<ImapError>> {
-        let lane = open_lane(endpoints).await?;
+        let lane = open_lane(endpoints, Connection::connect_listing).await?;
         Ok(Pool {
             endpoints: endpoints.clone(),
             lanes: vec![lane],
@@ -179,7 +179,7 @@ impl Pool {
                     if queue.borrow().len() == 0 || !refusals.borrow().is_empty() {
                         return;
                     }
-                    match open_lane(endpoints).await {
+                    match open_lane(endpoints, Connection::connect).await {
                         Ok(lane) => own.insert(lane),
                         Err(errors) => return refusals.borrow_mut().extend(errors),
                     }
@@ -231,13 +231,14 @@ impl Pool {
     }
 }
 
-/// Opens one session to each side, both at once; a session opened while
-/// the other side failed is logged out.
-async fn open_lane(endpoints: &[ConnectSpec; 2]) -> Result<Lane, Vec<ImapError>> {
-    let (a, b) = tokio::join!(
-        Connection::connect(&endpoints[0]),
-        Connection::connect(&endpoints[1])
-    );
+/// Opens one session to each side, both at once, with `connect` (the
+/// first lane lists the trees first: [`Connection::connect_listing`]); a
+/// session opened while the other side failed is logged out.
+async fn open_lane(
+    endpoints: &[ConnectSpec; 2],
+    connect: impl AsyncFn(&ConnectSpec) -> Result<Connection, ImapError>,
+) -> Result<Lane, Vec<ImapError>> {
+    let (a, b) = tokio::join!(connect(&endpoints[0]), connect(&endpoints[1]));
     match (a, b) {
         (Ok(a), Ok(b)) => Ok([a, b]),
         (Ok(c), Err(e)) | (Err(e), Ok(c)) => {

@@ -79,12 +79,16 @@ async fn a_tree_that_cannot_be_listed_is_an_error() {
     let mut a = logged_in("");
     a.extend([
         Step::Expect("A0002 LIST \"\" \"*\"\r\n"),
-        send("* LIST () \"/\" INBOX\r\nA0002 OK done\r\n"),
+        Step::Expect("A0003 LSUB \"\" \"*\"\r\n"),
+        send("* LIST () \"/\" INBOX\r\nA0002 OK done\r\nA0003 OK done\r\n"),
     ]);
+    // The subscriptions were asked in the same flight, before the tree's
+    // NO came: answered, and the NO still fails the listing.
     let mut b = logged_in("");
     b.extend([
         Step::Expect("A0002 LIST \"\" \"*\"\r\n"),
-        send("A0002 NO [SERVERBUG] try later\r\n"),
+        Step::Expect("A0003 LSUB \"\" \"*\"\r\n"),
+        send("A0002 NO [SERVERBUG] try later\r\nA0003 OK done\r\n"),
     ]);
     match gather_from([a, b]).await {
         Err((side, e)) => assert_eq!(side, Side::B, "{e}"),

@@ -103,12 +103,13 @@ pub async fn gather(
         mailbox_limit: Default::default(),
         retry_refused: copying.retry_refused,
     };
+    // The trees and the subscriptions in one flight per side.
     let (tree_a, tree_b) = {
         let [a, b] = &mut *conns;
-        tokio::join!(a.list_mailboxes(), b.list_mailboxes())
+        tokio::join!(a.list_tree(), b.list_tree())
     };
-    let tree_a = tree_a.map_err(|e| (Side::A, e))?;
-    let tree_b = tree_b.map_err(|e| (Side::B, e))?;
+    let (tree_a, subs_a) = tree_a.map_err(|e| (Side::A, e))?;
+    let (tree_b, subs_b) = tree_b.map_err(|e| (Side::B, e))?;
     // LIST-STATUS watermarks by wire name, where the server gave them.
     let listed_status = [&tree_a, &tree_b].map(|tree| {
         tree.iter()
@@ -133,8 +134,6 @@ pub async fn gather(
     let set_aside =
         crate::set_aside::uidvalidities(conns, &tree.pairings, &left_out, &listed_status, state)
             .await;
-    let [a, b] = conns;
-    let (subs_a, subs_b) = tokio::join!(a.list_subscribed(), b.list_subscribed());
     let listed_subscriptions =
         [(Side::A, subs_a), (Side::B, subs_b)].map(|(side, subs)| match subs {
             Ok(wires) => Some(

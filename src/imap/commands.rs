@@ -64,6 +64,38 @@ pub(crate) async fn list(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
 ) -> Result<Vec<ListedMailbox>, ImapError> {
+    let none = TreeExtras::default();
+    list_tree(engine, selected, none).await.map(|t| t.mailboxes)
+}
+
+/// What else goes out in the flight of the LIST ([`list_tree`]).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TreeExtras {
+    /// `ENABLE` this first (left over from login).
+    pub enable: Option<&'static str>,
+    /// The subscriptions too ([`list_subscribed`]'s command).
+    pub subscriptions: bool,
+}
+
+/// What one flight of [`list_tree`] returned.
+pub(crate) struct Tree {
+    pub mailboxes: Vec<ListedMailbox>,
+    /// What `* ENABLED` listed, when ENABLE was sent.
+    pub enabled: Vec<String>,
+    /// The subscriptions, when asked: their own error if refused (the tree
+    /// stands without them).
+    pub subscriptions: Option<Result<Vec<String>, ImapError>>,
+}
+
+/// [`list`], with the session's other first questions in the same flight
+/// (RFC 9051 §5.5: none depends on another's answer): ENABLE before the
+/// LIST (a NO is an answer: the session goes on without), the
+/// subscriptions after it. One turn where there were three.
+pub(crate) async fn list_tree(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    extras: TreeExtras,
+) -> Result<Tree, ImapError> {
     let mut items: Vec<&str> = Vec::new();
     if engine.has_capability("LIST-STATUS") {
         if engine.has_capability("CONDSTORE") {
@@ -73,21 +105,24 @@ pub(crate) async fn list(
             items.push("APPENDLIMIT");
         }
     }
-    match list_returning(engine, selected, &items).await {
+    match list_returning(engine, selected, &items, extras).await {
         Err(ImapError::No { .. } | ImapError::Bad { .. }) if items.contains(&"APPENDLIMIT") => {
+            // The whole flight again (ENABLE twice is harmless).
             items.retain(|i| *i != "APPENDLIMIT");
-            list_returning(engine, selected, &items).await
+            list_returning(engine, selected, &items, extras).await
         }
         listed => listed,
     }
 }
 
-/// `LIST "" "*"`, with `RETURN (STATUS (items))` unless `items` is empty.
+/// `LIST "" "*"`, with `RETURN (STATUS (items))` unless `items` is empty,
+/// in one flight with `extras`.
 async fn list_returning(
     engine: &mut Engine,
     selected: &mut Option<Selected>,
     items: &[&str],
-) -> Result<Vec<ListedMailbox>, ImapError> {
+    extras: TreeExtras,
+) -> Result<Tree, ImapError> {
     let with_status = !items.is_empty();
     let mut out = Vec::new();
     let mut statuses: HashMap<String, Vec<(String, u64)>> = HashMap::new();
@@ -108,15 +143,35 @@ async fn list_returning(
     } else {
         Command::new("LIST", "LIST \"\" \"*\"").text(" \"\" \"*\"")
     };
-    engine
-        .run_one(cmd, &mut |_, u| {
+    let mut cmds = Vec::new();
+    if let Some(want) = extras.enable {
+        cmds.push(super::history::enable_command(want));
+    }
+    let list_at = cmds.len();
+    cmds.push(cmd);
+    let extended = engine.has_capability("LIST-EXTENDED");
+    if extras.subscriptions {
+        cmds.push(subscriptions_command(extended).no_is_an_answer());
+    }
+    let subs_label = cmds.get(list_at + 1).map(|c| c.label().to_string());
+    let mut enabled = Vec::new();
+    let mut subscribed = Vec::new();
+    let count = cmds.len();
+    let done = engine
+        .run(cmds, count, &mut |i, u| {
             track(selected, u);
-            match u {
-                Untagged::List(m) => out.push(m.clone()),
-                Untagged::MailboxStatus { mailbox, items } if with_status => {
-                    statuses.insert(mailbox.clone(), items.clone());
+            if i < list_at {
+                super::history::note_enabled(&mut enabled, u);
+            } else if i > list_at {
+                subscribed.extend(subscribed_name(extended, u));
+            } else {
+                match u {
+                    Untagged::List(m) => out.push(m.clone()),
+                    Untagged::MailboxStatus { mailbox, items } if with_status => {
+                        statuses.insert(mailbox.clone(), items.clone());
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
             Ok(())
         })
@@ -135,7 +190,24 @@ async fn list_returning(
                 .map(|(_, v)| *v)
         });
     }
-    Ok(out)
+    let subscriptions = subs_label.map(|label| match done.last() {
+        Some(st) if st.cond == Cond::No => Err(ImapError::No {
+            peer: engine.peer().clone(),
+            command: label,
+            code: st.code.as_ref().map(|c| c.to_string()),
+            text: st.text.clone(),
+        }),
+        _ => {
+            subscribed.sort();
+            subscribed.dedup();
+            Ok(subscribed)
+        }
+    });
+    Ok(Tree {
+        mailboxes: out,
+        enabled,
+        subscriptions,
+    })
 }
 
 /// The four items of a LIST-STATUS answer; None if one is missing or out
@@ -732,15 +804,11 @@ pub(crate) async fn create(
     on_mailbox(engine, selected, "CREATE", name).await
 }
 
-/// `LOGOUT`, briefly; the session is over whatever happens.
-pub(crate) async fn logout(mut engine: Engine) {
+/// `LOGOUT`, sent and not waited for: the session is over whatever the
+/// server answers, and waiting would cost a turn.
+pub(crate) async fn logout(engine: Engine) {
     let cmd = Command::new("LOGOUT", "LOGOUT").expecting_bye();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        engine.run_one(cmd, &mut |_, _| Ok(())),
-    )
-    .await;
-    engine.shutdown().await;
+    engine.send_and_leave(cmd).await;
 }
 
 /// A command whose only argument is a mailbox name (CREATE, DELETE,
@@ -819,30 +887,36 @@ pub(crate) async fn list_subscribed(
     selected: &mut Option<Selected>,
 ) -> Result<Vec<String>, ImapError> {
     let extended = engine.has_capability("LIST-EXTENDED");
-    let cmd = if extended {
-        Command::new("LIST", "LIST (SUBSCRIBED) \"\" \"*\"").text(" (SUBSCRIBED) \"\" \"*\"")
-    } else {
-        Command::new("LSUB", "LSUB \"\" \"*\"").text(" \"\" \"*\"")
-    };
     let mut out = Vec::new();
     engine
-        .run_one(cmd, &mut |_, u| {
+        .run_one(subscriptions_command(extended), &mut |_, u| {
             track(selected, u);
-            if let Untagged::List(m) = u {
-                let subscribed = !extended
-                    || m.attributes
-                        .iter()
-                        .any(|a| a.eq_ignore_ascii_case("\\Subscribed"));
-                if subscribed {
-                    out.push(m.name.clone());
-                }
-            }
+            out.extend(subscribed_name(extended, u));
             Ok(())
         })
         .await?;
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// `LIST (SUBSCRIBED) "" "*"` where LIST-EXTENDED is offered, else `LSUB`.
+fn subscriptions_command(extended: bool) -> Command<'static> {
+    if extended {
+        Command::new("LIST", "LIST (SUBSCRIBED) \"\" \"*\"").text(" (SUBSCRIBED) \"\" \"*\"")
+    } else {
+        Command::new("LSUB", "LSUB \"\" \"*\"").text(" \"\" \"*\"")
+    }
+}
+
+/// The subscribed name an answer to [`subscriptions_command`] gives, if any.
+fn subscribed_name(extended: bool, u: &Untagged<'_>) -> Option<String> {
+    let Untagged::List(m) = u else { return None };
+    let subscribed = !extended
+        || m.attributes
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("\\Subscribed"));
+    subscribed.then(|| m.name.clone())
 }
 
 /// `COMPRESS DEFLATE` (RFC 4978): on OK, everything after is compressed

@@ -959,6 +959,33 @@ impl Engine {
         }
     }
 
+    /// Sends `cmd` and closes the stream without waiting for the answer
+    /// (LOGOUT: the server's BYE and OK tell nothing the client still
+    /// needs, and waiting for them costs a turn). Errors do not matter.
+    pub(crate) async fn send_and_leave(mut self, cmd: Command<'_>) {
+        if self.dead.is_none() {
+            let mut ignore = |_: usize, _: &Untagged<'_>| Ok(None);
+            let cmds = [cmd];
+            let mut fl = Flights {
+                cmds: &cmds,
+                inflight: VecDeque::new(),
+                done: vec![None],
+                write_no: vec![None],
+                failed: false,
+                on_data: &mut ignore,
+                on_kept: None,
+            };
+            let sent = async {
+                self.send(&mut fl, 0).await?;
+                self.flush("sending LOGOUT").await
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sent).await;
+            // Sent, never waited for.
+            self.unwaited = false;
+        }
+        self.shutdown().await;
+    }
+
     /// Closes the stream politely (TLS close_notify); errors do not matter.
     pub(crate) async fn shutdown(mut self) {
         let _ =

@@ -1271,3 +1271,98 @@ async fn fake_append_into_the_examined_mailbox_unselects_it_first() {
     drop(c);
     server.await.unwrap().unwrap();
 }
+
+// ---- The first flight: ENABLE, LIST and the subscriptions together ----
+
+/// Login, then the first flight the server must read whole before it
+/// answers anything (so the client sent it without waiting): ENABLE, the
+/// LIST, the subscriptions; then `answer`, then the LOGOUT.
+fn first_flight(answer: &str) -> Vec<Step> {
+    let mut steps = logged_in(QRESYNC_CAPS);
+    steps.extend([
+        Step::Expect("A0002 ENABLE QRESYNC\r\n"),
+        Step::Expect("A0003 LIST \"\" \"*\"\r\n"),
+        Step::Expect("A0004 LIST (SUBSCRIBED) \"\" \"*\"\r\n"),
+        send(answer),
+        Step::Expect("A0005 LOGOUT"),
+    ]);
+    steps
+}
+
+async fn list_first(
+    port: u16,
+) -> (
+    Connection,
+    Result<(Vec<ListedMailbox>, Result<Vec<String>, ImapError>), ImapError>,
+) {
+    let mut c = Connection::connect_listing(&spec(port, TlsMode::None))
+        .await
+        .expect("connect");
+    let tree = c.list_tree().await;
+    (c, tree)
+}
+
+/// A NO to the flight's first command (ENABLE) is an answer: the LIST and
+/// the subscriptions behind it stand, the session goes on with what
+/// SELECT (CONDSTORE) gives, and the whole exchange after the greeting
+/// cost two turns (login, the flight); LOGOUT is not waited for.
+#[tokio::test]
+async fn fake_the_first_flight_goes_out_whole_and_a_no_to_its_enable_is_an_answer() {
+    let (port, server) = run_script(first_flight(
+        "A0002 NO [CANNOT] not now\r\n* LIST () \"/\" INBOX\r\nA0003 OK listed\r\n\
+         * LIST (\\Subscribed) \"/\" INBOX\r\nA0004 OK listed\r\n",
+    ))
+    .await;
+    let (c, tree) = list_first(port).await;
+    let (mailboxes, subscriptions) = tree.expect("the tree is listed");
+    let names: Vec<&str> = mailboxes.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["INBOX"]);
+    assert_eq!(subscriptions.expect("subscriptions"), ["INBOX"]);
+    assert_eq!(c.history_support(), HistorySupport::Condstore);
+    assert_eq!(c.turns(), 2);
+    c.logout().await;
+    server.await.unwrap().unwrap();
+}
+
+/// A NO to the subscriptions is theirs alone (the tree stands); a NO to
+/// the LIST fails the listing, after the commands behind it were
+/// answered; a BAD to the ENABLE ends the session.
+#[tokio::test]
+async fn fake_a_refusal_inside_the_first_flight_fails_only_what_it_answers() {
+    let (port, server) = run_script(first_flight(
+        "* ENABLED QRESYNC\r\nA0002 OK\r\n* LIST () \"/\" INBOX\r\nA0003 OK\r\n\
+         A0004 NO [SERVERBUG] no subscriptions today\r\n",
+    ))
+    .await;
+    let (c, tree) = list_first(port).await;
+    let (mailboxes, subscriptions) = tree.expect("the tree is listed");
+    assert_eq!(mailboxes.len(), 1);
+    let refused = subscriptions.expect_err("the subscriptions were refused");
+    assert!(
+        refused.to_string().contains("no subscriptions today"),
+        "{refused}"
+    );
+    assert_eq!(c.history_support(), HistorySupport::Qresync);
+    c.logout().await;
+    server.await.unwrap().unwrap();
+
+    let (port, server) = run_script(first_flight(
+        "* ENABLED QRESYNC\r\nA0002 OK\r\nA0003 NO [SERVERBUG] try later\r\nA0004 OK\r\n",
+    ))
+    .await;
+    let (c, tree) = list_first(port).await;
+    let e = tree.expect_err("no tree");
+    assert!(matches!(e, ImapError::No { .. }), "{e}");
+    assert!(c.is_alive(), "a NO leaves the session usable");
+    c.logout().await;
+    server.await.unwrap().unwrap();
+
+    let mut steps = first_flight("A0002 BAD what\r\nA0003 OK\r\nA0004 OK\r\n");
+    steps.pop(); // a dead session sends no LOGOUT
+    let (port, server) = run_script(steps).await;
+    let (c, tree) = list_first(port).await;
+    assert!(matches!(tree, Err(ImapError::Bad { .. })), "{tree:?}");
+    assert!(!c.is_alive());
+    c.logout().await;
+    server.await.unwrap().unwrap();
+}

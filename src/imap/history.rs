@@ -26,24 +26,14 @@ use std::collections::{BTreeMap, BTreeSet};
 /// what SELECT (CONDSTORE) gives). CONDSTORE without ENABLE still works,
 /// per mailbox, through SELECT (CONDSTORE).
 pub(crate) async fn enable(engine: &mut Engine) -> Result<HistorySupport, ImapError> {
-    let condstore = engine.has_capability("CONDSTORE");
-    let enable = engine.has_capability("ENABLE");
-    let want = if enable && engine.has_capability("QRESYNC") {
-        "QRESYNC"
-    } else if condstore && enable {
-        "CONDSTORE"
-    } else if condstore {
-        return Ok(HistorySupport::Condstore);
-    } else {
-        return Ok(HistorySupport::None);
+    let want = match to_enable(engine) {
+        Ok(want) => want,
+        Err(known) => return Ok(known),
     };
     let mut enabled: Vec<String> = Vec::new();
-    let cmd = Command::new("ENABLE", format!("ENABLE {want}")).text(format!(" {want}"));
     let result = engine
-        .run_one(cmd, &mut |_, u| {
-            if let Untagged::Enabled(list) = u {
-                enabled.extend(list.iter().map(|c| c.to_ascii_uppercase()));
-            }
+        .run_one(enable_command(want), &mut |_, u| {
+            note_enabled(&mut enabled, u);
             Ok(())
         })
         .await;
@@ -51,13 +41,48 @@ pub(crate) async fn enable(engine: &mut Engine) -> Result<HistorySupport, ImapEr
         Ok(_) | Err(ImapError::No { .. }) => {}
         Err(e) => return Err(e),
     }
-    Ok(if enabled.iter().any(|c| c == "QRESYNC") {
+    Ok(enabled_history(engine, &enabled))
+}
+
+/// What to ENABLE after login (`QRESYNC` or `CONDSTORE`), or Err with
+/// what the session has without sending anything.
+pub(crate) fn to_enable(engine: &Engine) -> Result<&'static str, HistorySupport> {
+    let condstore = engine.has_capability("CONDSTORE");
+    let enable = engine.has_capability("ENABLE");
+    if enable && engine.has_capability("QRESYNC") {
+        Ok("QRESYNC")
+    } else if condstore && enable {
+        Ok("CONDSTORE")
+    } else if condstore {
+        Err(HistorySupport::Condstore)
+    } else {
+        Err(HistorySupport::None)
+    }
+}
+
+/// `ENABLE want`; a NO is an answer (the session goes on without it).
+pub(crate) fn enable_command(want: &'static str) -> Command<'static> {
+    Command::new("ENABLE", format!("ENABLE {want}"))
+        .text(format!(" {want}"))
+        .no_is_an_answer()
+}
+
+/// Collects what an `* ENABLED` response lists.
+pub(crate) fn note_enabled(enabled: &mut Vec<String>, u: &Untagged<'_>) {
+    if let Untagged::Enabled(list) = u {
+        enabled.extend(list.iter().map(|c| c.to_ascii_uppercase()));
+    }
+}
+
+/// The history support a session has once the server ENABLED `enabled`.
+pub(crate) fn enabled_history(engine: &Engine, enabled: &[String]) -> HistorySupport {
+    if enabled.iter().any(|c| c == "QRESYNC") {
         HistorySupport::Qresync
-    } else if condstore || enabled.iter().any(|c| c == "CONDSTORE") {
+    } else if engine.has_capability("CONDSTORE") || enabled.iter().any(|c| c == "CONDSTORE") {
         HistorySupport::Condstore
     } else {
         HistorySupport::None
-    })
+    }
 }
 
 /// The selected mailbox, if mod-sequences may be used on it.

@@ -266,6 +266,8 @@ pub struct Connection {
     limits: Limits,
     selected: Option<commands::Selected>,
     history: HistorySupport,
+    /// ENABLE left for the first flight ([`Connection::connect_listing`]).
+    enable: Option<&'static str>,
 }
 
 /// The access token to log in with now (see [`crate::secret::TokenCommand`]);
@@ -306,6 +308,21 @@ impl Connection {
         spec: &ConnectSpec,
         limits: &Limits,
     ) -> Result<Connection, ImapError> {
+        let mut conn = Connection::open(spec, limits).await?;
+        conn.settle().await?;
+        Ok(conn)
+    }
+
+    /// [`Connection::connect`] for a session whose first command is
+    /// [`Connection::list_tree`]: the ENABLE goes out in that flight
+    /// rather than in a turn of its own. Any other first command sends it
+    /// alone first.
+    pub async fn connect_listing(spec: &ConnectSpec) -> Result<Connection, ImapError> {
+        Connection::open(spec, &Limits::default().with_test_overrides()).await
+    }
+
+    /// Logged in (and compressing), the ENABLE not sent yet.
+    async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Connection, ImapError> {
         let fresh;
         let spec = match &spec.token_command {
             Some(source) => {
@@ -321,14 +338,26 @@ impl Connection {
         if spec.compress && engine.has_capability("COMPRESS=DEFLATE") {
             engine = commands::compress(engine).await?;
         }
-        let history = history::enable(&mut engine).await?;
+        let (history, enable) = match history::to_enable(&engine) {
+            Ok(want) => (HistorySupport::None, Some(want)),
+            Err(known) => (known, None),
+        };
         Ok(Connection {
             engine,
             spec: spec.clone(),
             limits: limits.clone(),
             selected: None,
             history,
+            enable,
         })
+    }
+
+    /// Sends the ENABLE still owed, alone.
+    async fn settle(&mut self) -> Result<(), ImapError> {
+        if self.enable.take().is_some() {
+            self.history = history::enable(&mut self.engine).await?;
+        }
+        Ok(())
     }
 
     /// Replaces this session with a new one to the same server, opened the
@@ -370,6 +399,7 @@ impl Connection {
     /// `APPENDLIMIT` (limits per mailbox, RFC 7889). None for no limit, or
     /// without that capability (nothing is sent then).
     pub async fn mailbox_append_limit(&mut self, mailbox: &str) -> Result<Option<u64>, ImapError> {
+        self.settle().await?;
         if !self.engine.has_capability("APPENDLIMIT") {
             return Ok(None);
         }
@@ -378,6 +408,7 @@ impl Connection {
 
     /// A mailbox's UIDVALIDITY by STATUS, without selecting it.
     pub async fn uidvalidity_of(&mut self, mailbox: &str) -> Result<u32, ImapError> {
+        self.settle().await?;
         commands::status_number(&mut self.engine, mailbox, "UIDVALIDITY").await
     }
 
@@ -403,7 +434,27 @@ impl Connection {
 
     /// `LIST "" "*"`: every mailbox, selectable or not.
     pub async fn list_mailboxes(&mut self) -> Result<Vec<ListedMailbox>, ImapError> {
+        self.settle().await?;
         commands::list(&mut self.engine, &mut self.selected).await
+    }
+
+    /// [`Connection::list_mailboxes`] and [`Connection::list_subscribed`]
+    /// in one flight, with the ENABLE [`Connection::connect_listing`] left
+    /// for it: one turn. The subscriptions' own error, if only they were
+    /// refused, comes inside.
+    pub async fn list_tree(
+        &mut self,
+    ) -> Result<(Vec<ListedMailbox>, Result<Vec<String>, ImapError>), ImapError> {
+        let extras = commands::TreeExtras {
+            enable: self.enable,
+            subscriptions: true,
+        };
+        let tree = commands::list_tree(&mut self.engine, &mut self.selected, extras).await?;
+        if self.enable.take().is_some() {
+            self.history = history::enabled_history(&self.engine, &tree.enabled);
+        }
+        let subscriptions = tree.subscriptions.unwrap_or_else(|| Ok(Vec::new()));
+        Ok((tree.mailboxes, subscriptions))
     }
 
     /// SELECT (or EXAMINE when `read_only`), with `(CONDSTORE)` where
@@ -414,6 +465,7 @@ impl Connection {
         name: &str,
         read_only: bool,
     ) -> Result<MailboxStatus, ImapError> {
+        self.settle().await?;
         let condstore = self.history != HistorySupport::None;
         commands::select(
             &mut self.engine,
@@ -429,6 +481,7 @@ impl Connection {
     /// this session has it selected already (read-write or read-only, as
     /// listing it left it), else EXAMINE.
     pub async fn open_to_read(&mut self, name: &str) -> Result<(), ImapError> {
+        self.settle().await?;
         if self
             .selected
             .as_ref()
@@ -446,6 +499,7 @@ impl Connection {
     /// with what you know instead). [`ImapError::Invalid`] (nothing sent)
     /// without CONDSTORE or on a NOMODSEQ mailbox.
     pub async fn fetch_changes(&mut self, modseq: u64) -> Result<Changes, ImapError> {
+        self.settle().await?;
         history::fetch_changes(
             &mut self.engine,
             &mut self.selected,
@@ -460,6 +514,7 @@ impl Connection {
     /// else `UID FETCH 1:* (UID)`). The caller compares the count with
     /// EXISTS.
     pub async fn uid_list(&mut self) -> Result<Vec<Uid>, ImapError> {
+        self.settle().await?;
         history::uid_list(
             &mut self.engine,
             &mut self.selected,
@@ -482,6 +537,7 @@ impl Connection {
         delta: &FlagDelta,
         modseq: u64,
     ) -> Result<StoreOutcome, ImapError> {
+        self.settle().await?;
         history::store_unchanged_since(
             &mut self.engine,
             &mut self.selected,
@@ -499,6 +555,7 @@ impl Connection {
     /// UIDPLUS — never a plain EXPUNGE, which would take other \Deleted
     /// messages with it.
     pub async fn uid_expunge(&mut self, uids: &[Uid]) -> Result<(), ImapError> {
+        self.settle().await?;
         history::uid_expunge(&mut self.engine, &mut self.selected, &self.limits, uids).await
     }
 
@@ -507,12 +564,14 @@ impl Connection {
     /// lists whole mailboxes; this is for the copies it has just made
     /// (confirming the UIDs APPENDUID named).
     pub async fn fetch_meta(&mut self, uids: &[Uid]) -> Result<Vec<ListedMessage>, ImapError> {
+        self.settle().await?;
         history::fetch_meta(&mut self.engine, &mut self.selected, &self.limits, uids).await
     }
 
     /// UID, FLAGS, RFC822.SIZE and INTERNALDATE of every message in the
     /// selected mailbox, in UID order. The caller compares the count with EXISTS.
     pub async fn fetch_all_meta(&mut self) -> Result<Vec<ListedMessage>, ImapError> {
+        self.settle().await?;
         commands::fetch_all_meta(&mut self.engine, &mut self.selected).await
     }
 
@@ -524,6 +583,7 @@ impl Connection {
         uids: &[Uid],
         on_body: &mut (dyn FnMut(Uid, Vec<u8>) + Send),
     ) -> Result<Vec<Uid>, ImapError> {
+        self.settle().await?;
         commands::fetch_bodies(
             &mut self.engine,
             &mut self.selected,
@@ -544,6 +604,7 @@ impl Connection {
         mailbox: &str,
         items: &[AppendItem<'_>],
     ) -> Result<AppendResult, ImapError> {
+        self.settle().await?;
         let condstore = self.history != HistorySupport::None;
         commands::append(
             &mut self.engine,
@@ -559,6 +620,7 @@ impl Connection {
     /// Applies one delta to these UIDs of the selected mailbox with
     /// `UID STORE +FLAGS.SILENT` / `-FLAGS.SILENT`, splitting long UID sets.
     pub async fn store(&mut self, uids: &[Uid], delta: &FlagDelta) -> Result<(), ImapError> {
+        self.settle().await?;
         commands::store(
             &mut self.engine,
             &mut self.selected,
@@ -572,31 +634,37 @@ impl Connection {
     /// Moves these UIDs of the selected mailbox to `to` (wire name): UID
     /// MOVE, else UID COPY + UID EXPUNGE of exactly them ([`moving`]).
     pub async fn uid_move(&mut self, uids: &[Uid], to: &str) -> Result<Moved, ImapError> {
+        self.settle().await?;
         moving::uid_move(&mut self.engine, &mut self.selected, &self.limits, uids, to).await
     }
 
     /// CREATE (wire name).
     pub async fn create(&mut self, name: &str) -> Result<(), ImapError> {
+        self.settle().await?;
         commands::create(&mut self.engine, &mut self.selected, name).await
     }
 
     /// DELETE (wire name).
     pub async fn delete_mailbox(&mut self, name: &str) -> Result<(), ImapError> {
+        self.settle().await?;
         commands::delete(&mut self.engine, &mut self.selected, name).await
     }
 
     /// RENAME (wire names).
     pub async fn rename_mailbox(&mut self, from: &str, to: &str) -> Result<(), ImapError> {
+        self.settle().await?;
         commands::rename(&mut self.engine, &mut self.selected, from, to).await
     }
 
     /// SUBSCRIBE (wire name).
     pub async fn subscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        self.settle().await?;
         commands::subscribe(&mut self.engine, &mut self.selected, name, true).await
     }
 
     /// UNSUBSCRIBE (wire name).
     pub async fn unsubscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        self.settle().await?;
         commands::subscribe(&mut self.engine, &mut self.selected, name, false).await
     }
 
@@ -604,6 +672,7 @@ impl Connection {
     /// where LIST-EXTENDED is offered, else `LSUB "" "*"`. Names of
     /// mailboxes that no longer exist are included.
     pub async fn list_subscribed(&mut self) -> Result<Vec<String>, ImapError> {
+        self.settle().await?;
         commands::list_subscribed(&mut self.engine, &mut self.selected).await
     }
 
