@@ -20,164 +20,11 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use support::corpus::{self, MailFile};
 use support::dovecot::{self, Kind, User};
-use support::generator::Generator;
 use support::imapmend::Pair;
-use support::mail::DATE;
 use support::oracle::canonical_crlf;
+use support::rewrites::{corpora_mail, crlf, quick_mail, Sent, NORMALISATIONS};
 use support::{courier, cyrus};
-
-/// One message to send, with its INTERNALDATE.
-struct Sent {
-    name: String,
-    bytes: Vec<u8>,
-    date: String,
-}
-
-/// The quick set: the fixtures and 60 seeded generated messages (8-bit
-/// headers and bodies, bare LFs, multipart, no Message-ID), plus the
-/// shapes the census is about: no final line break, a bare CR, a CR run
-/// before LF, a NUL byte.
-fn quick_mail() -> Vec<Sent> {
-    let mut out: Vec<Sent> = corpus::fixture_mail()
-        .into_iter()
-        .map(|f| sent(f, DATE))
-        .collect();
-    let mut generator = Generator::new(15);
-    for (i, m) in generator.messages(60).into_iter().enumerate() {
-        out.push(Sent {
-            name: format!("generated-{i:02}"),
-            bytes: m.bytes,
-            date: m.internal_date,
-        });
-    }
-    let shapes: [(&str, &[u8]); 4] = [
-        (
-            "no-final-line-break",
-            b"From: a@example.org\r\nSubject: no final break\r\n\r\nlast line",
-        ),
-        (
-            "bare-cr",
-            b"From: a@example.org\r\nSubject: bare cr\r\n\r\none\rtwo\r\n",
-        ),
-        (
-            "cr-run",
-            b"From: a@example.org\r\nSubject: cr run\r\n\r\none\r\r\ntwo\r\n",
-        ),
-        (
-            "nul-in-body",
-            b"From: a@example.org\r\nSubject: nul\r\n\r\nb\x00dy\r\n",
-        ),
-    ];
-    for (name, bytes) in shapes {
-        out.push(Sent {
-            name: name.into(),
-            bytes: bytes.to_vec(),
-            date: DATE.into(),
-        });
-    }
-    out
-}
-
-/// The shared corpora (`../shared/corpora`), every message.
-fn corpora_mail() -> Vec<Sent> {
-    ["cpython-email", "mail-parser"]
-        .into_iter()
-        .flat_map(|name| {
-            corpus::shared_corpus(name).into_iter().map(move |f| {
-                let mut s = sent(f, DATE);
-                s.name = format!("{name}/{}", s.name);
-                s
-            })
-        })
-        .collect()
-}
-
-fn sent(f: MailFile, date: &str) -> Sent {
-    Sent {
-        name: f.name,
-        bytes: f.bytes,
-        date: date.into(),
-    }
-}
-
-/// Every bare LF made CRLF, bare CRs kept: how a message goes over IMAP
-/// (RFC 3501 wants CRLF; imapmend copies what a server serves, CRLF).
-/// Sent raw, a message of a Unix mailbox would only measure Cyrus' refusal
-/// of bare newlines.
-fn crlf(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len() + b.len() / 32);
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'\n' && (i == 0 || b[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(c);
-    }
-    out
-}
-
-type Normalisation = (&'static str, fn(&[u8]) -> Vec<u8>);
-
-/// What servers are known to do to a message's bytes, in the order they
-/// are tried (each applied to both the sent and the served bytes, on top
-/// of the ones before it).
-const NORMALISATIONS: [Normalisation; 5] = [
-    ("CR run before LF served as one CR", collapse_cr_runs),
-    ("bare CR removed", drop_bare_cr),
-    ("final line break added", drop_final_line_breaks),
-    ("NUL served as 0x80", nul_as_0x80),
-    ("8-bit header bytes folded to X", fold_8bit_header),
-];
-
-fn collapse_cr_runs(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len());
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'\r' && b.get(i + 1) == Some(&b'\r') {
-            let next = b[i..].iter().position(|&x| x != b'\r').map(|p| b[i + p]);
-            if next == Some(b'\n') {
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn drop_bare_cr(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len());
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'\r' && b.get(i + 1) != Some(&b'\n') {
-            continue;
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn drop_final_line_breaks(b: &[u8]) -> Vec<u8> {
-    let mut end = b.len();
-    while end > 0 && matches!(b[end - 1], b'\r' | b'\n') {
-        end -= 1;
-    }
-    b[..end].to_vec()
-}
-
-fn nul_as_0x80(b: &[u8]) -> Vec<u8> {
-    b.iter().map(|&c| if c == 0 { 0x80 } else { c }).collect()
-}
-
-fn fold_8bit_header(b: &[u8]) -> Vec<u8> {
-    let end = b
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .or_else(|| b.windows(2).position(|w| w == b"\n\n"))
-        .unwrap_or(b.len());
-    b.iter()
-        .enumerate()
-        .map(|(i, &c)| if i < end && c >= 0x80 { b'X' } else { c })
-        .collect()
-}
 
 /// Whether `original` and `served` are equal under the normalisations
 /// `on` picks (by index into [`NORMALISATIONS`]), applied in order.
@@ -432,7 +279,7 @@ fn assert_pairing(
 
 #[test]
 fn census_dovecot() {
-    let mail = quick_mail();
+    let mail = quick_mail(60);
     let c = census_of(
         "Dovecot",
         dovecot::fresh_user(Kind::Full),
@@ -449,7 +296,7 @@ fn census_dovecot() {
 
 #[test]
 fn census_cyrus() {
-    let mail = quick_mail();
+    let mail = quick_mail(60);
     let c = census_of(
         "Cyrus",
         cyrus::fresh_user(),
@@ -466,7 +313,7 @@ fn census_cyrus() {
 
 #[test]
 fn census_courier() {
-    let mail = quick_mail();
+    let mail = quick_mail(60);
     let c = census_of(
         "Courier-IMAP",
         courier::fresh_user(),

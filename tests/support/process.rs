@@ -1,11 +1,13 @@
 //! Server processes for the tests — what the Dovecot, Cyrus and pymap
 //! harnesses share: a free loopback port, forking a server so that it dies
-//! with the test process, waiting for its IMAP greeting, and stopping it.
+//! with the test process, waiting for its IMAP greeting, and stopping it;
+//! copying a mail store aside and back (`cp -a`).
 //! Nothing here knows which server it runs.
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
@@ -111,4 +113,21 @@ pub fn stop(child: &Mutex<Option<Child>>) {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// `cp -a`: keeps owners and modes (the mail user's, when run as root),
+/// e.g. to back up a mail store and put it back.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run cp");
+    assert!(
+        status.success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
 }

@@ -136,21 +136,7 @@ pub(crate) enum Which {
     B,
 }
 
-/// `cp -a`: keeps owners and modes (the mail user's, when run as root).
-pub(crate) fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .expect("run cp");
-    assert!(
-        status.success(),
-        "cp -a {} {}",
-        from.display(),
-        to.display()
-    );
-}
+pub(crate) use crate::support::process::copy_tree;
 
 /// mailbox → (fingerprint, INTERNALDATE as epoch seconds) per message.
 pub(crate) type Dates = BTreeMap<String, Vec<(String, i64)>>;
