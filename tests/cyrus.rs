@@ -16,6 +16,7 @@ use support::dovecot::{Kind, User};
 use support::mail::msg;
 use support::oracle::{self, SideState};
 use support::prefixed::{self, Bed};
+use support::repair::{self, Restored};
 
 /// Dovecot and Cyrus users, and a runner with Cyrus as `--b` (or, swapped,
 /// as `--a`), plus the prefix option naming Cyrus' side.
@@ -345,5 +346,63 @@ fn cyrus_keyword_limit_drops_a_multiappend_and_nothing_is_lost() {
                 out.stdout
             );
         }
+    }
+}
+
+/// The census's quick set, cut to a few dozen messages for CI.
+fn quick_mail() -> Vec<support::rewrites::Sent> {
+    support::rewrites::quick_mail(12)
+}
+
+/// I14: Dovecot and Cyrus both hold the mail before any snapshot — Cyrus
+/// its rewrites (8-bit header bytes as `X`), rewritten duplicates
+/// included, and not what it refuses (a NUL), which arrives from Dovecot:
+/// the first sync copies nothing either way that is already there, and a
+/// rerun plans nothing.
+#[test]
+fn i14_first_meeting_dovecot_a_cyrus_b() {
+    repair::first_meeting(&bed(false), &quick_mail());
+}
+
+#[test]
+fn i14_first_meeting_cyrus_a_dovecot_b() {
+    repair::first_meeting(&bed(true), &quick_mail());
+}
+
+/// I15: the repair after the user's Cyrus spool (index and message files)
+/// is put back from a backup: no duplicate on either side, nothing lost,
+/// mail expunged since the backup expunged again, a rerun plans nothing.
+#[test]
+fn i15_cyrus_b_restored_from_a_backup() {
+    let bed = bed(false);
+    let store = cyrus::mail_store(&bed.server);
+    repair::restore_repair(&bed, &quick_mail(), Restored::Server(store));
+}
+
+#[test]
+fn i15_cyrus_a_restored_from_a_backup() {
+    let bed = bed(true);
+    let store = cyrus::mail_store(&bed.server);
+    repair::restore_repair(&bed, &quick_mail(), Restored::Server(store));
+}
+
+/// I15 with Dovecot restored against Cyrus, with and without CONDSTORE on
+/// the restored Dovecot.
+#[test]
+fn i15_dovecot_restored_against_cyrus() {
+    repair::dovecot_restored_both_ways(cyrus::fresh_user, &quick_mail());
+}
+
+/// I14 and I15 on the shared corpora (`../shared/corpora`), both
+/// orientations, Cyrus restored.
+#[test]
+#[ignore = "long matrix (the shared corpora, 250 messages per side): run by scripts/matrix"]
+fn i14_i15_shared_corpora_between_dovecot_and_cyrus() {
+    let mail = support::rewrites::corpora_mail();
+    for cyrus_is_a in [false, true] {
+        repair::first_meeting(&bed(cyrus_is_a), &mail);
+        let bed = bed(cyrus_is_a);
+        let store = cyrus::mail_store(&bed.server);
+        repair::restore_repair(&bed, &mail, Restored::Server(store));
     }
 }

@@ -682,19 +682,28 @@ impl<'c> Copier<'_, '_, 'c> {
         for (ready, new_uid) in landed {
             let copy = ready.copy;
             let mut uid = [copy.uid, *new_uid];
+            // Each side's actual content: the target's as read back, where
+            // it rewrote the copy (I7), so that a later run that links the
+            // pair by content (a restored target) finds the copy, and a
+            // tombstone of its expunge names what the target holds.
+            let there = found.read.get(new_uid).map_or(ready.fingerprint, |r| r.0);
+            let mut contents = [ready.fingerprint, there];
             if source == Side::B {
                 uid.reverse();
+                contents.reverse();
             }
             pairs.push(PairRecord {
                 uid,
-                fingerprint: ready.fingerprint,
+                fingerprint: contents[0],
                 flags: Some(copy.agreed.clone()),
                 // Until a listing of the target shows this UID: a server
                 // may name a UID it never shows (Gmail drops an APPEND of a
                 // message it holds already).
                 unconfirmed: (!listed.contains(new_uid)).then_some(target),
+                // Exact still: imapmend made the copy, whatever the target
+                // did to its bytes.
                 level: PairLevel::Exact,
-                fingerprint_b: None,
+                fingerprint_b: Some(contents[1]).filter(|b| *b != contents[0]),
             });
             let meta = |uid: Uid, flags: &FlagSet| MessageMeta {
                 uid,

@@ -385,3 +385,37 @@ extern "C" fn stop_shared_server() {
 pub fn fresh_user() -> User {
     shared().fresh_user()
 }
+
+/// The spool directory of a user of the shared server (`user/NAME` under
+/// the partition, every folder a directory inside it: index, cache and
+/// message files), e.g. to back it up and put it back.
+pub fn mail_store(user: &User) -> PathBuf {
+    fn find(dir: &Path, name: &str) -> Option<PathBuf> {
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            if path.file_name().is_some_and(|n| n == name)
+                && path
+                    .parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|p| p == "user")
+            {
+                return Some(path);
+            }
+            if let Some(found) = find(&path, name) {
+                return Some(found);
+            }
+        }
+        None
+    }
+    let spool = shared().dir().join("spool");
+    find(&spool, &user.name).unwrap_or_else(|| {
+        panic!(
+            "no spool directory of {} under {}",
+            user.name,
+            spool.display()
+        )
+    })
+}

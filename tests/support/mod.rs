@@ -7,7 +7,8 @@
 //! that cuts, stalls and rewrites ([`proxy`]), an independent IMAP client
 //! ([`mailclient`]), the strong oracle ([`oracle`]), and mail to feed them:
 //! hand-named messages ([`mail`]), seeded volume ([`generator`]) and real
-//! odd mail ([`corpus`]).
+//! odd mail ([`corpus`]); what servers rewrite ([`rewrites`]) and the
+//! first-meeting and restore repairs every server runs ([`repair`]).
 //!
 //! Each test binary includes this with `mod support;` and uses only part of
 //! it, hence the `dead_code` allowance.
@@ -26,5 +27,7 @@ pub mod prefixed;
 pub mod process;
 pub mod proxy;
 pub mod pymap;
+pub mod repair;
+pub mod rewrites;
 pub mod schema;
 pub mod tls;
