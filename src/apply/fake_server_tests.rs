@@ -518,6 +518,16 @@ async fn i7_a_batch_reads_back_only_the_copies_the_target_may_have_rewritten() {
         .pairs
         .iter()
         .all(|p| p.unconfirmed.is_none()));
+    // The pair holds each side's own content: B's as read back where the
+    // server rewrote it (UID 14 gained a line break; UID 15's CRLF is
+    // the same content), so a restored B is re-linked to it (I15).
+    let contents: Vec<_> = state.mailboxes["INBOX"]
+        .pairs
+        .iter()
+        .filter(|p| p.fingerprint_b.is_some())
+        .map(|p| (p.uid[1], p.fingerprint, p.fingerprint_on(Side::B)))
+        .collect();
+    assert_eq!(contents, [(14, fingerprint(b"m6"), fingerprint(b"m6\r\n"))]);
 }
 
 #[tokio::test]

@@ -1118,6 +1118,45 @@ mod tests {
         assert_eq!(off.copies.len(), 2);
     }
 
+    /// I15: B rewrote the copies imapmend made (content 5 on A, 6 on B,
+    /// in a way no normalisation undoes), twice in one mailbox; one was
+    /// expunged since B's backup (the tombstone holds both contents). B,
+    /// put back, is linked by content: the pair's recorded content on B
+    /// finds the rewritten copy, the tombstone the other. Nothing is
+    /// copied either way; without the recorded content B's two would be
+    /// copied to A and A's message back to B.
+    #[test]
+    fn i15_a_restored_target_relinks_its_rewritten_copies_by_the_recorded_content() {
+        let mut input = paired(
+            1,
+            "",
+            "",
+            "",
+            [Evidence::Healthy, Evidence::Restored("test".into())],
+        );
+        let unnormalised = |uid: Uid, content: u8| MessageMeta {
+            normalised: None,
+            ..msg(uid, content, "")
+        };
+        input.sides[0].as_mut().unwrap().messages = vec![unnormalised(1, 5)];
+        input.sides[1].as_mut().unwrap().messages = vec![unnormalised(1, 6), unnormalised(2, 6)];
+        let pair = &mut input.base.pairs[0];
+        (pair.fingerprint, pair.fingerprint_b) = (Fingerprint([5; 32]), Some(Fingerprint([6; 32])));
+        input.base.tombstones = [Fingerprint([5; 32]), Fingerprint([6; 32])].into();
+        let p = plan(&input, Policy::default());
+        assert!(p.copies.is_empty(), "{:?}", p.copies);
+        let expunged: Vec<_> = p.expunges.iter().map(|e| (e.side, e.reason)).collect();
+        assert_eq!(expunged, [(Side::B, ExpungeReason::Tombstone)]);
+        assert_eq!(p.pairs.len(), 1);
+        assert_eq!(p.pairs[0].fingerprint_b, Some(Fingerprint([6; 32])));
+        // As recorded before: the source's content on both sides, in the
+        // pair and so in the tombstone.
+        input.base.pairs[0].fingerprint_b = None;
+        input.base.tombstones = [Fingerprint([5; 32])].into();
+        let before = plan(&input, Policy::default());
+        assert_eq!(before.copies.len(), 3, "{:?}", before.copies);
+    }
+
     #[test]
     fn verify_replaces_a_message_damaged_in_place_from_its_partner() {
         let mut input = paired(
