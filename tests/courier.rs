@@ -112,11 +112,16 @@ fn i15_courier_a_restored_from_a_backup() {
     repair::restore_repair(&bed, &quick_mail(), Restored::Server(store));
 }
 
-/// I15 with Dovecot restored against Courier, with and without CONDSTORE
-/// on the restored Dovecot.
+/// I15 with Dovecot restored against Courier, Courier as B then as A: with
+/// CONDSTORE on the restored Dovecot, and without.
 #[test]
 fn i15_dovecot_restored_against_courier() {
-    repair::dovecot_restored_both_ways(courier::fresh_user, &quick_mail());
+    repair::dovecot_restored_both_ways(courier::fresh_user, Kind::Full, &quick_mail());
+}
+
+#[test]
+fn i15_dovecot_without_condstore_restored_against_courier() {
+    repair::dovecot_restored_both_ways(courier::fresh_user, Kind::NoCondstore, &quick_mail());
 }
 
 /// I14 and I15 on the shared corpora (`../shared/corpora`), both

@@ -370,15 +370,11 @@ pub enum Restored {
     Server(PathBuf),
 }
 
-/// [`restore_repair`] with Dovecot restored, against each of `fresh`'s
-/// users in both orientations, with and without CONDSTORE on Dovecot.
-pub fn dovecot_restored_both_ways(fresh: fn() -> User, mail: &[Sent]) {
-    for (server_is_a, kind) in [
-        (false, Kind::Full),
-        (true, Kind::Full),
-        (false, Kind::NoCondstore),
-        (true, Kind::NoCondstore),
-    ] {
+/// [`restore_repair`] with Dovecot (of `kind`: with or without
+/// CONDSTORE) restored, against one of `fresh`'s users as B, then another
+/// as A.
+pub fn dovecot_restored_both_ways(fresh: fn() -> User, kind: Kind, mail: &[Sent]) {
+    for server_is_a in [false, true] {
         let bed = prefixed::bed(fresh(), server_is_a, kind);
         restore_repair(&bed, mail, Restored::Dovecot);
     }
