@@ -65,6 +65,7 @@ b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l expunge-to -d 'Move what would be expunged into MAILBOX on the same side instead (created on first use, left out of every run; a top-level name without delimiters). `imapmend log show` lists what went there' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l quarantine-days -d 'With --expunge-to: each sync expunges from the quarantine what imapmend moved there at least N days ago (under --max-delete)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
@@ -139,6 +140,7 @@ b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l expunge-to -d 'Move what would be expunged into MAILBOX on the same side instead (created on first use, left out of every run; a top-level name without delimiters). `imapmend log show` lists what went there' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l quarantine-days -d 'With --expunge-to: each sync expunges from the quarantine what imapmend moved there at least N days ago (under --max-delete)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
@@ -214,6 +216,7 @@ b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l expunge-to -d 'Move what would be expunged into MAILBOX on the same side instead (created on first use, left out of every run; a top-level name without delimiters). `imapmend log show` lists what went there' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l quarantine-days -d 'With --expunge-to: each sync expunges from the quarantine what imapmend moved there at least N days ago (under --max-delete)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
 b-to-a\t'B is the source, A the target'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r

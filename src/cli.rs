@@ -482,6 +482,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "MAILBOX", help_heading = "Policy")]
     pub expunge_to: Option<String>,
 
+    /// With --expunge-to: each sync expunges from the quarantine what
+    /// imapmend moved there at least N days ago (under --max-delete)
+    #[arg(long, value_name = "N", help_heading = "Policy")]
+    pub quarantine_days: Option<u32>,
+
     /// Copy in one direction only; the target is never read as a source
     #[arg(long, value_name = "DIRECTION", value_parser = one_way_parser(), help_heading = "Policy")]
     pub one_way: Option<OneWay>,

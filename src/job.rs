@@ -82,6 +82,9 @@ pub struct PolicyOptions {
     /// same side (its name under each side's prefix), which every run
     /// leaves out.
     pub expunge_to: Option<String>,
+    /// `--quarantine-days`: a sync purges from the quarantine what imapmend
+    /// moved there at least this many days ago (only with `expunge_to`).
+    pub quarantine_days: Option<u32>,
     pub one_way: Option<OneWay>,
     /// Only with `one_way`: delete the target's unpaired messages.
     pub delete_extra: bool,
@@ -116,6 +119,7 @@ impl Default for PolicyOptions {
             deletes: DeleteMode::Expunge,
             delete_mailboxes: false,
             expunge_to: None,
+            quarantine_days: None,
             one_way: None,
             delete_extra: false,
             tombstones: true,

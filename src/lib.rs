@@ -11,6 +11,7 @@
 
 pub mod action_log;
 mod apply;
+mod audit;
 pub mod batch;
 pub mod cli;
 pub mod config;

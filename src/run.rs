@@ -16,7 +16,7 @@
 //! first connection (exit 3).
 
 use crate::action_log;
-use crate::apply::{apply, ApplyOutcome};
+use crate::apply::{apply, purge_quarantines, ApplyOutcome, Purging};
 use crate::exit;
 use crate::gather::{decide, defer_bodies, gather, CopySettings, Gathered, Reading};
 use crate::job::{Command, Job};
@@ -276,12 +276,32 @@ async fn sync_session(
         return Session::Lost(why);
     }
     outcome.absorb(std::mem::take(earlier));
+    let purge_withheld = match (&quarantine, job.options.quarantine_days) {
+        (Some(names), Some(days)) if !outcome.stopped => {
+            crate::progress::phase("purging the quarantine");
+            let log = action_log::path_for(&job.state_path);
+            let purging = Purging {
+                names,
+                days,
+                max_delete: job.options.max_delete.unwrap_or(MaxDelete::DEFAULT),
+                log: &log,
+                now: unix_now(),
+            };
+            purge_quarantines(pool, &purging, &mut outcome).await
+        }
+        _ => false,
+    };
     let failed = if outcome.stopped || !outcome.failures.is_empty() {
         exit::PARTIAL
     } else {
         exit::OK
     };
-    let code = exit::worst([listing_code(&gathered), failed, plan_code(&plan)]);
+    let withheld = if purge_withheld {
+        exit::WITHHELD
+    } else {
+        exit::OK
+    };
+    let code = exit::worst([listing_code(&gathered), failed, plan_code(&plan), withheld]);
     let report = Report {
         plan: Some(&plan),
         applied: Some(&outcome),

@@ -391,3 +391,110 @@ fn e15_expunge_to_moves_a_proven_expunge_into_the_quarantine_once_even_after_a_c
         }
     }
 }
+
+/// Expunges the message `name` ([`msg`]) from INBOX on `user`.
+fn expunge_on(user: &support::dovecot::User, name: &str) {
+    let mut c = user.client();
+    let uid = c
+        .fetch_all("INBOX")
+        .into_iter()
+        .find(|m| m.body == msg(name))
+        .unwrap_or_else(|| panic!("{name} not in INBOX"))
+        .uid;
+    c.expunge_uids("INBOX", &[uid]);
+    c.logout();
+}
+
+/// The log with every line's time set back to 2000-01-01, as if its
+/// writes had been made long ago (the purge measures a quarantined
+/// message's wait from its move's logged time).
+fn backdate_log(pair: &Pair) {
+    let mut path = pair.state_path().into_os_string();
+    path.push(".actions.jsonl");
+    let lines: Vec<String> = log_lines(pair)
+        .into_iter()
+        .map(|mut l| {
+            l["time"] = Value::from("2000-01-01T00:00:00Z");
+            l.to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&path, lines.concat()).unwrap();
+}
+
+/// E17: `--quarantine-days 3` purges from the quarantine only what imapmend
+/// moved there at least 3 days ago (by the log): nothing while the moves
+/// are fresh; once they are old, more than `--max-delete` allows is
+/// withheld (exit 4, nothing purged, the way to allow it named); then both
+/// are purged and the message an operator put there by hand stays. Killed
+/// before the purge is sent, between its STORE and EXPUNGE, or after it, a
+/// rerun ends the same.
+#[test]
+fn e17_quarantine_days_purges_only_what_imapmend_moved_long_enough_ago() {
+    let purge = ["--expunge-to", "Quarantine", "--quarantine-days", "3"];
+    let mut kept = oracle::SideState::default();
+    kept.add("INBOX", &msg("m1"), &["\\Seen"]);
+    kept.add("Quarantine", &msg("hand"), &[] as &[&str]);
+    for crash in [
+        None,
+        Some(("IMAPMEND_TEST_CRASH_AFTER_LOGGED", "1")),
+        Some(("IMAPMEND_TEST_CRASH_AFTER_WRITES", "1")),
+        Some(("IMAPMEND_TEST_CRASH_AFTER_WRITES", "2")),
+    ] {
+        let (a, b) = (
+            dovecot::fresh_user(Kind::Full),
+            dovecot::fresh_user(Kind::Full),
+        );
+        let pair = expunged_on_a(&a, &b);
+        expunge_on(&a, "m3");
+        pair.expect("sync", &purge, 0);
+        let mut cb = b.client();
+        cb.append("Quarantine", &msg("hand"), &[], Some(DATE));
+        cb.logout();
+        let mut full = kept.clone();
+        full.add("Quarantine", &msg("m2"), &["\\Flagged"]);
+        full.add("Quarantine", &msg("m3"), &[] as &[&str]);
+        // Fresh: nothing is due.
+        pair.expect("sync", &purge, 0);
+        assert!(
+            oracle::read_side(&b) == full,
+            "{crash:?}: fresh moves purged"
+        );
+
+        backdate_log(&pair);
+        if crash.is_none() {
+            let withheld = pair.expect("sync", &[&purge[..], &["--max-delete", "1"]].concat(), 4);
+            let text = withheld.output();
+            assert!(
+                text.contains("WITHHELD purge of 2") && text.contains("--max-delete 2"),
+                "{text}"
+            );
+            assert!(oracle::read_side(&b) == full, "purged past the guard");
+        }
+        if let Some(env) = crash {
+            let crashed = pair.run("sync", &purge, &[env]);
+            assert_ne!(crashed.code, Some(0), "{crash:?}: {}", crashed.describe());
+        }
+        let out = pair.expect("sync", &purge, 0);
+        assert!(
+            oracle::read_side(&b) == kept,
+            "{crash:?}: B after the purge"
+        );
+        let mut a_side = oracle::SideState::default();
+        a_side.add("INBOX", &msg("m1"), &["\\Seen"]);
+        assert!(oracle::read_side(&a) == a_side, "{crash:?}: A touched");
+        let purges: Vec<Value> = log_lines(&pair)
+            .into_iter()
+            .filter(|l| l["action"] == "expunge" && l["mailbox"] == "Quarantine")
+            .collect();
+        let intents = purges.iter().filter(|l| l["phase"] == "intent").count();
+        // A purge the crash stopped before its EXPUNGE went out is sent
+        // again; one that was expunged is found gone.
+        let want = match crash {
+            None | Some((_, "2")) => 1,
+            Some(_) => 2,
+        };
+        assert_eq!(intents, want, "{crash:?}: {purges:#?}\n{}", out.output());
+        pair.expect("sync", &purge, 0);
+        assert!(oracle::read_side(&b) == kept, "{crash:?}: B after a rerun");
+    }
+}

@@ -45,6 +45,7 @@ const LAYERS: &[(u8, &[&str])] = &[
             "set_aside",
             "apply",
             "action_log",
+            "audit",
             "logging",
             "outcome",
         ],

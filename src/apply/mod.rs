@@ -26,11 +26,13 @@ mod expunge;
 mod fake_server_tests;
 mod flags;
 mod logged;
+mod purge;
 mod quarantine;
 #[cfg(test)]
 mod refusal_tests;
 mod tree;
 
+pub use purge::{purge_quarantines, Purging};
 use tree::{delete_mailbox, subscribe};
 
 use crate::model::{MailboxStatus, Side, Uid};

@@ -33,6 +33,7 @@
 //! max_size = "10M"                    # or bytes: 10485760 (as --max-size)
 //! deletes = "expunge"                 # expunge | flag-only
 //! expunge_to = "Quarantine"           # as --expunge-to
+//! quarantine_days = 30                # as --quarantine-days
 //! ```
 
 use crate::imap::TlsMode;
@@ -123,6 +124,8 @@ pub struct FilePolicy {
     pub delete_mailboxes: Option<bool>,
     /// As `--expunge-to`.
     pub expunge_to: Option<String>,
+    /// As `--quarantine-days`.
+    pub quarantine_days: Option<u32>,
     pub one_way: Option<FileOneWay>,
     pub delete_extra: Option<bool>,
     /// false: `--no-tombstones`.

@@ -59,6 +59,7 @@ pub(super) fn policy_options(
             .expunge_to
             .clone()
             .or(p.and_then(|p| p.expunge_to.clone())),
+        quarantine_days: c.quarantine_days.or(p.and_then(|p| p.quarantine_days)),
         // imapsync copies host1 → host2 only; its spellings mean the same.
         one_way: c
             .one_way
@@ -84,6 +85,13 @@ pub(super) fn policy_options(
         // Left out of every run: never copied, never reconciled.
         let q = regex::escape(q);
         options.mailboxes.exclude.push(format!("^{q}$"));
+    }
+    if options.quarantine_days.is_some() && options.expunge_to.is_none() {
+        return Err(ConfigError::Options(
+            "--quarantine-days (quarantine_days in the config file) purges the quarantine \
+             of --expunge-to MAILBOX (expunge_to), which is not given"
+                .into(),
+        ));
     }
     options.mailboxes.compile().map_err(ConfigError::Options)?;
     if options.delete_extra && options.one_way.is_none() {

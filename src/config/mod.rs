@@ -365,6 +365,7 @@ deletes = "flag-only"
                 deletes: DeleteMode::FlagOnly,
                 delete_mailboxes: true,
                 expunge_to: None,
+                quarantine_days: None,
                 one_way: Some(OneWay::BToA),
                 delete_extra: true,
                 tombstones: false,
