@@ -168,7 +168,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__check)
-            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --metrics --timeout --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --identity --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --metrics --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -260,6 +260,10 @@ _imapmend() {
                     ;;
                 --deletes)
                     COMPREPLY=($(compgen -W "expunge flag-only" -- "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -W "content headers" -- "${cur}"))
                     return 0
                     ;;
                 --expunge-to)
@@ -686,7 +690,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__plan)
-            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --save --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --identity --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --save --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -778,6 +782,10 @@ _imapmend() {
                     ;;
                 --deletes)
                     COMPREPLY=($(compgen -W "expunge flag-only" -- "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -W "content headers" -- "${cur}"))
                     return 0
                     ;;
                 --expunge-to)
@@ -1026,7 +1034,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__sync)
-            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --expect-plan --metrics --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --identity --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --expect-plan --metrics --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1118,6 +1126,10 @@ _imapmend() {
                     ;;
                 --deletes)
                     COMPREPLY=($(compgen -W "expunge flag-only" -- "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -W "content headers" -- "${cur}"))
                     return 0
                     ;;
                 --expunge-to)

@@ -64,6 +64,8 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l restored -d '
 b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l identity -d 'What a message is known by. `headers`, for servers that rebuild messages on FETCH (Exchange, Office 365): what content leaves unpaired pairs by a Message-ID unique among them on both sides, with Date, From and fetched size agreeing; such a pair never proves a deletion, and a changed RFC822.SIZE is no sign of a restore [default: content]' -r -f -a "content\t'the content hash, exact or normalised'
+headers\t'content, then Message-ID + Date + From + size (servers that rebuild messages)'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l expunge-to -d 'Move what would be expunged into MAILBOX on the same side instead (created on first use, left out of every run; a top-level name without delimiters). `imapmend log show` lists what went there' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l quarantine-days -d 'With --expunge-to: each sync expunges from the quarantine what imapmend moved there at least N days ago (under --max-delete)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand plan" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
@@ -139,6 +141,8 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l restored -d '
 b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l identity -d 'What a message is known by. `headers`, for servers that rebuild messages on FETCH (Exchange, Office 365): what content leaves unpaired pairs by a Message-ID unique among them on both sides, with Date, From and fetched size agreeing; such a pair never proves a deletion, and a changed RFC822.SIZE is no sign of a restore [default: content]' -r -f -a "content\t'the content hash, exact or normalised'
+headers\t'content, then Message-ID + Date + From + size (servers that rebuild messages)'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l expunge-to -d 'Move what would be expunged into MAILBOX on the same side instead (created on first use, left out of every run; a top-level name without delimiters). `imapmend log show` lists what went there' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l quarantine-days -d 'With --expunge-to: each sync expunges from the quarantine what imapmend moved there at least N days ago (under --max-delete)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
@@ -215,6 +219,8 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l restored -d 
 b\t''"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
 flag-only\t'only set \\Deleted; never expunge'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l identity -d 'What a message is known by. `headers`, for servers that rebuild messages on FETCH (Exchange, Office 365): what content leaves unpaired pairs by a Message-ID unique among them on both sides, with Date, From and fetched size agreeing; such a pair never proves a deletion, and a changed RFC822.SIZE is no sign of a restore [default: content]' -r -f -a "content\t'the content hash, exact or normalised'
+headers\t'content, then Message-ID + Date + From + size (servers that rebuild messages)'"
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l expunge-to -d 'Move what would be expunged into MAILBOX on the same side instead (created on first use, left out of every run; a top-level name without delimiters). `imapmend log show` lists what went there' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l quarantine-days -d 'With --expunge-to: each sync expunges from the quarantine what imapmend moved there at least N days ago (under --max-delete)' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'

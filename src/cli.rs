@@ -13,7 +13,7 @@
 //! here and checked there.
 
 use crate::imap::{CertPin, TlsMode};
-use crate::model::{ByteSize, DeleteMode, MaxDelete, OneWay, Side};
+use crate::model::{ByteSize, DeleteMode, Identity, MaxDelete, OneWay, Side};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::fmt;
@@ -476,6 +476,20 @@ pub struct CommonArgs {
     #[arg(long, help_heading = "Policy")]
     pub delete_mailboxes: bool,
 
+    /// What a message is known by. `headers`, for servers that rebuild
+    /// messages on FETCH (Exchange, Office 365): what content leaves
+    /// unpaired pairs by a Message-ID unique among them on both sides, with
+    /// Date, From and fetched size agreeing; such a pair never proves a
+    /// deletion, and a changed RFC822.SIZE is no sign of a restore
+    /// [default: content]
+    #[arg(
+        long,
+        value_name = "BY",
+        value_parser = identity_parser(),
+        help_heading = "Policy"
+    )]
+    pub identity: Option<Identity>,
+
     /// Move what would be expunged into MAILBOX on the same side instead
     /// (created on first use, left out of every run; a top-level name
     /// without delimiters). `imapmend log show` lists what went there
@@ -792,6 +806,18 @@ fn deletes_parser() -> impl TypedValueParser<Value = DeleteMode> {
     .map(|s| match s.as_str() {
         "expunge" => DeleteMode::Expunge,
         _ => DeleteMode::FlagOnly,
+    })
+}
+
+fn identity_parser() -> impl TypedValueParser<Value = Identity> {
+    PossibleValuesParser::new([
+        PossibleValue::new("content").help("the content hash, exact or normalised"),
+        PossibleValue::new("headers")
+            .help("content, then Message-ID + Date + From + size (servers that rebuild messages)"),
+    ])
+    .map(|s| match s.as_str() {
+        "headers" => Identity::Headers,
+        _ => Identity::Content,
     })
 }
 

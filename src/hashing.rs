@@ -13,10 +13,28 @@
 //! one fetcher's view: its bodies go in, its fingerprints come out.
 
 use crate::fingerprint::fingerprints;
+use crate::header_key::{header_key, HeaderKey};
 use crate::model::{Fingerprint, Uid};
 
-/// What hashing one body gives: its exact and its normalised fingerprint.
-pub type Hashed = (Fingerprint, Fingerprint);
+/// What hashing one body gives: its exact and its normalised fingerprint,
+/// and its header key (read in the same pass over the header: what
+/// `--identity headers` pairs by, kept only where that is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hashed {
+    pub exact: Fingerprint,
+    pub normalised: Fingerprint,
+    pub headers: Option<HeaderKey>,
+}
+
+/// Hashes one body.
+fn hash(body: &[u8]) -> Hashed {
+    let (exact, normalised) = fingerprints(body);
+    Hashed {
+        exact,
+        normalised,
+        headers: header_key(body),
+    }
+}
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -55,7 +73,7 @@ impl Service {
                 // The lock is held only while waiting for the next job.
                 let next = queue.lock().map(|q| q.recv());
                 let Ok(Ok(job)) = next else { break };
-                let fp = fingerprints(&job.body);
+                let fp = hash(&job.body);
                 drop(job.body);
                 room.add_permits(job.room as usize);
                 let _ = job.reply.send((job.uid, fp));
@@ -135,7 +153,7 @@ impl Hashers {
         }) {
             // No hashing thread is left (only a panic ends one): hash here
             // rather than lose a fingerprint.
-            let _ = job.reply.send((job.uid, fingerprints(&job.body)));
+            let _ = job.reply.send((job.uid, hash(&job.body)));
             self.service.room.add_permits(job.room as usize);
         }
     }
@@ -238,11 +256,11 @@ mod tests {
         assert_eq!(fps.len(), 51);
         for uid in 1..=50u32 {
             assert_eq!(
-                fps[&uid].0,
+                fps[&uid].exact,
                 fingerprint(format!("message {uid}\r\n").as_bytes())
             );
         }
-        assert_eq!(fps[&51].0, fingerprint(b"last\r\n"));
+        assert_eq!(fps[&51].exact, fingerprint(b"last\r\n"));
     }
 
     /// Whether `f` is still waiting after one poll.
@@ -286,10 +304,10 @@ mod tests {
             (a.finish().await.unwrap(), b.finish().await.unwrap())
         });
         assert_eq!((a.len(), b.len()), (100, 100));
-        assert_eq!(a[&7], fingerprints(b"a7"));
-        assert_eq!(b[&7], fingerprints(b"b7"));
+        assert_eq!(a[&7], hash(b"a7"));
+        assert_eq!(b[&7], hash(b"b7"));
         // Both fingerprints come back: "b7" lacks a final line break.
-        assert_ne!(b[&7].0, b[&7].1);
+        assert_ne!(b[&7].exact, b[&7].normalised);
     }
 
     #[test]
@@ -302,7 +320,7 @@ mod tests {
             h.submit(7, vec![b'y'; 1000], room);
             h.finish().await.unwrap()
         });
-        assert_eq!(fps[&7].0, fingerprint(&[b'y'; 1000]));
+        assert_eq!(fps[&7].exact, fingerprint(&[b'y'; 1000]));
     }
 
     proptest! {

@@ -9,7 +9,7 @@
 
 use crate::imap::ConnectSpec;
 use crate::mailbox_filter::MailboxFilter;
-use crate::model::{ByteSize, DeleteMode, MaxDelete, NameRules, OneWay, Side};
+use crate::model::{ByteSize, DeleteMode, Identity, MaxDelete, NameRules, OneWay, Side};
 use crate::snapshot::EndpointIdentity;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -78,6 +78,9 @@ pub struct PolicyOptions {
     pub restored: Option<Side>,
     pub deletes: DeleteMode,
     pub delete_mailboxes: bool,
+    /// `--identity`: by content only, or by headers too where content
+    /// leaves a message unpaired (servers that rebuild messages).
+    pub identity: Identity,
     /// `--expunge-to`: proven expunges are moved into this mailbox on the
     /// same side (its name under each side's prefix), which every run
     /// leaves out.
@@ -118,6 +121,7 @@ impl Default for PolicyOptions {
             restored: None,
             deletes: DeleteMode::Expunge,
             delete_mailboxes: false,
+            identity: Identity::Content,
             expunge_to: None,
             quarantine_days: None,
             one_way: None,

@@ -20,6 +20,7 @@ pub mod exit;
 mod fingerprint;
 mod gather;
 mod hashing;
+mod header_key;
 pub mod imap;
 pub mod job;
 pub mod log_verb;

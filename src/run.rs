@@ -21,7 +21,7 @@ use crate::exit;
 use crate::gather::{decide, defer_bodies, gather, CopySettings, Gathered, Reading};
 use crate::job::{Command, Job};
 use crate::metrics::Metrics;
-use crate::model::{MaxDelete, Side};
+use crate::model::{Identity, MaxDelete, Side};
 use crate::plan::Plan;
 use crate::pool::Pool;
 use crate::reconcile::{agreements, Policy, ReconcileInput};
@@ -346,6 +346,7 @@ async fn list(
             &state,
             !intents.as_ref().is_ok_and(Vec::is_empty),
         ),
+        headers: job.options.identity == Identity::Headers,
     };
     let intents = intents.unwrap_or_default();
     let copying = CopySettings {
@@ -502,6 +503,7 @@ fn policy(job: &Job) -> Policy {
         delete_mailboxes: o.delete_mailboxes,
         tombstones: o.tombstones,
         drop_restored_extras: o.drop_restored_extras,
+        identity: o.identity,
     }
 }
 

@@ -23,6 +23,7 @@ const LAYERS: &[(u8, &[&str])] = &[
             "mutf7",
             "secret",
             "fingerprint",
+            "header_key",
             "throttle",
             "exit",
         ],

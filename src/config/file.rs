@@ -37,7 +37,7 @@
 //! ```
 
 use crate::imap::TlsMode;
-use crate::model::{ByteSize, DeleteMode, MaxDelete, OneWay, Side};
+use crate::model::{ByteSize, DeleteMode, Identity, MaxDelete, OneWay, Side};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -122,6 +122,8 @@ pub struct FilePolicy {
     pub restored: Option<FileSide>,
     pub deletes: Option<FileDeletes>,
     pub delete_mailboxes: Option<bool>,
+    /// As `--identity`: `identity = "headers"`.
+    pub identity: Option<FileIdentity>,
     /// As `--expunge-to`.
     pub expunge_to: Option<String>,
     /// As `--quarantine-days`.
@@ -182,6 +184,22 @@ impl From<FileDeletes> for DeleteMode {
         match d {
             FileDeletes::Expunge => DeleteMode::Expunge,
             FileDeletes::FlagOnly => DeleteMode::FlagOnly,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileIdentity {
+    Content,
+    Headers,
+}
+
+impl From<FileIdentity> for Identity {
+    fn from(i: FileIdentity) -> Identity {
+        match i {
+            FileIdentity::Content => Identity::Content,
+            FileIdentity::Headers => Identity::Headers,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::cli::{side_option, CommonArgs, EndpointArgs};
 use crate::imap::{AuthMethod, CertPin, TlsMode};
 use crate::job::{PolicyOptions, DEFAULT_TOMBSTONE_DAYS};
 use crate::mailbox_filter::MailboxFilter;
-use crate::model::{DeleteMode, NameRules, OneWay, Side};
+use crate::model::{DeleteMode, Identity, NameRules, OneWay, Side};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -55,6 +55,10 @@ pub(super) fn policy_options(
             .or(p.and_then(|p| p.deletes).map(DeleteMode::from))
             .unwrap_or(DeleteMode::Expunge),
         delete_mailboxes: c.delete_mailboxes || from_file(&|p| p.delete_mailboxes),
+        identity: c
+            .identity
+            .or(p.and_then(|p| p.identity).map(Identity::from))
+            .unwrap_or_default(),
         expunge_to: c
             .expunge_to
             .clone()
@@ -494,6 +498,29 @@ mod tests {
                 .to_string();
             assert!(e.contains("--connections") && e.contains("1..=16"), "{e}");
         }
+    }
+
+    /// `identity = "headers"` in `[policy]`, `--identity` over it, content
+    /// by default, and a value of neither kind refused with the choices.
+    #[test]
+    fn identity_from_the_file_and_the_command_line() {
+        let env = env_of(&[("ALICE_B", "pw-b"), ("HOME", "/h")]);
+        let identity = |text: &str, args: &[&str]| {
+            let (dir, c) = with_file(text, "plan", args);
+            std::fs::write(dir.path().join("a.pw"), "pw\n").unwrap();
+            resolve_env(&c, &env).map(|j| j.options.identity)
+        };
+        let headers = format!("{JOB}identity = \"headers\"\n");
+        assert_eq!(identity(JOB, &[]).unwrap(), Identity::Content);
+        assert_eq!(identity(&headers, &[]).unwrap(), Identity::Headers);
+        assert_eq!(
+            identity(&headers, &["--identity", "content"]).unwrap(),
+            Identity::Content
+        );
+        let e = identity(&format!("{JOB}identity = \"header\"\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected `content` or `headers`"), "{e}");
     }
 
     #[test]

@@ -214,7 +214,7 @@ mod tests {
     use crate::imap::{ConnectSpec, TlsMode};
     use crate::job::{PolicyOptions, DEFAULT_TOMBSTONE_DAYS};
     use crate::mailbox_filter::MailboxFilter;
-    use crate::model::{ByteSize, DeleteMode, MaxDelete, NameRules, OneWay};
+    use crate::model::{ByteSize, DeleteMode, Identity, MaxDelete, NameRules, OneWay};
     use crate::snapshot::EndpointIdentity;
     use clap::Parser;
     use std::collections::HashMap;
@@ -341,6 +341,8 @@ deletes = "flag-only"
             "--deletes",
             "flag-only",
             "--delete-mailboxes",
+            "--identity",
+            "headers",
             "--one-way",
             "b-to-a",
             "--delete-extra",
@@ -364,6 +366,7 @@ deletes = "flag-only"
                 restored: Some(Side::B),
                 deletes: DeleteMode::FlagOnly,
                 delete_mailboxes: true,
+                identity: Identity::Headers,
                 expunge_to: None,
                 quarantine_days: None,
                 one_way: Some(OneWay::BToA),

@@ -35,9 +35,12 @@ pub struct Remembered<'a> {
     /// Its normalised fingerprint, where the cache knows it.
     pub normalised: Option<Fingerprint>,
     pub flags: &'a FlagSet,
-    /// Size and date were read from this server (not copied from the source
-    /// of an APPEND, which the server may have rewritten).
-    pub read_back: bool,
+    /// A changed size under this UID is a sign that the UID was reused:
+    /// the size was read from this server (not copied from the source of
+    /// an APPEND, which the server may have rewritten), and the run does
+    /// not take the server's sizes for estimates (`--identity headers`
+    /// does: Exchange estimates RFC822.SIZE and edits flagged messages).
+    pub size_is_evidence: bool,
 }
 
 /// How to read a side, judged from SELECT alone.
@@ -138,7 +141,7 @@ fn regression_of(
             // A zone may be reported differently (Maildir keeps only the
             // instant); the instant itself is immutable.
             let date_changed = r.internal_date.unix != m.internal_date.unix;
-            let size_changed = r.read_back && r.size != m.size;
+            let size_changed = r.size_is_evidence && r.size != m.size;
             (date_changed || size_changed).then(|| {
                 format!(
                     "UID {} changed its size or INTERNALDATE: the UID was reused",
@@ -401,7 +404,7 @@ mod tests {
             for c in &after { server.apply(c); }
 
             let remembered: HashMap<Uid, Remembered<'_>> = cached.iter().map(|(m, fp)| (m.uid, Remembered {
-                size: m.size, internal_date: m.internal_date, fingerprint: *fp, normalised: None, flags: &m.flags, read_back: true,
+                size: m.size, internal_date: m.internal_date, fingerprint: *fp, normalised: None, flags: &m.flags, size_is_evidence: true,
             })).collect();
             let (changed, vanished) = server.changes_since(saved_modseq);
             let rebuilt = rebuild_from_history(saved_uidnext, &remembered, &changed, &vanished, server.messages.len() as u32)
@@ -430,7 +433,7 @@ mod tests {
             let (saved_modseq, saved_uidnext) = (server.modseq, server.uidnext);
             server.apply(&Change::Deliver(content));
             let remembered: HashMap<Uid, Remembered<'_>> = cached.iter().map(|(m, fp)| (m.uid, Remembered {
-                size: m.size, internal_date: m.internal_date, fingerprint: *fp, normalised: None, flags: &m.flags, read_back: true,
+                size: m.size, internal_date: m.internal_date, fingerprint: *fp, normalised: None, flags: &m.flags, size_is_evidence: true,
             })).collect();
             let (mut changed, vanished) = server.changes_since(saved_modseq);
             changed.retain(|m| m.uid < saved_uidnext);

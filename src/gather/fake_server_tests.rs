@@ -28,6 +28,7 @@ async fn gather_from(scripts: [Vec<Step>; 2]) -> Result<Gathered, (Side, ImapErr
         verify: false,
         body_reconnects: 0,
         defer_bodies: [false, false],
+        headers: false,
     };
     let gathered = gather(
         &mut pool,

@@ -364,6 +364,11 @@ pub struct Reading {
     pub body_reconnects: usize,
     /// Per side: see [`defer_bodies`].
     pub defer_bodies: [bool; 2],
+    /// `--identity headers`: each body read gives its header key to the
+    /// listing; the bodies of cached messages no pair holds are read once
+    /// to learn it (the cache does not keep it); a changed RFC822.SIZE
+    /// under a known UID is not taken as a sign of a restore.
+    pub headers: bool,
 }
 /// Per side: whether this run may list a side's messages without reading
 /// their bodies where the other side of the mailbox is absent or empty —

@@ -14,7 +14,7 @@ use crate::plan::ListingPath;
 use crate::reconcile::mailboxes::MailboxPairing;
 use crate::reconcile::{Evidence, SideListing};
 use crate::snapshot::{MailboxRecord, SideRecord};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What reading one side of one mailbox produced.
 pub(super) struct SideRead {
@@ -40,8 +40,8 @@ pub(super) async fn list_both(
     listed: [Option<ListedStatus>; 2],
 ) -> [Result<Option<SideRead>, String>; 2] {
     let (la, lb) = tokio::join!(
-        list_side(a, pairing, Side::A, record, reading.read_only, listed[0]),
-        list_side(b, pairing, Side::B, record, reading.read_only, listed[1]),
+        list_side(a, pairing, Side::A, record, reading, listed[0]),
+        list_side(b, pairing, Side::B, record, reading, listed[1]),
     );
     let empty = |listed: &Result<Option<Listed<'_>>, String>| match listed {
         Ok(None) => true,
@@ -71,7 +71,8 @@ struct Listed<'r> {
     /// Cached UIDs that are gone from the side.
     gone: Vec<Uid>,
     /// Cached UIDs no pair holds whose normalised fingerprint the cache
-    /// does not know (a file of an older version): their bodies are read
+    /// does not know (a file of an older version), or, with `--identity
+    /// headers`, whose header key it never keeps: their bodies are read
     /// once to learn it, since only unpaired messages may need it.
     learn: HashSet<Uid>,
     remembered: HashMap<Uid, Remembered<'r>>,
@@ -91,7 +92,7 @@ async fn list_side<'r>(
     pairing: &MailboxPairing,
     side: Side,
     record: Option<&'r MailboxRecord>,
-    read_only: bool,
+    reading: &Reading,
     listed: Option<ListedStatus>,
 ) -> Result<Option<Listed<'r>>, String> {
     let Some(wire) = &pairing.wire[side.index()] else {
@@ -104,14 +105,14 @@ async fn list_side<'r>(
         .and_then(|l| unchanged_since_saved(l, record?.sides[side.index()].as_ref()?));
     let mut status = match unchanged.clone() {
         Some(status) => status,
-        None => match conn.select(wire, read_only).await {
+        None => match conn.select(wire, reading.read_only).await {
             // Listed, yet the server says it does not exist: it holds
             // nothing, like a \Noselect parent.
             Err(e) if e.says_nonexistent() => return Ok(None),
             other => other.map_err(err)?,
         },
     };
-    if read_only {
+    if reading.read_only {
         // EXAMINE cannot tell what a sync may store: plan and check judge
         // by what the last sync's SELECT said.
         status.permanent_flags = record
@@ -138,7 +139,7 @@ async fn list_side<'r>(
     let judgement = judge_status(saved, &status, can_history);
     if unchanged.is_some() && !(judgement.history && judgement.evidence.is_healthy()) {
         // Cannot be: the watermarks are the saved ones. Read it as usual.
-        return Box::pin(list_side(conn, pairing, side, record, read_only, None)).await;
+        return Box::pin(list_side(conn, pairing, side, record, reading, None)).await;
     }
     let cache = record.map(|r| &r.cache[side.index()]);
     let remembered: HashMap<Uid, Remembered<'r>> = cache
@@ -152,7 +153,7 @@ async fn list_side<'r>(
                 fingerprint: c.fingerprint,
                 normalised: c.normalised,
                 flags: &c.flags,
-                read_back: c.read_back,
+                size_is_evidence: c.read_back && !reading.headers,
             };
             (*uid, r)
         })
@@ -206,7 +207,7 @@ async fn list_side<'r>(
             // The cache lacks messages the mailbox holds (a copy skipped
             // or cut short before its row was written): read it as usual.
             Err(_) if unchanged.is_some() => {
-                return Box::pin(list_side(conn, pairing, side, record, read_only, None)).await;
+                return Box::pin(list_side(conn, pairing, side, record, reading, None)).await;
             }
             Err(why) => {
                 path.reason = format!("the change history did not add up ({why})");
@@ -247,7 +248,7 @@ async fn list_side<'r>(
                     let known = remembered.get(&m.uid).filter(|r| {
                         trust_cache
                             && r.internal_date.unix == m.internal_date.unix
-                            && (!r.read_back || r.size == m.size)
+                            && (!r.size_is_evidence || r.size == m.size)
                     });
                     if known.is_none_or(|r| r.flags != &m.flags) {
                         changed.insert(m.uid);
@@ -272,7 +273,7 @@ async fn list_side<'r>(
                 && !paired.contains(&m.uid)
                 && remembered
                     .get(&m.uid)
-                    .is_some_and(|r| r.normalised.is_none())
+                    .is_some_and(|r| r.normalised.is_none() || reading.headers)
         })
         .map(|(m, _)| m.uid)
         .collect();
@@ -356,9 +357,10 @@ async fn read_side(
     let mut upsert_at = Vec::new();
     let mut damaged = BTreeSet::new();
     let mut unreadable = Vec::new();
+    let mut headers = BTreeMap::new();
     for (m, fp) in listing {
         let both = fresh_fps.get(&m.uid).copied();
-        let fresh = both.map(|(exact, _)| exact);
+        let fresh = both.map(|h| h.exact);
         let learnt = learn.contains(&m.uid) && !verify;
         // Read only to learn its normalised fingerprint: a body that is not
         // what the cache says (a copy's row holds its source's) teaches
@@ -397,13 +399,16 @@ async fn read_side(
             (None, None) => continue,
         };
         let normalised = match both {
-            Some((exact, normalised)) if exact == fingerprint => Some(normalised),
+            Some(h) if h.exact == fingerprint => Some(h.normalised),
             _ => remembered
                 .get(&m.uid)
                 .filter(|r| r.fingerprint == fingerprint)
                 .and_then(|r| r.normalised),
         };
         let learnt = learnt && normalised.is_some();
+        if let Some(key) = both.and_then(|h| h.headers).filter(|_| reading.headers) {
+            headers.insert(m.uid, key);
+        }
         let meta = MessageMeta {
             uid: m.uid,
             size: m.size,
@@ -433,6 +438,7 @@ async fn read_side(
         damaged,
         unreadable,
         unread,
+        headers,
     };
     Ok(Some(SideRead {
         listing,

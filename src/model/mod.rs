@@ -15,7 +15,7 @@ mod policy;
 mod units;
 
 pub use mailbox_names::NameRules;
-pub use policy::{DeleteMode, MaxDelete, OneWay};
+pub use policy::{DeleteMode, Identity, MaxDelete, OneWay};
 pub use units::ByteSize;
 
 use serde::{Deserialize, Serialize};

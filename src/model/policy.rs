@@ -1,7 +1,8 @@
 //! The operator's policies as plain values: how a proven deletion is
-//! carried out ([`DeleteMode`]), the mass-deletion guard ([`MaxDelete`]) and
-//! one-way mode ([`OneWay`]). The command line and config file parse them;
-//! the reconcile core and apply take them as values. No decision lives here.
+//! carried out ([`DeleteMode`]), the mass-deletion guard ([`MaxDelete`]),
+//! one-way mode ([`OneWay`]) and what a message is known by
+//! ([`Identity`]). The command line and config file parse them; the
+//! reconcile core and apply take them as values. No decision lives here.
 
 use super::Side;
 use serde::Serialize;
@@ -16,6 +17,21 @@ pub enum DeleteMode {
     Expunge,
     /// Only `\Deleted`; the row stays `pending-expunge`.
     FlagOnly,
+}
+
+/// What a message is known by (`--identity`), for the whole pair of
+/// servers: by content alone (the exact, then the normalised fingerprint),
+/// or also by its headers where content leaves it unpaired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Identity {
+    #[default]
+    Content,
+    /// For servers that rebuild messages on FETCH (Exchange / Office 365):
+    /// Message-ID + Date + From and the fetched size pair what content
+    /// cannot; such a pair never proves a deletion, and a changed
+    /// RFC822.SIZE is not a sign of a restore.
+    Headers,
 }
 
 /// One-way mode (`--one-way`): which side is the source.

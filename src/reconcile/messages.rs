@@ -9,6 +9,7 @@
 //! proven expunge, propagated to the other side under the mass-deletion
 //! guard; a message gone from a suspect side is copied back.
 
+use super::by_headers;
 use super::flags::{self, SideFlags};
 use super::mailboxes::{plan_existence, Naming};
 use super::matching::{match_by_content, match_normalised};
@@ -149,20 +150,23 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
 
     let exact = match_by_content([0, 1].map(|i| linker.unlinked(i)));
     // A weaker level pairs only what the stronger one left unpaired.
-    let matched = match_normalised(exact.left);
-    if !matched.pairs.is_empty() {
+    let normalised = match_normalised(exact.left);
+    if !normalised.pairs.is_empty() {
         plan.notes.push(format!(
             "{} message(s) paired at the normalised level: their contents differ only by what servers \
              rewrite (line ends, a final line break, NUL, 8-bit header bytes)",
-            matched.pairs.len()
+            normalised.pairs.len()
         ));
     }
-    let found = (exact.pairs.into_iter().map(|p| (p, PairLevel::Exact))).chain(
-        matched
-            .pairs
-            .into_iter()
-            .map(|p| (p, PairLevel::Normalised)),
-    );
+    let matched = by_headers::when_asked(normalised.left, input, policy, &mut plan.notes);
+    let found = (exact.pairs.into_iter().map(|p| (p, PairLevel::Exact)))
+        .chain(
+            normalised
+                .pairs
+                .into_iter()
+                .map(|p| (p, PairLevel::Normalised)),
+        )
+        .chain(matched.pairs.iter().map(|p| (*p, PairLevel::Headers)));
     for (pair, level) in found {
         add_pair(
             &mut plan,

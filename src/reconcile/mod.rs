@@ -3,7 +3,8 @@
 //!
 //! Split by concern so each part reads like the rule it implements:
 //! [`mailboxes`] (names and pairing of the trees), [`matching`] (messages by
-//! content, as multisets), [`flags`] (the three-way merge), [`messages`]
+//! content, as multisets), [`by_headers`] (by headers, below content, where
+//! the operator asks), [`flags`] (the three-way merge), [`messages`]
 //! (one mailbox: link the base, merge, match, copy), [`skips`] (copies not
 //! to be sent: size limits, earlier refusals), [`agreement`] (what `check`
 //! judges).
@@ -12,6 +13,7 @@
 //! `sync` prints and applies it, and no step after this one edits it.
 
 pub mod agreement;
+pub mod by_headers;
 pub mod evidence;
 pub mod flags;
 pub mod mailboxes;
@@ -26,11 +28,12 @@ pub use policy::Policy;
 
 pub use evidence::Evidence;
 
+use crate::header_key::HeaderKey;
 use crate::model::{
     Fingerprint, FlagSet, ListedMessage, MailboxStatus, MessageMeta, PairLevel, Side, Uid,
 };
 use crate::plan::{ListingPath, Plan, SCHEMA_VERSION};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One side of one mailbox, completely listed (directly, or rebuilt from the
 /// server's change history) and fingerprinted.
@@ -56,6 +59,9 @@ pub struct SideListing {
     /// tombstone or a rename: they can only be copied, and only where
     /// nothing could have been paired with them.
     pub unread: Vec<ListedMessage>,
+    /// With `--identity headers`: the header key of each message whose
+    /// body was read this run (and had a Message-ID, Date and From).
+    pub headers: BTreeMap<Uid, HeaderKey>,
 }
 
 /// A pair the snapshot remembers, with the flags last agreed.

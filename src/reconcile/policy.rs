@@ -1,7 +1,7 @@
 //! The policies the reconcile core takes as values, not as flags threaded
 //! through I/O code. Each field says which docs/SCENARIOS.md case it carries.
 
-use crate::model::{DeleteMode, MaxDelete, Side};
+use crate::model::{DeleteMode, Identity, MaxDelete, Side};
 
 /// Decisions the operator can change. `Default` is the documented default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,9 @@ pub struct Policy {
     /// `--delete-mailboxes` (M2): a mailbox gone from one side since the
     /// last sync is deleted on the other, if that holds nothing new.
     pub delete_mailboxes: bool,
+    /// `--identity headers`: what content leaves unpaired may pair by
+    /// Message-ID, Date, From and fetched size ([`super::by_headers`]).
+    pub identity: Identity,
 }
 
 impl Default for Policy {
@@ -46,6 +49,7 @@ impl Default for Policy {
             tombstones: true,
             drop_restored_extras: false,
             delete_mailboxes: false,
+            identity: Identity::Content,
         }
     }
 }

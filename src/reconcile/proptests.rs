@@ -8,11 +8,15 @@
 //! would store them): content `c + 5` is content `c` rewritten, another exact
 //! fingerprint with the same normalised one, so pairs are made, remembered
 //! and linked at both levels; the snapshot's pairs may be at any level.
+//! Content `c + 10` is content `c` rebuilt (as Exchange serves it): another
+//! exact and normalised fingerprint, the same header key, so that with
+//! `--identity headers` pairs are made at the header level too.
 
 use super::*;
+use crate::header_key::HeaderKey;
 use crate::model::{
-    DeleteMode, Fingerprint, Flag, FlagDelta, FlagSet, InternalDate, MailboxStatus, MaxDelete,
-    MessageMeta, PairLevel, Side,
+    DeleteMode, Fingerprint, Flag, FlagDelta, FlagSet, Identity, InternalDate, MailboxStatus,
+    MaxDelete, MessageMeta, PairLevel, Side,
 };
 use crate::plan::{ExpungeMode, ExpungeReason, ListingPath, MailboxPlan};
 use proptest::prelude::*;
@@ -37,16 +41,32 @@ fn flag_set() -> impl Strategy<Value = FlagSet> {
 }
 
 /// (content id, flags, date) per message; UIDs are assigned in order.
-/// Ids 5..10 are ids 0..5 rewritten ([`normalised_of`]).
+/// Ids 5..10 are ids 0..5 rewritten ([`normalised_of`]), ids 10..15 are
+/// ids 0..5 rebuilt ([`header_key_of`]).
 fn side_messages() -> impl Strategy<Value = Vec<(u8, FlagSet, i64)>> {
-    let content = prop_oneof![3 => 0u8..5, 1 => 5u8..10];
+    let content = prop_oneof![3 => 0u8..5, 1 => 5u8..10, 1 => 10u8..15];
     proptest::collection::vec((content, flag_set(), 0i64..3), 0..7)
 }
 
 /// The normalised fingerprint of a generated content: a rewritten copy
-/// (id + 5) normalises as its original.
+/// (id + 5) normalises as its original; a rebuilt one (id + 10) as
+/// nothing else.
 fn normalised_of(fingerprint: Fingerprint) -> Fingerprint {
-    Fingerprint([200 + fingerprint.0[0] % 5; 32])
+    match fingerprint.0[0] {
+        c @ 10..15 => Fingerprint([150 + c; 32]),
+        c => Fingerprint([200 + c % 5; 32]),
+    }
+}
+
+/// The header key of a generated content: every copy of content `c % 5`
+/// (rewritten or rebuilt) has the same Message-ID, Date and From.
+fn header_key_of(fingerprint: Fingerprint) -> Option<HeaderKey> {
+    let c = fingerprint.0[0];
+    (c < 15).then_some(HeaderKey {
+        message_id: Fingerprint([100 + c % 5; 32]),
+        date_from: Fingerprint([c % 5; 32]),
+        bytes: 1000 + u32::from(c),
+    })
 }
 
 /// A side's messages; a side that cannot store keywords holds none.
@@ -113,15 +133,25 @@ fn listing(
     SideListing {
         wire_name: "INBOX".into(),
         status,
-        messages,
         evidence,
         path: ListingPath {
             path: "full".into(),
             reason: "test".into(),
         },
         can_uid_expunge: uidplus,
+        headers: messages_keys(&messages),
+        messages,
         ..Default::default()
     }
+}
+
+/// The header keys a listing of these messages carries (`--identity
+/// headers` reads them with every body).
+fn messages_keys(messages: &[MessageMeta]) -> std::collections::BTreeMap<u32, HeaderKey> {
+    messages
+        .iter()
+        .filter_map(|m| Some((m.uid, header_key_of(m.fingerprint)?)))
+        .collect()
 }
 
 /// How a side stands against the snapshot in a generated world.
@@ -239,6 +269,7 @@ fn policy() -> impl Strategy<Value = Policy> {
         one_way,
         any::<bool>(),
         (any::<bool>(), any::<bool>(), any::<bool>()),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -249,6 +280,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 one_way,
                 delete_extra,
                 (tombstones, drop_restored_extras, delete_mailboxes),
+                by_headers,
             )| Policy {
                 prefer,
                 restored,
@@ -263,6 +295,11 @@ fn policy() -> impl Strategy<Value = Policy> {
                 tombstones,
                 drop_restored_extras,
                 delete_mailboxes,
+                identity: if by_headers {
+                    Identity::Headers
+                } else {
+                    Identity::Content
+                },
             },
         )
 }
@@ -344,6 +381,9 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             .unwrap_or(0)
             .max(600)
             + 1;
+        if let Some(key) = header_key_of(fingerprint) {
+            target.headers.insert(uid, key);
+        }
         target.messages.push(MessageMeta {
             uid,
             size: copy.size,
@@ -637,6 +677,32 @@ proptest! {
                     );
                 }
             }
+        }
+    }
+
+    /// I16: a pair is made by headers only with `--identity headers`, and
+    /// only where it is no guess: both messages have the same Message-ID,
+    /// Date and From, and no other message holding that Message-ID is left
+    /// over to be copied from either side (which would make it ambiguous).
+    #[test]
+    fn i16_header_pairs_only_when_asked_and_unambiguous(input in world(), policy in policy()) {
+        let plan = plan_of(&input, &policy);
+        let key = |side: Side, uid: u32| input.sides[side.index()].as_ref()
+            .and_then(|s| s.headers.get(&uid).copied());
+        let headers = |pairs: &mut dyn Iterator<Item = PairLevel>| pairs.filter(|l| *l == PairLevel::Headers).count();
+        if policy.identity == Identity::Content {
+            // Only the snapshot's header pairs, linked again.
+            let (now, before) = (headers(&mut plan.pairs.iter().map(|p| p.level)), headers(&mut input.base.pairs.iter().map(|p| p.level)));
+            prop_assert!(now <= before, "{:#?}", plan);
+            return Ok(());
+        }
+        // A pair the snapshot held (linked by UID or, on a suspect side, by content).
+        let remembered = |uid: [u32; 2]| input.base.pairs.iter().any(|p| p.level == PairLevel::Headers && (p.uid[0] == uid[0] || p.uid[1] == uid[1]));
+        for p in plan.pairs.iter().filter(|p| p.level == PairLevel::Headers && !remembered(p.uid)) {
+            let (ka, kb) = (key(Side::A, p.uid[0]).unwrap(), key(Side::B, p.uid[1]).unwrap());
+            prop_assert_eq!((ka.message_id, ka.date_from), (kb.message_id, kb.date_from));
+            let rival = plan.copies.iter().any(|c| key(c.from, c.uid).is_some_and(|k| k.message_id == ka.message_id));
+            prop_assert!(!rival, "{:#?}", plan);
         }
     }
 
@@ -1008,11 +1074,12 @@ proptest! {
         if again.has_actions() {
             // A skipped message stays a candidate: once its duplicates were
             // copied and paired, it may be the one left of its normalised
-            // value on each side, and pair then (one to one). That run only
-            // merges the new pair's flags; the one after has nothing to do.
+            // value (or Message-ID) on each side, and pair then (one to
+            // one). That run only merges the new pair's flags; the one after
+            // has nothing to do.
             let mb = &again.mailboxes[0];
             let new_loose: Vec<[u32; 2]> = mb.pairs.iter()
-                .filter(|p| p.level == PairLevel::Normalised && !after.base.pairs.iter().any(|b| b.uid == p.uid))
+                .filter(|p| p.level != PairLevel::Exact && !after.base.pairs.iter().any(|b| b.uid == p.uid))
                 .map(|p| p.uid).collect();
             prop_assert!(!new_loose.is_empty(), "the next run still acts: {:#?}", again);
             prop_assert!(mb.copies.is_empty() && mb.expunges.is_empty(), "{:#?}", again);
