@@ -71,7 +71,8 @@ fn sent(stderr: &str) -> Vec<String> {
 /// (Courier refuses an APPEND into a mailbox the session holds read-only,
 /// and leaving it would cost an UNSELECT). Before this, each created
 /// mailbox cost CREATE, EXAMINE, UNSELECT, then the APPEND. A mailbox
-/// being copied from is not opened again when listing left it selected.
+/// being copied from is not opened again when listing left it selected,
+/// nor the created one when its copies are confirmed.
 #[test]
 fn a_created_mailbox_is_selected_once_read_write_before_its_copies() {
     let (a, b) = dovecot::pair(Kind::Full);
@@ -107,6 +108,12 @@ fn a_created_mailbox_is_selected_once_read_write_before_its_copies() {
         "{on_work:?}\n{sent:#?}"
     );
     assert!(!sent.iter().any(|c| c.starts_with("UNSELECT")), "{sent:#?}");
+    // Nor again after its copies, to confirm them: B's session still
+    // holds it read-write.
+    assert!(
+        !on_work[append..].iter().any(|c| c.starts_with("SELECT")),
+        "{on_work:?}"
+    );
 }
 
 /// Turns per side, [A, B], a `--json` run reported.

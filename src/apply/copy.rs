@@ -1,6 +1,7 @@
 //! Copying messages to the other side: batches bounded in bytes and count,
-//! the next batch read (and hashed where the plan had no fingerprint) while
-//! the last one is appended, one MULTIAPPEND per batch framed by an intent
+//! the next batch read (and hashed where the plan had no fingerprint, its
+//! census and Message-IDs worked out, see [`read`]) while the last one is
+//! appended, one MULTIAPPEND per batch framed by an intent
 //! before and its APPENDUID pairs after (confirmed where the target lists
 //! them, see [`receipt`]), and a refused batch bisected down to the message
 //! the server will not take. A refusal is judged by
@@ -9,17 +10,19 @@
 //! permissions …, or the same refusal for every message), the mailbox's
 //! copies stop for this run, reported once, nothing remembered per message.
 
+mod read;
 mod receipt;
 
+use read::{read_batch, Bodies, Fetched, Read};
+
 use super::{failure, stop_requested, ApplyOutcome, MailboxRun, SharedSnapshot};
-use crate::fingerprint::fingerprint;
 use crate::imap::{AppendItem, Connection, ImapError};
 use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, PairLevel, Side, Uid};
 use crate::outcome::Status;
 use crate::plan::{Copy, MailboxPlan};
 use crate::refusal::{self, Scope};
 use crate::snapshot::{MessageStatus, PairRecord};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 mod dropped;
 
@@ -158,68 +161,6 @@ impl MailboxRun<'_, '_> {
         let ((), mut copier) = tokio::join!(read, write);
         copier.judge_undecided();
     }
-}
-
-/// Bodies read from the source, by UID.
-type Bodies = HashMap<Uid, Vec<u8>>;
-
-/// What was read of one batch from the source.
-struct Read {
-    bodies: Bodies,
-    /// The fingerprints of the copies whose content the plan did not know.
-    hashed: HashMap<Uid, Fingerprint>,
-    /// UIDs gone from the source meanwhile.
-    gone: Vec<Uid>,
-}
-
-/// One batch read from the source, or why it could not be read.
-struct Fetched<'c> {
-    batch: Vec<&'c Copy>,
-    read: Result<Read, String>,
-}
-
-/// Reads the bodies of one batch. A copy whose content the plan does not
-/// know (a first sync that listed it by metadata only, see
-/// [`crate::reconcile::unread`]) is hashed here, on the rayon pool as its
-/// body arrives, so that its intent, its pair and both sides' cache rows
-/// carry its real fingerprint, exactly as if gather had read it.
-async fn read_batch(reader: &mut Connection, batch: &[&Copy]) -> Result<Read, String> {
-    let uids: Vec<Uid> = batch.iter().map(|c| c.uid).collect();
-    let unknown: HashSet<Uid> = batch
-        .iter()
-        .filter(|c| c.fingerprint.is_none())
-        .map(|c| c.uid)
-        .collect();
-    let mut bodies = Bodies::with_capacity(uids.len());
-    let (tx, rx) = std::sync::mpsc::channel::<(Uid, Vec<u8>, Fingerprint)>();
-    let mut on_body = |uid: Uid, body: Vec<u8>| {
-        if unknown.contains(&uid) {
-            let tx = tx.clone();
-            rayon::spawn(move || {
-                let fingerprint = fingerprint(&body);
-                let _ = tx.send((uid, body, fingerprint));
-            });
-        } else {
-            bodies.insert(uid, body);
-        }
-    };
-    let fetched = reader.fetch_bodies(&uids, &mut on_body).await;
-    drop(tx);
-    // Every spawned job holds a sender; the iterator ends when all are done.
-    let hashed_bodies = tokio::task::spawn_blocking(move || rx.into_iter().collect::<Vec<_>>())
-        .await
-        .expect("hash collector never panics");
-    let gone = fetched.map_err(|e| e.to_string())?;
-    let mut hashed = HashMap::with_capacity(hashed_bodies.len());
-    for (uid, body, fingerprint) in hashed_bodies {
-        bodies.insert(uid, body);
-        hashed.insert(uid, fingerprint);
-    }
-    Ok(Read {
-        bodies,
-        hashed,
-        gone,
-    })
 }
 
 /// A copy whose body is at hand, with its content's fingerprint (the
@@ -551,7 +492,7 @@ impl<'c> Copier<'_, '_, 'c> {
             .map(|r| AppendItem {
                 flags: &r.copy.flags,
                 internal_date: r.copy.internal_date,
-                body: &bodies[&r.copy.uid],
+                body: &bodies[&r.copy.uid].bytes,
             })
             .collect();
         let wire = self.wire(target).to_string();
@@ -626,10 +567,17 @@ impl<'c> Copier<'_, '_, 'c> {
             }
         };
         let wire = self.wire(target).to_string();
-        let sent: Vec<(Uid, &[u8])> = part
+        let sent: Vec<receipt::Sent> = part
             .iter()
             .zip(&new_uids)
-            .map(|(r, uid)| (*uid, &bodies[&r.copy.uid][..]))
+            .map(|(r, &uid)| {
+                let body = &bodies[&r.copy.uid];
+                receipt::Sent {
+                    uid,
+                    len: body.bytes.len(),
+                    rewritable: body.rewritable,
+                }
+            })
             .collect();
         let landed = match self.target.landed(self.conn, &wire, &sent).await {
             Ok(landed) => landed,
@@ -751,7 +699,7 @@ impl Copier<'_, '_, '_> {
                     uid: None,
                     fingerprint: Some(r.fingerprint.to_hex()),
                     size: Some(r.copy.size),
-                    message_id: crate::action_log::message_id(&bodies[&r.copy.uid]),
+                    message_id: bodies[&r.copy.uid].message_id.clone(),
                 })
                 .collect(),
             ..Write::mailbox(target, &self.mb.name, Action::Append)

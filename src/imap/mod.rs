@@ -427,6 +427,13 @@ impl Connection {
         self.engine.is_alive()
     }
 
+    /// This session holds `name` selected read-write (nothing is sent).
+    pub fn holds_writable(&self, name: &str) -> bool {
+        self.selected
+            .as_ref()
+            .is_some_and(|s| !s.read_only && commands::same_mailbox(&s.name, name))
+    }
+
     /// The error that ended the session, if one did.
     pub fn death(&self) -> Option<&str> {
         self.engine.death()

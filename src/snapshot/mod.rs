@@ -472,22 +472,28 @@ impl Snapshot {
                 let target = write::intent_target(tx, o, intent)?;
                 write::insert_pairs(tx, o, id, pairs, true)?;
                 for side in Side::BOTH {
-                    for (uidvalidity, meta) in &cache[side.index()] {
-                        let copied = Some(side) == target && !read_back.contains(&meta.uid);
-                        let provenance = if copied {
+                    // One call per run of rows alike (a batch's rows share
+                    // their UIDVALIDITY, and most their provenance): the
+                    // statement is looked up once, not once per row.
+                    let rows = &cache[side.index()];
+                    let provenance = |meta: &MessageMeta| {
+                        if Some(side) == target && !read_back.contains(&meta.uid) {
                             Provenance::Copied
                         } else {
                             Provenance::ReadBack
-                        };
-                        write::cache_messages(
-                            tx,
-                            o,
-                            id,
-                            side,
-                            *uidvalidity,
-                            std::slice::from_ref(meta),
-                            provenance,
-                        )?;
+                        }
+                    };
+                    let mut start = 0;
+                    while start < rows.len() {
+                        let (uidvalidity, first) = &rows[start];
+                        let kind = provenance(first);
+                        let len = rows[start..]
+                            .iter()
+                            .take_while(|(uv, m)| uv == uidvalidity && provenance(m) == kind)
+                            .count();
+                        let run = rows[start..start + len].iter().map(|(_, m)| m);
+                        write::cache_messages(tx, o, id, side, *uidvalidity, run, kind)?;
+                        start += len;
                     }
                 }
                 write::delete_intent(tx, intent)

@@ -44,13 +44,13 @@ pub enum Provenance {
 /// and no new one is given; a new one is written with the current version.
 /// A row stays marked as copied (not read back) until a read-back
 /// fingerprint is written for it.
-pub fn cache_messages(
+pub fn cache_messages<'m>(
     tx: &Transaction,
     o: Orientation,
     mailbox: i64,
     side: Side,
     uidvalidity: u32,
-    messages: &[MessageMeta],
+    messages: impl IntoIterator<Item = &'m MessageMeta>,
     provenance: Provenance,
 ) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
