@@ -9,6 +9,7 @@
 //!     bench_mail warm HOST:PORT USER            # index + read every mailbox
 //!     bench_mail raw HOST:PORT USER HOST:PORT USER [BATCH [overlap]]
 //!     bench_mail change HOST:PORT USER COUNT    # COUNT changes in INBOX
+//!     bench_mail spread HOST:PORT USER FLAGS NEW GONE  # over two mailboxes
 //!     bench_mail count HOST:PORT USER           # messages in all mailboxes
 //!
 //! The password is taken from BENCH_PASSWORD. Output meant for the script
@@ -50,6 +51,7 @@ fn main() {
         ["raw", a, ua, b, ub, n] => block(raw(a, ua, b, ub, parse(n), false)),
         ["raw", a, ua, b, ub, n, "overlap"] => block(raw(a, ua, b, ub, parse(n), true)),
         ["change", a, user, n] => block(change(a, user, parse(n))),
+        ["spread", a, user, f, n, g] => block(spread(a, user, [f, n, g].map(|x| parse(x)))),
         ["count", a, user] => block(count(a, user)),
         _ => Err("usage: see the top of examples/bench_mail.rs".into()),
     };
@@ -381,20 +383,71 @@ async fn change(addr: &str, user: &str, count: usize) -> Res<()> {
     let new = Generator::typical(99)
         .numbered_from(first)
         .messages(count - toggles);
+    append_each(&mut c, "INBOX", &new).await?;
+    c.logout().await;
+    println!("flag_changes={toggles} new={}", new.len());
+    Ok(())
+}
+
+/// FLAGS \Flagged toggles, NEW new messages and GONE expunges, half in
+/// INBOX and half in the first other mailbox (the latency benchmark's
+/// incremental run: changes in two of its mailboxes).
+async fn spread(addr: &str, user: &str, [flags, new, gone]: [usize; 3]) -> Res<()> {
+    let mut c = connect(addr, user, Side::A).await?;
+    let names = selectable(&mut c).await?;
+    let other = names
+        .iter()
+        .find(|n| *n != "INBOX")
+        .ok_or("one mailbox only")?;
+    let flagged = FlagSet::from_wire(["\\Flagged"]);
     let no_flags = FlagSet::new();
-    for m in &new {
+    let e = |e: imapmend::imap::ImapError| e.to_string();
+    for (i, name) in ["INBOX", other.as_str()].into_iter().enumerate() {
+        let share = |n: usize| n / 2 + (i == 0) as usize * (n % 2);
+        let status = c.select(name, false).await.map_err(e)?;
+        let meta = c.fetch_all_meta().await.map_err(e)?;
+        let toggles = share(flags).min(meta.len());
+        for m in meta
+            .iter()
+            .step_by((meta.len() / toggles.max(1)).max(1))
+            .take(toggles)
+        {
+            let on = m.flags.contains(&imapmend::model::Flag::new("\\Flagged"));
+            let (add, remove) = if on {
+                (no_flags.clone(), flagged.clone())
+            } else {
+                (flagged.clone(), no_flags.clone())
+            };
+            c.store(&[m.uid], &FlagDelta { add, remove })
+                .await
+                .map_err(e)?;
+        }
+        let doomed: Vec<Uid> = meta.iter().rev().take(share(gone)).map(|m| m.uid).collect();
+        c.uid_expunge(&doomed).await.map_err(e)?;
+        let fresh = Generator::typical(98 + i as u64)
+            .numbered_from(u64::from(status.uidnext) * 10 + i as u64)
+            .messages(share(new));
+        append_each(&mut c, name, &fresh).await?;
+    }
+    c.logout().await;
+    println!("flag_changes={flags} new={new} expunged={gone}");
+    Ok(())
+}
+
+/// Appends each generated message to `mailbox`, one APPEND each, no flags.
+async fn append_each(c: &mut Connection, mailbox: &str, messages: &[Generated]) -> Res<()> {
+    let no_flags = FlagSet::new();
+    for m in messages {
         let item = AppendItem {
             flags: &no_flags,
             internal_date: InternalDate::parse(&m.internal_date)
                 .ok_or_else(|| format!("generated a bad date: {}", m.internal_date))?,
             body: &m.bytes,
         };
-        c.append("INBOX", &[item])
+        c.append(mailbox, &[item])
             .await
             .map_err(|e| e.to_string())?;
     }
-    c.logout().await;
-    println!("flag_changes={toggles} new={}", new.len());
     Ok(())
 }
 

@@ -41,8 +41,17 @@ fn a_no_op_sync_costs_no_command_per_mailbox() {
     // first sync saved no watermarks for it past its own copies.
     let second = pair.run("sync", &["-vv"], &[]);
     assert_eq!(second.code, Some(0), "{}", second.describe());
-    let noop = pair.run("sync", &["-vv"], &[]);
+    // One connection per side: on a loaded machine the pool could open
+    // a second one, and the turns below would count its login.
+    let noop = pair.run("sync", &["-vv", "--connections", "1"], &[]);
     assert_eq!(noop.code, Some(0), "{}", noop.describe());
+    // -v prints the turns; a no-op is the login and one flight per side.
+    assert!(
+        noop.stdout
+            .contains("Round trips: 2 turn(s) waiting for A, 2 for B"),
+        "{}",
+        noop.describe()
+    );
     let [first, second, noop] = [&first, &second, &noop].map(|o| commands(&o.stderr));
     eprintln!(
         "first sync: {} commands {first:?}\nsecond: {} commands {second:?}\nno-op: {} commands {noop:?}",
