@@ -59,6 +59,15 @@ fn synced_pair(state_home: &Path) -> (User, User) {
     (a, b)
 }
 
+/// `snapshot show --json` of the pair's default snapshot.
+fn shown(state_home: &Path, a: &User, b: &User) -> serde_json::Value {
+    let (ua, ub) = (a.url(), b.url());
+    let args = ["snapshot", "show", "--a", &ua, "--b", &ub, "--json"];
+    let out = imapmend(state_home, a, b, &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
 #[test]
 fn show_lists_mailboxes_pairs_and_cache_found_by_the_endpoints() {
     let home = tempfile::tempdir().unwrap();
@@ -128,13 +137,7 @@ fn forget_refuses_while_locked_then_removes_every_file_but_the_action_log() {
     let home = tempfile::tempdir().unwrap();
     let (a, b) = synced_pair(home.path());
     let (ua, ub) = (a.url(), b.url());
-    let show = imapmend(
-        home.path(),
-        &a,
-        &b,
-        &["snapshot", "show", "--a", &ua, "--b", &ub, "--json"],
-    );
-    let s: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    let s = shown(home.path(), &a, &b);
     let path = std::path::PathBuf::from(s["path"].as_str().unwrap());
     assert!(path.exists());
 
@@ -266,4 +269,35 @@ fn forget_never_deletes_a_foreign_file_or_another_pairs_snapshot() {
         out.stderr
     );
     assert!(Path::new(path).exists());
+}
+
+/// A snapshot written by a newer imapmend (a higher schema version) is
+/// refused, never misread: `plan` and `snapshot show` exit 3 naming both
+/// versions, and the file is left as it was.
+#[test]
+fn a_snapshot_of_a_newer_schema_is_refused_and_left_untouched() {
+    let home = tempfile::tempdir().unwrap();
+    let (a, b) = synced_pair(home.path());
+    let (ua, ub) = (a.url(), b.url());
+    let s = shown(home.path(), &a, &b);
+    let path = s["path"].as_str().unwrap().to_string();
+    let version = s["schema_version"].as_i64().unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {};", version + 1))
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let plan = [
+        "plan", "--a", &ua, "--b", &ub, "--a-tls", "none", "--b-tls", "none",
+    ];
+    for args in [&plan[..], &["snapshot", "show", "--state", &path]] {
+        let out = imapmend(home.path(), &a, &b, args);
+        assert_eq!(out.code, 3, "{args:?}: {}{}", out.stdout, out.stderr);
+        let words = format!(
+            "has schema version {}, newer than the {version} this imapmend understands",
+            version + 1
+        );
+        assert!(out.stderr.contains(&words), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before);
 }

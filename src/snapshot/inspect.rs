@@ -8,7 +8,8 @@
 //! decides anything about mail: they report counts and delete files.
 
 use super::error::{SnapshotError, SqlContext};
-use super::schema::{modseq_from_sql, side_from_text, APPLICATION_ID, SCHEMA_VERSION};
+use super::migrations::SCHEMA_VERSION;
+use super::schema::{modseq_from_sql, side_from_text, APPLICATION_ID};
 use super::store::{lock_path, take_lock};
 use super::EndpointIdentity;
 use crate::model::Side;

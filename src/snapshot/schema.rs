@@ -1,15 +1,12 @@
-//! The on-disk schema, version 2, and the value encodings shared by the
-//! readers and writers.
+//! The on-disk base schema, version 1 as first released, and the value
+//! encodings shared by the readers and writers.
 //!
 //! The tables are complete from the first release: behaviour that arrives
-//! later (tombstones, subscriptions, unstorable keywords, message statuses)
-//! adds code, and at most columns. A column added since a file was written
-//! is added to it when it is opened (`store::ADDED_COLUMNS`), NULL meaning
-//! "not known yet"; version 2 added the identity levels (issue 15): each
-//! pair's level and both sides' fingerprints, the version of a cached
-//! normalised fingerprint, and a tombstone's normalised fingerprint. A file
-//! of a version this build does not know is refused, so an older build never
-//! rewrites pairs it would read as exact.
+//! later adds code, and at most columns or indexes, each in a numbered
+//! migration (`migrations`). A new file is made from [`BASE_DDL`] and then
+//! every migration, exactly as an old file is upgraded, so the two can never
+//! differ. A file of a version this build does not know is refused, so an
+//! older build never rewrites what it would misread.
 //!
 //! Everything per side is stored in the orientation the file was created
 //! with; mirroring for a swapped run happens in `Orientation`, never here.
@@ -17,43 +14,14 @@
 use crate::model::{Fingerprint, FlagSet, Side};
 use rusqlite::types::Type;
 
-/// The version written to `PRAGMA user_version`; a file with a higher one
-/// is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 2;
-
 /// `PRAGMA application_id`: marks the file as an imapmend snapshot ("IMMD"),
 /// so a random SQLite file given as --state is recognised as foreign.
 pub const APPLICATION_ID: i64 = 0x494D_4D44;
 
-/// Columns added after files without them were written, as (table,
-/// column, declaration): `store` adds each where it is missing when an
-/// older file is opened, so it keeps its pairs and cache. A column added
-/// later must read as the old behaviour where NULL (or its default).
-/// `pair.unconfirmed` reads as NULL, confirmed, in an older file: its pairs
-/// were matched by content or were receipts of runs before the marker
-/// existed, which proved expunges then, and treating them as unconfirmed
-/// would copy back every message deleted since. The last four are version
-/// 2's (the identity levels): NULL is an exact pair with one content, a
-/// normalised fingerprint not known, a tombstone without one.
-pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("mailbox", "a_seen_uidnext", "INTEGER"),
-    ("mailbox", "a_seen_highestmodseq", "INTEGER"),
-    ("mailbox", "b_seen_uidnext", "INTEGER"),
-    ("mailbox", "b_seen_highestmodseq", "INTEGER"),
-    ("mailbox", "a_permanent_flags", "TEXT"),
-    ("mailbox", "b_permanent_flags", "TEXT"),
-    (
-        "pair",
-        "unconfirmed",
-        "TEXT CHECK (unconfirmed IN ('A', 'B'))",
-    ),
-    ("message", "normalised_version", "INTEGER"),
-    ("pair", "level", "TEXT"),
-    ("pair", "fingerprint_b", "BLOB"),
-    ("tombstone", "normalised_fingerprint", "BLOB"),
-];
-
-/// Version 2. Conventions:
+/// Version 1, as the first release wrote it: never edit it (files of every
+/// version were made from it); a change is a migration. The columns added
+/// since are documented where they were added, in `migrations`.
+/// Conventions:
 /// - `side` is 'A' or 'B' as recorded when the file was created.
 /// - Fingerprints are 32-byte BLOBs.
 /// - UIDs, UIDVALIDITY, UIDNEXT and sizes are u32 and fit INTEGER as is;
@@ -61,8 +29,7 @@ pub const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 ///   as negative in SQL — never compare them in SQL, only in Rust).
 /// - Flags are space-joined wire spellings (keywords keep their case).
 /// - Times are Unix seconds.
-pub const DDL: &str = r#"
-CREATE TABLE meta (
+pub const BASE_DDL: &str = r#"CREATE TABLE meta (
     id              INTEGER PRIMARY KEY CHECK (id = 1),
     schema_version  INTEGER NOT NULL,
     a_scheme        TEXT NOT NULL,
@@ -78,12 +45,7 @@ CREATE TABLE meta (
 );
 
 -- One row per logical mailbox; a side's columns are NULL where that side
--- has never been synced (or no longer has the mailbox). seen_*: the highest
--- UIDNEXT / HIGHESTMODSEQ ever seen, our own writes included: a server that
--- shows less was restored (never the history watermark). permanent_flags:
--- PERMANENTFLAGS of the last SELECT, space-joined ('' for none), NULL when
--- the server sent none (`plan` and `check` open with EXAMINE, whose answer
--- says nothing about what a sync may store).
+-- has never been synced (or no longer has the mailbox).
 CREATE TABLE mailbox (
     id               INTEGER PRIMARY KEY,
     name             TEXT NOT NULL UNIQUE,
@@ -91,16 +53,10 @@ CREATE TABLE mailbox (
     a_uidvalidity    INTEGER,
     a_uidnext        INTEGER,
     a_highestmodseq  INTEGER,
-    a_seen_uidnext       INTEGER,
-    a_seen_highestmodseq INTEGER,
-    a_permanent_flags    TEXT,
     b_wire_name      TEXT,
     b_uidvalidity    INTEGER,
     b_uidnext        INTEGER,
-    b_highestmodseq  INTEGER,
-    b_seen_uidnext       INTEGER,
-    b_seen_highestmodseq INTEGER,
-    b_permanent_flags    TEXT
+    b_highestmodseq  INTEGER
 );
 
 -- The fingerprint cache and per-message status, per side and UID.
@@ -114,9 +70,6 @@ CREATE TABLE message (
     internal_date_offset    INTEGER NOT NULL, -- minutes east of UTC
     fingerprint             BLOB NOT NULL CHECK (length(fingerprint) = 32),
     normalised_fingerprint  BLOB CHECK (length(normalised_fingerprint) = 32),
-    -- the rules' version (fingerprint::NORMALISATION_VERSION) it was made
-    -- by; NULL or another version: not known
-    normalised_version      INTEGER,
     -- 0: the fingerprint is the copy source's, the body was not read back
     fingerprint_read_back   INTEGER NOT NULL DEFAULT 1,
     flags                   TEXT NOT NULL,
@@ -128,20 +81,12 @@ CREATE TABLE message (
 CREATE INDEX message_by_fingerprint ON message (fingerprint);
 
 -- Pairs of the mailbox's current UIDVALIDITYs; flags NULL until agreed.
--- unconfirmed: the side whose UID an APPENDUID named and no listing has
--- shown since (a receipt not yet confirmed: it proves no expunge); NULL
--- for a confirmed receipt or a pair matched by content.
--- fingerprint is A's content, fingerprint_b B's where it differs (NULL:
--- the same); level: 'exact' (NULL), 'normalised' or 'headers'.
 CREATE TABLE pair (
     mailbox      INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
     uid_a        INTEGER NOT NULL,
     uid_b        INTEGER NOT NULL,
     fingerprint  BLOB NOT NULL CHECK (length(fingerprint) = 32),
     flags        TEXT,
-    unconfirmed  TEXT CHECK (unconfirmed IN ('A', 'B')),
-    level        TEXT,
-    fingerprint_b BLOB,
     PRIMARY KEY (mailbox, uid_a),
     UNIQUE (mailbox, uid_b)
 );
@@ -163,11 +108,9 @@ CREATE TABLE intent_item (
     PRIMARY KEY (intent, seq)
 );
 
--- Messages whose expunge was proven and propagated: one row per side's
--- content, with its normalised fingerprint where known.
+-- Messages whose expunge was proven and propagated.
 CREATE TABLE tombstone (
     fingerprint  BLOB NOT NULL CHECK (length(fingerprint) = 32),
-    normalised_fingerprint BLOB,
     mailbox      INTEGER REFERENCES mailbox(id) ON DELETE SET NULL,
     expunged_at  INTEGER NOT NULL
 );

@@ -8,7 +8,8 @@
 //! close-on-exec, so a tunnel command spawned later does not inherit it.
 
 use super::error::{SnapshotError, SqlContext};
-use super::schema::{ADDED_COLUMNS, APPLICATION_ID, DDL, SCHEMA_VERSION};
+use super::migrations::{self, MIGRATIONS, SCHEMA_VERSION};
+use super::schema::{APPLICATION_ID, BASE_DDL};
 use super::EndpointIdentity;
 use crate::model::Side;
 use fs4::fs_std::FileExt;
@@ -232,7 +233,7 @@ fn prepare(
         return Ok(Orientation { swapped: false });
     }
     if version < SCHEMA_VERSION {
-        upgrade(conn, path)?;
+        upgrade(conn, path, version)?;
     }
     let found = recorded_endpoints(conn, path)?;
     let given = endpoints.map(normalised);
@@ -250,30 +251,22 @@ fn prepare(
 }
 
 /// Brings an older file up to [`SCHEMA_VERSION`] in one transaction: the
-/// columns of [`ADDED_COLUMNS`] it lacks, then the version. Every pair of a
-/// version-1 file was made at the exact level (the only one there was),
-/// which NULL says.
-fn upgrade(conn: &Connection, path: &Path) -> Result<(), SnapshotError> {
+/// migrations it lacks, each with its version; a failure leaves the file
+/// as it was.
+fn upgrade(conn: &Connection, path: &Path, from: i64) -> Result<(), SnapshotError> {
     let tx = conn
         .unchecked_transaction()
         .ctx(path, || "upgrading the schema".into())?;
-    for (table, column, kind) in ADDED_COLUMNS {
-        let present: bool = tx
-            .query_row(
-                "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
-                [table, column],
-                |r| r.get(0),
-            )
-            .ctx(path, || format!("reading the schema of table {table}"))?;
-        if !present {
-            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
-                .ctx(path, || format!("adding column {table}.{column}"))?;
-        }
-    }
-    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
-        .ctx(path, || "recording the schema version".into())?;
-    tx.execute("UPDATE meta SET schema_version = ?1", [SCHEMA_VERSION])
-        .ctx(path, || "recording the schema version".into())?;
+    migrations::upgrade(&tx, from, MIGRATIONS).map_err(|(version, e)| {
+        SnapshotError::sqlite(
+            path,
+            format!(
+                "upgrading the schema from version {from} to {version} ({})",
+                migrations::summary(version)
+            ),
+            e,
+        )
+    })?;
     tx.commit().ctx(path, || "upgrading the schema".into())
 }
 
@@ -297,31 +290,22 @@ fn create(
     let tx = conn
         .unchecked_transaction()
         .ctx(path, || "creating the schema".into())?;
-    tx.execute_batch(DDL)
+    tx.execute_batch(BASE_DDL)
         .ctx(path, || "creating the schema".into())?;
     tx.execute(
         "INSERT INTO meta (id, schema_version, a_scheme, a_host, a_port, a_user,
                            b_scheme, b_host, b_port, b_user, created_at, updated_at)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-        params![
-            SCHEMA_VERSION,
-            a.scheme,
-            a.host,
-            a.port,
-            a.user,
-            b.scheme,
-            b.host,
-            b.port,
-            b.user,
-            now
-        ],
+         VALUES (1, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+        params![a.scheme, a.host, a.port, a.user, b.scheme, b.host, b.port, b.user, now],
     )
     .ctx(path, || "recording the endpoints".into())?;
-    // Pragmas take no parameters; both values are our own constants.
-    tx.execute_batch(&format!(
-        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
-    ))
-    .ctx(path, || "recording the schema version".into())?;
+    // A new file is the base schema upgraded like any old one; pragmas take
+    // no parameters, and the value is our own constant.
+    tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID};"))
+        .ctx(path, || "recording the application id".into())?;
+    migrations::upgrade(&tx, 1, MIGRATIONS).map_err(|(version, e)| {
+        SnapshotError::sqlite(path, format!("creating the schema (version {version})"), e)
+    })?;
     tx.commit().ctx(path, || "creating the schema".into())
 }
 

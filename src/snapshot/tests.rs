@@ -1,7 +1,7 @@
 //! Every write round-trips through `load`; the refusals (lock, endpoints,
 //! schema) are proven on real files.
 
-use super::schema::SCHEMA_VERSION;
+use super::migrations::SCHEMA_VERSION;
 use super::*;
 use crate::model::{
     Fingerprint, FlagSet, InternalDate, MailboxStatus, MessageMeta, PairLevel, Side, Uid,
@@ -924,74 +924,6 @@ fn seen_watermarks_only_rise_and_reset_with_a_new_uidvalidity() {
         .clone()
         .unwrap();
     assert_eq!((a.seen_uidnext, a.seen_highestmodseq), (Some(3), Some(2)));
-}
-
-/// A version-1 file — written before the seen and PERMANENTFLAGS columns
-/// and the identity levels existed — is upgraded on opening to the current
-/// version, keeping its pairs (all exact, as they were made) and its cache
-/// (normalised fingerprints not known); the new columns read as "not known
-/// yet", and the file then holds levels.
-#[test]
-fn a_version_1_file_is_upgraded_and_keeps_its_pairs_and_cache() {
-    let fx = Fixture::new();
-    let mut snap = fx.open();
-    let st = status(7, 10, Some(5));
-    let pairs = vec![PairRecord {
-        unconfirmed: None,
-        uid: [1, 2],
-        fingerprint: fp(1),
-        flags: Some(FlagSet::from_wire(["\\Seen"])),
-        fingerprint_b: None,
-        level: PairLevel::Exact,
-    }];
-    snap.rebase_mailbox(
-        "INBOX",
-        [Some(("INBOX", &st)), Some(("INBOX", &st))],
-        &pairs,
-    )
-    .unwrap();
-    snap.cache_messages("INBOX", Side::A, 7, &[meta(1, 1, &[])])
-        .unwrap();
-    drop(snap);
-    {
-        let conn = rusqlite::Connection::open(fx.path()).unwrap();
-        for (table, column, _) in schema::ADDED_COLUMNS {
-            conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN {column}"))
-                .unwrap();
-        }
-        conn.execute_batch("PRAGMA user_version = 1; UPDATE meta SET schema_version = 1;")
-            .unwrap();
-    }
-    let mut snap = fx.open();
-    let state = snap.load().unwrap();
-    let inbox = &state.mailboxes["INBOX"];
-    assert_eq!(inbox.pairs, pairs);
-    let a = inbox.sides[0].as_ref().unwrap();
-    assert_eq!(
-        (a.uidnext, a.seen_uidnext, a.permanent_flags.clone()),
-        (10, None, None)
-    );
-    let row = &inbox.cache[0][&(7, 1)];
-    assert_eq!((row.fingerprint, row.normalised), (fp(1), None));
-    let version: i64 = {
-        let conn = rusqlite::Connection::open(fx.path()).unwrap();
-        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap()
-    };
-    assert_eq!(version, SCHEMA_VERSION);
-    // The upgraded file holds a loose pair like a new one.
-    let loose = PairRecord {
-        level: PairLevel::Normalised,
-        fingerprint_b: Some(fp(2)),
-        ..pairs[0].clone()
-    };
-    snap.rebase_mailbox(
-        "INBOX",
-        [Some(("INBOX", &st)), Some(("INBOX", &st))],
-        std::slice::from_ref(&loose),
-    )
-    .unwrap();
-    assert_eq!(snap.load().unwrap().mailboxes["INBOX"].pairs, vec![loose]);
 }
 
 /// Each pair's level and both sides' contents survive the file, in
