@@ -279,6 +279,7 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the file: SQLite''s integrity check and the snapshot''s own invariants (every pair has its cache rows, levels and watermarks are valid); read-only. Exit 0 sound, 1 problems found, 3 cannot check')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -302,9 +303,20 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'imapmend;snapshot;verify' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read --a, --b and the state path from this TOML file')
+            [CompletionResult]::new('--a', '--a', [CompletionResultType]::ParameterName, 'Server A, to find the default snapshot (no password needed)')
+            [CompletionResult]::new('--b', '--b', [CompletionResultType]::ParameterName, 'Server B, to find the default snapshot')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'The snapshot file itself (then --a and --b are optional)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print as JSON on standard output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'imapmend;snapshot;help' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the file: SQLite''s integrity check and the snapshot''s own invariants (every pair has its cache rows, levels and watermarks are valid); read-only. Exit 0 sound, 1 problems found, 3 cannot check')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -312,6 +324,9 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
             break
         }
         'imapmend;snapshot;help;forget' {
+            break
+        }
+        'imapmend;snapshot;help;verify' {
             break
         }
         'imapmend;snapshot;help;help' {
@@ -384,12 +399,16 @@ Register-ArgumentCompleter -Native -CommandName 'imapmend' -ScriptBlock {
         'imapmend;help;snapshot' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check the file: SQLite''s integrity check and the snapshot''s own invariants (every pair has its cache rows, levels and watermarks are valid); read-only. Exit 0 sound, 1 problems found, 3 cannot check')
             break
         }
         'imapmend;help;snapshot;show' {
             break
         }
         'imapmend;help;snapshot;forget' {
+            break
+        }
+        'imapmend;help;snapshot;verify' {
             break
         }
         'imapmend;help;log' {

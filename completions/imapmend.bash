@@ -79,6 +79,9 @@ _imapmend() {
             imapmend__subcmd__help__subcmd__snapshot,show)
                 cmd="imapmend__subcmd__help__subcmd__snapshot__subcmd__show"
                 ;;
+            imapmend__subcmd__help__subcmd__snapshot,verify)
+                cmd="imapmend__subcmd__help__subcmd__snapshot__subcmd__verify"
+                ;;
             imapmend__subcmd__log,help)
                 cmd="imapmend__subcmd__log__subcmd__help"
                 ;;
@@ -100,6 +103,9 @@ _imapmend() {
             imapmend__subcmd__snapshot,show)
                 cmd="imapmend__subcmd__snapshot__subcmd__show"
                 ;;
+            imapmend__subcmd__snapshot,verify)
+                cmd="imapmend__subcmd__snapshot__subcmd__verify"
+                ;;
             imapmend__subcmd__snapshot__subcmd__help,forget)
                 cmd="imapmend__subcmd__snapshot__subcmd__help__subcmd__forget"
                 ;;
@@ -108,6 +114,9 @@ _imapmend() {
                 ;;
             imapmend__subcmd__snapshot__subcmd__help,show)
                 cmd="imapmend__subcmd__snapshot__subcmd__help__subcmd__show"
+                ;;
+            imapmend__subcmd__snapshot__subcmd__help,verify)
+                cmd="imapmend__subcmd__snapshot__subcmd__help__subcmd__verify"
                 ;;
             *)
                 ;;
@@ -526,7 +535,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__help__subcmd__snapshot)
-            opts="show forget"
+            opts="show forget verify"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -554,6 +563,20 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__help__subcmd__snapshot__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__help__subcmd__snapshot__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -904,7 +927,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__snapshot)
-            opts="-h --help show forget help"
+            opts="-h --help show forget verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -948,7 +971,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__snapshot__subcmd__help)
-            opts="show forget help"
+            opts="show forget verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1003,7 +1026,51 @@ _imapmend() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapmend__subcmd__snapshot__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapmend__subcmd__snapshot__subcmd__show)
+            opts="-h --config --a --b --state --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapmend__subcmd__snapshot__subcmd__verify)
             opts="-h --config --a --b --state --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -271,6 +271,7 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand --help 'Print help'
             cand show 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
             cand forget 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
+            cand verify 'Check the file: SQLite''s integrity check and the snapshot''s own invariants (every pair has its cache rows, levels and watermarks are valid); read-only. Exit 0 sound, 1 problems found, 3 cannot check'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'imapmend;snapshot;show'= {
@@ -291,14 +292,26 @@ set edit:completion:arg-completer[imapmend] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'imapmend;snapshot;verify'= {
+            cand --config 'Read --a, --b and the state path from this TOML file'
+            cand --a 'Server A, to find the default snapshot (no password needed)'
+            cand --b 'Server B, to find the default snapshot'
+            cand --state 'The snapshot file itself (then --a and --b are optional)'
+            cand --json 'Print as JSON on standard output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'imapmend;snapshot;help'= {
             cand show 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
             cand forget 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
+            cand verify 'Check the file: SQLite''s integrity check and the snapshot''s own invariants (every pair has its cache rows, levels and watermarks are valid); read-only. Exit 0 sound, 1 problems found, 3 cannot check'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'imapmend;snapshot;help;show'= {
         }
         &'imapmend;snapshot;help;forget'= {
+        }
+        &'imapmend;snapshot;help;verify'= {
         }
         &'imapmend;snapshot;help;help'= {
         }
@@ -357,10 +370,13 @@ set edit:completion:arg-completer[imapmend] = {|@words|
         &'imapmend;help;snapshot'= {
             cand show 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
             cand forget 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
+            cand verify 'Check the file: SQLite''s integrity check and the snapshot''s own invariants (every pair has its cache rows, levels and watermarks are valid); read-only. Exit 0 sound, 1 problems found, 3 cannot check'
         }
         &'imapmend;help;snapshot;show'= {
         }
         &'imapmend;help;snapshot;forget'= {
+        }
+        &'imapmend;help;snapshot;verify'= {
         }
         &'imapmend;help;log'= {
             cand show 'Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME, DELETE, SUBSCRIBE), one row per command, with its outcome; "not confirmed" where the run ended before the answer was logged'

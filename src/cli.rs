@@ -165,7 +165,7 @@ pub struct BatchArgs {
     pub extra: Vec<String>,
 }
 
-/// `imapmend snapshot show|forget`: the snapshot is found as a run would
+/// `imapmend snapshot show|forget|verify`: the snapshot is found as a run would
 /// find it (`--state`, or the default path named after `--a` and `--b`, or
 /// both from `--config`).
 #[derive(Subcommand, Debug, Clone)]
@@ -176,6 +176,10 @@ pub enum SnapshotVerb {
     /// Delete the snapshot (and its -wal, -shm and .lock files); refused
     /// while a run holds it. The next run starts as a first meeting
     Forget(SnapshotArgs),
+    /// Check the file: SQLite's integrity check and the snapshot's own
+    /// invariants (every pair has its cache rows, levels and watermarks are
+    /// valid); read-only. Exit 0 sound, 1 problems found, 3 cannot check
+    Verify(SnapshotArgs),
 }
 
 /// `imapmend log show`: the action log is found beside the snapshot, which

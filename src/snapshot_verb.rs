@@ -1,16 +1,19 @@
-//! `imapmend snapshot show|forget`: for the operator who wonders what the
-//! tool remembers about a pair of servers, or wants it to forget.
+//! `imapmend snapshot show|forget|verify`: for the operator who wonders
+//! what the tool remembers about a pair of servers, wants it to forget, or
+//! wants to know the file is sound.
 //!
 //! Finding the file is [`crate::config::locate_snapshot`]'s job (the same
 //! path a run would use); reading and deleting it is
-//! [`crate::snapshot::inspect`]'s. This module prints and picks exit codes:
-//! 0 done, 3 no usable snapshot or bad options, 4 in use by a run (forget).
+//! [`crate::snapshot::inspect`]'s, checking it [`crate::snapshot::verify`]'s.
+//! This module prints and picks exit codes: 0 done, 1 problems found
+//! (verify), 3 no usable snapshot or bad options, 4 in use by a run (forget).
 
 use crate::cli::{SnapshotArgs, SnapshotVerb};
 use crate::config::{locate_snapshot, SnapshotLocation};
 use crate::exit;
 use crate::model::{InternalDate, Side};
 use crate::snapshot::inspect::{self, SnapshotSummary};
+use crate::snapshot::verify;
 use crate::snapshot::{EndpointIdentity, SnapshotError};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, Table};
@@ -19,9 +22,8 @@ use std::fmt::Write;
 /// Runs the verb with the process environment; returns the exit code.
 pub fn run(verb: &SnapshotVerb) -> i32 {
     let env = |name: &str| std::env::var(name).ok();
-    let (args, show) = match verb {
-        SnapshotVerb::Show(a) => (a, true),
-        SnapshotVerb::Forget(a) => (a, false),
+    let args = match verb {
+        SnapshotVerb::Show(a) | SnapshotVerb::Forget(a) | SnapshotVerb::Verify(a) => a,
     };
     let location = match locate_snapshot(&args.as_common(), &env) {
         Ok(l) => l,
@@ -30,10 +32,64 @@ pub fn run(verb: &SnapshotVerb) -> i32 {
             return exit::CANNOT_RUN;
         }
     };
-    if show {
-        show_snapshot(args, &location)
+    match verb {
+        SnapshotVerb::Show(_) => show_snapshot(args, &location),
+        SnapshotVerb::Forget(_) => forget_snapshot(args, &location),
+        SnapshotVerb::Verify(_) => verify_snapshot(args, &location),
+    }
+}
+
+/// Prints every check with what broke it; 0 sound, 1 not, 3 cannot check.
+fn verify_snapshot(args: &SnapshotArgs, location: &SnapshotLocation) -> i32 {
+    let verdict = match verify::verify(&location.path) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("imapmend: {e}");
+            return exit::CANNOT_RUN;
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&verdict).expect("plain data")
+        );
     } else {
-        forget_snapshot(args, &location)
+        let mut out = format!(
+            "Snapshot {} (schema version {}{})\n",
+            verdict.path.display(),
+            verdict.schema_version,
+            if verdict.checked_upgraded_copy {
+                "; invariants checked on a copy upgraded as the next run will upgrade it"
+            } else {
+                ""
+            }
+        );
+        for check in &verdict.checks {
+            let mark = if check.violations == 0 {
+                "ok  "
+            } else {
+                "FAIL"
+            };
+            let _ = write!(out, "  {mark} {}", check.name);
+            if check.violations > 0 {
+                let _ = write!(out, ": {} violation(s)", check.violations);
+            }
+            out.push('\n');
+            for example in &check.examples {
+                let _ = writeln!(out, "         {example}");
+            }
+        }
+        out.push_str(if verdict.sound() {
+            "Sound.\n"
+        } else {
+            "Not sound: move the file aside (the next run starts as a first meeting), or keep it for a bug report.\n"
+        });
+        print!("{out}");
+    }
+    if verdict.sound() {
+        exit::OK
+    } else {
+        exit::PENDING
     }
 }
 

@@ -301,3 +301,53 @@ fn a_snapshot_of_a_newer_schema_is_refused_and_left_untouched() {
     }
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+/// `snapshot verify` on the snapshot of a real sync: sound (exit 0), every
+/// check listed; once a pair's cache row is deleted behind its back, not
+/// sound (exit 1), the broken invariant named with the message; a missing
+/// file cannot be checked (exit 3).
+#[test]
+fn verify_passes_a_real_sync_and_names_what_breaks_an_invariant() {
+    let home = tempfile::tempdir().unwrap();
+    let (a, b) = synced_pair(home.path());
+    let (ua, ub) = (a.url(), b.url());
+    let verify = ["snapshot", "verify", "--a", &ua, "--b", &ub];
+    let out = imapmend(home.path(), &a, &b, &verify);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for needle in [
+        "ok   SQLite integrity check",
+        "ok   every pair has its cache row",
+        "Sound.",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle}:\n{}", out.stdout);
+    }
+    let path = shown(home.path(), &a, &b)["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DELETE FROM message WHERE side = 'B' AND uid = (SELECT min(uid_b) FROM pair)",
+        )
+        .unwrap();
+    let out = imapmend(home.path(), &a, &b, &[&verify[..], &["--json"]].concat());
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let broken: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["violations"] != 0)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(broken, ["every pair has its cache row"]);
+    let missing = home.path().join("none.sqlite");
+    let out = imapmend(
+        home.path(),
+        &a,
+        &b,
+        &["snapshot", "verify", "--state", missing.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+}

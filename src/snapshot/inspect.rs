@@ -222,7 +222,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn open_read_only(path: &Path) -> Result<Connection, SnapshotError> {
+pub(super) fn open_read_only(path: &Path) -> Result<Connection, SnapshotError> {
     if !path.is_file() {
         return Err(SnapshotError::io(
             path,

@@ -12,7 +12,7 @@
 //! Layout: `schema` (base DDL, value encodings), `migrations` (numbered
 //! upgrades, the version), `records` (the values), `store` (open, lock,
 //! mode, identity, orientation), `load` (reads), `write` (transaction steps),
-//! `error`.
+//! `inspect` and `verify` (the `snapshot` verb's reads), `error`.
 
 mod error;
 pub mod inspect;
@@ -25,6 +25,7 @@ mod store;
 mod tests;
 #[cfg(test)]
 mod upgrade_tests;
+pub mod verify;
 mod write;
 
 /// A snapshot at `dir/pair.sqlite` for two made-up servers (alice on

@@ -1,10 +1,11 @@
-//! Schema upgrades, tested from every earlier version: each file in
+//! Schema upgrades, tested from every earlier version, and `verify`: each file in
 //! `fixtures/snapshots/` was made by the code of its version (v1 by the
 //! first release's schema, v1-late as later version-1 builds left it, v2 by
 //! the code before the migrations) and is opened by this build, which must
 //! upgrade it to the schema a new file has and keep everything it knew.
 
 use super::migrations::{self, Migration, MIGRATIONS, SCHEMA_VERSION};
+use super::verify;
 use super::*;
 use crate::model::{MailboxStatus, PairLevel};
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,6 +131,11 @@ fn every_earlier_version_is_upgraded_keeping_what_it_knew() {
     assert_eq!(user_version(&fresh), SCHEMA_VERSION);
     for (name, version, dump) in FIXTURES {
         let path = from_dump(&dir, name, dump);
+        // Checked as the next run will see it, the file left as it was.
+        let verdict = verify::verify(&path).unwrap();
+        assert!(verdict.sound(), "{name}: {verdict:#?}");
+        assert_eq!(verdict.checked_upgraded_copy, *version < SCHEMA_VERSION);
+        assert_eq!(user_version(&path), *version);
         let mut snap = Snapshot::open(&path, endpoints().each_ref()).unwrap();
         assert_eq!(user_version(&path), SCHEMA_VERSION, "{name}");
         assert_eq!(schema_of(&path), schema_of(&fresh), "{name}");
@@ -233,12 +239,89 @@ fn every_earlier_version_is_upgraded_keeping_what_it_knew() {
         };
         snap.rebase_mailbox(
             "INBOX",
-            [Some(("INBOX", &st)), None],
+            [Some(("INBOX", &st)), Some(("INBOX", &b_status(&b)))],
             std::slice::from_ref(&loose),
         )
         .unwrap();
         assert_eq!(snap.load().unwrap().mailboxes["INBOX"].pairs, vec![loose]);
+        drop(snap);
+        assert!(verify::verify(&path).unwrap().sound(), "{name}");
     }
+}
+
+fn b_status(b: &SideRecord) -> MailboxStatus {
+    MailboxStatus {
+        uidvalidity: b.uidvalidity,
+        uidnext: b.uidnext,
+        exists: 0,
+        highestmodseq: b.highestmodseq,
+        permanent_flags: None,
+    }
+}
+
+/// `verify` names each broken invariant with an example, and passes a
+/// sound file: a pair without its cache row, an unknown level, a side with
+/// half its watermarks, seen watermarks below the saved ones, a fingerprint
+/// of the wrong length, two meta rows.
+#[test]
+fn verify_names_each_broken_invariant() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = from_dump(&dir, "v2", FIXTURES[2].2);
+    drop(Snapshot::open(&path, endpoints().each_ref()).unwrap());
+    assert!(verify::verify(&path).unwrap().sound());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DELETE FROM message WHERE side = 'B' AND uid = 21;
+             UPDATE pair SET level = 'bogus' WHERE uid_a = 12;
+             UPDATE mailbox SET b_uidnext = NULL WHERE name = 'Archive';
+             UPDATE mailbox SET a_seen_uidnext = 3, a_seen_highestmodseq = 2 WHERE name = 'INBOX';
+             UPDATE pair SET fingerprint_b = x'00' WHERE uid_a = 12;",
+        )
+        .unwrap();
+    let verdict = verify::verify(&path).unwrap();
+    let broken: Vec<(&str, u64, Vec<String>)> = verdict
+        .checks
+        .iter()
+        .filter(|c| c.violations > 0)
+        .map(|c| (c.name, c.violations, c.examples.clone()))
+        .collect();
+    assert_eq!(
+        broken,
+        vec![
+            (
+                "a side's watermarks are all recorded or all absent",
+                1,
+                vec!["Archive on B".to_string()]
+            ),
+            (
+                "the highest UIDNEXT seen is not below the saved UIDNEXT",
+                1,
+                vec!["INBOX on A: seen 3 < saved 14".to_string()]
+            ),
+            (
+                "every pair has its cache row",
+                1,
+                vec!["INBOX on B: UID 21".to_string()]
+            ),
+            (
+                "pair levels are exact, normalised or headers",
+                1,
+                vec!["INBOX: pair 12/22 level 'bogus'".to_string()]
+            ),
+            (
+                "fingerprints are 32 bytes",
+                1,
+                vec!["pair 12/22".to_string()]
+            ),
+            (
+                "the highest HIGHESTMODSEQ seen is not below the saved one",
+                1,
+                vec!["INBOX on A: seen 2 < saved 90".to_string()]
+            ),
+        ]
+    );
+    assert!(!verdict.sound());
 }
 
 /// A migration that fails leaves the file as it was: the version and every
