@@ -371,9 +371,11 @@ async fn list(
         if let Some(why) = pool.lost().filter(|_| may_retry) {
             return Err(Session::Lost(why));
         }
+        // Without a tree nothing was listed, so nothing ran: 3, as for a
+        // failed login (a LIST over its bound ends here too).
         let listed = listed.map_err(|(side, e)| {
             eprintln!("imapmend: listing the mailboxes of {side} failed: {e}");
-            Session::Done(exit::PARTIAL)
+            Session::Done(exit::CANNOT_RUN)
         })?;
         // A run killed moments ago may have sent a batch the server is still
         // committing: appending it again now would duplicate it. Wait once

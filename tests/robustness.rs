@@ -17,6 +17,10 @@
 //! - **Hostile bytes from a real session** (`hostile`): a proxy rewrites
 //!   Dovecot's `INTERNALDATE "…"` into `INTERNALDATE NIL` (imap-proto
 //!   panics on it): a clear error, no panic message on stderr.
+//! - **Floods** (`floods`): a fake server answers one command with an
+//!   endless stream of what it collects; the binary stops at that
+//!   command's bound (exit 3 before any mailbox was listed, else 2) under
+//!   100 MB peak RSS (E18–E30).
 //! - **Concurrency** (`concurrency`): a second run on a snapshot in use is
 //!   refused (exit 4 for sync and plan, 3 for check) while the first holds
 //!   it, paused at the proxy; a killed holder does not block the next run.
@@ -39,6 +43,8 @@ mod support;
 mod concurrency;
 #[path = "robustness/cuts.rs"]
 mod cuts;
+#[path = "robustness/floods.rs"]
+mod floods;
 #[path = "robustness/hostile.rs"]
 mod hostile;
 #[path = "robustness/receipts.rs"]

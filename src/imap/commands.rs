@@ -8,8 +8,10 @@
 //! where there are several) and turns the untagged data into the public
 //! values. None of them makes a round trip per message.
 
+use super::bounds::{self, Bound, Budget};
 use super::engine::{Command, Engine, Keep};
 use super::error::ImapError;
+pub(crate) use super::expunged::Expunged;
 use super::parse::{self, Code, Cond, Untagged};
 use super::selected::{leave, leave_read_only};
 pub(crate) use super::selected::{same_mailbox, track, writable, Selected};
@@ -125,7 +127,9 @@ async fn list_returning(
 ) -> Result<Tree, ImapError> {
     let with_status = !items.is_empty();
     let mut out = Vec::new();
-    let mut statuses: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    // Per mailbox, the items we use, kept as numbers (the names would
+    // take more room than the values).
+    let mut statuses: HashMap<String, StatusItems> = HashMap::new();
     let cmd = if with_status {
         // With RETURN options a server sends only the attributes asked
         // for beyond the basic ones: special-use ones (\All is skipped,
@@ -148,14 +152,23 @@ async fn list_returning(
         cmds.push(super::history::enable_command(want));
     }
     let list_at = cmds.len();
-    cmds.push(cmd);
+    cmds.push(cmd.bounded(Bound::mailboxes()));
     let extended = engine.has_capability("LIST-EXTENDED");
     if extras.subscriptions {
-        cmds.push(subscriptions_command(extended).no_is_an_answer());
+        cmds.push(
+            subscriptions_command(extended)
+                .no_is_an_answer()
+                .bounded(Bound::mailboxes()),
+        );
     }
     let subs_label = cmds.get(list_at + 1).map(|c| c.label().to_string());
     let mut enabled = Vec::new();
     let mut subscribed = Vec::new();
+    let (mut budget, mut status_budget, mut subs_budget) = (
+        Budget::mailboxes(),
+        Budget::mailboxes(),
+        Budget::mailboxes(),
+    );
     let count = cmds.len();
     let done = engine
         .run(cmds, count, &mut |i, u| {
@@ -163,12 +176,26 @@ async fn list_returning(
             if i < list_at {
                 super::history::note_enabled(&mut enabled, u);
             } else if i > list_at {
-                subscribed.extend(subscribed_name(extended, u));
+                if let Some(name) = subscribed_name(extended, u) {
+                    subs_budget.keep(1, bounds::string_cost(&name))?;
+                    subscribed.push(name);
+                }
             } else {
                 match u {
-                    Untagged::List(m) => out.push(m.clone()),
+                    Untagged::List(m) => {
+                        budget.keep(1, bounds::mailbox_cost(m))?;
+                        out.push(m.clone());
+                    }
                     Untagged::MailboxStatus { mailbox, items } if with_status => {
-                        statuses.insert(mailbox.clone(), items.clone());
+                        let kept = StatusItems::from_wire(items);
+                        if let Some(old) = statuses.get_mut(mailbox) {
+                            *old = kept;
+                        } else {
+                            // A STATUS per mailbox: as many as LIST may name.
+                            let entry = std::mem::size_of::<(String, StatusItems)>() as u64;
+                            status_budget.keep(1, bounds::string_cost(mailbox) + entry)?;
+                            statuses.insert(mailbox.clone(), kept);
+                        }
                     }
                     _ => {}
                 }
@@ -181,14 +208,9 @@ async fn list_returning(
         let Some(items) = statuses.get(&m.name) else {
             continue;
         };
-        m.status = listed_status(items);
+        m.status = items.listed_status();
         // Asked and answered, the item left out: `APPENDLIMIT NIL`, no limit.
-        m.append_limit = asked_limit.then(|| {
-            items
-                .iter()
-                .find(|(k, _)| k == "APPENDLIMIT")
-                .map(|(_, v)| *v)
-        });
+        m.append_limit = asked_limit.then_some(items.0[4]);
     }
     let subscriptions = subs_label.map(|label| match done.last() {
         Some(st) if st.cond == Cond::No => Err(ImapError::No {
@@ -210,16 +232,34 @@ async fn list_returning(
     })
 }
 
-/// The four items of a LIST-STATUS answer; None if one is missing or out
-/// of range (the mailbox is then selected as usual).
-fn listed_status(items: &[(String, u64)]) -> Option<ListedStatus> {
-    let item = |name: &str| items.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
-    Some(ListedStatus {
-        uidvalidity: u32::try_from(item("UIDVALIDITY")?).ok()?,
-        uidnext: u32::try_from(item("UIDNEXT")?).ok()?,
-        messages: u32::try_from(item("MESSAGES")?).ok()?,
-        highestmodseq: item("HIGHESTMODSEQ")?,
-    })
+/// The items of a LIST-STATUS answer we use, in the order of
+/// [`StatusItems::NAMES`].
+struct StatusItems([Option<u64>; 5]);
+
+impl StatusItems {
+    const NAMES: [&'static str; 5] = [
+        "UIDVALIDITY",
+        "UIDNEXT",
+        "MESSAGES",
+        "HIGHESTMODSEQ",
+        "APPENDLIMIT",
+    ];
+
+    fn from_wire(items: &[(String, u64)]) -> StatusItems {
+        StatusItems(Self::NAMES.map(|name| items.iter().find(|(k, _)| k == name).map(|(_, v)| *v)))
+    }
+
+    /// The first four; None if one is missing or out of range (the
+    /// mailbox is then selected as usual).
+    fn listed_status(&self) -> Option<ListedStatus> {
+        let [v, n, m, h, _] = self.0;
+        Some(ListedStatus {
+            uidvalidity: u32::try_from(v?).ok()?,
+            uidnext: u32::try_from(n?).ok()?,
+            messages: u32::try_from(m?).ok()?,
+            highestmodseq: h?,
+        })
+    }
 }
 
 /// SELECT or EXAMINE, with `(CONDSTORE)` when `condstore` (the session
@@ -279,6 +319,7 @@ pub(crate) async fn select(
     } else {
         None
     };
+    engine.note_selected(exists);
     *selected = Some(Selected {
         name: name.to_string(),
         exists,
@@ -394,10 +435,23 @@ impl PartialMeta {
 pub(crate) fn absorb_meta(
     found: &mut BTreeMap<Uid, PartialMeta>,
     attrs: &[AttributeValue<'_>],
+    budget: &mut Budget,
 ) -> Result<Option<Uid>, String> {
     let Some(uid) = parse::fetch_uid(attrs) else {
         return Ok(None);
     };
+    let new = u64::from(!found.contains_key(&uid));
+    let keywords: u64 = attrs
+        .iter()
+        .filter_map(|a| match a {
+            AttributeValue::Flags(f) => Some(f),
+            _ => None,
+        })
+        .flatten()
+        .filter(|f| !f.starts_with('\\'))
+        .map(|f| bounds::string_cost(f))
+        .sum();
+    budget.keep(new, keywords)?;
     let entry = found.entry(uid).or_default();
     let modseq = attrs.iter().find_map(|a| match a {
         AttributeValue::ModSeq(m) => Some(*m),
@@ -422,68 +476,6 @@ pub(crate) fn absorb_meta(
         entry.modseq = Some(entry.modseq.unwrap_or(0).max(m));
     }
     Ok(Some(uid))
-}
-
-/// Most sequence numbers we map to UIDs beyond EXISTS, so that a hostile
-/// sequence number cannot make us allocate without bound.
-const SEQ_SLACK: usize = 100_000;
-
-/// UIDs expunged while commands ran: from `* VANISHED` (not EARLIER), and
-/// from `* n EXPUNGE` mapped through the sequence numbers that the FETCH
-/// data seen so far revealed (an EXPUNGE of a number we never saw cannot
-/// be mapped, and only shifts the numbers after it).
-#[derive(Debug, Default)]
-pub(crate) struct Expunged {
-    /// UID by sequence number − 1; 0 where unknown.
-    by_seq: Vec<Uid>,
-    cap: usize,
-    gone: Vec<(Uid, Uid)>,
-}
-
-impl Expunged {
-    pub(crate) fn new(selected: &Option<Selected>) -> Expunged {
-        let exists = selected.as_ref().map_or(0, |s| s.exists as usize);
-        Expunged {
-            by_seq: Vec::new(),
-            cap: exists.saturating_add(SEQ_SLACK),
-            gone: Vec::new(),
-        }
-    }
-
-    pub(crate) fn see(&mut self, u: &Untagged<'_>) {
-        match u {
-            Untagged::Fetch { seq, attrs } => {
-                let i = (*seq as usize).wrapping_sub(1);
-                if let (Some(uid), true) = (parse::fetch_uid(attrs), i < self.cap) {
-                    if self.by_seq.len() <= i {
-                        self.by_seq.resize(i + 1, 0);
-                    }
-                    self.by_seq[i] = uid;
-                }
-            }
-            Untagged::Expunge(n) => {
-                let i = (*n as usize).wrapping_sub(1);
-                if i < self.by_seq.len() {
-                    let uid = self.by_seq.remove(i);
-                    if uid != 0 {
-                        self.gone.push((uid, uid));
-                    }
-                }
-            }
-            Untagged::Vanished {
-                earlier: false,
-                uid_set,
-            } => self
-                .gone
-                .extend(uidset::parse_ranges(uid_set).unwrap_or_default()),
-            _ => {}
-        }
-    }
-
-    /// What was expunged, as sorted, merged ranges.
-    pub(crate) fn ranges(&self) -> Vec<(Uid, Uid)> {
-        uidset::merge_ranges(self.gone.clone())
-    }
 }
 
 /// The complete listings among `found`, in UID order. A UID seen only in
@@ -534,14 +526,16 @@ pub(crate) async fn fetch_all_meta(
     }
     let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
     let mut expunged = Expunged::new(selected);
-    let cmd =
-        Command::new("UID FETCH", label.clone()).text(" 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)");
+    let mut budget = Budget::messages("messages", sel.exists);
+    let cmd = Command::new("UID FETCH", label.clone())
+        .text(" 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)")
+        .bounded(Bound::listing(sel.exists));
     engine
         .run_one(cmd, &mut |_, u| {
             track(selected, u);
-            expunged.see(u);
+            expunged.see(u)?;
             if let Untagged::Fetch { attrs, .. } = u {
-                absorb_meta(&mut found, attrs)?;
+                absorb_meta(&mut found, attrs, &mut budget)?;
             }
             Ok(())
         })
@@ -579,12 +573,17 @@ pub(crate) async fn fetch_bodies(
     let cmds: Vec<Command<'_>> = batches
         .iter()
         .map(|b| {
+            let sizes: Vec<u64> = b
+                .iter()
+                .map(|u| sel.sizes.get(u).copied().unwrap_or(0).into())
+                .collect();
             Command::new(
                 "UID FETCH",
                 format!("UID FETCH ({} bodies from {mailbox:?})", b.len()),
             )
             .text(format!(" {} (UID BODY.PEEK[])", uidset::compress(b)))
             .carrying_messages(b.len())
+            .bounded(Bound::bodies(&sizes, sel.exists, limits.max_literal))
         })
         .collect();
     // Each body is handed to `on_body` as the response's own buffer, cut
@@ -888,12 +887,19 @@ pub(crate) async fn list_subscribed(
 ) -> Result<Vec<String>, ImapError> {
     let extended = engine.has_capability("LIST-EXTENDED");
     let mut out = Vec::new();
+    let mut budget = Budget::mailboxes();
     engine
-        .run_one(subscriptions_command(extended), &mut |_, u| {
-            track(selected, u);
-            out.extend(subscribed_name(extended, u));
-            Ok(())
-        })
+        .run_one(
+            subscriptions_command(extended).bounded(Bound::mailboxes()),
+            &mut |_, u| {
+                track(selected, u);
+                if let Some(name) = subscribed_name(extended, u) {
+                    budget.keep(1, bounds::string_cost(&name))?;
+                    out.push(name);
+                }
+                Ok(())
+            },
+        )
         .await?;
     out.sort();
     out.dedup();

@@ -35,8 +35,9 @@
 //!   labels are built for humans). Tests use it to count the writes of a
 //!   clean run and to tell which write a crash interrupted.
 
+use super::bounds::Bound;
 use super::error::{ImapError, Peer};
-use super::frame::Scan;
+use super::frame::{FrameError, Scan};
 use super::parse::{self, Cond, Response, Status, Untagged};
 use super::quote::Astring;
 use super::recv::RecvBuf;
@@ -85,77 +86,7 @@ fn is_write_command(name: &str) -> bool {
 }
 
 /// The hidden test hooks of the write point (see the module documentation).
-mod test_hooks {
-    use std::io::Write;
-    use std::sync::{Mutex, OnceLock};
-
-    /// When the crash hook fires.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub(super) enum When {
-        /// After the command has been sent and flushed.
-        Sent,
-        /// After its tagged reply has been read.
-        Answered,
-    }
-
-    struct Hooks {
-        crash: Option<(u64, When)>,
-        log: Option<Mutex<std::fs::File>>,
-    }
-
-    fn hooks() -> &'static Hooks {
-        static HOOKS: OnceLock<Hooks> = OnceLock::new();
-        HOOKS.get_or_init(|| Hooks {
-            crash: std::env::var("IMAPMEND_TEST_CRASH_AFTER_WRITES")
-                .ok()
-                .and_then(|v| parse_crash(&v)),
-            log: std::env::var_os("IMAPMEND_TEST_WRITE_LOG").and_then(|path| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .ok()
-                    .map(Mutex::new)
-            }),
-        })
-    }
-
-    /// `k` or `k:answered` (also `k:sent`); anything else disables the hook.
-    pub(super) fn parse_crash(v: &str) -> Option<(u64, When)> {
-        let (k, when) = match v.trim().split_once(':') {
-            None => (v.trim(), When::Sent),
-            Some((k, "sent")) => (k, When::Sent),
-            Some((k, "answered")) => (k, When::Answered),
-            Some(_) => return None,
-        };
-        let k: u64 = k.parse().ok()?;
-        (k > 0).then_some((k, when))
-    }
-
-    /// Whether the process is to die once write `n` has reached `when`.
-    pub(super) fn crash_at(n: u64, when: When) -> bool {
-        hooks().crash == Some((n, when))
-    }
-
-    /// Logs write `n` as sent (when asked to).
-    pub(super) fn log_sent(n: u64, peer: &super::Peer, label: &str) {
-        if let Some(log) = &hooks().log {
-            if let Ok(mut f) = log.lock() {
-                let _ = writeln!(f, "{n}\t{}\t{label}", peer.side);
-            }
-        }
-    }
-
-    /// Dies like a crash: no unwinding, no destructors, no checkpoint.
-    pub(super) fn crash(n: u64, when: When, label: &str) -> ! {
-        let when = match when {
-            When::Sent => "sent",
-            When::Answered => "answered",
-        };
-        eprintln!("imapmend: test hook: crashing after write {n} ({label}) was {when}");
-        std::process::abort()
-    }
-}
+mod test_hooks;
 
 /// Small writes are gathered up to this size before going out.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -186,6 +117,9 @@ pub(crate) struct Command<'a> {
     no_is_an_answer: bool,
     /// Message bodies this command moves, for `--max-messages-per-second`.
     messages: u64,
+    /// What it may read; None: [`Bound::unsolicited`] for the selected
+    /// mailbox.
+    bound: Option<Bound>,
 }
 
 impl<'a> Command<'a> {
@@ -198,7 +132,15 @@ impl<'a> Command<'a> {
             allow_bye: false,
             no_is_an_answer: false,
             messages: 0,
+            bound: None,
         }
+    }
+
+    /// What the engine reads for this command before it fails it
+    /// ([`super::bounds`]), instead of the default for the selected mailbox.
+    pub(crate) fn bounded(mut self, bound: Bound) -> Self {
+        self.bound = Some(bound);
+        self
     }
 
     /// This command moves `n` message bodies (a FETCH or APPEND batch): it
@@ -329,6 +271,8 @@ struct Flights<'r, 'c, 'h> {
     /// Per command: its number among the process's write commands, if it
     /// is one (for the test hooks).
     write_no: Vec<Option<u64>>,
+    /// Per command: untagged responses and their bytes so far.
+    seen: Vec<(u64, u64)>,
     failed: bool,
     on_data: &'r mut KeepingHandler<'h>,
     on_kept: Option<&'r mut Kept<'h>>,
@@ -371,6 +315,8 @@ pub(crate) struct Engine {
     /// Something was sent that the server has not yet been waited for
     /// (counted as a turn at the next read).
     unwaited: bool,
+    /// EXISTS of the mailbox last selected, for the default [`Bound`].
+    selected_exists: u32,
 }
 
 /// Sessions opened so far, per side.
@@ -397,6 +343,7 @@ impl Engine {
             dead: None,
             turns: 0,
             unwaited: false,
+            selected_exists: 0,
         }
     }
 
@@ -417,6 +364,19 @@ impl Engine {
             self.turns += 1;
             TURNS[self.peer.side.index()].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A mailbox of `exists` messages is selected now: the default
+    /// [`Bound`] of every command allows for its unsolicited updates.
+    pub(crate) fn note_selected(&mut self, exists: u32) {
+        self.selected_exists = exists;
+    }
+
+    /// The bound of command `i`.
+    fn bound_of(&self, fl: &Flights<'_, '_, '_>, i: usize) -> Bound {
+        fl.cmds[i]
+            .bound
+            .unwrap_or_else(|| Bound::unsolicited(self.selected_exists))
     }
 
     pub(crate) fn peer(&self) -> &Peer {
@@ -477,7 +437,7 @@ impl Engine {
     pub(crate) async fn read_greeting(&mut self) -> Result<Status, ImapError> {
         let during = "reading the greeting";
         let result = async {
-            let buf = self.read_response(during).await?;
+            let buf = self.read_response(during, None).await?;
             match parse::parse(&buf) {
                 Ok(Response::Untagged(Untagged::Status(s))) => match s.cond {
                     Cond::Ok | Cond::PreAuth => Ok(s),
@@ -574,6 +534,7 @@ impl Engine {
             inflight: VecDeque::new(),
             done: vec![None; cmds.len()],
             write_no: vec![None; cmds.len()],
+            seen: vec![(0, 0); cmds.len()],
             failed: false,
             on_data,
             on_kept,
@@ -710,7 +671,9 @@ impl Engine {
     ) -> Result<Event, ImapError> {
         let during = fl.current_label();
         self.note_wait();
-        let buf = self.read_response(&during).await?;
+        let bound = fl.inflight.front().map(|&(i, _)| self.bound_of(fl, i));
+        let literal = bound.and_then(|b| b.literal.map(|max| (b, max)));
+        let buf = self.read_response(&during, literal).await?;
         let response = parse::parse(&buf).map_err(|detail| self.protocol(&during, detail))?;
         match response {
             Response::Continue(_) if sending.is_some() => Ok(Event::Continue),
@@ -761,6 +724,14 @@ impl Engine {
                         }
                         _ => {}
                     }
+                }
+                let seen = &mut fl.seen[i];
+                seen.0 += 1;
+                seen.1 += buf.len() as u64;
+                let (responses, bytes) = *seen;
+                let bound = self.bound_of(fl, i);
+                if responses > bound.responses || bytes > bound.bytes {
+                    return Err(self.protocol(&during, bound.exceeded(responses)));
                 }
                 let keep = (fl.on_data)(i, &u).map_err(|detail| self.protocol(&during, detail))?;
                 drop(u);
@@ -874,14 +845,27 @@ impl Engine {
     }
 
     /// One complete response (line plus literals), taken out of the buffer.
-    async fn read_response(&mut self, during: &str) -> Result<Vec<u8>, ImapError> {
+    /// `literal`: a command's [`Bound`] on literals, below the session's cap.
+    async fn read_response(
+        &mut self,
+        during: &str,
+        literal: Option<(Bound, u64)>,
+    ) -> Result<Vec<u8>, ImapError> {
+        let max_literal = literal.map_or(self.limits.max_literal, |(_, max)| max);
         loop {
-            match self.scan.next(
-                self.inbuf.pending(),
-                self.limits.max_line,
-                self.limits.max_literal,
-            ) {
-                Err(e) => return Err(self.protocol(during, e.to_string())),
+            match self
+                .scan
+                .next(self.inbuf.pending(), self.limits.max_line, max_literal)
+            {
+                Err(e) => {
+                    let detail = match (e, literal) {
+                        (FrameError::LiteralTooLarge { size, max }, Some((bound, _))) => {
+                            bound.literal_exceeded(size, max)
+                        }
+                        (e, _) => e.to_string(),
+                    };
+                    return Err(self.protocol(during, detail));
+                }
                 Ok(Some(end)) => {
                     let response = self.inbuf.take(end);
                     if tracing::enabled!(target: "imapmend::imap", tracing::Level::TRACE) {
@@ -971,6 +955,7 @@ impl Engine {
                 inflight: VecDeque::new(),
                 done: vec![None],
                 write_no: vec![None],
+                seen: vec![(0, 0)],
                 failed: false,
                 on_data: &mut ignore,
                 on_kept: None,

@@ -8,6 +8,7 @@
 //! command that caused it — `* VANISHED (EARLIER)` during the FETCH is that
 //! FETCH's answer — never through an unsolicited-response queue.
 
+use super::bounds::{Bound, Budget};
 use super::commands::{
     self, absorb_meta, finish_meta, invalid, protocol, Expunged, PartialMeta, Selected,
 };
@@ -67,10 +68,17 @@ pub(crate) fn enable_command(want: &'static str) -> Command<'static> {
         .no_is_an_answer()
 }
 
-/// Collects what an `* ENABLED` response lists.
+/// Collects what an `* ENABLED` response lists of what we use (QRESYNC,
+/// CONDSTORE), each once: a server repeating `* ENABLED …` cannot make
+/// the list grow.
 pub(crate) fn note_enabled(enabled: &mut Vec<String>, u: &Untagged<'_>) {
     if let Untagged::Enabled(list) = u {
-        enabled.extend(list.iter().map(|c| c.to_ascii_uppercase()));
+        for c in list {
+            let c = c.to_ascii_uppercase();
+            if (c == "QRESYNC" || c == "CONDSTORE") && !enabled.contains(&c) {
+                enabled.push(c);
+            }
+        }
     }
 }
 
@@ -113,6 +121,11 @@ fn modseq_mailbox<'s>(
     Ok(sel)
 }
 
+/// Most ranges one `VANISHED (EARLIER)` answer may report (8 MB): UIDs
+/// expunged since the last sync are not bounded by what the mailbox holds
+/// now, so this is a fixed generous cap.
+const MAX_VANISHED_RANGES: usize = 1_000_000;
+
 /// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)
 /// (CHANGEDSINCE m [VANISHED])`.
 ///
@@ -146,19 +159,22 @@ pub(crate) async fn fetch_changes(
     } else {
         format!("(CHANGEDSINCE {modseq})")
     };
-    let cmd = Command::new("UID FETCH", label.clone()).text(format!(
-        " 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ) {modifier}"
-    ));
+    let cmd = Command::new("UID FETCH", label.clone())
+        .text(format!(
+            " 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ) {modifier}"
+        ))
+        .bounded(Bound::listing(sel.exists));
     let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
+    let mut budget = Budget::messages("changed messages", sel.exists);
     let mut expunged = Expunged::new(selected);
     let mut earlier: Vec<(Uid, Uid)> = Vec::new();
     engine
         .run_one(cmd, &mut |_, u| {
             commands::track(selected, u);
-            expunged.see(u);
+            expunged.see(u)?;
             match u {
                 Untagged::Fetch { attrs, .. } => {
-                    absorb_meta(&mut found, attrs)?;
+                    absorb_meta(&mut found, attrs, &mut budget)?;
                 }
                 Untagged::Vanished {
                     earlier: true,
@@ -166,6 +182,15 @@ pub(crate) async fn fetch_changes(
                 } => {
                     let ranges = uidset::parse_ranges(uid_set)
                         .ok_or_else(|| format!("unreadable VANISHED uid-set {uid_set:?}"))?;
+                    // Ranges of UIDs expunged since: more than a mailbox
+                    // of EXISTS messages has now, as many as it lost.
+                    if earlier.len() + ranges.len() > MAX_VANISHED_RANGES {
+                        return Err(format!(
+                            "the server reported more than {MAX_VANISHED_RANGES} VANISHED \
+                             (EARLIER) ranges, over the bound for this command; not reading \
+                             any further from this connection"
+                        ));
+                    }
                     earlier.extend(ranges);
                 }
                 _ => {}
@@ -236,21 +261,32 @@ pub(crate) async fn uid_list(
         && exists.saturating_mul(11).saturating_add(200) < limits.max_line;
     let mut uids: BTreeSet<Uid> = BTreeSet::new();
     let mut expunged = Expunged::new(selected);
+    let bound = Bound::listing(sel.exists);
     if esearch {
         let label = format!("UID SEARCH RETURN (ALL) ALL in {:?}", sel.name);
-        let cmd = Command::new("UID SEARCH", label.clone()).text(" RETURN (ALL) ALL");
+        let cmd = Command::new("UID SEARCH", label.clone())
+            .text(" RETURN (ALL) ALL")
+            .bounded(bound);
         let mut answers = 0;
         // A buggy server must not make us allocate without bound.
         let cap = exists.saturating_mul(2).saturating_add(1000);
         engine
             .run_one(cmd, &mut |_, u| {
                 commands::track(selected, u);
-                expunged.see(u);
+                expunged.see(u)?;
                 if let Untagged::Esearch { uid, items, .. } = u {
                     if !uid {
                         return Err("ESEARCH answer to UID SEARCH without UID".into());
                     }
                     answers += 1;
+                    if answers > 1 {
+                        return Err(
+                            "more than one ESEARCH answer to UID SEARCH, over the bound \
+                                    for this command; not reading any further from this \
+                                    connection"
+                                .into(),
+                        );
+                    }
                     for (name, value) in items {
                         if name == "ALL" {
                             let set = uidset::expand(value, cap).ok_or_else(|| {
@@ -272,15 +308,22 @@ pub(crate) async fn uid_list(
         }
     } else {
         let label = format!("UID FETCH 1:* (UID) in {:?}", sel.name);
-        let cmd = Command::new("UID FETCH", label).text(" 1:* (UID)");
+        let cmd = Command::new("UID FETCH", label)
+            .text(" 1:* (UID)")
+            .bounded(bound);
+        let mut budget = Budget::messages("UIDs", sel.exists);
         engine
             .run_one(cmd, &mut |_, u| {
                 commands::track(selected, u);
-                expunged.see(u);
+                expunged.see(u)?;
                 // A flag update for a UID (CONDSTORE) also shows that
                 // message exists; one expunged later is taken out below.
                 if let Untagged::Fetch { attrs, .. } = u {
-                    uids.extend(super::parse::fetch_uid(attrs));
+                    if let Some(uid) = super::parse::fetch_uid(attrs) {
+                        if uids.insert(uid) {
+                            budget.keep(1, 0)?;
+                        }
+                    }
                 }
                 Ok(())
             })
@@ -463,6 +506,7 @@ async fn read_meta(
         return Ok((BTreeMap::new(), Vec::new()));
     }
     let mailbox = sel.name.clone();
+    let exists = sel.exists;
     let items = if sel.modseq {
         " (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)"
     } else {
@@ -486,13 +530,20 @@ async fn read_meta(
     let asked: BTreeSet<Uid> = uids.iter().copied().collect();
     let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
     let mut expunged = Expunged::new(selected);
+    // Only the UIDs asked are kept; their flags are bounded as a listing's.
+    let most = u32::try_from(asked.len()).unwrap_or(u32::MAX).max(exists);
+    let mut budget = Budget::messages("messages", most);
+    let cmds = cmds
+        .into_iter()
+        .map(|c| c.bounded(Bound::listing(most)))
+        .collect();
     engine
         .run(cmds, limits.window, &mut |_, u| {
             commands::track(selected, u);
-            expunged.see(u);
+            expunged.see(u)?;
             if let Untagged::Fetch { attrs, .. } = u {
                 if super::parse::fetch_uid(attrs).is_some_and(|uid| asked.contains(&uid)) {
-                    absorb_meta(&mut found, attrs)?;
+                    absorb_meta(&mut found, attrs, &mut budget)?;
                 }
             }
             Ok(())

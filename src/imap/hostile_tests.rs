@@ -28,6 +28,9 @@ enum Reply {
     SendClose(Vec<u8>),
     /// Send these bytes and then say nothing more, keeping the connection.
     Hang(Vec<u8>),
+    /// Send an endless stream of untagged responses made for this command
+    /// (see [`flood_line`]) until the client stops reading or hangs up.
+    Flood(Op, Flood),
 }
 
 /// Decides, per command (tag, command text after the tag), whether to turn
@@ -91,6 +94,26 @@ async fn serve(caps: &'static str, mut hostile: Hostile) -> u16 {
                     let _ = wr.write_all(&fill(&b)).await;
                     tokio::time::sleep(Duration::from_secs(30)).await;
                     return;
+                }
+                Reply::Flood(op, flood) => {
+                    // Streamed in chunks, never built whole; a client that
+                    // stops reading blocks the writes, and one that hangs
+                    // up ends them.
+                    let mut sent = 0u64;
+                    let mut i = 0u64;
+                    while sent < FLOOD_MAX_BYTES {
+                        let mut chunk = String::new();
+                        while chunk.len() < 64 * 1024 {
+                            i += 1;
+                            chunk.push_str(&flood_line(op, flood, i, tag));
+                        }
+                        if wr.write_all(chunk.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        sent += chunk.len() as u64;
+                    }
+                    // Never reached by a client that bounds what it reads.
+                    let _ = wr.write_all(format!("{tag} OK done\r\n").as_bytes()).await;
                 }
             }
         }
@@ -511,16 +534,8 @@ async fn attack_case(attack: Attack, op: Op) -> Result<(), String> {
     Ok(())
 }
 
-/// Every attack on every command type. Run concurrently: each case has its
-/// own server, and the slow ones (stalls) wait in parallel.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hostile_replies_to_every_command_end_in_a_clear_error() {
-    let mut tasks = Vec::new();
-    for &op in OPS {
-        for &attack in ATTACKS {
-            tasks.push(tokio::spawn(attack_case(attack, op)));
-        }
-    }
+/// Awaits every case; fails with every failure, not only the first.
+async fn all_pass(tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>) {
     let mut failures = Vec::new();
     for t in tasks {
         if let Err(e) = t.await.expect("no panic") {
@@ -533,6 +548,138 @@ async fn hostile_replies_to_every_command_end_in_a_clear_error() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Every attack on every command type. Run concurrently: each case has its
+/// own server, and the slow ones (stalls) wait in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_replies_to_every_command_end_in_a_clear_error() {
+    let mut tasks = Vec::new();
+    for &op in OPS {
+        for &attack in ATTACKS {
+            tasks.push(tokio::spawn(attack_case(attack, op)));
+        }
+    }
+    all_pass(tasks).await;
+}
+
+/// The most a flooding fake server sends before it gives up (and answers
+/// OK, which a client without bounds would take): far past every bound.
+const FLOOD_MAX_BYTES: u64 = 256 << 20;
+
+/// What a flooding server repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flood {
+    /// `* OK …`, which no command asks for.
+    Chatter,
+    /// The kind of data the command collects (or, for one that collects
+    /// nothing, the updates a selected mailbox may bring), each line new.
+    Data,
+    /// `* VANISHED n`: expunges now, each a new UID.
+    Vanished,
+    /// `* VANISHED (EARLIER) n`: expunges since, each a new UID.
+    VanishedEarlier,
+    /// `* n FETCH (UID n)`: the non-ESEARCH UID list.
+    Uids,
+}
+
+/// The `i`-th line of a flood answering `op` (tag `tag`).
+fn flood_line(op: Op, flood: Flood, i: u64, tag: &str) -> String {
+    const DATE: &str = "\"17-Jul-1996 02:44:25 -0700\"";
+    match flood {
+        Flood::Chatter => return format!("* OK still here {i}\r\n"),
+        Flood::Vanished => return format!("* VANISHED {}\r\n", 2 * i),
+        Flood::VanishedEarlier => return format!("* VANISHED (EARLIER) {}\r\n", 2 * i),
+        Flood::Uids => return format!("* {i} FETCH (UID {i})\r\n"),
+        Flood::Data => {}
+    }
+    match op {
+        Op::Login => format!("* CAPABILITY IMAP4rev1 X-FLOOD{i}\r\n"),
+        Op::Enable => format!("* ENABLED QRESYNC X-FLOOD{i}\r\n"),
+        Op::List => format!("* LIST () \"/\" \"flood {i}\"\r\n"),
+        Op::ListSubscribed => format!("* LIST (\\Subscribed) \"/\" \"flood {i}\"\r\n"),
+        Op::Select | Op::Examine => format!("* FLAGS (\\Seen flood{i})\r\n"),
+        Op::FetchAllMeta | Op::FetchChanges | Op::FetchMeta => format!(
+            "* {i} FETCH (UID {i} FLAGS (\\Seen flood{i}) RFC822.SIZE 5 INTERNALDATE {DATE} MODSEQ ({i}))\r\n"
+        ),
+        Op::FetchBodies => format!("* {i} FETCH (UID {i} BODY[] {{5}}\r\nhello)\r\n"),
+        Op::UidList => format!("* ESEARCH (TAG \"{tag}\") UID ALL {i}\r\n"),
+        _ => format!("* 1 FETCH (UID 1 FLAGS (\\Seen flood{i}))\r\n"),
+    }
+}
+
+/// Every command, flooded with its own kind of data, and some with chatter
+/// (issue 16): each ends in a protocol error that names the server, the
+/// command and the bound, the session is dead (nothing more is read), and
+/// it ends long before the flood would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_of_every_command_end_at_a_bound() {
+    let mut tasks = Vec::new();
+    for &op in OPS {
+        tasks.push(tokio::spawn(flood_case(CAPS, op, Flood::Data)));
+    }
+    // Chatter meets the same check in the engine whatever the command: one
+    // before login, one in a selected mailbox, one collecting.
+    for op in [Op::Login, Op::Store, Op::FetchAllMeta] {
+        tasks.push(tokio::spawn(flood_case(CAPS, op, Flood::Chatter)));
+    }
+    // The history path's own data: expunges reported during a listing,
+    // VANISHED (EARLIER) during CHANGEDSINCE, and the UID list without
+    // ESEARCH (`UID FETCH 1:* (UID)`, under CONDSTORE alone).
+    for op in [Op::FetchAllMeta, Op::FetchChanges, Op::FetchMeta] {
+        tasks.push(tokio::spawn(flood_case(CAPS, op, Flood::Vanished)));
+    }
+    tasks.push(tokio::spawn(flood_case(
+        CAPS,
+        Op::FetchChanges,
+        Flood::VanishedEarlier,
+    )));
+    const CONDSTORE_ONLY: &str = "ENABLE CONDSTORE UIDPLUS UNSELECT LITERAL+";
+    tasks.push(tokio::spawn(flood_case(
+        CONDSTORE_ONLY,
+        Op::UidList,
+        Flood::Uids,
+    )));
+    all_pass(tasks).await;
+}
+
+async fn flood_case(caps: &'static str, op: Op, flood: Flood) -> Result<(), String> {
+    let verb = match (op, flood) {
+        (Op::UidList, Flood::Uids) => "UID FETCH",
+        _ => op.verb(),
+    };
+    let mut fired = false;
+    let hostile: Hostile = Box::new(move |_tag, rest| {
+        if fired || verb_of(rest) != verb {
+            return None;
+        }
+        fired = true;
+        Some(Reply::Flood(op, flood))
+    });
+    let port = serve(caps, hostile).await;
+    let lim = Limits {
+        read_timeout: Duration::from_secs(5),
+        ..limits()
+    };
+    let (result, conn) = tokio::time::timeout(Duration::from_secs(60), op.run(port, &lim))
+        .await
+        .map_err(|_| format!("{flood:?} flood on {op:?}: not over within 60 s"))?;
+    let err = match result {
+        Ok(()) => return Err(format!("{flood:?} flood on {op:?}: succeeded")),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    let named = text.starts_with(&format!("B (127.0.0.1:{port}): protocol error while "))
+        && text.contains(verb.split(' ').next_back().unwrap_or(verb))
+        && text.contains("over the bound")
+        && text.contains("not reading any further");
+    if !named {
+        return Err(format!("{flood:?} flood on {op:?}: {text}"));
+    }
+    if conn.is_some_and(|c| c.is_alive()) {
+        return Err(format!("{flood:?} flood on {op:?}: session still alive"));
+    }
+    Ok(())
 }
 
 /// A NAMESPACE line we cannot read is not a command we sent: it is skipped,

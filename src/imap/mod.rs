@@ -18,15 +18,19 @@
 //! `frame` (response boundaries with size caps), `parse` (responses into
 //! values), `commands` (what each method sends), `selected` (the selected
 //! mailbox and its mode: nothing written into one held read-only),
-//! `history` (CONDSTORE, QRESYNC and UIDPLUS commands), `quote`, `uidset`.
+//! `history` (CONDSTORE, QRESYNC and UIDPLUS commands), `bounds` (how much
+//! of a reply each command may read and keep), `expunged` (what was expunged
+//! while a command ran), `quote`, `uidset`.
 
 mod auth;
+mod bounds;
 mod certificate;
 mod certificate_message;
 mod commands;
 mod deflate;
 mod engine;
 mod error;
+mod expunged;
 mod frame;
 mod history;
 mod moving;

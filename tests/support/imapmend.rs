@@ -237,23 +237,33 @@ impl Pair {
     }
 }
 
+/// Reads a child's piped stdout and stderr on threads of their own (so
+/// that neither pipe fills and blocks it); join them for the bytes.
+pub fn drain(
+    child: &mut Child,
+) -> (
+    std::thread::JoinHandle<Vec<u8>>,
+    std::thread::JoinHandle<Vec<u8>>,
+) {
+    use std::io::Read;
+    fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    }
+    (
+        read_all(child.stdout.take().unwrap()),
+        read_all(child.stderr.take().unwrap()),
+    )
+}
+
 /// Waits for a child started by [`Pair::spawn`], collecting its output;
 /// kills it and panics past `limit` (a hang is a failure, never a wait).
 pub fn wait(mut child: Child, limit: Duration, what: &str) -> Outcome {
-    use std::io::Read;
     let started = Instant::now();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        v
-    });
+    let (out, err) = drain(&mut child);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
