@@ -177,7 +177,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__check)
-            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --identity --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --metrics --timeout --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --identity --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --metrics --scrub --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -380,6 +380,10 @@ _imapmend() {
                     return 0
                     ;;
                 --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scrub)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1101,7 +1105,7 @@ _imapmend() {
             return 0
             ;;
         imapmend__subcmd__sync)
-            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --identity --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --expect-plan --metrics --help"
+            opts="-v -q -h --config --a --b --state --a-tls --b-tls --a-ca-file --b-ca-file --a-fingerprint --b-fingerprint --a-tunnel --b-tunnel --allow-plaintext-auth --a-password-file --b-password-file --a-password-command --b-password-command --a-oauth2-token-command --b-oauth2-token-command --prefer --max-delete --restored --deletes --delete-mailboxes --identity --expunge-to --quarantine-days --one-way --delete-extra --no-tombstones --tombstone-days --drop-restored-extras --max-size --retry-refused --retries --connections --no-compress --max-messages-per-second --max-bytes-per-second --verify --folder --folderrec --include --exclude --a-prefix --b-prefix --map --host1 --host2 --user1 --user2 --port1 --port2 --ssl1 --ssl2 --tls1 --tls2 --passfile1 --passfile2 --password1 --password2 --dry --delete2 --json --verbose --quiet --expect-plan --metrics --scrub --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1308,6 +1312,10 @@ _imapmend() {
                     return 0
                     ;;
                 --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scrub)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -172,6 +172,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l password1 -d 
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l password2 -d 'Refused: passwords never go on the command line' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l expect-plan -d 'Refuse (exit 4, nothing applied) if the live plan deletes any message the plan saved in FILE (`plan --save`) did not' -r -F
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l metrics -d 'Write the outcome in Prometheus text format to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l scrub -d 'Also re-read the bodies verified longest ago (never verified first) and compare them with what was recorded, up to BUDGET per side: a share of the messages (2%), a size (500M) or a time (30s); `check` reports damage, `sync` replaces it from the healthy side' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
 complete -c imapmend -n "__fish_imapmend_using_subcommand sync" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
@@ -249,6 +250,7 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l passfile2 -d
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l password1 -d 'Refused: passwords never go on the command line' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l password2 -d 'Refused: passwords never go on the command line' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l metrics -d 'Write the outcome in Prometheus text format to FILE (atomically), for node_exporter\'s textfile collector' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l scrub -d 'Also re-read the bodies verified longest ago (never verified first) and compare them with what was recorded, up to BUDGET per side: a share of the messages (2%), a size (500M) or a time (30s); `check` reports damage, `sync` replaces it from the healthy side' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l timeout -d 'Give up after SECONDS in all (connect, list, compare): exit 3, no verdict' -r
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
 complete -c imapmend -n "__fish_imapmend_using_subcommand check" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'

@@ -268,15 +268,22 @@ pub struct SyncArgs {
     pub monitoring: MonitoringArgs,
 }
 
-/// `--metrics`, shared by `check` and `sync`, so a sync timer is
-/// monitored as a check timer is: the same series ([`crate::metrics`]),
-/// told apart by their `verb` label.
+/// `--metrics` and `--scrub`, shared by `check` and `sync`, so a sync
+/// timer is monitored as a check timer is: the same series
+/// ([`crate::metrics`]), told apart by their `verb` label.
 #[derive(Args, Debug, Clone, Default)]
 pub struct MonitoringArgs {
     /// Write the outcome in Prometheus text format to FILE (atomically), for
     /// node_exporter's textfile collector
     #[arg(long, value_name = "FILE", help_heading = "Monitoring")]
     pub metrics: Option<PathBuf>,
+
+    /// Also re-read the bodies verified longest ago (never verified first)
+    /// and compare them with what was recorded, up to BUDGET per side: a
+    /// share of the messages (2%), a size (500M) or a time (30s); `check`
+    /// reports damage, `sync` replaces it from the healthy side
+    #[arg(long, value_name = "BUDGET", help_heading = "Monitoring")]
+    pub scrub: Option<crate::model::ScrubBudget>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -38,6 +38,9 @@ pub struct Job {
     pub json: bool,
     /// `--verify`: re-read every body and compare it with its fingerprint.
     pub verify: bool,
+    /// `check`/`sync --scrub BUDGET` (or `scrub = ` in the config file):
+    /// also re-read the slice verified longest ago ([`crate::scrub`]).
+    pub scrub: Option<crate::model::ScrubBudget>,
     pub options: PolicyOptions,
     /// 0 normal, negative quieter (`-q`), positive more detail (`-v`…).
     pub verbosity: i8,

@@ -38,6 +38,7 @@ mod refusal;
 mod report;
 mod reviewed;
 pub mod run;
+mod scrub;
 pub mod secret;
 mod server_lock;
 mod set_aside;

@@ -28,6 +28,8 @@ pub struct Report<'a> {
     pub plan: Option<&'a Plan>,
     pub applied: Option<&'a ApplyOutcome>,
     pub check: Option<&'a [MailboxAgreement]>,
+    /// `--scrub`: what was re-read this run and what it found.
+    pub scrub: Option<&'a crate::scrub::ScrubOutcome>,
     pub listing_failures: &'a [MailboxFailure],
     /// Turns per side, A then B, up to the report: the times a session
     /// waited for its server with nothing else it could send
@@ -75,6 +77,9 @@ impl Report<'_> {
                 out.push('\n'); // check prints the Plan above its verdicts
             }
             out.push_str(&check_text(check, verbose));
+        }
+        if let Some(scrub) = self.scrub {
+            out.push_str(&scrub.to_text());
         }
         for f in self.listing_failures {
             let _ = writeln!(out, "FAILED  {} on {}: {}", f.mailbox, f.side, f.error);

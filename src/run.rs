@@ -162,17 +162,54 @@ async fn session(
     may_retry: bool,
     earlier: &mut ApplyOutcome,
 ) -> Session {
-    let gathered = match list(job, snapshot, pool, may_retry).await {
+    let mut gathered = match list(job, snapshot, pool, may_retry).await {
         Ok(gathered) => gathered,
         Err(ended) => return ended,
     };
+    let scrubbed = scrub(job, snapshot, pool, &mut gathered).await;
+    if let Some(why) = pool.lost().filter(|_| may_retry) {
+        return Session::Lost(why);
+    }
+    let scrubbed = scrubbed.as_ref();
     match job.command {
-        Command::Check { .. } => check_session(job, metrics, gathered, pool).await,
+        Command::Check { .. } => check_session(job, metrics, gathered, scrubbed, pool).await,
         Command::Plan => plan_session(job, gathered, pool).await,
         Command::Sync => {
-            sync_session(job, metrics, gathered, snapshot, pool, may_retry, earlier).await
+            let listed = Listed { gathered, scrubbed };
+            sync_session(job, metrics, listed, snapshot, pool, may_retry, earlier).await
         }
     }
+}
+
+/// What `sync` works from: both servers listed, and what a scrub found.
+struct Listed<'s> {
+    gathered: Gathered,
+    scrubbed: Option<&'s crate::scrub::ScrubOutcome>,
+}
+
+/// `--scrub`: re-reads the slice verified longest ago and puts what it
+/// found into the listing ([`crate::scrub`]), then records the
+/// verifications and the damage in the snapshot. Not for `plan`, nor
+/// beside `--verify`, which reads everything anyway.
+async fn scrub(
+    job: &Job,
+    snapshot: &mut Snapshot,
+    pool: &mut Pool,
+    gathered: &mut Gathered,
+) -> Option<crate::scrub::ScrubOutcome> {
+    let budget = job
+        .scrub
+        .filter(|_| !job.verify && !matches!(job.command, Command::Plan))?;
+    crate::progress::phase("scrubbing: re-reading the bodies verified longest ago");
+    let slice = crate::scrub::slice(snapshot, &gathered.input, budget)
+        .map_err(|e| eprintln!("imapmend: warning: cannot choose what to scrub: {e}"))
+        .ok()?;
+    let reconnects = crate::gather::body_reconnects(job.retries);
+    let outcome = crate::scrub::read(pool, &mut gathered.input, slice, reconnects).await;
+    if let Err(e) = crate::scrub::record(snapshot, &mut gathered.input, &outcome, unix_now()) {
+        eprintln!("imapmend: warning: could not record what the scrub read: {e}");
+    }
+    Some(outcome)
 }
 
 /// `check`: prints the Plan the core returned, as `plan` would (what a
@@ -183,6 +220,7 @@ async fn check_session(
     job: &Job,
     metrics: Option<&Metrics>,
     mut gathered: Gathered,
+    scrubbed: Option<&crate::scrub::ScrubOutcome>,
     pool: &mut Pool,
 ) -> Session {
     let plan = planned(job, &mut gathered, pool).await;
@@ -201,6 +239,7 @@ async fn check_session(
     let report = Report {
         plan: Some(&plan),
         check: Some(&verdicts),
+        scrub: scrubbed,
         ..report(job, "check", gathered, code)
     };
     print(&report, job);
@@ -245,12 +284,16 @@ async fn plan_session(job: &Job, mut gathered: Gathered, pool: &mut Pool) -> Ses
 async fn sync_session(
     job: &Job,
     metrics: Option<&Metrics>,
-    mut gathered: Gathered,
+    listed: Listed<'_>,
     snapshot: &mut Snapshot,
     pool: &mut Pool,
     may_retry: bool,
     earlier: &mut ApplyOutcome,
 ) -> Session {
+    let Listed {
+        mut gathered,
+        scrubbed,
+    } = listed;
     let plan = planned(job, &mut gathered, pool).await;
     if let Err(code) = crate::reviewed::check_expected(job, &plan, &endpoints(job)) {
         return Session::Done(code);
@@ -305,6 +348,7 @@ async fn sync_session(
     let report = Report {
         plan: Some(&plan),
         applied: Some(&outcome),
+        scrub: scrubbed,
         ..report(job, "sync", &gathered, code)
     };
     print(&report, job);
@@ -442,6 +486,7 @@ fn report<'a>(job: &Job, command: &'static str, gathered: &'a Gathered, code: i3
         plan: None,
         applied: None,
         check: None,
+        scrub: None,
         listing_failures: &gathered.failures,
         turns: Side::BOTH.map(crate::imap::turns),
         exit_code: code,

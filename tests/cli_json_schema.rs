@@ -177,6 +177,7 @@ fn the_schema_is_not_vacuous() {
             "name": "INBOX", "only_on": null, "messages": [1, 1], "surplus": [],
             "damaged": [["B", 7]], "unreadable": [], "pending_expunge": [], "refused": []
         }],
+        "scrub": null,
         "listing_failures": [{ "mailbox": "Junk", "side": "B", "error": "NO [SERVERBUG]" }],
         "turns": [3, 2],
         "exit_code": 2,
@@ -188,6 +189,7 @@ fn the_schema_is_not_vacuous() {
         ("/turns", serde_json::json!([3])),
         ("/turns", serde_json::json!([3, -1])),
         ("/command", serde_json::json!("bisync")),
+        ("/scrub", serde_json::json!({"budget": "2%"})),
         ("/run_id", serde_json::json!("yesterday")),
         ("/check/0/only_on", serde_json::json!("C")),
         ("/listing_failures/0/extra", serde_json::json!(true)),

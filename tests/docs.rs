@@ -65,13 +65,13 @@ fn documents() -> Vec<String> {
 /// IDs as written in prose: `E11`, `F7`, `I1a` (sub-case a of I1). Not
 /// after `%` (percent-encoding such as `%C3%A9`).
 static PROSE_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|[^%\w])([CEFIMTU][0-9]{1,2})[a-z]?\b").unwrap());
+    LazyLock::new(|| Regex::new(r"(?:^|[^%\w])([CEFIMSTU][0-9]{1,2})[a-z]?\b").unwrap());
 
 /// A function's name, whose leading `e4_`, `m4_m5_m6_` … cite scenarios.
 static FN_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bfn\s+([a-z0-9_]+)").unwrap());
 
 static FN_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([cefimtu][0-9]{1,2})[a-z]?$").unwrap());
+    LazyLock::new(|| Regex::new(r"^([cefimstu][0-9]{1,2})[a-z]?$").unwrap());
 
 /// Rust's integer types read like IDs at the start of a function name
 /// (`u32_from_sql`); none of them is one.
@@ -100,7 +100,7 @@ fn cited_ids(text: &str) -> Vec<(String, usize)> {
 }
 
 static HEADING_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^###\s+([CEFIMTU][0-9]{1,2})\s").unwrap());
+    LazyLock::new(|| Regex::new(r"^###\s+([CEFIMSTU][0-9]{1,2})\s").unwrap());
 
 /// The IDs docs/SCENARIOS.md defines: its `### ID title` headings.
 fn defined_ids(scenarios: &str) -> BTreeSet<String> {

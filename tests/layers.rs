@@ -43,6 +43,7 @@ const LAYERS: &[(u8, &[&str])] = &[
             "server_lock",
             "pool",
             "gather",
+            "scrub",
             "set_aside",
             "apply",
             "action_log",

@@ -10,6 +10,7 @@
 //! ```toml
 //! state = "alice.sqlite"              # relative to this file's directory
 //! allow_plaintext_auth = false
+//! scrub = "2%"                        # as check/sync --scrub: 2%, 500M or 30s
 //!
 //! [a]
 //! url = "imaps://alice@old.example.org"
@@ -68,6 +69,8 @@ pub struct FileContent {
     pub max_messages_per_second: Option<u64>,
     /// As `--max-bytes-per-second` ("10M", …).
     pub max_bytes_per_second: Option<Spanned<FileByteSize>>,
+    /// As `check`/`sync --scrub` ("2%", "500M", "30s"); `plan` ignores it.
+    pub scrub: Option<FileScrubBudget>,
     pub a: Option<FileEndpoint>,
     pub b: Option<FileEndpoint>,
     pub policy: Option<FilePolicy>,
@@ -273,6 +276,18 @@ impl<'de> Deserialize<'de> for FileByteSize {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// `scrub = "2%"` (or `"500M"`, `"30s"`), checked as the command line's
+/// `--scrub` is.
+#[derive(Debug, Clone, Copy)]
+pub struct FileScrubBudget(pub crate::model::ScrubBudget);
+
+impl<'de> Deserialize<'de> for FileScrubBudget {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map(FileScrubBudget).map_err(de::Error::custom)
     }
 }
 

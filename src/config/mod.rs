@@ -165,6 +165,16 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         (Verb::Sync(s), Command::Sync) => (s.monitoring.metrics.clone(), None),
         _ => (None, None),
     };
+    let scrub = match (&cli.verb, &command) {
+        (Verb::Check(c), _) => c.monitoring.scrub,
+        (Verb::Sync(s), Command::Sync) => s.monitoring.scrub,
+        _ => None,
+    }
+    .or_else(|| {
+        matches!(command, Command::Sync | Command::Check { .. })
+            .then(|| file.and_then(|f| f.content.scrub.map(|s| s.0)))
+            .flatten()
+    });
     Ok(Job {
         command,
         endpoints,
@@ -172,6 +182,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
         state_path,
         json: common.json,
         verify: common.verify,
+        scrub,
         options,
         verbosity,
         metrics,

@@ -20,7 +20,7 @@ pub fn body_reconnects(retries: u32) -> usize {
 
 /// What [`read_bodies`] got: a fingerprint per UID delivered, and the UIDs
 /// whose body the server would not deliver.
-pub(super) struct Bodies {
+pub struct Bodies {
     /// Exact and normalised, per UID.
     pub fingerprints: HashMap<Uid, Hashed>,
     pub undeliverable: Vec<Uid>,
@@ -35,7 +35,7 @@ pub(super) struct Bodies {
 /// caller reports it); a passing cut just goes on with the rest. At most
 /// `reconnects` connections are opened so (two per such message); then, or
 /// with 0, the loss fails the mailbox.
-pub(super) async fn read_bodies(
+pub async fn read_bodies(
     conn: &mut Connection,
     wire: &str,
     read_only: bool,

@@ -27,7 +27,7 @@ mod evidence;
 mod fake_server_tests;
 mod side;
 
-pub use bodies::body_reconnects;
+pub use bodies::{body_reconnects, read_bodies};
 pub use decide::decide;
 
 use crate::imap::{ImapError, ListedMailbox, ListedStatus};
@@ -351,6 +351,8 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
             .iter()
             .filter_map(|(t, _)| t.normalised)
             .collect(),
+        // Known only to a scrub ([`crate::scrub::record`]).
+        recent_damage: [0, 0],
     }
 }
 

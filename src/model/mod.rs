@@ -12,10 +12,12 @@
 
 mod mailbox_names;
 mod policy;
+mod scrub_budget;
 mod units;
 
 pub use mailbox_names::NameRules;
 pub use policy::{DeleteMode, Identity, MaxDelete, OneWay};
+pub use scrub_budget::ScrubBudget;
 pub use units::ByteSize;
 
 use serde::{Deserialize, Serialize};

@@ -11,6 +11,7 @@
 
 use super::by_headers;
 use super::flags::{self, SideFlags};
+use super::guard::apply_guard;
 use super::mailboxes::{plan_existence, Naming};
 use super::matching::{match_by_content, match_normalised};
 use super::unread;
@@ -216,7 +217,12 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         plan.copies.extend(unread::copies(input, side, target));
     }
 
-    apply_guard(&mut plan, input.base.pairs.len(), policy);
+    apply_guard(
+        &mut plan,
+        input.base.pairs.len(),
+        input.base.recent_damage,
+        policy,
+    );
 
     plan.pairs.sort_by_key(|p| p.uid);
     plan.copies.sort_by_key(|c| (c.from, c.uid));
@@ -646,27 +652,6 @@ fn mass_flag_removals(
         }
     }
     held
-}
-
-/// E11: per side, more deletions than `max(10, P% of the mailbox's pairs)`
-/// (or `--max-delete N`) are all withheld, and said so.
-fn apply_guard(plan: &mut MailboxPlan, base_pairs: usize, policy: &Policy) {
-    let limit = policy.max_delete.limit(base_pairs as u64);
-    for side in Side::BOTH {
-        let count = plan.expunges.iter().filter(|e| e.side == side).count() as u64;
-        if count > limit {
-            let (held, kept): (Vec<Expunge>, Vec<Expunge>) = std::mem::take(&mut plan.expunges)
-                .into_iter()
-                .partition(|e| e.side == side);
-            plan.expunges = kept;
-            plan.withheld.extend(held);
-            plan.notes.push(format!(
-                "WITHHELD: {count} deletions on {side} exceed the guard ({limit} allowed for {base_pairs} pairs, \
-                 --max-delete {}); nothing was deleted there; rerun with a higher --max-delete if they are intended",
-                policy.max_delete
-            ));
-        }
-    }
 }
 
 /// A base pair found on both sides: the messages, the flags last agreed

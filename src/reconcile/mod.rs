@@ -16,6 +16,7 @@ pub mod agreement;
 pub mod by_headers;
 pub mod evidence;
 pub mod flags;
+mod guard;
 pub mod mailboxes;
 pub mod matching;
 pub mod messages;
@@ -111,6 +112,10 @@ pub struct MailboxBase {
     /// matches one of these and no tombstone exactly is reported, never
     /// expunged for it.
     pub tombstones_normalised: BTreeSet<Fingerprint>,
+    /// Per side: messages scrubs found damaged or undeliverable in recent
+    /// runs, this one's included (`scrub::RECENT_DAMAGE_DAYS`): the guard
+    /// counts them against replacing damage piece by piece.
+    pub recent_damage: [u64; 2],
 }
 
 /// Everything reconcile needs about one logical mailbox.

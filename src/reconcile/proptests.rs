@@ -248,6 +248,7 @@ prop_compose! {
                 pairs,
                 pending_expunge: Default::default(),
                 tombstones: tombstones.into_iter().map(|c| Fingerprint([c; 32])).collect(), tombstones_normalised: Default::default(),
+                recent_damage: [0, 0],
             },
         }
     }
@@ -413,6 +414,7 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             uidvalidity,
             pairs,
             pending_expunge,
+            recent_damage: input.base.recent_damage,
             tombstones: input
                 .base
                 .tombstones
@@ -445,6 +447,7 @@ fn mirror_input(input: &MailboxInput) -> MailboxInput {
         sides: [b, a],
         base: MailboxBase {
             uidvalidity: [ub, ua],
+            recent_damage: [input.base.recent_damage[1], input.base.recent_damage[0]],
             pairs: input
                 .base
                 .pairs

@@ -138,14 +138,14 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
 }
 
 /// A nullable fingerprint column.
-fn optional_fingerprint(row: &Row, idx: usize) -> rusqlite::Result<Option<Fingerprint>> {
+pub(super) fn optional_fingerprint(row: &Row, idx: usize) -> rusqlite::Result<Option<Fingerprint>> {
     row.get::<_, Option<Vec<u8>>>(idx)?
         .map(|blob| fingerprint_from_blob(idx, &blob))
         .transpose()
 }
 
 /// A pair's level: NULL is exact (every pair of a version-1 file).
-fn level_from_sql(row: &Row, idx: usize) -> rusqlite::Result<PairLevel> {
+pub(super) fn level_from_sql(row: &Row, idx: usize) -> rusqlite::Result<PairLevel> {
     match row.get::<_, Option<String>>(idx)? {
         None => Ok(PairLevel::Exact),
         Some(text) => PairLevel::from_sql(&text).ok_or_else(|| {

@@ -30,11 +30,18 @@ pub struct Migration {
 
 /// Every migration, in version order from 2; the last one's version is the
 /// schema version this build writes.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 2,
-    summary: "seen watermarks, PERMANENTFLAGS, receipts and identity levels",
-    apply: to_2,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2,
+        summary: "seen watermarks, PERMANENTFLAGS, receipts and identity levels",
+        apply: to_2,
+    },
+    Migration {
+        version: 3,
+        summary: "scrub: when each body was last verified, and what scrubs found",
+        apply: to_3,
+    },
+];
 
 /// The version written to `PRAGMA user_version` (and `meta.schema_version`);
 /// a file with a higher one is refused rather than misread.
@@ -135,4 +142,13 @@ fn to_2(conn: &Connection) -> rusqlite::Result<()> {
         add_column(conn, table, column, declaration)?;
     }
     Ok(())
+}
+
+/// Version 3, the scrub (issue 22): `message.verified_at`, when a scrub last
+/// read the body and found it as recorded (Unix seconds; NULL: never, which
+/// the scrub reads as oldest), and the table `scrub_finding` with its index
+/// (`scrub.sql`), which the mass-deletion guard counts across runs.
+fn to_3(conn: &Connection) -> rusqlite::Result<()> {
+    add_column(conn, "message", "verified_at", "INTEGER")?;
+    conn.execute_batch(include_str!("scrub.sql"))
 }

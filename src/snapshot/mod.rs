@@ -20,6 +20,7 @@ mod load;
 mod migrations;
 mod records;
 mod schema;
+pub mod scrub;
 mod store;
 #[cfg(test)]
 mod tests;

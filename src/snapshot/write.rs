@@ -71,6 +71,8 @@ pub fn cache_messages<'m>(
              fingerprint_read_back = CASE WHEN fingerprint = excluded.fingerprint
                                           THEN max(fingerprint_read_back, excluded.fingerprint_read_back)
                                           ELSE excluded.fingerprint_read_back END,
+             -- a scrub's verification holds for the content it read
+             verified_at = CASE WHEN fingerprint = excluded.fingerprint THEN verified_at END,
              fingerprint = excluded.fingerprint,
              -- a refused message whose flags changed is tried again
              status = CASE WHEN status = 'refused' AND flags != excluded.flags

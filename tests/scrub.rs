@@ -1,0 +1,224 @@
+//! `check --scrub` and `sync --scrub` against real Dovecot: damage done to
+//! B's Maildir behind the server's back (a file overwritten with bytes of
+//! the same length, cut short, emptied) is found in the run whose slice
+//! re-reads it — never before — and `sync --scrub` replaces it from A with
+//! nothing lost; the guard counts damage across runs.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::dovecot::{self, Kind, User};
+use support::imapmend::Pair;
+use support::oracle::{assert_sides_equal, read_side};
+
+/// Message `i`: small, unique, with a line a test can find on disk.
+fn message(i: usize) -> Vec<u8> {
+    format!("Message-ID: <m{i}@scrub.test>\r\nSubject: m{i}\r\n\r\nThis is message {i:04}.\r\n")
+        .into_bytes()
+}
+
+/// A pair whose A holds `n` messages in INBOX, synced to an empty B.
+fn synced(n: usize) -> Pair {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let bodies: Vec<(String, Vec<u8>)> = (1..=n).map(|i| (format!("m{i}"), message(i))).collect();
+    a.put_in_maildir(bodies.iter().map(|(name, b)| (name.as_str(), &b[..], "")));
+    let pair = Pair::new(&a, &b);
+    pair.expect("sync", &[], 0);
+    pair
+}
+
+/// The Maildir file of B's INBOX that holds UID `uid`.
+fn file_of_uid(user: &User, uid: u32) -> PathBuf {
+    let mut client = user.client();
+    let fetched = client.fetch_all("INBOX");
+    client.logout();
+    let body = &fetched.iter().find(|f| f.uid == uid).expect("the UID").body;
+    let text = String::from_utf8_lossy(body);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("This is message"))
+        .expect("a scrub test message")
+        .to_string();
+    let maildir = user.maildir();
+    ["cur", "new"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(maildir.join(d)).into_iter().flatten())
+        .map(|e| e.unwrap().path())
+        .find(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).contains(&line))
+        .unwrap_or_else(|| panic!("no file holds {line:?} in {maildir:?}"))
+}
+
+/// Same length, other bytes (a flipped block on disk).
+fn overwrite(file: &Path) {
+    let text = String::from_utf8(std::fs::read(file).unwrap()).unwrap();
+    std::fs::write(file, text.replace("This is message", "This is #######")).unwrap();
+}
+
+/// Cut short.
+fn truncate(file: &Path) {
+    let len = std::fs::metadata(file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_len(len - 8)
+        .unwrap();
+}
+
+/// Emptied (a zero-length file after a crash).
+fn empty(file: &Path) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+}
+
+/// One run with `--json`: its exit code and report, valid against the
+/// published schema (schema/report.schema.json).
+fn json_run(pair: &Pair, verb: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["--json"];
+    args.extend_from_slice(extra);
+    let out = pair.run(verb, &args, &[]);
+    let report =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.describe()));
+    (out.code.unwrap_or(-1), report)
+}
+
+/// The UIDs the report says were scrubbed on `side`, and those found
+/// damaged or undeliverable.
+fn scrubbed(report: &serde_json::Value, side: &str) -> (Vec<u64>, Vec<(u64, String)>) {
+    let all = report["scrub"]["scrubbed"]
+        .as_array()
+        .expect("a scrub report");
+    let on_side = all.iter().filter(|s| s["side"] == side);
+    let uids = on_side
+        .clone()
+        .map(|s| s["uid"].as_u64().unwrap())
+        .collect();
+    let found = on_side
+        .filter(|s| s["result"] != "intact")
+        .map(|s| {
+            (
+                s["uid"].as_u64().unwrap(),
+                s["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (uids, found)
+}
+
+/// S1: 100 messages, `--scrub 10%`: each run re-reads the ten verified
+/// longest ago (never verified first, by UID); B's UID 25, overwritten
+/// with bytes of the same length, passes runs 1 and 2 unseen (exit 0) and
+/// is named in run 3, with A's good copy; it stays the oldest (never
+/// verified) and is found again until `sync --scrub` replaces it from A.
+#[test]
+fn s1_damage_in_place_is_found_when_its_slice_is_read_and_sync_replaces_it() {
+    let pair = synced(100);
+    overwrite(&file_of_uid(&pair.b, 25));
+    // The normal check trusts the recorded fingerprints: nothing shows.
+    pair.expect("check", &[], 0);
+    for run in 1..=3u64 {
+        let (code, report) = json_run(&pair, "check", &["--scrub", "10%"]);
+        let (uids, found) = scrubbed(&report, "B");
+        let slice: Vec<u64> = (10 * (run - 1) + 1..=10 * run).collect();
+        assert_eq!(uids, slice, "run {run}: {report:#}");
+        assert_eq!(scrubbed(&report, "A").0, slice, "run {run}");
+        if run < 3 {
+            assert_eq!((code, found), (0, vec![]), "run {run}: {report:#}");
+        } else {
+            assert_eq!(code, 1, "{report:#}");
+            assert_eq!(found, vec![(25, "damaged".to_string())]);
+            let finding = &report["scrub"]["scrubbed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["uid"] == 25 && s["side"] == "B")
+                .cloned()
+                .unwrap();
+            assert_eq!(finding["partner_good"], true, "{finding}");
+            assert_eq!(finding["last_verified"], serde_json::Value::Null);
+        }
+    }
+    let text = pair.expect("check", &["--scrub", "10%"], 1).stdout;
+    assert!(
+        text.contains("INBOX: UID 25 on B is DAMAGED")
+            && text.contains("A still holds a good copy"),
+        "{text}"
+    );
+    let a_before = read_side(&pair.a);
+    pair.expect("sync", &["--scrub", "10%"], 0);
+    assert_eq!(read_side(&pair.a), a_before, "A is never touched");
+    assert_sides_equal(&read_side(&pair.a), &read_side(&pair.b));
+    pair.expect("check", &["--scrub", "10%"], 0);
+}
+
+/// S2: a file cut short and a file emptied on B: `check --scrub` names
+/// both (Dovecot does not deliver them); on a second pair damaged alike,
+/// `sync --scrub` replaces both from A: nothing lost, both sides equal.
+/// (Once Dovecot has failed to serve such a file it lists its shorter
+/// size: a later run sees B as regressed and copies A's message back to
+/// it beside the broken one, as without a scrub.)
+#[test]
+fn s2_truncated_and_emptied_files_are_found_and_replaced_from_the_healthy_side() {
+    let damaged = || {
+        let pair = synced(20);
+        // Both found before either is damaged: Dovecot drops the
+        // connection that fetches a file cut short.
+        let (cut, emptied) = (file_of_uid(&pair.b, 4), file_of_uid(&pair.b, 7));
+        truncate(&cut);
+        empty(&emptied);
+        pair
+    };
+    let checked = damaged();
+    let (code, report) = json_run(&checked, "check", &["--scrub", "100%"]);
+    let (_, found) = scrubbed(&report, "B");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        found,
+        vec![
+            (4, "undeliverable".to_string()),
+            (7, "undeliverable".to_string())
+        ],
+        "{report:#}"
+    );
+    let synced = damaged();
+    let a_before = read_side(&synced.a);
+    let (code, report) = json_run(&synced, "sync", &["--scrub", "100%"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(scrubbed(&report, "B").1.len(), 2, "{report:#}");
+    assert_eq!(read_side(&synced.a), a_before, "A is never touched");
+    assert_sides_equal(&read_side(&synced.a), &read_side(&synced.b));
+}
+
+/// S3: the guard counts damage across runs: with `--max-delete 5`, a sync
+/// whose slice finds 3 damaged messages replaces them; the next, finding
+/// 3 more (6 within the recent runs), withholds every replacement (exit
+/// 4): B looks like failing storage, not a few bad files.
+#[test]
+fn s3_damage_found_across_runs_beyond_the_guard_is_withheld() {
+    let pair = synced(40);
+    for uid in [2, 5, 8, 12, 15, 18] {
+        overwrite(&file_of_uid(&pair.b, uid));
+    }
+    let guard = ["--scrub", "25%", "--max-delete", "5"];
+    let (code, report) = json_run(&pair, "sync", &guard);
+    assert_eq!(scrubbed(&report, "B").1.len(), 3, "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    let out = pair.run("sync", &guard, &[]);
+    assert_eq!(out.code, Some(4), "{}", out.describe());
+    assert!(
+        out.stdout.contains("were found damaged by recent scrubs"),
+        "{}",
+        out.stdout
+    );
+    // Nothing was expunged on B: the three damaged messages are still there.
+    let mut client = pair.b.client();
+    let b = client.fetch_all("INBOX");
+    client.logout();
+    for uid in [12, 15, 18] {
+        assert!(b.iter().any(|f| f.uid == uid as u32), "UID {uid} kept");
+    }
+}
