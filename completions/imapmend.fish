@@ -32,6 +32,7 @@ complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "check" -d 'Read-o
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "batch" -d 'Run plan, sync or check over a list of account pairs (CSV or TOML)'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "snapshot" -d 'What a snapshot remembers (show), or delete it (forget)'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "log" -d 'What sync wrote to the servers: the action log beside the snapshot'
+complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "undo" -d 'Take back one sync (--run ID): quarantined messages moved back, its flag changes reverted; prints what it would do unless --apply'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
 complete -c imapmend -n "__fish_imapmend_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -318,17 +319,96 @@ complete -c imapmend -n "__fish_imapmend_using_subcommand log; and __fish_seen_s
 complete -c imapmend -n "__fish_imapmend_using_subcommand log; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c imapmend -n "__fish_imapmend_using_subcommand log; and __fish_seen_subcommand_from help" -f -a "show" -d 'Every write sync sent (APPEND, STORE, EXPUNGE, MOVE, CREATE, RENAME, DELETE, SUBSCRIBE), one row per command, with its outcome; "not confirmed" where the run ended before the answer was logged'
 complete -c imapmend -n "__fish_imapmend_using_subcommand log; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l config -d 'Read settings from this TOML file; command-line options override it' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a -d 'Server A: imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b -d 'Server B, in the same form as --a' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l state -d 'The snapshot file [default: a file named after both endpoints in $XDG_STATE_HOME/imapmend/]' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a-tls -d 'TLS for A, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
+starttls\t'plain greeting, then STARTTLS, required'
+none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b-tls -d 'TLS for B, overriding the URL scheme\'s default' -r -f -a "implicit\t'TLS from the first byte (imaps)'
+starttls\t'plain greeting, then STARTTLS, required'
+none\t'no TLS (loopback, or with --allow-plaintext-auth)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a-ca-file -d 'Extra CA certificate(s) (PEM) to trust for A, besides the system roots, or A\'s own (self-signed) certificate' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b-ca-file -d 'Extra CA certificate(s) (PEM) to trust for B, or B\'s own certificate, as --a-ca-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a-fingerprint -d 'Trust only a certificate for A with this fingerprint (repeatable): sha256:HEX, spki-sha256:BASE64 or sha256//BASE64' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b-fingerprint -d 'Trust only a certificate for B with this fingerprint, as --a-fingerprint' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a-tunnel -d 'Talk to A through this command\'s stdin/stdout (run with `sh -c`) instead of TCP' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b-tunnel -d 'Talk to B through this command\'s stdin/stdout, as --a-tunnel' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a-password-file -d 'Read A\'s password from this file (one trailing newline removed)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b-password-file -d 'Read B\'s password from this file (one trailing newline removed)' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a-password-command -d 'Run CMD with `sh -c`; its standard output is A\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b-password-command -d 'Run CMD with `sh -c`; its standard output is B\'s password' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a-oauth2-token-command -d 'Log in to A with an OAuth 2.0 access token (SASL OAUTHBEARER or XOAUTH2): run CMD with `sh -c`, its standard output is the token' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b-oauth2-token-command -d 'Log in to B with an OAuth 2.0 access token (SASL OAUTHBEARER or XOAUTH2): run CMD with `sh -c`, its standard output is the token' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l prefer -d 'Without a snapshot base, this side\'s flags win instead of the union' -r -f -a "a\t''
+b\t''"
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l max-delete -d 'Withhold a mailbox\'s deletions on a side when they exceed N, or P% of its pairs (never fewer than 10) [default: 50%]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l restored -d 'This side was restored from a backup: the other side\'s flags win, and mail missing here is copied back, never taken as deleted' -r -f -a "a\t''
+b\t''"
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l deletes -d 'How proven deletions are carried out [default: expunge]' -r -f -a "expunge\t'set \\Deleted, then UID EXPUNGE exactly those UIDs'
+flag-only\t'only set \\Deleted; never expunge'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l identity -d 'What a message is known by. `headers`, for servers that rebuild messages on FETCH (Exchange, Office 365): what content leaves unpaired pairs by a Message-ID unique among them on both sides, with Date, From and fetched size agreeing; such a pair never proves a deletion, and a changed RFC822.SIZE is no sign of a restore [default: content]' -r -f -a "content\t'the content hash, exact or normalised'
+headers\t'content, then Message-ID + Date + From + size (servers that rebuild messages)'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l expunge-to -d 'Move what would be expunged into MAILBOX on the same side instead (created on first use, left out of every run; a top-level name without delimiters). `imapmend log show` lists what went there' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l quarantine-days -d 'With --expunge-to: each sync expunges from the quarantine what imapmend moved there at least N days ago (under --max-delete)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l one-way -d 'Copy in one direction only; the target is never read as a source' -r -f -a "a-to-b\t'A is the source, B the target'
+b-to-a\t'B is the source, A the target'"
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l tombstone-days -d 'How long the content of a proven expunge is remembered as a tombstone, in days (default 90; 0 forgets them at the next run)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l max-size -d 'Do not copy messages larger than SIZE (bytes, or 512K, 10M, 1G): they are skipped and reported, never taken as deleted' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l retries -d 'When a connection is lost or stalls during the run, reconnect and redo the work from a fresh listing up to N times (backoff 1 s, 2 s, 4 s …) before it fails [default: 2]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l connections -d 'Connections per server: up to N mailboxes are listed and applied at once (1 to 16; a server that refuses more gets fewer, with a warning) [default: 4]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l max-messages-per-second -d 'For providers that throttle: move at most N message bodies per second (fetched and appended, both servers together)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l max-bytes-per-second -d 'For providers that throttle: send and receive at most SIZE bytes per second (bytes, or 512K, 10M), both servers together' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l folder -d 'Only this mailbox (logical name, `/` between levels); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l folderrec -d 'Only this mailbox and the ones below it; repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l include -d 'Only mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l exclude -d 'Leave out mailboxes whose name matches REGEX (unanchored); repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l a-prefix -d 'A\'s folders live under this wire prefix, e.g. `INBOX.` (Courier, Cyrus): A\'s `INBOX.Sent` is then the mailbox `Sent`' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l b-prefix -d 'B\'s folders live under this wire prefix (as --a-prefix)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l map -d 'A\'s mailbox A_NAME is B\'s mailbox B_NAME, and the ones below them alike, e.g. --map "Sent Items=Sent"; repeatable' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l host1 -d 'Server A\'s host (imapsync style; with --user1, instead of --a)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l host2 -d 'Server B\'s host (with --user2, instead of --b)' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l user1 -d 'Server A\'s user' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l user2 -d 'Server B\'s user' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l port1 -d 'Server A\'s port [default: 143, or 993 with --ssl1]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l port2 -d 'Server B\'s port [default: 143, or 993 with --ssl2]' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l passfile1 -d 'As --a-password-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l passfile2 -d 'As --b-password-file' -r -F
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l password1 -d 'Refused: passwords never go on the command line' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l password2 -d 'Refused: passwords never go on the command line' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l run -d 'The run to take back, as `log show` and --json reports name it' -r
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l allow-plaintext-auth -d 'Send passwords without TLS (with --X-tls none) even to a host that is not loopback'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l delete-mailboxes -d 'Delete a mailbox on one side when it was proven deleted on the other'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l delete-extra -d 'With --one-way: delete messages found only on the target side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l no-tombstones -d 'On a restored side, copy back messages whose expunge was proven earlier (tombstones) instead of expunging them there again'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l drop-restored-extras -d 'Expunge messages found only on a restored side (they may be mail deleted since the backup) instead of copying them to the other side'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l retry-refused -d 'Copy again the messages a server refused on an earlier run (by default they are skipped until they change)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l no-compress -d 'Never use COMPRESS=DEFLATE, even where a server offers it'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l verify -d 'Re-fetch every body and compare it with the fingerprint recorded when it was synced: `check` reports content damaged in place, `plan` and `sync` replace it from the other side (reads every message)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l ssl1 -d 'TLS from the first byte to A (imaps)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l ssl2 -d 'TLS from the first byte to B (imaps)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l tls1 -d 'STARTTLS to A (the default without --ssl1 anyway)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l tls2 -d 'STARTTLS to B (the default without --ssl2 anyway)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l dry -d 'With sync: only show the Plan, as `plan` does'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l delete2 -d 'As --delete-extra: delete messages on B that A does not have'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l json -d 'Print the Plan (or the check result) as JSON on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -s v -l verbose -d 'More detail: -v every action in the report and each mailbox\'s decisions on standard error, -vv also the IMAP commands, -vvv also the responses (never a password or a message body; RUST_LOG overrides)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -s q -l quiet -d 'Only errors on standard error'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -l apply -d 'Do it; without, only print what would be done (docs/AUDIT.md)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand undo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imapmend -n "__fish_imapmend_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imapmend -n "__fish_imapmend_using_subcommand man" -s h -l help -d 'Print help'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "plan" -d 'Dry run: show the Plan, change nothing on either server'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "sync" -d 'Show the Plan, apply it to both servers and save the snapshot'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "check" -d 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "batch" -d 'Run plan, sync or check over a list of account pairs (CSV or TOML)'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "snapshot" -d 'What a snapshot remembers (show), or delete it (forget)'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "log" -d 'What sync wrote to the servers: the action log beside the snapshot'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
-complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "plan" -d 'Dry run: show the Plan, change nothing on either server'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "sync" -d 'Show the Plan, apply it to both servers and save the snapshot'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "check" -d 'Read-only (EXAMINE): judge whether A and B hold the same mail and flags'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "batch" -d 'Run plan, sync or check over a list of account pairs (CSV or TOML)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "snapshot" -d 'What a snapshot remembers (show), or delete it (forget)'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "log" -d 'What sync wrote to the servers: the action log beside the snapshot'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "undo" -d 'Take back one sync (--run ID): quarantined messages moved back, its flag changes reverted; prints what it would do unless --apply'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "completions" -d 'Print shell completions for SHELL on standard output'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "man" -d 'Print a man page (roff) on standard output: `imapmend man | man -l -`'
+complete -c imapmend -n "__fish_imapmend_using_subcommand help; and not __fish_seen_subcommand_from plan sync check batch snapshot log undo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imapmend -n "__fish_imapmend_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "show" -d 'Which mailboxes the snapshot knows, pair counts, cached messages and sizes, pending copies, and whether a run holds it now'
 complete -c imapmend -n "__fish_imapmend_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "forget" -d 'Delete the snapshot (and its -wal, -shm and .lock files); refused while a run holds it. The next run starts as a first meeting'
 complete -c imapmend -n "__fish_imapmend_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "verify" -d 'Check the file: SQLite\'s integrity check and the snapshot\'s own invariants (every pair has its cache rows, levels and watermarks are valid); read-only. Exit 0 sound, 1 problems found, 3 cannot check'

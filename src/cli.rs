@@ -85,6 +85,10 @@ pub enum Verb {
     /// What sync wrote to the servers: the action log beside the snapshot
     #[command(subcommand)]
     Log(LogVerb),
+    /// Take back one sync (--run ID): quarantined messages moved back, its
+    /// flag changes reverted; prints what it would do unless --apply
+    #[command(after_help = PASSWORD_HINT, after_long_help = PASSWORD_HELP)]
+    Undo(UndoArgs),
     /// Print shell completions for SHELL on standard output
     #[command(
         long_about = "Print shell completions for SHELL on standard output.\n\n\
@@ -252,6 +256,20 @@ pub struct PlanArgs {
     /// for `sync --expect-plan FILE`
     #[arg(long, value_name = "FILE", help_heading = "Review")]
     pub save: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UndoArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// The run to take back, as `log show` and --json reports name it
+    #[arg(long, value_name = "ID", help_heading = "Undo")]
+    pub run: String,
+
+    /// Do it; without, only print what would be done (docs/AUDIT.md)
+    #[arg(long, help_heading = "Undo")]
+    pub apply: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -766,6 +784,7 @@ impl Cli {
             Verb::Plan(c) => Some(&c.common),
             Verb::Sync(c) => Some(&c.common),
             Verb::Check(c) => Some(&c.common),
+            Verb::Undo(c) => Some(&c.common),
             Verb::Batch(_)
             | Verb::Snapshot(_)
             | Verb::Log(_)

@@ -24,6 +24,9 @@ pub enum Command {
     Sync,
     /// Judge agreement, read-only; `verify` re-fetches paired bodies.
     Check { verify: bool },
+    /// Take back the run [`Job::undo_run`]: print what would be done, and
+    /// with `apply` do it.
+    Undo { apply: bool },
 }
 
 /// Everything one run needs, resolved and validated.
@@ -68,6 +71,8 @@ pub struct Job {
     /// ([`crate::throttle`]); None: unlimited.
     pub max_messages_per_second: Option<u64>,
     pub max_bytes_per_second: Option<u64>,
+    /// `undo --run ID`: the run to take back.
+    pub undo_run: Option<String>,
 }
 
 /// The policies the reconcile core and the apply phase take as values.

@@ -46,3 +46,4 @@ pub mod snapshot;
 pub mod snapshot_verb;
 mod stop;
 mod throttle;
+mod undo;

@@ -78,7 +78,7 @@ async fn run_with_deadline(
 fn offline_verb(cli: &Cli) -> Option<i32> {
     let mut stdout = std::io::stdout().lock();
     match &cli.verb {
-        Verb::Plan(_) | Verb::Sync(_) | Verb::Check(_) => None,
+        Verb::Plan(_) | Verb::Sync(_) | Verb::Check(_) | Verb::Undo(_) => None,
         Verb::Snapshot(verb) => Some(imapmend::snapshot_verb::run(verb)),
         Verb::Log(verb) => Some(imapmend::log_verb::run(verb)),
         Verb::Batch(args) => Some(imapmend::batch::run(args)),

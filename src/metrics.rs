@@ -107,6 +107,7 @@ impl Metrics {
             Command::Check { .. } => "check",
             Command::Sync => "sync",
             Command::Plan => "plan",
+            Command::Undo { .. } => "undo",
         };
         Some(Metrics::new(job.metrics.clone()?, verb))
     }

@@ -50,7 +50,8 @@ pub async fn run(job: Job, metrics: Option<&Metrics>) -> i32 {
             }
         };
     // Only a sync writes to the servers, so only a sync keeps the log.
-    let log = matches!(job.command, Command::Sync).then(|| action_log::path_for(&job.state_path));
+    let writes = matches!(job.command, Command::Sync | Command::Undo { apply: true });
+    let log = writes.then(|| action_log::path_for(&job.state_path));
     if let Err(e) = action_log::open(log.as_deref()) {
         let path = log.unwrap_or_default();
         eprintln!(
@@ -65,13 +66,15 @@ pub async fn run(job: Job, metrics: Option<&Metrics>) -> i32 {
     }
     crate::stop::install();
     let _servers_lock = match (&job.command, &job.servers_lock) {
-        (Command::Sync, Some(path)) => match crate::server_lock::take(path).await {
-            Some(lock) => lock,
-            None => {
-                eprintln!("imapmend: stopped while waiting; nothing was done");
-                return exit::PARTIAL;
+        (Command::Sync | Command::Undo { .. }, Some(path)) => {
+            match crate::server_lock::take(path).await {
+                Some(lock) => lock,
+                None => {
+                    eprintln!("imapmend: stopped while waiting; nothing was done");
+                    return exit::PARTIAL;
+                }
             }
-        },
+        }
         _ => None,
     };
     crate::throttle::configure(job.max_messages_per_second, job.max_bytes_per_second);
@@ -85,6 +88,11 @@ pub async fn run(job: Job, metrics: Option<&Metrics>) -> i32 {
             return exit::CANNOT_RUN;
         }
     };
+    if let (Command::Undo { apply }, Some(id)) = (job.command, &job.undo_run) {
+        let code = crate::undo::session(&job, id, apply, &mut snapshot, &mut pool).await;
+        pool.logout().await;
+        return code;
+    }
     // A connection lost (cut, stalled, BYE) after the run got going is
     // re-established and the work redone from a fresh listing, a bounded
     // number of times: intents make a second listing after a broken APPEND
@@ -178,6 +186,8 @@ async fn session(
             let listed = Listed { gathered, scrubbed };
             sync_session(job, metrics, listed, snapshot, pool, may_retry, earlier).await
         }
+        // `run` hands an undo to `crate::undo` before anything is listed.
+        Command::Undo { .. } => Session::Done(exit::CANNOT_RUN),
     }
 }
 

@@ -498,3 +498,117 @@ fn e17_quarantine_days_purges_only_what_imapmend_moved_long_enough_ago() {
         assert!(oracle::read_side(&b) == kept, "{crash:?}: B after a rerun");
     }
 }
+
+/// The UID of the message `name` ([`msg`]) in `mailbox` on `user`.
+fn uid_of(user: &support::dovecot::User, mailbox: &str, name: &str) -> u32 {
+    let mut c = user.client();
+    let uid = c
+        .fetch_all(mailbox)
+        .into_iter()
+        .find(|m| m.body == msg(name))
+        .unwrap_or_else(|| panic!("{name} not in {mailbox}"))
+        .uid;
+    c.logout();
+    uid
+}
+
+/// C7: a sync with `--expunge-to` quarantined a deletion on each side and
+/// carried a flag change each way; `undo --run ID` prints the moves back
+/// and the reverts and changes nothing; `--apply` returns both sides to
+/// their state before that sync (by the oracle), except a flag someone
+/// changed since, which it names and leaves. The next sync copies what
+/// came back to the other side: nothing quarantined again, nothing twice,
+/// nothing lost. Undo of a sync without quarantine names its expunge as
+/// what it cannot undo.
+#[test]
+fn c7_undo_takes_a_run_back_and_the_next_sync_keeps_what_came_back() {
+    let q = ["--expunge-to", "Quarantine"];
+    let (a, b) = (
+        dovecot::fresh_user(Kind::Full),
+        dovecot::fresh_user(Kind::Full),
+    );
+    let pair = Pair::new(&a, &b);
+    let mut ca = a.client();
+    for (name, flags) in [
+        ("m1", &["\\Seen"][..]),
+        ("m2", &[]),
+        ("m3", &[]),
+        ("m4", &[]),
+    ] {
+        ca.append("INBOX", &msg(name), flags, Some(DATE));
+    }
+    ca.logout();
+    pair.expect("sync", &q, 0);
+    // What the run to undo carries over: an expunge and a flag each way.
+    expunge_on(&a, "m2");
+    expunge_on(&b, "m3");
+    a.client()
+        .store("INBOX", &[uid_of(&a, "INBOX", "m1")], "+", &["\\Flagged"]);
+    b.client()
+        .store("INBOX", &[uid_of(&b, "INBOX", "m4")], "+", &["\\Answered"]);
+    let before = [oracle::read_side(&a), oracle::read_side(&b)];
+    let out = pair.expect("sync", &[&q[..], &["--json"]].concat(), 0);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let run = report["run_id"].as_str().unwrap().to_string();
+    // Someone changes a flag the run set: that one is not reverted.
+    a.client()
+        .store("INBOX", &[uid_of(&a, "INBOX", "m4")], "-", &["\\Answered"]);
+    let after = [oracle::read_side(&a), oracle::read_side(&b)];
+
+    let undo = |extra: &[&str], code| {
+        let args = [&q[..], &["--run", &run], extra].concat();
+        pair.expect("undo", &args, code).output()
+    };
+    let plan = undo(&[], 1);
+    for line in [
+        "move     1 message(s) on A from Quarantine back to INBOX",
+        "move     1 message(s) on B from Quarantine back to INBOX",
+        "flags    -(\\Flagged) on 1 message(s) of INBOX on B",
+        "cannot   A INBOX UID",
+    ] {
+        assert!(plan.contains(line), "{line:?} not in:\n{plan}");
+    }
+    assert!(plan.contains("changed since the run"), "{plan}");
+    assert!(oracle::read_side(&a) == after[0], "the plan changed A");
+    assert!(oracle::read_side(&b) == after[1], "the plan changed B");
+
+    let applied = undo(&["--apply"], 0);
+    let mut want = before.clone();
+    for side in &mut want {
+        side.mailbox("Quarantine");
+    }
+    // m4's \Answered on A was removed by someone after the run: as before.
+    assert!(oracle::read_side(&a) == want[0], "A after undo\n{applied}");
+    assert!(oracle::read_side(&b) == want[1], "B after undo\n{applied}");
+    // The undo's own writes are in the log under its own run id.
+    let undone: Vec<Value> = log_lines(&pair)
+        .into_iter()
+        .filter(|l| l["run"] != run.as_str() && l["outcome"] == "done")
+        .filter(|l| l["mailbox"] == "Quarantine" && l["to"] == "INBOX")
+        .collect();
+    assert_eq!(undone.len(), 2, "{undone:#?}");
+
+    // The next sync: what came back is new mail on its side, copied over.
+    pair.expect("sync", &q, 0);
+    let (sa, sb) = (oracle::read_side(&a), oracle::read_side(&b));
+    let mut both = oracle::SideState::default();
+    both.add("INBOX", &msg("m1"), &["\\Seen"]);
+    for name in ["m2", "m3", "m4"] {
+        both.add("INBOX", &msg(name), &[] as &[&str]);
+    }
+    both.mailbox("Quarantine");
+    assert!(sa == both, "A after the next sync: {sa}");
+    assert!(sb == both, "B after the next sync: {sb}");
+    pair.expect("plan", &q, 0);
+
+    // A sync without quarantine: its expunge cannot be undone, and says so.
+    expunge_on(&a, "m2");
+    let out = pair.expect("sync", &["--json"], 0);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let run = report["run_id"].as_str().unwrap();
+    let text = pair.expect("undo", &["--run", run], 0).output();
+    assert!(
+        text.contains("cannot   B INBOX UIDs") && text.contains("expunged without a quarantine"),
+        "{text}"
+    );
+}

@@ -53,7 +53,7 @@ const LAYERS: &[(u8, &[&str])] = &[
         ],
     ),
     // A run from start to exit code, and what it reports.
-    (4, &["report", "metrics", "reviewed", "run"]),
+    (4, &["report", "metrics", "reviewed", "run", "undo"]),
     // The front: the command line, the config it merges into a job, and the
     // verbs that take command-line values directly (`batch`, `snapshot`).
     (

@@ -31,9 +31,11 @@ mod quarantine;
 #[cfg(test)]
 mod refusal_tests;
 mod tree;
+mod undo;
 
 pub use purge::{purge_quarantines, Purging};
 use tree::{delete_mailbox, subscribe};
+pub use undo::{undo_step, Undone};
 
 use crate::model::{MailboxStatus, Side, Uid};
 use crate::outcome::{Action, Ledger, Status};

@@ -3,11 +3,13 @@
 //! when, and which of them `--quarantine-days` purges now. The caller
 //! reads the log ([`crate::action_log`]) and lists the quarantine; this
 //! module never talks to a server and never reads a clock
-//! (docs/AUDIT.md).
+//! (docs/AUDIT.md). What undoing a run takes is [`undo`]'s.
 
 use crate::action_log::{parse_utc, Action, Answer, Entry, Logged, LoggedMessage};
 use crate::model::{Side, Uid};
 use std::collections::BTreeMap;
+
+pub mod undo;
 
 /// A message imapmend moved into a quarantine, as the log recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +77,7 @@ pub fn held(writes: &[Logged], side: Side, quarantine: &str, uidvalidity: u32) -
 }
 
 /// What the log says of the message that had `uid` in the write `entry`.
-fn message_of(entry: &Entry, uid: Option<Uid>) -> LoggedMessage {
+pub(super) fn message_of(entry: &Entry, uid: Option<Uid>) -> LoggedMessage {
     entry
         .messages
         .iter()
@@ -114,11 +116,11 @@ pub fn purge<'h>(held: &'h [Held], present: &[Uid], now: i64, days: u32, limit: 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::action_log::Phase;
 
-    fn entry(seq: u64, phase: Phase, action: Action) -> Entry {
+    pub(crate) fn entry(seq: u64, phase: Phase, action: Action) -> Entry {
         Entry {
             time: "2026-12-01T10:00:00Z".into(),
             run: "r1".into(),
@@ -139,7 +141,7 @@ mod tests {
         }
     }
 
-    fn moved(seq: u64, to_uids: Vec<Uid>) -> Logged {
+    pub(crate) fn moved(seq: u64, to_uids: Vec<Uid>) -> Logged {
         Logged {
             intent: entry(seq, Phase::Intent, Action::Move),
             outcome: Some(Entry {

@@ -84,6 +84,7 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
             },
             &c.common,
         ),
+        Verb::Undo(u) => (Command::Undo { apply: u.apply }, &u.common),
         Verb::Batch(_)
         | Verb::Snapshot(_)
         | Verb::Log(_)
@@ -214,6 +215,10 @@ pub fn resolve_with(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<J
                     .map(|b| b.get_ref().0)
             }))
             .map(|b| b.0),
+        undo_run: match &cli.verb {
+            Verb::Undo(u) => Some(u.run.clone()),
+            _ => None,
+        },
     })
 }
 

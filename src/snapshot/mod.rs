@@ -465,6 +465,30 @@ impl Snapshot {
         )
     }
 
+    /// Forgets the tombstones of these contents in `mailbox`: `undo` moved
+    /// them back there, so they are mail again, never proof of a deletion.
+    pub fn forget_tombstones(
+        &mut self,
+        mailbox: &str,
+        contents: &[Fingerprint],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("forgetting {} tombstone(s) of {mailbox:?}", contents.len()),
+            |tx, _| {
+                let Some(id) = write::existing_mailbox_id(tx, mailbox)? else {
+                    return Ok(());
+                };
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM tombstone WHERE mailbox = ?1 AND fingerprint = ?2",
+                )?;
+                for f in contents {
+                    stmt.execute(rusqlite::params![id, &f.0[..]])?;
+                }
+                Ok(())
+            },
+        )
+    }
+
     /// Forgets tombstones older than `before` (Unix seconds).
     pub fn purge_tombstones(&mut self, before: i64) -> Result<(), SnapshotError> {
         self.write(
