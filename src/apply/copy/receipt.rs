@@ -67,7 +67,8 @@ impl Target {
         wire: &str,
         sent: &[Sent],
     ) -> Result<Landed, ImapError> {
-        if !conn.holds_writable(wire) {
+        let held = conn.holds_writable(wire);
+        if !held {
             // SELECT, not EXAMINE: the next batch is appended on this
             // session, and some servers (Courier) refuse an APPEND into
             // the mailbox a session holds read-only. Nothing is sent where
@@ -76,12 +77,32 @@ impl Target {
             conn.select(wire, false).await?;
         }
         let uids: Vec<Uid> = sent.iter().map(|s| s.uid).collect();
-        let sizes: HashMap<Uid, u32> = conn
+        let mut sizes: HashMap<Uid, u32> = conn
             .fetch_meta(&uids)
             .await?
             .into_iter()
             .map(|m| (m.uid, m.size))
             .collect();
+        let unseen: Vec<Uid> = uids
+            .iter()
+            .copied()
+            .filter(|uid| !sizes.contains_key(uid))
+            .collect();
+        if held && !unseen.is_empty() {
+            // Dovecot announces an APPEND into the mailbox the session
+            // holds (EXISTS) and lists the new UIDs at once; Courier shows
+            // them to this session only once it opens the mailbox again.
+            // So copies not listed are looked for once more after a SELECT
+            // before they are taken for lost (a server that dropped them,
+            // E14), which costs nothing where everything was listed.
+            conn.select(wire, false).await?;
+            sizes.extend(
+                conn.fetch_meta(&unseen)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.uid, m.size)),
+            );
+        }
         let mut wanted = Vec::new();
         for copy in sent {
             let Some(&size) = sizes.get(&copy.uid) else {
