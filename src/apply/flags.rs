@@ -6,7 +6,7 @@
 use super::logged::logged;
 use super::refused_by_mailbox;
 use super::MailboxRun;
-use crate::action_log::{self, Confirmed, LoggedMessage, Write};
+use crate::action_log::{self, LoggedMessage, Write};
 use crate::imap::HistorySupport;
 use crate::model::{FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
@@ -57,16 +57,7 @@ impl MailboxRun<'_, '_> {
                 };
                 let conn = &mut self.conns[side.index()];
                 let peer = conn.peer().clone();
-                let stored = |modified: &Vec<Uid>| Confirmed {
-                    uids: Some(
-                        uids.iter()
-                            .filter(|u| !modified.contains(u))
-                            .copied()
-                            .collect(),
-                    ),
-                    partial: !modified.is_empty(),
-                    ..Confirmed::default()
-                };
+                let stored = super::logged::stored_but_modified(&uids);
                 let result = match unchanged_since {
                     // CONDSTORE: a message changed since the listing is left
                     // alone ([MODIFIED]) and merged again on the next run.

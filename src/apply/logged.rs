@@ -7,6 +7,7 @@
 
 use crate::action_log::{self, Answer, Confirmed, Write};
 use crate::imap::{ImapError, Peer};
+use crate::model::Uid;
 use std::future::Future;
 
 /// Logs `write`, sends it (`send` is not polled before the intent is
@@ -46,4 +47,20 @@ pub(super) async fn logged<T>(
 /// The answer confirmed the write as the intent described it.
 pub(super) fn as_sent<T>(_: &T) -> Confirmed {
     Confirmed::default()
+}
+
+/// A conditional STORE (UNCHANGEDSINCE) over `uids` answered with the UIDs
+/// it left alone (`[MODIFIED]`): confirmed for the others, partial if any
+/// was left.
+pub(super) fn stored_but_modified(uids: &[Uid]) -> impl Fn(&Vec<Uid>) -> Confirmed + '_ {
+    move |modified: &Vec<Uid>| Confirmed {
+        uids: Some(
+            uids.iter()
+                .filter(|u| !modified.contains(u))
+                .copied()
+                .collect(),
+        ),
+        partial: !modified.is_empty(),
+        ..Confirmed::default()
+    }
 }

@@ -8,7 +8,7 @@
 
 use super::logged::logged;
 use super::quarantine;
-use crate::action_log::{self, Confirmed, Write};
+use crate::action_log::{self, Write};
 use crate::audit::undo::Step;
 use crate::imap::{Connection, HistorySupport, ImapError};
 use crate::model::{Side, Uid};
@@ -74,16 +74,7 @@ pub async fn undo_step(
                 Some(modseq) => {
                     let send = conn.store_unchanged_since(uids, delta, modseq);
                     let send = async { send.await.map(|o| o.modified) };
-                    let stored = |modified: &Vec<Uid>| Confirmed {
-                        uids: Some(
-                            uids.iter()
-                                .filter(|u| !modified.contains(u))
-                                .copied()
-                                .collect(),
-                        ),
-                        partial: !modified.is_empty(),
-                        ..Confirmed::default()
-                    };
+                    let stored = super::logged::stored_but_modified(uids);
                     logged(&peer, write, send, stored).await?
                 }
                 None => {
