@@ -1,7 +1,8 @@
 //! Schema upgrades, tested from every earlier version, and `verify`: each file in
 //! `fixtures/snapshots/` was made by the code of its version (v1 by the
 //! first release's schema, v1-late as later version-1 builds left it, v2 by
-//! the code before the migrations) and is opened by this build, which must
+//! the code before the migrations, v3 by migration 3 run on v2 with a
+//! verification and a scrub finding added) and is opened by this build, which must
 //! upgrade it to the schema a new file has and keep everything it knew.
 
 use super::migrations::{self, Migration, MIGRATIONS, SCHEMA_VERSION};
@@ -21,6 +22,7 @@ const FIXTURES: &[(&str, i64, &str)] = &[
         include_str!("../../fixtures/snapshots/v1-late.sql"),
     ),
     ("v2", 2, include_str!("../../fixtures/snapshots/v2.sql")),
+    ("v3", 3, include_str!("../../fixtures/snapshots/v3.sql")),
 ];
 
 fn endpoints() -> [EndpointIdentity; 2] {
