@@ -35,6 +35,11 @@ pub struct Report<'a> {
     /// waited for its server with nothing else it could send
     /// ([`crate::imap::turns`]) — the run's cost in round trips.
     pub turns: [u64; 2],
+    /// Rows read from the snapshot up to the report
+    /// ([`crate::snapshot::rows_read`]): the run's cost in the snapshot,
+    /// printed at `-v` (not in the JSON form).
+    #[serde(skip)]
+    pub snapshot_rows: u64,
     pub exit_code: i32,
 }
 
@@ -109,6 +114,7 @@ impl Report<'_> {
                 out,
                 "\nRound trips: {a} turn(s) waiting for A, {b} for B (after the greetings)."
             );
+            let _ = writeln!(out, "snapshot: {} rows read", self.snapshot_rows);
         }
         let _ = writeln!(out, "\n{}", self.verdict());
         out

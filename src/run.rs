@@ -499,6 +499,7 @@ fn report<'a>(job: &Job, command: &'static str, gathered: &'a Gathered, code: i3
         scrub: None,
         listing_failures: &gathered.failures,
         turns: Side::BOTH.map(crate::imap::turns),
+        snapshot_rows: crate::snapshot::rows_read(),
         exit_code: code,
     }
 }

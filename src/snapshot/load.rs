@@ -14,14 +14,30 @@ use crate::fingerprint::NORMALISATION_VERSION;
 use crate::model::{Fingerprint, InternalDate, PairLevel, Side};
 use rusqlite::{Connection, Row};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Rows this process has read from snapshot files through the loads
+/// below (`-v` prints it: what a run costs in the snapshot).
+static ROWS_READ: AtomicU64 = AtomicU64::new(0);
+
+/// The rows this process has read so far (see [`ROWS_READ`]).
+pub fn rows_read() -> u64 {
+    ROWS_READ.load(Ordering::Relaxed)
+}
+
+/// Adds `rows` to the process's count.
+pub(super) fn count(rows: u64) {
+    ROWS_READ.fetch_add(rows, Ordering::Relaxed);
+}
 
 /// Every mailbox with its watermarks, pairs and fingerprint cache.
-pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotState> {
+pub fn state(conn: &Connection, o: Orientation, read: &mut u64) -> rusqlite::Result<SnapshotState> {
     let mut by_id: HashMap<i64, (String, MailboxRecord)> = HashMap::new();
 
     let mut stmt = conn.prepare(&mailbox_query())?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
+        *read += 1;
         let id: i64 = row.get(0)?;
         let name: String = row.get(1)?;
         let stored = [side_record(row, 2)?, side_record(row, 2 + SIDE_COLUMNS)?];
@@ -37,6 +53,7 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
+        *read += 1;
         let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
             continue;
         };
@@ -66,6 +83,7 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
     // Per side, by mailbox id: the rows, sorted into each cache at the end.
     let mut entries: [HashMap<i64, Vec<_>>; 2] = Default::default();
     while let Some(row) = rows.next()? {
+        *read += 1;
         let record_id = row.get::<_, i64>(0)?;
         if !by_id.contains_key(&record_id) {
             continue;
@@ -108,6 +126,7 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
+        *read += 1;
         let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
             continue;
         };
@@ -128,9 +147,10 @@ pub fn state(conn: &Connection, o: Orientation) -> rusqlite::Result<SnapshotStat
 
     let mut stmt =
         conn.prepare("SELECT name, agreed FROM subscription WHERE agreed IS NOT NULL")?;
-    let subscriptions = stmt
+    let subscriptions: BTreeMap<String, bool> = stmt
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
+    *read += subscriptions.len() as u64;
     Ok(SnapshotState {
         mailboxes,
         subscriptions,
@@ -205,7 +225,11 @@ fn side_record(row: &Row, first: usize) -> rusqlite::Result<Option<SideRecord>> 
 }
 
 /// Intents not yet resolved, oldest first, items in append order.
-pub fn intents(conn: &Connection, o: Orientation) -> rusqlite::Result<Vec<PendingIntent>> {
+pub fn intents(
+    conn: &Connection,
+    o: Orientation,
+    read: &mut u64,
+) -> rusqlite::Result<Vec<PendingIntent>> {
     let mut stmt = conn.prepare(
         "SELECT intent.id, mailbox.name, intent.target, intent.uidvalidity, intent.uidnext, intent.created_at
          FROM intent JOIN mailbox ON mailbox.id = intent.mailbox ORDER BY intent.id",
@@ -234,12 +258,18 @@ pub fn intents(conn: &Connection, o: Orientation) -> rusqlite::Result<Vec<Pendin
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        *read += intent.items.len() as u64;
     }
+    *read += intents.len() as u64;
     Ok(intents)
 }
 
 /// Every message with a status, ordered by mailbox, side, UIDVALIDITY, UID.
-pub fn statuses(conn: &Connection, o: Orientation) -> rusqlite::Result<Vec<MessageStatusRecord>> {
+pub fn statuses(
+    conn: &Connection,
+    o: Orientation,
+    read: &mut u64,
+) -> rusqlite::Result<Vec<MessageStatusRecord>> {
     let mut stmt = conn.prepare(
         "SELECT mailbox.name, message.side, message.uidvalidity, message.uid, message.status, message.status_reason
          FROM message JOIN mailbox ON mailbox.id = message.mailbox
@@ -265,6 +295,7 @@ pub fn statuses(conn: &Connection, o: Orientation) -> rusqlite::Result<Vec<Messa
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    *read += records.len() as u64;
     records.sort_by(|a, b| {
         (&a.mailbox, a.side, a.uidvalidity, a.uid).cmp(&(&b.mailbox, b.side, b.uidvalidity, b.uid))
     });

@@ -64,7 +64,15 @@ pub struct Snapshot {
     conn: Connection,
     path: PathBuf,
     orientation: Orientation,
+    /// Rows this snapshot's loads have read (see [`Snapshot::rows_read`]).
+    rows_read: std::cell::Cell<u64>,
     _lock: File,
+}
+
+/// Rows this process has read from snapshot files so far: what `-v`
+/// reports a run cost in the snapshot ("snapshot: N rows read").
+pub fn rows_read() -> u64 {
+    load::rows_read()
 }
 
 impl Snapshot {
@@ -77,6 +85,7 @@ impl Snapshot {
             conn: opened.conn,
             path: path.to_path_buf(),
             orientation: opened.orientation,
+            rows_read: Default::default(),
             _lock: opened.lock,
         })
     }
@@ -93,7 +102,7 @@ impl Snapshot {
 
     /// Everything the snapshot holds, as one consistent checkpoint.
     pub fn load(&self) -> Result<SnapshotState, SnapshotError> {
-        self.read(|| "loading".into(), load::state)
+        self.read_counted(|| "loading".into(), load::state)
     }
 
     /// Fingerprint cache: upsert these messages for (mailbox, side, uidvalidity).
@@ -205,7 +214,7 @@ impl Snapshot {
     /// Intents never completed nor dropped, oldest first: the batches a
     /// crashed run may have half-appended. For recovery at the next start.
     pub fn intents(&self) -> Result<Vec<PendingIntent>, SnapshotError> {
-        self.read(|| "reading unresolved intents".into(), load::intents)
+        self.read_counted(|| "reading unresolved intents".into(), load::intents)
     }
 
     /// In one transaction: add these pairs (and their cache rows on both
@@ -538,7 +547,25 @@ impl Snapshot {
 
     /// Every message with a recorded status, by mailbox, side, UIDVALIDITY, UID.
     pub fn message_statuses(&self) -> Result<Vec<MessageStatusRecord>, SnapshotError> {
-        self.read(|| "reading message statuses".into(), load::statuses)
+        self.read_counted(|| "reading message statuses".into(), load::statuses)
+    }
+
+    /// The rows this snapshot's loads have read since it was opened.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read.get()
+    }
+
+    /// [`Snapshot::read`] by a load that counts the rows it reads.
+    fn read_counted<T>(
+        &self,
+        context: impl FnOnce() -> String,
+        f: impl FnOnce(&Connection, Orientation, &mut u64) -> rusqlite::Result<T>,
+    ) -> Result<T, SnapshotError> {
+        let mut rows = 0;
+        let value = self.read(context, |conn, o| f(conn, o, &mut rows));
+        self.rows_read.set(self.rows_read.get() + rows);
+        load::count(rows);
+        value
     }
 
     /// Runs reads inside one read transaction.
