@@ -15,13 +15,16 @@
 //! the `a` and `b` labels (user@host:port) the account pairs, so the files
 //! of several pairs and both verbs can sit in one collector directory. What
 //! `sync` records per mailbox is its listing before it applied its Plan
-//! (the differences it set out to repair).
+//! (the differences it set out to repair). A run that scrubs adds the
+//! scrub's coverage per mailbox and side ([`crate::scrub::ScrubOutcome`]'s,
+//! as the scrub left it).
 
 use crate::job::{Command, Job};
 use crate::model::Side;
 use crate::reconcile::agreement::MailboxAgreement;
 use crate::reconcile::ReconcileInput;
 use crate::report::Report;
+use crate::scrub::ScrubOutcome;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -72,10 +75,25 @@ const LISTING_FAILED: Series = Series {
     help: "The mailbox could not be listed on this side: no verdict for it.",
 };
 
+const SCRUB_OLDEST_AGE: Series = Series {
+    name: "imapmend_mailbox_scrub_oldest_age_seconds",
+    help: "With --scrub: seconds since the least recently verified message of this side was last found intact; a message never verified counts from its INTERNALDATE (when the server says it arrived).",
+};
+const SCRUB_VERIFIED_30D: Series = Series {
+    name: "imapmend_mailbox_scrub_verified_30d_ratio",
+    help: "With --scrub: the share (0 to 1) of this side's messages a scrub found intact within the last 30 days; a message never verified counts as not verified.",
+};
+// The series' name says the period.
+const _: () = assert!(crate::scrub::COVERAGE_DAYS == 30);
+const SCRUB_NEVER_VERIFIED: Series = Series {
+    name: "imapmend_mailbox_scrub_never_verified",
+    help: "With --scrub: messages of this side no scrub has read yet.",
+};
+
 /// Every series a `--metrics` file may hold, in the order written: what
-/// dashboards and alert rules may name (tests/examples.rs holds the
+/// dashboards and alert rules may name (tests/package.rs holds the
 /// shipped ones to it).
-pub const SERIES: [Series; 9] = [
+pub const SERIES: [Series; 12] = [
     EXIT_CODE,
     LAST_RUN,
     DURATION,
@@ -85,6 +103,9 @@ pub const SERIES: [Series; 9] = [
     DIFFERENCES,
     LISTING_INFO,
     LISTING_FAILED,
+    SCRUB_OLDEST_AGE,
+    SCRUB_VERIFIED_30D,
+    SCRUB_NEVER_VERIFIED,
 ];
 
 /// The recorder `main` builds from the job's `--metrics` path where the
@@ -130,7 +151,11 @@ impl Metrics {
     ) {
         if let Ok(mut slot) = self.recorded.lock() {
             let endpoints = (&report.endpoints, self.verb);
-            *slot = Some(render_mailboxes(endpoints, report, verdicts, input));
+            let mut text = render_mailboxes(endpoints, report, verdicts, input);
+            if let Some(scrub) = report.scrub {
+                text.push_str(&render_coverage(endpoints, scrub, input));
+            }
+            *slot = Some(text);
         }
     }
 
@@ -295,17 +320,65 @@ fn render_mailboxes(
     let mut out = String::new();
     header(&mut out, MAILBOXES);
     sample(&mut out, MAILBOXES, &labels(common, &[]), verdicts.len());
-    for (series, body) in [
+    let parts = [
         (MESSAGES, messages),
         (DIFFERENCES, differences),
         (LISTING_INFO, listing),
         (LISTING_FAILED, failed),
-    ] {
+    ];
+    append_series(&mut out, parts);
+    out
+}
+
+/// Appends each series that has samples, under its header.
+fn append_series<const N: usize>(out: &mut String, parts: [(Series, String); N]) {
+    for (series, body) in parts {
         if !body.is_empty() {
-            header(&mut out, series);
+            header(out, series);
             out.push_str(&body);
         }
     }
+}
+
+/// The scrub's coverage per listed mailbox and side, as the scrub left it
+/// (before a sync applied its Plan).
+fn render_coverage(common: Common<'_>, scrub: &ScrubOutcome, input: &ReconcileInput) -> String {
+    let (mut age, mut share, mut never) = (String::new(), String::new(), String::new());
+    for c in &scrub.coverage {
+        let listed = input
+            .mailboxes
+            .iter()
+            .any(|m| m.name == c.mailbox && m.sides[c.side.index()].is_some());
+        if !listed {
+            continue;
+        }
+        let l = labels(
+            common,
+            &[("mailbox", &c.mailbox), ("side", side_label(c.side))],
+        );
+        if let Some(oldest) = c.oldest() {
+            sample(
+                &mut age,
+                SCRUB_OLDEST_AGE,
+                &l,
+                (scrub.measured_at - oldest).max(0),
+            );
+        }
+        sample(
+            &mut share,
+            SCRUB_VERIFIED_30D,
+            &l,
+            format!("{:.6}", c.share_verified()),
+        );
+        sample(&mut never, SCRUB_NEVER_VERIFIED, &l, c.never_verified);
+    }
+    let mut out = String::new();
+    let parts = [
+        (SCRUB_OLDEST_AGE, age),
+        (SCRUB_VERIFIED_30D, share),
+        (SCRUB_NEVER_VERIFIED, never),
+    ];
+    append_series(&mut out, parts);
     out
 }
 

@@ -215,8 +215,8 @@ async fn scrub(
         .map_err(|e| eprintln!("imapmend: warning: cannot choose what to scrub: {e}"))
         .ok()?;
     let reconnects = crate::gather::body_reconnects(job.retries);
-    let outcome = crate::scrub::read(pool, &mut gathered.input, slice, reconnects).await;
-    if let Err(e) = crate::scrub::record(snapshot, &mut gathered.input, &outcome, unix_now()) {
+    let mut outcome = crate::scrub::read(pool, &mut gathered.input, slice, reconnects).await;
+    if let Err(e) = crate::scrub::record(snapshot, &mut gathered.input, &mut outcome, unix_now()) {
         eprintln!("imapmend: warning: could not record what the scrub read: {e}");
     }
     Some(outcome)

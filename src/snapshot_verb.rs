@@ -13,6 +13,7 @@ use crate::config::{locate_snapshot, SnapshotLocation};
 use crate::exit;
 use crate::model::{InternalDate, Side};
 use crate::snapshot::inspect::{self, SnapshotSummary};
+use crate::snapshot::scrub::COVERAGE_DAYS;
 use crate::snapshot::verify;
 use crate::snapshot::{EndpointIdentity, SnapshotError};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -351,5 +352,39 @@ pub fn show_text(s: &SnapshotSummary) -> String {
         }
     }
     let _ = writeln!(out, "Tombstones (proven expunges): {}", s.tombstones);
+    out.push_str(&coverage_text(s));
     out
+}
+
+/// What scrubs have verified, per mailbox and side (`--scrub`): nothing
+/// where no message is cached.
+fn coverage_text(s: &SnapshotSummary) -> String {
+    if s.coverage.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(vec![
+        "Mailbox",
+        "Side",
+        "Messages",
+        format!("Verified within {COVERAGE_DAYS} days").as_str(),
+        "Never verified",
+        "Oldest verification",
+    ]);
+    for c in &s.coverage {
+        let share = format!("{} ({:.1}%)", c.verified_since, c.share_verified() * 100.0);
+        table.add_row(vec![
+            Cell::new(&c.mailbox),
+            Cell::new(c.side),
+            Cell::new(c.messages).set_alignment(CellAlignment::Right),
+            Cell::new(share).set_alignment(CellAlignment::Right),
+            Cell::new(c.never_verified).set_alignment(CellAlignment::Right),
+            Cell::new(c.oldest_verified.map_or("never".to_string(), time)),
+        ]);
+    }
+    format!(
+        "\nScrub coverage on {} (what check/sync --scrub re-read and found intact):\n{table}\n",
+        time(s.coverage_at)
+    )
 }

@@ -222,3 +222,150 @@ fn s3_damage_found_across_runs_beyond_the_guard_is_withheld() {
         assert!(b.iter().any(|f| f.uid == uid as u32), "UID {uid} kept");
     }
 }
+
+const DAY: i64 = 86_400;
+
+/// The value `series` has for INBOX on `side` ("a" or "b") in the
+/// metrics file at `prom`.
+fn metric(prom: &Path, series: &str, side: &str) -> f64 {
+    let text = std::fs::read_to_string(prom).unwrap();
+    let labels = format!(",mailbox=\"INBOX\",side=\"{side}\"}} ");
+    text.lines()
+        .find(|l| l.starts_with(&format!("{series}{{")) && l.contains(&labels))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} for INBOX on {side} in:\n{text}"))
+}
+
+/// `snapshot show --json` of the pair's snapshot: its coverage rows for
+/// INBOX, [A, B].
+fn shown_coverage(pair: &Pair) -> [serde_json::Value; 2] {
+    let state = pair.state_path();
+    let out = support::imapmend::bare()
+        .args(["snapshot", "show", "--json", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |side: &str| {
+        shown["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["mailbox"] == "INBOX" && c["side"] == side)
+            .cloned()
+            .unwrap_or_else(|| panic!("no coverage of INBOX on {side}: {shown:#}"))
+    };
+    [row("A"), row("B")]
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// S4: coverage across runs. 40 messages that arrived ten days ago,
+/// `check --scrub 25% --metrics`: after run k the share verified within
+/// 30 days is k/4 on both sides and the never-verified count 40 − 10k;
+/// the oldest age is ten days (a message never verified ages from its
+/// INTERNALDATE) until run 4 has verified everything, then minutes.
+/// `snapshot show` says the same. Then A's verifications are moved back
+/// in the snapshot (UID i verified i days and an hour ago): the next run
+/// re-reads the ten oldest (UIDs 31–40), and the oldest age is UID 30's,
+/// 30 days and an hour, the share 39/40.
+#[test]
+fn s4_coverage_follows_the_budget_across_runs_in_metrics_and_snapshot_show() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let bodies: Vec<(String, Vec<u8>)> = (1..=40).map(|i| (format!("m{i}"), message(i))).collect();
+    a.put_in_maildir(bodies.iter().map(|(name, b)| (name.as_str(), &b[..], "")));
+    // Dovecot's Maildir INTERNALDATE is the file's mtime: ten days ago.
+    let arrived = unix_now() - 10 * DAY;
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(arrived as u64);
+    for entry in std::fs::read_dir(a.maildir().join("cur")).unwrap() {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(entry.unwrap().path())
+            .unwrap();
+        file.set_modified(at).unwrap();
+    }
+    let pair = Pair::new(&a, &b);
+    pair.expect("sync", &[], 0);
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("check.prom");
+    let args = ["--scrub", "25%", "--metrics", prom.to_str().unwrap()];
+    const AGE: &str = "imapmend_mailbox_scrub_oldest_age_seconds";
+    const SHARE: &str = "imapmend_mailbox_scrub_verified_30d_ratio";
+    const NEVER: &str = "imapmend_mailbox_scrub_never_verified";
+    for run in 1..=4i64 {
+        pair.expect("check", &args, 0);
+        let verified = 10 * run;
+        for side in ["a", "b"] {
+            let what = format!("run {run}, side {side}");
+            assert_eq!(metric(&prom, SHARE, side), verified as f64 / 40.0, "{what}");
+            assert_eq!(metric(&prom, NEVER, side), (40 - verified) as f64, "{what}");
+            let age = metric(&prom, AGE, side) as i64;
+            // Measured during the run, which took less than minutes.
+            let expected = if run < 4 {
+                unix_now() - arrived - 300..=unix_now() - arrived
+            } else {
+                0..=300
+            };
+            assert!(
+                expected.contains(&age),
+                "{what}: oldest age {age}, not in {expected:?}"
+            );
+        }
+        if run == 2 {
+            for (side, c) in ["A", "B"].iter().zip(shown_coverage(&pair)) {
+                assert_eq!(
+                    (&c["messages"], &c["verified_since"], &c["never_verified"]),
+                    (&40.into(), &20.into(), &20.into()),
+                    "{side}: {c}"
+                );
+                assert_eq!(c["oldest_unverified_arrival"], arrived, "{side}: {c}");
+            }
+            let text = support::imapmend::bare()
+                .args(["snapshot", "show", "--state"])
+                .arg(pair.state_path())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&text.stdout);
+            assert!(
+                text.contains("Scrub coverage") && text.contains("20 (50.0%)"),
+                "{text}"
+            );
+        }
+    }
+
+    // Time passes: A's UID i was last verified i days and an hour ago.
+    let now = unix_now();
+    let db = rusqlite::Connection::open(pair.state_path()).unwrap();
+    db.execute(
+        "UPDATE message SET verified_at = ?1 - uid * 86400 - 3600 WHERE side = 'A'",
+        [now],
+    )
+    .unwrap();
+    drop(db);
+    let (code, report) = json_run(&pair, "check", &args);
+    assert_eq!(code, 0, "{report:#}");
+    let (mut uids, _) = scrubbed(&report, "A");
+    uids.sort();
+    assert_eq!(uids, (31..=40).collect::<Vec<u64>>(), "the oldest first");
+    assert_eq!(metric(&prom, SHARE, "a"), 39.0 / 40.0);
+    assert_eq!(metric(&prom, NEVER, "a"), 0.0);
+    let age = metric(&prom, AGE, "a") as i64;
+    let expected = now - (now - 30 * DAY - 3600)..=unix_now() - (now - 30 * DAY - 3600);
+    assert!(
+        expected.contains(&age),
+        "oldest age {age}, not in {expected:?}"
+    );
+    assert_eq!(metric(&prom, SHARE, "b"), 1.0);
+    let [a_shown, _] = shown_coverage(&pair);
+    assert_eq!(a_shown["verified_since"], 39, "{a_shown}");
+    assert_eq!(
+        a_shown["oldest_verified"],
+        now - 30 * DAY - 3600,
+        "{a_shown}"
+    );
+}

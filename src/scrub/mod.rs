@@ -24,7 +24,7 @@ use crate::imap::Connection;
 use crate::model::{ScrubBudget, Side, Uid};
 use crate::pool::Pool;
 use crate::reconcile::ReconcileInput;
-use crate::snapshot::scrub::{ScrubResult, ScrubRow};
+use crate::snapshot::scrub::{Coverage, ScrubResult, ScrubRow};
 use crate::snapshot::{Snapshot, SnapshotError};
 use judge::Compared;
 use judge::Hashed;
@@ -35,6 +35,8 @@ use std::time::Instant;
 
 /// How long damage a scrub found counts for the guard (and is kept).
 pub const RECENT_DAMAGE_DAYS: i64 = 30;
+
+pub use crate::snapshot::scrub::COVERAGE_DAYS;
 
 /// Messages read per FETCH while a time budget runs (the deadline is
 /// checked between them).
@@ -90,6 +92,13 @@ pub struct ScrubOutcome {
     pub out_of_time: [bool; 2],
     /// Mailboxes that could not be scrubbed, and why.
     pub notes: Vec<String>,
+    /// Per mailbox and side, the coverage once this run's verifications
+    /// were recorded (for `--metrics`), over [`COVERAGE_DAYS`].
+    #[serde(skip)]
+    pub coverage: Vec<Coverage>,
+    /// When that coverage was measured (Unix seconds).
+    #[serde(skip)]
+    pub measured_at: i64,
 }
 
 impl ScrubOutcome {
@@ -305,11 +314,12 @@ pub async fn read(
 /// Records in the snapshot when each intact message was verified and the
 /// damage found (`now`, Unix seconds), then gives every mailbox of the
 /// input the damage scrubs found on each side within
-/// [`RECENT_DAMAGE_DAYS`], which the guard counts.
+/// [`RECENT_DAMAGE_DAYS`], which the guard counts, and the outcome the
+/// coverage that leaves (over [`COVERAGE_DAYS`]).
 pub fn record(
     snapshot: &mut Snapshot,
     input: &mut ReconcileInput,
-    outcome: &ScrubOutcome,
+    outcome: &mut ScrubOutcome,
     now: i64,
 ) -> Result<(), SnapshotError> {
     let since = now - RECENT_DAMAGE_DAYS * 86_400;
@@ -335,6 +345,8 @@ pub fn record(
                 .unwrap_or(0);
         }
     }
+    outcome.coverage = snapshot.coverage(now - COVERAGE_DAYS * 86_400)?;
+    outcome.measured_at = now;
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 use super::error::{SnapshotError, SqlContext};
 use super::migrations::SCHEMA_VERSION;
 use super::schema::{modseq_from_sql, side_from_text, APPLICATION_ID};
+use super::scrub::{Coverage, COVERAGE_DAYS};
 use super::store::{lock_path, take_lock};
 use super::EndpointIdentity;
 use crate::model::Side;
@@ -41,6 +42,11 @@ pub struct SnapshotSummary {
     /// the next run resolves them.
     pub pending_intents: Vec<IntentSummary>,
     pub tombstones: u64,
+    /// What scrubs have verified, per mailbox and side (empty in a file
+    /// older than the scrub): measured at `coverage_at` (Unix seconds),
+    /// `verified_since` counting the last [`COVERAGE_DAYS`] days.
+    pub coverage: Vec<Coverage>,
+    pub coverage_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,6 +102,11 @@ impl SnapshotSummary {
         for intent in &mut self.pending_intents {
             intent.target = intent.target.other();
         }
+        for c in &mut self.coverage {
+            c.side = c.side.other();
+        }
+        self.coverage
+            .sort_by(|x, y| (&x.mailbox, x.side).cmp(&(&y.mailbox, y.side)));
         self
     }
 
@@ -136,6 +147,11 @@ pub fn inspect(path: &Path) -> Result<SnapshotSummary, SnapshotError> {
     let tombstones: u64 = conn
         .query_row("SELECT count(*) FROM tombstone", [], |r| r.get(0))
         .ctx(path, || "counting tombstones".into())?;
+    let coverage_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let coverage = scrub_coverage(&conn, coverage_at - COVERAGE_DAYS * 86_400)
+        .ctx(path, || "reading the scrub coverage".into())?;
     let file_bytes = ["", "-wal"]
         .iter()
         .filter_map(|suffix| std::fs::metadata(with_suffix(path, suffix)).ok())
@@ -152,7 +168,24 @@ pub fn inspect(path: &Path) -> Result<SnapshotSummary, SnapshotError> {
         mailboxes,
         pending_intents,
         tombstones,
+        coverage,
+        coverage_at,
     })
+}
+
+/// The scrub coverage, in the file's orientation; none in a file older
+/// than the scrub (no `message.verified_at`).
+fn scrub_coverage(conn: &Connection, since: i64) -> rusqlite::Result<Vec<Coverage>> {
+    let scrubbed: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('message') WHERE name = 'verified_at'",
+        [],
+        |r| r.get(0),
+    )?;
+    if scrubbed {
+        super::scrub::coverage(conn, since, |side| side)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Deletes the snapshot at `path` with its `-wal`, `-shm`, `-journal`,

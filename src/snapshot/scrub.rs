@@ -13,6 +13,10 @@ use crate::model::{Fingerprint, PairLevel, Side, Uid};
 use rusqlite::params;
 use std::collections::BTreeMap;
 
+/// The period coverage is measured over: the share of messages verified
+/// within the last this many days (`--metrics`, `snapshot show`).
+pub const COVERAGE_DAYS: i64 = 30;
+
 /// One cached message as a scrub sees it: what was recorded for it and
 /// when it was last verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +55,37 @@ pub struct Coverage {
     /// Verified at or after the `since` asked for.
     pub verified_since: u64,
     pub never_verified: u64,
-    /// The oldest verification, where every message has one (Unix seconds).
+    /// The oldest verification among the messages verified (Unix
+    /// seconds); None: none was.
     pub oldest_verified: Option<i64>,
+    /// The earliest INTERNALDATE among the messages never verified (Unix
+    /// seconds); None: there are none.
+    pub oldest_unverified_arrival: Option<i64>,
+}
+
+impl Coverage {
+    /// Since when the least recently verified message has gone unverified:
+    /// its last verification, or, for a message never verified, its
+    /// INTERNALDATE (when the server says it arrived: an unverified
+    /// message ages from then, not from infinity, so mail that arrived
+    /// since the last run does not look as old as the hills). None: no
+    /// messages.
+    pub fn oldest(&self) -> Option<i64> {
+        match (self.oldest_verified, self.oldest_unverified_arrival) {
+            (Some(v), Some(u)) => Some(v.min(u)),
+            (v, u) => v.or(u),
+        }
+    }
+
+    /// The share of the messages verified since the `since` asked for
+    /// (1 where there are none).
+    pub fn share_verified(&self) -> f64 {
+        if self.messages == 0 {
+            1.0
+        } else {
+            self.verified_since as f64 / self.messages as f64
+        }
+    }
 }
 
 impl Snapshot {
@@ -189,7 +222,8 @@ impl Snapshot {
 
     /// Per mailbox and side (of the side's current UIDVALIDITY): how many
     /// messages the cache holds, how many were verified at or after
-    /// `since`, and the oldest verification.
+    /// `since`, how many never were, the oldest verification and the
+    /// earliest arrival of those never verified.
     pub fn coverage(&self, since: i64) -> Result<Vec<Coverage>, SnapshotError> {
         self.read(
             || "reading the scrub coverage".into(),
@@ -208,7 +242,8 @@ pub fn coverage(
 ) -> rusqlite::Result<Vec<Coverage>> {
     let mut stmt = conn.prepare(
         "SELECT mb.name, m.side, count(*), count(CASE WHEN m.verified_at >= ?1 THEN 1 END),
-                count(*) - count(m.verified_at), min(m.verified_at)
+                count(*) - count(m.verified_at), min(m.verified_at),
+                min(CASE WHEN m.verified_at IS NULL THEN m.internal_date END)
          FROM message m JOIN mailbox mb ON mb.id = m.mailbox
          WHERE m.uidvalidity = CASE m.side WHEN 'A' THEN mb.a_uidvalidity ELSE mb.b_uidvalidity END
          GROUP BY mb.name, m.side ORDER BY mb.name, m.side",
@@ -217,16 +252,49 @@ pub fn coverage(
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let side = orient(super::schema::side_from_text(1, &row.get::<_, String>(1)?)?);
-        let never: u64 = row.get(4)?;
         out.push(Coverage {
             mailbox: row.get(0)?,
             side,
             messages: row.get(2)?,
             verified_since: row.get(3)?,
-            never_verified: never,
-            oldest_verified: row.get::<_, Option<i64>>(5)?.filter(|_| never == 0),
+            never_verified: row.get(4)?,
+            oldest_verified: row.get(5)?,
+            oldest_unverified_arrival: row.get(6)?,
         });
     }
     out.sort_by(|x, y| (&x.mailbox, x.side).cmp(&(&y.mailbox, y.side)));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coverage(verified: Option<i64>, arrival: Option<i64>) -> Coverage {
+        Coverage {
+            mailbox: "INBOX".into(),
+            side: Side::A,
+            messages: 4,
+            verified_since: 1,
+            never_verified: 3,
+            oldest_verified: verified,
+            oldest_unverified_arrival: arrival,
+        }
+    }
+
+    #[test]
+    fn the_oldest_is_the_earlier_of_a_verification_and_an_unverified_arrival() {
+        assert_eq!(coverage(Some(100), Some(50)).oldest(), Some(50));
+        assert_eq!(coverage(Some(100), Some(150)).oldest(), Some(100));
+        assert_eq!(coverage(None, Some(150)).oldest(), Some(150));
+        assert_eq!(coverage(Some(100), None).oldest(), Some(100));
+        assert_eq!(coverage(None, None).oldest(), None);
+        assert_eq!(coverage(None, None).share_verified(), 0.25);
+        let empty = Coverage {
+            messages: 0,
+            verified_since: 0,
+            ..coverage(None, None)
+        };
+        assert_eq!(empty.share_verified(), 1.0);
+    }
 }
