@@ -12,7 +12,7 @@ use support::dovecot::{self, Kind};
 use support::imapmend::{bare, Finish, Pair};
 use support::mail::{msg, DATE};
 use support::oracle;
-use support::proxy::{Dir, Proxy};
+use support::proxy::{commands, Dir, Proxy};
 use support::schema::{assert_valid, schema_file};
 
 /// The log's lines, parsed.
@@ -33,43 +33,6 @@ fn log_show(pair: &Pair, extra: &[&str]) -> (i32, String) {
         .args(extra)
         .finish(std::time::Duration::from_secs(30));
     (out.code.unwrap_or(-1), out.stdout + &out.stderr)
-}
-
-/// One command a client sent: its text with literals left out (their
-/// `{N}` announcements kept), and the literals' sizes.
-#[derive(Debug)]
-struct Sent {
-    words: Vec<String>,
-    literals: Vec<usize>,
-}
-
-/// The commands in what a client sent, in order.
-fn commands(stream: &[u8]) -> Vec<Sent> {
-    let mut out = Vec::new();
-    let (mut at, mut text, mut literals) = (0, String::new(), Vec::new());
-    while let Some(end) = support::proxy::find(stream, b"\r\n", at) {
-        let line = String::from_utf8_lossy(&stream[at..end]).into_owned();
-        at = end + 2;
-        text.push_str(&line);
-        let announced = line
-            .strip_suffix('}')
-            .and_then(|l| l.rsplit_once('{'))
-            .and_then(|(_, n)| n.trim_end_matches('+').parse::<usize>().ok());
-        match announced {
-            Some(n) => {
-                literals.push(n);
-                at += n;
-            }
-            None => {
-                out.push(Sent {
-                    words: text.split_whitespace().map(str::to_string).collect(),
-                    literals: std::mem::take(&mut literals),
-                });
-                text.clear();
-            }
-        }
-    }
-    out
 }
 
 fn uid_set(set: &str) -> Vec<u32> {

@@ -369,3 +369,102 @@ fn s4_coverage_follows_the_budget_across_runs_in_metrics_and_snapshot_show() {
         "{a_shown}"
     );
 }
+
+/// What a client sent over one side's recording proxy: per command, its
+/// verb (`UID FETCH` as two words) and its first argument, unquoted.
+fn sent(proxy: &support::proxy::Proxy) -> Vec<(String, String)> {
+    let stream = proxy.recorded(support::proxy::Dir::ToServer);
+    support::proxy::commands(&stream)
+        .into_iter()
+        .filter_map(|c| {
+            let mut words = c.words.into_iter().skip(1);
+            let mut verb = words.next()?.to_uppercase();
+            if verb == "UID" {
+                verb = format!("UID {}", words.next()?.to_uppercase());
+            }
+            let arg = words.next().unwrap_or_default();
+            Some((verb, arg.trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+/// S5: a scrub is cheap when nothing changed. INBOX and Zzz hold 20
+/// messages each and LIST-STATUS shows both unchanged (a check after the
+/// sync has listed them): a plain `check` opens neither; `check --scrub 25%` (10 per side) opens, on each side,
+/// only the mailbox its slice re-reads, read-only (one EXAMINE: INBOX in
+/// runs 1 and 2, Zzz in run 3), never SELECTs, and sends no write.
+#[test]
+fn s5_a_scrub_of_unchanged_mailboxes_examines_only_its_slice_and_writes_nothing() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let bodies: Vec<(String, Vec<u8>)> = (1..=20).map(|i| (format!("m{i}"), message(i))).collect();
+    a.put_in_maildir(bodies.iter().map(|(name, b)| (name.as_str(), &b[..], "")));
+    let mut client = a.client();
+    client.create("Zzz");
+    for i in 21..=40 {
+        client.append("Zzz", &message(i), &[], None);
+    }
+    client.logout();
+    let proxies = [
+        support::proxy::Proxy::start(a.port),
+        support::proxy::Proxy::start(b.port),
+    ];
+    let pair = Pair {
+        a_port: proxies[0].port(),
+        b_port: proxies[1].port(),
+        ..Pair::new(&a, &b)
+    };
+    pair.expect("sync", &[], 0);
+    // The first sync leaves B's watermarks as they were before its own
+    // APPENDs; a second one records them, and from then on LIST-STATUS
+    // shows both mailboxes unchanged on both sides.
+    pair.expect("sync", &[], 0);
+    const WRITES: [&str; 16] = [
+        "APPEND",
+        "STORE",
+        "UID STORE",
+        "EXPUNGE",
+        "UID EXPUNGE",
+        "COPY",
+        "UID COPY",
+        "MOVE",
+        "UID MOVE",
+        "CREATE",
+        "DELETE",
+        "RENAME",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "SETMETADATA",
+        "SETACL",
+    ];
+    let runs: [(&[&str], &[&str]); 4] = [
+        (&[], &[]),
+        (&["--scrub", "25%"], &["INBOX"]),
+        (&["--scrub", "25%"], &["INBOX"]),
+        (&["--scrub", "25%"], &["Zzz"]),
+    ];
+    for (run, (scrub, opened)) in runs.iter().enumerate() {
+        for p in &proxies {
+            p.record();
+        }
+        let mut args = vec!["--no-compress"];
+        args.extend_from_slice(scrub);
+        pair.expect("check", &args, 0);
+        for (p, side) in proxies.iter().zip(["A", "B"]) {
+            let sent = sent(p);
+            let what = format!("run {run}, side {side}: {sent:?}");
+            let count = |verb: &str| sent.iter().filter(|(v, _)| v == verb).count();
+            let examined: Vec<&str> = sent
+                .iter()
+                .filter(|(v, _)| v == "EXAMINE")
+                .map(|(_, m)| m.as_str())
+                .collect();
+            assert_eq!(examined, *opened, "{what}");
+            assert_eq!(count("SELECT"), 0, "{what}");
+            for write in WRITES {
+                assert_eq!(count(write), 0, "{write} in {what}");
+            }
+            // The bodies, only where a slice is read.
+            assert_eq!(count("UID FETCH") > 0, !opened.is_empty(), "{what}");
+        }
+    }
+}

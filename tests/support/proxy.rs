@@ -454,3 +454,40 @@ pub fn literals(stream: &[u8], min: usize) -> Vec<(usize, usize)> {
     }
     out
 }
+
+/// One command a client sent: its text with literals left out (their
+/// `{N}` announcements kept), and the literals' sizes.
+#[derive(Debug)]
+pub struct Sent {
+    pub words: Vec<String>,
+    pub literals: Vec<usize>,
+}
+
+/// The commands in what a client sent, in order.
+pub fn commands(stream: &[u8]) -> Vec<Sent> {
+    let mut out = Vec::new();
+    let (mut at, mut text, mut literals) = (0, String::new(), Vec::new());
+    while let Some(end) = find(stream, b"\r\n", at) {
+        let line = String::from_utf8_lossy(&stream[at..end]).into_owned();
+        at = end + 2;
+        text.push_str(&line);
+        let announced = line
+            .strip_suffix('}')
+            .and_then(|l| l.rsplit_once('{'))
+            .and_then(|(_, n)| n.trim_end_matches('+').parse::<usize>().ok());
+        match announced {
+            Some(n) => {
+                literals.push(n);
+                at += n;
+            }
+            None => {
+                out.push(Sent {
+                    words: text.split_whitespace().map(str::to_string).collect(),
+                    literals: std::mem::take(&mut literals),
+                });
+                text.clear();
+            }
+        }
+    }
+    out
+}
