@@ -239,6 +239,30 @@ fn c5_the_log_is_what_the_servers_were_sent() {
         let wire = on_the_wire(&p.recorded(Dir::ToServer));
         assert_eq!(in_the_log(&this_run, side), wire, "side {side}");
     }
+    // Every message a STORE or EXPUNGE is about carries its content and
+    // its size as listed; the expunge also its Message-ID (read in the
+    // SELECT's flight), a store none (schema: `message_id`).
+    let mut about = Vec::new();
+    for l in this_run.iter().filter(|l| l["phase"] == "intent") {
+        let action = l["action"].as_str().unwrap();
+        for m in l["messages"].as_array().unwrap() {
+            assert!(m["fingerprint"].is_string(), "{l}");
+            if action == "store" || action == "expunge" {
+                about.push((action, m["size"].as_u64(), m["message_id"].as_str()));
+            }
+        }
+    }
+    about.sort();
+    let size = |name: &str| Some(msg(name).len() as u64);
+    assert_eq!(
+        about,
+        [
+            ("expunge", size("m2"), Some("<m2@tests.imapmend.test>")),
+            ("store", size("m1"), None),
+            ("store", size("m1"), None),
+        ],
+        "{this_run:#?}"
+    );
     // Never a body or a subject: the messages' text is nowhere in the log.
     let text = this_run.iter().map(Value::to_string).collect::<String>();
     assert!(!text.contains("Subject"), "{text}");
@@ -351,6 +375,14 @@ fn e15_expunge_to_moves_a_proven_expunge_into_the_quarantine_once_even_after_a_c
                 (Some("B"), Some("Quarantine"))
             );
             assert_eq!(m["to_uids"].as_array().map(Vec::len), Some(1), "{m}");
+            // The intent names what was moved: Message-ID and size.
+            let intent = log_lines(&pair)
+                .into_iter()
+                .find(|l| l["phase"] == "intent" && l["run"] == m["run"] && l["seq"] == m["seq"])
+                .unwrap();
+            let moved = &intent["messages"][0];
+            assert_eq!(moved["message_id"], "<m2@tests.imapmend.test>", "{intent}");
+            assert_eq!(moved["size"], msg("m2").len(), "{intent}");
         }
     }
 }
@@ -457,6 +489,22 @@ fn e17_quarantine_days_purges_only_what_imapmend_moved_long_enough_ago() {
             Some(_) => 2,
         };
         assert_eq!(intents, want, "{crash:?}: {purges:#?}\n{}", out.output());
+        // A purge line names what it expunged, as the move recorded it.
+        let mut named: Vec<(String, u64)> = purges
+            .iter()
+            .filter(|l| l["phase"] == "intent")
+            .flat_map(|l| l["messages"].as_array().unwrap().clone())
+            .map(|m| (m["message_id"].to_string(), m["size"].as_u64().unwrap()))
+            .collect();
+        named.sort();
+        named.dedup();
+        let of = |n: &str| {
+            (
+                format!("\"<{n}@tests.imapmend.test>\""),
+                msg(n).len() as u64,
+            )
+        };
+        assert_eq!(named, [of("m2"), of("m3")], "{crash:?}: {purges:#?}");
         pair.expect("sync", &purge, 0);
         assert!(oracle::read_side(&b) == kept, "{crash:?}: B after a rerun");
     }

@@ -136,8 +136,8 @@ fn turns(out: &support::imapmend::Outcome) -> [u64; 2] {
 /// The turn budget of a run (C11), against Dovecot, one connection per
 /// side so that the count does not depend on when extra lanes open: a
 /// first sync, the rerun right after it, a no-op, and an incremental run
-/// with changes in two of the four mailboxes. The counts are printed for
-/// comparing builds.
+/// with changes in two of the four mailboxes, and a run carrying one
+/// deletion. The counts are printed for comparing builds.
 #[test]
 fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
     let (a, b) = dovecot::pair(Kind::Full);
@@ -178,6 +178,13 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
     ca.logout();
     let incremental = run("incremental");
     let after = run("rerun after the incremental run");
+    // A deletion in one mailbox: the Message-ID the log names comes in the
+    // SELECT's flight (one UID FETCH more, no turn more).
+    let mut ca = a.client();
+    let uid = ca.fetch_all("Work")[1].uid;
+    ca.expunge_uids("Work", &[uid]);
+    ca.logout();
+    let deletion = run("deletion");
 
     let mailboxes = mailboxes.len() as u64;
     for side in 0..2 {
@@ -193,6 +200,10 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
         assert!(
             after[side] <= NOOP_TURNS + RERUN_EXTRA * 2,
             "rerun after the incremental run: {after:?}"
+        );
+        assert!(
+            deletion[side] <= NOOP_TURNS + DELETION_EXTRA,
+            "deletion: {deletion:?}"
         );
         // One APPEND batch per mailbox to B.
         assert!(
@@ -214,6 +225,11 @@ const RERUN_EXTRA: u64 = 2;
 const INCREMENTAL_CONSTANT: u64 = 2;
 /// Per mailbox that changed.
 const PER_CHANGED: u64 = 3;
+/// A deletion in one mailbox, on the side it is carried to: SELECT (with
+/// the UID FETCH of the Message-ID for the action log in its flight), UID
+/// STORE + UID EXPUNGE, the EXAMINE that records what was seen. Both
+/// before and after the Message-ID was read (issue 20): 5 turns on B.
+const DELETION_EXTRA: u64 = 3;
 const FIRST_CONSTANT: u64 = 5;
 /// Per mailbox (with one APPEND batch each).
 const FIRST_PER_MAILBOX: u64 = 6;

@@ -7,11 +7,12 @@
 use super::logged::{as_sent, logged};
 use super::MailboxRun;
 use super::{quarantine, refused_by_mailbox};
-use crate::action_log::{self, LoggedMessage, Write};
-use crate::model::{FlagDelta, FlagSet, Side, Uid};
+use crate::action_log::{self, Write};
+use crate::model::{Fingerprint, FlagDelta, FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
 use crate::plan::{Expunge, ExpungeMode};
 use crate::snapshot::Tombstone;
+use std::collections::HashMap;
 
 impl MailboxRun<'_, '_> {
     /// Carries out proven expunges: `UID EXPUNGE` of exactly those UIDs, or
@@ -47,20 +48,11 @@ impl MailboxRun<'_, '_> {
                     add: FlagSet::from_wire(["\\Deleted"]),
                     remove: FlagSet::new(),
                 };
-                let write = Write {
-                    uidvalidity,
-                    uids: &uids,
-                    flags: (mode == ExpungeMode::FlagOnly).then_some(&delta),
-                    messages: chosen
-                        .iter()
-                        .map(|e| LoggedMessage {
-                            uid: Some(e.uid),
-                            fingerprint: Some(e.fingerprint.to_hex()),
-                            ..LoggedMessage::default()
-                        })
-                        .collect(),
-                    ..Write::mailbox(side, &self.mb.name, action_log::Action::Expunge)
-                };
+                let content: HashMap<Uid, Fingerprint> =
+                    chosen.iter().map(|e| (e.uid, e.fingerprint)).collect();
+                let mut messages =
+                    self.logged_messages(side, &uids, |uid| content.get(&uid).copied());
+                let name = &self.mb.name;
                 // --expunge-to: moved into the quarantine instead.
                 let quarantine = (mode == ExpungeMode::Expunge)
                     .then(|| self.quarantine.map(|q| q[side.index()].clone()))
@@ -72,7 +64,21 @@ impl MailboxRun<'_, '_> {
                         Some(q) => Some((q, quarantine::ensure(conn, side, q).await?)),
                         None => None,
                     };
-                    conn.select(&wire, false).await?;
+                    // The Message-IDs for the log, in the SELECT's flight.
+                    let (_, fields) = conn
+                        .select_reading_fields(&wire, &uids, &["MESSAGE-ID"])
+                        .await?;
+                    for m in &mut messages {
+                        let header = m.uid.and_then(|uid| fields.get(&uid));
+                        m.message_id = header.and_then(|h| action_log::message_id(h));
+                    }
+                    let write = Write {
+                        uidvalidity,
+                        uids: &uids,
+                        flags: (mode == ExpungeMode::FlagOnly).then_some(&delta),
+                        messages,
+                        ..Write::mailbox(side, name, action_log::Action::Expunge)
+                    };
                     match (kept, mode) {
                         (Some((q, uidvalidity)), _) => {
                             quarantine::move_to(conn, write, &uids, q, uidvalidity).await

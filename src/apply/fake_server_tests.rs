@@ -72,6 +72,40 @@ pub(super) fn selected(
     ]
 }
 
+/// What a deletion sends first: `SELECT`, and in its flight the UID FETCH
+/// of the Message-ID of `uid` for the action log, answered with `header`
+/// (the field's line), or NO where None (the write goes ahead).
+pub(super) fn selected_reading_id(
+    [select, fetch]: [&str; 2],
+    mailbox: &str,
+    [uidvalidity, uidnext, exists]: [u32; 3],
+    uid: Uid,
+    header: Option<&str>,
+) -> Vec<Step> {
+    let mut steps = selected(
+        select,
+        &format!("SELECT \"{mailbox}\""),
+        uidvalidity,
+        uidnext,
+        exists,
+    );
+    steps.push(expect(format!(
+        "{fetch} UID FETCH {uid} (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])\r\n"
+    )));
+    steps.push(Step::Send(
+        match header {
+            Some(h) => format!(
+                "* 1 FETCH (UID {uid} BODY[HEADER.FIELDS (MESSAGE-ID)] {{{}}}\r\n{h}\r\n\r\n)\r\n\
+                 {fetch} OK done\r\n",
+                h.len() + 4
+            ),
+            None => format!("{fetch} NO not today\r\n"),
+        }
+        .into_bytes(),
+    ));
+    steps
+}
+
 /// The lines of one MULTIAPPEND (LITERAL+) of these bodies to `mailbox`.
 pub(super) fn append(tag: &str, mailbox: &str, bodies: &[&str]) -> Vec<Step> {
     let mut lines = vec![format!("{tag} APPEND \"{mailbox}\"")];
@@ -562,13 +596,28 @@ async fn only_the_planned_expunges_are_sent_and_a_withheld_one_keeps_its_pair() 
     };
     let a = logged_in("");
     let mut b = logged_in("UIDPLUS");
-    b.extend(selected("A0002", "SELECT \"INBOX\"", 42, 9, 4));
-    b.extend(uid_expunge("A0003", "A0004", 5));
-    b.extend(selected("A0005", "SELECT \"INBOX\"", 42, 9, 3));
-    b.push(Step::Expect(
-        "A0006 UID STORE 7 +FLAGS.SILENT (\\Deleted)\r\n",
+    let id = Some("Message-ID: <five@example.org>");
+    let at = |uidnext, exists| [42, uidnext, exists];
+    b.extend(selected_reading_id(
+        ["A0002", "A0003"],
+        "INBOX",
+        at(9, 4),
+        5,
+        id,
     ));
-    b.push(send("A0006 OK done\r\n"));
+    b.extend(uid_expunge("A0004", "A0005", 5));
+    // A NO to the header read leaves the Message-ID unknown, no more.
+    b.extend(selected_reading_id(
+        ["A0006", "A0007"],
+        "INBOX",
+        at(9, 3),
+        7,
+        None,
+    ));
+    b.push(Step::Expect(
+        "A0008 UID STORE 7 +FLAGS.SILENT (\\Deleted)\r\n",
+    ));
+    b.push(send("A0008 OK done\r\n"));
     let (mut lane, servers) = lane([a, b]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut snapshot = open_snapshot(&dir);
@@ -717,11 +766,18 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     b.push(send("A0002 OK [APPENDUID 43 9] done\r\n"));
     b.extend(selected("A0003", "SELECT \"New\"", 43, 10, 1));
     b.extend(listed_back(["A0004", "A0005"], 9, 1, "moved"));
-    b.extend(selected("A0006", "SELECT \"Old\"", 42, 6, 1));
-    b.extend(uid_expunge("A0007", "A0008", 5));
+    let id = Some("Message-ID: <moved@example.org>");
+    b.extend(selected_reading_id(
+        ["A0006", "A0007"],
+        "Old",
+        [42, 6, 1],
+        5,
+        id,
+    ));
+    b.extend(uid_expunge("A0008", "A0009", 5));
     // What was seen after writing, per mailbox.
-    b.extend(selected("A0009", "EXAMINE \"Old\"", 42, 6, 0));
-    b.extend(selected("A0010", "EXAMINE \"New\"", 43, 10, 1));
+    b.extend(selected("A0010", "EXAMINE \"Old\"", 42, 6, 0));
+    b.extend(selected("A0011", "EXAMINE \"New\"", 43, 10, 1));
     let (specs, servers) = run_pair([a, b]).await;
     let mut pool = Pool::connect(&specs, 1).await.expect("connect");
     let dir = tempfile::tempdir().unwrap();

@@ -52,7 +52,7 @@ impl MailboxRun<'_, '_> {
                     uidvalidity: self.statuses[side.index()].as_ref().map(|s| s.uidvalidity),
                     uids: &uids,
                     flags: Some(&delta),
-                    messages: self.logged_messages(side, &uids),
+                    messages: self.stored_messages(side, &uids),
                     ..Write::mailbox(side, &self.mb.name, action_log::Action::Store)
                 };
                 let conn = &mut self.conns[side.index()];
@@ -142,21 +142,20 @@ impl MailboxRun<'_, '_> {
         }
     }
 
-    /// For the action log: these UIDs of `side` with their pairs' content.
-    fn logged_messages(&self, side: Side, uids: &[Uid]) -> Vec<LoggedMessage> {
+    /// For the action log: these UIDs of `side` with their pairs' content
+    /// on that side and their listed size.
+    fn stored_messages(&self, side: Side, uids: &[Uid]) -> Vec<LoggedMessage> {
         let content: std::collections::HashMap<Uid, _> = self
             .mb
             .pairs
             .iter()
-            .map(|p| (p.uid[side.index()], p.fingerprint))
-            .collect();
-        uids.iter()
-            .map(|uid| LoggedMessage {
-                uid: Some(*uid),
-                fingerprint: content.get(uid).map(|f| f.to_hex()),
-                ..LoggedMessage::default()
+            .map(|p| {
+                let on_b = p.fingerprint_b.unwrap_or(p.fingerprint);
+                let here = if side == Side::A { p.fingerprint } else { on_b };
+                (p.uid[side.index()], here)
             })
-            .collect()
+            .collect();
+        self.logged_messages(side, uids, |uid| content.get(&uid).copied())
     }
 
     /// The pairs whose flag changes on `side` touch these UIDs.

@@ -41,7 +41,7 @@ use crate::model::{MailboxStatus, Side, Uid};
 use crate::outcome::{Action, Ledger, Status};
 use crate::plan::{MailboxPlan, Plan};
 use crate::pool::{Lane, Pool};
-use crate::reconcile::{MailboxBase, ReconcileInput};
+use crate::reconcile::{MailboxBase, ReconcileInput, SideListing};
 use crate::snapshot::Snapshot;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -315,14 +315,17 @@ fn stop_requested(out: &mut ApplyOutcome) -> bool {
 const STOPPED: &str =
     "stopped by a signal after the command in flight; the rest was not done (rerun to finish)";
 
-/// Per side, the status the plan was made from: for a renamed mailbox, the
-/// side that still had the old name was listed under that name.
+/// Per side, the status the plan was made from ([`listings`]).
 fn listed_statuses(input: &ReconcileInput, mb: &MailboxPlan) -> [Option<MailboxStatus>; 2] {
+    listings(input, mb).map(|s| s.map(|s| s.status.clone()))
+}
+
+/// Per side, the listing the plan was made from: for a renamed mailbox,
+/// the side that still had the old name was listed under that name.
+fn listings<'i>(input: &'i ReconcileInput, mb: &MailboxPlan) -> [Option<&'i SideListing>; 2] {
     let listed = |name: &str, i: usize| {
         let found = input.mailboxes.iter().find(|m| m.name == name);
-        found
-            .and_then(|m| m.sides[i].as_ref())
-            .map(|s| s.status.clone())
+        found.and_then(|m| m.sides[i].as_ref())
     };
     [0, 1].map(|i| match &mb.rename {
         Some(r) if r.side.index() == i => listed(&r.from, i),
@@ -376,6 +379,8 @@ struct MailboxRun<'a, 's> {
     /// `--expunge-to`: per side, the wire name of the mailbox proven
     /// expunges are moved into instead ([`MailboxRun::expunge`]).
     quarantine: Option<&'a [String; 2]>,
+    /// Per side, the listing the plan was made from (sizes for the log).
+    listings: [Option<&'a SideListing>; 2],
 }
 
 impl<'a, 's> MailboxRun<'a, 's> {
@@ -412,6 +417,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
             }),
             retried,
             quarantine: None,
+            listings: listings(input, mb),
         }
     }
 
@@ -479,6 +485,32 @@ impl<'a, 's> MailboxRun<'a, 's> {
         self.out
             .failures
             .push(failure(self.mb, side, action, error));
+    }
+
+    /// For the action log: each of these UIDs of `side` with its content
+    /// as the plan knows it and its size as listed (RFC822.SIZE, from the
+    /// server or the snapshot's listing); no Message-ID.
+    fn logged_messages(
+        &self,
+        side: Side,
+        uids: &[Uid],
+        content: impl Fn(Uid) -> Option<crate::model::Fingerprint>,
+    ) -> Vec<crate::action_log::LoggedMessage> {
+        let wanted: HashSet<Uid> = uids.iter().copied().collect();
+        let mut sizes = std::collections::HashMap::with_capacity(wanted.len());
+        if let Some(listing) = self.listings[side.index()] {
+            let listed = listing.messages.iter().map(|m| (m.uid, m.size));
+            let unread = listing.unread.iter().map(|m| (m.uid, m.size));
+            sizes.extend(listed.chain(unread).filter(|(u, _)| wanted.contains(u)));
+        }
+        uids.iter()
+            .map(|&uid| crate::action_log::LoggedMessage {
+                uid: Some(uid),
+                fingerprint: content(uid).map(|f| f.to_hex()),
+                size: sizes.get(&uid).copied(),
+                message_id: None,
+            })
+            .collect()
     }
 }
 

@@ -58,6 +58,7 @@ pub async fn undo_step(
             uids,
             delta,
             modseq,
+            messages,
         } => {
             let conn = &mut lane[side.index()];
             let status = conn.select(&to_wire(*side, mailbox), false).await?;
@@ -66,6 +67,7 @@ pub async fn undo_step(
                 uidvalidity: Some(*uidvalidity),
                 uids,
                 flags: Some(delta),
+                messages: messages.clone(),
                 ..Write::mailbox(*side, mailbox, action_log::Action::Store)
             };
             let peer = conn.peer().clone();

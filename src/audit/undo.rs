@@ -79,6 +79,8 @@ pub enum Step {
         uids: Vec<Uid>,
         delta: FlagDelta,
         modseq: Option<u64>,
+        /// What the run's log line said of each (fingerprint, size).
+        messages: Vec<LoggedMessage>,
     },
 }
 
@@ -96,6 +98,9 @@ pub struct UndoPlan {
 type MoveKey = (Side, String, u32, String);
 /// Reverts grouped by side, mailbox, UIDVALIDITY and delta.
 type RevertKey = (Side, String, u32, FlagDelta);
+/// A revert's UIDs, the mod-sequence they were checked at, what the log
+/// said of each.
+type Reverting = (Vec<Uid>, Option<u64>, Vec<LoggedMessage>);
 
 /// What undoing the writes of one run (`run`, in log order) takes, given
 /// the whole log (`all`, to tell a purged message from one gone otherwise)
@@ -103,7 +108,7 @@ type RevertKey = (Side, String, u32, FlagDelta);
 pub fn undo(run: &[&Logged], all: &[Logged], facts: &Facts) -> UndoPlan {
     let mut out = UndoPlan::default();
     let mut back: BTreeMap<MoveKey, Vec<(Uid, LoggedMessage)>> = BTreeMap::new();
-    let mut reverts: BTreeMap<RevertKey, (Vec<Uid>, Option<u64>)> = BTreeMap::new();
+    let mut reverts: BTreeMap<RevertKey, Reverting> = BTreeMap::new();
     let mut copies: BTreeMap<(Side, String), usize> = BTreeMap::new();
     // Latest first: a later write of the run is undone before an earlier one.
     for w in run.iter().rev() {
@@ -193,7 +198,7 @@ pub fn undo(run: &[&Logged], all: &[Logged], facts: &Facts) -> UndoPlan {
                         )),
                         Some(flags) if as_left(flags, delta) => {
                             let modseq = now.and_then(|m| m.highestmodseq);
-                            reverts
+                            let revert = reverts
                                 .entry((
                                     i.side,
                                     i.mailbox.clone(),
@@ -203,9 +208,9 @@ pub fn undo(run: &[&Logged], all: &[Logged], facts: &Facts) -> UndoPlan {
                                         remove: delta.add.clone(),
                                     },
                                 ))
-                                .or_insert_with(|| (Vec::new(), modseq))
-                                .0
-                                .push(uid);
+                                .or_insert_with(|| (Vec::new(), modseq, Vec::new()));
+                            revert.0.push(uid);
+                            revert.2.push(message);
                         }
                         Some(flags) => out.cannot.push(format!(
                             "{} {} UID {uid}{}: flags {} not reverted: changed since the run \
@@ -269,7 +274,7 @@ pub fn undo(run: &[&Logged], all: &[Logged], facts: &Facts) -> UndoPlan {
             messages,
         });
     }
-    for ((side, mailbox, uidvalidity, delta), (uids, modseq)) in reverts {
+    for ((side, mailbox, uidvalidity, delta), (uids, modseq, messages)) in reverts {
         out.steps.push(Step::Revert {
             side,
             mailbox,
@@ -277,6 +282,7 @@ pub fn undo(run: &[&Logged], all: &[Logged], facts: &Facts) -> UndoPlan {
             uids,
             delta,
             modseq,
+            messages,
         });
     }
     out

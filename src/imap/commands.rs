@@ -13,10 +13,11 @@ use super::engine::{Command, Engine, Keep};
 use super::error::ImapError;
 pub(crate) use super::expunged::Expunged;
 use super::parse::{self, Code, Cond, Untagged};
+pub(crate) use super::select::select;
 use super::selected::{leave, leave_read_only};
 pub(crate) use super::selected::{same_mailbox, track, writable, Selected};
 use super::{quote, uidset, AppendItem, AppendResult, Limits, ListedMailbox, ListedStatus};
-use crate::model::{FlagDelta, FlagSet, InternalDate, ListedMessage, MailboxStatus, Uid};
+use crate::model::{FlagDelta, FlagSet, InternalDate, ListedMessage, Uid};
 use imap_proto::AttributeValue;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -260,85 +261,6 @@ impl StatusItems {
             highestmodseq: h?,
         })
     }
-}
-
-/// SELECT or EXAMINE, with `(CONDSTORE)` when `condstore` (the session
-/// has CONDSTORE or QRESYNC).
-pub(crate) async fn select(
-    engine: &mut Engine,
-    selected: &mut Option<Selected>,
-    name: &str,
-    read_only: bool,
-    condstore: bool,
-) -> Result<MailboxStatus, ImapError> {
-    let arg = mailbox_arg(engine, name)?;
-    let verb = if read_only { "EXAMINE" } else { "SELECT" };
-    let label = format!("{verb} {name:?}");
-    let mut cmd = Command::new(verb, label.clone()).text(" ").astring(arg);
-    if condstore {
-        cmd = cmd.text(" (CONDSTORE)");
-    }
-    // A SELECT that fails leaves no mailbox selected (RFC 3501 §6.3.1).
-    *selected = None;
-    let mut exists = None;
-    let mut uidvalidity = None;
-    let mut uidnext = None;
-    let mut highestmodseq = None;
-    let mut nomodseq = false;
-    let mut permanent_flags = None;
-    engine
-        .run_one(cmd, &mut |_, u| {
-            match u {
-                Untagged::Exists(n) => exists = Some(*n),
-                Untagged::Status(s) if s.cond == Cond::Ok => match &s.code {
-                    Some(Code::UidValidity(v)) => uidvalidity = Some(*v),
-                    Some(Code::UidNext(v)) => uidnext = Some(*v),
-                    Some(Code::HighestModSeq(v)) => highestmodseq = Some(*v),
-                    Some(Code::NoModSeq) => nomodseq = true,
-                    // EXAMINE's answer is about the read-only session.
-                    Some(Code::PermanentFlags(f)) if !read_only => {
-                        permanent_flags = Some(f.clone())
-                    }
-                    _ => {}
-                },
-                _ => {}
-            }
-            Ok(())
-        })
-        .await?;
-    let during = format!("reading the response to {label}");
-    let uidvalidity =
-        uidvalidity.ok_or_else(|| protocol(engine, &during, "no UIDVALIDITY".into()))?;
-    let exists = exists.ok_or_else(|| protocol(engine, &during, "no EXISTS".into()))?;
-    let uidnext = match uidnext {
-        Some(n) => n,
-        None => status_uidnext(engine, name).await?,
-    };
-    let highestmodseq = if condstore && !nomodseq {
-        highestmodseq
-    } else {
-        None
-    };
-    engine.note_selected(exists);
-    *selected = Some(Selected {
-        name: name.to_string(),
-        exists,
-        sizes: HashMap::new(),
-        modseq: highestmodseq.is_some(),
-        read_only,
-    });
-    Ok(MailboxStatus {
-        uidvalidity,
-        uidnext,
-        exists,
-        highestmodseq,
-        permanent_flags,
-    })
-}
-
-/// `STATUS name (UIDNEXT)`, for servers whose SELECT does not say.
-async fn status_uidnext(engine: &mut Engine, name: &str) -> Result<u32, ImapError> {
-    status_number(engine, name, "UIDNEXT").await
 }
 
 /// `STATUS name (ITEM)` for one 32-bit item (`UIDNEXT`, `UIDVALIDITY`).

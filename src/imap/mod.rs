@@ -37,6 +37,7 @@ mod moving;
 mod parse;
 mod quote;
 mod recv;
+mod select;
 mod selected;
 mod trace;
 mod transport;
@@ -484,6 +485,30 @@ impl Connection {
             name,
             read_only,
             condstore,
+        )
+        .await
+    }
+
+    /// SELECT `name` (read-write) and, in the same flight, the header
+    /// `fields` (e.g. `MESSAGE-ID`) of `uids` in it, `BODY.PEEK`: per UID
+    /// the field lines as sent, absent where the server sent none (or
+    /// answered the FETCH with NO). One turn, as the SELECT alone.
+    pub async fn select_reading_fields(
+        &mut self,
+        name: &str,
+        uids: &[Uid],
+        fields: &[&str],
+    ) -> Result<(MailboxStatus, std::collections::BTreeMap<Uid, Vec<u8>>), ImapError> {
+        self.settle().await?;
+        let condstore = self.history != HistorySupport::None;
+        select::select_reading_fields(
+            &mut self.engine,
+            &mut self.selected,
+            &self.limits,
+            name,
+            condstore,
+            uids,
+            fields,
         )
         .await
     }
