@@ -1,13 +1,20 @@
-//! Identity below the exact level (docs/SCENARIOS.md I13), against real
-//! Dovecot servers: messages that two servers stored with different bytes —
-//! as Courier stores them (every CR removed, a final line break added) —
-//! met on both sides before any snapshot pair by the normalised
-//! fingerprint, one to one or k to k, and nothing else does.
+//! Identity below the exact level (docs/SCENARIOS.md I13, I16), against
+//! real Dovecot servers: messages that two servers stored with different
+//! bytes — as Courier stores them (every CR removed, a final line break
+//! added) — met on both sides before any snapshot pair by the normalised
+//! fingerprint, one to one or k to k, and nothing else does; messages a
+//! server rebuilds on every FETCH (Exchange style, played by a proxy in
+//! front of Dovecot) pair by headers with `--identity headers`, and such
+//! a pair never deletes.
 
 mod support;
 
+use serde_json::Value;
 use support::dovecot::{self, Kind};
-use support::imapmend::Pair;
+use support::imapmend::{Outcome, Pair};
+use support::mail::{msg, DATE};
+use support::oracle::{self, SideState};
+use support::proxy::Proxy;
 
 /// Each message with how Courier would hold it.
 const ORIGINALS: [(&[u8], &[u8]); 2] = [
@@ -105,4 +112,141 @@ fn i13_rewritten_copies_met_before_a_snapshot_pair_at_the_normalised_level() {
         pair.expect("check", &[], 0);
         assert_eq!(counts(&a), expected, "{kind:?}");
     }
+}
+
+/// How the proxy serves each of B's messages, as Exchange serves its
+/// store: rebuilt, with headers of its own in front, so that neither
+/// fingerprint pairs it with what it was; Message-ID, Date and From
+/// survive, and the size stays within the header level's tolerance.
+fn rebuilt(body: &[u8]) -> Vec<u8> {
+    let mut out = b"X-MS-Exchange-Organization-Rebuilt: yes\r\n\
+                    X-MS-Has-Attach: \r\n"
+        .to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A `--json` report's plan: copies, and the level of every pair.
+fn planned(out: &Outcome) -> (usize, Vec<String>) {
+    let report: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", out.describe()));
+    let mailboxes = report["plan"]["mailboxes"].as_array().unwrap();
+    let copies = mailboxes
+        .iter()
+        .map(|m| m["copies"].as_array().unwrap().len())
+        .sum();
+    let levels = mailboxes
+        .iter()
+        .flat_map(|m| m["pairs"].as_array().unwrap())
+        .map(|p| p["level"].as_str().unwrap().to_string())
+        .collect();
+    (copies, levels)
+}
+
+/// INBOX holding these [`msg`] messages, without flags.
+fn inbox(names: &[&str]) -> SideState {
+    let mut side = SideState::default();
+    for name in names {
+        side.add("INBOX", &msg(name), &[] as &[&str]);
+    }
+    side
+}
+
+/// Expunges the message `name` ([`msg`]) from INBOX on `user`.
+fn expunge(user: &support::dovecot::User, name: &str) {
+    let mut c = user.client();
+    let uid = c
+        .fetch_all("INBOX")
+        .into_iter()
+        .find(|m| m.body == msg(name))
+        .unwrap_or_else(|| panic!("{name} not in INBOX"))
+        .uid;
+    c.expunge_uids("INBOX", &[uid]);
+    c.logout();
+}
+
+/// I16: B serves every message rebuilt (a proxy in front of Dovecot, as
+/// Exchange / Office 365 would). Both sides hold the same four messages:
+/// without `--identity headers` they would be copied both ways; with it
+/// the first sync pairs all four at the level `headers` and copies
+/// nothing, and a rerun plans nothing. One side of a pair deleted on each
+/// side: each survivor is kept, reported, not copied back, and nothing
+/// else is deleted. B's RFC822.SIZE turning into estimates under known
+/// UIDs is no sign of a restore with the option (it is without).
+#[test]
+fn i16_a_server_that_rebuilds_every_message_pairs_by_headers_and_never_deletes_by_them() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let proxy = Proxy::start_rebuilding(b.port, rebuilt);
+    let through_proxy = || Pair {
+        b_port: proxy.port(),
+        ..Pair::new(&a, &b)
+    };
+    let names = ["m1", "m2", "m3", "m4"];
+    for user in [&a, &b] {
+        let mut c = user.client();
+        for name in names {
+            c.append("INBOX", &msg(name), &[], Some(DATE));
+        }
+        c.logout();
+    }
+    let all = inbox(&names);
+
+    // By content alone, every rebuilt message is new mail on B, and
+    // every original new mail on A.
+    let by_content = through_proxy().expect("plan", &["--no-compress", "--json"], 1);
+    assert_eq!(planned(&by_content).0, 8, "{}", by_content.describe());
+
+    let pair = through_proxy();
+    let headers = ["--identity", "headers", "--no-compress"];
+    let first = pair.expect("sync", &[&headers[..], &["--json"]].concat(), 0);
+    assert_eq!(
+        planned(&first),
+        (0, vec!["headers".to_string(); 4]),
+        "{}",
+        first.describe()
+    );
+    assert!(oracle::read_side(&a) == all, "A after the first sync");
+    assert!(oracle::read_side(&b) == all, "B after the first sync");
+    pair.expect("plan", &headers, 0);
+
+    // One side of a header-level pair is deleted, on each side.
+    expunge(&a, "m1");
+    expunge(&b, "m2");
+    let out = pair.expect("sync", &headers, 0).output();
+    assert_eq!(
+        out.matches("the pair was made by headers only").count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        oracle::read_side(&a) == inbox(&["m2", "m3", "m4"]),
+        "A after the deletions:\n{out}"
+    );
+    assert!(
+        oracle::read_side(&b) == inbox(&["m1", "m3", "m4"]),
+        "B after the deletions:\n{out}"
+    );
+    let again = pair.expect("plan", &headers, 0).output();
+    assert!(again.contains("made by headers only"), "{again}");
+
+    // B's sizes turn into estimates; a flag set on B brings a message
+    // with its new size into the next listing (CHANGEDSINCE).
+    proxy.skew_sizes(300);
+    let mut cb = b.client();
+    let m3 = cb
+        .fetch_all("INBOX")
+        .into_iter()
+        .find(|m| m.body == msg("m3"))
+        .unwrap()
+        .uid;
+    cb.store("INBOX", &[m3], "+", &["\\Flagged"]);
+    cb.logout();
+    let plan = pair
+        .expect("plan", &[&headers[..], &["-v"]].concat(), 1)
+        .output();
+    assert!(!plan.contains("reused"), "{plan}");
+    assert!(plan.contains(": +\\Flagged"), "{plan}");
+    // Without the option, the same listing reads as a restored B.
+    let by_content = pair.run("plan", &["--no-compress", "-v"], &[]).output();
+    assert!(by_content.contains("the UID was reused"), "{by_content}");
 }

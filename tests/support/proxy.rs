@@ -5,6 +5,12 @@
 //! server's response lines. It also counts and records what passes, so a
 //! test can measure a clean run and aim its faults.
 //!
+//! [`Proxy::start_rebuilding`] makes a server that rebuilds messages on
+//! FETCH, as Exchange does, out of any server: on every connection each
+//! `BODY[]` literal the server sends is replaced by what a function makes
+//! of it (the announced length adjusted), and RFC822.SIZE can be skewed
+//! ([`Proxy::skew_sizes`]), as an estimate would be.
+//!
 //! A fault is armed for the *next* connection only ([`Proxy::arm`]), or the
 //! one after a few more ([`Proxy::arm_after`]); every other connection
 //! passes through untouched. A run can therefore go
@@ -47,6 +53,9 @@ pub enum Fault {
     Rewrite(fn(&[u8]) -> Vec<u8>),
 }
 
+/// What a rebuilding proxy makes of a message's bytes.
+pub type Rebuild = fn(&[u8]) -> Vec<u8>;
+
 #[derive(Default)]
 struct Shared {
     stop: AtomicBool,
@@ -66,6 +75,10 @@ struct Shared {
     paused: Mutex<bool>,
     resumed: Mutex<bool>,
     pause_cv: Condvar,
+    /// Every connection: `BODY[]` literals rebuilt by this function.
+    rebuild: Option<Rebuild>,
+    /// Added to every RFC822.SIZE the server sends (with `rebuild`).
+    size_skew: AtomicU64,
 }
 
 /// A running proxy; stops (and cuts every connection) when dropped.
@@ -77,9 +90,29 @@ pub struct Proxy {
 impl Proxy {
     /// Listens on a free loopback port and forwards to `127.0.0.1:upstream`.
     pub fn start(upstream: u16) -> Proxy {
+        Proxy::listen(upstream, Shared::default())
+    }
+
+    /// A proxy whose server serves every message rebuilt: each `BODY[]`
+    /// literal it sends, on every connection, is `rebuild` of it. (Plain
+    /// IMAP only: give imapmend `--no-compress`.)
+    pub fn start_rebuilding(upstream: u16, rebuild: Rebuild) -> Proxy {
+        let shared = Shared {
+            rebuild: Some(rebuild),
+            ..Shared::default()
+        };
+        Proxy::listen(upstream, shared)
+    }
+
+    /// From now on, a rebuilding proxy adds `bytes` to every RFC822.SIZE.
+    pub fn skew_sizes(&self, bytes: u64) {
+        self.shared.size_skew.store(bytes, Ordering::SeqCst);
+    }
+
+    fn listen(upstream: u16, shared: Shared) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let port = listener.local_addr().unwrap().port();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(shared);
         let s = shared.clone();
         std::thread::Builder::new()
             .name(format!("proxy-{port}"))
@@ -274,6 +307,7 @@ impl Conn {
         let mut buf = vec![0u8; 16 * 1024];
         let mut forwarded: u64 = 0;
         let mut rewriter = Rewriter::default();
+        let mut rebuilder = Rebuilder::default();
         let mut tail: Vec<u8> = Vec::new();
         let mut paused_once = false;
         loop {
@@ -330,6 +364,10 @@ impl Conn {
             let rewritten;
             if let (Some(Fault::Rewrite(f)), Dir::ToClient) = (&self.fault, dir) {
                 rewritten = rewriter.feed(chunk, *f);
+                chunk = &rewritten;
+            } else if let (Some(rebuild), Dir::ToClient) = (self.shared.rebuild, dir) {
+                let skew = self.shared.size_skew.load(Ordering::SeqCst);
+                rewritten = rebuilder.feed(chunk, rebuild, skew);
                 chunk = &rewritten;
             }
             if to.write_all(chunk).is_err() {
@@ -401,6 +439,85 @@ impl Rewriter {
     fn finish(&mut self, _f: fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
         std::mem::take(&mut self.pending)
     }
+}
+
+/// Splits the server's bytes into lines and literals; a `BODY[]` literal
+/// is held whole, then sent rebuilt behind its announcement with the new
+/// length; RFC822.SIZE values in lines get the skew added.
+#[derive(Default)]
+struct Rebuilder {
+    pending: Vec<u8>,
+    /// Bytes of a literal still to pass; with `body`, to hold and rebuild.
+    literal_left: usize,
+    /// The announcing line (without `{n}\r\n`) of a body being held.
+    body: Option<Vec<u8>>,
+}
+
+impl Rebuilder {
+    fn feed(&mut self, data: &[u8], rebuild: Rebuild, skew: u64) -> Vec<u8> {
+        self.pending.extend_from_slice(data);
+        let mut out = Vec::new();
+        loop {
+            if self.literal_left > 0 {
+                if let Some(head) = &self.body {
+                    if self.pending.len() < self.literal_left {
+                        return out;
+                    }
+                    let literal: Vec<u8> = self.pending.drain(..self.literal_left).collect();
+                    let rebuilt = rebuild(&literal);
+                    out.extend_from_slice(head);
+                    out.extend_from_slice(format!("{{{}}}\r\n", rebuilt.len()).as_bytes());
+                    out.extend_from_slice(&rebuilt);
+                    self.body = None;
+                    self.literal_left = 0;
+                } else {
+                    let take = self.literal_left.min(self.pending.len());
+                    out.extend(self.pending.drain(..take));
+                    self.literal_left -= take;
+                    if self.literal_left > 0 {
+                        return out;
+                    }
+                }
+            }
+            let Some(lf) = self.pending.iter().position(|&b| b == b'\n') else {
+                return out;
+            };
+            let line: Vec<u8> = self.pending.drain(..=lf).collect();
+            let line = skew_sizes(&line, skew);
+            self.literal_left = literal_size(&line);
+            let announces_body = line.windows(b"BODY[] {".len()).any(|w| w == b"BODY[] {");
+            if self.literal_left > 0 && announces_body {
+                let open = line.iter().rposition(|&b| b == b'{').unwrap();
+                self.body = Some(line[..open].to_vec());
+            } else {
+                out.extend(line);
+            }
+        }
+    }
+}
+
+/// A line with `skew` added to each `RFC822.SIZE n` in it.
+fn skew_sizes(line: &[u8], skew: u64) -> Vec<u8> {
+    const KEY: &[u8] = b"RFC822.SIZE ";
+    let Some(at) = find(line, KEY, 0).filter(|_| skew > 0) else {
+        return line.to_vec();
+    };
+    let start = at + KEY.len();
+    let end = start
+        + line[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+    let Some(size) = std::str::from_utf8(&line[start..end])
+        .ok()
+        .and_then(|d| d.parse::<u64>().ok())
+    else {
+        return line.to_vec();
+    };
+    let mut out = line[..start].to_vec();
+    out.extend_from_slice((size + skew).to_string().as_bytes());
+    out.extend_from_slice(&skew_sizes(&line[end..], skew));
+    out
 }
 
 /// A tagged OK mentioning TLS: the answer to STARTTLS.
