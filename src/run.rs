@@ -26,7 +26,7 @@ use crate::plan::Plan;
 use crate::pool::Pool;
 use crate::reconcile::{agreements, Policy, ReconcileInput};
 use crate::report::Report;
-use crate::snapshot::{PendingIntent, Snapshot, SnapshotError};
+use crate::snapshot::{PendingIntent, SettledMark, Snapshot, SnapshotError};
 
 /// Runs the job and returns the process exit code. Everything the operator
 /// should see is printed here (report on stdout, fatal errors on stderr);
@@ -308,6 +308,10 @@ async fn sync_session(
     if let Err(code) = crate::reviewed::check_expected(job, &plan, &endpoints(job)) {
         return Session::Done(code);
     }
+    // Before anything is written: a settled mailbox has nothing to write.
+    if let Err(e) = snapshot.record_settled(&settled_marks(&gathered.input, &plan)) {
+        eprintln!("imapmend: warning: could not record which mailboxes are settled: {e}");
+    }
     crate::progress::phase("applying the plan");
     let quarantine = job.options.expunge_to.as_ref().map(|q| {
         let prefixes = &job.options.names.prefixes;
@@ -380,7 +384,9 @@ async fn list(
     pool: &mut Pool,
     may_retry: bool,
 ) -> Result<Gathered, Session> {
-    let state = snapshot.load().map_err(|e| {
+    // Each mailbox's own row only: its messages are read where gather
+    // must look at them (`Snapshot::load_mailbox`).
+    let state = snapshot.load_index().map_err(|e| {
         eprintln!("imapmend: {e}");
         Session::Done(exit::CANNOT_RUN)
     })?;
@@ -401,6 +407,7 @@ async fn list(
             !intents.as_ref().is_ok_and(Vec::is_empty),
         ),
         headers: job.options.identity == Identity::Headers,
+        skip_settled: !job.verify && job.scrub.is_none() && job.options.restored.is_none(),
     };
     let intents = intents.unwrap_or_default();
     let copying = CopySettings {
@@ -411,7 +418,15 @@ async fn list(
     let mut attempt = 0;
     let mut gathered = loop {
         attempt += 1;
-        let listing = gather(pool, &state, &reading, names, filter, copying);
+        let listing = gather(
+            pool,
+            &state,
+            Some(&*snapshot),
+            &reading,
+            names,
+            filter,
+            copying,
+        );
         // Nothing is written while listing: a stop abandons it at once.
         let listed = tokio::select! {
             listed = listing => listed,
@@ -447,11 +462,47 @@ async fn list(
             () = crate::stop::wait() => {}
         }
     };
-    // The snapshot as loaded (its whole fingerprint cache) is not needed
-    // past listing; at 100,000 messages it is tens of MB of the peak.
     drop(state);
     crate::gather::settle(snapshot, &mut gathered, syncing);
     Ok(gathered)
+}
+
+/// Per mailbox listed (not already read as settled): its settled mark
+/// where its plan leaves it settled ([`crate::reconcile::settled`]) and
+/// nothing was refused there, else None, which forgets an old one.
+fn settled_marks(input: &ReconcileInput, plan: &Plan) -> Vec<(String, Option<[SettledMark; 2]>)> {
+    let plans: std::collections::HashMap<&str, _> = plan
+        .mailboxes
+        .iter()
+        .map(|m| (m.name.as_str(), m))
+        .collect();
+    let refused = |name: &str| {
+        (input.refusals.iter())
+            .chain(&input.retried_refusals)
+            .any(|r| r.mailbox == name)
+    };
+    input
+        .mailboxes
+        .iter()
+        .filter(|mb| !mb.base.settled)
+        .map(|mb| {
+            let settled = plans
+                .get(mb.name.as_str())
+                .is_some_and(|p| crate::reconcile::settled::settled(mb, p))
+                && !refused(&mb.name);
+            let mark = |i: usize| {
+                let status = &mb.sides[i].as_ref()?.status;
+                Some(SettledMark {
+                    uidvalidity: status.uidvalidity,
+                    uidnext: status.uidnext,
+                    highestmodseq: status.highestmodseq?,
+                    messages: status.exists,
+                })
+            };
+            let marks = settled.then(|| Some([mark(0)?, mark(1)?])).flatten();
+            (mb.name.clone(), marks)
+        })
+        .collect()
 }
 
 /// 2 where some mailbox could not be listed, else 0.

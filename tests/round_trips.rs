@@ -233,3 +233,75 @@ const DELETION_EXTRA: u64 = 3;
 const FIRST_CONSTANT: u64 = 5;
 /// Per mailbox (with one APPEND batch each).
 const FIRST_PER_MAILBOX: u64 = 6;
+
+/// The rows a run read from the snapshot, from `-v`'s "snapshot: N rows
+/// read" line.
+fn snapshot_rows(out: &support::imapmend::Outcome) -> u64 {
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("snapshot: ")?.strip_suffix(" rows read"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no snapshot line at -v: {}", out.describe()))
+}
+
+/// What a run reads from the snapshot (`-v`: "snapshot: N rows read"),
+/// against Dovecot, on an account of 2,000 messages in INBOX and two small
+/// mailboxes: once a sync found them settled, a no-op rerun reads a few
+/// rows per mailbox, never a row per message; an incremental run reads the
+/// rows of the mailbox that changed (before the snapshot was an index,
+/// each of these runs read 6,024 rows).
+#[test]
+fn a_no_op_run_reads_no_snapshot_row_per_message() {
+    const MESSAGES: usize = 2_000;
+    let (a, b) = dovecot::pair(Kind::Full);
+    let pair = Pair::new(&a, &b);
+    let bodies: Vec<(String, Vec<u8>)> = (0..MESSAGES)
+        .map(|n| (format!("big{n}"), msg(&format!("rows-{n}"))))
+        .collect();
+    a.put_in_maildir(bodies.iter().map(|(name, b)| (name.as_str(), &b[..], "")));
+    let mut ca = a.client();
+    for mailbox in ["Work", "Lists"] {
+        ca.create(mailbox);
+        for n in 0..3 {
+            ca.append(
+                mailbox,
+                &msg(&format!("rows-{mailbox}-{n}")),
+                &[],
+                Some(DATE),
+            );
+        }
+    }
+    let run = |what: &str| {
+        let out = pair.run("sync", &["-v"], &[]);
+        assert_eq!(out.code, Some(0), "{what}: {}", out.describe());
+        let rows = snapshot_rows(&out);
+        eprintln!("{what}: {rows} snapshot rows read");
+        rows
+    };
+    run("first sync");
+    // Reads B's own writes back, and finds every mailbox settled.
+    let rerun = run("rerun after the first sync");
+    let noop = run("no-op");
+    // A flag in Work, which holds 3 messages.
+    let uid = ca.fetch_all("Work")[0].uid;
+    ca.store("Work", &[uid], "+", &["\\Seen"]);
+    ca.logout();
+    let incremental = run("incremental, in Work");
+    let mailboxes = 3;
+    assert!(
+        rerun >= 3 * MESSAGES as u64,
+        "the rerun reads the mailboxes B was written to, pairs and cache: {rerun}"
+    );
+    assert!(
+        noop <= ROWS_PER_MAILBOX * mailboxes,
+        "a no-op read {noop} rows for {mailboxes} mailboxes of {MESSAGES} messages"
+    );
+    assert!(
+        incremental <= ROWS_PER_MAILBOX * mailboxes + 4 * 3,
+        "a change in Work read {incremental} rows"
+    );
+}
+
+/// Snapshot rows a run may read per mailbox it does not list: its row,
+/// and a look-up or two (the highest UID known per side).
+const ROWS_PER_MAILBOX: u64 = 4;

@@ -69,6 +69,9 @@ impl MailboxRun<'_, '_> {
     /// Watermarks and pairs, with each pair's flags as they may be recorded
     /// before any STORE is sent.
     pub(super) fn rebase(&mut self) -> Result<(), String> {
+        if self.base.is_some_and(|b| b.settled) {
+            return Ok(()); // not read this run: its watermarks and pairs stand
+        }
         // A side whose proven expunges were withheld must be listed in full
         // next time, so the proof is seen again: its HIGHESTMODSEQ is not saved.
         let mut statuses = self.statuses.clone();

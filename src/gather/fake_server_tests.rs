@@ -29,10 +29,12 @@ async fn gather_from(scripts: [Vec<Step>; 2]) -> Result<Gathered, (Side, ImapErr
         body_reconnects: 0,
         defer_bodies: [false, false],
         headers: false,
+        skip_settled: false,
     };
     let gathered = gather(
         &mut pool,
         &SnapshotState::default(),
+        None,
         &reading,
         &NameRules::default(),
         &MailboxFilter::default(),

@@ -40,6 +40,7 @@ use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, Snapshot, SnapshotState};
 use side::list_both;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// A mailbox that could not be read on one side.
@@ -90,6 +91,7 @@ pub struct CopySettings {
 pub async fn gather(
     pool: &mut Pool,
     state: &SnapshotState,
+    snapshot: Option<&Snapshot>,
     reading: &Reading,
     names: &NameRules,
     filter: &MailboxFilter,
@@ -179,7 +181,7 @@ pub async fn gather(
     crate::progress::listing(tree.pairings.len());
     let list_pairing = async |[a, b]: &mut Lane, pairing: MailboxPairing| {
         crate::progress::mailbox(&pairing.name);
-        let record = state.mailboxes.get(&pairing.name);
+        let index = state.mailboxes.get(&pairing.name);
         // Not with --verify, which reads every mailbox whatever changed.
         let listed = [Side::A, Side::B].map(|side| {
             let wire = pairing.wire[side.index()].as_ref()?;
@@ -188,12 +190,33 @@ pub async fn gather(
                 .copied()
                 .filter(|_| !reading.verify)
         });
+        if let Some([la, lb]) = side::settled(a, b, &pairing, index, reading, listed) {
+            crate::progress::mailbox_done(&pairing.name);
+            let base = MailboxBase {
+                settled: true,
+                ..base_of(index)
+            };
+            return (pairing, base, la, lb);
+        }
+        // The mailbox's pairs, cache and tombstones: read only now, for a
+        // mailbox the run must look at (`state` holds only the index).
+        let loaded = match (snapshot, index) {
+            (Some(snapshot), Some(_)) => match snapshot.load_mailbox(&pairing.name) {
+                Ok(record) => record.map(Cow::Owned),
+                Err(e) => {
+                    let why = format!("the snapshot's record of it could not be read: {e}");
+                    return (pairing, MailboxBase::default(), Err(why.clone()), Err(why));
+                }
+            },
+            _ => index.map(Cow::Borrowed),
+        };
+        let record = loaded.as_deref();
         let [la, lb] = list_both(a, b, &pairing, record, reading, listed).await;
+        let base = base_of(record);
         crate::progress::mailbox_done(&pairing.name);
-        (pairing, la, lb)
+        (pairing, base, la, lb)
     };
-    for (pairing, la, lb) in pool.each(tree.pairings, list_pairing).await {
-        let record = state.mailboxes.get(&pairing.name);
+    for (pairing, base, la, lb) in pool.each(tree.pairings, list_pairing).await {
         let mut sides: [Option<SideListing>; 2] = [None, None];
         let mut failed = false;
         for (side, result) in [(Side::A, la), (Side::B, lb)] {
@@ -225,7 +248,7 @@ pub async fn gather(
             gathered.input.mailboxes.push(MailboxInput {
                 name: pairing.name.clone(),
                 sides,
-                base: base_of(record),
+                base,
             });
         }
     }
@@ -353,6 +376,7 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
             .collect(),
         // Known only to a scrub ([`crate::scrub::record`]).
         recent_damage: [0, 0],
+        settled: false,
     }
 }
 
@@ -371,6 +395,10 @@ pub struct Reading {
     /// to learn it (the cache does not keep it); a changed RFC822.SIZE
     /// under a known UID is not taken as a sign of a restore.
     pub headers: bool,
+    /// A mailbox a sync found settled and LIST-STATUS shows unchanged on
+    /// both sides is not read at all ([`crate::reconcile::settled`]): not
+    /// with `--verify`, `--scrub` or `--restored`, which must look at it.
+    pub skip_settled: bool,
 }
 /// Per side: whether this run may list a side's messages without reading
 /// their bodies where the other side of the mailbox is absent or empty —

@@ -290,6 +290,69 @@ async fn list_side<'r>(
     }))
 }
 
+/// Both sides of a mailbox a sync found settled, where LIST-STATUS shows
+/// each side at the settled mark and at the saved watermarks, with nothing
+/// that says it was restored since (the same judgement as a SELECT's): its
+/// listings without messages ([`crate::reconcile::settled`]), read from
+/// nothing, neither the server nor the snapshot's rows of its messages.
+/// None where the mailbox must be read.
+pub(super) fn settled(
+    a: &Connection,
+    b: &Connection,
+    pairing: &MailboxPairing,
+    record: Option<&MailboxRecord>,
+    reading: &Reading,
+    listed: [Option<ListedStatus>; 2],
+) -> Option<[Result<Option<SideRead>, String>; 2]> {
+    let record = record.filter(|r| reading.skip_settled && !r.intents)?;
+    let read = |conn: &Connection, side: Side| -> Option<SideRead> {
+        let i = side.index();
+        let (wire, saved, mark, listed) = (
+            pairing.wire[i].as_ref()?,
+            record.sides[i].as_ref()?,
+            record.settled[i]?,
+            listed[i]?,
+        );
+        let status = unchanged_since_saved(listed, saved)?;
+        let at_mark = mark.uidvalidity == listed.uidvalidity
+            && mark.uidnext == listed.uidnext
+            && mark.highestmodseq == listed.highestmodseq
+            && mark.messages == listed.messages;
+        let can_history = conn.history_support() != HistorySupport::None;
+        if !at_mark || !can_history || *wire != saved.wire_name {
+            return None;
+        }
+        let saved = Watermark {
+            uidvalidity: saved.uidvalidity,
+            uidnext: saved.uidnext,
+            highestmodseq: saved.highestmodseq,
+            seen_uidnext: saved.seen_uidnext.unwrap_or(0).max(record.known_uidnext[i]),
+            seen_highestmodseq: saved.seen_highestmodseq,
+        };
+        let judgement = judge_status(Some(saved), &status, can_history);
+        if !(judgement.history && judgement.evidence.is_healthy()) {
+            return None;
+        }
+        let listing = SideListing {
+            wire_name: wire.clone(),
+            status,
+            evidence: Evidence::Healthy,
+            path: ListingPath {
+                path: "history".into(),
+                reason: "settled, and unchanged since the last sync (LIST-STATUS); not read".into(),
+            },
+            can_uid_expunge: conn.has_uidplus(),
+            ..SideListing::default()
+        };
+        Some(SideRead {
+            listing,
+            upsert: Vec::new(),
+            gone: Vec::new(),
+        })
+    };
+    Some([read(a, Side::A)?, read(b, Side::B)?].map(|r| Ok(Some(r))))
+}
+
 /// The status a SELECT would give, from LIST-STATUS watermarks equal to
 /// the ones saved for the side (and PERMANENTFLAGS from the last SELECT);
 /// None when anything differs or is not known.

@@ -118,7 +118,12 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     MailboxAgreement {
         name: input.name.clone(),
         only_on,
-        messages: totals,
+        // A settled mailbox's messages were not read: all agree.
+        messages: if input.base.settled {
+            status.map(|s| s.exists as usize)
+        } else {
+            totals
+        },
         surplus,
         damaged: per_side(&|l| l.damaged.iter().copied().collect()),
         // Listed without content (`check` never lists so): not comparable.

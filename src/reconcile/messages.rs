@@ -47,6 +47,10 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         notes: Vec::new(),
         problems: Vec::new(),
     };
+    if input.base.settled {
+        // Nothing changed on either side since a sync found it settled.
+        return plan;
+    }
     if let Some(why) = unread::refusal(input, policy) {
         plan.problems.push(why);
         return plan;

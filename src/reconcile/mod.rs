@@ -7,7 +7,7 @@
 //! the operator asks), [`flags`] (the three-way merge), [`messages`]
 //! (one mailbox: link the base, merge, match, copy), [`skips`] (copies not
 //! to be sent: size limits, earlier refusals), [`agreement`] (what `check`
-//! judges).
+//! judges), [`settled`] (mailboxes a later run need not read).
 //!
 //! The Plan [`reconcile`] returns is the whole decision: `plan` prints it,
 //! `sync` prints and applies it, and no step after this one edits it.
@@ -21,6 +21,7 @@ pub mod mailboxes;
 pub mod matching;
 pub mod messages;
 pub mod policy;
+pub mod settled;
 pub mod skips;
 pub mod subscriptions;
 pub mod unread;
@@ -116,6 +117,11 @@ pub struct MailboxBase {
     /// runs, this one's included (`scrub::RECENT_DAMAGE_DAYS`): the guard
     /// counts them against replacing damage piece by piece.
     pub recent_damage: [u64; 2],
+    /// Both sides are as a sync found them settled ([`settled`]) and their
+    /// messages were not read: the listings hold none, `pairs` is empty,
+    /// and the mailbox plans nothing; `check` counts it as agreeing, with
+    /// each side's `status.exists` messages.
+    pub settled: bool,
 }
 
 /// Everything reconcile needs about one logical mailbox.

@@ -1,6 +1,10 @@
 //! Reading the snapshot back into values, mirrored into the run's view of
 //! A and B. Only reads; every query runs inside one read transaction so the
 //! state is one consistent checkpoint.
+//!
+//! A run reads the index first ([`index`]: each mailbox's own row, nothing
+//! per message), then a mailbox whole ([`mailbox`]) only where it must
+//! look at its messages; [`state`] reads everything (tests, tools).
 
 use super::schema::{
     fingerprint_from_blob, flags_from_text, modseq_from_sql, side_from_text, side_prefix,
@@ -8,12 +12,12 @@ use super::schema::{
 use super::store::Orientation;
 use super::{
     CachedMessage, MailboxRecord, MessageStatus, MessageStatusRecord, PairRecord, PendingIntent,
-    SideCache, SideRecord, SnapshotState, Tombstone,
+    SettledMark, SideCache, SideRecord, SnapshotState, Tombstone,
 };
 use crate::fingerprint::NORMALISATION_VERSION;
 use crate::model::{Fingerprint, InternalDate, PairLevel, Side};
 use rusqlite::{Connection, Row};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Rows this process has read from snapshot files through the loads
@@ -32,129 +36,155 @@ pub(super) fn count(rows: u64) {
 
 /// Every mailbox with its watermarks, pairs and fingerprint cache.
 pub fn state(conn: &Connection, o: Orientation, read: &mut u64) -> rusqlite::Result<SnapshotState> {
-    let mut by_id: HashMap<i64, (String, MailboxRecord)> = HashMap::new();
-
-    let mut stmt = conn.prepare(&mailbox_query())?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        *read += 1;
-        let id: i64 = row.get(0)?;
-        let name: String = row.get(1)?;
-        let stored = [side_record(row, 2)?, side_record(row, 2 + SIDE_COLUMNS)?];
-        let record = MailboxRecord {
-            sides: o.pair(stored),
-            ..MailboxRecord::default()
-        };
-        by_id.insert(id, (name, record));
-    }
-
-    let mut stmt = conn.prepare(
-        "SELECT mailbox, uid_a, uid_b, fingerprint, flags, unconfirmed, level, fingerprint_b FROM pair",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        *read += 1;
-        let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
-            continue;
-        };
-        let flags: Option<String> = row.get(4)?;
-        let stored_a = fingerprint_from_blob(3, &row.get::<_, Vec<u8>>(3)?)?;
-        let stored_b = optional_fingerprint(row, 7)?.unwrap_or(stored_a);
-        let [fp_a, fp_b] = o.pair([stored_a, stored_b]);
-        record.pairs.push(PairRecord {
-            uid: o.pair([row.get(1)?, row.get(2)?]),
-            fingerprint: fp_a,
-            flags: flags.as_deref().map(flags_from_text),
-            unconfirmed: match row.get::<_, Option<String>>(5)? {
-                Some(side) => Some(o.side(side_from_text(5, &side)?)),
-                None => None,
-            },
-            level: level_from_sql(row, 6)?,
-            fingerprint_b: Some(fp_b).filter(|b| *b != fp_a),
-        });
-    }
-
-    let mut stmt = conn.prepare(
-        "SELECT mailbox, side, uidvalidity, uid, size, internal_date, internal_date_offset, fingerprint, flags,
-                fingerprint_read_back, status, normalised_fingerprint, normalised_version
-         FROM message",
-    )?;
-    let mut rows = stmt.query([])?;
-    // Per side, by mailbox id: the rows, sorted into each cache at the end.
-    let mut entries: [HashMap<i64, Vec<_>>; 2] = Default::default();
-    while let Some(row) = rows.next()? {
-        *read += 1;
-        let record_id = row.get::<_, i64>(0)?;
-        if !by_id.contains_key(&record_id) {
-            continue;
-        }
-        let side = o.side(side_from_text(1, &row.get::<_, String>(1)?)?);
-        let cached = CachedMessage {
-            size: row.get(4)?,
-            internal_date: InternalDate {
-                unix: row.get(5)?,
-                offset_minutes: row.get(6)?,
-            },
-            fingerprint: fingerprint_from_blob(7, &row.get::<_, Vec<u8>>(7)?)?,
-            // Made by other rules than this build's: not known.
-            normalised: optional_fingerprint(row, 11)?.filter(|_| {
-                row.get::<_, Option<u32>>(12).ok().flatten() == Some(NORMALISATION_VERSION)
-            }),
-            flags: flags_from_text(&row.get::<_, String>(8)?),
-            read_back: row.get(9)?,
-            status: row
-                .get::<_, Option<String>>(10)?
-                .as_deref()
-                .and_then(MessageStatus::from_sql),
-        };
-        entries[side.index()]
-            .entry(record_id)
-            .or_default()
-            .push(((row.get(2)?, row.get(3)?), cached));
-    }
-    for (id, (_, record)) in by_id.iter_mut() {
-        for (i, side) in entries.iter_mut().enumerate() {
-            if let Some(rows) = side.remove(id) {
-                record.cache[i] = SideCache::from_entries(rows);
-            }
-        }
-    }
-
-    let mut stmt = conn.prepare(
-        "SELECT mailbox, fingerprint, expunged_at, normalised_fingerprint FROM tombstone
-         WHERE mailbox IS NOT NULL",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        *read += 1;
-        let Some((_, record)) = by_id.get_mut(&row.get::<_, i64>(0)?) else {
-            continue;
-        };
-        let tombstone = Tombstone {
-            fingerprint: fingerprint_from_blob(1, &row.get::<_, Vec<u8>>(1)?)?,
-            normalised: optional_fingerprint(row, 3)?,
-        };
-        record.tombstones.push((tombstone, row.get(2)?));
-    }
-
     let mut mailboxes = BTreeMap::new();
-    for (_, (name, mut record)) in by_id {
-        // The file's pair order depends on its orientation; the run's must not.
-        record.pairs.sort_by_key(|p| p.uid);
-        record.pairs.shrink_to_fit(); // held while both servers are listed
+    for (id, name, mut record) in mailbox_rows(conn, o, read)? {
+        fill(conn, o, id, &mut record, read)?;
         mailboxes.insert(name, record);
     }
+    Ok(SnapshotState {
+        mailboxes,
+        subscriptions: subscriptions(conn, read)?,
+    })
+}
 
+/// Every mailbox's own row (watermarks, settled marks, the highest UID
+/// known per side, pending intents) and the subscriptions: nothing per
+/// message. A mailbox's pairs, cache and tombstones come with [`mailbox`].
+pub fn index(conn: &Connection, o: Orientation, read: &mut u64) -> rusqlite::Result<SnapshotState> {
+    let mailboxes = mailbox_rows(conn, o, read)?
+        .into_iter()
+        .map(|(_, name, record)| (name, record))
+        .collect();
+    Ok(SnapshotState {
+        mailboxes,
+        subscriptions: subscriptions(conn, read)?,
+    })
+}
+
+/// One mailbox, whole: its row, pairs, cache and tombstones (None where the
+/// snapshot does not know it), read by index look-ups on its id.
+pub fn mailbox(
+    conn: &Connection,
+    o: Orientation,
+    name: &str,
+    read: &mut u64,
+) -> rusqlite::Result<Option<MailboxRecord>> {
+    let mut stmt = conn.prepare(&mailbox_query("WHERE name = ?1"))?;
+    let mut rows = stmt.query([name])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    *read += 1;
+    let (id, _, mut record) = mailbox_row(row, o)?;
+    fill(conn, o, id, &mut record, read)?;
+    Ok(Some(record))
+}
+
+fn mailbox_rows(
+    conn: &Connection,
+    o: Orientation,
+    read: &mut u64,
+) -> rusqlite::Result<Vec<(i64, String, MailboxRecord)>> {
+    let mut stmt = conn.prepare(&mailbox_query(""))?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        *read += 1;
+        out.push(mailbox_row(row, o)?);
+    }
+    Ok(out)
+}
+
+fn subscriptions(conn: &Connection, read: &mut u64) -> rusqlite::Result<BTreeMap<String, bool>> {
     let mut stmt =
         conn.prepare("SELECT name, agreed FROM subscription WHERE agreed IS NOT NULL")?;
     let subscriptions: BTreeMap<String, bool> = stmt
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     *read += subscriptions.len() as u64;
-    Ok(SnapshotState {
-        mailboxes,
-        subscriptions,
-    })
+    Ok(subscriptions)
+}
+
+/// A mailbox's pairs, cache and tombstones, into its record.
+fn fill(
+    conn: &Connection,
+    o: Orientation,
+    id: i64,
+    record: &mut MailboxRecord,
+    read: &mut u64,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT uid_a, uid_b, fingerprint, flags, unconfirmed, level, fingerprint_b
+         FROM pair WHERE mailbox = ?1",
+    )?;
+    let mut rows = stmt.query([id])?;
+    while let Some(row) = rows.next()? {
+        *read += 1;
+        let flags: Option<String> = row.get(3)?;
+        let stored_a = fingerprint_from_blob(2, &row.get::<_, Vec<u8>>(2)?)?;
+        let stored_b = optional_fingerprint(row, 6)?.unwrap_or(stored_a);
+        let [fp_a, fp_b] = o.pair([stored_a, stored_b]);
+        record.pairs.push(PairRecord {
+            uid: o.pair([row.get(0)?, row.get(1)?]),
+            fingerprint: fp_a,
+            flags: flags.as_deref().map(flags_from_text),
+            unconfirmed: match row.get::<_, Option<String>>(4)? {
+                Some(side) => Some(o.side(side_from_text(4, &side)?)),
+                None => None,
+            },
+            level: level_from_sql(row, 5)?,
+            fingerprint_b: Some(fp_b).filter(|b| *b != fp_a),
+        });
+    }
+    // The file's pair order depends on its orientation; the run's must not.
+    record.pairs.sort_by_key(|p| p.uid);
+    record.pairs.shrink_to_fit(); // held while both servers are listed
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT side, uidvalidity, uid, size, internal_date, internal_date_offset, fingerprint, flags,
+                fingerprint_read_back, status, normalised_fingerprint, normalised_version
+         FROM message WHERE mailbox = ?1",
+    )?;
+    let mut rows = stmt.query([id])?;
+    let mut entries: [Vec<_>; 2] = Default::default();
+    while let Some(row) = rows.next()? {
+        *read += 1;
+        let side = o.side(side_from_text(0, &row.get::<_, String>(0)?)?);
+        let cached = CachedMessage {
+            size: row.get(3)?,
+            internal_date: InternalDate {
+                unix: row.get(4)?,
+                offset_minutes: row.get(5)?,
+            },
+            fingerprint: fingerprint_from_blob(6, &row.get::<_, Vec<u8>>(6)?)?,
+            // Made by other rules than this build's: not known.
+            normalised: optional_fingerprint(row, 10)?.filter(|_| {
+                row.get::<_, Option<u32>>(11).ok().flatten() == Some(NORMALISATION_VERSION)
+            }),
+            flags: flags_from_text(&row.get::<_, String>(7)?),
+            read_back: row.get(8)?,
+            status: row
+                .get::<_, Option<String>>(9)?
+                .as_deref()
+                .and_then(MessageStatus::from_sql),
+        };
+        entries[side.index()].push(((row.get(1)?, row.get(2)?), cached));
+    }
+    record.cache = entries.map(SideCache::from_entries);
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT fingerprint, expunged_at, normalised_fingerprint FROM tombstone WHERE mailbox = ?1",
+    )?;
+    let mut rows = stmt.query([id])?;
+    while let Some(row) = rows.next()? {
+        *read += 1;
+        let tombstone = Tombstone {
+            fingerprint: fingerprint_from_blob(0, &row.get::<_, Vec<u8>>(0)?)?,
+            normalised: optional_fingerprint(row, 2)?,
+        };
+        record.tombstones.push((tombstone, row.get(1)?));
+    }
+    Ok(())
 }
 
 /// A nullable fingerprint column.
@@ -178,23 +208,57 @@ pub(super) fn level_from_sql(row: &Row, idx: usize) -> rusqlite::Result<PairLeve
     }
 }
 
-fn mailbox_query() -> String {
+/// The mailbox rows `filter` selects (a WHERE clause, or ""), with per
+/// side the highest UID the cache knows (an index look-up each) and whether
+/// an intent is pending.
+fn mailbox_query(filter: &str) -> String {
     let side_columns = |s: Side| {
         let p = side_prefix(s);
+        let side = super::schema::side_text(s);
         format!(
             "{p}_wire_name, {p}_uidvalidity, {p}_uidnext, {p}_highestmodseq, {p}_seen_uidnext, \
-             {p}_seen_highestmodseq, {p}_permanent_flags"
+             {p}_seen_highestmodseq, {p}_permanent_flags, {p}_settled, \
+             (SELECT max(uid) FROM message m WHERE m.mailbox = mailbox.id AND m.side = '{side}' \
+              AND m.uidvalidity = mailbox.{p}_uidvalidity)"
         )
     };
     format!(
-        "SELECT id, name, {}, {} FROM mailbox",
+        "SELECT id, name, {}, {}, EXISTS (SELECT 1 FROM intent WHERE intent.mailbox = mailbox.id) \
+         FROM mailbox {filter}",
         side_columns(Side::A),
         side_columns(Side::B)
     )
 }
 
 /// How many columns [`mailbox_query`] reads per side.
-const SIDE_COLUMNS: usize = 7;
+const SIDE_COLUMNS: usize = 9;
+
+/// One row of [`mailbox_query`]: id, name and the record without pairs,
+/// cache or tombstones.
+fn mailbox_row(row: &Row, o: Orientation) -> rusqlite::Result<(i64, String, MailboxRecord)> {
+    let at = |side: usize| 2 + side * SIDE_COLUMNS;
+    let stored = [side_record(row, at(0))?, side_record(row, at(1))?];
+    let settled = [0, 1].map(|s| {
+        row.get::<_, Option<String>>(at(s) + 7)
+            .ok()
+            .flatten()
+            .and_then(|t| SettledMark::from_sql(&t))
+    });
+    let known = [0, 1].map(|s| {
+        row.get::<_, Option<u32>>(at(s) + 8)
+            .ok()
+            .flatten()
+            .map_or(0, |uid| uid.saturating_add(1))
+    });
+    let record = MailboxRecord {
+        sides: o.pair(stored),
+        settled: o.pair(settled),
+        known_uidnext: o.pair(known),
+        intents: row.get(at(2))?,
+        ..MailboxRecord::default()
+    };
+    Ok((row.get(0)?, row.get(1)?, record))
+}
 
 /// A side's columns from `first`; None unless the side was synced.
 fn side_record(row: &Row, first: usize) -> rusqlite::Result<Option<SideRecord>> {

@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         summary: "scrub: when each body was last verified, and what scrubs found",
         apply: to_3,
     },
+    Migration {
+        version: 4,
+        summary: "the snapshot as an index: settled marks, indexes per mailbox",
+        apply: to_4,
+    },
 ];
 
 /// The version written to `PRAGMA user_version` (and `meta.schema_version`);
@@ -151,4 +156,26 @@ fn to_2(conn: &Connection) -> rusqlite::Result<()> {
 fn to_3(conn: &Connection) -> rusqlite::Result<()> {
     add_column(conn, "message", "verified_at", "INTEGER")?;
     conn.execute_batch(include_str!("scrub.sql"))
+}
+
+/// Version 4, the snapshot as an index (issue 18): a run reads per
+/// mailbox only what its decision needs.
+///
+/// - `mailbox.{a,b}_settled`: "UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES"
+///   of the side when a sync last found the mailbox settled (both sides
+///   listed, every message paired, flags agreed, nothing to do, nothing
+///   recorded against a message). While LIST-STATUS shows both sides at
+///   these values (and at the saved watermarks), the next run reads none
+///   of its messages. NULL: not known settled, read as before.
+/// - `tombstone_by_mailbox` and `message_with_status` (partial): the
+///   per-mailbox tombstone read and the read of earlier refusals are
+///   index look-ups, not scans of tables as large as the mail.
+fn to_4(conn: &Connection) -> rusqlite::Result<()> {
+    add_column(conn, "mailbox", "a_settled", "TEXT")?;
+    add_column(conn, "mailbox", "b_settled", "TEXT")?;
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS tombstone_by_mailbox ON tombstone (mailbox);
+         CREATE INDEX IF NOT EXISTS message_with_status ON message (status)
+             WHERE status IS NOT NULL;",
+    )
 }

@@ -105,6 +105,47 @@ impl Snapshot {
         self.read_counted(|| "loading".into(), load::state)
     }
 
+    /// Each mailbox's own row and the subscriptions, nothing per message:
+    /// what a run starts from; a mailbox's messages come with
+    /// [`Snapshot::load_mailbox`] where the run must look at them.
+    pub fn load_index(&self) -> Result<SnapshotState, SnapshotError> {
+        self.read_counted(|| "loading".into(), load::index)
+    }
+
+    /// One mailbox whole (watermarks, pairs, cache, tombstones), by index
+    /// look-ups; None where the snapshot does not know it.
+    pub fn load_mailbox(&self, mailbox: &str) -> Result<Option<MailboxRecord>, SnapshotError> {
+        self.read_counted(
+            || format!("loading mailbox {mailbox:?}"),
+            |conn, o, read| load::mailbox(conn, o, mailbox, read),
+        )
+    }
+
+    /// In one transaction: sets the settled marks of these mailboxes, or
+    /// with None forgets them (see [`MailboxRecord::settled`]). A mailbox
+    /// the snapshot does not hold is left out.
+    pub fn record_settled(
+        &mut self,
+        marks: &[(String, Option<[SettledMark; 2]>)],
+    ) -> Result<(), SnapshotError> {
+        self.write(
+            || format!("recording {} settled mark(s)", marks.len()),
+            |tx, o| {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE mailbox SET a_settled = ?2, b_settled = ?3 WHERE name = ?1",
+                )?;
+                for (name, mark) in marks {
+                    let [a, b] = match mark {
+                        Some(m) => o.pair(*m).map(|m| Some(m.to_sql())),
+                        None => [None, None],
+                    };
+                    stmt.execute(rusqlite::params![name, a, b])?;
+                }
+                Ok(())
+            },
+        )
+    }
+
     /// Fingerprint cache: upsert these messages for (mailbox, side, uidvalidity).
     ///
     /// The fingerprints must have been computed from the bodies this side

@@ -163,11 +163,57 @@ impl std::ops::Index<&(u32, Uid)> for SideCache {
     }
 }
 
+/// A side as a sync last found its mailbox settled (see
+/// [`MailboxRecord::settled`]): what LIST-STATUS must show for the mailbox
+/// to be left unread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettledMark {
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highestmodseq: u64,
+    pub messages: u32,
+}
+
+impl SettledMark {
+    /// The `mailbox.{a,b}_settled` spelling.
+    pub fn to_sql(self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.uidvalidity, self.uidnext, self.highestmodseq, self.messages
+        )
+    }
+
+    /// None for anything but four numbers (the mark is then not known).
+    pub fn from_sql(text: &str) -> Option<SettledMark> {
+        let mut words = text.split(' ');
+        let mark = SettledMark {
+            uidvalidity: words.next()?.parse().ok()?,
+            uidnext: words.next()?.parse().ok()?,
+            highestmodseq: words.next()?.parse().ok()?,
+            messages: words.next()?.parse().ok()?,
+        };
+        words.next().is_none().then_some(mark)
+    }
+}
+
 /// Everything the snapshot holds about one mailbox (keyed by logical name).
+///
+/// [`Snapshot::load_index`](super::Snapshot::load_index) fills only the
+/// mailbox's own row (`sides`, `settled`, `known_uidnext`, `intents`);
+/// [`Snapshot::load_mailbox`](super::Snapshot::load_mailbox) the rest.
 #[derive(Debug, Clone, Default)]
 pub struct MailboxRecord {
     /// Per side ([A, B]); None where the side never had it synced.
     pub sides: [Option<SideRecord>; 2],
+    /// Per side: where a sync last found the mailbox settled; None where
+    /// not known.
+    pub settled: [Option<SettledMark>; 2],
+    /// Per side: one above the highest UID the cache knows under the
+    /// side's UIDVALIDITY (0 for none): a server whose UIDNEXT is lower
+    /// forgot it.
+    pub known_uidnext: [u32; 2],
+    /// An intent of this mailbox is pending (a batch may be half-appended).
+    pub intents: bool,
     pub pairs: Vec<PairRecord>,
     /// Per side: (UIDVALIDITY, UID) → cached metadata and fingerprint.
     pub cache: [SideCache; 2],
@@ -176,7 +222,8 @@ pub struct MailboxRecord {
     pub tombstones: Vec<(Tombstone, i64)>,
 }
 
-/// The whole snapshot, loaded.
+/// The whole snapshot, loaded ([`Snapshot::load`](super::Snapshot::load)),
+/// or its index ([`Snapshot::load_index`](super::Snapshot::load_index)).
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotState {
     pub mailboxes: BTreeMap<String, MailboxRecord>,

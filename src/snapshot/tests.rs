@@ -1006,3 +1006,43 @@ fn a_side_cache_finds_every_entry_by_key_and_lists_them_in_order() {
     assert_eq!(cache.get(&(5, 2)), None);
     assert!(SideCache::default().is_empty());
 }
+
+/// A settled mark is written in the file's orientation and read back in
+/// the run's, and forgotten with None; the index is a row per mailbox.
+#[test]
+fn settled_marks_are_kept_per_side_and_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = scratch(dir.path());
+    let st = MailboxStatus {
+        uidvalidity: 7,
+        uidnext: 4,
+        exists: 3,
+        highestmodseq: Some(9),
+        permanent_flags: None,
+    };
+    snap.set_watermarks("INBOX", [Some(("INBOX", &st)), Some(("INBOX", &st))])
+        .unwrap();
+    let mark = |uidnext| SettledMark {
+        uidvalidity: 7,
+        uidnext,
+        highestmodseq: u64::MAX,
+        messages: 3,
+    };
+    let marks = [mark(4), mark(5)];
+    snap.record_settled(&[
+        ("INBOX".into(), Some(marks)),
+        ("Nowhere".into(), Some(marks)),
+    ])
+    .unwrap();
+    let read = snap.load_index().unwrap().mailboxes["INBOX"].settled;
+    assert_eq!(read, marks.map(Some));
+    assert!(!snap.load_index().unwrap().mailboxes.contains_key("Nowhere"));
+    let before = snap.rows_read();
+    snap.load_index().unwrap();
+    assert_eq!(snap.rows_read() - before, 1, "one row per mailbox");
+    snap.record_settled(&[("INBOX".into(), None)]).unwrap();
+    assert_eq!(
+        snap.load_index().unwrap().mailboxes["INBOX"].settled,
+        [None, None]
+    );
+}

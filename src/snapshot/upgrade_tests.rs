@@ -224,6 +224,20 @@ fn every_earlier_version_is_upgraded_keeping_what_it_knew() {
             BTreeMap::from([("Archive".into(), false), ("INBOX".into(), true)])
         );
         assert!(state.mailboxes.contains_key("Archive"));
+        // Version 4: the index reads each mailbox's row alone; no file
+        // before it knew a mailbox settled.
+        let index = snap.load_index().unwrap();
+        let row = &index.mailboxes["INBOX"];
+        assert_eq!(row.settled, [None, None], "{name}");
+        assert_eq!(row.known_uidnext, [15, 24], "{name}");
+        assert!(row.intents && row.pairs.is_empty() && row.cache[0].is_empty());
+        assert!(!index.mailboxes["Archive"].intents);
+        let whole = snap.load_mailbox("INBOX").unwrap().unwrap();
+        assert_eq!(whole.pairs, inbox.pairs, "{name}");
+        assert_eq!(whole.cache[1].len(), inbox.cache[1].len(), "{name}");
+        assert_eq!(whole.tombstones, inbox.tombstones, "{name}");
+        assert_eq!(whole.known_uidnext, [15, 24], "{name}");
+        assert!(snap.load_mailbox("Nowhere").unwrap().is_none());
 
         // The upgraded file holds what this version writes.
         let st = MailboxStatus {
