@@ -167,8 +167,8 @@ fn expunge(user: &support::dovecot::User, name: &str) {
 
 /// I16: B serves every message rebuilt (a proxy in front of Dovecot, as
 /// Exchange / Office 365 would). Both sides hold the same four messages:
-/// without `--identity headers` they would be copied both ways; with it
-/// the first sync pairs all four at the level `headers` and copies
+/// without `--identity headers` they would be copied both ways and check
+/// finds differences; with it check finds agreement, the first sync pairs all four at the level `headers` and copies
 /// nothing, and a rerun plans nothing. One side of a pair deleted on each
 /// side: each survivor is kept, reported, not copied back, and nothing
 /// else is deleted. B's RFC822.SIZE turning into estimates under known
@@ -195,9 +195,12 @@ fn i16_a_server_that_rebuilds_every_message_pairs_by_headers_and_never_deletes_b
     // every original new mail on A.
     let by_content = through_proxy().expect("plan", &["--no-compress", "--json"], 1);
     assert_eq!(planned(&by_content).0, 8, "{}", by_content.describe());
+    // check, before any sync, counts agreement at the same levels.
+    through_proxy().expect("check", &["--no-compress"], 1);
+    let headers = ["--identity", "headers", "--no-compress"];
+    through_proxy().expect("check", &headers, 0);
 
     let pair = through_proxy();
-    let headers = ["--identity", "headers", "--no-compress"];
     let first = pair.expect("sync", &[&headers[..], &["--json"]].concat(), 0);
     assert_eq!(
         planned(&first),

@@ -6,13 +6,15 @@
 //!
 //! What differs by the exact fingerprint may still agree by the normalised
 //! one, under the rule that pairs by it ([`super::matching`]): with the same
-//! flags, as many messages on each side per normalised fingerprint.
+//! flags, as many messages on each side per normalised fingerprint. With
+//! `--identity headers` what is left may agree by headers, under the
+//! plan's rule for them ([`super::by_headers`]), flags equal.
 
 use super::flags::storable;
 use super::MailboxInput;
-use crate::model::{Fingerprint, FlagSet, MailboxStatus, Side, Uid};
+use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Messages one side holds more of than the other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,6 +62,10 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     let mut counts: BTreeMap<(Fingerprint, FlagSet), [usize; 2]> = BTreeMap::new();
     let mut normalised: BTreeMap<Fingerprint, Fingerprint> = BTreeMap::new();
     let mut totals = [0, 0];
+    // `--identity headers` (the listings carry header keys): each message
+    // with what it is compared as, for the header level below.
+    let by_headers = input.sides.iter().flatten().any(|s| !s.headers.is_empty());
+    let mut compared: [Vec<(&MessageMeta, Key)>; 2] = Default::default();
     for (i, side) in input.sides.iter().enumerate() {
         let pending = &input.base.pending_expunge[i];
         let paired = pair_identities(input, i);
@@ -69,6 +75,9 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
             }
             let comparable = storable(&storable(&m.flags, status[0]), status[1]);
             let identity = paired.get(&m.uid).copied().unwrap_or(m.fingerprint);
+            if by_headers {
+                compared[i].push((m, (identity, comparable.clone())));
+            }
             counts.entry((identity, comparable)).or_default()[i] += 1;
             if let Some(n) = m.normalised {
                 normalised.entry(identity).or_insert(n);
@@ -98,6 +107,9 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
         }
     }
     surplus.retain(|s| loose_key(s).is_none_or(|key| loose[&key][0] != loose[&key][1]));
+    if by_headers {
+        agree_by_headers(input, &compared, &mut surplus);
+    }
     let only_on = match (&input.sides[0], &input.sides[1]) {
         (Some(_), None) => Some(Side::A),
         (None, Some(_)) => Some(Side::B),
@@ -144,6 +156,60 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
             .collect(),
         refused: Vec::new(),
     }
+}
+
+/// What a message is compared as: its identity (content, or its pair's)
+/// and the flags both sides can store.
+type Key = (Fingerprint, FlagSet);
+
+/// `--identity headers`: what both content levels leave over agrees where
+/// the plan's header level would pair it ([`super::by_headers`]: one
+/// candidate per Message-ID on each side, Date and From equal, sizes
+/// close) and the flags agree too: each such pair takes one message off
+/// each side's surplus. Only the messages under a surplus key are
+/// candidates, all of them (which of several equal ones is the surplus
+/// is not known, and a Message-ID two candidates share pairs nothing).
+fn agree_by_headers(
+    input: &MailboxInput,
+    compared: &[Vec<(&MessageMeta, Key)>; 2],
+    surplus: &mut Vec<Surplus>,
+) {
+    // Where each (side, key) stands in `surplus`.
+    let at: HashMap<(Side, Key), usize> = surplus
+        .iter()
+        .enumerate()
+        .map(|(n, s)| ((s.side, (s.fingerprint, s.flags.clone())), n))
+        .collect();
+    let left = [0, 1].map(|i| {
+        compared[i]
+            .iter()
+            .filter(|(_, key)| at.contains_key(&(Side::BOTH[i], key.clone())))
+            .map(|(m, _)| *m)
+            .collect()
+    });
+    let none = BTreeMap::new();
+    let keys = [0, 1].map(|i| input.sides[i].as_ref().map_or(&none, |s| &s.headers));
+    let key_of: [HashMap<Uid, &Key>; 2] =
+        [0, 1].map(|i| compared[i].iter().map(|(m, key)| (m.uid, key)).collect());
+    for [a, b] in super::by_headers::match_headers(left, keys).pairs {
+        let (Some(ka), Some(kb)) = (key_of[0].get(&a.uid), key_of[1].get(&b.uid)) else {
+            continue;
+        };
+        if ka.1 != kb.1 {
+            continue; // the flags differ: that is a difference
+        }
+        let (Some(&na), Some(&nb)) = (
+            at.get(&(Side::A, (*ka).clone())),
+            at.get(&(Side::B, (*kb).clone())),
+        ) else {
+            continue;
+        };
+        if surplus[na].count > 0 && surplus[nb].count > 0 {
+            surplus[na].count -= 1;
+            surplus[nb].count -= 1;
+        }
+    }
+    surplus.retain(|s| s.count > 0);
 }
 
 /// Side `i`'s UIDs the snapshot pairs, with the pair's fingerprint: a copy
@@ -227,5 +293,43 @@ mod tests {
         assert!(compare(&input).agrees(), "{:?}", compare(&input));
         input.base.pairs.clear();
         assert_eq!(compare(&input).surplus.len(), 2);
+    }
+
+    /// I16: before any snapshot, a message and its rebuilt version (other
+    /// content, same header key) agree where the listings carry header
+    /// keys (`--identity headers`), not without them, nor with other
+    /// flags, nor where a Message-ID two messages of a side share.
+    #[test]
+    fn i16_check_counts_agreement_by_headers_only_as_the_plan_would_pair() {
+        let key = |id: u8| crate::header_key::HeaderKey {
+            message_id: Fingerprint([id; 32]),
+            date_from: Fingerprint([9; 32]),
+            bytes: 100,
+        };
+        let mut input = MailboxInput {
+            name: "INBOX".into(),
+            sides: [side(1), side(2)],
+            base: MailboxBase::default(),
+        };
+        assert_eq!(compare(&input).surplus.len(), 2);
+        for s in input.sides.iter_mut().flatten() {
+            s.headers.insert(1, key(7));
+        }
+        assert!(compare(&input).agrees(), "{:?}", compare(&input));
+        // Other flags: a difference the plan would carry over.
+        fn flags_on_b(input: &mut MailboxInput, flags: FlagSet) {
+            input.sides[1].as_mut().unwrap().messages[0].flags = flags;
+        }
+        flags_on_b(&mut input, FlagSet::from_wire(["\\Seen"]));
+        assert_eq!(compare(&input).surplus.len(), 2);
+        flags_on_b(&mut input, FlagSet::new());
+        // A second message on A with the same Message-ID: ambiguous.
+        let a = input.sides[0].as_mut().unwrap();
+        let mut twin = a.messages[0].clone();
+        twin.uid = 2;
+        twin.fingerprint = Fingerprint([3; 32]);
+        a.messages.push(twin);
+        a.headers.insert(2, key(7));
+        assert_eq!(compare(&input).surplus.len(), 3);
     }
 }
