@@ -6,10 +6,14 @@
 //!     bench_mail seed MAILDIR COUNT [SEED]      # Maildir++ files, ~4 KB mean
 //!     bench_mail seed-big MAILDIR BYTES         # one message of BYTES
 //!     bench_mail seed-folders MAILDIR FOLDERS PER   # FOLDERS mailboxes of PER
+//!     bench_mail seed-one MAILDIR COUNT BYTES   # COUNT in INBOX, ~BYTES each
 //!     bench_mail warm HOST:PORT USER            # index + read every mailbox
+//!     bench_mail meta HOST:PORT USER            # list every mailbox's metadata
 //!     bench_mail raw HOST:PORT USER HOST:PORT USER [BATCH [overlap]]
 //!     bench_mail change HOST:PORT USER COUNT    # COUNT changes in INBOX
 //!     bench_mail spread HOST:PORT USER FLAGS NEW GONE  # over two mailboxes
+//!     bench_mail floor HOST:PORT USER MODSEQ UIDNEXT HOST:PORT USER
+//!                                               # the incremental floor
 //!     bench_mail count HOST:PORT USER           # messages in all mailboxes
 //!
 //! The password is taken from BENCH_PASSWORD. Output meant for the script
@@ -47,11 +51,21 @@ fn main() {
             seed_folders(Path::new(dir), parse(folders), parse(per))
         }
         ["warm", a, user] => block(warm(a, user)),
+        ["meta", a, user] => block(meta(a, user)),
         ["raw", a, ua, b, ub] => block(raw(a, ua, b, ub, RAW_BATCH, false)),
         ["raw", a, ua, b, ub, n] => block(raw(a, ua, b, ub, parse(n), false)),
         ["raw", a, ua, b, ub, n, "overlap"] => block(raw(a, ua, b, ub, parse(n), true)),
+        ["seed-one", dir, count, bytes] => seed_one(Path::new(dir), parse(count), parse(bytes)),
         ["change", a, user, n] => block(change(a, user, parse(n))),
         ["spread", a, user, f, n, g] => block(spread(a, user, [f, n, g].map(|x| parse(x)))),
+        ["floor", a, ua, modseq, uidnext, b, ub] => block(floor(
+            a,
+            ua,
+            parse(modseq) as u64,
+            parse(uidnext) as Uid,
+            b,
+            ub,
+        )),
         ["count", a, user] => block(count(a, user)),
         _ => Err("usage: see the top of examples/bench_mail.rs".into()),
     };
@@ -175,6 +189,49 @@ fn seed(root: &Path, count: usize, seed: usize) -> Res<()> {
     Ok(())
 }
 
+/// COUNT messages of about BYTES each (from 0.8 to 1.2 times), all in
+/// INBOX: the large single mailbox of issue 18's benchmark (`--huge`).
+/// Plain text made here rather than by the generator, whose smallest
+/// messages are larger; each one distinct (its number is in its headers).
+fn seed_one(root: &Path, count: usize, bytes: usize) -> Res<()> {
+    let mut r = Rng::new(18);
+    let dir = folder(root, "INBOX")?;
+    let line = "The quick brown fox jumps over the lazy dog, and again, and again.\n";
+    let mut total = 0;
+    for i in 0..count {
+        let date = 1_420_070_400 + (i as i64) * 997 % 315_360_000;
+        let mut text = format!(
+            "From: Sender {n} <sender{n}@example.org>\nTo: alice@example.net\n\
+             Subject: Message number {i}\nMessage-ID: <huge.{i}@bench.example>\n\
+             Date: {}\nContent-Type: text/plain; charset=us-ascii\n\n",
+            InternalDate {
+                unix: date,
+                offset_minutes: 0
+            }
+            .to_imap(),
+            n = i % 977,
+        );
+        let want = bytes * (80 + r.below(41) as usize) / 100;
+        while text.len() + line.len() <= want {
+            text.push_str(line);
+        }
+        let mut flags = String::new();
+        for (letter, percent) in [('F', 5), ('R', 10), ('S', 80)] {
+            if r.chance(percent) {
+                flags.push(letter);
+            }
+        }
+        let m = Mail {
+            bytes: text.into_bytes(),
+            date,
+            flags,
+        };
+        total += deliver(&dir, &format!("H{i}"), &m)?;
+    }
+    println!("messages={count} bytes={total}");
+    Ok(())
+}
+
 /// FOLDERS mailboxes (INBOX and `Folder01` …, some of them nested as
 /// `Lists.NN`) of PER messages each, for the `--connections` benchmark.
 fn seed_folders(root: &Path, folders: usize, per: usize) -> Res<()> {
@@ -256,6 +313,20 @@ async fn warm(addr: &str, user: &str) -> Res<()> {
         c.fetch_bodies(&uids, &mut |_, _| n += 1)
             .await
             .map_err(|e| e.to_string())?;
+    }
+    c.logout().await;
+    println!("messages={n}");
+    Ok(())
+}
+
+/// Every mailbox's metadata (UID, flags, size, date), no body: the floor of
+/// a full listing.
+async fn meta(addr: &str, user: &str) -> Res<()> {
+    let mut c = connect(addr, user, Side::A).await?;
+    let mut n = 0;
+    for name in selectable(&mut c).await? {
+        c.select(&name, true).await.map_err(|e| e.to_string())?;
+        n += c.fetch_all_meta().await.map_err(|e| e.to_string())?.len();
     }
     c.logout().await;
     println!("messages={n}");
@@ -385,7 +456,78 @@ async fn change(addr: &str, user: &str, count: usize) -> Res<()> {
         .messages(count - toggles);
     append_each(&mut c, "INBOX", &new).await?;
     c.logout().await;
-    println!("flag_changes={toggles} new={}", new.len());
+    println!(
+        "flag_changes={toggles} new={} modseq_before={} uidnext_before={}",
+        new.len(),
+        status.highestmodseq.unwrap_or(0),
+        status.uidnext
+    );
+    Ok(())
+}
+
+/// The incremental floor: what any client must do to carry the changes
+/// made on A's INBOX since MODSEQ (new messages from UIDNEXT on) to B, with
+/// the same engine imapmend uses and no state: both sides selected (with
+/// CONDSTORE/QRESYNC as the engine enables them), each asked what changed
+/// (UID FETCH … CHANGEDSINCE; B since now, as after a sync nothing changed
+/// there), the new bodies read from A, and the same writes on B: one flag
+/// store per changed message (B's UIDs taken as A's, as a first copy into
+/// an empty mailbox numbers them) and one MULTIAPPEND of the new ones.
+async fn floor(a: &str, ua: &str, modseq: u64, uidnext: Uid, b: &str, ub: &str) -> Res<()> {
+    let start = Instant::now();
+    let (ca, cb) = tokio::join!(connect(a, ua, Side::A), connect(b, ub, Side::B));
+    let (mut ca, mut cb) = (ca?, cb?);
+    let (sa, sb) = tokio::join!(ca.select("INBOX", true), cb.select("INBOX", false));
+    let (_, sb) = (
+        sa.map_err(|e| e.to_string())?,
+        sb.map_err(|e| e.to_string())?,
+    );
+    let (changes, unchanged) = tokio::join!(
+        ca.fetch_changes(modseq),
+        cb.fetch_changes(sb.highestmodseq.unwrap_or(1))
+    );
+    let changes = changes.map_err(|e| e.to_string())?;
+    unchanged.map_err(|e| e.to_string())?;
+    let (new, flagged): (Vec<&ListedMessage>, Vec<&ListedMessage>) =
+        changes.changed.iter().partition(|m| m.uid >= uidnext);
+    let uids: Vec<Uid> = new.iter().map(|m| m.uid).collect();
+    let mut bodies = HashMap::new();
+    ca.fetch_bodies(&uids, &mut |uid, body| {
+        bodies.insert(uid, body);
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    for m in &flagged {
+        let delta = FlagDelta {
+            add: m.flags.clone(),
+            remove: FlagSet::new(),
+        };
+        cb.store(&[m.uid], &delta)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let items: Vec<AppendItem<'_>> = new
+        .iter()
+        .filter_map(|m| {
+            Some(AppendItem {
+                flags: &m.flags,
+                internal_date: m.internal_date,
+                body: bodies.get(&m.uid)?,
+            })
+        })
+        .collect();
+    if !items.is_empty() {
+        cb.append("INBOX", &items)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    tokio::join!(ca.logout(), cb.logout());
+    println!(
+        "flag_changes={} new={} total={:.3}",
+        flagged.len(),
+        items.len(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -52,25 +52,7 @@ lat_mend_cmd() { # MS
         --state "$WORK/lat$1.sqlite" --quiet)
 }
 interimap_config() { # MS
-    mkdir -p "$WORK/interimap$1"
-    cat >"$WORK/interimap$1/config" <<EOF
-database = $WORK/interimap$1/state.db
-[local]
-type = imap
-host = 127.0.0.1
-port = ${VIA[B]}
-username = interimap$1
-password = $BENCH_PASSWORD
-STARTTLS = NO
-[remote]
-type = imap
-host = 127.0.0.1
-port = ${VIA[A]}
-username = lat
-password = $BENCH_PASSWORD
-STARTTLS = NO
-EOF
-    chmod 600 "$WORK/interimap$1/config"
+    interimap_config_in "$WORK/interimap$1" "${VIA[A]}" lat "${VIA[B]}" "interimap$1"
 }
 mbsync_config() { # MS
     mkdir -p "$WORK/mbsync$1/state"
