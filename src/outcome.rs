@@ -105,6 +105,11 @@ impl Ledger {
         }
     }
 
+    /// How an action on one message of `side` ended, if it was recorded.
+    pub fn status(&self, mailbox: &str, action: Action, side: Side, uid: Uid) -> Option<&Status> {
+        self.0.get(&(mailbox.to_string(), action, side, Some(uid)))
+    }
+
     /// Adds what another part of the same apply recorded (mailboxes
     /// applied at once each keep their own ledger).
     pub fn extend(&mut self, other: Ledger) {

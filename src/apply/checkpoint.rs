@@ -4,6 +4,7 @@
 //! writing. The intents framing each APPEND are the copier's
 //! ([`super::copy`]); expunges and flags record their own results.
 
+use super::advance::ReadBack;
 use super::MailboxRun;
 use crate::model::Side;
 use crate::plan::PlannedPair;
@@ -13,7 +14,10 @@ use crate::snapshot::PairRecord;
 impl MailboxRun<'_, '_> {
     /// After writing to a side, records its UIDNEXT and HIGHESTMODSEQ as
     /// seen, so a restore that loses our writes is recognised next time
-    /// even when it matches the listing watermark.
+    /// even when it matches the listing watermark; and, where what changed
+    /// since the listing is only this run's writes, moves the saved
+    /// watermarks past them ([`super::advance`]): the next run then finds
+    /// the mailbox unchanged.
     pub(super) async fn record_what_was_seen(&mut self) {
         for side in Side::BOTH {
             let mb = self.mb;
@@ -24,9 +28,14 @@ impl MailboxRun<'_, '_> {
             if !wrote {
                 continue;
             }
-            let wire = self.wire(side).to_string();
-            let status = match self.conns[side.index()].select(&wire, true).await {
-                Ok(status) => status,
+            let status = match self.read_back(side).await {
+                Ok(ReadBack::Status(status)) => status,
+                Ok(ReadBack::Changes(seen)) => {
+                    if self.advance(side, &seen) {
+                        continue;
+                    }
+                    seen.status
+                }
                 Err(e) => {
                     self.out.notes.push(format!(
                         "{}: could not re-read {side} after writing: {e}",

@@ -16,9 +16,11 @@
 //! once every mailbox's copies have landed, subscriptions and mailbox
 //! deletions last. Each phase lives in its own file: `tree` (create,
 //! rename, delete, subscribe), `checkpoint` (settled intents, rebase,
-//! what was seen), `copy` (batches, MULTIAPPEND, bisection), `flags`,
+//! what was seen), `advance` (watermarks moved past the run's own
+//! writes), `copy` (batches, MULTIAPPEND, bisection), `flags`,
 //! `expunge`.
 
+mod advance;
 mod checkpoint;
 mod copy;
 mod expunge;

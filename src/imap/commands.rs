@@ -329,6 +329,11 @@ pub(crate) struct PartialMeta {
 }
 
 impl PartialMeta {
+    /// The flags, if they came.
+    pub(crate) fn flags(&self) -> Option<&FlagSet> {
+        self.flags.as_ref()
+    }
+
     /// Whether size, date and flags have all come.
     pub(crate) fn is_complete(&self) -> bool {
         self.size.is_some() && self.date.is_some() && self.flags.is_some()

@@ -115,6 +115,7 @@ pub(crate) struct Command<'a> {
     parts: Vec<Part<'a>>,
     allow_bye: bool,
     no_is_an_answer: bool,
+    bad_is_an_answer: bool,
     /// Message bodies this command moves, for `--max-messages-per-second`.
     messages: u64,
     /// What it may read; None: [`Bound::unsolicited`] for the selected
@@ -131,6 +132,7 @@ impl<'a> Command<'a> {
             parts: vec![Part::Text(Cow::Borrowed(name.as_bytes()))],
             allow_bye: false,
             no_is_an_answer: false,
+            bad_is_an_answer: false,
             messages: 0,
             bound: None,
         }
@@ -219,6 +221,28 @@ impl<'a> Command<'a> {
     pub(crate) fn no_is_an_answer(mut self) -> Self {
         self.no_is_an_answer = true;
         self
+    }
+
+    /// A tagged NO or BAD is an answer the caller reads, for a command
+    /// pipelined behind a SELECT: it meets a mailbox it could not see when
+    /// it was sent (none, if the SELECT failed, or an empty one, where some
+    /// servers answer `1:*` with BAD). The session lives on; the caller
+    /// says what the answer means given the SELECT's.
+    pub(crate) fn failure_is_an_answer(mut self) -> Self {
+        self.no_is_an_answer = true;
+        self.bad_is_an_answer = true;
+        self
+    }
+
+    /// Whether a tagged reply of this condition is an answer rather than
+    /// a failure.
+    fn answers(&self, cond: Cond) -> bool {
+        match cond {
+            Cond::Ok => true,
+            Cond::No => self.no_is_an_answer,
+            Cond::Bad => self.bad_is_an_answer,
+            _ => false,
+        }
     }
 }
 
@@ -468,8 +492,9 @@ impl Engine {
     }
 
     /// Sends the commands in order, at most `window` in flight, and returns
-    /// every tagged OK in order (and the NOs of commands built with
-    /// [`Command::no_is_an_answer`]). Any other tagged NO or BAD stops further sending;
+    /// every tagged OK in order (and the NOs and BADs of commands built
+    /// to read them as answers: [`Command::no_is_an_answer`],
+    /// [`Command::failure_is_an_answer`]). Any other tagged NO or BAD stops further sending;
     /// commands already sent are still completed, then the first failure is
     /// returned. Untagged data goes to `on_data`.
     pub(crate) async fn run(
@@ -556,8 +581,7 @@ impl Engine {
         for (i, status) in fl.done.into_iter().enumerate() {
             let Some(status) = status else { break };
             match status.cond {
-                Cond::Ok => out.push(status),
-                Cond::No if cmds[i].no_is_an_answer => out.push(status),
+                cond if cmds[i].answers(cond) => out.push(status),
                 Cond::No => {
                     return Err(ImapError::No {
                         peer: self.peer.clone(),
@@ -694,8 +718,7 @@ impl Engine {
                         test_hooks::crash(n, test_hooks::When::Answered, &fl.cmds[i].label);
                     }
                 }
-                let answer = status.cond == Cond::No && fl.cmds[i].no_is_an_answer;
-                if status.cond != Cond::Ok && !answer {
+                if !fl.cmds[i].answers(status.cond) {
                     fl.failed = true;
                 }
                 fl.done[i] = Some(status);

@@ -126,6 +126,25 @@ fn modseq_mailbox<'s>(
 /// now, so this is a fixed generous cap.
 const MAX_VANISHED_RANGES: usize = 1_000_000;
 
+/// Adds the ranges of one `VANISHED (EARLIER) uid-set` to `earlier`, up
+/// to [`MAX_VANISHED_RANGES`]: UIDs expunged since, more than a mailbox of
+/// EXISTS messages has now, as many as it lost.
+pub(crate) fn note_vanished_earlier(
+    earlier: &mut Vec<(Uid, Uid)>,
+    uid_set: &str,
+) -> Result<(), String> {
+    let ranges = uidset::parse_ranges(uid_set)
+        .ok_or_else(|| format!("unreadable VANISHED uid-set {uid_set:?}"))?;
+    if earlier.len() + ranges.len() > MAX_VANISHED_RANGES {
+        return Err(format!(
+            "the server reported more than {MAX_VANISHED_RANGES} VANISHED (EARLIER) ranges, \
+             over the bound for this command; not reading any further from this connection"
+        ));
+    }
+    earlier.extend(ranges);
+    Ok(())
+}
+
 /// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)
 /// (CHANGEDSINCE m [VANISHED])`.
 ///
@@ -179,20 +198,7 @@ pub(crate) async fn fetch_changes(
                 Untagged::Vanished {
                     earlier: true,
                     uid_set,
-                } => {
-                    let ranges = uidset::parse_ranges(uid_set)
-                        .ok_or_else(|| format!("unreadable VANISHED uid-set {uid_set:?}"))?;
-                    // Ranges of UIDs expunged since: more than a mailbox
-                    // of EXISTS messages has now, as many as it lost.
-                    if earlier.len() + ranges.len() > MAX_VANISHED_RANGES {
-                        return Err(format!(
-                            "the server reported more than {MAX_VANISHED_RANGES} VANISHED \
-                             (EARLIER) ranges, over the bound for this command; not reading \
-                             any further from this connection"
-                        ));
-                    }
-                    earlier.extend(ranges);
-                }
+                } => note_vanished_earlier(&mut earlier, uid_set)?,
                 _ => {}
             }
             Ok(())

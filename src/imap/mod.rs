@@ -18,7 +18,9 @@
 //! `frame` (response boundaries with size caps), `parse` (responses into
 //! values), `commands` (what each method sends), `selected` (the selected
 //! mailbox and its mode: nothing written into one held read-only),
-//! `history` (CONDSTORE, QRESYNC and UIDPLUS commands), `bounds` (how much
+//! `history` (CONDSTORE, QRESYNC and UIDPLUS commands), `recheck` (a
+//! mailbox read back after writing, EXAMINE and CHANGEDSINCE in one
+//! flight), `bounds` (how much
 //! of a reply each command may read and keep), `expunged` (what was expunged
 //! while a command ran), `quote`, `uidset`.
 
@@ -36,6 +38,7 @@ mod history;
 mod moving;
 mod parse;
 mod quote;
+mod recheck;
 mod recv;
 mod select;
 mod selected;
@@ -181,6 +184,23 @@ pub struct Changes {
     /// rather than expanding. An empty mailbox answers `[(1, u32::MAX)]`
     /// without asking the server: every UID is gone.
     pub vanished: Option<Vec<(Uid, Uid)>>,
+}
+
+/// A mailbox read back after writing ([`Connection::examine_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recheck {
+    /// What EXAMINE said.
+    pub status: MailboxStatus,
+    /// The flags of every message whose MODSEQ is above the one asked
+    /// from (changed, or new since), in UID order.
+    pub changed: Vec<(Uid, FlagSet)>,
+    /// QRESYNC only: UIDs expunged since (`VANISHED (EARLIER)`), as
+    /// merged ranges that may include UIDs never used.
+    pub vanished: Option<Vec<(Uid, Uid)>>,
+    /// The mailbox changed while it was read (EXISTS, EXPUNGE, VANISHED,
+    /// or a flag update naming no UID, came unasked): the answer is not a
+    /// state to compare with.
+    pub disturbed: bool,
 }
 
 /// What a conditional store ([`Connection::store_unchanged_since`]) left
@@ -542,6 +562,36 @@ impl Connection {
             self.history,
             &self.limits,
             modseq,
+        )
+        .await
+    }
+
+    /// EXAMINE `name` and, in the same flight, what changed there since
+    /// `modseq` (`UID FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE modseq
+    /// [VANISHED])`): one turn. `expected` is how many messages the
+    /// caller expects there (it bounds the answer). [`ImapError::Invalid`]
+    /// (nothing sent) without CONDSTORE. A failed EXAMINE is its error,
+    /// and the session stays usable.
+    pub async fn examine_changes(
+        &mut self,
+        name: &str,
+        modseq: u64,
+        expected: u32,
+    ) -> Result<Recheck, ImapError> {
+        self.settle().await?;
+        if self.history == HistorySupport::None {
+            return Err(commands::invalid(
+                &self.engine,
+                "CHANGEDSINCE: the server offers no CONDSTORE".into(),
+            ));
+        }
+        recheck::examine_changes(
+            &mut self.engine,
+            &mut self.selected,
+            self.history,
+            name,
+            modseq,
+            expected,
         )
         .await
     }

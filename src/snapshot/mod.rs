@@ -12,8 +12,10 @@
 //! Layout: `schema` (base DDL, value encodings), `migrations` (numbered
 //! upgrades, the version), `records` (the values), `store` (open, lock,
 //! mode, identity, orientation), `load` (reads), `write` (transaction steps),
+//! `advance` (watermarks moved past the run's own writes),
 //! `inspect` and `verify` (the `snapshot` verb's reads), `error`.
 
+mod advance;
 mod error;
 pub mod inspect;
 mod load;
@@ -46,6 +48,7 @@ pub(crate) fn scratch(dir: &std::path::Path) -> Snapshot {
     .unwrap()
 }
 
+pub use advance::Judged;
 pub use error::SnapshotError;
 pub use records::*;
 
@@ -492,6 +495,28 @@ impl Snapshot {
                 let id = write::mailbox_id(tx, mailbox)?;
                 write::raise_seen(tx, o, id, side, uidnext, highestmodseq)
             },
+        )
+    }
+
+    /// After the run's own writes to a side: sets its saved UIDNEXT and
+    /// HIGHESTMODSEQ from `from` (what the run listed and saved before
+    /// writing, checked here) to `to` (what the server says now), and the
+    /// flags of its cache rows to the ones `judge` returns — but only if
+    /// `judge`, given the side's cache rows (UID → flags), finds that the
+    /// server shows nothing but those writes. Else nothing changes and the
+    /// reason is returned: the next run reads the side's history from
+    /// `from`, and sees what another client did meanwhile.
+    pub fn advance_past_writes(
+        &mut self,
+        mailbox: &str,
+        side: Side,
+        from: &MailboxStatus,
+        to: &MailboxStatus,
+        judge: impl FnOnce(&std::collections::HashMap<Uid, FlagSet>) -> Judged,
+    ) -> Result<Result<(), String>, SnapshotError> {
+        self.write(
+            || format!("recording what was seen of {mailbox:?} on side {side}"),
+            |tx, o| advance::advance(tx, o, mailbox, side, [from, to], judge),
         )
     }
 
