@@ -292,7 +292,9 @@ fn verify_names_each_broken_invariant() {
              UPDATE pair SET level = 'bogus' WHERE uid_a = 12;
              UPDATE mailbox SET b_uidnext = NULL WHERE name = 'Archive';
              UPDATE mailbox SET a_seen_uidnext = 3, a_seen_highestmodseq = 2 WHERE name = 'INBOX';
-             UPDATE pair SET fingerprint_b = x'00' WHERE uid_a = 12;",
+             UPDATE pair SET fingerprint_b = x'00' WHERE uid_a = 12;
+             UPDATE mailbox SET a_settled = '8 14 90 4' WHERE name = 'INBOX';
+             UPDATE mailbox SET b_settled = '5 1 1 0' WHERE name = 'Archive';",
         )
         .unwrap();
     let verdict = verify::verify(&path).unwrap();
@@ -314,6 +316,11 @@ fn verify_names_each_broken_invariant() {
                 "the highest UIDNEXT seen is not below the saved UIDNEXT",
                 1,
                 vec!["INBOX on A: seen 3 < saved 14".to_string()]
+            ),
+            (
+                "a settled mark is four numbers, under the side's UIDVALIDITY",
+                1,
+                vec!["INBOX on A: settled '8 14 90 4'".to_string()]
             ),
             (
                 "every pair has its cache row",

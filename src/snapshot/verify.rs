@@ -77,6 +77,14 @@ const PER_SIDE: &[Invariant] = &[
                 FROM mailbox WHERE {p}_seen_uidnext < {p}_uidnext",
     },
     Invariant {
+        name: "a settled mark is four numbers, under the side's UIDVALIDITY",
+        query: "SELECT name || ' on {s}: settled ' || quote({p}_settled) FROM mailbox
+                WHERE {p}_settled IS NOT NULL
+                AND ({p}_settled NOT GLOB '[0-9]* [0-9]* [0-9]* [0-9]*'
+                     OR ({p}_uidvalidity IS NOT NULL
+                         AND {p}_settled NOT LIKE {p}_uidvalidity || ' %'))",
+    },
+    Invariant {
         name: "every pair has its cache row",
         query: "SELECT mailbox.name || ' on {s}: UID ' || pair.uid_{p}
                 FROM pair JOIN mailbox ON mailbox.id = pair.mailbox
