@@ -198,7 +198,9 @@ struct Listed<'s> {
 }
 
 /// `--scrub`: re-reads the slice verified longest ago and puts what it
-/// found into the listing ([`crate::scrub`]), then records the
+/// found into the listing ([`crate::scrub`]; a settled mailbox where it
+/// found something is listed again first, and what that listing teaches
+/// the cache is recorded as the first listing's was), then records the
 /// verifications and the damage in the snapshot. Not for `plan`, nor
 /// beside `--verify`, which reads everything anyway.
 async fn scrub(
@@ -215,7 +217,23 @@ async fn scrub(
         .map_err(|e| eprintln!("imapmend: warning: cannot choose what to scrub: {e}"))
         .ok()?;
     let reconnects = crate::gather::body_reconnects(job.retries);
-    let mut outcome = crate::scrub::read(pool, &mut gathered.input, slice, reconnects).await;
+    let syncing = matches!(job.command, Command::Sync);
+    let relisting = crate::scrub::Relisting {
+        snapshot,
+        reading: Reading {
+            read_only: !syncing,
+            verify: false,
+            body_reconnects: reconnects,
+            // Only where a mailbox has no record, and a settled one has.
+            defer_bodies: [false, false],
+            headers: job.options.identity == Identity::Headers,
+            skip_settled: false,
+        },
+    };
+    let mut outcome = crate::scrub::read(pool, gathered, slice, reconnects, &relisting).await;
+    if !gathered.cache_updates.is_empty() {
+        crate::gather::settle(snapshot, gathered, syncing);
+    }
     if let Err(e) = crate::scrub::record(snapshot, &mut gathered.input, &mut outcome, unix_now()) {
         eprintln!("imapmend: warning: could not record what the scrub read: {e}");
     }
@@ -407,7 +425,9 @@ async fn list(
             !intents.as_ref().is_ok_and(Vec::is_empty),
         ),
         headers: job.options.identity == Identity::Headers,
-        skip_settled: !job.verify && job.scrub.is_none() && job.options.restored.is_none(),
+        // A scrub reads a settled mailbox's slice from its cache rows, and
+        // lists it again only where it finds something (`crate::scrub`).
+        skip_settled: !job.verify && job.options.restored.is_none(),
     };
     let intents = intents.unwrap_or_default();
     let copying = CopySettings {

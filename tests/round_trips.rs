@@ -240,11 +240,7 @@ const FIRST_PER_MAILBOX: u64 = 6;
 /// The rows a run read from the snapshot, from `-v`'s "snapshot: N rows
 /// read" line.
 fn snapshot_rows(out: &support::imapmend::Outcome) -> u64 {
-    out.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("snapshot: ")?.strip_suffix(" rows read"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no snapshot line at -v: {}", out.describe()))
+    out.snapshot_rows()
 }
 
 /// What a run reads from the snapshot (`-v`: "snapshot: N rows read"),

@@ -109,6 +109,17 @@ fn scrubbed(report: &serde_json::Value, side: &str) -> (Vec<u64>, Vec<(u64, Stri
     (uids, found)
 }
 
+/// The report's entry for UID `uid` scrubbed on `side`.
+fn scrubbed_entry(report: &serde_json::Value, side: &str, uid: u64) -> serde_json::Value {
+    let all = report["scrub"]["scrubbed"]
+        .as_array()
+        .expect("a scrub report");
+    let entry = all.iter().find(|s| s["uid"] == uid && s["side"] == side);
+    entry
+        .cloned()
+        .unwrap_or_else(|| panic!("UID {uid} on {side} not scrubbed"))
+}
+
 /// S1: 100 messages, `--scrub 10%`: each run re-reads the ten verified
 /// longest ago (never verified first, by UID); B's UID 25, overwritten
 /// with bytes of the same length, passes runs 1 and 2 unseen (exit 0) and
@@ -131,13 +142,7 @@ fn s1_damage_in_place_is_found_when_its_slice_is_read_and_sync_replaces_it() {
         } else {
             assert_eq!(code, 1, "{report:#}");
             assert_eq!(found, vec![(25, "damaged".to_string())]);
-            let finding = &report["scrub"]["scrubbed"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["uid"] == 25 && s["side"] == "B")
-                .cloned()
-                .unwrap();
+            let finding = &scrubbed_entry(&report, "B", 25);
             assert_eq!(finding["partner_good"], true, "{finding}");
             assert_eq!(finding["last_verified"], serde_json::Value::Null);
         }
@@ -542,4 +547,55 @@ fn s6_damage_among_thousands_is_found_within_the_predicted_runs_and_repaired() {
     );
     assert_eq!(read_side(&pair.a), a_before, "A is never touched");
     assert_sides_equal(&read_side(&pair.a), &read_side(&pair.b));
+}
+
+/// S7: a scrub of a mailbox read as settled (a sync found nothing to do
+/// there, and LIST-STATUS shows it unchanged: neither listed nor loaded
+/// from the snapshot) takes its slice from the snapshot's rows and reads
+/// about the slice's rows, not the mailbox's; B's UID 25, overwritten
+/// with bytes of the same length behind Dovecot's back (its LIST-STATUS
+/// unchanged), is found when its slice is read — the mailbox then listed
+/// in full, so `check` exits 1 — and `sync --scrub` replaces it from A.
+#[test]
+fn s7_damage_in_a_settled_mailbox_is_found_from_its_slice_and_repaired() {
+    const N: u64 = 200;
+    let pair = synced(N as usize);
+    // The rerun finds INBOX settled; from then on it is not read.
+    pair.expect("sync", &[], 0);
+    let idle = pair.expect("check", &["-v"], 0).snapshot_rows();
+    assert!(idle < 10, "a no-op check reads no message row: {idle}");
+    overwrite(&file_of_uid(&pair.b, 25));
+    // 5%: ten messages per side and run.
+    let (code, report) = json_run(&pair, "check", &["--scrub", "5%"]);
+    assert_eq!(code, 0, "{report:#}");
+    let (uids, found) = scrubbed(&report, "B");
+    assert_eq!((uids, found), ((1..=10).collect(), vec![]), "{report:#}");
+    let out = pair.expect("check", &["-v", "--scrub", "5%"], 0);
+    assert!(
+        out.stdout.contains("re-read 10 messages on A"),
+        "{}",
+        out.stdout
+    );
+    // Loading the mailbox would add 400 cache rows and 200 pairs.
+    let rows = out.snapshot_rows();
+    assert!(
+        rows <= idle + 2 * 10 + 4,
+        "{rows} rows read for a slice of 2 x 10 ({idle} idle)"
+    );
+    let (code, report) = json_run(&pair, "check", &["--scrub", "5%"]);
+    assert_eq!(code, 1, "{report:#}");
+    let (uids, found) = scrubbed(&report, "B");
+    assert_eq!(uids, (21..=30).collect::<Vec<u64>>(), "{report:#}");
+    assert_eq!(found, vec![(25, "damaged".to_string())], "{report:#}");
+    let finding = scrubbed_entry(&report, "B", 25);
+    assert_eq!(finding["partner_good"], true, "{finding}");
+    let a_before = read_side(&pair.a);
+    // Damage not yet verified stays oldest: the sync's slice reads it first.
+    let (code, report) = json_run(&pair, "sync", &["--scrub", "5%"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(scrubbed(&report, "B").1, vec![(25, "damaged".to_string())]);
+    assert_eq!(read_side(&pair.a), a_before, "A is never touched");
+    assert_sides_equal(&read_side(&pair.a), &read_side(&pair.b));
+    let (code, report) = json_run(&pair, "check", &["--scrub", "5%"]);
+    assert_eq!((code, scrubbed(&report, "B").1), (0, vec![]), "{report:#}");
 }

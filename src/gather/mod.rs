@@ -217,42 +217,115 @@ pub async fn gather(
         (pairing, base, la, lb)
     };
     for (pairing, base, la, lb) in pool.each(tree.pairings, list_pairing).await {
-        let mut sides: [Option<SideListing>; 2] = [None, None];
-        let mut failed = false;
-        for (side, result) in [(Side::A, la), (Side::B, lb)] {
-            match result {
-                Ok(Some(read)) => {
-                    if !read.upsert.is_empty() || !read.gone.is_empty() {
-                        gathered.cache_updates.push(CacheUpdate {
-                            mailbox: pairing.name.clone(),
-                            side,
-                            uidvalidity: read.listing.status.uidvalidity,
-                            upsert: read.upsert,
-                            gone: read.gone,
-                        });
-                    }
-                    sides[side.index()] = Some(read.listing);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    failed = true;
-                    gathered.failures.push(MailboxFailure {
-                        mailbox: pairing.name.clone(),
-                        side,
-                        error,
-                    });
-                }
-            }
-        }
-        if !failed {
-            gathered.input.mailboxes.push(MailboxInput {
-                name: pairing.name.clone(),
-                sides,
-                base,
-            });
+        if let Some(mailbox) = assemble(&mut gathered, &pairing, base, [la, lb]) {
+            gathered.input.mailboxes.push(mailbox);
         }
     }
     Ok(gathered)
+}
+
+/// One mailbox's input from both sides' reads; its cache updates and
+/// failures go into `gathered`. None where a side failed: a failed
+/// listing is never an empty mailbox.
+fn assemble(
+    gathered: &mut Gathered,
+    pairing: &MailboxPairing,
+    base: MailboxBase,
+    reads: [Result<Option<side::SideRead>, String>; 2],
+) -> Option<MailboxInput> {
+    let mut sides: [Option<SideListing>; 2] = [None, None];
+    let mut failed = false;
+    for (side, result) in Side::BOTH.into_iter().zip(reads) {
+        match result {
+            Ok(Some(read)) => {
+                if !read.upsert.is_empty() || !read.gone.is_empty() {
+                    gathered.cache_updates.push(CacheUpdate {
+                        mailbox: pairing.name.clone(),
+                        side,
+                        uidvalidity: read.listing.status.uidvalidity,
+                        upsert: read.upsert,
+                        gone: read.gone,
+                    });
+                }
+                sides[side.index()] = Some(read.listing);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                failed = true;
+                gathered.failures.push(MailboxFailure {
+                    mailbox: pairing.name.clone(),
+                    side,
+                    error,
+                });
+            }
+        }
+    }
+    (!failed).then(|| MailboxInput {
+        name: pairing.name.clone(),
+        sides,
+        base,
+    })
+}
+
+/// Lists again, in full, mailbox `at` of the input, which was read as
+/// settled ([`MailboxBase::settled`]: no messages, no pairs): its record
+/// loaded from the snapshot and both sides listed as a run that does not
+/// skip settled mailboxes lists them (`reading.skip_settled` is ignored).
+/// For a scrub that found damage there, which must then be handled as in
+/// any other mailbox. The input is replaced in place; where a side cannot
+/// be listed the failure is recorded and the settled input kept (it
+/// plans nothing) — Err then, with the reason. Cache updates go into
+/// `gathered` for [`settle`].
+pub async fn relist(
+    pool: &mut Pool,
+    snapshot: &Snapshot,
+    reading: &Reading,
+    gathered: &mut Gathered,
+    at: usize,
+) -> Result<(), String> {
+    let settled = &gathered.input.mailboxes[at];
+    let pairing = MailboxPairing {
+        name: settled.name.clone(),
+        wire: settled
+            .sides
+            .each_ref()
+            .map(|s| s.as_ref().map(|l| l.wire_name.clone())),
+    };
+    let listed = settled.sides.each_ref().map(|s| {
+        let status = &s.as_ref()?.status;
+        Some(ListedStatus {
+            uidvalidity: status.uidvalidity,
+            uidnext: status.uidnext,
+            messages: status.exists,
+            highestmodseq: status.highestmodseq?,
+        })
+    });
+    let record = match snapshot.load_mailbox(&pairing.name) {
+        Ok(record) => record,
+        Err(e) => {
+            let error = format!("the snapshot's record of it could not be read: {e}");
+            gathered.failures.push(MailboxFailure {
+                mailbox: pairing.name.clone(),
+                side: Side::A,
+                error: error.clone(),
+            });
+            return Err(error);
+        }
+    };
+    let reading = Reading {
+        skip_settled: false,
+        ..*reading
+    };
+    let [a, b] = pool.first();
+    let reads = list_both(a, b, &pairing, record.as_ref(), &reading, listed).await;
+    let base = base_of(record.as_ref());
+    match assemble(gathered, &pairing, base, reads) {
+        Some(mailbox) => {
+            gathered.input.mailboxes[at] = mailbox;
+            Ok(())
+        }
+        None => Err(format!("{}: could not be listed again", pairing.name)),
+    }
 }
 
 /// The mailboxes' own APPENDLIMITs the LIST answers gave (LIST-STATUS on
@@ -381,6 +454,7 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
 }
 
 /// How this run reads the servers.
+#[derive(Debug, Clone, Copy)]
 pub struct Reading {
     /// EXAMINE rather than SELECT (`plan`, `check`).
     pub read_only: bool,
@@ -397,7 +471,9 @@ pub struct Reading {
     pub headers: bool,
     /// A mailbox a sync found settled and LIST-STATUS shows unchanged on
     /// both sides is not read at all ([`crate::reconcile::settled`]): not
-    /// with `--verify`, `--scrub` or `--restored`, which must look at it.
+    /// with `--verify` or `--restored`, which must look at it (`--scrub`
+    /// takes a settled mailbox's slice from the snapshot, and lists it
+    /// with [`relist`] only where the slice finds something).
     pub skip_settled: bool,
 }
 /// Per side: whether this run may list a side's messages without reading

@@ -15,11 +15,19 @@
 //! same rule, under the guard; the snapshot keeps when each message was
 //! last verified and the damage found ([`crate::snapshot::scrub`]). It
 //! never writes to a server.
+//!
+//! A mailbox read as settled (unchanged since a sync found nothing to do
+//! there, so nothing of it was listed or loaded) is scrubbed all the
+//! same: its cache rows are its listing, so its slice comes from them,
+//! and only where that slice finds damage or a body not delivered is the
+//! mailbox listed again in full ([`crate::gather::relist`]) and the
+//! finding put into that listing. Memory stays the slice's, not the
+//! mailbox's, while nothing is found.
 
 pub mod judge;
 pub mod select;
 
-use crate::gather::read_bodies;
+use crate::gather::{read_bodies, relist, Gathered, Reading};
 use crate::imap::Connection;
 use crate::model::{ScrubBudget, Side, Uid};
 use crate::pool::Pool;
@@ -29,7 +37,7 @@ use crate::snapshot::{Snapshot, SnapshotError};
 use judge::Compared;
 use judge::Hashed;
 use select::Allowance;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -165,7 +173,10 @@ impl ScrubOutcome {
 /// Chooses what this run re-reads: per side, the cached messages the
 /// listing shows unchanged (same UIDVALIDITY and UID, the fingerprint the
 /// cache vouched for) on a healthy side, least recently verified first,
-/// as many as `budget` allows for the side's listed messages.
+/// as many as `budget` allows for the side's listed messages. In a
+/// mailbox read as settled every cached message of the listed UIDVALIDITY
+/// is vouched for (the settled mark says the cache is the listing), and
+/// the side counts the messages LIST-STATUS gave.
 pub fn slice(
     snapshot: &Snapshot,
     input: &ReconcileInput,
@@ -184,9 +195,16 @@ pub fn slice(
                 .as_ref()
                 .filter(|l| l.evidence.is_healthy())
         };
+        let settled = |i: usize| input.mailboxes[i].base.settled;
         let messages: usize = (0..input.mailboxes.len())
-            .filter_map(listed)
-            .map(|l| l.messages.len())
+            .filter_map(|i| {
+                let l = listed(i)?;
+                Some(if settled(i) {
+                    l.status.exists as usize
+                } else {
+                    l.messages.len()
+                })
+            })
             .sum();
         let mut allowance = Allowance::new(budget, messages);
         // Per mailbox, where each UID is in its listing (built on first use).
@@ -204,6 +222,12 @@ pub fn slice(
                 || listing.unreadable.contains(&row.uid)
             {
                 return true;
+            }
+            if settled(mailbox) {
+                if allowance.take(row.size) {
+                    items.push(Item { mailbox, row });
+                }
+                return !allowance.full();
             }
             let at = positions.entry(mailbox).or_insert_with(|| {
                 listing
@@ -225,17 +249,28 @@ pub fn slice(
     Ok(Slice { budget, sides })
 }
 
+/// How a mailbox read as settled is listed again where its slice found
+/// something ([`crate::gather::relist`]).
+pub struct Relisting<'a> {
+    pub snapshot: &'a Snapshot,
+    pub reading: Reading,
+}
+
 /// Reads the slice on both sides at once (one session each), judges every
 /// body, and puts what it found into the listings as `--verify` does: a
 /// damaged body under its new fingerprint in `damaged`, a body not
-/// delivered in `unreadable`. Each mailbox is opened read-only (EXAMINE)
-/// only where its slice is not empty. A mailbox that cannot be read is
-/// noted, its messages left unverified.
+/// delivered in `unreadable`. A mailbox read as settled where something
+/// was found is first listed again in full (`relisting`); where that
+/// fails, its failure is recorded and it is left out of the input, as a
+/// mailbox gather could not list. Each mailbox is opened read-only
+/// (EXAMINE) only where its slice is not empty. A mailbox that cannot be
+/// read is noted, its messages left unverified.
 pub async fn read(
     pool: &mut Pool,
-    input: &mut ReconcileInput,
+    gathered: &mut Gathered,
     slice: Slice,
     reconnects: usize,
+    relisting: &Relisting<'_>,
 ) -> ScrubOutcome {
     let deadline = match slice.budget {
         ScrubBudget::Time(t) => Some(Instant::now() + t),
@@ -244,7 +279,7 @@ pub async fn read(
     let [items_a, items_b] = slice.sides;
     let [a, b] = pool.first();
     let (read_a, read_b) = {
-        let input = &*input;
+        let input = &gathered.input;
         tokio::join!(
             read_side(a, Side::A, items_a, input, deadline, reconnects),
             read_side(b, Side::B, items_b, input, deadline, reconnects),
@@ -254,6 +289,28 @@ pub async fn read(
         budget: budget_text(slice.budget),
         ..ScrubOutcome::default()
     };
+    // A settled mailbox holds no listing of its messages to put a finding
+    // into: where its slice found one, it is listed again in full first.
+    let found_in_settled: BTreeSet<usize> = [&read_a, &read_b]
+        .iter()
+        .flat_map(|r| &r.judged)
+        .filter(|(item, result, _)| {
+            *result != ScrubResult::Intact && gathered.input.mailboxes[item.mailbox].base.settled
+        })
+        .map(|(item, _, _)| item.mailbox)
+        .collect();
+    let mut unlisted = BTreeSet::new();
+    for &at in &found_in_settled {
+        let (snapshot, reading) = (relisting.snapshot, &relisting.reading);
+        if let Err(why) = relist(pool, snapshot, reading, gathered, at).await {
+            let name = gathered.input.mailboxes[at].name.clone();
+            outcome.notes.push(format!(
+                "{name}: the scrub found damage there, but it could not be listed again ({why})"
+            ));
+            unlisted.insert(name);
+        }
+    }
+    let input = &mut gathered.input;
     let mut judged = Vec::new();
     for (side, read) in [(Side::A, read_a), (Side::B, read_b)] {
         outcome.out_of_time[side.index()] = read.out_of_time;
@@ -282,11 +339,13 @@ pub async fn read(
     }
     for (side, item, result) in judged {
         let mailbox = &input.mailboxes[item.mailbox];
+        // A settled mailbox's pairs are all listed (and nothing was found
+        // there, or it would have been listed again).
         let partner_good = item.row.pair.map(|(_, partner)| {
             mailbox.sides[side.other().index()]
                 .as_ref()
                 .is_some_and(|l| {
-                    l.messages.iter().any(|m| m.uid == partner)
+                    (mailbox.base.settled || l.messages.iter().any(|m| m.uid == partner))
                         && !l.damaged.contains(&partner)
                         && !l.unreadable.contains(&partner)
                 })
@@ -308,6 +367,8 @@ pub async fn read(
             partner_good,
         });
     }
+    // A mailbox not listed is left out, never taken for settled.
+    input.mailboxes.retain(|m| !unlisted.contains(&m.name));
     outcome
 }
 

@@ -91,15 +91,16 @@ impl Coverage {
 impl Snapshot {
     /// The cached messages of `side`, the least recently verified first
     /// (never verified first of all), handed to `each` until it returns
-    /// false. Rows are read as they go, never all at once.
+    /// false. Rows are read as they go, never all at once, and counted
+    /// among the rows read (`-v`'s "snapshot: N rows read").
     pub fn scrub_rows(
         &self,
         side: Side,
         mut each: impl FnMut(ScrubRow) -> bool,
     ) -> Result<(), SnapshotError> {
-        self.read(
+        self.read_counted(
             || format!("choosing what to scrub on side {side}"),
-            |conn, o| {
+            |conn, o, read| {
                 let mut stmt = conn.prepare(
                     "SELECT mb.name, m.uidvalidity, m.uid, m.size, m.fingerprint,
                             m.normalised_fingerprint, m.normalised_version, m.fingerprint_read_back,
@@ -113,6 +114,7 @@ impl Snapshot {
                 )?;
                 let mut rows = stmt.query([side_text(o.side(side))])?;
                 while let Some(row) = rows.next()? {
+                    *read += 1;
                     let partner: Option<Uid> = row.get::<_, Option<Uid>>(10)?.or(row.get(11)?);
                     let paired: bool = row.get(12)?;
                     let version: Option<u32> = row.get(6)?;

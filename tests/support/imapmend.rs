@@ -69,6 +69,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What a run at `-v` read from the snapshot ("snapshot: N rows read").
+    pub fn snapshot_rows(&self) -> u64 {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("snapshot: ")?.strip_suffix(" rows read"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no snapshot line at -v: {}", self.describe()))
+    }
+
     /// stdout and stderr together, for searching.
     pub fn output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
