@@ -10,7 +10,7 @@ use super::{quarantine, refused_by_mailbox};
 use crate::action_log::{self, Write};
 use crate::model::{Fingerprint, FlagDelta, FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
-use crate::plan::{Expunge, ExpungeMode};
+use crate::plan::{Expunge, ExpungeMode, ExpungeReason};
 use crate::snapshot::Tombstone;
 use std::collections::HashMap;
 
@@ -34,6 +34,11 @@ impl MailboxRun<'_, '_> {
                     continue;
                 }
                 let uids: Vec<Uid> = chosen.iter().map(|e| e.uid).collect();
+                let readable: Vec<Uid> = chosen
+                    .iter()
+                    .filter(|e| e.reason != ExpungeReason::Damaged)
+                    .map(|e| e.uid)
+                    .collect();
                 if let Some(e) = &refused_mailbox {
                     let refused = Status::Refused(e.clone());
                     let name = &self.mb.name;
@@ -64,9 +69,12 @@ impl MailboxRun<'_, '_> {
                         Some(q) => Some((q, quarantine::ensure(conn, side, q).await?)),
                         None => None,
                     };
-                    // The Message-IDs for the log, in the SELECT's flight.
+                    // The Message-IDs for the log, in the SELECT's flight;
+                    // not of a body found damaged or undeliverable: Dovecot
+                    // ends the session that reads a file cut short, even
+                    // its header, and such bytes name nothing reliably.
                     let (_, fields) = conn
-                        .select_reading_fields(&wire, &uids, &["MESSAGE-ID"])
+                        .select_reading_fields(&wire, &readable, &["MESSAGE-ID"])
                         .await?;
                     for m in &mut messages {
                         let header = m.uid.and_then(|uid| fields.get(&uid));
