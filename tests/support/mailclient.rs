@@ -103,9 +103,21 @@ pub struct MailClient {
 
 impl MailClient {
     /// Connects, reads the greeting and logs in with LOGIN.
+    /// A refusal for too many connections ([LIMIT]) is tried again for a
+    /// few seconds: imapmend does not wait for its LOGOUT's answer, so a
+    /// server capping connections may still count its session for a
+    /// moment after it exits.
     pub fn login(host: &str, port: u16, user: &str, password: &str) -> MailClient {
-        Self::try_login(host, port, user, password)
-            .unwrap_or_else(|e| panic!("LOGIN as {user} on {host}:{port} failed: {e}"))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Self::try_login(host, port, user, password) {
+                Ok(client) => return client,
+                Err(e) if e.contains("[LIMIT]") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("LOGIN as {user} on {host}:{port} failed: {e}"),
+            }
+        }
     }
 
     /// Like [`MailClient::login`], returning a refused LOGIN as `Err`.
