@@ -37,7 +37,7 @@ use crate::pool::{Lane, Pool};
 use crate::reconcile::mailboxes::{pair_mailboxes, MailboxEntry, MailboxPairing, Naming};
 use crate::reconcile::skips::{CopyLimits, Refusal};
 use crate::reconcile::subscriptions::SubscriptionInput;
-use crate::reconcile::{BasePair, MailboxBase, MailboxInput, ReconcileInput, SideListing};
+use crate::reconcile::{MailboxBase, MailboxInput, ReconcileInput, SideListing};
 use crate::snapshot::{MailboxRecord, MessageStatus, Snapshot, SnapshotState};
 use side::list_both;
 use std::borrow::Cow;
@@ -413,18 +413,7 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
     };
     MailboxBase {
         uidvalidity: [0, 1].map(|i| record.sides[i].as_ref().map(|s| s.uidvalidity)),
-        pairs: record
-            .pairs
-            .iter()
-            .map(|p| BasePair {
-                uid: p.uid,
-                fingerprint: p.fingerprint,
-                flags: p.flags.clone(),
-                unconfirmed: p.unconfirmed,
-                level: p.level,
-                fingerprint_b: p.fingerprint_b,
-            })
-            .collect(),
+        pairs: record.pairs.to_vec(),
         pending_expunge: [0, 1].map(|i| {
             let Some(uidvalidity) = record.sides[i].as_ref().map(|s| s.uidvalidity) else {
                 return Default::default();

@@ -11,11 +11,13 @@
 //! compare case-insensitively and `\Recent` never enters a [`FlagSet`].
 
 mod mailbox_names;
+mod pair;
 mod policy;
 mod scrub_budget;
 mod units;
 
 pub use mailbox_names::NameRules;
+pub use pair::KnownPair;
 pub use policy::{DeleteMode, Identity, MaxDelete, OneWay};
 pub use scrub_budget::ScrubBudget;
 pub use units::ByteSize;

@@ -31,9 +31,7 @@ pub use policy::Policy;
 pub use evidence::Evidence;
 
 use crate::header_key::HeaderKey;
-use crate::model::{
-    Fingerprint, FlagSet, ListedMessage, MailboxStatus, MessageMeta, PairLevel, Side, Uid,
-};
+use crate::model::{Fingerprint, ListedMessage, MailboxStatus, MessageMeta, Uid};
 use crate::plan::{ListingPath, Plan, SCHEMA_VERSION};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -66,35 +64,9 @@ pub struct SideListing {
     pub headers: BTreeMap<Uid, HeaderKey>,
 }
 
-/// A pair the snapshot remembers, with the flags last agreed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BasePair {
-    /// [uid on A, uid on B], valid under `MailboxBase::uidvalidity`.
-    pub uid: [Uid; 2],
-    /// A's content (and B's, unless `fingerprint_b` says otherwise).
-    pub fingerprint: Fingerprint,
-    /// None when the pair is known but no flags were agreed yet.
-    pub flags: Option<FlagSet>,
-    /// A receipt not yet confirmed: the side whose UID an APPENDUID named
-    /// and no listing has shown since. Until that side lists the UID with
-    /// the expected content, the pair proves no expunge: the UID missing
-    /// there is a lost copy, copied again (see [`messages`]).
-    pub unconfirmed: Option<Side>,
-    /// The level of identity the pair was made at.
-    pub level: PairLevel,
-    /// B's content where it differs from A's (a pair below the exact level).
-    pub fingerprint_b: Option<Fingerprint>,
-}
-
-impl BasePair {
-    /// The content the pair holds on `side`.
-    pub fn fingerprint_on(&self, side: Side) -> Fingerprint {
-        match side {
-            Side::A => self.fingerprint,
-            Side::B => self.fingerprint_b.unwrap_or(self.fingerprint),
-        }
-    }
-}
+/// A pair the snapshot remembers, with the flags last agreed (its UIDs
+/// valid under `MailboxBase::uidvalidity`): the snapshot's own record.
+pub type BasePair = crate::model::KnownPair;
 
 /// What the snapshot knows about one mailbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

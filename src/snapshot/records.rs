@@ -3,7 +3,7 @@
 //! intents, in the run's view of A and B. Plain data; reading and writing
 //! them is `load`'s and `write`'s.
 
-use crate::model::PairLevel;
+use crate::model::KnownPair;
 use crate::model::{Fingerprint, FlagSet, InternalDate, Side, Uid};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,35 +47,9 @@ pub struct SideRecord {
     pub permanent_flags: Option<Vec<String>>,
 }
 
-/// A pairing of two messages, one per side, with the flags last agreed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairRecord {
-    /// [uid on A, uid on B].
-    pub uid: [Uid; 2],
-    /// A's content (and B's, unless `fingerprint_b` says otherwise).
-    pub fingerprint: Fingerprint,
-    /// None when the pair is known but no flags were agreed yet.
-    pub flags: Option<FlagSet>,
-    /// A receipt not yet confirmed: the side whose UID an APPENDUID named
-    /// and no listing has shown since. Such a pair proves no expunge (a
-    /// server may name a UID it never shows, see docs/ARCHITECTURE.md).
-    /// None once confirmed, and for a pair matched by content.
-    pub unconfirmed: Option<Side>,
-    /// The level of identity the pair was made at.
-    pub level: PairLevel,
-    /// B's content where it differs from A's (a pair below the exact level).
-    pub fingerprint_b: Option<Fingerprint>,
-}
-
-impl PairRecord {
-    /// The content the pair holds on `side`.
-    pub fn fingerprint_on(&self, side: Side) -> Fingerprint {
-        match side {
-            Side::A => self.fingerprint,
-            Side::B => self.fingerprint_b.unwrap_or(self.fingerprint),
-        }
-    }
-}
+/// A pairing of two messages, one per side, with the flags last agreed:
+/// the model's [`KnownPair`], which the reconcile core reads as it is.
+pub type PairRecord = KnownPair;
 
 /// Content whose expunge was proven and propagated: one side's actual
 /// fingerprint, and its normalised one where known.
