@@ -390,12 +390,7 @@ fn e15_expunge_to_moves_a_proven_expunge_into_the_quarantine_once_even_after_a_c
 /// Expunges the message `name` ([`msg`]) from INBOX on `user`.
 fn expunge_on(user: &support::dovecot::User, name: &str) {
     let mut c = user.client();
-    let uid = c
-        .fetch_all("INBOX")
-        .into_iter()
-        .find(|m| m.body == msg(name))
-        .unwrap_or_else(|| panic!("{name} not in INBOX"))
-        .uid;
+    let uid = c.uid_of("INBOX", &msg(name));
     c.expunge_uids("INBOX", &[uid]);
     c.logout();
 }
@@ -513,12 +508,7 @@ fn e17_quarantine_days_purges_only_what_imapmend_moved_long_enough_ago() {
 /// The UID of the message `name` ([`msg`]) in `mailbox` on `user`.
 fn uid_of(user: &support::dovecot::User, mailbox: &str, name: &str) -> u32 {
     let mut c = user.client();
-    let uid = c
-        .fetch_all(mailbox)
-        .into_iter()
-        .find(|m| m.body == msg(name))
-        .unwrap_or_else(|| panic!("{name} not in {mailbox}"))
-        .uid;
+    let uid = c.uid_of(mailbox, &msg(name));
     c.logout();
     uid
 }

@@ -155,12 +155,7 @@ fn inbox(names: &[&str]) -> SideState {
 /// Expunges the message `name` ([`msg`]) from INBOX on `user`.
 fn expunge(user: &support::dovecot::User, name: &str) {
     let mut c = user.client();
-    let uid = c
-        .fetch_all("INBOX")
-        .into_iter()
-        .find(|m| m.body == msg(name))
-        .unwrap_or_else(|| panic!("{name} not in INBOX"))
-        .uid;
+    let uid = c.uid_of("INBOX", &msg(name));
     c.expunge_uids("INBOX", &[uid]);
     c.logout();
 }
@@ -236,12 +231,7 @@ fn i16_a_server_that_rebuilds_every_message_pairs_by_headers_and_never_deletes_b
     // with its new size into the next listing (CHANGEDSINCE).
     proxy.skew_sizes(300);
     let mut cb = b.client();
-    let m3 = cb
-        .fetch_all("INBOX")
-        .into_iter()
-        .find(|m| m.body == msg("m3"))
-        .unwrap()
-        .uid;
+    let m3 = cb.uid_of("INBOX", &msg("m3"));
     cb.store("INBOX", &[m3], "+", &["\\Flagged"]);
     cb.logout();
     let plan = pair

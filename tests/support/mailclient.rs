@@ -396,6 +396,15 @@ impl MailClient {
         ));
     }
 
+    /// The UID of the message whose body is `body` in `mailbox`.
+    pub fn uid_of(&mut self, mailbox: &str, body: &[u8]) -> u32 {
+        self.fetch_all(mailbox)
+            .into_iter()
+            .find(|m| m.body == body)
+            .unwrap_or_else(|| panic!("no such message in {mailbox}"))
+            .uid
+    }
+
     /// `UID EXPUNGE` of exactly `uids` (they get \Deleted first).
     pub fn expunge_uids(&mut self, mailbox: &str, uids: &[u32]) {
         if uids.is_empty() {
