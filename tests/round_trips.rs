@@ -245,10 +245,13 @@ fn snapshot_rows(out: &support::imapmend::Outcome) -> u64 {
 
 /// What a run reads from the snapshot (`-v`: "snapshot: N rows read"),
 /// against Dovecot, on an account of 2,000 messages in INBOX and two small
-/// mailboxes: once a sync found them settled, a no-op rerun reads a few
-/// rows per mailbox, never a row per message; an incremental run reads the
-/// rows of the mailbox that changed (before the snapshot was an index,
-/// each of these runs read 6,024 rows).
+/// mailboxes: the first sync, which copies them all, leaves every mailbox
+/// marked settled (its read-back showed only its own copies), so the first
+/// rerun after it reads a few rows per mailbox, never a row per message
+/// (it read 6,027 before), as does every no-op after it; an incremental
+/// run reads the rows of the mailbox that changed and, having stored the
+/// flag, marks it settled again, so the run after it reads nothing more
+/// (before the snapshot was an index, each of these runs read 6,024 rows).
 #[test]
 fn a_no_op_run_reads_no_snapshot_row_per_message() {
     const MESSAGES: usize = 2_000;
@@ -277,9 +280,19 @@ fn a_no_op_run_reads_no_snapshot_row_per_message() {
         eprintln!("{what}: {rows} snapshot rows read");
         rows
     };
-    run("first sync");
+    let first = pair.run("sync", &["-v"], &[]);
+    assert_eq!(first.code, Some(0), "first sync: {}", first.describe());
+    for mailbox in ["INBOX", "Work", "Lists"] {
+        assert!(
+            first
+                .stderr
+                .contains(&format!("{mailbox}: settled by this run's writes")),
+            "{mailbox}: {}",
+            first.describe()
+        );
+    }
     // Selects nothing (the first sync moved B's watermarks past its own
-    // copies, C12), but reads the rows once, and finds every mailbox settled.
+    // copies, C12) and reads no row of a message: every mailbox is settled.
     let rerun = run("rerun after the first sync");
     let noop = run("no-op");
     // A flag in Work, which holds 3 messages.
@@ -287,10 +300,15 @@ fn a_no_op_run_reads_no_snapshot_row_per_message() {
     ca.store("Work", &[uid], "+", &["\\Seen"]);
     ca.logout();
     let incremental = run("incremental, in Work");
+    let after = run("after the incremental run");
     let mailboxes = 3;
     assert!(
-        rerun >= 3 * MESSAGES as u64,
-        "the rerun reads the mailboxes B was written to, pairs and cache: {rerun}"
+        rerun <= ROWS_PER_MAILBOX * mailboxes,
+        "the first rerun after the first sync read {rerun} rows for {mailboxes} mailboxes"
+    );
+    assert!(
+        after <= ROWS_PER_MAILBOX * mailboxes,
+        "the rerun after a flag was stored read {after} rows"
     );
     assert!(
         noop <= ROWS_PER_MAILBOX * mailboxes,
@@ -311,8 +329,9 @@ const ROWS_PER_MAILBOX: u64 = 4;
 /// writes to B while the sync is held (at the proxy) just before it reads
 /// B back — a new message, then a flag, then an expunge, one per sync —
 /// and the next run must still see each and carry it to A; the sync's
-/// `-v` says why it left B's watermarks. With the watermarks moved anyway,
-/// the next run would find B unchanged and miss them.
+/// `-v` says why it left B's watermarks, and that it did not mark the
+/// mailbox settled. With the watermarks moved or the mark set anyway, the
+/// next run would find B unchanged and miss them.
 #[test]
 fn c12_another_clients_write_before_the_read_back_is_seen_next_run() {
     use std::time::Duration;
@@ -344,6 +363,13 @@ fn c12_another_clients_write_before_the_read_back_is_seen_next_run() {
         assert!(
             out.stderr
                 .contains("B is read from its history again next run"),
+            "{what}: {}",
+            out.describe()
+        );
+        // Nor is the mailbox marked settled: the next run must read it.
+        assert!(
+            out.stderr
+                .contains("INBOX: not marked settled: B showed more than this run's writes"),
             "{what}: {}",
             out.describe()
         );

@@ -8,13 +8,15 @@
 //!
 //! [`judge`] is that comparison, pure: the side's cache rows as the run
 //! left them (its copies in, its expunges out, the flags as listed) with
-//! the flag deltas it stored, against what the server shows.
+//! the flag deltas it stored, against what the server shows. It asks the
+//! cache only about the UIDs the server or the run names, and for the
+//! count ([`CachedFlags`]): never the whole mailbox.
 
 use super::MailboxRun;
 use crate::imap::{ImapError, Recheck};
 use crate::model::{FlagDelta, FlagSet, MailboxStatus, Side, Uid};
 use crate::outcome::{Action, Status};
-use crate::snapshot::Judged;
+use crate::snapshot::{CachedFlags, Judged};
 use std::collections::HashMap;
 
 /// What reading a side back after writing gave.
@@ -111,58 +113,74 @@ impl MailboxRun<'_, '_> {
 /// holds, with the flags it should have now; every delta stored showing
 /// (or changing nothing); nothing the cache holds expunged; as many
 /// messages as the cache holds. Ok: the flags to record (the changed
-/// messages'); Err: why not.
+/// messages' that differ from the cache's); Err: why not.
 pub(super) fn judge(
-    cached: &HashMap<Uid, FlagSet>,
+    cached: &dyn CachedFlags,
     stored: &HashMap<Uid, FlagDelta>,
     seen: &Recheck,
 ) -> Judged {
     if seen.disturbed {
         return Err("the mailbox changed while it was read back".into());
     }
-    let expected = |uid: Uid| {
-        let flags = cached.get(&uid)?;
-        Some(match stored.get(&uid) {
-            Some(d) => flags.union(&d.add).minus(&d.remove),
-            None => flags.clone(),
-        })
+    let expected = |was: &FlagSet, uid: Uid| match stored.get(&uid) {
+        Some(d) => was.union(&d.add).minus(&d.remove),
+        None => was.clone(),
     };
+    let mut updates = Vec::new();
     for (uid, flags) in &seen.changed {
-        match expected(*uid) {
-            None => return Err(format!("UID {uid} is new and not one of this run's copies")),
-            Some(e) if e != *flags => {
-                return Err(format!("UID {uid} has flags this run did not store"))
-            }
-            Some(_) => {}
+        let Some(was) = cached.flags(*uid) else {
+            return Err(format!("UID {uid} is new and not one of this run's copies"));
+        };
+        if expected(&was, *uid) != *flags {
+            return Err(format!("UID {uid} has flags this run did not store"));
+        }
+        if was != *flags {
+            updates.push((*uid, flags.clone()));
         }
     }
-    let shown = |uid: &Uid| seen.changed.iter().any(|(u, _)| u == uid);
-    for uid in stored.keys().filter(|u| !shown(u)) {
-        if let (Some(e), Some(was)) = (expected(*uid), cached.get(uid)) {
-            if e != *was {
+    let shown: std::collections::HashSet<Uid> = seen.changed.iter().map(|(u, _)| *u).collect();
+    for uid in stored.keys().filter(|u| !shown.contains(u)) {
+        if let Some(was) = cached.flags(*uid) {
+            if expected(&was, *uid) != was {
                 return Err(format!("the flags stored on UID {uid} do not show"));
             }
         }
     }
-    if let Some(vanished) = &seen.vanished {
-        let gone = |uid: &Uid| vanished.iter().any(|&(lo, hi)| lo <= *uid && *uid <= hi);
-        if let Some(uid) = cached.keys().find(|u| gone(u)) {
+    for &(lo, hi) in seen.vanished.iter().flatten() {
+        if let Some(uid) = cached.first_in(lo, hi) {
             return Err(format!("UID {uid} was expunged by another client"));
         }
     }
-    if seen.status.exists as usize != cached.len() {
+    let count = cached.count();
+    if seen.status.exists as usize != count {
         return Err(format!(
-            "{} message(s) where this run expects {}",
+            "{} message(s) where this run expects {count}",
             seen.status.exists,
-            cached.len()
         ));
     }
-    Ok(seen.changed.clone())
+    Ok(updates)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl CachedFlags for HashMap<Uid, FlagSet> {
+        fn flags(&self, uid: Uid) -> Option<FlagSet> {
+            self.get(&uid).cloned()
+        }
+
+        fn first_in(&self, lo: Uid, hi: Uid) -> Option<Uid> {
+            self.keys()
+                .filter(|u| (lo..=hi).contains(*u))
+                .min()
+                .copied()
+        }
+
+        fn count(&self) -> usize {
+            self.len()
+        }
+    }
 
     fn flags(list: &[&str]) -> FlagSet {
         FlagSet::from_wire(list.iter().copied())
@@ -211,10 +229,8 @@ mod tests {
         );
         assert_eq!(
             judge(&cached, &stored, &own),
-            Ok(vec![
-                (1, flags(&["\\Answered"])),
-                (10, flags(&["\\Flagged"]))
-            ])
+            Ok(vec![(1, flags(&["\\Answered"]))]),
+            "10 shows the flags cached: nothing to record"
         );
         // Under CONDSTORE alone (no VANISHED) the count says it.
         let own = seen(3, &[(1, &["\\Answered"]), (10, &["\\Flagged"])], None);

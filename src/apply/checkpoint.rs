@@ -5,8 +5,9 @@
 //! ([`super::copy`]); expunges and flags record their own results.
 
 use super::advance::ReadBack;
+use super::settled::{proven, Applied};
 use super::MailboxRun;
-use crate::model::Side;
+use crate::model::{MailboxStatus, Side};
 use crate::plan::PlannedPair;
 use crate::reconcile::MailboxBase;
 use crate::snapshot::PairRecord;
@@ -19,6 +20,10 @@ impl MailboxRun<'_, '_> {
     /// watermarks past them ([`super::advance`]): the next run then finds
     /// the mailbox unchanged.
     pub(super) async fn record_what_was_seen(&mut self) {
+        // Per side, the status to mark the mailbox settled at: as listed
+        // where nothing was written, as read back where the watermarks
+        // moved past the writes, else none ([`super::settled`]).
+        let mut now = self.statuses.clone();
         for side in Side::BOTH {
             let mb = self.mb;
             let wrote = mb.create == Some(side)
@@ -28,10 +33,12 @@ impl MailboxRun<'_, '_> {
             if !wrote {
                 continue;
             }
+            now[side.index()] = None;
             let status = match self.read_back(side).await {
                 Ok(ReadBack::Status(status)) => status,
                 Ok(ReadBack::Changes(seen)) => {
                     if self.advance(side, &seen) {
+                        now[side.index()] = Some(seen.status);
                         continue;
                     }
                     seen.status
@@ -53,6 +60,38 @@ impl MailboxRun<'_, '_> {
             if let Err(e) = raised {
                 self.fail(side, "record what was seen in the snapshot", e.to_string());
             }
+        }
+        if self.mb.has_actions() {
+            self.mark_settled(now);
+        }
+    }
+
+    /// Marks the mailbox settled at `now` where this run's writes leave it
+    /// so, as [`super::settled::proven`] proves; says on `-v` which it was.
+    fn mark_settled(&mut self, now: [Option<MailboxStatus>; 2]) {
+        let name = &self.mb.name;
+        let applied = Applied {
+            plan: self.mb,
+            listings: self.listings,
+            base: self.base,
+            refused: self.refused,
+            ledger: &self.out.ledger,
+            failed: self.out.stopped || self.out.failures.iter().any(|f| f.mailbox == *name),
+            now: [now[0].as_ref(), now[1].as_ref()],
+        };
+        let marks = match proven(&applied) {
+            Ok(marks) => marks,
+            Err(why) => return tracing::info!("{name}: not marked settled: {why}"),
+        };
+        let recorded = self
+            .snapshot
+            .borrow_mut()
+            .record_settled(&[(name.clone(), Some(marks))]);
+        match recorded {
+            Ok(()) => tracing::info!(
+                "{name}: settled by this run's writes; the next run need not read it"
+            ),
+            Err(e) => self.fail(Side::A, "record the mailbox settled", e.to_string()),
         }
     }
 

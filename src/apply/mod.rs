@@ -17,7 +17,7 @@
 //! deletions last. Each phase lives in its own file: `tree` (create,
 //! rename, delete, subscribe), `checkpoint` (settled intents, rebase,
 //! what was seen), `advance` (watermarks moved past the run's own
-//! writes), `copy` (batches, MULTIAPPEND, bisection), `flags`,
+//! writes), `settled` (the mailbox marked settled by them), `copy` (batches, MULTIAPPEND, bisection), `flags`,
 //! `expunge`.
 
 mod advance;
@@ -32,6 +32,7 @@ mod purge;
 mod quarantine;
 #[cfg(test)]
 mod refusal_tests;
+mod settled;
 mod tree;
 mod undo;
 
@@ -383,6 +384,9 @@ struct MailboxRun<'a, 's> {
     quarantine: Option<&'a [String; 2]>,
     /// Per side, the listing the plan was made from (sizes for the log).
     listings: [Option<&'a SideListing>; 2],
+    /// An earlier refusal in this mailbox is remembered or retried: it
+    /// cannot be marked settled ([`settled`]).
+    refused: bool,
 }
 
 impl<'a, 's> MailboxRun<'a, 's> {
@@ -420,6 +424,9 @@ impl<'a, 's> MailboxRun<'a, 's> {
             retried,
             quarantine: None,
             listings: listings(input, mb),
+            refused: (input.refusals.iter())
+                .chain(&input.retried_refusals)
+                .any(|r| r.mailbox == mb.name),
         }
     }
 

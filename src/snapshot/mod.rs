@@ -48,7 +48,7 @@ pub(crate) fn scratch(dir: &std::path::Path) -> Snapshot {
     .unwrap()
 }
 
-pub use advance::Judged;
+pub use advance::{CachedFlags, Judged};
 pub use error::SnapshotError;
 pub use records::*;
 
@@ -512,7 +512,7 @@ impl Snapshot {
         side: Side,
         from: &MailboxStatus,
         to: &MailboxStatus,
-        judge: impl FnOnce(&std::collections::HashMap<Uid, FlagSet>) -> Judged,
+        judge: impl FnOnce(&dyn CachedFlags) -> Judged,
     ) -> Result<Result<(), String>, SnapshotError> {
         self.write(
             || format!("recording what was seen of {mailbox:?} on side {side}"),
