@@ -228,6 +228,7 @@ async fn scrub(
             defer_bodies: [false, false],
             headers: job.options.identity == Identity::Headers,
             skip_settled: false,
+            subset: false,
         },
     };
     let mut outcome = crate::scrub::read(pool, gathered, slice, reconnects, &relisting).await;
@@ -428,6 +429,7 @@ async fn list(
         // A scrub reads a settled mailbox's slice from its cache rows, and
         // lists it again only where it finds something (`crate::scrub`).
         skip_settled: !job.verify && job.options.restored.is_none(),
+        subset: !job.verify && job.options.restored.is_none() && job.scrub.is_none(),
     };
     let intents = intents.unwrap_or_default();
     let copying = CopySettings {

@@ -171,8 +171,14 @@ impl MailboxRun<'_, '_> {
         let unchanged =
             self.mb.rename.is_none() && self.base.is_some_and(|b| same_pairs(b, &pairs));
         let mut snapshot = self.snapshot.borrow_mut();
+        // Read as its changed subset: the pairs it read are replaced, row
+        // by row; the rest, untouched, stand.
+        let subset = self.base.filter(|b| b.subset_of.is_some());
         if unchanged {
             snapshot.set_watermarks(&self.mb.name, sides)
+        } else if let Some(base) = subset {
+            let old: Vec<_> = base.pairs.iter().map(|p| p.uid).collect();
+            snapshot.rebase_pairs(&self.mb.name, sides, &old, &pairs)
         } else {
             snapshot.rebase_mailbox(&self.mb.name, sides, &pairs)
         }

@@ -126,7 +126,7 @@ pub fn regression_in_listing(
         .find_map(|m| regression_of(saved_uidnext, remembered.get(&m.uid), m))
 }
 
-fn regression_of(
+pub(super) fn regression_of(
     saved_uidnext: u32,
     remembered: Option<&Remembered<'_>>,
     m: &ListedMessage,

@@ -30,6 +30,7 @@ async fn gather_from(scripts: [Vec<Step>; 2]) -> Result<Gathered, (Side, ImapErr
         defer_bodies: [false, false],
         headers: false,
         skip_settled: false,
+        subset: false,
     };
     let gathered = gather(
         &mut pool,

@@ -26,6 +26,7 @@ mod evidence;
 #[cfg(test)]
 mod fake_server_tests;
 mod side;
+mod subset;
 
 pub use bodies::{body_reconnects, read_bodies};
 pub use decide::decide;
@@ -198,6 +199,15 @@ pub async fn gather(
             };
             return (pairing, base, la, lb);
         }
+        // Settled at its mark and changed since: only what changed.
+        if let (Some(snapshot), Some(index)) = (snapshot, index) {
+            let conns = [&mut *a, &mut *b];
+            let read = subset::list_subset(conns, &pairing, index, snapshot, reading, listed);
+            if let Some((base, [la, lb])) = read.await {
+                crate::progress::mailbox_done(&pairing.name);
+                return (pairing, base, la, lb);
+            }
+        }
         // The mailbox's pairs, cache and tombstones: read only now, for a
         // mailbox the run must look at (`state` holds only the index).
         let loaded = match (snapshot, index) {
@@ -314,6 +324,7 @@ pub async fn relist(
     };
     let reading = Reading {
         skip_settled: false,
+        subset: false,
         ..*reading
     };
     let [a, b] = pool.first();
@@ -439,6 +450,7 @@ pub fn base_of(record: Option<&MailboxRecord>) -> MailboxBase {
         // Known only to a scrub ([`crate::scrub::record`]).
         recent_damage: [0, 0],
         settled: false,
+        subset_of: None,
     }
 }
 
@@ -464,6 +476,10 @@ pub struct Reading {
     /// takes a settled mailbox's slice from the snapshot, and lists it
     /// with [`relist`] only where the slice finds something).
     pub skip_settled: bool,
+    /// A mailbox settled at its mark that changed since is read as its
+    /// changed subset ([`subset`]): not with `--verify`, `--restored` or
+    /// `--scrub`, whose slices are chosen from complete listings.
+    pub subset: bool,
 }
 /// Per side: whether this run may list a side's messages without reading
 /// their bodies where the other side of the mailbox is absent or empty —

@@ -4,8 +4,8 @@
 
 use super::bodies::read_bodies;
 use super::evidence::{
-    judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Remembered,
-    Watermark,
+    judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Judgement,
+    Remembered, Watermark,
 };
 use super::Reading;
 use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedStatus};
@@ -13,7 +13,7 @@ use crate::model::{Fingerprint, ListedMessage, MailboxStatus, MessageMeta, Side,
 use crate::plan::ListingPath;
 use crate::reconcile::mailboxes::MailboxPairing;
 use crate::reconcile::{Evidence, SideListing};
-use crate::snapshot::{MailboxRecord, SideRecord};
+use crate::snapshot::{MailboxRecord, SideCache, SideRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What reading one side of one mailbox produced.
@@ -59,23 +59,26 @@ pub(super) async fn list_both(
 }
 
 /// One side of one mailbox, selected and listed, its bodies not read yet.
-struct Listed<'r> {
-    wire: String,
-    status: MailboxStatus,
-    evidence: Evidence,
-    path: ListingPath,
+pub(super) struct Listed<'r> {
+    pub(super) wire: String,
+    pub(super) status: MailboxStatus,
+    pub(super) evidence: Evidence,
+    pub(super) path: ListingPath,
     /// Every message, with its fingerprint where the cache vouches for it.
-    listing: Vec<(ListedMessage, Option<Fingerprint>)>,
+    pub(super) listing: Vec<(ListedMessage, Option<Fingerprint>)>,
     /// UIDs new or whose flags changed since the cache.
-    changed: HashSet<Uid>,
+    pub(super) changed: HashSet<Uid>,
     /// Cached UIDs that are gone from the side.
-    gone: Vec<Uid>,
+    pub(super) gone: Vec<Uid>,
     /// Cached UIDs no pair holds whose normalised fingerprint the cache
     /// does not know (a file of an older version), or, with `--identity
     /// headers`, whose header key it never keeps: their bodies are read
     /// once to learn it, since only unpaired messages may need it.
-    learn: HashSet<Uid>,
-    remembered: HashMap<Uid, Remembered<'r>>,
+    pub(super) learn: HashSet<Uid>,
+    pub(super) remembered: HashMap<Uid, Remembered<'r>>,
+    /// Only the changed subset of the mailbox ([`super::subset`]): the
+    /// status keeps the server's EXISTS.
+    pub(super) partial: bool,
 }
 
 /// Selects and lists one side of one mailbox — through the change history
@@ -141,23 +144,10 @@ async fn list_side<'r>(
         // Cannot be: the watermarks are the saved ones. Read it as usual.
         return Box::pin(list_side(conn, pairing, side, record, reading, None)).await;
     }
-    let cache = record.map(|r| &r.cache[side.index()]);
-    let remembered: HashMap<Uid, Remembered<'r>> = cache
-        .into_iter()
-        .flatten()
-        .filter(|((uv, _), _)| *uv == status.uidvalidity)
-        .map(|((_, uid), c)| {
-            let r = Remembered {
-                size: c.size,
-                internal_date: c.internal_date,
-                fingerprint: c.fingerprint,
-                normalised: c.normalised,
-                flags: &c.flags,
-                size_is_evidence: c.read_back && !reading.headers,
-            };
-            (*uid, r)
-        })
-        .collect();
+    let remembered = match record {
+        Some(r) => remembered(&r.cache[side.index()], status.uidvalidity, reading.headers),
+        None => HashMap::new(),
+    };
 
     let mut evidence = judgement.evidence.clone();
     let mut path = ListingPath {
@@ -287,6 +277,7 @@ async fn list_side<'r>(
         gone,
         learn,
         remembered,
+        partial: false,
     }))
 }
 
@@ -322,17 +313,7 @@ pub(super) fn settled(
         if !at_mark || !can_history || *wire != saved.wire_name {
             return None;
         }
-        let saved = Watermark {
-            uidvalidity: saved.uidvalidity,
-            uidnext: saved.uidnext,
-            highestmodseq: saved.highestmodseq,
-            seen_uidnext: saved.seen_uidnext.unwrap_or(0).max(record.known_uidnext[i]),
-            seen_highestmodseq: saved.seen_highestmodseq,
-        };
-        let judgement = judge_status(Some(saved), &status, can_history);
-        if !(judgement.history && judgement.evidence.is_healthy()) {
-            return None;
-        }
+        healthy_history(saved, record.known_uidnext[i], &status)?;
         let listing = SideListing {
             wire_name: wire.clone(),
             status,
@@ -353,10 +334,57 @@ pub(super) fn settled(
     Some([read(a, Side::A)?, read(b, Side::B)?].map(|r| Ok(Some(r))))
 }
 
+/// A side's cache rows under `uidvalidity`, by UID, as a listing is
+/// checked against them (`headers`: sizes are no evidence, see
+/// [`Reading::headers`]).
+pub(super) fn remembered(
+    cache: &SideCache,
+    uidvalidity: u32,
+    headers: bool,
+) -> HashMap<Uid, Remembered<'_>> {
+    cache
+        .iter()
+        .filter(|((uv, _), _)| *uv == uidvalidity)
+        .map(|((_, uid), c)| {
+            let r = Remembered {
+                size: c.size,
+                internal_date: c.internal_date,
+                fingerprint: c.fingerprint,
+                normalised: c.normalised,
+                flags: &c.flags,
+                size_is_evidence: c.read_back && !headers,
+            };
+            (*uid, r)
+        })
+        .collect()
+}
+
+/// How a side with these saved watermarks (and `known_uidnext`, one above
+/// the highest UID its cache knows) is judged at `status`: Some only where
+/// it may be read by its change history and is healthy.
+pub(super) fn healthy_history(
+    saved: &SideRecord,
+    known_uidnext: u32,
+    status: &MailboxStatus,
+) -> Option<Judgement> {
+    let saved = Watermark {
+        uidvalidity: saved.uidvalidity,
+        uidnext: saved.uidnext,
+        highestmodseq: saved.highestmodseq,
+        seen_uidnext: saved.seen_uidnext.unwrap_or(0).max(known_uidnext),
+        seen_highestmodseq: saved.seen_highestmodseq,
+    };
+    let judgement = judge_status(Some(saved), status, true);
+    (judgement.history && judgement.evidence.is_healthy()).then_some(judgement)
+}
+
 /// The status a SELECT would give, from LIST-STATUS watermarks equal to
 /// the ones saved for the side (and PERMANENTFLAGS from the last SELECT);
 /// None when anything differs or is not known.
-fn unchanged_since_saved(listed: ListedStatus, saved: &SideRecord) -> Option<MailboxStatus> {
+pub(super) fn unchanged_since_saved(
+    listed: ListedStatus,
+    saved: &SideRecord,
+) -> Option<MailboxStatus> {
     let permanent_flags = saved.permanent_flags.clone()?;
     let same = listed.uidvalidity == saved.uidvalidity
         && listed.uidnext == saved.uidnext
@@ -374,7 +402,7 @@ fn unchanged_since_saved(listed: ListedStatus, saved: &SideRecord) -> Option<Mai
 /// --verify, every body) and hashes them. With `defer`, those bodies are
 /// not read: the messages go into the listing as unread (see
 /// [`defer_bodies`]) and get no cache row here — the copy records them.
-async fn read_side(
+pub(super) async fn read_side(
     conn: &mut Connection,
     listed: Result<Option<Listed<'_>>, String>,
     reading: &Reading,
@@ -393,7 +421,9 @@ async fn read_side(
         gone,
         learn,
         remembered,
+        partial,
     } = listed;
+    let listed_len = listing.len();
     // Bodies never seen before; with --verify, every body.
     let to_read: Vec<(Uid, u32)> = listing
         .iter()
@@ -487,10 +517,13 @@ async fn read_side(
         messages.push(meta);
     }
     let upsert = upsert_at.into_iter().map(|i| messages[i].clone()).collect();
-    let status = MailboxStatus {
-        exists: (messages.len() + unread.len()) as u32,
-        ..status
+    let read = messages.len() + unread.len();
+    let exists = match partial {
+        // Less what was dropped (gone meanwhile, or undeliverable).
+        true => status.exists.saturating_sub((listed_len - read) as u32),
+        false => read as u32,
     };
+    let status = MailboxStatus { exists, ..status };
     let listing = SideListing {
         wire_name: wire,
         status,

@@ -130,8 +130,9 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     MailboxAgreement {
         name: input.name.clone(),
         only_on,
-        // A settled mailbox's messages were not read: all agree.
-        messages: if input.base.settled {
+        // A settled mailbox's messages were not read, nor a subset's
+        // untouched ones: all agree.
+        messages: if input.base.settled || input.base.subset_of.is_some() {
             status.map(|s| s.exists as usize)
         } else {
             totals

@@ -143,7 +143,7 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         &mut plan,
         &linked,
         &evidence,
-        input.base.pairs.len(),
+        input.base.pair_count(),
         policy,
     );
     for (pair, base, identity) in linked {
@@ -223,7 +223,7 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
 
     apply_guard(
         &mut plan,
-        input.base.pairs.len(),
+        input.base.pair_count(),
         input.base.recent_damage,
         policy,
     );

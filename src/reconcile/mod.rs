@@ -94,6 +94,23 @@ pub struct MailboxBase {
     /// and the mailbox plans nothing; `check` counts it as agreeing, with
     /// each side's `status.exists` messages.
     pub settled: bool,
+    /// The changed subset of a mailbox settled at its mark (the subset
+    /// path, `gather::subset`): Some(n) where the listings hold only the
+    /// messages the change history shows and their pairs' partners, and
+    /// `pairs` only the pairs touching them, out of the n pairs the
+    /// snapshot holds. Every message not in the listings is paired and
+    /// agrees, as of the mark: the plan is the full listing's without the
+    /// pairs left untouched (`proptests::subset`); the guards count all n
+    /// pairs and `check` each side's `status.exists` messages.
+    pub subset_of: Option<usize>,
+}
+
+impl MailboxBase {
+    /// How many pairs the snapshot holds for the mailbox (what the guards
+    /// scale by): all of them, also where `pairs` is only a subset.
+    pub fn pair_count(&self) -> usize {
+        self.subset_of.unwrap_or(self.pairs.len())
+    }
 }
 
 /// Everything reconcile needs about one logical mailbox.

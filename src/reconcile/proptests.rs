@@ -21,6 +21,8 @@ use crate::model::{
 use crate::plan::{ExpungeMode, ExpungeReason, ListingPath, MailboxPlan};
 use proptest::prelude::*;
 
+mod subset;
+
 const FLAGS: [&str; 6] = [
     "\\Seen",
     "\\Flagged",
@@ -250,6 +252,7 @@ prop_compose! {
                 tombstones: tombstones.into_iter().map(|c| Fingerprint([c; 32])).collect(), tombstones_normalised: Default::default(),
                 recent_damage: [0, 0],
                 settled: false,
+                subset_of: None,
             },
         }
     }
@@ -417,6 +420,7 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             pending_expunge,
             recent_damage: input.base.recent_damage,
             settled: input.base.settled,
+            subset_of: input.base.subset_of,
             tombstones: input
                 .base
                 .tombstones
@@ -451,6 +455,7 @@ fn mirror_input(input: &MailboxInput) -> MailboxInput {
             uidvalidity: [ub, ua],
             recent_damage: [input.base.recent_damage[1], input.base.recent_damage[0]],
             settled: input.base.settled,
+            subset_of: input.base.subset_of,
             pairs: input
                 .base
                 .pairs

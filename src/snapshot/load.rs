@@ -11,8 +11,8 @@ use super::schema::{
 };
 use super::store::Orientation;
 use super::{
-    CachedMessage, MailboxRecord, MessageStatus, MessageStatusRecord, PairRecord, PendingIntent,
-    SettledMark, SideCache, SideRecord, SnapshotState, Tombstone,
+    CacheEntry, CachedMessage, MailboxRecord, MessageStatus, MessageStatusRecord, PairRecord,
+    PendingIntent, SettledMark, SideCache, SideRecord, SnapshotState, Tombstone,
 };
 use crate::fingerprint::NORMALISATION_VERSION;
 use crate::model::{Fingerprint, InternalDate, PairLevel, Side};
@@ -69,15 +69,29 @@ pub fn mailbox(
     name: &str,
     read: &mut u64,
 ) -> rusqlite::Result<Option<MailboxRecord>> {
+    let Some((id, mut record)) = mailbox_named(conn, o, name, read)? else {
+        return Ok(None);
+    };
+    fill(conn, o, id, &mut record, read)?;
+    Ok(Some(record))
+}
+
+/// One mailbox's own row, by name: its id and its record without pairs,
+/// cache or tombstones.
+pub(super) fn mailbox_named(
+    conn: &Connection,
+    o: Orientation,
+    name: &str,
+    read: &mut u64,
+) -> rusqlite::Result<Option<(i64, MailboxRecord)>> {
     let mut stmt = conn.prepare(&mailbox_query("WHERE name = ?1"))?;
     let mut rows = stmt.query([name])?;
     let Some(row) = rows.next()? else {
         return Ok(None);
     };
     *read += 1;
-    let (id, _, mut record) = mailbox_row(row, o)?;
-    fill(conn, o, id, &mut record, read)?;
-    Ok(Some(record))
+    let (id, _, record) = mailbox_row(row, o)?;
+    Ok(Some((id, record)))
 }
 
 fn mailbox_rows(
@@ -113,78 +127,107 @@ fn fill(
     record: &mut MailboxRecord,
     read: &mut u64,
 ) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT uid_a, uid_b, fingerprint, flags, unconfirmed, level, fingerprint_b
-         FROM pair WHERE mailbox = ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PAIR_COLUMNS} FROM pair WHERE mailbox = ?1"
+    ))?;
     let mut rows = stmt.query([id])?;
     while let Some(row) = rows.next()? {
         *read += 1;
-        let flags: Option<String> = row.get(3)?;
-        let stored_a = fingerprint_from_blob(2, &row.get::<_, Vec<u8>>(2)?)?;
-        let stored_b = optional_fingerprint(row, 6)?.unwrap_or(stored_a);
-        let [fp_a, fp_b] = o.pair([stored_a, stored_b]);
-        record.pairs.push(PairRecord {
-            uid: o.pair([row.get(0)?, row.get(1)?]),
-            fingerprint: fp_a,
-            flags: flags.as_deref().map(flags_from_text),
-            unconfirmed: match row.get::<_, Option<String>>(4)? {
-                Some(side) => Some(o.side(side_from_text(4, &side)?)),
-                None => None,
-            },
-            level: level_from_sql(row, 5)?,
-            fingerprint_b: Some(fp_b).filter(|b| *b != fp_a),
-        });
+        record.pairs.push(pair_row(row, o)?);
     }
     // The file's pair order depends on its orientation; the run's must not.
     record.pairs.sort_by_key(|p| p.uid);
     record.pairs.shrink_to_fit(); // held while both servers are listed
 
-    let mut stmt = conn.prepare_cached(
-        "SELECT side, uidvalidity, uid, size, internal_date, internal_date_offset, fingerprint, flags,
-                fingerprint_read_back, status, normalised_fingerprint, normalised_version
-         FROM message WHERE mailbox = ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CACHE_COLUMNS} FROM message WHERE mailbox = ?1"
+    ))?;
     let mut rows = stmt.query([id])?;
     let mut entries: [Vec<_>; 2] = Default::default();
     while let Some(row) = rows.next()? {
         *read += 1;
-        let side = o.side(side_from_text(0, &row.get::<_, String>(0)?)?);
-        let cached = CachedMessage {
-            size: row.get(3)?,
-            internal_date: InternalDate {
-                unix: row.get(4)?,
-                offset_minutes: row.get(5)?,
-            },
-            fingerprint: fingerprint_from_blob(6, &row.get::<_, Vec<u8>>(6)?)?,
-            // Made by other rules than this build's: not known.
-            normalised: optional_fingerprint(row, 10)?.filter(|_| {
-                row.get::<_, Option<u32>>(11).ok().flatten() == Some(NORMALISATION_VERSION)
-            }),
-            flags: flags_from_text(&row.get::<_, String>(7)?),
-            read_back: row.get(8)?,
-            status: row
-                .get::<_, Option<String>>(9)?
-                .as_deref()
-                .and_then(MessageStatus::from_sql),
-        };
-        entries[side.index()].push(((row.get(1)?, row.get(2)?), cached));
+        let (side, entry) = cache_row(row, o)?;
+        entries[side.index()].push(entry);
     }
     record.cache = entries.map(SideCache::from_entries);
 
+    record.tombstones = tombstones(conn, id, read)?;
+    Ok(())
+}
+
+/// The columns [`pair_row`] reads.
+pub(super) const PAIR_COLUMNS: &str =
+    "uid_a, uid_b, fingerprint, flags, unconfirmed, level, fingerprint_b";
+
+/// One pair, read with [`PAIR_COLUMNS`].
+pub(super) fn pair_row(row: &Row, o: Orientation) -> rusqlite::Result<PairRecord> {
+    let flags: Option<String> = row.get(3)?;
+    let stored_a = fingerprint_from_blob(2, &row.get::<_, Vec<u8>>(2)?)?;
+    let stored_b = optional_fingerprint(row, 6)?.unwrap_or(stored_a);
+    let [fp_a, fp_b] = o.pair([stored_a, stored_b]);
+    Ok(PairRecord {
+        uid: o.pair([row.get(0)?, row.get(1)?]),
+        fingerprint: fp_a,
+        flags: flags.as_deref().map(flags_from_text),
+        unconfirmed: match row.get::<_, Option<String>>(4)? {
+            Some(side) => Some(o.side(side_from_text(4, &side)?)),
+            None => None,
+        },
+        level: level_from_sql(row, 5)?,
+        fingerprint_b: Some(fp_b).filter(|b| *b != fp_a),
+    })
+}
+
+/// The columns [`cache_row`] reads.
+pub(super) const CACHE_COLUMNS: &str =
+    "side, uidvalidity, uid, size, internal_date, internal_date_offset, fingerprint, flags,
+     fingerprint_read_back, status, normalised_fingerprint, normalised_version";
+
+/// One row of the fingerprint cache, read with [`CACHE_COLUMNS`]: its
+/// side (the run's) and its entry.
+pub(super) fn cache_row(row: &Row, o: Orientation) -> rusqlite::Result<(Side, CacheEntry)> {
+    let side = o.side(side_from_text(0, &row.get::<_, String>(0)?)?);
+    let cached = CachedMessage {
+        size: row.get(3)?,
+        internal_date: InternalDate {
+            unix: row.get(4)?,
+            offset_minutes: row.get(5)?,
+        },
+        fingerprint: fingerprint_from_blob(6, &row.get::<_, Vec<u8>>(6)?)?,
+        // Made by other rules than this build's: not known.
+        normalised: optional_fingerprint(row, 10)?.filter(|_| {
+            row.get::<_, Option<u32>>(11).ok().flatten() == Some(NORMALISATION_VERSION)
+        }),
+        flags: flags_from_text(&row.get::<_, String>(7)?),
+        read_back: row.get(8)?,
+        status: row
+            .get::<_, Option<String>>(9)?
+            .as_deref()
+            .and_then(MessageStatus::from_sql),
+    };
+    Ok((side, ((row.get(1)?, row.get(2)?), cached)))
+}
+
+/// A mailbox's tombstones, with when, by its index.
+pub(super) fn tombstones(
+    conn: &Connection,
+    id: i64,
+    read: &mut u64,
+) -> rusqlite::Result<Vec<(Tombstone, i64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT fingerprint, expunged_at, normalised_fingerprint FROM tombstone WHERE mailbox = ?1",
     )?;
     let mut rows = stmt.query([id])?;
+    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         *read += 1;
         let tombstone = Tombstone {
             fingerprint: fingerprint_from_blob(0, &row.get::<_, Vec<u8>>(0)?)?,
             normalised: optional_fingerprint(row, 2)?,
         };
-        record.tombstones.push((tombstone, row.get(1)?));
+        out.push((tombstone, row.get(1)?));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// A nullable fingerprint column.

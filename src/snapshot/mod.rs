@@ -11,7 +11,8 @@
 //!
 //! Layout: `schema` (base DDL, value encodings), `migrations` (numbered
 //! upgrades, the version), `records` (the values), `store` (open, lock,
-//! mode, identity, orientation), `load` (reads), `write` (transaction steps),
+//! mode, identity, orientation), `load` (reads), `subset` (the rows of what
+//! changed), `write` (transaction steps),
 //! `advance` (watermarks moved past the run's own writes),
 //! `inspect` and `verify` (the `snapshot` verb's reads), `error`.
 
@@ -24,6 +25,7 @@ mod records;
 mod schema;
 pub mod scrub;
 mod store;
+mod subset;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -51,6 +53,7 @@ pub(crate) fn scratch(dir: &std::path::Path) -> Snapshot {
 pub use advance::{CachedFlags, Judged};
 pub use error::SnapshotError;
 pub use records::*;
+pub use subset::Touched;
 
 use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
 use error::SqlContext;
@@ -124,6 +127,37 @@ impl Snapshot {
         )
     }
 
+    /// One mailbox's changed subset, by index look-ups: its own row, the
+    /// pairs holding the UIDs `touched` names on either side, the cache
+    /// rows of those UIDs and of those pairs' partners (under each side's
+    /// saved UIDVALIDITY) and its tombstones; None where the snapshot does
+    /// not know it. For a mailbox settled at its mark
+    /// ([`crate::reconcile::MailboxBase::subset_of`]).
+    pub fn load_subset(
+        &self,
+        mailbox: &str,
+        touched: [Touched<'_>; 2],
+    ) -> Result<Option<MailboxRecord>, SnapshotError> {
+        self.read_counted(
+            || format!("loading what changed in mailbox {mailbox:?}"),
+            |conn, o, read| subset::subset(conn, o, mailbox, touched, read),
+        )
+    }
+
+    /// Replaces, in one transaction, the pairs `old` of `mailbox` by
+    /// `pairs` and sets its watermarks: what a run that read the mailbox's
+    /// changed subset writes, row by row, instead of rewriting every pair
+    /// ([`Snapshot::rebase_mailbox`]).
+    pub fn rebase_pairs(
+        &mut self,
+        mailbox: &str,
+        sides: [Option<(&str, &MailboxStatus)>; 2],
+        old: &[[Uid; 2]],
+        pairs: &[PairRecord],
+    ) -> Result<(), SnapshotError> {
+        self.rebase(mailbox, sides, Some(old), pairs)
+    }
+
     /// In one transaction: sets the settled marks of these mailboxes, or
     /// with None forgets them (see [`MailboxRecord::settled`]). A mailbox
     /// the snapshot does not hold is left out.
@@ -186,11 +220,26 @@ impl Snapshot {
         sides: [Option<(&str, &MailboxStatus)>; 2],
         pairs: &[PairRecord],
     ) -> Result<(), SnapshotError> {
+        self.rebase(mailbox, sides, None, pairs)
+    }
+
+    /// Watermarks, then the pairs `old` (None: every pair) replaced by
+    /// `pairs`, in one transaction.
+    fn rebase(
+        &mut self,
+        mailbox: &str,
+        sides: [Option<(&str, &MailboxStatus)>; 2],
+        old: Option<&[[Uid; 2]]>,
+        pairs: &[PairRecord],
+    ) -> Result<(), SnapshotError> {
         self.write(
             || format!("checkpointing mailbox {mailbox:?}"),
             |tx, o| {
                 let id = write::set_sides(tx, o, mailbox, sides)?;
-                write::delete_pairs(tx, id)?;
+                match old {
+                    Some(old) => write::remove_pairs(tx, o, id, old)?,
+                    None => write::delete_pairs(tx, id)?,
+                }
                 write::insert_pairs(tx, o, id, pairs, false)
             },
         )

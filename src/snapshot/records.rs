@@ -115,7 +115,8 @@ impl SideCache {
     }
 }
 
-type CacheEntry = ((u32, Uid), CachedMessage);
+/// One cache row: its key (UIDVALIDITY, UID) and entry.
+pub type CacheEntry = ((u32, Uid), CachedMessage);
 
 impl<'a> IntoIterator for &'a SideCache {
     type Item = (&'a (u32, Uid), &'a CachedMessage);
