@@ -68,7 +68,9 @@ pub struct MailboxPlan {
     /// UIDVALIDITY per side as listed (None where the mailbox does not exist).
     pub uidvalidity: [Option<u32>; 2],
     /// Every pair that holds after this plan (copies excluded: they are
-    /// paired when the server names the new UID).
+    /// paired when the server names the new UID) among the messages read:
+    /// none for a mailbox read as settled, and for one read as its changed
+    /// subset only the pairs it touched (the rest stand as recorded).
     pub pairs: Vec<PlannedPair>,
     pub copies: Vec<Copy>,
     /// Messages not copied on purpose: too large for `--max-size` or the

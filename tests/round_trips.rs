@@ -426,7 +426,8 @@ fn c12_another_clients_write_before_the_read_back_is_seen_next_run() {
 /// 2 flags and 3 expunges on B read a few dozen rows (the full load reads
 /// over 8,000) — and the run does what the full listing would: the flags
 /// carried both ways, the new mail copied, B's expunges propagated (proven
-/// by the pairs), and a check after it agrees.
+/// by the pairs), and a check after it agrees, reading nothing (the sync
+/// marked the mailbox settled after its writes).
 #[test]
 fn an_incremental_run_reads_the_rows_of_what_changed() {
     const MESSAGES: usize = 2_000;
@@ -490,5 +491,11 @@ fn an_incremental_run_reads_the_rows_of_what_changed() {
     }
     ca.logout();
     cb.logout();
-    run("check", "check after the incremental run");
+    // The sync proved the subset settled after its writes (`apply::settled`):
+    // the check after it reads no row of the mailbox.
+    let after = run("check", "check after the incremental run");
+    assert!(
+        after <= ROWS_PER_MAILBOX,
+        "the check after the incremental run read {after} rows"
+    );
 }

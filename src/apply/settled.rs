@@ -23,6 +23,9 @@
 //!   recorded), copied (flags sent as the source holds them), or expunged
 //!   by `UID EXPUNGE`; each side's count is its listing's, less its
 //!   expunges, plus the copies it received;
+//!   A mailbox read as its changed subset (`MailboxBase::subset_of`: it
+//!   was settled at its mark, and the history listed every UID that
+//!   changed since) counts its messages not listed as paired and agreed;
 //! - each side written to was read back and showed nothing but this run's
 //!   writes (`super::advance`: its watermarks moved): its mark is what
 //!   that read-back showed. A side not written to is marked at its
@@ -194,8 +197,15 @@ fn side_mark(run: &Applied, side: Side) -> Result<SettledMark, String> {
         return Err(format!("{side} showed more than this run's writes"));
     };
     let listed_exists = run.listings[i].map_or(0, |l| l.status.exists as usize);
-    let expected = listed.len() - gone + received;
-    if listed_exists != listed.len() || now.exists as usize != expected {
+    // Read as its changed subset (`gather::subset`): the messages not
+    // listed were paired and agreed at the mark, and the history listed
+    // every one that changed since, so they are accounted for unread.
+    let untouched = match run.base.and_then(|b| b.subset_of) {
+        Some(_) => listed_exists.saturating_sub(listed.len()),
+        None => 0,
+    };
+    let expected = listed.len() + untouched - gone + received;
+    if listed_exists != listed.len() + untouched || now.exists as usize != expected {
         return Err(format!(
             "{side} holds {} message(s) where this run makes {expected}",
             now.exists
@@ -465,6 +475,32 @@ mod tests {
             ..applied
         };
         assert!(proven(&applied).is_err());
+    }
+
+    /// The same run on the changed subset of a mailbox of 1,000 more
+    /// messages, paired and agreed at the mark: marked, counting them; the
+    /// same listings not read as a subset are not (a message is missing).
+    #[test]
+    fn a_subset_run_counts_the_messages_it_did_not_list() {
+        let mut case = Case::new();
+        for listing in &mut case.listings {
+            listing.status.exists += 1000;
+        }
+        for now in case.now.iter_mut().flatten() {
+            now.exists += 1000;
+        }
+        assert!(
+            case.proven().is_err(),
+            "a listing short of EXISTS was marked"
+        );
+        case.base.subset_of = Some(1002);
+        let [a, b] = case.proven().expect("settled");
+        assert_eq!((a.messages, b.messages), (1003, 1003));
+        // One message more on B than the run makes: not proven.
+        if let Some(now) = case.now[1].as_mut() {
+            now.exists += 1;
+        }
+        assert!(case.proven().is_err());
     }
 
     proptest! {
