@@ -84,15 +84,12 @@ impl MailboxRun<'_, '_> {
     /// batches, reading the next batch from `source` while the target
     /// appends the last one (the two sides are separate connections).
     pub(super) async fn copy<'c>(&mut self, source: Side, copies: &[&'c Copy]) {
+        // The first batch's bodies go in one flight with the EXAMINE that
+        // opens the mailbox, where the reading session does not hold it.
         let wire = self.wire(source).to_string();
-        if let Err(e) = self.conns[source.index()].open_to_read(&wire).await {
-            self.fail(
-                source,
-                "open mailbox to read messages to copy",
-                e.to_string(),
-            );
-            return;
-        }
+        let uidvalidity = self.statuses[source.index()]
+            .as_ref()
+            .map_or(0, |s| s.uidvalidity);
         let mut batches: Vec<Vec<&'c Copy>> = Vec::new();
         let mut bytes = 0u64;
         for copy in copies {
@@ -143,8 +140,14 @@ impl MailboxRun<'_, '_> {
         let read = async move {
             for batch in batches {
                 let Ok(slot) = tx.reserve().await else { return };
-                let read = read_batch(reader, &batch).await;
+                let read = read_batch(reader, &wire, uidvalidity, &batch).await;
+                // Not open (refused, or another UIDVALIDITY): no later
+                // batch can be read either.
+                let closed = read.is_err() && !reader.holds_at(&wire, uidvalidity);
                 slot.send(Fetched { batch, read });
+                if closed {
+                    return;
+                }
             }
         };
         // Owns the receiver: once it returns (a stop signal), the reader's
@@ -579,7 +582,11 @@ impl<'c> Copier<'_, '_, 'c> {
                 }
             })
             .collect();
-        let landed = match self.target.landed(self.conn, &wire, &sent).await {
+        let landed = match self
+            .target
+            .landed(self.conn, &wire, status.uidvalidity, &sent)
+            .await
+        {
             Ok(landed) => landed,
             Err(e) => {
                 self.out.notes.push(format!(

@@ -73,9 +73,12 @@ impl MailboxRun<'_, '_> {
                     // not of a body found damaged or undeliverable: Dovecot
                     // ends the session that reads a file cut short, even
                     // its header, and such bytes name nothing reliably.
-                    let (_, fields) = conn
+                    let (status, fields) = conn
                         .select_reading_fields(&wire, &readable, &["MESSAGE-ID"])
                         .await?;
+                    // Nothing is expunged by UID in a mailbox whose UIDs
+                    // now name other messages.
+                    super::same_uidvalidity(&peer, &wire, uidvalidity, status.uidvalidity)?;
                     for m in &mut messages {
                         let header = m.uid.and_then(|uid| fields.get(&uid));
                         m.message_id = header.and_then(|h| action_log::message_id(h));

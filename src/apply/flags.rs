@@ -22,8 +22,9 @@ impl MailboxRun<'_, '_> {
             if stores.is_empty() {
                 continue;
             }
-            let wire = self.wire(side).to_string();
-            if let Err(e) = self.conns[side.index()].select(&wire, false).await {
+            // Where copies went in just before, the session holds the
+            // mailbox read-write already: no SELECT.
+            if let Err(e) = self.open_to_write(side).await {
                 self.fail(side, "open mailbox to store flags", e.to_string());
                 failed_pairs.extend(
                     self.mb

@@ -337,6 +337,25 @@ fn listings<'i>(input: &'i ReconcileInput, mb: &MailboxPlan) -> [Option<&'i Side
 }
 
 /// One action on a mailbox that did not happen, and why.
+/// A mailbox opened to be written to must have the UIDVALIDITY it was
+/// listed with (`listed`; None: not listed, nothing to compare).
+fn same_uidvalidity(
+    peer: &crate::imap::Peer,
+    wire: &str,
+    listed: Option<u32>,
+    now: u32,
+) -> Result<(), crate::imap::ImapError> {
+    match listed {
+        Some(uv) if uv != now => Err(crate::imap::ImapError::Invalid {
+            peer: peer.clone(),
+            detail: format!(
+                "{wire:?} has UIDVALIDITY {now} now, {uv} when it was listed; nothing written there"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn failure(mb: &MailboxPlan, side: Side, action: &str, error: String) -> ActionFailure {
     ActionFailure {
         mailbox: mb.name.clone(),
@@ -477,6 +496,21 @@ impl<'a, 's> MailboxRun<'a, 's> {
     async fn settle(&mut self) {
         self.expunge().await;
         self.record_what_was_seen().await;
+    }
+
+    /// Opens this mailbox on `side` read-write for a write: nothing is
+    /// sent where the session holds it so at the UIDVALIDITY it was listed
+    /// with, else SELECT, whose UIDVALIDITY must be the listed one (the
+    /// planned UIDs would name other messages).
+    async fn open_to_write(&mut self, side: Side) -> Result<(), crate::imap::ImapError> {
+        let wire = self.wire(side).to_string();
+        let listed = self.statuses[side.index()].as_ref().map(|s| s.uidvalidity);
+        let conn = &mut self.conns[side.index()];
+        if listed.is_some_and(|uv| conn.holds_writable_at(&wire, uv)) {
+            return Ok(());
+        }
+        let status = conn.select(&wire, false).await?;
+        same_uidvalidity(conn.peer(), &wire, listed, status.uidvalidity)
     }
 
     fn wire(&self, side: Side) -> &str {

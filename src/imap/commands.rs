@@ -520,15 +520,7 @@ pub(crate) async fn fetch_bodies(
         let Untagged::Fetch { attrs, .. } = u else {
             return Ok(None);
         };
-        let body = attrs.iter().find_map(|a| match a {
-            AttributeValue::BodySection {
-                section: None,
-                index: None,
-                data,
-            } => Some(data),
-            _ => None,
-        });
-        let Some(body) = body else {
+        let Some(body) = whole_body(attrs) else {
             return Ok(None); // an unsolicited flag update
         };
         let uid = parse::fetch_uid(attrs).ok_or("BODY[] came without a UID")?;
@@ -540,13 +532,7 @@ pub(crate) async fn fetch_bodies(
             return Ok(None);
         };
         delivered.insert(uid);
-        Ok(Some(match data {
-            Cow::Borrowed(b) => Keep::borrowed(uid, b),
-            Cow::Owned(v) => Keep::Owned {
-                key: uid,
-                data: v.clone(),
-            },
-        }))
+        Ok(Some(Keep::body(uid, data)))
     };
     engine
         .run_keeping(cmds, limits.window, &mut on_data, &mut |uid, body| {
@@ -556,6 +542,18 @@ pub(crate) async fn fetch_bodies(
     let mut gone: Vec<Uid> = requested.difference(&delivered).copied().collect();
     gone.sort_unstable();
     Ok(gone)
+}
+
+/// The `BODY[]` of a FETCH response (None: it has none; Some(None): NIL).
+pub(crate) fn whole_body<'a>(attrs: &'a [AttributeValue<'a>]) -> Option<&'a Option<Cow<'a, [u8]>>> {
+    attrs.iter().find_map(|a| match a {
+        AttributeValue::BodySection {
+            section: None,
+            index: None,
+            data,
+        } => Some(data),
+        _ => None,
+    })
 }
 
 /// APPEND: one MULTIAPPEND command where offered, else pipelined APPENDs.

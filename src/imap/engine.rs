@@ -262,6 +262,20 @@ pub(crate) enum Keep {
 }
 
 impl Keep {
+    /// A body as the parser gave it, filed under `key`: borrowed from the
+    /// response where it could be, else its copy.
+    // The Cow itself: whether it borrows from the response is the point.
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn body(key: u32, data: &std::borrow::Cow<'_, [u8]>) -> Keep {
+        match data {
+            std::borrow::Cow::Borrowed(b) => Keep::borrowed(key, b),
+            std::borrow::Cow::Owned(v) => Keep::Owned {
+                key,
+                data: v.clone(),
+            },
+        }
+    }
+
     /// The bytes `data` of the response being handled, filed under `key`.
     pub(crate) fn borrowed(key: u32, data: &[u8]) -> Keep {
         Keep::InResponse {

@@ -33,6 +33,7 @@ mod deflate;
 mod engine;
 mod error;
 mod expunged;
+mod flight;
 mod frame;
 mod history;
 mod moving;
@@ -56,6 +57,7 @@ mod fake_server_tests;
 mod hostile_tests;
 
 pub use error::{ImapError, Peer};
+pub use flight::FlightRead;
 pub use moving::Moved;
 pub use trust::CertPin;
 pub use tunnel::TunnelSpec;
@@ -450,6 +452,58 @@ impl Connection {
     /// False once a fatal error ended the session (reconnect then).
     pub fn is_alive(&self) -> bool {
         self.engine.is_alive()
+    }
+
+    /// Reads the metadata of `meta` and the bodies of `bodies` (UID and
+    /// size as listed, 0 if not known) in `name`, which must have
+    /// `uidvalidity`: in one flight with the SELECT (EXAMINE when
+    /// `read_only`) that opens it, or with no open where this session
+    /// holds it at that UIDVALIDITY already ([`flight`]). A changed
+    /// UIDVALIDITY is [`ImapError::Invalid`] and nothing read counts: drop
+    /// what `on_body` was handed then. A failed open is its error, and the
+    /// session stays usable.
+    pub async fn read_in_flight(
+        &mut self,
+        name: &str,
+        read_only: bool,
+        uidvalidity: u32,
+        meta: &[Uid],
+        bodies: &[(Uid, u32)],
+        on_body: &mut (dyn FnMut(Uid, Vec<u8>) + Send),
+    ) -> Result<FlightRead, ImapError> {
+        self.settle().await?;
+        let target = flight::Target {
+            name,
+            read_only,
+            uidvalidity,
+            condstore: self.history != HistorySupport::None,
+        };
+        flight::read_in_flight(
+            &mut self.engine,
+            &mut self.selected,
+            &self.limits,
+            &target,
+            meta,
+            bodies,
+            on_body,
+        )
+        .await
+    }
+
+    /// This session holds `name` selected, in either mode, at
+    /// `uidvalidity` (nothing is sent).
+    pub fn holds_at(&self, name: &str, uidvalidity: u32) -> bool {
+        self.selected
+            .as_ref()
+            .is_some_and(|s| s.uidvalidity == uidvalidity && commands::same_mailbox(&s.name, name))
+    }
+
+    /// This session holds `name` selected read-write at `uidvalidity`
+    /// (nothing is sent).
+    pub fn holds_writable_at(&self, name: &str, uidvalidity: u32) -> bool {
+        self.selected.as_ref().is_some_and(|s| {
+            !s.read_only && s.uidvalidity == uidvalidity && commands::same_mailbox(&s.name, name)
+        })
     }
 
     /// This session holds `name` selected read-write (nothing is sent).

@@ -200,6 +200,7 @@ impl Selecting {
         engine.note_selected(exists);
         *selected = Some(Selected {
             name: self.name,
+            uidvalidity,
             exists,
             sizes: HashMap::new(),
             modseq: highestmodseq.is_some(),

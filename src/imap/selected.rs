@@ -18,6 +18,8 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 pub(crate) struct Selected {
     pub name: String,
+    /// UIDVALIDITY as the SELECT or EXAMINE that opened it said.
+    pub uidvalidity: u32,
     /// EXISTS as last reported (kept current from EXISTS/EXPUNGE data).
     pub exists: u32,
     /// RFC822.SIZE per UID from the last metadata listing, used to bound

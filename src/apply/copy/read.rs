@@ -46,8 +46,15 @@ pub(super) struct Fetched<'c> {
 /// body arrives, so that its intent, its pair and both sides' cache rows
 /// carry its real fingerprint, exactly as if gather had read it. Every
 /// body gets its census and Message-ID there too.
-pub(super) async fn read_batch(reader: &mut Connection, batch: &[&Copy]) -> Result<Read, String> {
-    let uids: Vec<Uid> = batch.iter().map(|c| c.uid).collect();
+/// `wire` is the source mailbox, listed with `uidvalidity`: opened in the
+/// same flight where the reading session does not hold it.
+pub(super) async fn read_batch(
+    reader: &mut Connection,
+    wire: &str,
+    uidvalidity: u32,
+    batch: &[&Copy],
+) -> Result<Read, String> {
+    let uids: Vec<(Uid, u32)> = batch.iter().map(|c| (c.uid, c.size)).collect();
     let unknown: HashSet<Uid> = batch
         .iter()
         .filter(|c| c.fingerprint.is_none())
@@ -68,7 +75,10 @@ pub(super) async fn read_batch(reader: &mut Connection, batch: &[&Copy]) -> Resu
             let _ = tx.send((uid, body, fingerprint));
         });
     };
-    let fetched = reader.fetch_bodies(&uids, &mut on_body).await;
+    let fetched = reader
+        .read_in_flight(wire, true, uidvalidity, &[], &uids, &mut on_body)
+        .await
+        .map(|read| read.gone);
     drop(tx);
     // Every spawned job holds a sender; the iterator ends when all are done.
     let learned = tokio::task::spawn_blocking(move || rx.into_iter().collect::<Vec<_>>())

@@ -57,32 +57,46 @@ pub(super) struct Landed {
 }
 
 impl Target {
-    /// Lists the new UIDs (`sent`) and reads
-    /// back those the census picks. An error leaves what is not known yet
-    /// out: unlisted copies stay unconfirmed, unread ones keep the
-    /// source's fingerprint, and the next run's listing decides.
+    /// Lists the new UIDs (`sent`) of `wire`, which has `uidvalidity`
+    /// (APPENDUID said so), and reads back those the census picks: in one
+    /// flight with the SELECT where this session does not hold the mailbox
+    /// yet, and with the copies picked before their listed size is known
+    /// (the census's, and the small ones while learning) read in that same
+    /// flight; a copy listed at another size than the bytes sent is read
+    /// in a second. An error leaves what is not known yet out: unlisted
+    /// copies stay unconfirmed, unread ones keep the source's fingerprint,
+    /// and the next run's listing decides.
     pub(super) async fn landed(
         &mut self,
         conn: &mut Connection,
         wire: &str,
+        uidvalidity: u32,
         sent: &[Sent],
     ) -> Result<Landed, ImapError> {
-        let held = conn.holds_writable(wire);
-        if !held {
-            // SELECT, not EXAMINE: the next batch is appended on this
-            // session, and some servers (Courier) refuse an APPEND into
-            // the mailbox a session holds read-only. Nothing is sent where
-            // the session holds it so already (a mailbox this run created
-            // is SELECTed right after its CREATE, and stays selected).
-            conn.select(wire, false).await?;
-        }
+        // SELECT, not EXAMINE: the next batch is appended on this session,
+        // and some servers (Courier) refuse an APPEND into the mailbox a
+        // session holds read-only. Nothing is opened where the session
+        // holds it so already (a mailbox this run created is SELECTed
+        // right after its CREATE, and stays selected).
+        let held = conn.holds_writable_at(wire, uidvalidity);
         let uids: Vec<Uid> = sent.iter().map(|s| s.uid).collect();
-        let mut sizes: HashMap<Uid, u32> = conn
-            .fetch_meta(&uids)
-            .await?
-            .into_iter()
-            .map(|m| (m.uid, m.size))
+        let early: Vec<(Uid, u32)> = sent
+            .iter()
+            .filter(|copy| {
+                let pick = to_read_back(self.learned, copy.len as u32, copy);
+                self.learned += usize::from(pick);
+                pick
+            })
+            .map(|copy| (copy.uid, copy.len as u32))
             .collect();
+        let mut read: HashMap<Uid, Fingerprint> = HashMap::with_capacity(early.len());
+        let mut on_body = |uid: Uid, body: Vec<u8>| {
+            read.insert(uid, fingerprint(&body));
+        };
+        let first = conn
+            .read_in_flight(wire, false, uidvalidity, &uids, &early, &mut on_body)
+            .await?;
+        let mut sizes: HashMap<Uid, u32> = first.meta.iter().map(|m| (m.uid, m.size)).collect();
         let unseen: Vec<Uid> = uids
             .iter()
             .copied()
@@ -96,33 +110,34 @@ impl Target {
             // before they are taken for lost (a server that dropped them,
             // E14), which costs nothing where everything was listed.
             conn.select(wire, false).await?;
-            sizes.extend(
-                conn.fetch_meta(&unseen)
-                    .await?
-                    .into_iter()
-                    .map(|m| (m.uid, m.size)),
-            );
+            let again = conn
+                .read_in_flight(wire, false, uidvalidity, &unseen, &[], &mut |_, _| {})
+                .await?;
+            sizes.extend(again.meta.iter().map(|m| (m.uid, m.size)));
         }
-        let mut wanted = Vec::new();
-        for copy in sent {
-            let Some(&size) = sizes.get(&copy.uid) else {
-                continue;
-            };
-            if to_read_back(self.learned, size, copy) {
-                self.learned += 1;
-                wanted.push(copy.uid);
-            }
-        }
-        let mut read = HashMap::with_capacity(wanted.len());
-        if !wanted.is_empty() {
+        // Listed at another size than the bytes sent: read back too.
+        let late: Vec<(Uid, u32)> = sent
+            .iter()
+            .filter(|copy| !read.contains_key(&copy.uid))
+            .filter_map(|copy| {
+                let &size = sizes.get(&copy.uid)?;
+                let pick = to_read_back(self.learned, size, copy);
+                self.learned += usize::from(pick);
+                pick.then_some((copy.uid, size))
+            })
+            .collect();
+        if !late.is_empty() {
             let mut on_body = |uid: Uid, body: Vec<u8>| {
-                read.insert(
-                    uid,
-                    (fingerprint(&body), sizes.get(&uid).copied().unwrap_or(0)),
-                );
+                read.insert(uid, fingerprint(&body));
             };
-            conn.fetch_bodies(&wanted, &mut on_body).await?;
+            conn.read_in_flight(wire, false, uidvalidity, &[], &late, &mut on_body)
+                .await?;
         }
+        // Only what the target lists counts as read back.
+        let read = read
+            .into_iter()
+            .filter_map(|(uid, fp)| Some((uid, (fp, *sizes.get(&uid)?))))
+            .collect();
         Ok(Landed {
             listed: sizes.into_keys().collect(),
             read,
