@@ -106,10 +106,16 @@ pub async fn gather(
         mailbox_limit: Default::default(),
         retry_refused: copying.retry_refused,
     };
-    // The trees and the subscriptions in one flight per side.
+    // The trees and the subscriptions in one flight per side, with the
+    // watermarks of the mailboxes the snapshot knows there.
+    let known = [0, 1].map(|i| {
+        (state.mailboxes.values())
+            .filter_map(|r| Some(r.sides[i].as_ref()?.wire_name.clone()))
+            .collect::<Vec<String>>()
+    });
     let (tree_a, tree_b) = {
         let [a, b] = &mut *conns;
-        tokio::join!(a.list_tree(), b.list_tree())
+        tokio::join!(a.list_tree(&known[0]), b.list_tree(&known[1]))
     };
     let (tree_a, subs_a) = tree_a.map_err(|e| (Side::A, e))?;
     let (tree_b, subs_b) = tree_b.map_err(|e| (Side::B, e))?;
@@ -400,7 +406,7 @@ pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, syncing: bool) {
 
 /// The refusals the snapshot holds (a warning, and none, if it cannot say).
 fn earlier_refusals(snapshot: &Snapshot) -> Vec<Refusal> {
-    let statuses = snapshot.message_statuses().unwrap_or_else(|e| {
+    let statuses = snapshot.refused_messages().unwrap_or_else(|e| {
         eprintln!("imapmend: warning: could not read earlier refusals: {e}");
         Vec::new()
     });

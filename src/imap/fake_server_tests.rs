@@ -656,6 +656,45 @@ async fn fake_list_status_returns_each_mailbox_s_appendlimit() {
     server.await.unwrap().unwrap();
 }
 
+/// With mailboxes the snapshot knows, their watermarks are asked by a
+/// STATUS each ahead of a LIST without STATUS, all in one flight (Dovecot
+/// answers a STATUS before any LIST from its list index; LIST-STATUS opens
+/// each mailbox): a known mailbox gone since is a NO and an answer, a
+/// mailbox listed and not known has no watermarks.
+#[tokio::test]
+async fn fake_known_mailboxes_get_a_status_each_ahead_of_the_list() {
+    let mut steps = logged_in("LIST-STATUS CONDSTORE");
+    steps.extend([
+        Step::Expect("A0002 STATUS \"INBOX\" (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"),
+        Step::Expect("A0003 STATUS \"Gone\" (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"),
+        Step::Expect("A0004 LIST \"\" \"*\"\r\n"),
+        Step::Expect("A0005 LSUB \"\" \"*\""),
+        send(
+            "* STATUS INBOX (UIDVALIDITY 7 UIDNEXT 9 MESSAGES 8 HIGHESTMODSEQ 40)\r\n\
+             A0002 OK done\r\n\
+             A0003 NO [NONEXISTENT] no such mailbox\r\n\
+             * LIST () \"/\" INBOX\r\n\
+             * LIST () \"/\" New\r\n\
+             A0004 OK done\r\n\
+             A0005 OK done\r\n",
+        ),
+    ]);
+    let (port, server) = run_script(steps).await;
+    let mut c = Connection::connect_with(&spec(port, TlsMode::None), &limits())
+        .await
+        .expect("connect");
+    let known = ["INBOX".to_string(), "Gone".to_string()];
+    let (listed, subscribed) = c.list_tree(&known).await.expect("listed");
+    let statuses: Vec<_> = listed
+        .iter()
+        .map(|m| (m.name.as_str(), m.status.map(|s| s.highestmodseq)))
+        .collect();
+    assert_eq!(statuses, [("INBOX", Some(40)), ("New", None)]);
+    assert_eq!(subscribed.expect("subscriptions"), Vec::<String>::new());
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
 /// A server that announced a bare APPENDLIMIT but says NO to the item in
 /// a LIST-STATUS is listed again without it, as before it was asked there
 /// (a BAD ends the session, as it does for any command); without
@@ -1298,7 +1337,7 @@ async fn list_first(
     let mut c = Connection::connect_listing(&spec(port, TlsMode::None))
         .await
         .expect("connect");
-    let tree = c.list_tree().await;
+    let tree = c.list_tree(&[]).await;
     (c, tree)
 }
 

@@ -528,12 +528,17 @@ impl Connection {
     /// in one flight, with the ENABLE [`Connection::connect_listing`] left
     /// for it: one turn. The subscriptions' own error, if only they were
     /// refused, comes inside.
+    ///
+    /// `known`: the wire names whose watermarks the caller wants (see
+    /// `commands::TreeExtras::known`); the others listed come without.
     pub async fn list_tree(
         &mut self,
+        known: &[String],
     ) -> Result<(Vec<ListedMailbox>, Result<Vec<String>, ImapError>), ImapError> {
         let extras = commands::TreeExtras {
             enable: self.enable,
             subscriptions: true,
+            known,
         };
         let tree = commands::list_tree(&mut self.engine, &mut self.selected, extras).await?;
         if self.enable.take().is_some() {

@@ -375,15 +375,17 @@ pub fn intents(
 pub fn statuses(
     conn: &Connection,
     o: Orientation,
+    only: Option<MessageStatus>,
     read: &mut u64,
 ) -> rusqlite::Result<Vec<MessageStatusRecord>> {
+    // Both forms are answered from the partial index of rows with a status.
     let mut stmt = conn.prepare(
         "SELECT mailbox.name, message.side, message.uidvalidity, message.uid, message.status, message.status_reason
          FROM message JOIN mailbox ON mailbox.id = message.mailbox
-         WHERE message.status IS NOT NULL",
+         WHERE message.status IS NOT NULL AND (?1 IS NULL OR message.status = ?1)",
     )?;
     let mut records = stmt
-        .query_map([], |row| {
+        .query_map([only.map(MessageStatus::as_sql)], |row| {
             let status_text = &row.get::<_, String>(4)?;
             let status = MessageStatus::from_sql(status_text).ok_or_else(|| {
                 rusqlite::Error::FromSqlConversionFailure(

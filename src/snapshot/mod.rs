@@ -662,7 +662,20 @@ impl Snapshot {
 
     /// Every message with a recorded status, by mailbox, side, UIDVALIDITY, UID.
     pub fn message_statuses(&self) -> Result<Vec<MessageStatusRecord>, SnapshotError> {
-        self.read_counted(|| "reading message statuses".into(), load::statuses)
+        self.read_counted(
+            || "reading message statuses".into(),
+            |c, o, read| load::statuses(c, o, None, read),
+        )
+    }
+
+    /// Every message a server refused (status `refused`): what a run reads
+    /// of the statuses each time, not the others (pending expunges,
+    /// unstorable flags), which may be many.
+    pub fn refused_messages(&self) -> Result<Vec<MessageStatusRecord>, SnapshotError> {
+        self.read_counted(
+            || "reading earlier refusals".into(),
+            |c, o, read| load::statuses(c, o, Some(MessageStatus::Refused), read),
+        )
     }
 
     /// The rows this snapshot's loads have read since it was opened.
