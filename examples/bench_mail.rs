@@ -409,6 +409,14 @@ async fn raw(a: &str, ua: &str, b: &str, ub: &str, batch: usize, overlap: bool) 
             appending += t.elapsed();
             messages += items.len();
             bytes += items.iter().map(|i| i.body.len() as u64).sum::<u64>();
+            // Narration for a long copy: how B's appends grow with its mailbox.
+            if messages % 100_000 < items.len() {
+                eprintln!(
+                    "raw: {messages} appended, {:.1} s appending, {:.1} s in all",
+                    appending.as_secs_f64(),
+                    start.elapsed().as_secs_f64()
+                );
+            }
             let _ = done_tx.try_send(());
         }
         Ok::<_, String>((appending, messages, bytes))
