@@ -18,21 +18,23 @@ use crate::model::{Fingerprint, Uid};
 
 /// What hashing one body gives: its exact and its normalised fingerprint,
 /// and its header key (read in the same pass over the header: what
-/// `--identity headers` pairs by, kept only where that is on).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `--identity headers` pairs by, read only where that is on). Held for
+/// every body a full listing reads until the listing is assembled, so it
+/// is kept small: the key, rarely wanted, is boxed (72 bytes, not 136).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hashed {
     pub exact: Fingerprint,
     pub normalised: Fingerprint,
-    pub headers: Option<HeaderKey>,
+    pub headers: Option<Box<HeaderKey>>,
 }
 
-/// Hashes one body.
-fn hash(body: &[u8]) -> Hashed {
+/// Hashes one body; its header key only with `headers`.
+fn hash(body: &[u8], headers: bool) -> Hashed {
     let (exact, normalised) = fingerprints(body);
     Hashed {
         exact,
         normalised,
-        headers: header_key(body),
+        headers: headers.then(|| header_key(body).map(Box::new)).flatten(),
     }
 }
 use std::collections::HashMap;
@@ -48,6 +50,7 @@ pub const BUDGET: u32 = 16 * 1024 * 1024;
 struct Job {
     uid: Uid,
     body: Vec<u8>,
+    headers: bool,
     room: u32,
     reply: mpsc::Sender<(Uid, Hashed)>,
 }
@@ -73,7 +76,7 @@ impl Service {
                 // The lock is held only while waiting for the next job.
                 let next = queue.lock().map(|q| q.recv());
                 let Ok(Ok(job)) = next else { break };
-                let fp = hash(&job.body);
+                let fp = hash(&job.body, job.headers);
                 drop(job.body);
                 room.add_permits(job.room as usize);
                 let _ = job.reply.send((job.uid, fp));
@@ -100,6 +103,10 @@ pub struct Hashers {
     /// In a mutex only so that a fetch callback may hold `&Hashers`.
     done: Mutex<mpsc::Receiver<(Uid, Hashed)>>,
     submitted: AtomicUsize,
+    /// Fingerprints taken out by [`Hashers::drain_into`] so far.
+    drained: AtomicUsize,
+    /// Whether each body's header key is read too.
+    headers: bool,
 }
 
 impl Hashers {
@@ -115,7 +122,14 @@ impl Hashers {
             reply,
             done: Mutex::new(done),
             submitted: AtomicUsize::new(0),
+            drained: AtomicUsize::new(0),
+            headers: false,
         }
+    }
+
+    /// Reads each body's header key too (`--identity headers`).
+    pub fn with_headers(self, headers: bool) -> Hashers {
+        Hashers { headers, ..self }
     }
 
     /// The room a body of this (listed) size takes: its size, but never
@@ -148,12 +162,13 @@ impl Hashers {
         if let Err(mpsc::SendError(job)) = self.service.jobs.send(Job {
             uid,
             body,
+            headers: self.headers,
             room,
             reply,
         }) {
             // No hashing thread is left (only a panic ends one): hash here
             // rather than lose a fingerprint.
-            let _ = job.reply.send((job.uid, hash(&job.body)));
+            let _ = job.reply.send((job.uid, hash(&job.body, job.headers)));
             self.service.room.add_permits(job.room as usize);
         }
     }
@@ -163,31 +178,61 @@ impl Hashers {
         self.service.room.add_permits(room as usize);
     }
 
+    /// Moves the fingerprints hashed so far `into` the map, without
+    /// waiting: a long fetch calls it between runs, so that what is hashed
+    /// does not pile up in the channel (a second copy of every fingerprint
+    /// until [`Hashers::finish_into`]).
+    pub fn drain_into(&self, into: &mut HashMap<Uid, Hashed>) {
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let before = into.len();
+        into.extend(done.try_iter());
+        self.drained
+            .fetch_add(into.len() - before, Ordering::Relaxed);
+    }
+
     /// Waits (off the async threads) until every body handed over is
     /// hashed, and returns the fingerprints. An error if any was lost (a
     /// hashing thread died with it): a missing fingerprint would read as a
     /// message gone from the server.
+    #[cfg(test)]
     pub async fn finish(self) -> Result<HashMap<Uid, Hashed>, String> {
+        let mut got = HashMap::new();
+        self.finish_into(&mut got).await?;
+        Ok(got)
+    }
+
+    /// [`Hashers::finish`], the fingerprints put `into` the map (which
+    /// may hold others: UIDs handed over here must not be among them).
+    pub async fn finish_into(self, into: &mut HashMap<Uid, Hashed>) -> Result<(), String> {
         let Hashers {
             reply,
             done,
             submitted,
+            drained,
             ..
         } = self;
         drop(reply); // the receiver ends once every job's reply is dropped
         let submitted = submitted.into_inner();
+        let drained = drained.into_inner();
         let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
-        let got: HashMap<Uid, Hashed> =
-            tokio::task::spawn_blocking(move || done.into_iter().collect())
-                .await
-                .map_err(|e| format!("collecting fingerprints failed: {e}"))?;
-        if got.len() != submitted {
+        let mut map = std::mem::take(into);
+        let before = map.len();
+        let (map, got) = tokio::task::spawn_blocking(move || {
+            map.extend(done);
+            let got = map.len() - before;
+            (map, got)
+        })
+        .await
+        .map_err(|e| format!("collecting fingerprints failed: {e}"))?;
+        *into = map;
+        let got = got + drained;
+        if got != submitted {
             return Err(format!(
                 "{} of {submitted} bodies were handed to hashing and came back without a fingerprint",
-                submitted - got.len().min(submitted)
+                submitted - got.min(submitted)
             ));
         }
-        Ok(got)
+        Ok(())
     }
 }
 
@@ -304,8 +349,8 @@ mod tests {
             (a.finish().await.unwrap(), b.finish().await.unwrap())
         });
         assert_eq!((a.len(), b.len()), (100, 100));
-        assert_eq!(a[&7], hash(b"a7"));
-        assert_eq!(b[&7], hash(b"b7"));
+        assert_eq!(a[&7], hash(b"a7", false));
+        assert_eq!(b[&7], hash(b"b7", false));
         // Both fingerprints come back: "b7" lacks a final line break.
         assert_ne!(b[&7].exact, b[&7].normalised);
     }

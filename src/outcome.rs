@@ -204,17 +204,19 @@ impl Outcomes {
 
     /// The final attempt's outcomes (numbered `attempt`) after what the
     /// earlier attempts reached, with totals over all of them.
-    pub fn after(self, earlier: &[ActionOutcome], attempt: u32) -> Outcomes {
-        let mut out = Outcomes::default();
-        let last = self
-            .actions
-            .into_iter()
-            .map(|a| ActionOutcome { attempt, ..a });
-        for a in earlier.iter().cloned().chain(last) {
-            out.totals.count(a.status);
-            out.actions.push(a);
+    pub fn after(mut self, earlier: &[ActionOutcome], attempt: u32) -> Outcomes {
+        // In place: a first sync's outcomes are one per message, and
+        // moving them into a vector grown by pushing held them twice.
+        for a in &mut self.actions {
+            a.attempt = attempt;
         }
-        out
+        for a in earlier {
+            self.totals.count(a.status);
+        }
+        if !earlier.is_empty() {
+            self.actions.splice(0..0, earlier.iter().cloned());
+        }
+        self
     }
 }
 

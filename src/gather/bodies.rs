@@ -27,7 +27,8 @@ pub struct Bodies {
 }
 
 /// Fetches and hashes these bodies (UID, listed size) of the selected
-/// mailbox `wire`. A body
+/// mailbox `wire`, with their header keys where `headers` (`--identity
+/// headers`). A body
 /// that makes the server drop the connection (Dovecot does, serving a file
 /// cut short behind its back) must not fail the whole mailbox, nor be taken
 /// for gone: on a new connection the first body not delivered is fetched
@@ -42,8 +43,11 @@ pub async fn read_bodies(
     uidvalidity: u32,
     uids: &[(Uid, u32)],
     reconnects: usize,
+    headers: bool,
 ) -> Result<Bodies, ImapError> {
-    let mut fingerprints = HashMap::new();
+    // Sized once: grown by doubling, the map of a full listing held up to
+    // three times its fingerprints while it moved.
+    let mut fingerprints = HashMap::with_capacity(uids.len());
     let mut undeliverable = Vec::new();
     let mut suspect: Option<(Uid, u32)> = None;
     let mut reopened = 0;
@@ -60,7 +64,7 @@ pub async fn read_bodies(
         if batch.is_empty() {
             break;
         }
-        match fetch_fingerprints(conn, &batch, &mut fingerprints).await {
+        match fetch_fingerprints(conn, &batch, headers, &mut fingerprints).await {
             Ok(()) if batch.len() == remaining.len() => break,
             Ok(()) => suspect = None,
             Err(e) if !conn.is_alive() && reopened < reconnects => {
@@ -104,16 +108,17 @@ pub async fn read_bodies(
 /// hashing budget (two sides, and the pool's lanes, share it), each once
 /// its room is free: the server is not asked for more than the hashing
 /// keeps up with. What was hashed goes `into` the map even when the fetch
-/// fails part way.
+/// fails part way, run by run (not held twice until the end).
 async fn fetch_fingerprints(
     conn: &mut Connection,
     items: &[(Uid, u32)],
+    headers: bool,
     into: &mut HashMap<Uid, Hashed>,
 ) -> Result<(), ImapError> {
     if items.is_empty() {
         return Ok(());
     }
-    let hashers = Hashers::new();
+    let hashers = Hashers::new().with_headers(headers);
     let mut fetched = Ok(());
     for run in crate::hashing::runs(items, |s| hashers.cost(s), hashers.budget() / 4) {
         let room: HashMap<Uid, u32> = run.iter().map(|(u, s)| (*u, hashers.cost(*s))).collect();
@@ -130,19 +135,19 @@ async fn fetch_fingerprints(
         };
         let result = conn.fetch_bodies(&uids, &mut on_body).await;
         hashers.give_back(reserved - handed);
+        hashers.drain_into(into);
         if let Err(e) = result {
             fetched = Err(e);
             break;
         }
     }
-    let hashed = hashers
-        .finish()
+    hashers
+        .finish_into(into)
         .await
         .map_err(|detail| ImapError::Protocol {
             peer: conn.peer().clone(),
             during: "hashing fetched bodies".into(),
             detail,
         })?;
-    into.extend(hashed);
     fetched
 }

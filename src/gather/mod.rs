@@ -30,6 +30,7 @@ mod subset;
 
 pub use bodies::{body_reconnects, read_bodies};
 pub use decide::decide;
+pub use side::Upsert;
 
 use crate::imap::{ImapError, ListedMailbox, ListedStatus};
 use crate::mailbox_filter::MailboxFilter;
@@ -57,8 +58,9 @@ pub struct CacheUpdate {
     pub mailbox: String,
     pub side: Side,
     pub uidvalidity: u32,
-    /// New messages and changed flags.
-    pub upsert: Vec<MessageMeta>,
+    /// New messages and changed flags: where they are in the side's
+    /// listing in the input.
+    pub upsert: Vec<Upsert>,
     /// UIDs gone from the side.
     pub gone: Vec<Uid>,
 }
@@ -382,18 +384,19 @@ fn listed_limits(
 /// the refusals whose words are about the mailbox ([`crate::refusal`]).
 pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, syncing: bool) {
     for u in std::mem::take(&mut gathered.cache_updates) {
-        let healthy = gathered
+        let listing = gathered
             .input
             .mailboxes
             .iter()
             .find(|m| m.name == u.mailbox)
-            .and_then(|m| m.sides[u.side.index()].as_ref())
-            .is_none_or(|l| l.evidence.is_healthy());
+            .and_then(|m| m.sides[u.side.index()].as_ref());
+        let healthy = listing.is_none_or(|l| l.evidence.is_healthy());
         if !healthy && !syncing {
             continue;
         }
-        if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, &u.upsert, &u.gone)
-        {
+        let messages = listing.map_or(&[][..], |l| &l.messages[..]);
+        let upsert = u.upsert.iter().filter_map(|r| upserted(messages, *r));
+        if let Err(e) = snapshot.update_cache(&u.mailbox, u.side, u.uidvalidity, upsert, &u.gone) {
             eprintln!("imapmend: warning: could not update the fingerprint cache: {e}");
         }
     }
@@ -402,6 +405,16 @@ pub fn settle(snapshot: &mut Snapshot, gathered: &mut Gathered, syncing: bool) {
         .partition(|r| syncing && crate::refusal::recorded_is_mailbox_level(&r.reason));
     gathered.input.refusals = kept;
     gathered.input.retried_refusals = retried;
+}
+
+/// The message a cache update means: at its place in the listing, or, had
+/// the listing been reordered since, found by UID (None, and no row written,
+/// where it is no longer there: the next run reads it again).
+fn upserted(messages: &[MessageMeta], u: Upsert) -> Option<&MessageMeta> {
+    match messages.get(u.at as usize) {
+        Some(m) if m.uid == u.uid => Some(m),
+        _ => messages.iter().find(|m| m.uid == u.uid),
+    }
 }
 
 /// The refusals the snapshot holds (a warning, and none, if it cannot say).

@@ -19,10 +19,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// What reading one side of one mailbox produced.
 pub(super) struct SideRead {
     pub listing: SideListing,
-    /// Cache rows to write: new messages and changed flags.
-    pub upsert: Vec<MessageMeta>,
+    /// Cache rows to write, new messages and changed flags: where each is
+    /// in `listing.messages` (not a copy of it).
+    pub upsert: Vec<Upsert>,
     /// Cached UIDs that are gone from the side.
     pub gone: Vec<Uid>,
+}
+
+/// One cache row to write: the message at `at` in the side's listing,
+/// under `uid` (which says it is still the one meant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upsert {
+    pub at: u32,
+    pub uid: Uid,
 }
 
 /// Reads both sides of one mailbox, in two steps: first both listings
@@ -438,6 +447,7 @@ pub(super) async fn read_side(
         status.uidvalidity,
         &to_read,
         reading.body_reconnects,
+        reading.headers,
     )
     .await
     .map_err(|e| e.to_string())?;
@@ -445,14 +455,14 @@ pub(super) async fn read_side(
     let verify = reading.verify;
     let mut messages = Vec::with_capacity(listing.len());
     let mut unread = Vec::new();
-    // Positions in `messages`; cloned once their number is known (a vector
-    // of records grown by pushing held up to twice them at 100k).
-    let mut upsert_at = Vec::new();
+    // Positions in `messages`: a copy of each row to write held every
+    // message of a full listing twice until the cache was written.
+    let mut upsert = Vec::new();
     let mut damaged = BTreeSet::new();
     let mut unreadable = Vec::new();
     let mut headers = BTreeMap::new();
     for (m, fp) in listing {
-        let both = fresh_fps.get(&m.uid).copied();
+        let both = fresh_fps.get(&m.uid);
         let fresh = both.map(|h| h.exact);
         let learnt = learn.contains(&m.uid) && !verify;
         // Read only to learn its normalised fingerprint: a body that is not
@@ -499,8 +509,8 @@ pub(super) async fn read_side(
                 .and_then(|r| r.normalised),
         };
         let learnt = learnt && normalised.is_some();
-        if let Some(key) = both.and_then(|h| h.headers).filter(|_| reading.headers) {
-            headers.insert(m.uid, key);
+        if let Some(key) = both.and_then(|h| h.headers.as_deref()) {
+            headers.insert(m.uid, *key);
         }
         let meta = MessageMeta {
             uid: m.uid,
@@ -512,11 +522,13 @@ pub(super) async fn read_side(
         };
         let vouched = !damaged.contains(&meta.uid) && !unreadable.contains(&meta.uid);
         if (changed.contains(&meta.uid) || fp.is_none() || learnt) && vouched {
-            upsert_at.push(messages.len());
+            upsert.push(Upsert {
+                at: messages.len() as u32,
+                uid: meta.uid,
+            });
         }
         messages.push(meta);
     }
-    let upsert = upsert_at.into_iter().map(|i| messages[i].clone()).collect();
     let read = messages.len() + unread.len();
     let exists = match partial {
         // Less what was dropped (gone meanwhile, or undeliverable).

@@ -152,21 +152,26 @@ pub(super) fn apply(plans: &mut [MailboxPlan], input: &ReconcileInput) {
 /// Only refusals on the copy's source side, same UIDVALIDITY and UID, count.
 fn skip_copies(plans: &mut [MailboxPlan], unsendable: &Unsendable<'_>) {
     for mb in plans {
-        let copies = std::mem::take(&mut mb.copies);
-        for copy in copies {
-            let uidvalidity = mb.uidvalidity[copy.from.index()].unwrap_or(0);
-            match unsendable.why(&mb.name, copy.from, uidvalidity, copy.uid, copy.size) {
-                Some((why, reason)) => mb.skipped.push(Skipped {
-                    from: copy.from,
-                    uid: copy.uid,
-                    fingerprint: copy.fingerprint,
-                    size: copy.size,
-                    why,
-                    reason,
-                }),
-                None => mb.copies.push(copy),
+        // In place: a first sync's plan copies every message, and moving
+        // them into a vector grown by pushing held them twice.
+        let (name, uidvalidity, skipped) = (&mb.name, mb.uidvalidity, &mut mb.skipped);
+        mb.copies.retain(|copy| {
+            let uidvalidity = uidvalidity[copy.from.index()].unwrap_or(0);
+            match unsendable.why(name, copy.from, uidvalidity, copy.uid, copy.size) {
+                Some((why, reason)) => {
+                    skipped.push(Skipped {
+                        from: copy.from,
+                        uid: copy.uid,
+                        fingerprint: copy.fingerprint,
+                        size: copy.size,
+                        why,
+                        reason,
+                    });
+                    false
+                }
+                None => true,
             }
-        }
+        });
     }
 }
 

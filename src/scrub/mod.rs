@@ -488,7 +488,7 @@ async fn read_side(
             let later = rest.split_off(run.min(rest.len()));
             let chunk = std::mem::replace(&mut rest, later);
             let uids: Vec<(Uid, u32)> = chunk.iter().map(|i| (i.row.uid, i.row.size)).collect();
-            match read_bodies(conn, wire, true, uidvalidity, &uids, reconnects).await {
+            match read_bodies(conn, wire, true, uidvalidity, &uids, reconnects, false).await {
                 Ok(bodies) => {
                     for item in chunk {
                         let fresh = bodies

@@ -434,12 +434,12 @@ impl Snapshot {
     /// the rows (and statuses) of UIDs that are gone from it, so the cache
     /// stays an exact picture of the side as last listed — which the history
     /// path rebuilds listings from.
-    pub fn update_cache(
+    pub fn update_cache<'m>(
         &mut self,
         mailbox: &str,
         side: Side,
         uidvalidity: u32,
-        upsert: &[MessageMeta],
+        upsert: impl IntoIterator<Item = &'m MessageMeta>,
         gone: &[Uid],
     ) -> Result<(), SnapshotError> {
         self.write(
