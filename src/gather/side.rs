@@ -440,6 +440,22 @@ pub(super) async fn read_side(
         .filter(|_| !defer)
         .map(|(m, _)| (m.uid, m.size))
         .collect();
+    // The listing becomes the records it ends as before the bodies are
+    // read, so that it is not held beside them and their fingerprints: a
+    // record per message, its cached fingerprint where `cached` says so.
+    let mut cached = Vec::with_capacity(listing.len());
+    let mut messages: Vec<MessageMeta> = Vec::with_capacity(listing.len());
+    for (m, fp) in listing {
+        cached.push(fp.is_some());
+        messages.push(MessageMeta {
+            uid: m.uid,
+            size: m.size,
+            internal_date: m.internal_date,
+            flags: m.flags,
+            fingerprint: fp.unwrap_or(Fingerprint([0; 32])),
+            normalised: None,
+        });
+    }
     let bodies = read_bodies(
         conn,
         &wire,
@@ -453,7 +469,6 @@ pub(super) async fn read_side(
     .map_err(|e| e.to_string())?;
     let fresh_fps = bodies.fingerprints;
     let verify = reading.verify;
-    let mut messages = Vec::with_capacity(listing.len());
     let mut unread = Vec::new();
     // Positions in `messages`: a copy of each row to write held every
     // message of a full listing twice until the cache was written.
@@ -461,7 +476,11 @@ pub(super) async fn read_side(
     let mut damaged = BTreeSet::new();
     let mut unreadable = Vec::new();
     let mut headers = BTreeMap::new();
-    for (m, fp) in listing {
+    // In place: the records kept move down to `kept`, in listing order.
+    let mut kept = 0;
+    for i in 0..messages.len() {
+        let m = &mut messages[i];
+        let fp = cached[i].then_some(m.fingerprint);
         let both = fresh_fps.get(&m.uid);
         let fresh = both.map(|h| h.exact);
         let learnt = learn.contains(&m.uid) && !verify;
@@ -483,7 +502,12 @@ pub(super) async fn read_side(
             (Some(cached), _) => cached,
             (None, Some(now)) => now,
             (None, None) if defer => {
-                unread.push(m);
+                unread.push(ListedMessage {
+                    uid: m.uid,
+                    size: m.size,
+                    internal_date: m.internal_date,
+                    flags: std::mem::take(&mut m.flags),
+                });
                 continue;
             }
             (None, None) if bodies.undeliverable.contains(&m.uid) => {
@@ -512,22 +536,23 @@ pub(super) async fn read_side(
         if let Some(key) = both.and_then(|h| h.headers.as_deref()) {
             headers.insert(m.uid, *key);
         }
-        let meta = MessageMeta {
-            uid: m.uid,
-            size: m.size,
-            internal_date: m.internal_date,
-            flags: m.flags,
-            fingerprint,
-            normalised,
-        };
-        let vouched = !damaged.contains(&meta.uid) && !unreadable.contains(&meta.uid);
-        if (changed.contains(&meta.uid) || fp.is_none() || learnt) && vouched {
+        m.fingerprint = fingerprint;
+        m.normalised = normalised;
+        let uid = m.uid;
+        let vouched = !damaged.contains(&uid) && !unreadable.contains(&uid);
+        if (changed.contains(&uid) || fp.is_none() || learnt) && vouched {
             upsert.push(Upsert {
-                at: messages.len() as u32,
-                uid: meta.uid,
+                at: kept as u32,
+                uid,
             });
         }
-        messages.push(meta);
+        messages.swap(kept, i);
+        kept += 1;
+    }
+    if kept < messages.len() {
+        // A first sync's deferred side keeps none of them.
+        messages.truncate(kept);
+        messages.shrink_to_fit();
     }
     let read = messages.len() + unread.len();
     let exists = match partial {
