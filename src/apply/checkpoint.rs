@@ -75,6 +75,7 @@ impl MailboxRun<'_, '_> {
             listings: self.listings,
             base: self.base,
             refused: self.refused,
+            unconfirmed: self.unconfirmed_receipts,
             ledger: &self.out.ledger,
             failed: self.out.stopped || self.out.failures.iter().any(|f| f.mailbox == *name),
             now: [now[0].as_ref(), now[1].as_ref()],

@@ -133,6 +133,7 @@ impl MailboxRun<'_, '_> {
             reconnects: APPEND_RECONNECTS,
             uidnext_known: true,
             suspects: HashSet::new(),
+            unconfirmed_receipts: false,
         };
         // At most two batches are held: the one being appended and the one
         // being read (a slot is reserved before reading).
@@ -163,6 +164,7 @@ impl MailboxRun<'_, '_> {
         };
         let ((), mut copier) = tokio::join!(read, write);
         copier.judge_undecided();
+        self.unconfirmed_receipts |= copier.unconfirmed_receipts;
     }
 }
 
@@ -222,6 +224,9 @@ struct Copier<'r, 's, 'c> {
     /// The target's UIDNEXT in `statuses` is past every copy landed so far
     /// (APPENDUID said where they went), so what lands above it is ours.
     uidnext_known: bool,
+    /// A landed copy's UID is not shown by any listing yet (an
+    /// unconfirmed receipt): see [`MailboxRun::unconfirmed_receipts`].
+    unconfirmed_receipts: bool,
 }
 
 impl<'c> Copier<'_, '_, 'c> {
@@ -675,6 +680,9 @@ impl<'c> Copier<'_, '_, 'c> {
             }
             cache[target.index()].push((target_uv, there));
         }
+        // A receipt no listing confirmed yet: the mailbox must not be
+        // marked settled, or no later run would list it to confirm it.
+        self.unconfirmed_receipts |= pairs.iter().any(|p| p.unconfirmed.is_some());
         let read_back: Vec<Uid> = found.read.keys().copied().collect();
         self.snapshot
             .borrow_mut()

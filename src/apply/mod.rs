@@ -406,6 +406,9 @@ struct MailboxRun<'a, 's> {
     /// An earlier refusal in this mailbox is remembered or retried: it
     /// cannot be marked settled ([`settled`]).
     refused: bool,
+    /// A copy of this run got a UID no listing has shown yet (an
+    /// unconfirmed receipt): the mailbox cannot be marked settled.
+    unconfirmed_receipts: bool,
 }
 
 impl<'a, 's> MailboxRun<'a, 's> {
@@ -446,6 +449,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
             refused: (input.refusals.iter())
                 .chain(&input.retried_refusals)
                 .any(|r| r.mailbox == mb.name),
+            unconfirmed_receipts: false,
         }
     }
 

@@ -48,6 +48,9 @@ pub(super) struct Applied<'a> {
     pub base: Option<&'a MailboxBase>,
     /// An earlier refusal of a copy in this mailbox is remembered.
     pub refused: bool,
+    /// A copy's UID was named by APPENDUID but not shown by any listing
+    /// yet: only a later listing can confirm it.
+    pub unconfirmed: bool,
     pub ledger: &'a Ledger,
     /// Something failed in this mailbox, or a stop signal came.
     pub failed: bool,
@@ -68,6 +71,9 @@ pub(super) fn proven(run: &Applied) -> Result<[SettledMark; 2], String> {
     }
     if run.refused {
         return Err("a refused copy is remembered".into());
+    }
+    if run.unconfirmed {
+        return Err("a copy's receipt is not confirmed by a listing yet".into());
     }
     let aside = [
         (
@@ -279,6 +285,7 @@ mod tests {
         listings: [SideListing; 2],
         base: MailboxBase,
         refused: bool,
+        unconfirmed: bool,
         ledger: Ledger,
         failed: bool,
         now: [Option<MailboxStatus>; 2],
@@ -347,6 +354,7 @@ mod tests {
                 listings: [a, b],
                 base: MailboxBase::default(),
                 refused: false,
+                unconfirmed: false,
                 ledger,
                 failed: false,
                 now: [Some(status(3, 20, 101)), Some(status(3, 22, 103))],
@@ -359,6 +367,7 @@ mod tests {
                 listings: [Some(&self.listings[0]), Some(&self.listings[1])],
                 base: Some(&self.base),
                 refused: self.refused,
+                unconfirmed: self.unconfirmed,
                 ledger: &self.ledger,
                 failed: self.failed,
                 now: [self.now[0].as_ref(), self.now[1].as_ref()],
@@ -367,7 +376,7 @@ mod tests {
     }
 
     /// Each way a run can fall short of what the mark claims.
-    const SHORTFALLS: usize = 22;
+    const SHORTFALLS: usize = 23;
 
     fn fall_short(case: &mut Case, which: usize) {
         let not_done = Status::Refused("NO".into());
@@ -417,6 +426,7 @@ mod tests {
                 case.listings[0].messages.retain(|m| m.uid != 2);
                 case.listings[0].status.exists -= 1;
             }
+            22 => case.unconfirmed = true,
             _ => unreachable!(),
         }
     }
@@ -459,6 +469,7 @@ mod tests {
             listings: [Some(&case.listings[0]), None],
             base: None,
             refused: false,
+            unconfirmed: false,
             ledger: &case.ledger,
             failed: false,
             now: [case.now[0].as_ref(), case.now[1].as_ref()],
