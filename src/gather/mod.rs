@@ -109,10 +109,15 @@ pub async fn gather(
         retry_refused: copying.retry_refused,
     };
     // The trees and the subscriptions in one flight per side, with the
-    // watermarks of the mailboxes the snapshot knows there.
+    // watermarks of the mailboxes the snapshot knows there — of those the
+    // run covers only: a left-out mailbox is never named to the server.
+    let covered = filter.compile().ok();
     let known = [0, 1].map(|i| {
-        (state.mailboxes.values())
-            .filter_map(|r| Some(r.sides[i].as_ref()?.wire_name.clone()))
+        (state.mailboxes.iter())
+            .filter(|(name, _)| {
+                filter.is_everything() || covered.as_ref().is_some_and(|c| c.selects(name))
+            })
+            .filter_map(|(_, r)| Some(r.sides[i].as_ref()?.wire_name.clone()))
             .collect::<Vec<String>>()
     });
     let (tree_a, tree_b) = {
