@@ -186,7 +186,7 @@ async fn list_side<'r>(
         ) {
             Ok(rebuilt) => {
                 let reason = match unchanged {
-                    Some(_) => "unchanged since the last sync (LIST-STATUS); not selected".into(),
+                    Some(_) => "unchanged since the last sync (its watermarks as the server gave them); not selected".into(),
                     None => judgement.reason.clone(),
                 };
                 path = ListingPath {
@@ -329,7 +329,7 @@ pub(super) fn settled(
             evidence: Evidence::Healthy,
             path: ListingPath {
                 path: "history".into(),
-                reason: "settled, and unchanged since the last sync (LIST-STATUS); not read".into(),
+                reason: "settled, and unchanged since the last sync (its watermarks as the server gave them); not read".into(),
             },
             can_uid_expunge: conn.has_uidplus(),
             ..SideListing::default()
