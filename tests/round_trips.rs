@@ -217,6 +217,16 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
             deletion[side] <= NOOP_TURNS + DELETION_EXTRA,
             "deletion: {deletion:?}"
         );
+        // A, only read: one flight per changed mailbox (its SELECT and
+        // change history together), and the new message's body, read in
+        // gather and again to copy it.
+        if side == 0 {
+            assert!(
+                incremental[0] <= NOOP_TURNS + 2 + NEW_BODY_READS,
+                "incremental, A: {incremental:?}"
+            );
+            assert!(deletion[0] <= NOOP_TURNS + 1, "deletion, A: {deletion:?}");
+        }
         // One APPEND batch per mailbox to B.
         assert!(
             first[side] <= FIRST_CONSTANT + FIRST_PER_MAILBOX * mailboxes,
@@ -236,8 +246,12 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
 // or EXAMINE that opens their mailbox (a copy's first bodies, the
 // listing and read-back of what was just appended) and no second SELECT
 // before a STORE where the session holds the mailbox: incremental 8/8,
-// first sync 14/21.
+// first sync 14/21. With a listed mailbox's SELECT and its change
+// history in one flight (gather): incremental 6/8, deletion 3/5.
 const NOOP_TURNS: u64 = 2;
+/// A new message's body on the side it comes from: read for its
+/// fingerprint in gather, read again to copy it.
+const NEW_BODY_READS: u64 = 2;
 const INCREMENTAL_CONSTANT: u64 = 2;
 /// Per mailbox that changed.
 const PER_CHANGED: u64 = 2;

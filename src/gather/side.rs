@@ -115,14 +115,33 @@ async fn list_side<'r>(
     let unchanged = listed
         .filter(|_| can_history)
         .and_then(|l| unchanged_since_saved(l, record?.sides[side.index()].as_ref()?));
-    let mut status = match unchanged.clone() {
-        Some(status) => status,
-        None => match conn.select(wire, reading.read_only).await {
-            // Listed, yet the server says it does not exist: it holds
-            // nothing, like a \Noselect parent.
-            Err(e) if e.says_nonexistent() => return Ok(None),
-            other => other.map_err(err)?,
-        },
+    let saved = saved_watermark(record, side);
+    // The history rides in the SELECT's flight where it may be read and
+    // the listing counted the mailbox (that count bounds the answer).
+    let ask = (saved.and_then(|s| Some((s.uidvalidity, s.highestmodseq?))))
+        .zip(listed)
+        .filter(|_| can_history);
+    let (mut status, mut prefetched) = match (unchanged.clone(), ask) {
+        (Some(status), _) => (status, None),
+        (None, ask) => {
+            let opened = match ask {
+                Some(((uidvalidity, modseq), l)) => {
+                    let read_only = reading.read_only;
+                    conn.select_with_changes(wire, read_only, uidvalidity, modseq, l.messages)
+                        .await
+                }
+                None => conn
+                    .select(wire, reading.read_only)
+                    .await
+                    .map(|s| (s, None)),
+            };
+            match opened {
+                // Listed, yet the server says it does not exist: it holds
+                // nothing, like a \Noselect parent.
+                Err(e) if e.says_nonexistent() => return Ok(None),
+                other => other.map_err(err)?,
+            }
+        }
     };
     if reading.read_only {
         // EXAMINE cannot tell what a sync may store: plan and check judge
@@ -131,23 +150,6 @@ async fn list_side<'r>(
             .and_then(|r| r.sides[side.index()].as_ref())
             .and_then(|s| s.permanent_flags.clone());
     }
-    let saved = record.and_then(|r| {
-        let s = r.sides[side.index()].as_ref()?;
-        // A UID the snapshot knows must stay below UIDNEXT.
-        let known = r.cache[side.index()]
-            .keys()
-            .filter(|(uv, _)| *uv == s.uidvalidity)
-            .map(|(_, uid)| uid.saturating_add(1))
-            .max()
-            .unwrap_or(0);
-        Some(Watermark {
-            uidvalidity: s.uidvalidity,
-            uidnext: s.uidnext,
-            highestmodseq: s.highestmodseq,
-            seen_uidnext: s.seen_uidnext.unwrap_or(0).max(known),
-            seen_highestmodseq: s.seen_highestmodseq,
-        })
-    });
     let judgement = judge_status(saved, &status, can_history);
     if unchanged.is_some() && !(judgement.history && judgement.evidence.is_healthy()) {
         // Cannot be: the watermarks are the saved ones. Read it as usual.
@@ -171,7 +173,10 @@ async fn list_side<'r>(
                 vanished: Some(Vec::new()),
                 ..Changes::default()
             },
-            None => conn.fetch_changes(modseq).await.map_err(err)?,
+            None => match prefetched.take() {
+                Some(changes) => changes,
+                None => conn.fetch_changes(modseq).await.map_err(err)?,
+            },
         };
         let vanished = match changes.vanished {
             Some(v) => v,
@@ -288,6 +293,26 @@ async fn list_side<'r>(
         remembered,
         partial: false,
     }))
+}
+
+/// The watermarks the snapshot saved for `side` of the mailbox.
+fn saved_watermark(record: Option<&MailboxRecord>, side: Side) -> Option<Watermark> {
+    let r = record?;
+    let s = r.sides[side.index()].as_ref()?;
+    // A UID the snapshot knows must stay below UIDNEXT.
+    let known = r.cache[side.index()]
+        .keys()
+        .filter(|(uv, _)| *uv == s.uidvalidity)
+        .map(|(_, uid)| uid.saturating_add(1))
+        .max()
+        .unwrap_or(0);
+    Some(Watermark {
+        uidvalidity: s.uidvalidity,
+        uidnext: s.uidnext,
+        highestmodseq: s.highestmodseq,
+        seen_uidnext: s.seen_uidnext.unwrap_or(0).max(known),
+        seen_highestmodseq: s.seen_highestmodseq,
+    })
 }
 
 /// Both sides of a mailbox a sync found settled, where LIST-STATUS shows

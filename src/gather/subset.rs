@@ -120,9 +120,22 @@ async fn history(
     let i = side.index();
     let (wire, saved) = (pairing.wire[i].as_ref()?, index.sides[i].as_ref()?);
     let unchanged = listed.and_then(|l| unchanged_since_saved(l, saved));
-    let mut status = match unchanged.clone() {
-        Some(status) => status,
-        None => conn.select(wire, reading.read_only).await.ok()?,
+    let modseq = saved.highestmodseq?;
+    // The history rides in the SELECT's flight where the listing counted
+    // the mailbox (that count bounds the answer).
+    let (mut status, prefetched) = match (unchanged.clone(), listed) {
+        (Some(status), _) => (status, None),
+        (None, Some(l)) => conn
+            .select_with_changes(
+                wire,
+                reading.read_only,
+                saved.uidvalidity,
+                modseq,
+                l.messages,
+            )
+            .await
+            .ok()?,
+        (None, None) => (conn.select(wire, reading.read_only).await.ok()?, None),
     };
     if reading.read_only {
         // As `side::list_side`: EXAMINE cannot tell what a sync may store.
@@ -134,11 +147,13 @@ async fn history(
             vanished: Some(Vec::new()),
             ..Changes::default()
         },
-        None => conn
-            .fetch_changes(saved.highestmodseq?)
-            .await
-            .ok()
-            .filter(|c| c.vanished.is_some())?,
+        None => {
+            let changes = match prefetched {
+                Some(changes) => changes,
+                None => conn.fetch_changes(modseq).await.ok()?,
+            };
+            changes.vanished.is_some().then_some(changes)?
+        }
     };
     Some(History {
         wire: wire.clone(),

@@ -173,16 +173,7 @@ pub(crate) async fn fetch_changes(
         });
     }
     let label = format!("UID FETCH 1:* (CHANGEDSINCE {modseq}) in {:?}", sel.name);
-    let modifier = if qresync {
-        format!("(CHANGEDSINCE {modseq} VANISHED)")
-    } else {
-        format!("(CHANGEDSINCE {modseq})")
-    };
-    let cmd = Command::new("UID FETCH", label.clone())
-        .text(format!(
-            " 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ) {modifier}"
-        ))
-        .bounded(Bound::listing(sel.exists));
+    let cmd = changes_command(&label, modseq, qresync).bounded(Bound::listing(sel.exists));
     let mut found: BTreeMap<Uid, PartialMeta> = BTreeMap::new();
     let mut budget = Budget::messages("changed messages", sel.exists);
     let mut expunged = Expunged::new(selected);
@@ -191,23 +182,65 @@ pub(crate) async fn fetch_changes(
         .run_one(cmd, &mut |_, u| {
             commands::track(selected, u);
             expunged.see(u)?;
-            match u {
-                Untagged::Fetch { attrs, .. } => {
-                    absorb_meta(&mut found, attrs, &mut budget)?;
-                }
-                Untagged::Vanished {
-                    earlier: true,
-                    uid_set,
-                } => note_vanished_earlier(&mut earlier, uid_set)?,
-                _ => {}
-            }
+            absorb_change(u, &mut found, &mut budget, &mut earlier)?;
             Ok(())
         })
         .await?;
     // A message flagged and then expunged is gone, not changed.
-    let mut gone = expunged.ranges();
-    // Every FETCH of the answer proper has size and date; the others
-    // count if their MODSEQ says they changed.
+    let gone = expunged.ranges();
+    finish_changes(
+        engine, selected, limits, &label, modseq, qresync, found, gone, earlier,
+    )
+    .await
+}
+
+/// Takes in one untagged response of a CHANGEDSINCE answer: a FETCH's
+/// metadata, a VANISHED (EARLIER)'s UIDs; true if it was one of those.
+pub(crate) fn absorb_change(
+    u: &Untagged<'_>,
+    found: &mut BTreeMap<Uid, PartialMeta>,
+    budget: &mut Budget,
+    earlier: &mut Vec<(Uid, Uid)>,
+) -> Result<bool, String> {
+    match u {
+        Untagged::Fetch { attrs, .. } => absorb_meta(found, attrs, budget).map(|_| true),
+        Untagged::Vanished {
+            earlier: true,
+            uid_set,
+        } => note_vanished_earlier(earlier, uid_set).map(|()| true),
+        _ => Ok(false),
+    }
+}
+
+/// `UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ)
+/// (CHANGEDSINCE modseq [VANISHED])`, its bound left to the caller.
+pub(crate) fn changes_command(label: &str, modseq: u64, qresync: bool) -> Command<'static> {
+    let modifier = if qresync {
+        format!("(CHANGEDSINCE {modseq} VANISHED)")
+    } else {
+        format!("(CHANGEDSINCE {modseq})")
+    };
+    Command::new("UID FETCH", label.to_string()).text(format!(
+        " 1:* (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ) {modifier}"
+    ))
+}
+
+/// What a CHANGEDSINCE answer (`found`, with `gone` expunged while it
+/// ran and `earlier` its VANISHED (EARLIER)) says changed: every FETCH of
+/// the answer proper has size and date; the others count if their MODSEQ
+/// says they changed, and those are re-read in one more command.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn finish_changes(
+    engine: &mut Engine,
+    selected: &mut Option<Selected>,
+    limits: &Limits,
+    label: &str,
+    modseq: u64,
+    qresync: bool,
+    mut found: BTreeMap<Uid, PartialMeta>,
+    mut gone: Vec<(Uid, Uid)>,
+    earlier: Vec<(Uid, Uid)>,
+) -> Result<Changes, ImapError> {
     found.retain(|&uid, m| {
         !uidset::in_ranges(&gone, uid) && (m.is_complete() || m.modseq.is_some_and(|s| s > modseq))
     });
@@ -227,7 +260,7 @@ pub(crate) async fn fetch_changes(
         gone = uidset::merge_ranges(gone);
         found.retain(|&uid, m| !uidset::in_ranges(&gone, uid) && m.is_complete());
     }
-    let changed = finish_meta(engine, &label, &found)?;
+    let changed = finish_meta(engine, label, &found)?;
     let modseqs = changed
         .iter()
         .filter_map(|m| found.get(&m.uid)?.modseq.map(|s| (m.uid, s)))

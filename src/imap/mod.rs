@@ -20,6 +20,7 @@
 //! mailbox and its mode: nothing written into one held read-only),
 //! `history` (CONDSTORE, QRESYNC and UIDPLUS commands), `recheck` (a
 //! mailbox read back after writing, EXAMINE and CHANGEDSINCE in one
+//! flight), `open_changes` (a mailbox opened and its history asked in one
 //! flight), `bounds` (how much
 //! of a reply each command may read and keep), `expunged` (what was expunged
 //! while a command ran), `quote`, `uidset`.
@@ -37,6 +38,7 @@ mod flight;
 mod frame;
 mod history;
 mod moving;
+mod open_changes;
 mod parse;
 mod quote;
 mod recheck;
@@ -621,6 +623,43 @@ impl Connection {
             self.history,
             &self.limits,
             modseq,
+        )
+        .await
+    }
+
+    /// SELECT `name` (EXAMINE when `read_only`) and, in the same flight,
+    /// what changed there since `modseq` (as [`Connection::fetch_changes`]):
+    /// one turn. The changes are None where the answer cannot be used —
+    /// the open shows another UIDVALIDITY than `uidvalidity`, no
+    /// mod-sequences, no message, or a mailbox that changed mid-flight —
+    /// and the session is then as after [`Connection::select`]. Without
+    /// CONDSTORE, a plain SELECT. `expected` (messages the caller counted
+    /// there) bounds the answer.
+    pub async fn select_with_changes(
+        &mut self,
+        name: &str,
+        read_only: bool,
+        uidvalidity: u32,
+        modseq: u64,
+        expected: u32,
+    ) -> Result<(MailboxStatus, Option<Changes>), ImapError> {
+        if self.history == HistorySupport::None {
+            return Ok((self.select(name, read_only).await?, None));
+        }
+        self.settle().await?;
+        let target = open_changes::Listing {
+            name,
+            read_only,
+            uidvalidity,
+            modseq,
+            expected,
+        };
+        open_changes::open_with_changes(
+            &mut self.engine,
+            &mut self.selected,
+            self.history,
+            &self.limits,
+            &target,
         )
         .await
     }
