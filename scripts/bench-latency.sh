@@ -6,7 +6,11 @@
 # first sync, no-op rerun (median of 3), then one change on A (12 flag
 # changes, 6 new, 2 expunged, in two mailboxes) and each tool's
 # incremental run. The raw limit (examples/bench_mail.rs raw) goes through
-# the same proxies. Uses the functions scripts/bench defines.
+# the same proxies. Then imapmend's first sync and no-op again over
+# STARTTLS and over implicit TLS (a self-signed certificate for
+# 127.0.0.1, trusted with --a-ca-file), each to its own fresh user: what
+# the handshakes add, beside the plain rows. Uses the functions
+# scripts/bench defines.
 
 LAT_PER=${LAT_PER:-500} # messages in each of the 6 mailboxes
 add_user A lat "$BENCH_PASSWORD"
@@ -16,27 +20,40 @@ MB=$(echo "$SEED_INFO" | sed 's/.*bytes=//' | awk '{ printf "%.1f", $1 / 1e6 }')
 LAT_N=$((6 * LAT_PER))
 MSS=${LATENCY//,/ }
 for ms in $MSS; do
-    for u in raw mend interimap mbsync; do add_user B "$u$ms" "$BENCH_PASSWORD"; done
+    for u in raw mend interimap mbsync starttls tls; do add_user B "$u$ms" "$BENCH_PASSWORD"; done
+done
+# TLS on both servers: STARTTLS on the plain port, implicit TLS on IMAPS.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null
+chmod 644 "$WORK/tls.key"
+declare -A IMAPS
+for side in A B; do
+    IMAPS[$side]=$(free_port)
+    printf '%s\n' "ssl = yes" "ssl_cert = <$WORK/tls.pem" "ssl_key = <$WORK/tls.key" \
+        "service imap-login {" "  inet_listener imaps {" "    port = ${IMAPS[$side]}" \
+        "    ssl = yes" "  }" "}" >>"$WORK/$side/dovecot.conf"
 done
 start_server A
 start_server B
 "$HELPER" warm "127.0.0.1:${PORT[A]}" lat >/dev/null
 
 declare -A PROXY_PID
-# proxy SIDE MS: a delaying proxy in front of SIDE; its port in VIA[SIDE].
+# proxy SIDE MS [KEY TARGET_PORT]: a delaying proxy in front of SIDE's
+# plain port (or TARGET_PORT); its port in VIA[SIDE] (or VIA[KEY]).
 declare -A VIA
 proxy() {
-    local side=$1 ms=$2 port
+    local side=$1 ms=$2 key=${3:-$1} target=${4:-${PORT[$1]}} port
     if [ "$ms" = 0 ]; then
-        VIA[$side]=${PORT[$side]}
+        VIA[$key]=$target
         return
     fi
     port=$(free_port)
-    "$ROOT/scripts/delay-proxy" "$port" "127.0.0.1:${PORT[$side]}" \
-        "$(awk "BEGIN { print $ms / 2 }")" >"$WORK/proxy.$side" 2>&1 &
-    PROXY_PID[$side]=$!
-    for _ in $(seq 50); do grep -qs ready "$WORK/proxy.$side" && break; sleep 0.1; done
-    VIA[$side]=$port
+    "$ROOT/scripts/delay-proxy" "$port" "127.0.0.1:$target" \
+        "$(awk "BEGIN { print $ms / 2 }")" >"$WORK/proxy.$key" 2>&1 &
+    PROXY_PID[$key]=$!
+    for _ in $(seq 50); do grep -qs ready "$WORK/proxy.$key" && break; sleep 0.1; done
+    VIA[$key]=$port
 }
 stop_proxies() {
     local p
@@ -121,6 +138,24 @@ for ms in $MSS; do
         timed "interimap.inc.$ms" interimap --quiet --config="$WORK/interimap$ms/config"
         timed "mbsync.inc.$ms" mbsync -q -c "$WORK/mbsync$ms/config" -a
     fi
+    say "latency $ms ms: imapmend's first sync and no-op over STARTTLS and over TLS"
+    proxy A "$ms" A.tls "${IMAPS[A]}"
+    proxy B "$ms" B.tls "${IMAPS[B]}"
+    for mode in starttls tls; do
+        tls_cmd() { # the run over $mode, towards B's user $mode$ms
+            local a=imap://lat@127.0.0.1:${VIA[A]} b=imap://$mode$ms@127.0.0.1:${VIA[B]} t=starttls
+            if [ "$mode" = tls ]; then
+                a=imaps://lat@127.0.0.1:${VIA[A.tls]} b=imaps://$mode$ms@127.0.0.1:${VIA[B.tls]} t=implicit
+            fi
+            M=("$BIN" sync --a "$a" --a-tls "$t" --a-ca-file "$WORK/tls.pem"
+                --b "$b" --b-tls "$t" --b-ca-file "$WORK/tls.pem"
+                --state "$WORK/$mode$ms.sqlite" --quiet)
+        }
+        tls_cmd
+        timed "mend.first-$mode.$ms" "${M[@]}"
+        expect_count B "$mode$ms" $((holds + 4))
+        median3 "mend.noop-$mode.$ms" tls_cmd
+    done
     stop_proxies
 done
 
@@ -151,6 +186,15 @@ for ms in $MSS; do
         [ -n "$best" ] && ratio=$(awk "BEGIN { printf \"%.2f\", ${SECS[mend.$run.$ms]} / $best }")
         echo "| $ms ms | $label | $(s "mend.$run.$ms") | $(s "interimap.$run.$ms") | $(s "mbsync.$run.$ms") | $raw | $ratio |"
     done
+done
+echo
+echo "imapmend over TLS (a fresh user each; A holds the change above): the handshakes beside the plain rows"
+echo
+echo "| latency | run | plain | STARTTLS | TLS (IMAPS) |"
+echo "|---:|---|---:|---:|---:|"
+for ms in $MSS; do
+    echo "| $ms ms | first sync | $(s "mend.first.$ms") | $(s "mend.first-starttls.$ms") | $(s "mend.first-tls.$ms") |"
+    echo "| $ms ms | no-op rerun (median of 3) | $(s "mend.noop.$ms") | $(s "mend.noop-starttls.$ms") | $(s "mend.noop-tls.$ms") |"
 done
 echo
 for ms in $MSS; do
