@@ -281,6 +281,7 @@ async fn check_session(
 /// The one Plan every verb prints: the core's answer for what was listed
 /// (see [`decide`]), its decisions logged at -v.
 async fn planned(job: &Job, gathered: &mut Gathered, pool: &mut Pool) -> Plan {
+    tracing::info!(target: "imapmend::run", "deciding what to do");
     let plan = decide(&mut gathered.input, &policy(job), pool.first()).await;
     crate::logging::plan_decisions(&plan);
     plan
@@ -485,6 +486,7 @@ async fn list(
         }
     };
     drop(state);
+    tracing::info!(target: "imapmend::run", "recording what was listed in the snapshot's cache");
     crate::gather::settle(snapshot, &mut gathered, syncing);
     Ok(gathered)
 }

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         summary: "the snapshot as an index: settled marks, indexes per mailbox",
         apply: to_4,
     },
+    Migration {
+        version: 5,
+        summary: "no index of the cache by fingerprint (no query needs it)",
+        apply: to_5,
+    },
 ];
 
 /// The version written to `PRAGMA user_version` (and `meta.schema_version`);
@@ -178,4 +183,14 @@ fn to_4(conn: &Connection) -> rusqlite::Result<()> {
          CREATE INDEX IF NOT EXISTS message_with_status ON message (status)
              WHERE status IS NOT NULL;",
     )
+}
+
+/// Version 5, the full paths' writes (issue 18): the index
+/// `message_by_fingerprint` is dropped. No run's query reads the cache by
+/// fingerprint (content is matched in memory, the subset reads rows by
+/// UID), yet every cache row written put a random key into it: at 300,000
+/// messages a first sync's or a repair's rows spent most of their write
+/// time there, rewriting pages of that index into the WAL.
+fn to_5(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("DROP INDEX IF EXISTS message_by_fingerprint;")
 }

@@ -2,7 +2,8 @@
 //! `fixtures/snapshots/` was made by the code of its version (v1 by the
 //! first release's schema, v1-late as later version-1 builds left it, v2 by
 //! the code before the migrations, v3 by migration 3 run on v2 with a
-//! verification and a scrub finding added) and is opened by this build, which must
+//! verification and a scrub finding added, v4 by migration 4 run on v3)
+//! and is opened by this build, which must
 //! upgrade it to the schema a new file has and keep everything it knew.
 
 use super::migrations::{self, Migration, MIGRATIONS, SCHEMA_VERSION};
@@ -23,6 +24,7 @@ const FIXTURES: &[(&str, i64, &str)] = &[
     ),
     ("v2", 2, include_str!("../../fixtures/snapshots/v2.sql")),
     ("v3", 3, include_str!("../../fixtures/snapshots/v3.sql")),
+    ("v4", 4, include_str!("../../fixtures/snapshots/v4.sql")),
 ];
 
 fn endpoints() -> [EndpointIdentity; 2] {
@@ -141,6 +143,13 @@ fn every_earlier_version_is_upgraded_keeping_what_it_knew() {
         let mut snap = Snapshot::open(&path, endpoints().each_ref()).unwrap();
         assert_eq!(user_version(&path), SCHEMA_VERSION, "{name}");
         assert_eq!(schema_of(&path), schema_of(&fresh), "{name}");
+        // Version 5: no index of the cache by fingerprint.
+        assert!(
+            !schema_of(&path)
+                .iter()
+                .any(|s| s.contains("message_by_fingerprint")),
+            "{name}"
+        );
         // Later version-1 builds added the seen watermarks, PERMANENTFLAGS
         // and the receipt marker; version 2 the identity levels.
         let late = *name != "v1";
