@@ -30,27 +30,41 @@ pub(super) enum ReadBack {
 
 impl MailboxRun<'_, '_> {
     /// Reads `side` back after writing: EXAMINE, with the changes since
-    /// the listing in the same flight where they can move the watermarks.
+    /// the listing in the same flight where they can move the watermarks
+    /// (read already where they rode behind the UID EXPUNGE: taken).
     pub(super) async fn read_back(&mut self, side: Side) -> Result<ReadBack, ImapError> {
+        if let Some(seen) = self.read_with_expunge[side.index()].take() {
+            return Ok(ReadBack::Changes(seen));
+        }
         let wire = self.wire(side).to_string();
-        let from = self.statuses[side.index()].as_ref();
-        // The rebase saved no HIGHESTMODSEQ for a side whose proven
-        // expunges were withheld, nor is a restored side's cache trusted.
-        let withheld = self.mb.withheld.iter().any(|e| e.side.other() == side);
+        let from = self.changes_from(side);
         let conn = &mut self.conns[side.index()];
-        let modseq = from.and_then(|s| s.highestmodseq);
-        let usable = conn.history_support() != crate::imap::HistorySupport::None
-            && !withheld
-            && !self.restored[side.index()];
-        match (modseq, from) {
-            (Some(modseq), Some(from)) if usable => {
-                let copies = self.mb.copies.iter().filter(|c| c.from != side).count();
-                let expected = (from.exists as usize + copies).min(u32::MAX as usize) as u32;
+        match from {
+            Some((modseq, expected)) => {
                 let seen = conn.examine_changes(&wire, modseq, expected).await?;
                 Ok(ReadBack::Changes(seen))
             }
-            _ => conn.select(&wire, true).await.map(ReadBack::Status),
+            None => conn.select(&wire, true).await.map(ReadBack::Status),
         }
+    }
+
+    /// Where reading `side` back can move its watermarks: the
+    /// mod-sequence the changes are asked from and the messages expected
+    /// there (the listing's and the copies'); None where the status alone
+    /// is read.
+    pub(super) fn changes_from(&self, side: Side) -> Option<(u64, u32)> {
+        let from = self.statuses[side.index()].as_ref()?;
+        // The rebase saved no HIGHESTMODSEQ for a side whose proven
+        // expunges were withheld, nor is a restored side's cache trusted.
+        let withheld = self.mb.withheld.iter().any(|e| e.side.other() == side);
+        let usable = self.conns[side.index()].history_support()
+            != crate::imap::HistorySupport::None
+            && !withheld
+            && !self.restored[side.index()];
+        let modseq = from.highestmodseq.filter(|_| usable)?;
+        let copies = self.mb.copies.iter().filter(|c| c.from != side).count();
+        let expected = (from.exists as usize + copies).min(u32::MAX as usize) as u32;
+        Some((modseq, expected))
     }
 
     /// Moves `side`'s saved watermarks to what `seen` says, if it shows

@@ -62,6 +62,16 @@ impl MailboxRun<'_, '_> {
                 let quarantine = (mode == ExpungeMode::Expunge)
                     .then(|| self.quarantine.map(|q| q[side.index()].clone()))
                     .flatten();
+                // The read-back rides behind the UID EXPUNGE where this is
+                // the side's last write here (no \Deleted-only STORE after
+                // it, no quarantine): a read after the writes, in the
+                // mailbox whose UIDVALIDITY the SELECT below checks.
+                let last = !(self.mb.expunges.iter())
+                    .any(|e| e.side == side && e.mode == ExpungeMode::FlagOnly);
+                let ride = (mode == ExpungeMode::Expunge && quarantine.is_none() && last)
+                    .then(|| self.changes_from(side))
+                    .flatten();
+                let mut seen = None;
                 let conn = &mut self.conns[side.index()];
                 let peer = conn.peer().clone();
                 let done = async {
@@ -94,9 +104,16 @@ impl MailboxRun<'_, '_> {
                         (Some((q, uidvalidity)), _) => {
                             quarantine::move_to(conn, write, &uids, q, uidvalidity).await
                         }
-                        (None, ExpungeMode::Expunge) => {
-                            logged(&peer, write, conn.uid_expunge(&uids), as_sent).await
-                        }
+                        (None, ExpungeMode::Expunge) => match ride {
+                            Some((modseq, expected)) => {
+                                let send =
+                                    conn.uid_expunge_reading_back(&uids, &wire, modseq, expected);
+                                let read = logged(&peer, write, send, as_sent).await?;
+                                seen = read;
+                                Ok(())
+                            }
+                            None => logged(&peer, write, conn.uid_expunge(&uids), as_sent).await,
+                        },
                         (None, ExpungeMode::FlagOnly) => {
                             let write = Write {
                                 action: action_log::Action::Store,
@@ -107,6 +124,7 @@ impl MailboxRun<'_, '_> {
                     }
                 }
                 .await;
+                self.read_with_expunge[side.index()] = seen;
                 if done.as_ref().is_err_and(refused_by_mailbox) {
                     refused_mailbox = done.as_ref().err().map(ToString::to_string);
                 }

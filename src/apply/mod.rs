@@ -409,6 +409,9 @@ struct MailboxRun<'a, 's> {
     /// A copy of this run got a UID no listing has shown yet (an
     /// unconfirmed receipt): the mailbox cannot be marked settled.
     unconfirmed_receipts: bool,
+    /// Per side: the read-back that rode behind the UID EXPUNGE, the
+    /// side's last write ([`MailboxRun::read_back`] takes it).
+    read_with_expunge: [Option<crate::imap::Recheck>; 2],
 }
 
 impl<'a, 's> MailboxRun<'a, 's> {
@@ -450,6 +453,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
                 .chain(&input.retried_refusals)
                 .any(|r| r.mailbox == mb.name),
             unconfirmed_receipts: false,
+            read_with_expunge: [None, None],
         }
     }
 

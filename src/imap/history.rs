@@ -603,15 +603,43 @@ pub(crate) async fn uid_expunge(
     limits: &Limits,
     uids: &[Uid],
 ) -> Result<(), ImapError> {
+    if uids.is_empty() {
+        commands::writable(engine, selected, "UID EXPUNGE")?;
+        if !engine.has_capability("UIDPLUS") {
+            return Err(invalid(
+                engine,
+                "UID EXPUNGE: the server does not offer UIDPLUS (a plain EXPUNGE is never sent)"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    }
+    let cmds = expunge_commands(engine, selected, limits, uids)?;
+    engine
+        .run(cmds, limits.window, &mut |_, u| {
+            commands::track(selected, u);
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// The commands of [`uid_expunge`] for a non-empty `uids`: `UID STORE set
+/// +FLAGS.SILENT (\Deleted)`, then `UID EXPUNGE set`, each set split to
+/// fit a line. [`ImapError::Invalid`] (nothing to send) with no mailbox
+/// selected read-write or without UIDPLUS.
+pub(crate) fn expunge_commands(
+    engine: &Engine,
+    selected: &Option<Selected>,
+    limits: &Limits,
+    uids: &[Uid],
+) -> Result<Vec<Command<'static>>, ImapError> {
     let sel = commands::writable(engine, selected, "UID EXPUNGE")?;
     if !engine.has_capability("UIDPLUS") {
         return Err(invalid(
             engine,
             "UID EXPUNGE: the server does not offer UIDPLUS (a plain EXPUNGE is never sent)".into(),
         ));
-    }
-    if uids.is_empty() {
-        return Ok(());
     }
     let mailbox = sel.name.clone();
     let deleted = crate::model::FlagSet::from_wire(["\\Deleted"]);
@@ -627,11 +655,5 @@ pub(crate) async fn uid_expunge(
             .text(format!(" {set}")),
         );
     }
-    engine
-        .run(cmds, limits.window, &mut |_, u| {
-            commands::track(selected, u);
-            Ok(())
-        })
-        .await?;
-    Ok(())
+    Ok(cmds)
 }

@@ -20,7 +20,7 @@
 //! mailbox and its mode: nothing written into one held read-only),
 //! `history` (CONDSTORE, QRESYNC and UIDPLUS commands), `recheck` (a
 //! mailbox read back after writing, EXAMINE and CHANGEDSINCE in one
-//! flight), `open_changes` (a mailbox opened and its history asked in one
+//! flight, behind a UID EXPUNGE too), `open_changes` (a mailbox opened and its history asked in one
 //! flight), `bounds` (how much
 //! of a reply each command may read and keep), `expunged` (what was expunged
 //! while a command ran), `quote`, `uidset`.
@@ -741,6 +741,39 @@ impl Connection {
     pub async fn uid_expunge(&mut self, uids: &[Uid]) -> Result<(), ImapError> {
         self.settle().await?;
         history::uid_expunge(&mut self.engine, &mut self.selected, &self.limits, uids).await
+    }
+
+    /// [`Connection::uid_expunge`] with the read-back of `name` — the
+    /// selected mailbox — behind it in the same flight, as
+    /// [`Connection::examine_changes`] would read it after: one turn for
+    /// both. Err: the expunge failed; Ok(None): it was done, and the
+    /// read-back was refused (the caller reads back on its own).
+    /// [`ImapError::Invalid`] (nothing sent) without CONDSTORE.
+    pub async fn uid_expunge_reading_back(
+        &mut self,
+        uids: &[Uid],
+        name: &str,
+        modseq: u64,
+        expected: u32,
+    ) -> Result<Option<Recheck>, ImapError> {
+        self.settle().await?;
+        if self.history == HistorySupport::None {
+            return Err(commands::invalid(
+                &self.engine,
+                "CHANGEDSINCE: the server offers no CONDSTORE".into(),
+            ));
+        }
+        recheck::uid_expunge_reading_back(
+            &mut self.engine,
+            &mut self.selected,
+            &self.limits,
+            self.history,
+            uids,
+            name,
+            modseq,
+            expected,
+        )
+        .await
     }
 
     /// Re-reads UID, FLAGS, RFC822.SIZE and INTERNALDATE of these UIDs in the
