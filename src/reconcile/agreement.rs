@@ -10,6 +10,7 @@
 //! `--identity headers` what is left may agree by headers, under the
 //! plan's rule for them ([`super::by_headers`]), flags equal.
 
+use super::fast_hash::FastMap;
 use super::flags::storable;
 use super::MailboxInput;
 use crate::model::{Fingerprint, FlagSet, MailboxStatus, MessageMeta, Side, Uid};
@@ -59,8 +60,12 @@ impl MailboxAgreement {
 pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     let absent = MailboxStatus::default();
     let status = [0, 1].map(|i| input.sides[i].as_ref().map_or(&absent, |s| &s.status));
-    let mut counts: BTreeMap<(Fingerprint, FlagSet), [usize; 2]> = BTreeMap::new();
-    let mut normalised: BTreeMap<Fingerprint, Fingerprint> = BTreeMap::new();
+    // Hashed, not ordered: a million messages on each side are a million
+    // look-ups; the surplus (what differs, few) is put in order after.
+    let listed = input.sides.iter().flatten().map(|s| s.messages.len()).max();
+    let mut counts: FastMap<(Fingerprint, FlagSet), [usize; 2]> =
+        FastMap::with_capacity_and_hasher(listed.unwrap_or(0), Default::default());
+    let mut normalised: FastMap<Fingerprint, Fingerprint> = FastMap::default();
     let mut totals = [0, 0];
     // `--identity headers` (the listings carry header keys): each message
     // with what it is compared as, for the header level below.
@@ -97,6 +102,8 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
             });
         }
     }
+    // In the order of (fingerprint, flags), as the report lists it.
+    surplus.sort_unstable_by(|x, y| (&x.fingerprint, &x.flags).cmp(&(&y.fingerprint, &y.flags)));
     // Per (normalised fingerprint, flags): as much surplus on A as on B is
     // agreement at the normalised level.
     let loose_key = |s: &Surplus| Some((*normalised.get(&s.fingerprint)?, s.flags.clone()));
@@ -218,19 +225,17 @@ fn agree_by_headers(
 /// than its source, yet it is the message imapmend sent, so it compares as
 /// the pair's content. Only where the side is healthy under the pairs'
 /// UIDVALIDITY: elsewhere a UID may name another message.
-fn pair_identities(input: &MailboxInput, i: usize) -> BTreeMap<Uid, Fingerprint> {
+fn pair_identities(input: &MailboxInput, i: usize) -> FastMap<Uid, Fingerprint> {
     let Some(side) = input.sides[i].as_ref() else {
-        return BTreeMap::new();
+        return FastMap::default();
     };
     if !side.evidence.is_healthy() || input.base.uidvalidity[i] != Some(side.status.uidvalidity) {
-        return BTreeMap::new();
+        return FastMap::default();
     }
-    input
-        .base
-        .pairs
-        .iter()
-        .map(|p| (p.uid[i], p.fingerprint))
-        .collect()
+    let mut identities =
+        FastMap::with_capacity_and_hasher(input.base.pairs.len(), Default::default());
+    identities.extend(input.base.pairs.iter().map(|p| (p.uid[i], p.fingerprint)));
+    identities
 }
 
 /// A message imapmend marked `\Deleted` for a proven expunge, as long as it

@@ -10,6 +10,7 @@
 //! guard; a message gone from a suspect side is copied back.
 
 use super::by_headers;
+use super::fast_hash::{FastMap, FastSet};
 use super::flags::{self, SideFlags};
 use super::guard::apply_guard;
 use super::mailboxes::{plan_existence, Naming};
@@ -24,7 +25,7 @@ use crate::plan::{
     Conflict, Copy, Expunge, ExpungeMode, ExpungeReason, FlagChange, MailboxPlan, PlannedPair,
     WithheldFlag,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The plan for one mailbox.
 pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy) -> MailboxPlan {
@@ -816,14 +817,14 @@ fn content_index(messages: &[MessageMeta]) -> BTreeMap<Fingerprint, VecDeque<&Me
 
 /// Finds the messages the snapshot's pairs refer to on each side.
 struct Linker<'a> {
-    by_uid: [HashMap<Uid, &'a MessageMeta>; 2],
+    by_uid: [FastMap<Uid, &'a MessageMeta>; 2],
     /// Per side, built on the first link by content (most runs link every
     /// pair by UID and never need it).
     by_fingerprint: [Option<BTreeMap<Fingerprint, VecDeque<&'a MessageMeta>>>; 2],
     /// Per side: link by content because the side is not healthy (UIDVALIDITY
     /// changed, or it regressed and may reuse UIDs).
     by_content: [bool; 2],
-    linked: [HashSet<Uid>; 2],
+    linked: [FastSet<Uid>; 2],
     messages: [&'a [MessageMeta]; 2],
 }
 
@@ -844,7 +845,9 @@ impl<'a> Linker<'a> {
             by_uid: [0, 1].map(|i| messages[i].iter().map(|m| (m.uid, m)).collect()),
             by_fingerprint: [None, None],
             by_content,
-            linked: Default::default(),
+            // Most messages get linked: sized once, not grown by doubling.
+            linked: [0, 1]
+                .map(|i| FastSet::with_capacity_and_hasher(messages[i].len(), Default::default())),
             messages,
         }
     }

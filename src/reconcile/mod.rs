@@ -15,6 +15,7 @@
 pub mod agreement;
 pub mod by_headers;
 pub mod evidence;
+pub mod fast_hash;
 pub mod flags;
 mod guard;
 pub mod mailboxes;

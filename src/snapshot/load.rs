@@ -161,16 +161,18 @@ pub(super) const PAIR_COLUMNS: &str =
 
 /// One pair, read with [`PAIR_COLUMNS`].
 pub(super) fn pair_row(row: &Row, o: Orientation) -> rusqlite::Result<PairRecord> {
-    let flags: Option<String> = row.get(3)?;
-    let stored_a = fingerprint_from_blob(2, &row.get::<_, Vec<u8>>(2)?)?;
+    // Read in place (`get_ref`), not copied out: a full path reads every
+    // pair of a mailbox, a million of them.
+    let flags = row.get_ref(3)?.as_str_or_null()?;
+    let stored_a = fingerprint_from_blob(2, row.get_ref(2)?.as_blob()?)?;
     let stored_b = optional_fingerprint(row, 6)?.unwrap_or(stored_a);
     let [fp_a, fp_b] = o.pair([stored_a, stored_b]);
     Ok(PairRecord {
         uid: o.pair([row.get(0)?, row.get(1)?]),
         fingerprint: fp_a,
-        flags: flags.as_deref().map(flags_from_text),
-        unconfirmed: match row.get::<_, Option<String>>(4)? {
-            Some(side) => Some(o.side(side_from_text(4, &side)?)),
+        flags: flags.map(flags_from_text),
+        unconfirmed: match row.get_ref(4)?.as_str_or_null()? {
+            Some(side) => Some(o.side(side_from_text(4, side)?)),
             None => None,
         },
         level: level_from_sql(row, 5)?,
@@ -186,23 +188,24 @@ pub(super) const CACHE_COLUMNS: &str =
 /// One row of the fingerprint cache, read with [`CACHE_COLUMNS`]: its
 /// side (the run's) and its entry.
 pub(super) fn cache_row(row: &Row, o: Orientation) -> rusqlite::Result<(Side, CacheEntry)> {
-    let side = o.side(side_from_text(0, &row.get::<_, String>(0)?)?);
+    // In place, as `pair_row`: a full path reads every row of a mailbox.
+    let side = o.side(side_from_text(0, row.get_ref(0)?.as_str()?)?);
     let cached = CachedMessage {
         size: row.get(3)?,
         internal_date: InternalDate {
             unix: row.get(4)?,
             offset_minutes: row.get(5)?,
         },
-        fingerprint: fingerprint_from_blob(6, &row.get::<_, Vec<u8>>(6)?)?,
+        fingerprint: fingerprint_from_blob(6, row.get_ref(6)?.as_blob()?)?,
         // Made by other rules than this build's: not known.
         normalised: optional_fingerprint(row, 10)?.filter(|_| {
             row.get::<_, Option<u32>>(11).ok().flatten() == Some(NORMALISATION_VERSION)
         }),
-        flags: flags_from_text(&row.get::<_, String>(7)?),
+        flags: flags_from_text(row.get_ref(7)?.as_str()?),
         read_back: row.get(8)?,
         status: row
-            .get::<_, Option<String>>(9)?
-            .as_deref()
+            .get_ref(9)?
+            .as_str_or_null()?
             .and_then(MessageStatus::from_sql),
     };
     Ok((side, ((row.get(1)?, row.get(2)?), cached)))
@@ -232,8 +235,9 @@ pub(super) fn tombstones(
 
 /// A nullable fingerprint column.
 pub(super) fn optional_fingerprint(row: &Row, idx: usize) -> rusqlite::Result<Option<Fingerprint>> {
-    row.get::<_, Option<Vec<u8>>>(idx)?
-        .map(|blob| fingerprint_from_blob(idx, &blob))
+    row.get_ref(idx)?
+        .as_blob_or_null()?
+        .map(|blob| fingerprint_from_blob(idx, blob))
         .transpose()
 }
 

@@ -18,6 +18,9 @@ pub(super) fn fetch(whole: &[u8]) -> Result<Untagged<'_>, String> {
     if let Some(u) = fetch_body_fast(whole) {
         return Ok(u);
     }
+    if let Some(u) = super::fetch_meta::fetch_meta_fast(whole) {
+        return Ok(u);
+    }
     match without_literal8_markers(whole) {
         Cow::Borrowed(b) => fetch_proto(b),
         Cow::Owned(copy) => match fetch_proto(&copy)? {
@@ -85,7 +88,7 @@ fn fetch_body_fast(whole: &[u8]) -> Option<Untagged<'_>> {
     Some(Untagged::Fetch { seq, attrs })
 }
 
-fn fetch_proto(whole: &[u8]) -> Result<Untagged<'_>, String> {
+pub(super) fn fetch_proto(whole: &[u8]) -> Result<Untagged<'_>, String> {
     if has_nil_internaldate(whole) {
         return Err(format!(
             "FETCH response with INTERNALDATE NIL: {}",

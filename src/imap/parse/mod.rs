@@ -16,6 +16,7 @@
 //! `fetch` (FETCH and its imap-proto workarounds), `lexer` (the tokenizer).
 
 mod fetch;
+mod fetch_meta;
 mod lexer;
 mod mailbox_data;
 mod status;
