@@ -37,6 +37,7 @@ fn hash(body: &[u8], headers: bool) -> Hashed {
         headers: headers.then(|| header_key(body).map(Box::new)).flatten(),
     }
 }
+#[cfg(test)]
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -178,16 +179,16 @@ impl Hashers {
         self.service.room.add_permits(room as usize);
     }
 
-    /// Moves the fingerprints hashed so far `into` the map, without
+    /// Moves the fingerprints hashed so far `into` the map (or any other
+    /// sink: the gather writes them into the listing's records), without
     /// waiting: a long fetch calls it between runs, so that what is hashed
     /// does not pile up in the channel (a second copy of every fingerprint
     /// until [`Hashers::finish_into`]).
-    pub fn drain_into(&self, into: &mut HashMap<Uid, Hashed>) {
+    pub fn drain_into(&self, into: &mut impl Extend<(Uid, Hashed)>) {
         let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
-        let before = into.len();
-        into.extend(done.try_iter());
-        self.drained
-            .fetch_add(into.len() - before, Ordering::Relaxed);
+        let mut moved = 0;
+        into.extend(done.try_iter().inspect(|_| moved += 1));
+        self.drained.fetch_add(moved, Ordering::Relaxed);
     }
 
     /// Waits (off the async threads) until every body handed over is
@@ -201,9 +202,11 @@ impl Hashers {
         Ok(got)
     }
 
-    /// [`Hashers::finish`], the fingerprints put `into` the map (which
-    /// may hold others: UIDs handed over here must not be among them).
-    pub async fn finish_into(self, into: &mut HashMap<Uid, Hashed>) -> Result<(), String> {
+    /// [`Hashers::finish`], the fingerprints put `into` the map or sink
+    /// (which may hold others: UIDs handed over here must not be among
+    /// them). What is still on its way is waited for off the async threads
+    /// (at most the last run's: [`Hashers::drain_into`] took the rest).
+    pub async fn finish_into(self, into: &mut impl Extend<(Uid, Hashed)>) -> Result<(), String> {
         let Hashers {
             reply,
             done,
@@ -215,17 +218,11 @@ impl Hashers {
         let submitted = submitted.into_inner();
         let drained = drained.into_inner();
         let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
-        let mut map = std::mem::take(into);
-        let before = map.len();
-        let (map, got) = tokio::task::spawn_blocking(move || {
-            map.extend(done);
-            let got = map.len() - before;
-            (map, got)
-        })
-        .await
-        .map_err(|e| format!("collecting fingerprints failed: {e}"))?;
-        *into = map;
-        let got = got + drained;
+        let rest: Vec<(Uid, Hashed)> = tokio::task::spawn_blocking(move || done.iter().collect())
+            .await
+            .map_err(|e| format!("collecting fingerprints failed: {e}"))?;
+        let got = rest.len() + drained;
+        into.extend(rest);
         if got != submitted {
             return Err(format!(
                 "{} of {submitted} bodies were handed to hashing and came back without a fingerprint",

@@ -18,17 +18,24 @@ pub fn body_reconnects(retries: u32) -> usize {
     }
 }
 
-/// What [`read_bodies`] got: a fingerprint per UID delivered, and the UIDs
-/// whose body the server would not deliver.
-pub struct Bodies {
-    /// Exact and normalised, per UID.
-    pub fingerprints: HashMap<Uid, Hashed>,
-    pub undeliverable: Vec<Uid>,
+/// Where [`read_bodies_into`] puts each body's fingerprints as they are
+/// hashed: a map, or the listing's own records (`gather::side`), so that a
+/// full listing's fingerprints are not held a second time beside them.
+pub trait Sink: Extend<(Uid, Hashed)> {
+    /// Whether a fingerprint for this UID came already.
+    fn has(&self, uid: Uid) -> bool;
+}
+
+impl Sink for HashMap<Uid, Hashed> {
+    fn has(&self, uid: Uid) -> bool {
+        self.contains_key(&uid)
+    }
 }
 
 /// Fetches and hashes these bodies (UID, listed size) of the selected
 /// mailbox `wire`, with their header keys where `headers` (`--identity
-/// headers`). A body
+/// headers`), each fingerprint put `into` the sink as it is hashed; returns
+/// the UIDs whose body the server would not deliver. A body
 /// that makes the server drop the connection (Dovecot does, serving a file
 /// cut short behind its back) must not fail the whole mailbox, nor be taken
 /// for gone: on a new connection the first body not delivered is fetched
@@ -36,7 +43,8 @@ pub struct Bodies {
 /// caller reports it); a passing cut just goes on with the rest. At most
 /// `reconnects` connections are opened so (two per such message); then, or
 /// with 0, the loss fails the mailbox.
-pub async fn read_bodies(
+#[allow(clippy::too_many_arguments)]
+pub async fn read_bodies_into(
     conn: &mut Connection,
     wire: &str,
     read_only: bool,
@@ -44,27 +52,30 @@ pub async fn read_bodies(
     uids: &[(Uid, u32)],
     reconnects: usize,
     headers: bool,
-) -> Result<Bodies, ImapError> {
-    // Sized once: grown by doubling, the map of a full listing held up to
-    // three times its fingerprints while it moved.
-    let mut fingerprints = HashMap::with_capacity(uids.len());
+    into: &mut impl Sink,
+) -> Result<Vec<Uid>, ImapError> {
     let mut undeliverable = Vec::new();
     let mut suspect: Option<(Uid, u32)> = None;
     let mut reopened = 0;
     loop {
-        let remaining: Vec<(Uid, u32)> = uids
-            .iter()
-            .copied()
-            .filter(|(u, _)| !fingerprints.contains_key(u) && !undeliverable.contains(u))
-            .collect();
-        let batch = match suspect {
-            Some(item) => vec![item],
-            None => remaining.clone(),
+        // The first time round, all of them (not a copy of the list).
+        let remaining: std::borrow::Cow<'_, [(Uid, u32)]> = if reopened == 0 {
+            uids.into()
+        } else {
+            (uids.iter().copied())
+                .filter(|(u, _)| !into.has(*u) && !undeliverable.contains(u))
+                .collect::<Vec<_>>()
+                .into()
+        };
+        let alone = suspect.map(|item| [item]);
+        let batch: &[(Uid, u32)] = match &alone {
+            Some(one) => one,
+            None => &remaining,
         };
         if batch.is_empty() {
             break;
         }
-        match fetch_fingerprints(conn, &batch, headers, &mut fingerprints).await {
+        match fetch_fingerprints(conn, batch, headers, into).await {
             Ok(()) if batch.len() == remaining.len() => break,
             Ok(()) => suspect = None,
             Err(e) if !conn.is_alive() && reopened < reconnects => {
@@ -78,10 +89,7 @@ pub async fn read_bodies(
                         undeliverable.push(uid);
                         None
                     }
-                    None => batch
-                        .iter()
-                        .copied()
-                        .find(|(u, _)| !fingerprints.contains_key(u)),
+                    None => batch.iter().copied().find(|(u, _)| !into.has(*u)),
                 };
                 conn.reopen().await?;
                 let again = conn.select(wire, read_only).await?;
@@ -96,10 +104,7 @@ pub async fn read_bodies(
             Err(e) => return Err(e),
         }
     }
-    Ok(Bodies {
-        fingerprints,
-        undeliverable,
-    })
+    Ok(undeliverable)
 }
 
 /// Fetches these bodies (UID, listed size) and hashes each on the hashing
@@ -113,7 +118,7 @@ async fn fetch_fingerprints(
     conn: &mut Connection,
     items: &[(Uid, u32)],
     headers: bool,
-    into: &mut HashMap<Uid, Hashed>,
+    into: &mut impl Sink,
 ) -> Result<(), ImapError> {
     if items.is_empty() {
         return Ok(());

@@ -28,7 +28,7 @@ mod fake_server_tests;
 mod side;
 mod subset;
 
-pub use bodies::{body_reconnects, read_bodies};
+pub use bodies::{body_reconnects, read_bodies_into};
 pub use decide::decide;
 pub use side::Upsert;
 

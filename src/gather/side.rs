@@ -2,12 +2,14 @@
 //! it unchanged), listed through the change history where it can be
 //! trusted or in full, its evidence judged, then its new bodies read.
 
-use super::bodies::read_bodies;
+use super::bodies::{read_bodies_into, Sink};
 use super::evidence::{
     judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Judgement,
     Remembered, Watermark,
 };
 use super::Reading;
+use crate::hashing::Hashed;
+use crate::header_key::HeaderKey;
 use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedStatus};
 use crate::model::{Fingerprint, ListedMessage, MailboxStatus, MessageMeta, Side, Uid};
 use crate::plan::ListingPath;
@@ -467,11 +469,13 @@ pub(super) async fn read_side(
         .collect();
     // The listing becomes the records it ends as before the bodies are
     // read, so that it is not held beside them and their fingerprints: a
-    // record per message, its cached fingerprint where `cached` says so.
-    let mut cached = Vec::with_capacity(listing.len());
+    // record per message, its cached fingerprint where `state` says so.
+    // The bodies' fingerprints go into the records as they are hashed (no
+    // map of them beside: [`Records`]).
+    let mut state = Vec::with_capacity(listing.len());
     let mut messages: Vec<MessageMeta> = Vec::with_capacity(listing.len());
     for (m, fp) in listing {
-        cached.push(fp.is_some());
+        state.push(if fp.is_some() { CACHED } else { 0 });
         messages.push(MessageMeta {
             uid: m.uid,
             size: m.size,
@@ -481,7 +485,13 @@ pub(super) async fn read_side(
             normalised: None,
         });
     }
-    let bodies = read_bodies(
+    let verify = reading.verify;
+    let mut damaged = BTreeSet::new();
+    let mut headers = BTreeMap::new();
+    let mut records = Records::new(&mut messages, &mut state, &learn, verify);
+    records.damaged = Some(&mut damaged);
+    records.headers = Some(&mut headers);
+    let undeliverable = read_bodies_into(
         conn,
         &wire,
         reading.read_only,
@@ -489,44 +499,30 @@ pub(super) async fn read_side(
         &to_read,
         reading.body_reconnects,
         reading.headers,
+        &mut records,
     )
     .await
     .map_err(|e| e.to_string())?;
-    let fresh_fps = bodies.fingerprints;
-    let verify = reading.verify;
+    drop(to_read);
     let mut unread = Vec::new();
     // Positions in `messages`: a copy of each row to write held every
     // message of a full listing twice until the cache was written.
     let mut upsert = Vec::new();
-    let mut damaged = BTreeSet::new();
     let mut unreadable = Vec::new();
-    let mut headers = BTreeMap::new();
     // In place: the records kept move down to `kept`, in listing order.
     let mut kept = 0;
     for i in 0..messages.len() {
         let m = &mut messages[i];
-        let fp = cached[i].then_some(m.fingerprint);
-        let both = fresh_fps.get(&m.uid);
-        let fresh = both.map(|h| h.exact);
-        let learnt = learn.contains(&m.uid) && !verify;
-        // Read only to learn its normalised fingerprint: a body that is not
-        // what the cache says (a copy's row holds its source's) teaches
-        // nothing, and is no sign of damage without --verify.
-        let fresh = fresh.filter(|now| !learnt || Some(*now) == fp);
-        let fingerprint = match (fp, fresh) {
-            (Some(cached), Some(now)) if cached != now => {
-                // Changed in place since it was synced. The cache keeps what
-                // it should be, so the damage is not silently accepted.
-                damaged.insert(m.uid);
-                now
-            }
-            (Some(cached), None) if verify => {
-                unreadable.push(m.uid);
-                cached
-            }
-            (Some(cached), _) => cached,
-            (None, Some(now)) => now,
-            (None, None) if defer => {
+        let (cached, fresh) = (state[i] & CACHED != 0, state[i] & FRESH != 0);
+        match (cached, fresh) {
+            // Under --verify, a cached body not delivered.
+            (true, false) if verify => unreadable.push(m.uid),
+            // Its cached fingerprint, or what its body hashed to now (a
+            // change in place since it was synced is in `damaged`: the
+            // cache keeps what it should be, so the damage is not
+            // silently accepted).
+            (true, _) | (false, true) => {}
+            (false, false) if defer => {
                 unread.push(ListedMessage {
                     uid: m.uid,
                     size: m.size,
@@ -535,37 +531,31 @@ pub(super) async fn read_side(
                 });
                 continue;
             }
-            (None, None) if bodies.undeliverable.contains(&m.uid) => {
+            (false, false) if undeliverable.contains(&m.uid) => {
                 unreadable.push(m.uid);
                 match remembered.get(&m.uid) {
                     // Known under this UID, its size since changed (a file
                     // cut short): with --verify it is what it was, broken,
                     // so its partner can replace it.
-                    Some(r) if verify => r.fingerprint,
+                    Some(r) if verify => m.fingerprint = r.fingerprint,
                     // Never read: left out (it can be neither compared nor
                     // copied), reported.
                     _ => continue,
                 }
             }
             // A body that vanished between listing and fetch: the message is gone.
-            (None, None) => continue,
-        };
-        let normalised = match both {
-            Some(h) if h.exact == fingerprint => Some(h.normalised),
-            _ => remembered
-                .get(&m.uid)
-                .filter(|r| r.fingerprint == fingerprint)
-                .and_then(|r| r.normalised),
-        };
-        let learnt = learnt && normalised.is_some();
-        if let Some(key) = both.and_then(|h| h.headers.as_deref()) {
-            headers.insert(m.uid, *key);
+            (false, false) => continue,
         }
-        m.fingerprint = fingerprint;
-        m.normalised = normalised;
+        if !fresh {
+            m.normalised = remembered
+                .get(&m.uid)
+                .filter(|r| r.fingerprint == m.fingerprint)
+                .and_then(|r| r.normalised);
+        }
         let uid = m.uid;
+        let learnt = learn.contains(&uid) && !verify && m.normalised.is_some();
         let vouched = !damaged.contains(&uid) && !unreadable.contains(&uid);
-        if (changed.contains(&uid) || fp.is_none() || learnt) && vouched {
+        if (changed.contains(&uid) || !cached || learnt) && vouched {
             upsert.push(Upsert {
                 at: kept as u32,
                 uid,
@@ -603,4 +593,102 @@ pub(super) async fn read_side(
         upsert,
         gone,
     }))
+}
+
+/// [`Records`]' state of a record: its fingerprint came from the cache.
+const CACHED: u8 = 1;
+/// A body was hashed for it (taken or not).
+const ARRIVED: u8 = 2;
+/// Its fingerprints are the ones its body hashed to now.
+const FRESH: u8 = 4;
+
+/// One side's records as the sink of its bodies' fingerprints: each is
+/// written into its record as it is hashed, with what the hash means for
+/// a record the cache vouched for (read again under --verify, or to learn
+/// its normalised fingerprint).
+struct Records<'a> {
+    messages: &'a mut [MessageMeta],
+    state: &'a mut [u8],
+    /// (UID, position), sorted, where the records are not in UID order.
+    index: Option<Vec<(Uid, u32)>>,
+    learn: &'a HashSet<Uid>,
+    verify: bool,
+    /// UIDs whose body is not what the cache says (under --verify).
+    damaged: Option<&'a mut BTreeSet<Uid>>,
+    /// The header keys (`--identity headers`).
+    headers: Option<&'a mut BTreeMap<Uid, HeaderKey>>,
+}
+
+impl<'a> Records<'a> {
+    fn new(
+        messages: &'a mut [MessageMeta],
+        state: &'a mut [u8],
+        learn: &'a HashSet<Uid>,
+        verify: bool,
+    ) -> Records<'a> {
+        let index = (!messages.is_sorted_by_key(|m| m.uid)).then(|| {
+            let mut index: Vec<(Uid, u32)> = (messages.iter().enumerate())
+                .map(|(i, m)| (m.uid, i as u32))
+                .collect();
+            index.sort_unstable();
+            index
+        });
+        Records {
+            messages,
+            state,
+            index,
+            learn,
+            verify,
+            damaged: None,
+            headers: None,
+        }
+    }
+
+    fn at(&self, uid: Uid) -> Option<usize> {
+        match &self.index {
+            Some(index) => {
+                (index.binary_search_by_key(&uid, |(u, _)| *u).ok()).map(|i| index[i].1 as usize)
+            }
+            None => self.messages.binary_search_by_key(&uid, |m| m.uid).ok(),
+        }
+    }
+
+    fn put(&mut self, uid: Uid, hashed: Hashed) {
+        let Some(i) = self.at(uid) else {
+            return;
+        };
+        self.state[i] |= ARRIVED;
+        if let (Some(key), Some(headers)) = (hashed.headers, self.headers.as_deref_mut()) {
+            headers.insert(uid, *key);
+        }
+        let m = &mut self.messages[i];
+        if self.state[i] & CACHED != 0 && hashed.exact != m.fingerprint {
+            // Read only to learn its normalised fingerprint: a body that is
+            // not what the cache says (a copy's row holds its source's)
+            // teaches nothing, and is no sign of damage without --verify.
+            if self.learn.contains(&uid) && !self.verify {
+                return;
+            }
+            if let Some(damaged) = self.damaged.as_deref_mut() {
+                damaged.insert(uid);
+            }
+        }
+        m.fingerprint = hashed.exact;
+        m.normalised = Some(hashed.normalised);
+        self.state[i] |= FRESH;
+    }
+}
+
+impl Extend<(Uid, Hashed)> for Records<'_> {
+    fn extend<I: IntoIterator<Item = (Uid, Hashed)>>(&mut self, iter: I) {
+        for (uid, hashed) in iter {
+            self.put(uid, hashed);
+        }
+    }
+}
+
+impl Sink for Records<'_> {
+    fn has(&self, uid: Uid) -> bool {
+        self.at(uid).is_some_and(|i| self.state[i] & ARRIVED != 0)
+    }
 }

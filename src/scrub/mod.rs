@@ -6,7 +6,7 @@
 //! reading every body every run.
 //!
 //! Owns choosing the slice ([`slice`], by [`select`]), reading it
-//! (EXAMINE, then the bodies through [`crate::gather::read_bodies`]:
+//! (EXAMINE, then the bodies through [`crate::gather::read_bodies_into`]:
 //! streamed, hashed under the process's budget, past bodies that kill the
 //! connection), judging each body at its pair's level ([`judge`]), and
 //! what it found. What it finds goes into the listing exactly as
@@ -27,7 +27,7 @@
 pub mod judge;
 pub mod select;
 
-use crate::gather::{read_bodies, relist, Gathered, Reading};
+use crate::gather::{read_bodies_into, relist, Gathered, Reading};
 use crate::imap::Connection;
 use crate::model::{ScrubBudget, Side, Uid};
 use crate::pool::Pool;
@@ -488,17 +488,28 @@ async fn read_side(
             let later = rest.split_off(run.min(rest.len()));
             let chunk = std::mem::replace(&mut rest, later);
             let uids: Vec<(Uid, u32)> = chunk.iter().map(|i| (i.row.uid, i.row.size)).collect();
-            match read_bodies(conn, wire, true, uidvalidity, &uids, reconnects, false).await {
-                Ok(bodies) => {
+            let mut fingerprints = std::collections::HashMap::with_capacity(uids.len());
+            let into = &mut fingerprints;
+            let read_now = read_bodies_into(
+                conn,
+                wire,
+                true,
+                uidvalidity,
+                &uids,
+                reconnects,
+                false,
+                into,
+            );
+            match read_now.await {
+                Ok(undeliverable) => {
                     for item in chunk {
-                        let fresh = bodies
-                            .fingerprints
+                        let fresh = fingerprints
                             .get(&item.row.uid)
-                            .map(|h| (h.exact, h.normalised));
+                            .map(|h: &crate::hashing::Hashed| (h.exact, h.normalised));
                         let result = match fresh {
                             Some(f) if judge::intact(&item.row, f) => ScrubResult::Intact,
                             Some(_) => ScrubResult::Damaged,
-                            None if bodies.undeliverable.contains(&item.row.uid) => {
+                            None if undeliverable.contains(&item.row.uid) => {
                                 ScrubResult::Undeliverable
                             }
                             // Expunged since it was listed: nothing to judge.
