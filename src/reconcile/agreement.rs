@@ -60,50 +60,90 @@ impl MailboxAgreement {
 pub fn compare(input: &MailboxInput) -> MailboxAgreement {
     let absent = MailboxStatus::default();
     let status = [0, 1].map(|i| input.sides[i].as_ref().map_or(&absent, |s| &s.status));
-    // Hashed, not ordered: a million messages on each side are a million
-    // look-ups; the surplus (what differs, few) is put in order after.
-    let listed = input.sides.iter().flatten().map(|s| s.messages.len()).max();
-    let mut counts: FastMap<(Fingerprint, FlagSet), [usize; 2]> =
-        FastMap::with_capacity_and_hasher(listed.unwrap_or(0), Default::default());
-    let mut normalised: FastMap<Fingerprint, Fingerprint> = FastMap::default();
     let mut totals = [0, 0];
     // `--identity headers` (the listings carry header keys): each message
     // with what it is compared as, for the header level below.
     let by_headers = input.sides.iter().flatten().any(|s| !s.headers.is_empty());
     let mut compared: [Vec<(&MessageMeta, Key)>; 2] = Default::default();
-    for (i, side) in input.sides.iter().enumerate() {
+    let paired = [0, 1].map(|i| pair_identities(input, i));
+    let messages = [0, 1].map(|i| input.sides[i].as_ref().map_or(&[][..], |s| &s.messages[..]));
+    // The flags compared where they are not the message's own (a side
+    // cannot store some of them): built first, as the entries point into it.
+    let mut restricted: Vec<FlagSet> = Vec::new();
+    let mut own = [Vec::new(), Vec::new()];
+    for (i, listed) in messages.iter().enumerate() {
         let pending = &input.base.pending_expunge[i];
-        let paired = pair_identities(input, i);
-        for m in side.iter().flat_map(|s| &s.messages) {
-            if is_pending_expunge(pending, m) {
-                continue;
-            }
-            let comparable = storable(&storable(&m.flags, status[0]), status[1]);
-            let identity = paired.get(&m.uid).copied().unwrap_or(m.fingerprint);
+        own[i] = (listed.iter())
+            .map(|m| {
+                if is_pending_expunge(pending, m) {
+                    return SKIPPED;
+                }
+                let comparable = storable(&storable(&m.flags, status[0]), status[1]);
+                if comparable == m.flags {
+                    return OWN;
+                }
+                restricted.push(comparable);
+                (restricted.len() - 1) as u32
+            })
+            .collect::<Vec<u32>>();
+    }
+    // One sorted vector of every message compared, by (identity, flags):
+    // a run of equal keys is one multiset element, counted per side. Two
+    // maps keyed by fingerprint held ~200 bytes a message of a mailbox.
+    let mut entries: Vec<Entry<'_>> = Vec::with_capacity(messages[0].len() + messages[1].len());
+    for (i, listed) in messages.iter().enumerate() {
+        for (at, (m, how)) in listed.iter().zip(&own[i]).enumerate() {
+            let flags = match *how {
+                SKIPPED => continue,
+                OWN => &m.flags,
+                r => &restricted[r as usize],
+            };
+            let identity = paired[i].get(&m.uid).unwrap_or(&m.fingerprint);
             if by_headers {
-                compared[i].push((m, (identity, comparable.clone())));
+                compared[i].push((m, (*identity, flags.clone())));
             }
-            counts.entry((identity, comparable)).or_default()[i] += 1;
-            if let Some(n) = m.normalised {
-                normalised.entry(identity).or_insert(n);
-            }
+            entries.push(Entry {
+                identity,
+                flags,
+                side: i as u8,
+                at: at as u32,
+            });
             totals[i] += 1;
         }
     }
+    drop(own);
+    entries.sort_unstable_by(|x, y| (x.identity, x.flags).cmp(&(y.identity, y.flags)));
     let mut surplus = Vec::new();
-    for ((fingerprint, flags), [a, b]) in counts {
-        if a != b {
-            let side = if a > b { Side::A } else { Side::B };
-            surplus.push(Surplus {
-                side,
-                fingerprint,
-                flags,
-                count: a.abs_diff(b),
-            });
+    // The normalised fingerprint of each identity with a surplus: the
+    // first one known in listing order (A's messages, then B's).
+    let mut normalised: BTreeMap<Fingerprint, Fingerprint> = BTreeMap::new();
+    for run in entries.chunk_by(|x, y| x.identity == y.identity) {
+        let before = surplus.len();
+        for same in run.chunk_by(|x, y| x.flags == y.flags) {
+            let a = same.iter().filter(|e| e.side == 0).count();
+            let b = same.len() - a;
+            if a != b {
+                surplus.push(Surplus {
+                    side: if a > b { Side::A } else { Side::B },
+                    fingerprint: *same[0].identity,
+                    flags: same[0].flags.clone(),
+                    count: a.abs_diff(b),
+                });
+            }
+        }
+        if surplus.len() > before {
+            let known = (run.iter())
+                .filter_map(|e| {
+                    let n = messages[e.side as usize][e.at as usize].normalised?;
+                    Some(((e.side, e.at), n))
+                })
+                .min_by_key(|(place, _)| *place);
+            if let Some((_, n)) = known {
+                normalised.insert(*run[0].identity, n);
+            }
         }
     }
-    // In the order of (fingerprint, flags), as the report lists it.
-    surplus.sort_unstable_by(|x, y| (&x.fingerprint, &x.flags).cmp(&(&y.fingerprint, &y.flags)));
+    drop(entries);
     // Per (normalised fingerprint, flags): as much surplus on A as on B is
     // agreement at the normalised level.
     let loose_key = |s: &Surplus| Some((*normalised.get(&s.fingerprint)?, s.flags.clone()));
@@ -170,6 +210,21 @@ pub fn compare(input: &MailboxInput) -> MailboxAgreement {
 /// and the flags both sides can store.
 type Key = (Fingerprint, FlagSet);
 
+/// One message as [`compare`] counts it: [`Key`] by reference, and where
+/// it is listed (side, position).
+struct Entry<'a> {
+    identity: &'a Fingerprint,
+    flags: &'a FlagSet,
+    side: u8,
+    at: u32,
+}
+
+/// [`compare`]: a message compared with its own flags, or not compared
+/// (pending expunge); any other value is an index into the flags a side
+/// cannot store some of.
+const OWN: u32 = u32::MAX;
+const SKIPPED: u32 = u32::MAX - 1;
+
 /// `--identity headers`: what both content levels leave over agrees where
 /// the plan's header level would pair it ([`super::by_headers`]: one
 /// candidate per Message-ID on each side, Date and From equal, sizes
@@ -225,7 +280,7 @@ fn agree_by_headers(
 /// than its source, yet it is the message imapmend sent, so it compares as
 /// the pair's content. Only where the side is healthy under the pairs'
 /// UIDVALIDITY: elsewhere a UID may name another message.
-fn pair_identities(input: &MailboxInput, i: usize) -> FastMap<Uid, Fingerprint> {
+pub(super) fn pair_identities(input: &MailboxInput, i: usize) -> FastMap<Uid, Fingerprint> {
     let Some(side) = input.sides[i].as_ref() else {
         return FastMap::default();
     };
@@ -273,6 +328,18 @@ mod tests {
             }],
             ..SideListing::default()
         })
+    }
+
+    /// What a full `check` holds per message it compares, beside the
+    /// listings (docs/PERFORMANCE.md, "What a full path holds per
+    /// message"): an entry of the sorted vector, 24 bytes; and the
+    /// record it points into, each side's `MessageMeta`, 120 bytes. A
+    /// change that grows either grows a 1,000,000-message `check` by a
+    /// megabyte a byte: it should show here, and in those figures.
+    #[test]
+    fn a_compared_message_costs_an_entry_of_24_bytes_beside_its_record() {
+        assert_eq!(std::mem::size_of::<Entry<'_>>(), 24);
+        assert_eq!(std::mem::size_of::<MessageMeta>(), 120);
     }
 
     /// I7: B rewrote the copy of A's message (its own fingerprint, read

@@ -21,6 +21,7 @@ use crate::model::{
 use crate::plan::{ExpungeMode, ExpungeReason, ListingPath, MailboxPlan};
 use proptest::prelude::*;
 
+mod counting;
 mod subset;
 
 const FLAGS: [&str; 6] = [
