@@ -817,7 +817,12 @@ fn content_index(messages: &[MessageMeta]) -> BTreeMap<Fingerprint, VecDeque<&Me
 
 /// Finds the messages the snapshot's pairs refer to on each side.
 struct Linker<'a> {
-    by_uid: [FastMap<Uid, &'a MessageMeta>; 2],
+    /// Per side whose listing is not in UID order, built on first use: its
+    /// messages by UID (a listing in order is searched as it is; a map of
+    /// every message was ~45 bytes a message, built where no pair needed it).
+    by_uid: [Option<FastMap<Uid, &'a MessageMeta>>; 2],
+    /// Per side: the listing's UIDs only ever go up.
+    in_order: [bool; 2],
     /// Per side, built on the first link by content (most runs link every
     /// pair by UID and never need it).
     by_fingerprint: [Option<BTreeMap<Fingerprint, VecDeque<&'a MessageMeta>>>; 2],
@@ -842,7 +847,8 @@ impl<'a> Linker<'a> {
             None => false,
         });
         Linker {
-            by_uid: [0, 1].map(|i| messages[i].iter().map(|m| (m.uid, m)).collect()),
+            by_uid: [None, None],
+            in_order: messages.map(|m| m.windows(2).all(|w| w[0].uid < w[1].uid)),
             by_fingerprint: [None, None],
             by_content,
             // Most messages get linked: sized once, not grown by doubling.
@@ -873,14 +879,24 @@ impl<'a> Linker<'a> {
                 }
             }
         } else {
-            self.by_uid[i]
-                .get(&uid)
-                .copied()
+            self.by_uid(i, uid)
                 .filter(|m| !self.linked[i].contains(&m.uid))
                 .filter(|m| !exact || m.fingerprint == fingerprint)
         }?;
         self.linked[i].insert(found.uid);
         Some(found)
+    }
+
+    /// The message of side `i` under this UID.
+    fn by_uid(&mut self, i: usize, uid: Uid) -> Option<&'a MessageMeta> {
+        let messages = self.messages[i];
+        if self.in_order[i] {
+            let at = messages.binary_search_by_key(&uid, |m| m.uid).ok()?;
+            return Some(&messages[at]);
+        }
+        let index =
+            self.by_uid[i].get_or_insert_with(|| messages.iter().map(|m| (m.uid, m)).collect());
+        index.get(&uid).copied()
     }
 
     /// Gives a linked message back: its partner is gone, unproven.
@@ -897,8 +913,8 @@ impl<'a> Linker<'a> {
                 continue; // UIDs of another UIDVALIDITY name other messages
             }
             for uid in uids {
-                let marked = self.by_uid[i]
-                    .get(uid)
+                let marked = self
+                    .by_uid(i, *uid)
                     .is_some_and(|m| m.flags.contains(&Flag::deleted()));
                 if marked {
                     self.linked[i].insert(*uid);
