@@ -288,6 +288,19 @@ fn gone_from(
         linker.release(side, survivor);
         return;
     }
+    // Re-linked by content with fewer copies listed than pairs remembered
+    // for it: which pair this survivor was is not known, so its partner's
+    // absence proves nothing about it (the pair it was may be a lost copy).
+    if linker.contended(side, base_pair.fingerprint_on(side)) {
+        linker.release(side, survivor);
+        plan.notes.push(format!(
+            "UID {} on {gone_side} is gone, but {side} was re-linked by content and holds fewer copies of \
+             that content than the snapshot paired: which one was its partner is not known, so none is \
+             expunged; the copies left pair by content or are copied again",
+            base_pair.uid[gone_side.index()],
+        ));
+        return;
+    }
     if let Some(why) = loose_survivor(base_pair, survivor, side) {
         keep_survivor(plan, base_pair, survivor, side, why);
         return;
@@ -800,6 +813,28 @@ fn symmetric_key(p: &BasePair) -> SymmetricKey<'_> {
     )
 }
 
+/// The contents `side`'s pairs name more often than `messages` hold them.
+fn contended_contents(
+    pairs: &[BasePair],
+    messages: &[MessageMeta],
+    side: Side,
+) -> FastSet<Fingerprint> {
+    let mut surplus: FastMap<Fingerprint, i64> = FastMap::default();
+    for p in pairs {
+        *surplus.entry(p.fingerprint_on(side)).or_default() += 1;
+    }
+    for m in messages {
+        if let Some(n) = surplus.get_mut(&m.fingerprint) {
+            *n -= 1;
+        }
+    }
+    surplus
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(f, _)| f)
+        .collect()
+}
+
 /// One side's messages by fingerprint, each group in (INTERNALDATE, UID)
 /// order: the order in which duplicates are linked by content.
 fn content_index(messages: &[MessageMeta]) -> BTreeMap<Fingerprint, VecDeque<&MessageMeta>> {
@@ -829,6 +864,9 @@ struct Linker<'a> {
     /// Per side: link by content because the side is not healthy (UIDVALIDITY
     /// changed, or it regressed and may reuse UIDs).
     by_content: [bool; 2],
+    /// Per side linked by content: the contents the snapshot paired more
+    /// often than the side now lists them (duplicates, some gone).
+    contended: [FastSet<Fingerprint>; 2],
     linked: [FastSet<Uid>; 2],
     messages: [&'a [MessageMeta]; 2],
 }
@@ -846,11 +884,19 @@ impl<'a> Linker<'a> {
             }
             None => false,
         });
+        let contended = [Side::A, Side::B].map(|s| {
+            if by_content[s.index()] {
+                contended_contents(&input.base.pairs, messages[s.index()], s)
+            } else {
+                FastSet::default()
+            }
+        });
         Linker {
             by_uid: [None, None],
             in_order: messages.map(|m| m.windows(2).all(|w| w[0].uid < w[1].uid)),
             by_fingerprint: [None, None],
             by_content,
+            contended,
             // Most messages get linked: sized once, not grown by doubling.
             linked: [0, 1]
                 .map(|i| FastSet::with_capacity_and_hasher(messages[i].len(), Default::default())),
@@ -897,6 +943,12 @@ impl<'a> Linker<'a> {
         let index =
             self.by_uid[i].get_or_insert_with(|| messages.iter().map(|m| (m.uid, m)).collect());
         index.get(&uid).copied()
+    }
+
+    /// Whether `side` is linked by content and lists fewer messages of
+    /// `fingerprint` than the snapshot's pairs name there.
+    fn contended(&self, side: Side, fingerprint: Fingerprint) -> bool {
+        self.contended[side.index()].contains(&fingerprint)
     }
 
     /// Gives a linked message back: its partner is gone, unproven.
@@ -1167,6 +1219,50 @@ mod tests {
         input.base.tombstones = [Fingerprint([5; 32])].into();
         let before = plan(&input, Policy::default());
         assert_eq!(before.copies.len(), 3, "{:?}", before.copies);
+    }
+
+    /// A re-linked by content (UIDVALIDITY changed) holds one copy of a
+    /// content the snapshot paired twice: once with a partner on B that is
+    /// gone now, once as a copy to B whose receipt was never confirmed. The
+    /// copy left may be either; expunging it could lose the one whose copy
+    /// to B was lost, so it is copied again instead. With both copies
+    /// listed, the gone partner's deletion is carried as before.
+    #[test]
+    fn a_contended_content_relinked_after_uidvalidity_proves_no_expunge() {
+        let contended = |copies_on_a: Uid| {
+            let mut input = paired(
+                0,
+                "",
+                "",
+                "",
+                [Evidence::UidvalidityChanged, Evidence::Healthy],
+            );
+            let a = input.sides[0].as_mut().unwrap();
+            a.status.uidvalidity = 2;
+            a.messages = (1..=copies_on_a).map(|uid| msg(uid, 7, "")).collect();
+            input.base.pairs = [(1, None), (2, Some(Side::B))]
+                .map(|(uid, unconfirmed)| BasePair {
+                    uid: [uid, uid],
+                    fingerprint: Fingerprint([7; 32]),
+                    flags: Some(FlagSet::default()),
+                    unconfirmed,
+                    level: PairLevel::Exact,
+                    fingerprint_b: None,
+                })
+                .into();
+            plan(&input, Policy::default())
+        };
+        let one = contended(1);
+        assert!(
+            one.expunges.is_empty() && one.withheld.is_empty(),
+            "{one:#?}"
+        );
+        let copied: Vec<_> = one.copies.iter().map(|c| (c.from, c.uid)).collect();
+        assert_eq!(copied, [(Side::A, 1)]);
+        let both = contended(2);
+        let expunged: Vec<_> = both.expunges.iter().map(|e| (e.side, e.reason)).collect();
+        assert_eq!(expunged, [(Side::A, ExpungeReason::Proven)], "{both:#?}");
+        assert_eq!(both.copies.len(), 1, "{both:#?}");
     }
 
     #[test]
