@@ -145,7 +145,6 @@ fn subset_form(full: &MailboxInput, touched: &[BTreeSet<u32>; 2]) -> MailboxInpu
         let partners: BTreeSet<u32> = out.base.pairs.iter().map(|p| p.uid[i]).collect();
         side.messages
             .retain(|m| touched[i].contains(&m.uid) || partners.contains(&m.uid));
-        side.headers = messages_keys(&side.messages);
     }
     out
 }
@@ -165,8 +164,14 @@ proptest! {
         (full, touched) in settled_then_changed(),
         policy in policy(),
     ) {
-        // `--restored` reads every mailbox in full (`Reading::skip_settled`).
-        let policy = Policy { restored: None, ..policy };
+        // `--restored` reads every mailbox in full (`Reading::skip_settled`),
+        // and so does `--identity headers` (`Reading::subset`): a header
+        // match needs every candidate listed, which the subset is not.
+        let policy = Policy { restored: None, identity: Identity::Content, ..policy };
+        let mut full = full;
+        for side in full.sides.iter_mut().flatten() {
+            side.headers.clear();
+        }
         let subset = subset_form(&full, &touched);
         let whole = plan_of(&full, &policy);
         let short = plan_of(&subset, &policy);
