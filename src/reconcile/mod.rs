@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod fast_hash;
 pub mod flags;
 mod guard;
+mod linker;
 pub mod mailboxes;
 pub mod matching;
 pub mod messages;
