@@ -488,9 +488,15 @@ pub(super) async fn read_side(
     let verify = reading.verify;
     let mut damaged = BTreeSet::new();
     let mut headers = BTreeMap::new();
-    let mut records = Records::new(&mut messages, &mut state, &learn, verify);
-    records.damaged = Some(&mut damaged);
-    records.headers = Some(&mut headers);
+    let mut records = Records {
+        index: uid_index(&messages),
+        messages: &mut messages,
+        state: &mut state,
+        learn: &learn,
+        verify,
+        damaged: &mut damaged,
+        headers: &mut headers,
+    };
     let undeliverable = read_bodies_into(
         conn,
         &wire,
@@ -614,36 +620,24 @@ struct Records<'a> {
     learn: &'a HashSet<Uid>,
     verify: bool,
     /// UIDs whose body is not what the cache says (under --verify).
-    damaged: Option<&'a mut BTreeSet<Uid>>,
+    damaged: &'a mut BTreeSet<Uid>,
     /// The header keys (`--identity headers`).
-    headers: Option<&'a mut BTreeMap<Uid, HeaderKey>>,
+    headers: &'a mut BTreeMap<Uid, HeaderKey>,
 }
 
-impl<'a> Records<'a> {
-    fn new(
-        messages: &'a mut [MessageMeta],
-        state: &'a mut [u8],
-        learn: &'a HashSet<Uid>,
-        verify: bool,
-    ) -> Records<'a> {
-        let index = (!messages.is_sorted_by_key(|m| m.uid)).then(|| {
-            let mut index: Vec<(Uid, u32)> = (messages.iter().enumerate())
-                .map(|(i, m)| (m.uid, i as u32))
-                .collect();
-            index.sort_unstable();
-            index
-        });
-        Records {
-            messages,
-            state,
-            index,
-            learn,
-            verify,
-            damaged: None,
-            headers: None,
-        }
-    }
+/// [`Records`]' index: (UID, position), sorted, where the records are not
+/// in UID order (None: they are, and are searched as they are).
+fn uid_index(messages: &[MessageMeta]) -> Option<Vec<(Uid, u32)>> {
+    (!messages.is_sorted_by_key(|m| m.uid)).then(|| {
+        let mut index: Vec<(Uid, u32)> = (messages.iter().enumerate())
+            .map(|(i, m)| (m.uid, i as u32))
+            .collect();
+        index.sort_unstable();
+        index
+    })
+}
 
+impl Records<'_> {
     fn at(&self, uid: Uid) -> Option<usize> {
         match &self.index {
             Some(index) => {
@@ -658,8 +652,8 @@ impl<'a> Records<'a> {
             return;
         };
         self.state[i] |= ARRIVED;
-        if let (Some(key), Some(headers)) = (hashed.headers, self.headers.as_deref_mut()) {
-            headers.insert(uid, *key);
+        if let Some(key) = hashed.headers {
+            self.headers.insert(uid, *key);
         }
         let m = &mut self.messages[i];
         if self.state[i] & CACHED != 0 && hashed.exact != m.fingerprint {
@@ -669,9 +663,7 @@ impl<'a> Records<'a> {
             if self.learn.contains(&uid) && !self.verify {
                 return;
             }
-            if let Some(damaged) = self.damaged.as_deref_mut() {
-                damaged.insert(uid);
-            }
+            self.damaged.insert(uid);
         }
         m.fingerprint = hashed.exact;
         m.normalised = Some(hashed.normalised);

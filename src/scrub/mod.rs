@@ -488,8 +488,8 @@ async fn read_side(
             let later = rest.split_off(run.min(rest.len()));
             let chunk = std::mem::replace(&mut rest, later);
             let uids: Vec<(Uid, u32)> = chunk.iter().map(|i| (i.row.uid, i.row.size)).collect();
-            let mut fingerprints = std::collections::HashMap::with_capacity(uids.len());
-            let into = &mut fingerprints;
+            let mut fingerprints: HashMap<Uid, crate::hashing::Hashed> =
+                HashMap::with_capacity(uids.len());
             let read_now = read_bodies_into(
                 conn,
                 wire,
@@ -498,14 +498,14 @@ async fn read_side(
                 &uids,
                 reconnects,
                 false,
-                into,
+                &mut fingerprints,
             );
             match read_now.await {
                 Ok(undeliverable) => {
                     for item in chunk {
                         let fresh = fingerprints
                             .get(&item.row.uid)
-                            .map(|h: &crate::hashing::Hashed| (h.exact, h.normalised));
+                            .map(|h| (h.exact, h.normalised));
                         let result = match fresh {
                             Some(f) if judge::intact(&item.row, f) => ScrubResult::Intact,
                             Some(_) => ScrubResult::Damaged,
