@@ -119,7 +119,7 @@ impl Mail {
     fn flagged(m: Generated, r: &mut Rng) -> Res<Mail> {
         let date = InternalDate::parse(&m.internal_date)
             .ok_or_else(|| format!("generated a bad date: {}", m.internal_date))?
-            .unix;
+            .unix();
         let mut flags = String::new();
         for (letter, percent) in [('F', 5), ('R', 10), ('S', 80)] {
             if r.chance(percent) {
@@ -204,11 +204,7 @@ fn seed_one(root: &Path, count: usize, bytes: usize) -> Res<()> {
             "From: Sender {n} <sender{n}@example.org>\nTo: alice@example.net\n\
              Subject: Message number {i}\nMessage-ID: <huge.{i}@bench.example>\n\
              Date: {}\nContent-Type: text/plain; charset=us-ascii\n\n",
-            InternalDate {
-                unix: date,
-                offset_minutes: 0
-            }
-            .to_imap(),
+            InternalDate::new(date, 0).to_imap(),
             n = i % 977,
         );
         let want = bytes * (80 + r.below(41) as usize) / 100;

@@ -307,10 +307,7 @@ mod tests {
             uid,
             fingerprint: Some(Fingerprint([uid as u8; 32])),
             size: 10,
-            internal_date: InternalDate {
-                unix: 0,
-                offset_minutes: 0,
-            },
+            internal_date: InternalDate::new(0, 0),
             flags: FlagSet::new(),
             agreed: FlagSet::new(),
             normalised: None,

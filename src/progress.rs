@@ -261,10 +261,7 @@ mod tests {
             uid: i as u32 + 1,
             fingerprint: Some(Fingerprint([0; 32])),
             size: *size,
-            internal_date: InternalDate {
-                unix: 0,
-                offset_minutes: 0,
-            },
+            internal_date: InternalDate::new(0, 0),
             flags: FlagSet::new(),
             agreed: FlagSet::new(),
             normalised: None,

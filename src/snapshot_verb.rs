@@ -224,10 +224,7 @@ fn forget_snapshot(args: &SnapshotArgs, location: &SnapshotLocation) -> i32 {
 }
 
 fn time(unix: i64) -> String {
-    let t = InternalDate {
-        unix,
-        offset_minutes: 0,
-    };
+    let t = InternalDate::new(unix, 0);
     t.to_imap().replace(" +0000", " UTC")
 }
 

@@ -254,10 +254,7 @@ mod tests {
         MessageMeta {
             uid,
             size: 10,
-            internal_date: InternalDate {
-                unix: 0,
-                offset_minutes: 0,
-            },
+            internal_date: InternalDate::new(0, 0),
             flags: flags(f),
             fingerprint: Fingerprint([uid as u8; 32]),
             normalised: None,

@@ -93,10 +93,7 @@ mod tests {
                 .map(|(i, size)| MessageMeta {
                     uid: 1 + i as Uid,
                     size: *size,
-                    internal_date: InternalDate {
-                        unix: 0,
-                        offset_minutes: 0,
-                    },
+                    internal_date: InternalDate::new(0, 0),
                     flags: FlagSet::new(),
                     fingerprint: Fingerprint([i as u8; 32]),
                     normalised: None,

@@ -140,7 +140,7 @@ pub(super) fn regression_of(
         Some(r) => {
             // A zone may be reported differently (Maildir keeps only the
             // instant); the instant itself is immutable.
-            let date_changed = r.internal_date.unix != m.internal_date.unix;
+            let date_changed = r.internal_date.unix() != m.internal_date.unix();
             let size_changed = r.size_is_evidence && r.size != m.size;
             (date_changed || size_changed).then(|| {
                 format!(
@@ -329,10 +329,7 @@ mod tests {
                     let m = ListedMessage {
                         uid,
                         size: 100 + *content as u32,
-                        internal_date: InternalDate {
-                            unix: *content as i64,
-                            offset_minutes: 0,
-                        },
+                        internal_date: InternalDate::new(*content as i64, 0),
                         flags: FlagSet::new(),
                     };
                     self.messages

@@ -253,7 +253,7 @@ async fn list_side<'r>(
                 .map(|m| {
                     let known = remembered.get(&m.uid).filter(|r| {
                         trust_cache
-                            && r.internal_date.unix == m.internal_date.unix
+                            && r.internal_date.unix() == m.internal_date.unix()
                             && (!r.size_is_evidence || r.size == m.size)
                     });
                     if known.is_none_or(|r| r.flags != &m.flags) {

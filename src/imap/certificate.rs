@@ -83,11 +83,7 @@ impl PresentedCertificate {
 /// A moment as `2026-12-07 10:09:29 UTC`.
 pub(crate) fn utc(unix: i64) -> String {
     // InternalDate knows the calendar; its IMAP form is `07-Dec-2026 10:09:29 +0000`.
-    let imap = InternalDate {
-        unix,
-        offset_minutes: 0,
-    }
-    .to_imap();
+    let imap = InternalDate::new(unix, 0).to_imap();
     let (date, rest) = imap.split_once(' ').unwrap_or((&imap, ""));
     let time = rest.split(' ').next().unwrap_or("");
     let mut parts = date.split('-');
@@ -269,7 +265,7 @@ fn time(tag: u8, value: &[u8]) -> Option<i64> {
         n(6)?,
         n(8)?
     );
-    InternalDate::parse(&imap).map(|d| d.unix)
+    InternalDate::parse(&imap).map(|d| d.unix())
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 mod listing;
 
@@ -235,17 +236,22 @@ fn system_bit(flag: &Flag) -> Option<u8> {
 ///
 /// The five system flags are bits; any other flag or keyword is kept in a
 /// sorted slice without duplicates (by [`Flag`]'s ordering), allocated only
-/// when there is one. Most messages carry system flags only, so a set is 24
-/// bytes and no allocation, and set operations on them are bit operations:
-/// at 100,000 messages there are several sets per message in a run (each
-/// side's listing, the snapshot's agreed flags, the plan's).
+/// when there is one and shared by the set's clones (behind one thin
+/// pointer: the plan's copies of a listing's flags allocate nothing). Most
+/// messages carry system flags only, so a set is 16 bytes and no
+/// allocation, and set operations on them are bit operations: at 100,000
+/// messages there are several sets per message in a run (each side's
+/// listing, the snapshot's agreed flags, the plan's). A full path holds a
+/// million of them (docs/ARCHITECTURE.md, "A full path holds one record
+/// per message"); `model::tests::compact_sizes` holds the size.
 #[derive(Clone, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(from = "Vec<Flag>")]
 pub struct FlagSet {
     /// Bit i set: `SYSTEM_FLAGS[i]` is in the set.
     system: u8,
     /// The other flags, sorted, no duplicates; None rather than empty.
-    others: Option<Box<[Flag]>>,
+    /// Never changed in place: a change builds a new slice.
+    others: Option<Arc<Box<[Flag]>>>,
 }
 
 impl FlagSet {
@@ -259,13 +265,13 @@ impl FlagSet {
     }
 
     fn others(&self) -> &[Flag] {
-        self.others.as_deref().unwrap_or_default()
+        self.others.as_deref().map(|o| &o[..]).unwrap_or_default()
     }
 
     fn with(system: u8, others: Vec<Flag>) -> FlagSet {
         FlagSet {
             system,
-            others: (!others.is_empty()).then(|| others.into_boxed_slice()),
+            others: (!others.is_empty()).then(|| Arc::new(others.into_boxed_slice())),
         }
     }
 
@@ -276,9 +282,9 @@ impl FlagSet {
         if let Some(bit) = system_bit(&flag) {
             self.system |= bit;
         } else if let Err(at) = self.others().binary_search(&flag) {
-            let mut others = self.others.take().map(Vec::from).unwrap_or_default();
+            let mut others = self.others().to_vec();
             others.insert(at, flag);
-            self.others = Some(others.into_boxed_slice());
+            self.others = Some(Arc::new(others.into_boxed_slice()));
         }
     }
 
@@ -286,7 +292,7 @@ impl FlagSet {
         if let Some(bit) = system_bit(flag) {
             self.system &= !bit;
         } else if let Ok(at) = self.others().binary_search(flag) {
-            let mut others = self.others.take().map(Vec::from).unwrap_or_default();
+            let mut others = self.others().to_vec();
             others.remove(at);
             *self = FlagSet::with(self.system, others);
         }
@@ -456,22 +462,67 @@ impl FlagDelta {
 
 /// INTERNALDATE: the instant plus the zone offset the server reported, so it
 /// can be written back exactly as read (`17-Jul-1996 02:44:25 -0700`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct InternalDate {
-    /// Seconds since the Unix epoch (UTC).
-    pub unix: i64,
-    /// Zone offset east of UTC, in minutes.
-    pub offset_minutes: i16,
+///
+/// One integer (8 bytes, not 16: a full path holds one per message and
+/// side, docs/ARCHITECTURE.md "A full path holds one record per message"):
+/// the seconds shifted left by 16 bits, the offset in the low 16, biased so
+/// that the integers order as (seconds, offset) do. The seconds keep 48
+/// bits (±4 million years; every date IMAP can write fits); a value beyond
+/// them, which only a damaged snapshot row could hold, is saturated.
+/// Serialised as before, `{"unix": …, "offset_minutes": …}`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "DateParts", into = "DateParts")]
+pub struct InternalDate(i64);
+
+/// [`InternalDate`]'s serialised form and parts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct DateParts {
+    unix: i64,
+    offset_minutes: i16,
 }
 
-impl Ord for InternalDate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.unix, self.offset_minutes).cmp(&(other.unix, other.offset_minutes))
+impl From<DateParts> for InternalDate {
+    fn from(p: DateParts) -> InternalDate {
+        InternalDate::new(p.unix, p.offset_minutes)
     }
 }
-impl PartialOrd for InternalDate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+impl From<InternalDate> for DateParts {
+    fn from(d: InternalDate) -> DateParts {
+        DateParts {
+            unix: d.unix(),
+            offset_minutes: d.offset_minutes(),
+        }
+    }
+}
+
+impl fmt::Debug for InternalDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InternalDate")
+            .field("unix", &self.unix())
+            .field("offset_minutes", &self.offset_minutes())
+            .finish()
+    }
+}
+
+const SECONDS_MAX: i64 = (1 << 47) - 1;
+
+impl InternalDate {
+    /// The instant `unix` (seconds since the Unix epoch, UTC) in the zone
+    /// `offset_minutes` east of UTC.
+    pub fn new(unix: i64, offset_minutes: i16) -> InternalDate {
+        let unix = unix.clamp(-SECONDS_MAX - 1, SECONDS_MAX);
+        let offset = (offset_minutes as i32 + 0x8000) as i64;
+        InternalDate((unix << 16) | offset)
+    }
+
+    /// Seconds since the Unix epoch (UTC).
+    pub fn unix(self) -> i64 {
+        self.0 >> 16
+    }
+
+    /// Zone offset east of UTC, in minutes.
+    pub fn offset_minutes(self) -> i16 {
+        ((self.0 & 0xffff) as i32 - 0x8000) as i16
     }
 }
 
@@ -511,20 +562,20 @@ impl InternalDate {
         }
         let offset_minutes = sign * (zh * 60 + zm);
         let local = days_from_civil(year, month, day) * 86_400 + hh * 3600 + mm * 60 + ss;
-        Some(InternalDate {
-            unix: local - offset_minutes as i64 * 60,
+        Some(InternalDate::new(
+            local - offset_minutes as i64 * 60,
             offset_minutes,
-        })
+        ))
     }
 
     /// Formats as IMAP `date-time`, in the zone it was read in.
     pub fn to_imap(&self) -> String {
-        let local = self.unix + self.offset_minutes as i64 * 60;
+        let local = self.unix() + self.offset_minutes() as i64 * 60;
         let days = local.div_euclid(86_400);
         let secs = local.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
-        let off = self.offset_minutes.unsigned_abs();
+        let sign = if self.offset_minutes() < 0 { '-' } else { '+' };
+        let off = self.offset_minutes().unsigned_abs();
         format!(
             "{:02}-{}-{:04} {:02}:{:02}:{:02} {}{:02}{:02}",
             d,
@@ -670,7 +721,45 @@ mod tests {
         assert!(set.others.as_deref().is_some_and(|o| o.len() == 3));
         assert_eq!(set.to_wire(), "$Junk \\Answered \\Foo \\Seen zz");
         assert!(FlagSet::from_wire(["\\Seen", "\\Flagged"]).others.is_none());
-        assert_eq!(std::mem::size_of::<FlagSet>(), 24);
+    }
+
+    /// What a full path holds per message and side (docs/PERFORMANCE.md,
+    /// "What a full path holds per message"): a record per listed message,
+    /// a million of them at issue 18's size. A field that grows the record
+    /// shows here as a number, not as a slower benchmark.
+    #[test]
+    fn compact_sizes() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<FlagSet>(), 16);
+        assert_eq!(size_of::<Option<FlagSet>>(), 24);
+        assert_eq!(size_of::<InternalDate>(), 8);
+        assert_eq!(size_of::<MessageMeta>(), 104);
+    }
+
+    proptest::proptest! {
+        /// The date as one integer keeps its parts, orders as (seconds,
+        /// offset) did, and serialises in the old form.
+        #[test]
+        fn a_date_in_one_integer_keeps_its_parts_and_order(
+            a in (-(1i64 << 47)..(1i64 << 47)), oa in proptest::num::i16::ANY,
+            b in (-(1i64 << 47)..(1i64 << 47)), ob in proptest::num::i16::ANY,
+        ) {
+            let (x, y) = (InternalDate::new(a, oa), InternalDate::new(b, ob));
+            proptest::prop_assert_eq!((x.unix(), x.offset_minutes()), (a, oa));
+            proptest::prop_assert_eq!(x.cmp(&y), (a, oa).cmp(&(b, ob)));
+            let json = serde_json::to_string(&x).unwrap();
+            proptest::prop_assert_eq!(&json, &format!(r#"{{"unix":{a},"offset_minutes":{oa}}}"#));
+            proptest::prop_assert_eq!(serde_json::from_str::<InternalDate>(&json).unwrap(), x);
+        }
+    }
+
+    #[test]
+    fn a_date_beyond_48_bits_of_seconds_is_saturated_not_wrapped() {
+        let far = InternalDate::new(i64::MAX, -420);
+        assert_eq!((far.unix(), far.offset_minutes()), ((1 << 47) - 1, -420));
+        assert!(far > InternalDate::new(0, 0));
+        let past = InternalDate::new(i64::MIN, 60);
+        assert_eq!((past.unix(), past.offset_minutes()), (-(1 << 47), 60));
     }
 
     /// The reference: a sorted vector of flags, the first spelling kept.
@@ -754,7 +843,7 @@ mod tests {
         assert_eq!(
             InternalDate::parse("01-Jan-1970 01:00:00 +0100")
                 .unwrap()
-                .unix,
+                .unix(),
             0
         );
     }

@@ -124,10 +124,7 @@ mod tests {
         MessageMeta {
             uid,
             size: 10,
-            internal_date: InternalDate {
-                unix: date,
-                offset_minutes: 0,
-            },
+            internal_date: InternalDate::new(date, 0),
             flags: FlagSet::from_wire(flags.split_whitespace()),
             fingerprint: Fingerprint([fp; 32]),
             normalised: Some(Fingerprint([fp; 32])),

@@ -824,10 +824,7 @@ mod tests {
         MessageMeta {
             uid,
             size: 10,
-            internal_date: InternalDate {
-                unix: 0,
-                offset_minutes: 0,
-            },
+            internal_date: InternalDate::new(0, 0),
             flags: FlagSet::from_wire(flags.split_whitespace()),
             fingerprint: Fingerprint([content; 32]),
             normalised: Some(Fingerprint([content; 32])),

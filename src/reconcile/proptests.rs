@@ -79,10 +79,7 @@ fn build(msgs: &[(u8, FlagSet, i64)], status: &MailboxStatus) -> Vec<MessageMeta
         .map(|(i, (c, flags, date))| MessageMeta {
             uid: 1 + i as u32,
             size: 100 + *c as u32,
-            internal_date: InternalDate {
-                unix: *date,
-                offset_minutes: 0,
-            },
+            internal_date: InternalDate::new(*date, 0),
             flags: flags::storable(flags, status),
             fingerprint: Fingerprint([*c; 32]),
             normalised: Some(normalised_of(Fingerprint([*c; 32]))),

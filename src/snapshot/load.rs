@@ -192,10 +192,7 @@ pub(super) fn cache_row(row: &Row, o: Orientation) -> rusqlite::Result<(Side, Ca
     let side = o.side(side_from_text(0, row.get_ref(0)?.as_str()?)?);
     let cached = CachedMessage {
         size: row.get(3)?,
-        internal_date: InternalDate {
-            unix: row.get(4)?,
-            offset_minutes: row.get(5)?,
-        },
+        internal_date: InternalDate::new(row.get(4)?, row.get(5)?),
         fingerprint: fingerprint_from_blob(6, row.get_ref(6)?.as_blob()?)?,
         // Made by other rules than this build's: not known.
         normalised: optional_fingerprint(row, 10)?.filter(|_| {

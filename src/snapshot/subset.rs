@@ -105,10 +105,7 @@ mod tests {
         MessageMeta {
             uid,
             size: 100 + uid,
-            internal_date: InternalDate {
-                unix: 1_700_000_000,
-                offset_minutes: 0,
-            },
+            internal_date: InternalDate::new(1_700_000_000, 0),
             flags: FlagSet::from_wire(["\\Seen"]),
             fingerprint: Fingerprint([uid as u8; 32]),
             normalised: None,

@@ -33,10 +33,7 @@ fn meta(uid: u32, n: u8, flags: &[&str]) -> MessageMeta {
     MessageMeta {
         uid,
         size: 1000u32.wrapping_add(uid),
-        internal_date: InternalDate {
-            unix: 1_700_000_000 + uid as i64,
-            offset_minutes: -420,
-        },
+        internal_date: InternalDate::new(1_700_000_000 + uid as i64, -420),
         flags: FlagSet::from_wire(flags.iter().copied()),
         fingerprint: fp(n),
         normalised: Some(fp(n.wrapping_add(100))),
@@ -232,10 +229,7 @@ fn cache_round_trips_with_extreme_integers_and_keyword_case() {
     let mut snap = fx.open();
     let mut extreme = meta(u32::MAX, 9, &["\\Seen", "$Forwarded", "NonJunk"]);
     extreme.size = u32::MAX;
-    extreme.internal_date = InternalDate {
-        unix: -1,
-        offset_minutes: 14 * 60,
-    };
+    extreme.internal_date = InternalDate::new(-1, 14 * 60);
     let plain = meta(1, 1, &[]);
     snap.cache_messages(
         "INBOX",

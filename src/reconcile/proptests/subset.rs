@@ -55,7 +55,7 @@ prop_compose! {
         let meta = |uid: u32, c: u8, flags: &FlagSet| MessageMeta {
             uid,
             size: 100 + u32::from(c),
-            internal_date: InternalDate { unix: 0, offset_minutes: 0 },
+            internal_date: InternalDate::new(0, 0),
             flags: flags.clone(),
             fingerprint: Fingerprint([c; 32]),
             normalised: Some(normalised_of(Fingerprint([c; 32]))),
