@@ -452,7 +452,7 @@ impl<'c> Copier<'_, '_, 'c> {
             internal_date: copy.internal_date,
             flags: copy.agreed.clone(),
             fingerprint: ready.fingerprint,
-            normalised: copy.normalised,
+            normalised: crate::model::Normalised::of(&ready.fingerprint, copy.normalised),
         };
         let recorded = self.snapshot.borrow_mut().set_message_status(
             &self.mb.name,
@@ -671,7 +671,7 @@ impl<'c> Copier<'_, '_, 'c> {
                 internal_date: copy.internal_date,
                 flags: flags.clone(),
                 fingerprint: ready.fingerprint,
-                normalised: copy.normalised,
+                normalised: crate::model::Normalised::of(&ready.fingerprint, copy.normalised),
             };
             cache[source.index()].push((source_uv, meta(copy.uid, &copy.agreed)));
             let mut there = meta(*new_uid, &copy.flags);

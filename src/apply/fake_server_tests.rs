@@ -418,7 +418,7 @@ async fn e14_a_copy_acknowledged_but_never_listed_is_copied_again_and_nothing_is
         internal_date: InternalDate::parse(DATE).unwrap(),
         flags: FlagSet::new(),
         fingerprint: fp(content),
-        normalised: None,
+        normalised: crate::model::Normalised::UNKNOWN,
     };
     let input = ReconcileInput {
         mailboxes: vec![MailboxInput {
@@ -636,7 +636,7 @@ async fn only_the_planned_expunges_are_sent_and_a_withheld_one_keeps_its_pair() 
             internal_date: InternalDate::parse(DATE).unwrap(),
             flags: FlagSet::new(),
             fingerprint: fp(uid as u8),
-            normalised: None,
+            normalised: crate::model::Normalised::UNKNOWN,
         })
         .into();
     snapshot

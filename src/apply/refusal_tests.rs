@@ -222,7 +222,7 @@ fn earlier_refusals(snapshot: &mut crate::snapshot::Snapshot, words: [&str; 2]) 
             internal_date: InternalDate::parse(DATE).unwrap(),
             flags: FlagSet::new(),
             fingerprint: fp(uid as u8),
-            normalised: None,
+            normalised: crate::model::Normalised::UNKNOWN,
         };
         snapshot
             .set_message_status(

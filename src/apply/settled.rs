@@ -257,7 +257,7 @@ mod tests {
             internal_date: InternalDate::new(0, 0),
             flags: flags(f),
             fingerprint: Fingerprint([uid as u8; 32]),
-            normalised: None,
+            normalised: crate::model::Normalised::UNKNOWN,
         }
     }
 

@@ -96,7 +96,7 @@ mod tests {
                     internal_date: InternalDate::new(0, 0),
                     flags: FlagSet::new(),
                     fingerprint: Fingerprint([i as u8; 32]),
-                    normalised: None,
+                    normalised: crate::model::Normalised::UNKNOWN,
                 })
                 .collect(),
             ..SideListing::default()

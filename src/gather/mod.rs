@@ -556,7 +556,7 @@ mod tests {
                 internal_date: InternalDate::parse("17-Jul-1996 02:44:25 -0700").unwrap(),
                 flags: FlagSet::new(),
                 fingerprint: Fingerprint([uid as u8; 32]),
-                normalised: None,
+                normalised: crate::model::Normalised::UNKNOWN,
             };
             let refused = Some(MessageStatus::Refused);
             snapshot

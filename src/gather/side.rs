@@ -482,7 +482,7 @@ pub(super) async fn read_side(
             internal_date: m.internal_date,
             flags: m.flags,
             fingerprint: fp.unwrap_or(Fingerprint([0; 32])),
-            normalised: None,
+            normalised: crate::model::Normalised::UNKNOWN,
         });
     }
     let verify = reading.verify;
@@ -553,13 +553,14 @@ pub(super) async fn read_side(
             (false, false) => continue,
         }
         if !fresh {
-            m.normalised = remembered
+            let normalised = remembered
                 .get(&m.uid)
                 .filter(|r| r.fingerprint == m.fingerprint)
                 .and_then(|r| r.normalised);
+            m.normalised = crate::model::Normalised::of(&m.fingerprint, normalised);
         }
         let uid = m.uid;
-        let learnt = learn.contains(&uid) && !verify && m.normalised.is_some();
+        let learnt = learn.contains(&uid) && !verify && m.normalised.is_known();
         let vouched = !damaged.contains(&uid) && !unreadable.contains(&uid);
         if (changed.contains(&uid) || !cached || learnt) && vouched {
             upsert.push(Upsert {
@@ -665,8 +666,7 @@ impl Records<'_> {
             }
             self.damaged.insert(uid);
         }
-        m.fingerprint = hashed.exact;
-        m.normalised = Some(hashed.normalised);
+        m.set_fingerprints(hashed.exact, Some(hashed.normalised));
         self.state[i] |= FRESH;
     }
 }

@@ -11,12 +11,14 @@
 //! compare case-insensitively and `\Recent` never enters a [`FlagSet`].
 
 mod mailbox_names;
+mod normalised;
 mod pair;
 mod policy;
 mod scrub_budget;
 mod units;
 
 pub use mailbox_names::NameRules;
+pub use normalised::Normalised;
 pub use pair::KnownPair;
 pub use policy::{DeleteMode, Identity, MaxDelete, OneWay};
 pub use scrub_budget::ScrubBudget;
@@ -617,8 +619,10 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// What a listing knows about one message on one side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a listing knows about one message on one side: 80 bytes, a million
+/// of them per side in a full path of issue 18's size
+/// (`model::tests::compact_sizes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageMeta {
     pub uid: Uid,
     pub size: u32,
@@ -627,10 +631,26 @@ pub struct MessageMeta {
     /// Content identity: SHA-256 over canonical line endings.
     pub fingerprint: Fingerprint,
     /// The normalised fingerprint ([`crate::fingerprint::normalised`], of
-    /// the current version); None where it is not known (a cache row of an
-    /// older version, a copy whose body was not read).
-    #[serde(default)]
-    pub normalised: Option<Fingerprint>,
+    /// the current version), read with [`MessageMeta::normalised`]; not
+    /// known for a cache row of an older version or a copy whose body was
+    /// not read. Made with [`Normalised::of`] from the exact fingerprint
+    /// above, so it is set again whenever that one changes
+    /// ([`MessageMeta::set_fingerprints`]).
+    pub normalised: Normalised,
+}
+
+impl MessageMeta {
+    /// The normalised fingerprint, where known.
+    pub fn normalised(&self) -> Option<Fingerprint> {
+        self.normalised.get(&self.fingerprint)
+    }
+
+    /// Both fingerprints at once: the normalised one is held relative to
+    /// the exact one, so neither is changed alone.
+    pub fn set_fingerprints(&mut self, exact: Fingerprint, normalised: Option<Fingerprint>) {
+        self.fingerprint = exact;
+        self.normalised = Normalised::of(&exact, normalised);
+    }
 }
 
 /// At which level of identity a pair was made, strongest first
@@ -733,7 +753,7 @@ mod tests {
         assert_eq!(size_of::<FlagSet>(), 16);
         assert_eq!(size_of::<Option<FlagSet>>(), 24);
         assert_eq!(size_of::<InternalDate>(), 8);
-        assert_eq!(size_of::<MessageMeta>(), 104);
+        assert_eq!(size_of::<MessageMeta>(), 80);
     }
 
     proptest::proptest! {

@@ -108,7 +108,7 @@ mod tests {
         MessageMeta {
             uid,
             fingerprint,
-            normalised: Some(fingerprint),
+            normalised: crate::model::Normalised::of(&fingerprint, Some(fingerprint)),
             flags: crate::model::FlagSet::new(),
             internal_date: internal_date.unwrap(),
             size: 10,

@@ -53,7 +53,7 @@ pub fn match_normalised<'a>(left: [Vec<&'a MessageMeta>; 2]) -> Matched<'a> {
     let mut out = Matched::default();
     for (i, pool) in left.into_iter().enumerate() {
         for m in pool {
-            match m.normalised {
+            match m.normalised() {
                 Some(n) => all.push((n, i, m)),
                 None => out.left[i].push(m),
             }
@@ -127,16 +127,18 @@ mod tests {
             internal_date: InternalDate::new(date, 0),
             flags: FlagSet::from_wire(flags.split_whitespace()),
             fingerprint: Fingerprint([fp; 32]),
-            normalised: Some(Fingerprint([fp; 32])),
+            normalised: crate::model::Normalised::of(
+                &Fingerprint([fp; 32]),
+                Some(Fingerprint([fp; 32])),
+            ),
         }
     }
 
     /// A rewritten copy: another exact fingerprint, normalised as `n`.
     fn rewritten(uid: u32, exact: u8, n: u8) -> MessageMeta {
-        MessageMeta {
-            normalised: Some(Fingerprint([n; 32])),
-            ..msg(uid, exact, "", 0)
-        }
+        let mut m = msg(uid, exact, "", 0);
+        m.set_fingerprints(m.fingerprint, Some(Fingerprint([n; 32])));
+        m
     }
 
     #[test]
@@ -171,7 +173,7 @@ mod tests {
     #[test]
     fn an_unknown_normalised_fingerprint_pairs_nothing() {
         let a = [MessageMeta {
-            normalised: None,
+            normalised: crate::model::Normalised::UNKNOWN,
             ..rewritten(1, 10, 1)
         }];
         let b = [rewritten(7, 11, 1)];

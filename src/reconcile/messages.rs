@@ -212,7 +212,7 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
                 from: side,
                 uid: m.uid,
                 fingerprint: Some(m.fingerprint),
-                normalised: m.normalised,
+                normalised: m.normalised(),
                 size: m.size,
                 internal_date: m.internal_date,
                 flags: flags::storable(&m.flags, target),
@@ -330,7 +330,7 @@ fn gone_from(
         level: base_pair.level,
         partner: Some(base_pair.fingerprint_on(gone_side))
             .filter(|f| *f != base_pair.fingerprint_on(side)),
-        normalised: survivor.normalised,
+        normalised: survivor.normalised(),
     });
 }
 
@@ -467,7 +467,7 @@ fn replace_damaged(
         reason: ExpungeReason::Damaged,
         level: PairLevel::Exact,
         partner: None,
-        normalised: damaged.normalised,
+        normalised: damaged.normalised(),
     });
 }
 
@@ -505,7 +505,7 @@ fn unpaired_to_copy<'a>(
         .filter(|m| {
             policy.tombstones
                 && !tombstoned(m)
-                && m.normalised
+                && m.normalised()
                     .is_some_and(|n| input.base.tombstones_normalised.contains(&n))
         })
         .count();
@@ -556,7 +556,7 @@ fn unpaired_to_copy<'a>(
             },
             level: PairLevel::Exact,
             partner: None,
-            normalised: m.normalised,
+            normalised: m.normalised(),
         });
     }
     let other = side.other();
@@ -614,7 +614,7 @@ fn extras_on_target(
             reason: ExpungeReason::OneWayExtra,
             level: PairLevel::Exact,
             partner: None,
-            normalised: m.normalised,
+            normalised: m.normalised(),
         });
     }
 }
@@ -827,7 +827,10 @@ mod tests {
             internal_date: InternalDate::new(0, 0),
             flags: FlagSet::from_wire(flags.split_whitespace()),
             fingerprint: Fingerprint([content; 32]),
-            normalised: Some(Fingerprint([content; 32])),
+            normalised: crate::model::Normalised::of(
+                &Fingerprint([content; 32]),
+                Some(Fingerprint([content; 32])),
+            ),
         }
     }
 
@@ -1026,7 +1029,7 @@ mod tests {
             [Evidence::Healthy, Evidence::Restored("test".into())],
         );
         let unnormalised = |uid: Uid, content: u8| MessageMeta {
-            normalised: None,
+            normalised: crate::model::Normalised::UNKNOWN,
             ..msg(uid, content, "")
         };
         input.sides[0].as_mut().unwrap().messages = vec![unnormalised(1, 5)];
@@ -1102,7 +1105,8 @@ mod tests {
             [Evidence::Healthy, Evidence::Healthy],
         );
         let b = input.sides[1].as_mut().unwrap();
-        b.messages[1].fingerprint = Fingerprint([77; 32]);
+        let normalised = b.messages[1].normalised();
+        b.messages[1].set_fingerprints(Fingerprint([77; 32]), normalised);
         b.damaged.insert(2);
         let p = plan(&input, Policy::default());
         assert_eq!(p.expunges.len(), 1);
@@ -1185,8 +1189,7 @@ mod tests {
         // The same with other content under that UID: not the copy sent.
         let mut input = with_receipt_on_b();
         let other = &mut input.sides[1].as_mut().unwrap().messages[2];
-        other.fingerprint = Fingerprint([9; 32]);
-        other.normalised = Some(Fingerprint([9; 32]));
+        other.set_fingerprints(Fingerprint([9; 32]), Some(Fingerprint([9; 32])));
         let p = plan(&input, Policy::default());
         assert!(p.expunges.is_empty() && p.withheld.is_empty(), "{p:#?}");
         assert_eq!(

@@ -82,7 +82,10 @@ fn build(msgs: &[(u8, FlagSet, i64)], status: &MailboxStatus) -> Vec<MessageMeta
             internal_date: InternalDate::new(*date, 0),
             flags: flags::storable(flags, status),
             fingerprint: Fingerprint([*c; 32]),
-            normalised: Some(normalised_of(Fingerprint([*c; 32]))),
+            normalised: crate::model::Normalised::of(
+                &Fingerprint([*c; 32]),
+                Some(normalised_of(Fingerprint([*c; 32]))),
+            ),
         })
         .collect()
 }
@@ -393,7 +396,7 @@ fn simulate(input: &MailboxInput, plan: &MailboxPlan) -> MailboxInput {
             internal_date: copy.internal_date,
             flags: copy.flags.clone(),
             fingerprint,
-            normalised: copy.normalised,
+            normalised: crate::model::Normalised::of(&fingerprint, copy.normalised),
         });
         let mut pair = [copy.uid, uid];
         if copy.from == Side::B {

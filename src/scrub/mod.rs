@@ -328,8 +328,7 @@ pub async fn read(
                         listing.messages.iter_mut().find(|m| m.uid == item.row.uid),
                         fresh,
                     ) {
-                        m.fingerprint = exact;
-                        m.normalised = Some(normalised);
+                        m.set_fingerprints(exact, Some(normalised));
                     }
                 }
                 ScrubResult::Undeliverable => listing.unreadable.push(item.row.uid),

@@ -108,7 +108,7 @@ mod tests {
             internal_date: InternalDate::new(1_700_000_000, 0),
             flags: FlagSet::from_wire(["\\Seen"]),
             fingerprint: Fingerprint([uid as u8; 32]),
-            normalised: None,
+            normalised: crate::model::Normalised::UNKNOWN,
         }
     }
 

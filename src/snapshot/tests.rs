@@ -36,7 +36,7 @@ fn meta(uid: u32, n: u8, flags: &[&str]) -> MessageMeta {
         internal_date: InternalDate::new(1_700_000_000 + uid as i64, -420),
         flags: FlagSet::from_wire(flags.iter().copied()),
         fingerprint: fp(n),
-        normalised: Some(fp(n.wrapping_add(100))),
+        normalised: crate::model::Normalised::of(&fp(n), Some(fp(n.wrapping_add(100)))),
     }
 }
 
@@ -48,7 +48,7 @@ fn cached(m: &MessageMeta) -> CachedMessage {
         flags: m.flags.clone(),
         read_back: true,
         status: None,
-        normalised: m.normalised,
+        normalised: m.normalised(),
     }
 }
 
@@ -878,7 +878,7 @@ fn update_cache_forgets_gone_uids_and_remove_pairs_leaves_tombstones_until_purge
     snap.update_cache("INBOX", Side::A, 7, &[], &[2]).unwrap();
     let tombstone = Tombstone {
         fingerprint: m1.fingerprint,
-        normalised: m1.normalised,
+        normalised: m1.normalised(),
     };
     snap.remove_pairs("INBOX", &[[1, 10]], &[tombstone])
         .unwrap();

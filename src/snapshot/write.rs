@@ -84,6 +84,7 @@ pub fn cache_messages<'m>(
     let side = side_text(o.side(side));
     let read_back = provenance == Provenance::ReadBack;
     for m in messages {
+        let normalised = m.normalised();
         stmt.execute(params![
             mailbox,
             side,
@@ -95,7 +96,7 @@ pub fn cache_messages<'m>(
             &m.fingerprint.0[..],
             m.flags.to_wire(),
             read_back,
-            m.normalised.as_ref().map(|n| &n.0[..]),
+            normalised.as_ref().map(|n| &n.0[..]),
             crate::fingerprint::NORMALISATION_VERSION,
         ])?;
     }

@@ -27,7 +27,7 @@ fn surplus_by_maps(
             let comparable = flags::storable(&flags::storable(&m.flags, status[0]), status[1]);
             let identity = paired.get(&m.uid).copied().unwrap_or(m.fingerprint);
             counts.entry((identity, comparable)).or_default()[i] += 1;
-            if let Some(n) = m.normalised {
+            if let Some(n) = m.normalised() {
                 normalised.entry(identity).or_insert(n);
             }
             totals[i] += 1;

@@ -58,7 +58,7 @@ prop_compose! {
             internal_date: InternalDate::new(0, 0),
             flags: flags.clone(),
             fingerprint: Fingerprint([c; 32]),
-            normalised: Some(normalised_of(Fingerprint([c; 32]))),
+            normalised: crate::model::Normalised::of(&Fingerprint([c; 32]), Some(normalised_of(Fingerprint([c; 32])))),
         };
         let (mut a, mut b, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
         let mut touched: [BTreeSet<u32>; 2] = Default::default();
