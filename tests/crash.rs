@@ -1,7 +1,8 @@
 //! Crash at any point (docs/SCENARIOS.md C4 and I12; issue 5).
 //!
-//! A reference scenario — new messages both ways, flag changes both ways, a
-//! proven expunge each way, a new mailbox — is synced once cleanly to count
+//! A reference scenario — new messages both ways, flag changes both ways
+//! (several deltas in one mailbox, one that adds and removes), a proven
+//! expunge each way, a new mailbox — is synced once cleanly to count
 //! its IMAP writes (W). Then, for every k in 1..=W and for both moments the
 //! engine's hidden test hook offers (right after the k-th write command was
 //! *sent*, and right after its tagged reply was *read*), fresh users get the
@@ -29,7 +30,7 @@ use support::oracle::{self, SideState};
 fn expected() -> SideState {
     let mut s = SideState::default();
     let mut add = |mailbox: &str, name: &str, flags: &[&str]| s.add(mailbox, &msg(name), flags);
-    add("INBOX", "m1", &["\\Seen", "\\Flagged"]);
+    add("INBOX", "m1", &["\\Flagged"]);
     add("INBOX", "m2", &["\\Seen"]);
     add("INBOX", "m3", &[]);
     add("INBOX", "m4", &["\\Answered"]);
@@ -76,7 +77,10 @@ fn reference_scenario(a: &User, b: &User) -> Pair {
     let mut ca = a.client();
     ca.append("INBOX", &msg("n1"), &["\\Seen"], Some(DATE));
     ca.append("INBOX", &msg("n2"), &[], Some(DATE));
+    // One message both gains and loses a flag: on B its -FLAGS half is
+    // chained behind the +FLAGS half of the STORE flight (C15).
     ca.store("INBOX", &[uid["m1"]], "+", &["\\Flagged"]);
+    ca.store("INBOX", &[uid["m1"]], "-", &["\\Seen"]);
     ca.store("INBOX", &[uid["m4"]], "+", &["\\Answered"]);
     ca.expunge_uids("INBOX", &[uid["m5"]]);
     ca.create("Projects");

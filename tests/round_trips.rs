@@ -201,6 +201,17 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
     let deletion = run("deletion");
     // The read-back that rode behind the UID EXPUNGE moved B's watermarks.
     let after_deletion = run("rerun after the deletion");
+    // Two flag deltas and a deletion in one mailbox: on B the STOREs go
+    // in one flight with the deletion's Message-ID behind them, and the
+    // deletion needs no SELECT of its own.
+    let mut ca = a.client();
+    let uids: Vec<_> = ca.fetch_all("Lists").iter().map(|m| m.uid).collect();
+    ca.store("Lists", &uids[..1], "+", &["\\Flagged"]);
+    ca.store("Lists", &uids[1..2], "+", &["\\Answered"]);
+    ca.expunge_uids("Lists", &uids[2..3]);
+    ca.logout();
+    let flags_and_deletion = run("flags and a deletion in one mailbox");
+    let after_both = run("rerun after the flags and the deletion");
 
     let mailboxes = mailboxes.len() as u64;
     for side in 0..2 {
@@ -223,6 +234,14 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
             after_deletion[side] <= NOOP_TURNS,
             "rerun after the deletion: {after_deletion:?}"
         );
+        assert!(
+            flags_and_deletion[side] <= NOOP_TURNS + FLAGS_AND_DELETION_EXTRA,
+            "flags and a deletion: {flags_and_deletion:?}"
+        );
+        assert!(
+            after_both[side] <= NOOP_TURNS,
+            "rerun after the flags and the deletion: {after_both:?}"
+        );
         // A, only read: one flight per changed mailbox (its SELECT and
         // change history together), and the new message's body, read in
         // gather and again to copy it.
@@ -232,6 +251,10 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
                 "incremental, A: {incremental:?}"
             );
             assert!(deletion[0] <= NOOP_TURNS + 1, "deletion, A: {deletion:?}");
+            assert!(
+                flags_and_deletion[0] <= NOOP_TURNS + 1,
+                "flags and a deletion, A: {flags_and_deletion:?}"
+            );
         }
         // One APPEND batch per mailbox to B.
         assert!(
@@ -254,7 +277,9 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
 // before a STORE where the session holds the mailbox: incremental 8/8,
 // first sync 14/21. With a listed mailbox's SELECT and its change
 // history in one flight (gather): incremental 6/8, deletion 3/5. With the
-// read-back behind the UID EXPUNGE: deletion 3/4.
+// read-back behind the UID EXPUNGE: deletion 3/4. With a side's STOREs
+// in one flight and a deletion's Message-ID read in it: two deltas and a
+// deletion in one mailbox 3/5 (3/8 before).
 const NOOP_TURNS: u64 = 2;
 /// A new message's body on the side it comes from: read for its
 /// fingerprint in gather, read again to copy it.
@@ -268,6 +293,12 @@ const PER_CHANGED: u64 = 2;
 /// what was seen behind them in one flight: 4 turns on B (5 before the
 /// read-back rode with the expunge).
 const DELETION_EXTRA: u64 = 2;
+/// Two flag deltas and a deletion in one mailbox, on the side they are
+/// carried to: SELECT; both STOREs in one flight with the UID FETCH of
+/// the deletion's Message-ID behind them; UID STORE `\Deleted` + UID
+/// EXPUNGE with the read-back behind them, the mailbox still held: 3
+/// (one STORE per delta and a SELECT of the deletion's own: 6).
+const FLAGS_AND_DELETION_EXTRA: u64 = 3;
 const FIRST_CONSTANT: u64 = 5;
 /// Per mailbox (with one APPEND batch each): on B its CREATE, SELECT,
 /// APPEND, and the flight listing and reading back what was appended.

@@ -72,6 +72,7 @@ impl MailboxRun<'_, '_> {
                     .then(|| self.changes_from(side))
                     .flatten();
                 let mut seen = None;
+                let ids_read = self.ids_read[side.index()].clone();
                 let conn = &mut self.conns[side.index()];
                 let peer = conn.peer().clone();
                 let done = async {
@@ -79,16 +80,30 @@ impl MailboxRun<'_, '_> {
                         Some(q) => Some((q, quarantine::ensure(conn, side, q).await?)),
                         None => None,
                     };
-                    // The Message-IDs for the log, in the SELECT's flight;
-                    // not of a body found damaged or undeliverable: Dovecot
+                    // The Message-IDs for the log: read in the flag STOREs'
+                    // flight where this session still holds the mailbox
+                    // read-write at the UIDVALIDITY they were read at (a
+                    // SELECT it answered, checked then): nothing is sent
+                    // before the deletion. Else in the SELECT's flight.
+                    // Not of a body found damaged or undeliverable: Dovecot
                     // ends the session that reads a file cut short, even
                     // its header, and such bytes name nothing reliably.
-                    let (status, fields) = conn
-                        .select_reading_fields(&wire, &readable, &["MESSAGE-ID"])
-                        .await?;
-                    // Nothing is expunged by UID in a mailbox whose UIDs
-                    // now name other messages.
-                    super::same_uidvalidity(&peer, &wire, uidvalidity, status.uidvalidity)?;
+                    let fields = match ids_read {
+                        Some((fields, at))
+                            if uidvalidity == Some(at) && conn.holds_writable_at(&wire, at) =>
+                        {
+                            fields
+                        }
+                        _ => {
+                            let (status, fields) = conn
+                                .select_reading_fields(&wire, &readable, &["MESSAGE-ID"])
+                                .await?;
+                            // Nothing is expunged by UID in a mailbox whose
+                            // UIDs now name other messages.
+                            super::same_uidvalidity(&peer, &wire, uidvalidity, status.uidvalidity)?;
+                            fields
+                        }
+                    };
                     for m in &mut messages {
                         let header = m.uid.and_then(|uid| fields.get(&uid));
                         m.message_id = header.and_then(|h| action_log::message_id(h));

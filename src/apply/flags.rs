@@ -1,15 +1,18 @@
 //! Flag deltas: one STORE per delta and side (`UNCHANGEDSINCE` the listing
 //! with CONDSTORE, so a message changed meanwhile is left for the next run),
-//! then the agreed flags recorded for the pairs whose changes all went
-//! through.
+//! all of a side's in one flight through the batch door
+//! ([`super::logged::logged_flight`]), then the agreed flags recorded for
+//! the pairs whose changes all went through. The Message-IDs the side's
+//! expunges will log ride in that flight ([`MailboxRun::ids_read`]).
 
-use super::logged::logged;
+use super::logged::logged_flight;
 use super::refused_by_mailbox;
 use super::MailboxRun;
 use crate::action_log::{self, LoggedMessage, Write};
-use crate::imap::HistorySupport;
-use crate::model::{FlagSet, Side, Uid};
+use crate::imap::{ImapError, StoreOutcome};
+use crate::model::{FlagDelta, FlagSet, Side, Uid};
 use crate::outcome::{Action, Status};
+use crate::plan::ExpungeReason;
 use std::collections::HashSet;
 
 impl MailboxRun<'_, '_> {
@@ -38,41 +41,71 @@ impl MailboxRun<'_, '_> {
             let unchanged_since = self.statuses[side.index()]
                 .as_ref()
                 .and_then(|st| st.highestmodseq);
+            // The Message-IDs the expunge on this side logs ride in the
+            // same flight, so that the expunge needs no SELECT of its own
+            // where this session still holds the mailbox then.
+            let read_ids = self.ids_to_read(side);
+            let writes: Vec<Write> = stores
+                .iter()
+                .map(|(delta, uids)| Write {
+                    uidvalidity: self.statuses[side.index()].as_ref().map(|s| s.uidvalidity),
+                    uids,
+                    flags: Some(delta),
+                    messages: self.stored_messages(side, uids),
+                    ..Write::mailbox(side, &self.mb.name, action_log::Action::Store)
+                })
+                .collect();
+            let items: Vec<(&[Uid], &FlagDelta)> =
+                stores.iter().map(|(d, u)| (u.as_slice(), d)).collect();
+            let conn = &mut self.conns[side.index()];
+            let peer = conn.peer().clone();
+            let mut fields = None;
+            // CONDSTORE: a message changed since the listing is left alone
+            // ([MODIFIED]) and merged again on the next run.
+            let send = async {
+                let flight = conn
+                    .store_flight(&items, unchanged_since, &read_ids, &["MESSAGE-ID"])
+                    .await?;
+                fields = Some(flight.fields);
+                Ok(flight.outcomes)
+            };
+            let confirm = |w: &Write<'_>, o: &StoreOutcome| {
+                super::logged::stored_but_modified(w.uids)(&o.modified)
+            };
+            let answers = logged_flight(&peer, &writes, send, confirm).await;
+            if !read_ids.is_empty() {
+                let uidvalidity = self.statuses[side.index()].as_ref().map(|s| s.uidvalidity);
+                self.ids_read[side.index()] = fields.zip(uidvalidity);
+            }
+            let answers: Vec<Result<Vec<Uid>, ImapError>> = match answers {
+                Ok(each) => each.into_iter().map(|r| r.map(|o| o.modified)).collect(),
+                // The flight failed as a whole: every delta with that error.
+                Err(e) => {
+                    let text = e.to_string();
+                    let prefix = format!("{peer}: ");
+                    let text = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
+                    let mut each = vec![Err(e)];
+                    each.extend((1..stores.len()).map(|_| {
+                        Err(ImapError::Invalid {
+                            peer: peer.clone(),
+                            detail: text.clone(),
+                        })
+                    }));
+                    each
+                }
+            };
             // A refusal about the mailbox (read-only, no permission …) is
-            // reported once; the stores after it are not sent.
+            // reported once.
             let mut refused_mailbox: Option<String> = None;
-            for (delta, uids) in stores {
-                if let Some(e) = &refused_mailbox {
+            for ((delta, uids), result) in stores.into_iter().zip(answers) {
+                let name = &self.mb.name;
+                if let (Some(e), Err(_)) = (&refused_mailbox, &result) {
                     let refused = Status::Refused(e.clone());
                     let ledger = &mut self.out.ledger;
-                    ledger.messages(&self.mb.name, Action::Flags, side, &uids, &refused);
+                    ledger.messages(name, Action::Flags, side, &uids, &refused);
                     failed_pairs.extend(self.pairs_of(side, &uids));
                     continue;
                 }
-                let write = Write {
-                    uidvalidity: self.statuses[side.index()].as_ref().map(|s| s.uidvalidity),
-                    uids: &uids,
-                    flags: Some(&delta),
-                    messages: self.stored_messages(side, &uids),
-                    ..Write::mailbox(side, &self.mb.name, action_log::Action::Store)
-                };
-                let conn = &mut self.conns[side.index()];
-                let peer = conn.peer().clone();
-                let stored = super::logged::stored_but_modified(&uids);
-                let result = match unchanged_since {
-                    // CONDSTORE: a message changed since the listing is left
-                    // alone ([MODIFIED]) and merged again on the next run.
-                    Some(modseq) if conn.history_support() != HistorySupport::None => {
-                        let send = conn.store_unchanged_since(&uids, &delta, modseq);
-                        let send = async { send.await.map(|outcome| outcome.modified) };
-                        logged(&peer, write, send, stored).await
-                    }
-                    _ => {
-                        let send = async { conn.store(&uids, &delta).await.map(|()| Vec::new()) };
-                        logged(&peer, write, send, stored).await
-                    }
-                };
-                let name = &self.mb.name;
                 match &result {
                     Ok(modified) => {
                         let stored: Vec<Uid> = uids
@@ -157,6 +190,17 @@ impl MailboxRun<'_, '_> {
             })
             .collect();
         self.logged_messages(side, uids, |uid| content.get(&uid).copied())
+    }
+
+    /// The UIDs whose Message-IDs this mailbox's expunges on `side` will
+    /// log (not of a body found damaged: see [`MailboxRun::expunge`]).
+    fn ids_to_read(&self, side: Side) -> Vec<Uid> {
+        let mut uids: Vec<Uid> = (self.mb.expunges.iter())
+            .filter(|e| e.side == side && e.reason != ExpungeReason::Damaged)
+            .map(|e| e.uid)
+            .collect();
+        uids.sort_unstable();
+        uids
     }
 
     /// The pairs whose flag changes on `side` touch these UIDs.

@@ -27,6 +27,8 @@ mod expunge;
 #[cfg(test)]
 mod fake_server_tests;
 mod flags;
+#[cfg(test)]
+mod flight_tests;
 mod logged;
 mod purge;
 mod quarantine;
@@ -203,6 +205,7 @@ pub async fn apply<'p>(
         let mut out = ApplyOutcome::default();
         let mut statuses = listed_statuses(input, mb);
         let mut go_on = false;
+        let mut ids_read: IdsRead = [None, None];
         turns.wait(at, mb.rename.is_some()).await;
         if !stop_requested(&mut out) {
             let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
@@ -210,19 +213,21 @@ pub async fn apply<'p>(
             turns.structured(at);
             go_on = prepared && run.fill().await;
             statuses = run.statuses;
+            ids_read = run.ids_read;
         }
         turns.finished(at);
-        (mb, out, statuses, go_on)
+        (mb, out, statuses, go_on, ids_read)
     };
     let filled = pool
         .each(mailboxes.into_iter().enumerate().collect(), fill)
         .await;
     // Expunges only once every mailbox's copies have landed: a message
     // moved between mailboxes is never missing from the other side (E12).
-    let settle = async |lane: &mut Lane, (mb, mut out, statuses, go_on)| {
+    let settle = async |lane: &mut Lane, (mb, mut out, statuses, go_on, ids_read)| {
         if go_on && !stop_requested(&mut out) {
             let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
             run.quarantine = quarantine;
+            run.ids_read = ids_read;
             run.settle().await;
         }
         out
@@ -412,7 +417,14 @@ struct MailboxRun<'a, 's> {
     /// Per side: the read-back that rode behind the UID EXPUNGE, the
     /// side's last write ([`MailboxRun::read_back`] takes it).
     read_with_expunge: [Option<crate::imap::Recheck>; 2],
+    /// Per side: the Message-IDs the expunges will log, read in the flag
+    /// STOREs' flight, with the UIDVALIDITY they were read at.
+    ids_read: IdsRead,
 }
+
+/// Per side, header fields read ahead for the expunge's log, per UID,
+/// with the UIDVALIDITY of the mailbox they were read in.
+type IdsRead = [Option<(std::collections::BTreeMap<Uid, Vec<u8>>, u32)>; 2];
 
 impl<'a, 's> MailboxRun<'a, 's> {
     fn new(
@@ -454,6 +466,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
                 .any(|r| r.mailbox == mb.name),
             unconfirmed_receipts: false,
             read_with_expunge: [None, None],
+            ids_read: [None, None],
         }
     }
 

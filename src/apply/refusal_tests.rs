@@ -292,7 +292,9 @@ async fn an_earlier_refusal_tried_again_is_replaced_by_what_the_retry_finds() {
 }
 
 #[tokio::test]
-async fn a_store_refused_by_the_mailbox_is_reported_once_and_the_stores_after_it_are_not_sent() {
+async fn a_store_refused_by_the_mailbox_is_reported_once_for_its_whole_flight() {
+    // Both deltas go out in one flight; the mailbox refuses each: one
+    // failure is reported, both changes are refused.
     let seen = FlagSet::from_wire(["\\Seen"]);
     let flagged = FlagSet::from_wire(["\\Flagged"]);
     let change = |n: Uid, add: &FlagSet| FlagChange {
@@ -320,7 +322,10 @@ async fn a_store_refused_by_the_mailbox_is_reported_once_and_the_stores_after_it
     let mut b = logged_in("");
     b.extend(selected("A0002", "SELECT \"INBOX\"", 42, 13, 2));
     b.push(Step::Expect("A0003 UID STORE "));
-    b.push(send("A0003 NO [NOPERM] Permission denied\r\n"));
+    b.push(Step::Expect("A0004 UID STORE "));
+    b.push(send(
+        "A0003 NO [NOPERM] Permission denied\r\nA0004 NO [NOPERM] Permission denied\r\n",
+    ));
     let (mut lane, servers) = lane([a, b]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut snapshot = open_snapshot(&dir);

@@ -376,7 +376,7 @@ pub(crate) async fn uid_list(
 }
 
 /// The UIDs among `asked` that a `[MODIFIED set]` code names.
-fn modified_in(status: &Status, asked: &BTreeSet<Uid>) -> Result<Vec<Uid>, String> {
+pub(crate) fn modified_in(status: &Status, asked: &BTreeSet<Uid>) -> Result<Vec<Uid>, String> {
     let Some(Code::Modified(set)) = &status.code else {
         return Ok(Vec::new());
     };

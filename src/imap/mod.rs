@@ -21,7 +21,8 @@
 //! `history` (CONDSTORE, QRESYNC and UIDPLUS commands), `recheck` (a
 //! mailbox read back after writing, EXAMINE and CHANGEDSINCE in one
 //! flight, behind a UID EXPUNGE too), `open_changes` (a mailbox opened and its history asked in one
-//! flight), `bounds` (how much
+//! flight), `store_flight` (a side's flag STOREs in one flight, the
+//! header fields a later expunge logs behind them), `bounds` (how much
 //! of a reply each command may read and keep), `expunged` (what was expunged
 //! while a command ran), `quote`, `uidset`.
 
@@ -45,6 +46,7 @@ mod recheck;
 mod recv;
 mod select;
 mod selected;
+mod store_flight;
 mod trace;
 mod transport;
 mod trust;
@@ -61,6 +63,7 @@ mod hostile_tests;
 pub use error::{ImapError, Peer};
 pub use flight::FlightRead;
 pub use moving::Moved;
+pub use store_flight::StoreFlight;
 pub use trust::CertPin;
 pub use tunnel::TunnelSpec;
 
@@ -830,6 +833,34 @@ impl Connection {
             mailbox,
             items,
             condstore,
+        )
+        .await
+    }
+
+    /// Every delta of `items` (disjoint UID sets) on the selected mailbox,
+    /// held read-write, in one flight; with `unchanged_since` each
+    /// conditional on it, a delta that adds and removes chained as
+    /// [`Connection::store_unchanged_since`] chains it (a second flight).
+    /// The header `fields` of `fields_of` ride in the first flight. Per
+    /// delta its own answer ([`StoreFlight`]); Err: nothing was sent, or
+    /// the session failed mid-flight ([`store_flight`]).
+    pub async fn store_flight(
+        &mut self,
+        items: &[(&[Uid], &FlagDelta)],
+        unchanged_since: Option<u64>,
+        fields_of: &[Uid],
+        fields: &[&str],
+    ) -> Result<StoreFlight, ImapError> {
+        self.settle().await?;
+        let unchanged_since = unchanged_since.filter(|_| self.history != HistorySupport::None);
+        store_flight::store_flight(
+            &mut self.engine,
+            &mut self.selected,
+            &self.limits,
+            items,
+            unchanged_since,
+            fields_of,
+            fields,
         )
         .await
     }

@@ -23,6 +23,50 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Message-ID line is well under 1 KiB even folded.
 const FIELD_BYTES: u64 = 4096;
 
+/// `UID FETCH set (UID BODY.PEEK[HEADER.FIELDS (…)])` of `uids`, split
+/// to fit the command line, each bounded to [`FIELD_BYTES`] a message;
+/// `place` ends the label (` in "INBOX"`).
+pub(crate) fn fields_commands(
+    limits: &Limits,
+    uids: &[Uid],
+    fields: &[&str],
+    place: &str,
+) -> Vec<Command<'static>> {
+    if uids.is_empty() || fields.is_empty() {
+        return Vec::new();
+    }
+    let items = format!(" (UID BODY.PEEK[HEADER.FIELDS ({})])", fields.join(" "));
+    let budget = limits
+        .max_command_line
+        .saturating_sub(32 + items.len())
+        .max(1);
+    uidset::compress_split(uids, budget)
+        .into_iter()
+        .map(|set| {
+            let n = uidset::parse_ranges(&set).map_or(0, |r| uidset::count_ranges(&r));
+            let sizes = vec![FIELD_BYTES; n as usize];
+            Command::new(
+                "UID FETCH",
+                format!("UID FETCH (header fields of {n} UIDs{place})"),
+            )
+            .text(format!(" {set}{items}"))
+            .bounded(Bound::bodies(&sizes, 0, limits.max_literal))
+        })
+        .collect()
+}
+
+/// The header section a FETCH answer carries, if any.
+pub(crate) fn header_section<'a>(attrs: &'a [AttributeValue<'_>]) -> Option<&'a [u8]> {
+    attrs.iter().find_map(|a| match a {
+        AttributeValue::BodySection {
+            section: Some(_),
+            data: Some(d),
+            ..
+        } => Some(d.as_ref()),
+        _ => None,
+    })
+}
+
 /// SELECT (read-write) `name` with `(CONDSTORE)` when `condstore`, and
 /// in the same flight the header `fields` of `uids` in it: per UID the
 /// field lines as the server sent them (absent where it sent none).
@@ -36,25 +80,12 @@ pub(crate) async fn select_reading_fields(
     fields: &[&str],
 ) -> Result<(MailboxStatus, BTreeMap<Uid, Vec<u8>>), ImapError> {
     let (select, mut reply) = Selecting::start(engine, selected, name, false, condstore)?;
-    let items = format!(" (UID BODY.PEEK[HEADER.FIELDS ({})])", fields.join(" "));
-    let budget = limits
-        .max_command_line
-        .saturating_sub(32 + items.len())
-        .max(1);
     let mut cmds = vec![select];
-    for set in uidset::compress_split(uids, budget) {
-        let n = uidset::parse_ranges(&set).map_or(0, |r| uidset::count_ranges(&r));
-        let sizes = vec![FIELD_BYTES; n as usize];
-        cmds.push(
-            Command::new(
-                "UID FETCH",
-                format!("UID FETCH (header fields of {n} UIDs)"),
-            )
-            .text(format!(" {set}{items}"))
-            .bounded(Bound::bodies(&sizes, 0, limits.max_literal))
-            .no_is_an_answer(),
-        );
-    }
+    cmds.extend(
+        fields_commands(limits, uids, fields, "")
+            .into_iter()
+            .map(Command::no_is_an_answer),
+    );
     let asked: BTreeSet<Uid> = uids.iter().copied().collect();
     let mut found: BTreeMap<Uid, Vec<u8>> = BTreeMap::new();
     engine
@@ -65,15 +96,7 @@ pub(crate) async fn select_reading_fields(
                 reply.absorb(u);
             }
             if let Untagged::Fetch { attrs, .. } = u {
-                let data = attrs.iter().find_map(|a| match a {
-                    AttributeValue::BodySection {
-                        section: Some(_),
-                        data: Some(d),
-                        ..
-                    } => Some(d),
-                    _ => None,
-                });
-                match (parse::fetch_uid(attrs), data) {
+                match (parse::fetch_uid(attrs), header_section(attrs)) {
                     (Some(uid), Some(d)) if asked.contains(&uid) => {
                         found.insert(uid, d.to_vec());
                     }
