@@ -1040,3 +1040,36 @@ fn settled_marks_are_kept_per_side_and_forgotten() {
         [None, None]
     );
 }
+
+/// The cache rows' upsert is compiled without the table's CHECKs (they
+/// cost a temporary index a row): the rows it writes still pass SQLite's
+/// integrity check, which checks them, and the checks are back for every
+/// statement after it.
+#[test]
+fn cache_rows_written_unchecked_pass_the_checks_which_stay_on_for_the_rest() {
+    let fx = Fixture::new();
+    let mut snap = fx.open();
+    let rows: Vec<MessageMeta> = (1..=50)
+        .map(|uid| meta(uid, uid as u8, &["\\Seen"]))
+        .collect();
+    snap.cache_messages("INBOX", Side::A, 7, &rows).unwrap();
+    snap.update_cache("INBOX", Side::B, 9, &rows[..3], &[])
+        .unwrap();
+    let integrity: String = (snap.conn)
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let broken = snap.conn.execute(
+        "UPDATE message SET status = 'no such status' WHERE uid = 1",
+        [],
+    );
+    assert!(broken.is_err(), "the CHECK on status must hold again");
+    let broken = snap.conn.execute(
+        "INSERT INTO message (mailbox, side, uidvalidity, uid, size, internal_date,
+                              internal_date_offset, fingerprint, flags)
+         SELECT mailbox, 'C', 7, 99, 1, 1, 0, fingerprint, '' FROM message LIMIT 1",
+        [],
+    );
+    assert!(broken.is_err(), "the CHECK on side must hold again");
+    assert_eq!(snap.load().unwrap().mailboxes["INBOX"].cache[0].len(), 50);
+}

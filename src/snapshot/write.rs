@@ -53,6 +53,8 @@ pub fn cache_messages<'m>(
     messages: impl IntoIterator<Item = &'m MessageMeta>,
     provenance: Provenance,
 ) -> rusqlite::Result<()> {
+    // Before the statement is compiled: see `Unchecked`.
+    let _unchecked = Unchecked::on(tx)?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO message (mailbox, side, uidvalidity, uid, size, internal_date, internal_date_offset,
                               fingerprint, flags, fingerprint_read_back, normalised_fingerprint,
@@ -101,6 +103,36 @@ pub fn cache_messages<'m>(
         ])?;
     }
     Ok(())
+}
+
+/// `PRAGMA ignore_check_constraints` on while it lives, for the cache rows'
+/// upsert alone ([`cache_messages`]). The table's CHECK on `status` (one of
+/// five words) makes SQLite build a temporary index for every row it
+/// inserts, checked or not: about half of what a cache row cost, and the
+/// cache rows were most of a repair's time beyond reading the bodies
+/// (issue 18). That statement holds its checks by construction: it writes
+/// no status (a conflict keeps one or clears it), the side is
+/// [`side_text`]'s, each fingerprint 32 bytes by its type. A flag pragma
+/// expires every prepared statement, so statements compiled while it is on
+/// leave the checks out and the cached ones are compiled again, with them,
+/// once it is off; `snapshot verify`'s integrity check still checks every
+/// row against them.
+struct Unchecked<'c>(&'c rusqlite::Connection);
+
+impl<'c> Unchecked<'c> {
+    fn on(tx: &'c rusqlite::Connection) -> rusqlite::Result<Unchecked<'c>> {
+        tx.execute_batch("PRAGMA ignore_check_constraints = ON")?;
+        Ok(Unchecked(tx))
+    }
+}
+
+impl Drop for Unchecked<'_> {
+    fn drop(&mut self) {
+        // Cannot fail but on a closed connection, which runs nothing more.
+        let _ = self
+            .0
+            .execute_batch("PRAGMA ignore_check_constraints = OFF");
+    }
 }
 
 /// Sets (or, with None, forgets) one side's watermarks. A new UIDVALIDITY
