@@ -223,7 +223,7 @@ pub fn insert_pairs(
     tx: &Transaction,
     o: Orientation,
     mailbox: i64,
-    pairs: &[PairRecord],
+    pairs: impl IntoIterator<Item = impl std::borrow::Borrow<PairRecord>>,
     replace: bool,
 ) -> rusqlite::Result<()> {
     let verb = if replace {
@@ -236,6 +236,7 @@ pub fn insert_pairs(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
     ))?;
     for pair in pairs {
+        let pair = pair.borrow();
         let [uid_a, uid_b] = o.pair(pair.uid);
         let [fp_a, fp_b] = o.pair([pair.fingerprint, pair.fingerprint_on(Side::B)]);
         // NULL for the exact level and for the same content: what a
