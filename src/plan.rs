@@ -125,8 +125,9 @@ pub struct PlannedPair {
     /// A's content (and B's, unless `fingerprint_b` says otherwise).
     pub fingerprint: Fingerprint,
     /// B's content where it differs from A's: a pair made below the exact
-    /// level.
-    pub fingerprint_b: Option<Fingerprint>,
+    /// level (few: boxed, so that the others hold 8 bytes, not 33; a repair
+    /// plans a pair per message, issue 18).
+    pub fingerprint_b: Option<Box<Fingerprint>>,
     /// At which level of identity the pair was made (or, linked from the
     /// snapshot, was made when first paired).
     pub level: PairLevel,
@@ -368,6 +369,13 @@ pub struct Totals {
 
 #[cfg(test)]
 mod tests {
+    /// A repair plans a pair per message (docs/PERFORMANCE.md, "What a full
+    /// path holds per message"): a field that grows a pair shows here.
+    #[test]
+    fn a_planned_pair_is_88_bytes() {
+        assert_eq!(std::mem::size_of::<super::PlannedPair>(), 88);
+    }
+
     /// One Plan for three verbs: the value `reconcile` returns is the one
     /// printed and applied, so nothing outside the core may edit a Plan.
     /// Read from the sources, as the layer test reads imports: outside

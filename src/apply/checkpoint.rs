@@ -142,7 +142,7 @@ impl MailboxRun<'_, '_> {
             flags: p.base_before.clone(),
             unconfirmed: None,
             level: p.level,
-            fingerprint_b: p.fingerprint_b,
+            fingerprint_b: p.fingerprint_b.as_deref().copied(),
         });
         // Pairs about to be expunged stay until the expunge is done, so a
         // crash in between proves it again instead of copying the survivor back.

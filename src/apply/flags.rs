@@ -184,7 +184,7 @@ impl MailboxRun<'_, '_> {
             .pairs
             .iter()
             .map(|p| {
-                let on_b = p.fingerprint_b.unwrap_or(p.fingerprint);
+                let on_b = p.fingerprint_b.as_deref().copied().unwrap_or(p.fingerprint);
                 let here = if side == Side::A { p.fingerprint } else { on_b };
                 (p.uid[side.index()], here)
             })

@@ -377,7 +377,7 @@ fn keep_survivor(
     plan.pairs.push(PlannedPair {
         uid,
         fingerprint: base_pair.fingerprint,
-        fingerprint_b: base_pair.fingerprint_b,
+        fingerprint_b: base_pair.fingerprint_b.map(Box::new),
         level: base_pair.level,
         agreed: agreed.clone().unwrap_or_else(|| survivor.flags.clone()),
         base_before: agreed,
@@ -780,7 +780,7 @@ fn add_pair(
     plan.pairs.push(PlannedPair {
         uid,
         fingerprint: identity.fingerprint,
-        fingerprint_b: identity.fingerprint_b,
+        fingerprint_b: identity.fingerprint_b.map(Box::new),
         level: identity.level,
         base_before: if needs_store {
             base.cloned()
@@ -1042,7 +1042,10 @@ mod tests {
         let expunged: Vec<_> = p.expunges.iter().map(|e| (e.side, e.reason)).collect();
         assert_eq!(expunged, [(Side::B, ExpungeReason::Tombstone)]);
         assert_eq!(p.pairs.len(), 1);
-        assert_eq!(p.pairs[0].fingerprint_b, Some(Fingerprint([6; 32])));
+        assert_eq!(
+            p.pairs[0].fingerprint_b,
+            Some(Box::new(Fingerprint([6; 32])))
+        );
         // As recorded before: the source's content on both sides, in the
         // pair and so in the tombstone.
         input.base.pairs[0].fingerprint_b = None;

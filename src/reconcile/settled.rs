@@ -82,7 +82,7 @@ fn same_pairs(base: &MailboxBase, plan: &MailboxPlan) -> bool {
                 p.fingerprint,
                 p.base_before.as_ref(),
                 p.level,
-                p.fingerprint_b,
+                p.fingerprint_b.as_deref().copied(),
             )
         })
         .collect();
