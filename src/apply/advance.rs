@@ -33,7 +33,7 @@ impl MailboxRun<'_, '_> {
     /// the listing in the same flight where they can move the watermarks
     /// (read already where they rode behind the UID EXPUNGE: taken).
     pub(super) async fn read_back(&mut self, side: Side) -> Result<ReadBack, ImapError> {
-        if let Some(seen) = self.read_with_expunge[side.index()].take() {
+        if let Some(seen) = self.read_behind_writes[side.index()].take() {
             return Ok(ReadBack::Changes(seen));
         }
         let wire = self.wire(side).to_string();

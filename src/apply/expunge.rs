@@ -139,7 +139,7 @@ impl MailboxRun<'_, '_> {
                     }
                 }
                 .await;
-                self.read_with_expunge[side.index()] = seen;
+                self.read_behind_writes[side.index()] = seen;
                 if done.as_ref().is_err_and(refused_by_mailbox) {
                     refused_mailbox = done.as_ref().err().map(ToString::to_string);
                 }

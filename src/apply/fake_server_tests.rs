@@ -843,9 +843,18 @@ async fn a_flag_change_refused_as_modified_is_left_to_the_next_run_and_its_pair_
     b.push(Step::Expect(
         "A0004 UID STORE 11:12 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Seen)\r\n",
     ));
-    b.push(send(
-        "* 1 FETCH (UID 11 MODSEQ (101))\r\nA0004 OK [MODIFIED 12] Conditional STORE failed\r\n",
+    // The STOREs are B's last write here: the read-back rides behind.
+    b.push(Step::Expect("A0005 EXAMINE \"INBOX\" (CONDSTORE)\r\n"));
+    b.push(Step::Expect(
+        "A0006 UID FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 100)\r\n",
     ));
+    b.push(send(concat!(
+        "* 1 FETCH (UID 11 MODSEQ (101))\r\nA0004 OK [MODIFIED 12] Conditional STORE failed\r\n",
+        "* 2 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 13] ok\r\n",
+        "* OK [HIGHESTMODSEQ 102] ok\r\nA0005 OK [READ-ONLY] done\r\n",
+        "* 1 FETCH (UID 11 FLAGS (\\Seen) MODSEQ (101))\r\n",
+        "* 2 FETCH (UID 12 FLAGS (\\Flagged) MODSEQ (102))\r\nA0006 OK done\r\n",
+    )));
     let (mut lane, servers) = lane([a, b]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut snapshot = open_snapshot(&dir);

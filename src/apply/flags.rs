@@ -45,6 +45,12 @@ impl MailboxRun<'_, '_> {
             // same flight, so that the expunge needs no SELECT of its own
             // where this session still holds the mailbox then.
             let read_ids = self.ids_to_read(side);
+            // Where these STOREs are the side's last write here (no
+            // deletion follows), the read-back rides behind them.
+            let last = !self.mb.expunges.iter().any(|e| e.side == side);
+            let wire = self.wire(side).to_string();
+            let ride = self.changes_from(side).filter(|_| last);
+            let ride = ride.map(|(modseq, expected)| (wire.as_str(), modseq, expected));
             let writes: Vec<Write> = stores
                 .iter()
                 .map(|(delta, uids)| Write {
@@ -60,19 +66,22 @@ impl MailboxRun<'_, '_> {
             let conn = &mut self.conns[side.index()];
             let peer = conn.peer().clone();
             let mut fields = None;
+            let mut seen = None;
             // CONDSTORE: a message changed since the listing is left alone
             // ([MODIFIED]) and merged again on the next run.
             let send = async {
                 let flight = conn
-                    .store_flight(&items, unchanged_since, &read_ids, &["MESSAGE-ID"])
+                    .store_flight(&items, unchanged_since, &read_ids, &["MESSAGE-ID"], ride)
                     .await?;
                 fields = Some(flight.fields);
+                seen = flight.read_back;
                 Ok(flight.outcomes)
             };
             let confirm = |w: &Write<'_>, o: &StoreOutcome| {
                 super::logged::stored_but_modified(w.uids)(&o.modified)
             };
             let answers = logged_flight(&peer, &writes, send, confirm).await;
+            self.read_behind_writes[side.index()] = seen;
             if !read_ids.is_empty() {
                 let uidvalidity = self.statuses[side.index()].as_ref().map(|s| s.uidvalidity);
                 self.ids_read[side.index()] = fields.zip(uidvalidity);

@@ -3,7 +3,8 @@
 //! own (NO on the first with the rest behind it, `[MODIFIED]`, BAD), the
 //! `-FLAGS` half of a delta that also adds chained from the MODSEQ its
 //! `+FLAGS` half reported, the Message-ID of a deletion read in the same
-//! flight so the deletion sends no SELECT, and a connection cut mid-flight.
+//! flight so the deletion sends no SELECT, a connection cut mid-flight,
+//! and a refused read-back riding behind the STOREs.
 
 use super::fake_server_tests::{fp, inbox, lane, open_snapshot, run_mailbox, scripts_followed};
 use super::*;
@@ -253,4 +254,45 @@ async fn a_connection_cut_mid_flight_fails_every_delta_and_records_nothing() {
     assert!(pair_flags(&snapshot)
         .iter()
         .all(|(_, f)| f.as_ref().is_some_and(|f| f.is_empty())));
+}
+
+#[tokio::test]
+async fn a_refused_read_back_behind_the_stores_leaves_them_done() {
+    // The STOREs are B's last write in INBOX: the read-back rides behind
+    // them. Its EXAMINE is refused (and the FETCH behind it meets no
+    // mailbox): the STOREs' own answers stand, both pairs are recorded.
+    let mb = plan(
+        [
+            (&["\\Seen"], &[]),
+            (&["\\Flagged"], &[]),
+            (&[], &[]),
+            (&[], &[]),
+        ],
+        false,
+    );
+    let mut b = b_selected();
+    for line in [
+        "A0004 UID STORE 12 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Flagged)\r\n",
+        "A0005 UID STORE 11 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\\Seen)\r\n",
+        "A0006 EXAMINE \"INBOX\" (CONDSTORE)\r\n",
+        "A0007 UID FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 100)\r\n",
+    ] {
+        b.push(Step::Expect(line));
+    }
+    b.push(send(concat!(
+        "A0004 OK done\r\nA0005 OK done\r\n",
+        "A0006 NO not now\r\nA0007 BAD no mailbox selected\r\n",
+    )));
+    let (mut lane, servers) = lane([crate::imap::fake_server::logged_in(""), b]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut snapshot = open_snapshot(&dir);
+
+    let out = run_mailbox(&mb, &mut lane, &mut snapshot, statuses(), false).await;
+    scripts_followed(lane, servers).await;
+
+    assert_eq!(out.failures.len(), 0, "{:?}", out.failures);
+    assert_eq!(out.counts().flag_changes_on, [0, 2]);
+    let flags = pair_flags(&snapshot);
+    assert_eq!(flags[0].1, Some(FlagSet::from_wire(["\\Seen"])));
+    assert_eq!(flags[1].1, Some(FlagSet::from_wire(["\\Flagged"])));
 }

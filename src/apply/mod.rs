@@ -205,7 +205,7 @@ pub async fn apply<'p>(
         let mut out = ApplyOutcome::default();
         let mut statuses = listed_statuses(input, mb);
         let mut go_on = false;
-        let mut ids_read: IdsRead = [None, None];
+        let mut ahead = Ahead::default();
         turns.wait(at, mb.rename.is_some()).await;
         if !stop_requested(&mut out) {
             let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
@@ -213,21 +213,25 @@ pub async fn apply<'p>(
             turns.structured(at);
             go_on = prepared && run.fill().await;
             statuses = run.statuses;
-            ids_read = run.ids_read;
+            ahead = Ahead {
+                ids_read: run.ids_read,
+                read_behind_writes: run.read_behind_writes,
+            };
         }
         turns.finished(at);
-        (mb, out, statuses, go_on, ids_read)
+        (mb, out, statuses, go_on, ahead)
     };
     let filled = pool
         .each(mailboxes.into_iter().enumerate().collect(), fill)
         .await;
     // Expunges only once every mailbox's copies have landed: a message
     // moved between mailboxes is never missing from the other side (E12).
-    let settle = async |lane: &mut Lane, (mb, mut out, statuses, go_on, ids_read)| {
+    let settle = async |lane: &mut Lane, (mb, mut out, statuses, go_on, ahead): Filled<'p>| {
         if go_on && !stop_requested(&mut out) {
             let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
             run.quarantine = quarantine;
-            run.ids_read = ids_read;
+            run.ids_read = ahead.ids_read;
+            run.read_behind_writes = ahead.read_behind_writes;
             run.settle().await;
         }
         out
@@ -414,9 +418,10 @@ struct MailboxRun<'a, 's> {
     /// A copy of this run got a UID no listing has shown yet (an
     /// unconfirmed receipt): the mailbox cannot be marked settled.
     unconfirmed_receipts: bool,
-    /// Per side: the read-back that rode behind the UID EXPUNGE, the
-    /// side's last write ([`MailboxRun::read_back`] takes it).
-    read_with_expunge: [Option<crate::imap::Recheck>; 2],
+    /// Per side: the read-back that rode behind the side's last write
+    /// here, the UID EXPUNGE or the flag STOREs ([`MailboxRun::read_back`]
+    /// takes it).
+    read_behind_writes: [Option<crate::imap::Recheck>; 2],
     /// Per side: the Message-IDs the expunges will log, read in the flag
     /// STOREs' flight, with the UIDVALIDITY they were read at.
     ids_read: IdsRead,
@@ -425,6 +430,24 @@ struct MailboxRun<'a, 's> {
 /// Per side, header fields read ahead for the expunge's log, per UID,
 /// with the UIDVALIDITY of the mailbox they were read in.
 type IdsRead = [Option<(std::collections::BTreeMap<Uid, Vec<u8>>, u32)>; 2];
+
+/// What filling a mailbox read ahead for settling it: the Message-IDs its
+/// deletions log, and the read-back that rode behind a side's last write.
+#[derive(Default)]
+struct Ahead {
+    ids_read: IdsRead,
+    read_behind_writes: [Option<crate::imap::Recheck>; 2],
+}
+
+/// A mailbox plan once filled: its outcome so far, the statuses, whether
+/// it goes on to be settled, and what was read ahead for that.
+type Filled<'p> = (
+    &'p MailboxPlan,
+    ApplyOutcome,
+    [Option<MailboxStatus>; 2],
+    bool,
+    Ahead,
+);
 
 impl<'a, 's> MailboxRun<'a, 's> {
     fn new(
@@ -465,7 +488,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
                 .chain(&input.retried_refusals)
                 .any(|r| r.mailbox == mb.name),
             unconfirmed_receipts: false,
-            read_with_expunge: [None, None],
+            read_behind_writes: [None, None],
             ids_read: [None, None],
         }
     }

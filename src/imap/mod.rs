@@ -63,7 +63,7 @@ mod hostile_tests;
 pub use error::{ImapError, Peer};
 pub use flight::FlightRead;
 pub use moving::Moved;
-pub use store_flight::StoreFlight;
+pub use store_flight::{Ride, StoreFlight};
 pub use trust::CertPin;
 pub use tunnel::TunnelSpec;
 
@@ -841,7 +841,9 @@ impl Connection {
     /// held read-write, in one flight; with `unchanged_since` each
     /// conditional on it, a delta that adds and removes chained as
     /// [`Connection::store_unchanged_since`] chains it (a second flight).
-    /// The header `fields` of `fields_of` ride in the first flight. Per
+    /// The header `fields` of `fields_of` ride in the first flight, and
+    /// `ride` (name, mod-sequence, messages expected) reads the mailbox
+    /// back behind it as [`Connection::examine_changes`] would. Per
     /// delta its own answer ([`StoreFlight`]); Err: nothing was sent, or
     /// the session failed mid-flight ([`store_flight`]).
     pub async fn store_flight(
@@ -850,9 +852,19 @@ impl Connection {
         unchanged_since: Option<u64>,
         fields_of: &[Uid],
         fields: &[&str],
+        ride: Option<(&str, u64, u32)>,
     ) -> Result<StoreFlight, ImapError> {
         self.settle().await?;
         let unchanged_since = unchanged_since.filter(|_| self.history != HistorySupport::None);
+        let history = self.history;
+        let ride =
+            ride.filter(|_| history != HistorySupport::None)
+                .map(|(name, modseq, expected)| Ride {
+                    name,
+                    modseq,
+                    expected,
+                    history,
+                });
         store_flight::store_flight(
             &mut self.engine,
             &mut self.selected,
@@ -861,6 +873,7 @@ impl Connection {
             unchanged_since,
             fields_of,
             fields,
+            ride,
         )
         .await
     }

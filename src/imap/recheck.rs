@@ -14,7 +14,8 @@
 //! The two may also ride behind the writes they read back: `UID STORE
 //! \Deleted` and `UID EXPUNGE` in the mailbox already selected (whose
 //! UIDVALIDITY the caller checked), then the EXAMINE and the FETCH, in one
-//! flight ([`uid_expunge_reading_back`]). The writes' own answers decide
+//! flight ([`uid_expunge_reading_back`]); or behind a side's flag STOREs
+//! (`store_flight`, with [`Rechecking`]). The writes' own answers decide
 //! whether the expunge was done; the read-back's EXAMINE may fail without
 //! undoing that. No destructive command ever rides behind a SELECT whose
 //! UIDVALIDITY was not checked: here the reads ride behind the writes.
@@ -102,7 +103,7 @@ pub(crate) async fn uid_expunge_reading_back(
 /// their answers said so far: [`Rechecking::start`] gives the two
 /// commands, [`Rechecking::absorb`] takes in their untagged data (0: the
 /// EXAMINE's, 1: the FETCH's), [`Rechecking::finish`] judges it.
-struct Rechecking {
+pub(crate) struct Rechecking {
     qresync: bool,
     modseq: u64,
     label: String,
@@ -118,7 +119,7 @@ struct Rechecking {
 }
 
 impl Rechecking {
-    fn start<'n>(
+    pub(crate) fn start<'n>(
         engine: &Engine,
         selected: &mut Option<Selected>,
         history: HistorySupport,
@@ -157,7 +158,7 @@ impl Rechecking {
         Ok(([examine, fetch], reading))
     }
 
-    fn absorb(&mut self, i: usize, u: &Untagged<'_>) -> Result<(), String> {
+    pub(crate) fn absorb(&mut self, i: usize, u: &Untagged<'_>) -> Result<(), String> {
         if i == 0 {
             self.reply.absorb(u);
             return Ok(());
@@ -188,7 +189,7 @@ impl Rechecking {
     }
 
     /// Once the EXAMINE was answered OK; `fetched` is the FETCH's answer.
-    async fn finish(
+    pub(crate) async fn finish(
         self,
         engine: &mut Engine,
         selected: &mut Option<Selected>,

@@ -12,6 +12,9 @@
 //!
 //! Header fields of other UIDs (the Message-IDs a later expunge logs) may
 //! ride in the first flight: a read, in the mailbox the session holds.
+//! So may the mailbox's read-back (EXAMINE and CHANGEDSINCE, [`Ride`])
+//! where the STOREs are the side's last write there and no `-FLAGS` half
+//! is chained: reads after the writes, which the server runs in order.
 //!
 //! Each STORE's NO or BAD is its own answer: it fails its delta, not the
 //! flight; a `[MODIFIED]` names UIDs left alone. A lost connection fails
@@ -21,9 +24,10 @@ use super::commands::{flag_list, store_commands, track, writable};
 use super::engine::{Command, Engine};
 use super::error::ImapError;
 use super::parse::{self, Code, Cond, Status, Untagged};
+use super::recheck::Rechecking;
 use super::select::{fields_commands, header_section};
 use super::selected::Selected;
-use super::{Limits, StoreOutcome};
+use super::{HistorySupport, Limits, Recheck, StoreOutcome};
 use crate::model::{FlagDelta, Uid};
 use imap_proto::AttributeValue;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -37,6 +41,20 @@ pub struct StoreFlight {
     /// The header fields read in the flight, per UID (absent where the
     /// server sent none).
     pub fields: BTreeMap<Uid, Vec<u8>>,
+    /// The read-back that rode behind the STOREs ([`Ride`]): None where
+    /// none was asked, a `-FLAGS` half was chained, or it was refused.
+    pub read_back: Option<Recheck>,
+}
+
+/// The mailbox read back behind the STOREs, in their flight, as
+/// [`super::recheck::examine_changes`] reads it: for a side whose last
+/// write there these STOREs are.
+#[derive(Debug, Clone, Copy)]
+pub struct Ride<'n> {
+    pub name: &'n str,
+    pub modseq: u64,
+    pub expected: u32,
+    pub history: HistorySupport,
 }
 
 /// One half (`+` or `-`) of one delta, as commands of a flight.
@@ -60,6 +78,7 @@ pub(crate) async fn store_flight(
     unchanged_since: Option<u64>,
     fields_of: &[Uid],
     fields: &[&str],
+    ride: Option<Ride<'_>>,
 ) -> Result<StoreFlight, ImapError> {
     let sel = writable(engine, selected, "UID STORE")?;
     let (mailbox, modseq) = (sel.name.clone(), sel.modseq);
@@ -71,7 +90,7 @@ pub(crate) async fn store_flight(
     }
     let mut outcomes: Vec<Option<Result<StoreOutcome, ImapError>>> =
         items.iter().map(|_| None).collect();
-    let mut cmds: Vec<Command<'static>> = Vec::new();
+    let mut cmds: Vec<Command<'_>> = Vec::new();
     let mut first: Vec<Half> = Vec::new();
     // The deltas whose `-FLAGS` half is chained behind their `+FLAGS` one.
     let mut chained: Vec<usize> = Vec::new();
@@ -109,6 +128,18 @@ pub(crate) async fn store_flight(
     let place = format!(" in {mailbox:?}");
     let reads = fields_commands(limits, fields_of, fields, &place);
     cmds.extend(reads.into_iter().map(Command::failure_is_an_answer));
+    // The read-back rides last, where no -FLAGS half is chained behind
+    // this flight (it must read after every write) and something is sent.
+    let ride_at = cmds.len();
+    let mut reading = None;
+    if let Some(r) = ride.filter(|_| chained.is_empty() && ride_at > 0) {
+        let (examine, state) =
+            Rechecking::start(engine, selected, r.history, r.name, r.modseq, r.expected)?;
+        let [open, fetch] = examine;
+        cmds.push(open.failure_is_an_answer());
+        cmds.push(fetch);
+        reading = Some(state);
+    }
     let wanted: BTreeSet<Uid> = fields_of.iter().copied().collect();
     let mut found: BTreeMap<Uid, Vec<u8>> = BTreeMap::new();
     // The chained deltas' UIDs (disjoint), and per chained delta the
@@ -124,7 +155,10 @@ pub(crate) async fn store_flight(
         Vec::new()
     } else {
         engine
-            .run(cmds, limits.window.max(2), &mut |_, u| {
+            .run(cmds, limits.window.max(2), &mut |i, u| {
+                if let Some(r) = reading.as_mut().filter(|_| i >= ride_at) {
+                    return r.absorb(i - ride_at, u);
+                }
                 track(selected, u);
                 let Untagged::Fetch { attrs, .. } = u else {
                     return Ok(());
@@ -158,6 +192,14 @@ pub(crate) async fn store_flight(
     // into their deltas.
     let mut modified: Vec<BTreeSet<Uid>> = items.iter().map(|_| BTreeSet::new()).collect();
     fold(engine, &first, &done, &labels, &mut outcomes, &mut modified);
+    // The writes' answers stand whatever the read-back met: a refused
+    // EXAMINE (nothing selected now) or FETCH leaves it to the caller.
+    let read_back = match reading {
+        Some(r) if done[ride_at].cond == Cond::Ok => {
+            r.finish(engine, selected, &done[ride_at + 1]).await.ok()
+        }
+        _ => None,
+    };
     // The chained `-FLAGS` halves, for the UIDs the `+FLAGS` half changed.
     let mut second: Vec<Half> = Vec::new();
     let mut cmds: Vec<Command<'static>> = Vec::new();
@@ -221,6 +263,7 @@ pub(crate) async fn store_flight(
     Ok(StoreFlight {
         outcomes,
         fields: found,
+        read_back,
     })
 }
 
