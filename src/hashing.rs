@@ -29,7 +29,7 @@ pub struct Hashed {
 }
 
 /// Hashes one body; its header key only with `headers`.
-fn hash(body: &[u8], headers: bool) -> Hashed {
+pub fn hash(body: &[u8], headers: bool) -> Hashed {
     let (exact, normalised) = fingerprints(body);
     Hashed {
         exact,

@@ -11,13 +11,17 @@
 //! (never more lanes than mailboxes), concurrently with the work already
 //! going on over the first, and only once that work has taken longer than
 //! [`EXTRA_LANE_AFTER`] with mailboxes still waiting: a small run does not
-//! pay for logins it cannot use. A server may cap connections per user (Dovecot's
-//! `mail_max_userip_connections`, Gmail's 15): a lane that cannot be opened
-//! is a warning, the run goes on with fewer, and no more are tried in this
-//! run.
+//! pay for logins it cannot use — unless the caller knows sooner that
+//! several mailboxes need the servers ([`Pool::open_ahead`]: gather, once
+//! the LIST-STATUS answer shows them changed). A server may cap
+//! connections per user (Dovecot's `mail_max_userip_connections`, Gmail's
+//! 15): a lane that cannot be opened is a warning, the run goes on with
+//! fewer, and no more are tried in this run.
 //!
-//! Everything runs on the caller's task (no spawned tasks, no `Send`
-//! bounds): workers are futures polled together, so their IO overlaps while
+//! A lane is opened on a task of its own, so that no phase waits for one
+//! still logging in once its items are all taken: it is kept, opening,
+//! for the next phase (and let go at the end). Everything else runs on
+//! the caller's task (no `Send` bounds): workers are futures polled together, so their IO overlaps while
 //! the state they share (the snapshot) is never touched from two threads.
 //!
 //! What it buys is round trips: 50 mailboxes × 200 messages through a
@@ -32,6 +36,9 @@ use std::cell::{Cell, RefCell};
 
 /// One session to each side, indexed by [`Side::index`].
 pub type Lane = [Connection; 2];
+
+/// A lane being opened on its own task.
+type Opening = tokio::task::JoinHandle<Result<Lane, Vec<ImapError>>>;
 
 /// The most connections per server `--connections` accepts.
 pub const MAX_CONNECTIONS: u32 = 16;
@@ -64,6 +71,8 @@ pub struct Pool {
     /// The most lanes to have; lowered to what is open once a server
     /// refuses one more.
     size: usize,
+    /// Lanes being opened, for the next worker that needs one.
+    opening: Vec<Opening>,
 }
 
 impl Pool {
@@ -75,7 +84,19 @@ impl Pool {
             endpoints: endpoints.clone(),
             lanes: vec![lane],
             size: size.clamp(1, MAX_CONNECTIONS) as usize,
+            opening: Vec::new(),
         })
+    }
+
+    /// Starts opening the lanes `mailboxes` to work on can use (up to
+    /// `--connections`, the ones open or opening counted) now, without
+    /// waiting for them: the caller knows the work is there.
+    pub fn open_ahead(&mut self, mailboxes: usize) {
+        let wanted = self.size.min(mailboxes);
+        let have = self.lanes.len() + self.opening.len();
+        for _ in have..wanted {
+            self.opening.push(spawn_lane(&self.endpoints));
+        }
     }
 
     /// The first lane: the one the trees are listed over, and the one that
@@ -129,8 +150,11 @@ impl Pool {
         self.lanes = kept;
     }
 
-    /// Logs every session out.
+    /// Logs every session out (a lane still being opened is let go).
     pub async fn logout(self) {
+        for opening in &self.opening {
+            opening.abort();
+        }
         futures_util::future::join_all(self.lanes.into_iter().map(logout_lane)).await;
     }
 
@@ -155,6 +179,7 @@ impl Pool {
         let endpoints = &self.endpoints;
         let wanted = self.size.min(count).max(1);
         let to_open = wanted.saturating_sub(self.lanes.len());
+        let opening = RefCell::new(std::mem::take(&mut self.opening));
 
         let worker = async |existing: Option<&mut Lane>| {
             let mut own = None;
@@ -172,16 +197,36 @@ impl Pool {
                             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                         }
                     };
-                    tokio::select! {
-                        () = tokio::time::sleep(extra_lane_after()) => {}
-                        () = all_taken => return,
-                    }
-                    if queue.borrow().len() == 0 || !refusals.borrow().is_empty() {
-                        return;
-                    }
-                    match open_lane(endpoints, Connection::connect).await {
-                        Ok(lane) => own.insert(lane),
-                        Err(errors) => return refusals.borrow_mut().extend(errors),
+                    let asked = opening.borrow_mut().pop();
+                    let mut lane = match asked {
+                        // Asked for ahead: no waiting.
+                        Some(lane) => lane,
+                        None => {
+                            tokio::select! {
+                                () = tokio::time::sleep(extra_lane_after()) => {}
+                                () = all_taken => return,
+                            }
+                            if queue.borrow().len() == 0 || !refusals.borrow().is_empty() {
+                                return;
+                            }
+                            spawn_lane(endpoints)
+                        }
+                    };
+                    // Every item taken before it is open: kept, still
+                    // opening, for the next phase.
+                    let all_taken = async {
+                        while queue.borrow().len() > 0 {
+                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                        }
+                    };
+                    let opened = tokio::select! {
+                        opened = &mut lane => opened,
+                        () = all_taken => return opening.borrow_mut().push(lane),
+                    };
+                    match opened {
+                        Ok(Ok(lane)) => own.insert(lane),
+                        Ok(Err(errors)) => return refusals.borrow_mut().extend(errors),
+                        Err(e) => return eprintln!("imapmend: opening a connection: {e}"),
                     }
                 }
             };
@@ -211,6 +256,7 @@ impl Pool {
             .map(&worker);
         futures_util::future::join_all(workers).await;
         self.lanes.extend(opened.into_inner());
+        self.opening = opening.into_inner();
         let refusals = refusals.into_inner();
         if let Some(first) = refusals.first() {
             // A server that caps connections says so on every extra one:
@@ -229,6 +275,12 @@ impl Pool {
             .map(|r| r.expect("the last worker takes every item left"))
             .collect()
     }
+}
+
+/// [`open_lane`] on a task of its own.
+fn spawn_lane(endpoints: &[ConnectSpec; 2]) -> Opening {
+    let endpoints = endpoints.clone();
+    tokio::spawn(async move { open_lane(&endpoints, Connection::connect).await })
 }
 
 /// Opens one session to each side, both at once, with `connect` (the

@@ -338,7 +338,8 @@ async fn sync_session(
         [format!("{}{q}", prefixes[0]), format!("{}{q}", prefixes[1])]
     });
     let quarantine = quarantine.as_ref();
-    let mut outcome = apply(&plan, &gathered.input, pool, snapshot, quarantine).await;
+    let kept = &gathered.kept;
+    let mut outcome = apply(&plan, &gathered.input, pool, snapshot, quarantine, kept).await;
     if let Some(why) = pool.lost().filter(|_| may_retry && !outcome.stopped) {
         // Redone from a fresh listing over a new connection: what
         // failed here is tried again, what was done is counted.

@@ -242,12 +242,11 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
             after_both[side] <= NOOP_TURNS,
             "rerun after the flags and the deletion: {after_both:?}"
         );
-        // A, only read: one flight per changed mailbox (its SELECT and
-        // change history together), and the new message's body, read in
-        // gather and again to copy it.
+        // A, only read: one flight for every changed mailbox (each one's
+        // SELECT, change history and new bodies), which the copy takes.
         if side == 0 {
             assert!(
-                incremental[0] <= NOOP_TURNS + 2 + NEW_BODY_READS,
+                incremental[0] <= NOOP_TURNS + READ_AHEAD,
                 "incremental, A: {incremental:?}"
             );
             assert!(deletion[0] <= NOOP_TURNS + 1, "deletion, A: {deletion:?}");
@@ -282,9 +281,10 @@ fn c11_turns_per_side_of_a_first_sync_a_no_op_and_an_incremental_run() {
 // deletion in one mailbox 3/5 (3/8 before); with the read-back behind
 // the STOREs where they are the last write: incremental 6/7.
 const NOOP_TURNS: u64 = 2;
-/// A new message's body on the side it comes from: read for its
-/// fingerprint in gather, read again to copy it.
-const NEW_BODY_READS: u64 = 2;
+/// Reading every changed mailbox, new bodies included, on the side they
+/// come from: one flight (gather::ahead), the copy taking the bodies kept
+/// (was 2 per changed mailbox, then 1 more to read the bodies again).
+const READ_AHEAD: u64 = 1;
 /// On B: the read-back of a mailbox whose last write is its flag STOREs
 /// rides behind them (it had a turn of its own: 2).
 const INCREMENTAL_CONSTANT: u64 = 1;
@@ -568,4 +568,44 @@ fn an_incremental_run_reads_the_rows_of_what_changed() {
         after <= ROWS_PER_MAILBOX,
         "the check after the incremental run read {after} rows"
     );
+}
+
+/// The bodies the listing reads ahead are bounded: a new message longer
+/// than gather::ahead's BODY_LIMIT (128 KiB) came cut short in the flight,
+/// so it is read whole as before (for its fingerprint, then by the copy),
+/// while the small one beside it is read once, in the flight, and copied
+/// from what was kept. Both land on B.
+#[test]
+fn a_new_body_over_the_read_ahead_budget_is_read_again() {
+    let (a, b) = dovecot::pair(Kind::Full);
+    let pair = Pair::new(&a, &b);
+    let mut ca = a.client();
+    ca.append("INBOX", &msg("ahead-old"), &[], Some(DATE));
+    let out = pair.run("sync", &[], &[]);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    ca.append("INBOX", &msg("ahead-small"), &[], Some(DATE));
+    let big = support::mail::msg_of_size("ahead-big", 200 * 1024);
+    ca.append("INBOX", &big, &[], Some(DATE));
+    ca.logout();
+    let out = pair.run("sync", &["-vv", "--connections", "1"], &[]);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    let on_a: Vec<&str> = (out.stderr.lines())
+        .filter_map(|l| l.split_once(" A1 C: ")?.1.split_once(' ').map(|(_, c)| c))
+        .collect();
+    assert!(
+        on_a.contains(&"UID FETCH 2:3 (UID BODY.PEEK[]<0.131072>)"),
+        "both new bodies asked ahead: {on_a:?}"
+    );
+    let whole: Vec<&str> = (on_a.iter().copied())
+        .filter(|c| c.ends_with("(UID BODY.PEEK[])"))
+        .collect();
+    assert_eq!(
+        whole,
+        [
+            "UID FETCH 3 (UID BODY.PEEK[])",
+            "UID FETCH 3 (UID BODY.PEEK[])"
+        ],
+        "only the big one read whole, twice: {on_a:?}"
+    );
+    assert_eq!(b.client().fetch_all("INBOX").len(), 3);
 }

@@ -110,8 +110,10 @@ impl MailboxRun<'_, '_> {
             out,
             statuses,
             retried,
+            kept,
             ..
         } = self;
+        let kept = kept.map(|k| (k, source));
         let [a, b] = &mut **conns;
         let (reader, writer) = match source {
             Side::A => (a, b),
@@ -141,7 +143,7 @@ impl MailboxRun<'_, '_> {
         let read = async move {
             for batch in batches {
                 let Ok(slot) = tx.reserve().await else { return };
-                let read = read_batch(reader, &wire, uidvalidity, &batch).await;
+                let read = read_batch(reader, &wire, uidvalidity, &batch, kept).await;
                 // Not open (refused, or another UIDVALIDITY): no later
                 // batch can be read either.
                 let closed = read.is_err() && !reader.holds_at(&wire, uidvalidity);

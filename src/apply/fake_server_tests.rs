@@ -791,7 +791,8 @@ async fn e12_a_message_moved_between_mailboxes_is_copied_before_it_is_expunged()
     let mut snapshot = open_snapshot(&dir);
 
     let turn = crate::progress::TEST_TURN.lock().await;
-    let out = apply(&plan, &input, &mut pool, &mut snapshot, None).await;
+    let kept = crate::gather::Kept::default();
+    let out = apply(&plan, &input, &mut pool, &mut snapshot, None, &kept).await;
     drop(turn);
 
     assert_eq!(out.failures.len(), 0, "{:?}", out.failures);

@@ -188,6 +188,7 @@ pub async fn apply<'p>(
     pool: &mut Pool,
     snapshot: &mut Snapshot,
     quarantine: Option<&[String; 2]>,
+    kept: &crate::gather::Kept,
 ) -> ApplyOutcome {
     let mut out = ApplyOutcome::default();
     crate::progress::copying(plan);
@@ -209,6 +210,7 @@ pub async fn apply<'p>(
         turns.wait(at, mb.rename.is_some()).await;
         if !stop_requested(&mut out) {
             let mut run = MailboxRun::new(mb, input, lane, &shared, &mut out, statuses);
+            run.kept = Some(kept);
             let prepared = run.prepare().await;
             turns.structured(at);
             go_on = prepared && run.fill().await;
@@ -410,6 +412,9 @@ struct MailboxRun<'a, 's> {
     /// `--expunge-to`: per side, the wire name of the mailbox proven
     /// expunges are moved into instead ([`MailboxRun::expunge`]).
     quarantine: Option<&'a [String; 2]>,
+    /// New bodies the listing read whole, which a copy takes rather than
+    /// reading them again ([`crate::gather::Kept`]).
+    kept: Option<&'a crate::gather::Kept>,
     /// Per side, the listing the plan was made from (sizes for the log).
     listings: [Option<&'a SideListing>; 2],
     /// An earlier refusal in this mailbox is remembered or retried: it
@@ -483,6 +488,7 @@ impl<'a, 's> MailboxRun<'a, 's> {
             }),
             retried,
             quarantine: None,
+            kept: None,
             listings: listings(input, mb),
             refused: (input.refusals.iter())
                 .chain(&input.retried_refusals)

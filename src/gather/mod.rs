@@ -20,6 +20,7 @@
 //! fetches and hashes the bodies never seen, [`decide`] turns what was
 //! gathered into the final Plan.
 
+mod ahead;
 mod bodies;
 mod decide;
 mod evidence;
@@ -28,6 +29,7 @@ mod fake_server_tests;
 mod side;
 mod subset;
 
+pub use ahead::Kept;
 pub use bodies::{body_reconnects, read_bodies_into};
 pub use decide::decide;
 pub use side::Upsert;
@@ -72,6 +74,9 @@ pub struct Gathered {
     /// Cache updates, per mailbox and side, so the cache stays an exact
     /// picture of each side as listed.
     pub cache_updates: Vec<CacheUpdate>,
+    /// New bodies read whole while listing, for apply's copies
+    /// ([`ahead`]).
+    pub kept: Kept,
 }
 
 /// What the operator set that limits copies (the rest of the limits are
@@ -191,7 +196,21 @@ pub async fn gather(
             })
             .collect(),
         cache_updates: Vec::new(),
+        kept: Kept::default(),
     };
+    // Every changed mailbox's open, history and new bodies in one flight
+    // per side; each mailbox's listing below takes its answer.
+    // Several mailboxes to read or write: their lanes start opening now.
+    pool.open_ahead(ahead::busy(&tree.pairings, state, &listed_status, reading));
+    let (aheads, kept) = {
+        let [a, b] = pool.first();
+        ahead::read_ahead([a, b], &tree.pairings, state, &listed_status, reading).await
+    };
+    if !kept.is_empty() {
+        tracing::debug!(target: "imapmend::run", "{} new bodies read ahead, kept for the copies", kept.len());
+    }
+    gathered.kept = kept;
+    let aheads = &aheads;
     crate::progress::listing(tree.pairings.len());
     let list_pairing = async |[a, b]: &mut Lane, pairing: MailboxPairing| {
         crate::progress::mailbox(&pairing.name);
@@ -204,6 +223,7 @@ pub async fn gather(
                 .copied()
                 .filter(|_| !reading.verify)
         });
+        let ahead = [0, 1].map(|i| aheads[i].get(pairing.wire[i].as_ref()?));
         if let Some([la, lb]) = side::settled(a, b, &pairing, index, reading, listed) {
             crate::progress::mailbox_done(&pairing.name);
             let base = MailboxBase {
@@ -215,7 +235,8 @@ pub async fn gather(
         // Settled at its mark and changed since: only what changed.
         if let (Some(snapshot), Some(index)) = (snapshot, index) {
             let conns = [&mut *a, &mut *b];
-            let read = subset::list_subset(conns, &pairing, index, snapshot, reading, listed);
+            let read =
+                subset::list_subset(conns, &pairing, index, snapshot, reading, listed, ahead);
             if let Some((base, [la, lb])) = read.await {
                 crate::progress::mailbox_done(&pairing.name);
                 return (pairing, base, la, lb);
@@ -234,7 +255,7 @@ pub async fn gather(
             _ => index.map(Cow::Borrowed),
         };
         let record = loaded.as_deref();
-        let [la, lb] = list_both(a, b, &pairing, record, reading, listed).await;
+        let [la, lb] = list_both(a, b, &pairing, record, reading, listed, ahead).await;
         let base = base_of(record);
         crate::progress::mailbox_done(&pairing.name);
         (pairing, base, la, lb)
@@ -341,7 +362,16 @@ pub async fn relist(
         ..*reading
     };
     let [a, b] = pool.first();
-    let reads = list_both(a, b, &pairing, record.as_ref(), &reading, listed).await;
+    let reads = list_both(
+        a,
+        b,
+        &pairing,
+        record.as_ref(),
+        &reading,
+        listed,
+        [None, None],
+    )
+    .await;
     let base = base_of(record.as_ref());
     match assemble(gathered, &pairing, base, reads) {
         Some(mailbox) => {
@@ -568,6 +598,7 @@ mod tests {
                 input: ReconcileInput::default(),
                 failures: Vec::new(),
                 cache_updates: Vec::new(),
+                kept: Kept::default(),
             };
             settle(snapshot, &mut gathered, syncing);
             let uids = |r: &[Refusal]| r.iter().map(|r| r.uid).collect::<Vec<_>>();

@@ -2,6 +2,7 @@
 //! it unchanged), listed through the change history where it can be
 //! trusted or in full, its evidence judged, then its new bodies read.
 
+use super::ahead::SideAhead;
 use super::bodies::{read_bodies_into, Sink};
 use super::evidence::{
     judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Judgement,
@@ -49,10 +50,11 @@ pub(super) async fn list_both(
     record: Option<&MailboxRecord>,
     reading: &Reading,
     listed: [Option<ListedStatus>; 2],
+    ahead: [Option<&SideAhead>; 2],
 ) -> [Result<Option<SideRead>, String>; 2] {
     let (la, lb) = tokio::join!(
-        list_side(a, pairing, Side::A, record, reading, listed[0]),
-        list_side(b, pairing, Side::B, record, reading, listed[1]),
+        list_side(a, pairing, Side::A, record, reading, listed[0], ahead[0]),
+        list_side(b, pairing, Side::B, record, reading, listed[1], ahead[1]),
     );
     let empty = |listed: &Result<Option<Listed<'_>>, String>| match listed {
         Ok(None) => true,
@@ -90,6 +92,8 @@ pub(super) struct Listed<'r> {
     /// Only the changed subset of the mailbox ([`super::subset`]): the
     /// status keeps the server's EXISTS.
     pub(super) partial: bool,
+    /// New bodies read ahead ([`super::ahead`]), hashed: not read again.
+    pub(super) ahead: Vec<(Uid, Hashed)>,
 }
 
 /// Selects and lists one side of one mailbox — through the change history
@@ -101,6 +105,10 @@ pub(super) struct Listed<'r> {
 /// flagged since (every change raises HIGHESTMODSEQ), so its listing is the
 /// cache, exactly as an empty change history would rebuild it, with the
 /// same checks. Apply selects it if it has something to write there.
+///
+/// Where the mailbox was read ahead (`ahead`), that answer is the open's
+/// and its history's; where it cannot serve (not read by its history, or
+/// the history does not add up) the mailbox is asked again alone.
 async fn list_side<'r>(
     conn: &mut Connection,
     pairing: &MailboxPairing,
@@ -108,6 +116,7 @@ async fn list_side<'r>(
     record: Option<&'r MailboxRecord>,
     reading: &Reading,
     listed: Option<ListedStatus>,
+    ahead: Option<&SideAhead>,
 ) -> Result<Option<Listed<'r>>, String> {
     let Some(wire) = &pairing.wire[side.index()] else {
         return Ok(None);
@@ -123,8 +132,13 @@ async fn list_side<'r>(
     let ask = (saved.and_then(|s| Some((s.uidvalidity, s.highestmodseq?))))
         .zip(listed)
         .filter(|_| can_history);
+    let ahead = ahead.filter(|_| unchanged.is_none() && ask.is_some());
     let (mut status, mut prefetched) = match (unchanged.clone(), ask) {
         (Some(status), _) => (status, None),
+        (None, _) if ahead.is_some() => {
+            let a = ahead.expect("just checked");
+            (a.status.clone(), Some(a.changes.clone()))
+        }
         (None, ask) => {
             let opened = match ask {
                 Some(((uidvalidity, modseq), l)) => {
@@ -155,7 +169,12 @@ async fn list_side<'r>(
     let judgement = judge_status(saved, &status, can_history);
     if unchanged.is_some() && !(judgement.history && judgement.evidence.is_healthy()) {
         // Cannot be: the watermarks are the saved ones. Read it as usual.
-        return Box::pin(list_side(conn, pairing, side, record, reading, None)).await;
+        return Box::pin(list_side(conn, pairing, side, record, reading, None, None)).await;
+    }
+    if ahead.is_some() && !judgement.history {
+        // Read in full: asked again alone, on a session that holds it.
+        let again = list_side(conn, pairing, side, record, reading, listed, None);
+        return Box::pin(again).await;
     }
     let remembered = match record {
         Some(r) => remembered(&r.cache[side.index()], status.uidvalidity, reading.headers),
@@ -213,7 +232,11 @@ async fn list_side<'r>(
             // The cache lacks messages the mailbox holds (a copy skipped
             // or cut short before its row was written): read it as usual.
             Err(_) if unchanged.is_some() => {
-                return Box::pin(list_side(conn, pairing, side, record, reading, None)).await;
+                return Box::pin(list_side(conn, pairing, side, record, reading, None, None)).await;
+            }
+            Err(_) if ahead.is_some() => {
+                let again = list_side(conn, pairing, side, record, reading, listed, None);
+                return Box::pin(again).await;
             }
             Err(why) => {
                 path.reason = format!("the change history did not add up ({why})");
@@ -294,6 +317,7 @@ async fn list_side<'r>(
         learn,
         remembered,
         partial: false,
+        ahead: ahead.map(|a| a.hashed.clone()).unwrap_or_default(),
     }))
 }
 
@@ -458,15 +482,30 @@ pub(super) async fn read_side(
         learn,
         remembered,
         partial,
+        ahead,
     } = listed;
     let listed_len = listing.len();
-    // Bodies never seen before; with --verify, every body.
+    // Bodies never seen before; with --verify, every body. Those read
+    // ahead are not read again: their fingerprints go in below.
     let to_read: Vec<(Uid, u32)> = listing
         .iter()
         .filter(|(m, fp)| reading.verify || fp.is_none() || learn.contains(&m.uid))
         .filter(|_| !defer)
         .map(|(m, _)| (m.uid, m.size))
         .collect();
+    let (ahead, to_read): (Vec<_>, Vec<_>) = {
+        let hashed: HashMap<Uid, Hashed> = ahead.into_iter().collect();
+        let mut taken = Vec::new();
+        let mut rest = Vec::with_capacity(to_read.len());
+        let mut hashed = hashed;
+        for (uid, size) in to_read {
+            match hashed.remove(&uid) {
+                Some(h) => taken.push((uid, h)),
+                None => rest.push((uid, size)),
+            }
+        }
+        (taken, rest)
+    };
     // The listing becomes the records it ends as before the bodies are
     // read, so that it is not held beside them and their fingerprints: a
     // record per message, its cached fingerprint where `state` says so.
@@ -497,6 +536,17 @@ pub(super) async fn read_side(
         damaged: &mut damaged,
         headers: &mut headers,
     };
+    records.extend(ahead);
+    if !to_read.is_empty() && !conn.holds_at(&wire, status.uidvalidity) {
+        // Read ahead, then another mailbox opened on this session.
+        let again = (conn.select(&wire, reading.read_only).await).map_err(|e| e.to_string())?;
+        if again.uidvalidity != status.uidvalidity {
+            return Err(format!(
+                "{wire:?} has UIDVALIDITY {} now, {} when it was listed; not read",
+                again.uidvalidity, status.uidvalidity
+            ));
+        }
+    }
     let undeliverable = read_bodies_into(
         conn,
         &wire,

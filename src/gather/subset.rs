@@ -16,11 +16,13 @@
 //! row, a count that differs from EXISTS, a sign of a restore — gives None
 //! and the caller loads and lists the mailbox in full, as before.
 
+use super::ahead::SideAhead;
 use super::evidence::regression_of;
 use super::side::{
     healthy_history, read_side, remembered, unchanged_since_saved, Listed, SideRead,
 };
 use super::Reading;
+use crate::hashing::Hashed;
 use crate::imap::{Changes, Connection, HistorySupport, ListedStatus};
 use crate::model::{ListedMessage, MailboxStatus, Side, Uid};
 use crate::plan::ListingPath;
@@ -40,11 +42,12 @@ pub(super) async fn list_subset(
     snapshot: &Snapshot,
     reading: &Reading,
     listed: [Option<ListedStatus>; 2],
+    ahead: [Option<&SideAhead>; 2],
 ) -> Option<(MailboxBase, [Result<Option<SideRead>, String>; 2])> {
     let marks = eligible(pairing, index, reading, [&*a, &*b])?;
     let (ha, hb) = tokio::join!(
-        history(a, pairing, Side::A, index, reading, listed[0]),
-        history(b, pairing, Side::B, index, reading, listed[1]),
+        history(a, pairing, Side::A, index, reading, listed[0], ahead[0]),
+        history(b, pairing, Side::B, index, reading, listed[1], ahead[1]),
     );
     let (ha, hb) = (ha?, hb?);
     let changed = [&ha, &hb].map(|h| h.changes.changed.iter().map(|m| m.uid).collect::<Vec<_>>());
@@ -107,6 +110,8 @@ struct History {
     saved_uidnext: u32,
     reason: String,
     changes: Changes,
+    /// New bodies read ahead, hashed.
+    ahead: Vec<(Uid, Hashed)>,
 }
 
 async fn history(
@@ -116,6 +121,7 @@ async fn history(
     index: &MailboxRecord,
     reading: &Reading,
     listed: Option<ListedStatus>,
+    ahead: Option<&SideAhead>,
 ) -> Option<History> {
     let i = side.index();
     let (wire, saved) = (pairing.wire[i].as_ref()?, index.sides[i].as_ref()?);
@@ -123,8 +129,13 @@ async fn history(
     let modseq = saved.highestmodseq?;
     // The history rides in the SELECT's flight where the listing counted
     // the mailbox (that count bounds the answer).
+    let ahead = ahead.filter(|_| unchanged.is_none() && listed.is_some());
     let (mut status, prefetched) = match (unchanged.clone(), listed) {
         (Some(status), _) => (status, None),
+        (None, _) if ahead.is_some() => {
+            let a = ahead.expect("just checked");
+            (a.status.clone(), Some(a.changes.clone()))
+        }
         (None, Some(l)) => conn
             .select_with_changes(
                 wire,
@@ -161,6 +172,7 @@ async fn history(
         saved_uidnext: saved.uidnext,
         reason: judgement.reason,
         changes,
+        ahead: ahead.map(|a| a.hashed.clone()).unwrap_or_default(),
     })
 }
 
@@ -252,5 +264,6 @@ fn subset_side<'r>(
         learn: HashSet::new(),
         remembered,
         partial: true,
+        ahead: h.ahead,
     })
 }

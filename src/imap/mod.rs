@@ -26,6 +26,7 @@
 //! of a reply each command may read and keep), `expunged` (what was expunged
 //! while a command ran), `quote`, `uidset`.
 
+mod ahead;
 mod auth;
 mod bounds;
 mod certificate;
@@ -60,6 +61,7 @@ mod fake_server_tests;
 #[cfg(test)]
 mod hostile_tests;
 
+pub use ahead::{Ahead, AheadRead};
 pub use error::{ImapError, Peer};
 pub use flight::FlightRead;
 pub use moving::Moved;
@@ -663,6 +665,33 @@ impl Connection {
             self.history,
             &self.limits,
             &target,
+        )
+        .await
+    }
+
+    /// Several changed mailboxes opened and read in one flight (SELECT,
+    /// or EXAMINE when `read_only`; the change history since each one's
+    /// saved mod-sequence; the bodies of its new UIDs, at most `limit`
+    /// bytes each): one turn for all. Per target, Some where its answer
+    /// can be used (see [`ahead`]); every one None without QRESYNC
+    /// (nothing is sent).
+    pub async fn read_ahead(
+        &mut self,
+        read_only: bool,
+        targets: &[Ahead],
+        limit: u32,
+    ) -> Result<Vec<Option<AheadRead>>, ImapError> {
+        self.settle().await?;
+        if self.history != HistorySupport::Qresync || targets.is_empty() {
+            return Ok(targets.iter().map(|_| None).collect());
+        }
+        ahead::read_ahead(
+            &mut self.engine,
+            &mut self.selected,
+            &self.limits,
+            read_only,
+            targets,
+            limit,
         )
         .await
     }

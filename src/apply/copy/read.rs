@@ -7,8 +7,9 @@
 
 use super::receipt;
 use crate::fingerprint::fingerprint;
+use crate::gather::Kept;
 use crate::imap::Connection;
-use crate::model::{Fingerprint, Uid};
+use crate::model::{Fingerprint, Side, Uid};
 use crate::plan::Copy;
 use std::collections::{HashMap, HashSet};
 
@@ -48,7 +49,56 @@ pub(super) struct Fetched<'c> {
 /// body gets its census and Message-ID there too.
 /// `wire` is the source mailbox, listed with `uidvalidity`: opened in the
 /// same flight where the reading session does not hold it.
+///
+/// A body the listing kept (`kept`: [`Kept`] and the source side) is
+/// taken from there, not read again, where it hashes to the content the
+/// plan copies (a copy the plan knew no content of takes it as read);
+/// only the others are read — none at all where every one was kept.
 pub(super) async fn read_batch(
+    reader: &mut Connection,
+    wire: &str,
+    uidvalidity: u32,
+    batch: &[&Copy],
+    kept: Option<(&Kept, Side)>,
+) -> Result<Read, String> {
+    let mut taken = Bodies::new();
+    let mut hashed = HashMap::new();
+    for c in batch {
+        let Some(bytes) = kept.and_then(|(k, side)| k.get(side, wire, uidvalidity, c.uid)) else {
+            continue;
+        };
+        let exact = fingerprint(bytes);
+        if c.fingerprint.is_some_and(|f| f != exact) {
+            continue;
+        }
+        if c.fingerprint.is_none() {
+            hashed.insert(c.uid, exact);
+        }
+        let body = Body {
+            rewritable: receipt::may_be_rewritten(bytes),
+            message_id: crate::action_log::message_id(bytes),
+            bytes: bytes.to_vec(),
+        };
+        taken.insert(c.uid, body);
+    }
+    let rest: Vec<&Copy> = (batch.iter().copied())
+        .filter(|c| !taken.contains_key(&c.uid))
+        .collect();
+    if rest.is_empty() {
+        return Ok(Read {
+            bodies: taken,
+            hashed,
+            gone: Vec::new(),
+        });
+    }
+    let mut read = read_from_source(reader, wire, uidvalidity, &rest).await?;
+    read.bodies.extend(taken);
+    read.hashed.extend(hashed);
+    Ok(read)
+}
+
+/// [`read_batch`] of the bodies not kept: read from the source.
+async fn read_from_source(
     reader: &mut Connection,
     wire: &str,
     uidvalidity: u32,
