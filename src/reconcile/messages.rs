@@ -229,7 +229,10 @@ pub fn reconcile_mailbox(input: &MailboxInput, naming: &Naming, policy: &Policy)
         policy,
     );
 
-    plan.pairs.sort_by_key(|p| p.uid);
+    // Unstable: a message is in one pair at most, so the keys are unique
+    // and the order is the stable sort's, without its scratch copy (half
+    // the pairs, 44 MB at 1,000,000: the core's peak in a repair, issue 18).
+    plan.pairs.sort_unstable_by_key(|p| p.uid);
     plan.copies.sort_by_key(|c| (c.from, c.uid));
     plan.expunges.sort_by_key(|e| (e.side, e.uid));
     plan.withheld.sort_by_key(|e| (e.side, e.uid));
