@@ -115,6 +115,10 @@ impl Report<'_> {
                 "\nRound trips: {a} turn(s) waiting for A, {b} for B (after the greetings)."
             );
             let _ = writeln!(out, "snapshot: {} rows read", self.snapshot_rows);
+            // Of them, the cache rows loaded a side's cache at a time (a
+            // full listing is matched to the rows as they are read).
+            let held = crate::snapshot::rows_held();
+            let _ = writeln!(out, "snapshot: {held} cache rows held whole");
         }
         let _ = writeln!(out, "\n{}", self.verdict());
         out

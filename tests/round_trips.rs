@@ -390,6 +390,66 @@ fn a_no_op_run_reads_no_snapshot_row_per_message() {
     );
 }
 
+/// A `check` that must list a mailbox in full though the snapshot knows
+/// it (not settled, no HIGHESTMODSEQ saved: what a server without
+/// CONDSTORE leaves) matches each listing to the cache rows as they are
+/// read, in UID order: every row read once, none held whole (`-v`:
+/// "snapshot: 0 cache rows held whole"; before, both sides' caches were
+/// loaded, 2 × 300 rows, and a map of each built beside them), no body
+/// read (each row vouched for its message), and a flag changed on A since
+/// is still a difference.
+#[test]
+fn a_full_listing_check_holds_no_cache_whole() {
+    const MESSAGES: usize = 300;
+    let (a, b) = dovecot::pair(Kind::Full);
+    let pair = Pair::new(&a, &b);
+    let bodies: Vec<(String, Vec<u8>)> = (0..MESSAGES)
+        .map(|n| (format!("full{n}"), msg(&format!("full-{n}"))))
+        .collect();
+    a.put_in_maildir(bodies.iter().map(|(name, b)| (name.as_str(), &b[..], "")));
+    let first = pair.run("sync", &[], &[]);
+    assert_eq!(first.code, Some(0), "first sync: {}", first.describe());
+    let db = rusqlite::Connection::open(pair.state_path()).unwrap();
+    db.execute_batch(
+        "UPDATE mailbox SET a_settled = NULL, b_settled = NULL,
+         a_highestmodseq = NULL, b_highestmodseq = NULL",
+    )
+    .unwrap();
+    drop(db);
+    let check = |what: &str, code: i32| {
+        let out = pair.run("check", &["-vv"], &[]);
+        assert_eq!(out.code, Some(code), "{what}: {}", out.describe());
+        assert!(
+            out.stderr.contains("A listed by full") && out.stderr.contains("B listed by full"),
+            "{what}: {}",
+            out.describe()
+        );
+        assert!(
+            out.stdout.contains("snapshot: 0 cache rows held whole"),
+            "{what}: {}",
+            out.describe()
+        );
+        let rows = snapshot_rows(&out);
+        let cache = 2 * MESSAGES as u64;
+        assert!(
+            (cache..=cache + MESSAGES as u64 + 2 * ROWS_PER_MAILBOX).contains(&rows),
+            "{what}: {rows} rows read for {MESSAGES} pairs and {cache} cache rows"
+        );
+        let bodies = sent(&out.stderr)
+            .iter()
+            .filter(|c| c.contains("BODY"))
+            .count();
+        assert_eq!(bodies, 0, "{what}: bodies read: {}", out.describe());
+        eprintln!("{what}: {rows} snapshot rows read");
+    };
+    check("agreeing", 0);
+    let mut ca = a.client();
+    let uid = ca.fetch_all("INBOX")[7].uid;
+    ca.store("INBOX", &[uid], "+", &["\\Flagged"]);
+    ca.logout();
+    check("a flag changed on A", 1);
+}
+
 /// Snapshot rows a run may read per mailbox it does not list: its row,
 /// and a look-up or two (the highest UID known per side).
 const ROWS_PER_MAILBOX: u64 = 4;

@@ -1,7 +1,7 @@
 //! How a side may be read and what it shows against the snapshot: judged
 //! from SELECT (or LIST-STATUS) against the saved watermarks
-//! ([`judge_status`]), signs of a restore in a full listing
-//! ([`regression_in_listing`]), and a complete listing rebuilt from the
+//! ([`judge_status`]), signs of a restore in a listed message
+//! ([`regression_of`]), and a complete listing rebuilt from the
 //! snapshot's cache and the server's change history
 //! ([`rebuild_from_history`]), which refuses (and so forces the full
 //! listing) whenever the history does not add up. What the side can prove
@@ -113,19 +113,11 @@ fn restored(reason: String) -> Judgement {
     }
 }
 
-/// Looks for signs of a restore in a full listing under an unchanged
-/// UIDVALIDITY: a UID below the saved UIDNEXT the snapshot never saw, or a
-/// known UID whose size or date changed. Returns the first sign found.
-pub fn regression_in_listing(
-    saved_uidnext: u32,
-    remembered: &HashMap<Uid, Remembered<'_>>,
-    listed: &[ListedMessage],
-) -> Option<String> {
-    listed
-        .iter()
-        .find_map(|m| regression_of(saved_uidnext, remembered.get(&m.uid), m))
-}
-
+/// Looks for a sign of a restore in one listed message under an unchanged
+/// UIDVALIDITY (with its cache row, if any): a UID below the saved
+/// UIDNEXT the snapshot never saw, or a known UID whose size or date
+/// changed. A full listing is looked at message by message as it is
+/// matched to the cache ([`super::join`]).
 pub(super) fn regression_of(
     saved_uidnext: u32,
     remembered: Option<&Remembered<'_>>,

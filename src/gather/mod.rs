@@ -26,6 +26,7 @@ mod decide;
 mod evidence;
 #[cfg(test)]
 mod fake_server_tests;
+mod join;
 mod side;
 mod subset;
 
@@ -42,7 +43,7 @@ use crate::reconcile::mailboxes::{pair_mailboxes, MailboxEntry, MailboxPairing, 
 use crate::reconcile::skips::{CopyLimits, Refusal};
 use crate::reconcile::subscriptions::SubscriptionInput;
 use crate::reconcile::{MailboxBase, MailboxInput, ReconcileInput, SideListing};
-use crate::snapshot::{MailboxRecord, MessageStatus, Snapshot, SnapshotState};
+use crate::snapshot::{MailboxRecord, MessageStatus, Snapshot, SnapshotError, SnapshotState};
 use side::list_both;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -242,20 +243,49 @@ pub async fn gather(
                 return (pairing, base, la, lb);
             }
         }
-        // The mailbox's pairs, cache and tombstones: read only now, for a
-        // mailbox the run must look at (`state` holds only the index).
-        let loaded = match (snapshot, index) {
-            (Some(snapshot), Some(_)) => match snapshot.load_mailbox(&pairing.name) {
+        // The mailbox's rows: read only now, for a mailbox the run must
+        // look at (`state` holds only the index). Its own row first; its
+        // pairs while the servers open it and list it (the SQLite read
+        // runs once both EXAMINEs are sent: `join!` polls in order), its
+        // cache rows side by side as the listings need them.
+        let why = |e: SnapshotError| {
+            let why = format!("the snapshot's record of it could not be read: {e}");
+            [Err(why.clone()), Err(why)]
+        };
+        let mut loaded = match (snapshot, index) {
+            (Some(snapshot), Some(_)) => match snapshot.load_mailbox_lean(&pairing.name) {
                 Ok(record) => record.map(Cow::Owned),
                 Err(e) => {
-                    let why = format!("the snapshot's record of it could not be read: {e}");
-                    return (pairing, MailboxBase::default(), Err(why.clone()), Err(why));
+                    let [la, lb] = why(e);
+                    return (pairing, MailboxBase::default(), la, lb);
                 }
             },
             _ => index.map(Cow::Borrowed),
         };
+        let file = snapshot.filter(|_| matches!(loaded, Some(Cow::Owned(_))));
+        let (sides, pairs) = tokio::join!(
+            side::list_sides(
+                [a, b],
+                &pairing,
+                loaded.as_deref(),
+                file,
+                reading,
+                listed,
+                ahead
+            ),
+            async { file.map(|s| s.load_pairs(&pairing.name)).transpose() },
+        );
+        match (pairs, loaded.as_mut()) {
+            (Ok(Some(pairs)), Some(record)) => record.to_mut().pairs = pairs,
+            (Err(e), _) => {
+                let [la, lb] = why(e);
+                return (pairing, MailboxBase::default(), la, lb);
+            }
+            _ => {}
+        }
         let record = loaded.as_deref();
-        let [la, lb] = list_both(a, b, &pairing, record, reading, listed, ahead).await;
+        let pairs = record.map(|r| &r.pairs[..]);
+        let [la, lb] = side::read_both([a, b], sides, pairs, reading).await;
         let base = base_of(record);
         crate::progress::mailbox_done(&pairing.name);
         (pairing, base, la, lb)

@@ -5,18 +5,18 @@
 use super::ahead::SideAhead;
 use super::bodies::{read_bodies_into, Sink};
 use super::evidence::{
-    judge_status, rebuild_from_history, regression_in_listing, vanished_from_uid_list, Judgement,
-    Remembered, Watermark,
+    judge_status, rebuild_from_history, vanished_from_uid_list, Judgement, Remembered, Watermark,
 };
+use super::join::{join, records_from, CacheRows, Matching, Records, CACHED};
 use super::Reading;
 use crate::hashing::Hashed;
 use crate::header_key::HeaderKey;
 use crate::imap::{Changes, Connection, HistorySupport, ImapError, ListedStatus};
-use crate::model::{Fingerprint, ListedMessage, MailboxStatus, MessageMeta, Side, Uid};
+use crate::model::{ListedMessage, MailboxStatus, MessageMeta, Side, Uid};
 use crate::plan::ListingPath;
 use crate::reconcile::mailboxes::MailboxPairing;
 use crate::reconcile::{Evidence, SideListing};
-use crate::snapshot::{MailboxRecord, SideCache, SideRecord};
+use crate::snapshot::{MailboxRecord, PairRecord, SideCache, SideRecord, Snapshot};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What reading one side of one mailbox produced.
@@ -38,11 +38,8 @@ pub struct Upsert {
 }
 
 /// Reads both sides of one mailbox, in two steps: first both listings
-/// (SELECT, then history or metadata), then both sides' bodies never seen
-/// before. In between, a side whose bodies may be deferred (`reading`)
-/// leaves them unread where the snapshot knows nothing of the mailbox and
-/// the other side is absent or listed empty: every message of it is then a
-/// copy, and nothing could pair with it.
+/// ([`list_sides`]), then both sides' bodies never seen before
+/// ([`read_both`]).
 pub(super) async fn list_both(
     a: &mut Connection,
     b: &mut Connection,
@@ -52,18 +49,83 @@ pub(super) async fn list_both(
     listed: [Option<ListedStatus>; 2],
     ahead: [Option<&SideAhead>; 2],
 ) -> [Result<Option<SideRead>, String>; 2] {
+    let conns = [&mut *a, &mut *b];
+    let sides = list_sides(conns, pairing, record, None, reading, listed, ahead).await;
+    let pairs = record.map(|r| &r.pairs[..]);
+    read_both([a, b], sides, pairs, reading).await
+}
+
+/// Selects and lists both sides of one mailbox (SELECT, then history or
+/// metadata), their bodies not read yet. With `file`, the record was
+/// loaded without its cache ([`Snapshot::load_mailbox_lean`]): a side's
+/// rows are read from that snapshot as its listing needs them.
+pub(super) async fn list_sides(
+    [a, b]: [&mut Connection; 2],
+    pairing: &MailboxPairing,
+    record: Option<&MailboxRecord>,
+    file: Option<&Snapshot>,
+    reading: &Reading,
+    listed: [Option<ListedStatus>; 2],
+    ahead: [Option<&SideAhead>; 2],
+) -> [Result<Option<Listed>, String>; 2] {
+    let rows = |side: Side| match (record, file) {
+        (None, _) => CacheRows::Empty,
+        (Some(_), Some(snapshot)) => CacheRows::File(snapshot, &pairing.name),
+        (Some(r), None) => CacheRows::Loaded(&r.cache[side.index()]),
+    };
     let (la, lb) = tokio::join!(
-        list_side(a, pairing, Side::A, record, reading, listed[0], ahead[0]),
-        list_side(b, pairing, Side::B, record, reading, listed[1], ahead[1]),
+        list_side(
+            a,
+            pairing,
+            Side::A,
+            record,
+            rows(Side::A),
+            reading,
+            listed[0],
+            ahead[0]
+        ),
+        list_side(
+            b,
+            pairing,
+            Side::B,
+            record,
+            rows(Side::B),
+            reading,
+            listed[1],
+            ahead[1]
+        ),
     );
-    let empty = |listed: &Result<Option<Listed<'_>>, String>| match listed {
+    [la, lb]
+}
+
+/// Reads the bodies of both listed sides that the cache cannot vouch for
+/// (and, with `pairs`, the snapshot's pairs of the mailbox — None where it
+/// does not know it — those of cached messages no pair holds whose
+/// normalised fingerprint it must learn: [`Listed::learn`]). A side whose
+/// bodies may be deferred (`reading`) leaves them unread where the
+/// snapshot knows nothing of the mailbox and the other side is absent or
+/// listed empty: every message of it is then a copy, and nothing could
+/// pair with it.
+pub(super) async fn read_both(
+    [a, b]: [&mut Connection; 2],
+    [mut la, mut lb]: [Result<Option<Listed>, String>; 2],
+    pairs: Option<&[PairRecord]>,
+    reading: &Reading,
+) -> [Result<Option<SideRead>, String>; 2] {
+    for (side, listed) in [(Side::A, &mut la), (Side::B, &mut lb)] {
+        if let Ok(Some(l)) = listed {
+            if l.learning {
+                l.learn = to_learn(&l.records, pairs.unwrap_or_default(), side, reading.headers);
+            }
+        }
+    }
+    let empty = |listed: &Result<Option<Listed>, String>| match listed {
         Ok(None) => true,
-        Ok(Some(l)) => l.listing.is_empty(),
+        Ok(Some(l)) => l.records.messages.is_empty(),
         Err(_) => false,
     };
-    let defer = [(Side::A, &lb), (Side::B, &la)].map(|(side, other)| {
-        reading.defer_bodies[side.index()] && record.is_none() && empty(other)
-    });
+    let defer = [(Side::A, &lb), (Side::B, &la)]
+        .map(|(side, other)| reading.defer_bodies[side.index()] && pairs.is_none() && empty(other));
     let (ra, rb) = tokio::join!(
         read_side(a, la, reading, defer[0]),
         read_side(b, lb, reading, defer[1]),
@@ -72,13 +134,14 @@ pub(super) async fn list_both(
 }
 
 /// One side of one mailbox, selected and listed, its bodies not read yet.
-pub(super) struct Listed<'r> {
+pub(super) struct Listed {
     pub(super) wire: String,
     pub(super) status: MailboxStatus,
     pub(super) evidence: Evidence,
     pub(super) path: ListingPath,
-    /// Every message, with its fingerprint where the cache vouches for it.
-    pub(super) listing: Vec<(ListedMessage, Option<Fingerprint>)>,
+    /// A record per message, with its fingerprint where the cache vouches
+    /// for it.
+    pub(super) records: Records,
     /// UIDs new or whose flags changed since the cache.
     pub(super) changed: HashSet<Uid>,
     /// Cached UIDs that are gone from the side.
@@ -86,9 +149,10 @@ pub(super) struct Listed<'r> {
     /// Cached UIDs no pair holds whose normalised fingerprint the cache
     /// does not know (a file of an older version), or, with `--identity
     /// headers`, whose header key it never keeps: their bodies are read
-    /// once to learn it, since only unpaired messages may need it.
+    /// once to learn it, since only unpaired messages may need it. Filled
+    /// by [`read_both`] where `learning`, once the pairs are known.
     pub(super) learn: HashSet<Uid>,
-    pub(super) remembered: HashMap<Uid, Remembered<'r>>,
+    pub(super) learning: bool,
     /// Only the changed subset of the mailbox ([`super::subset`]): the
     /// status keeps the server's EXISTS.
     pub(super) partial: bool,
@@ -109,15 +173,17 @@ pub(super) struct Listed<'r> {
 /// Where the mailbox was read ahead (`ahead`), that answer is the open's
 /// and its history's; where it cannot serve (not read by its history, or
 /// the history does not add up) the mailbox is asked again alone.
-async fn list_side<'r>(
+#[allow(clippy::too_many_arguments)] // the side's inputs, as list_sides holds them
+async fn list_side(
     conn: &mut Connection,
     pairing: &MailboxPairing,
     side: Side,
-    record: Option<&'r MailboxRecord>,
+    record: Option<&MailboxRecord>,
+    rows: CacheRows<'_>,
     reading: &Reading,
     listed: Option<ListedStatus>,
     ahead: Option<&SideAhead>,
-) -> Result<Option<Listed<'r>>, String> {
+) -> Result<Option<Listed>, String> {
     let Some(wire) = &pairing.wire[side.index()] else {
         return Ok(None);
     };
@@ -169,18 +235,16 @@ async fn list_side<'r>(
     let judgement = judge_status(saved, &status, can_history);
     if unchanged.is_some() && !(judgement.history && judgement.evidence.is_healthy()) {
         // Cannot be: the watermarks are the saved ones. Read it as usual.
-        return Box::pin(list_side(conn, pairing, side, record, reading, None, None)).await;
+        return Box::pin(list_side(
+            conn, pairing, side, record, rows, reading, None, None,
+        ))
+        .await;
     }
     if ahead.is_some() && !judgement.history {
         // Read in full: asked again alone, on a session that holds it.
-        let again = list_side(conn, pairing, side, record, reading, listed, None);
+        let again = list_side(conn, pairing, side, record, rows, reading, listed, None);
         return Box::pin(again).await;
     }
-    let remembered = match record {
-        Some(r) => remembered(&r.cache[side.index()], status.uidvalidity, reading.headers),
-        None => HashMap::new(),
-    };
-
     let mut evidence = judgement.evidence.clone();
     let mut path = ListingPath {
         path: "full".into(),
@@ -188,6 +252,20 @@ async fn list_side<'r>(
     };
     let mut read = None;
     if let (true, Some(saved)) = (judgement.history, saved) {
+        // The history is read against every row of the side's cache.
+        let loaded = match rows {
+            CacheRows::File(snapshot, mailbox) => Some(
+                (snapshot.side_cache(mailbox, side))
+                    .map_err(|e| format!("the snapshot's cache could not be read: {e}"))?,
+            ),
+            _ => None,
+        };
+        let cache = match (rows, &loaded) {
+            (CacheRows::Loaded(cache), _) => cache,
+            (_, Some(loaded)) => loaded,
+            _ => &SideCache::default(),
+        };
+        let remembered = remembered(cache, status.uidvalidity, reading.headers);
         let modseq = saved.highestmodseq.unwrap_or_default();
         let changes = match unchanged {
             Some(_) => Changes {
@@ -227,15 +305,22 @@ async fn list_side<'r>(
                     .filter(|u| !present.contains(u))
                     .copied()
                     .collect();
-                read = Some((rebuilt, changed, gone));
+                read = Some((
+                    records_from(rebuilt, &remembered, reading.verify),
+                    changed,
+                    gone,
+                ));
             }
             // The cache lacks messages the mailbox holds (a copy skipped
             // or cut short before its row was written): read it as usual.
             Err(_) if unchanged.is_some() => {
-                return Box::pin(list_side(conn, pairing, side, record, reading, None, None)).await;
+                return Box::pin(list_side(
+                    conn, pairing, side, record, rows, reading, None, None,
+                ))
+                .await;
             }
             Err(_) if ahead.is_some() => {
-                let again = list_side(conn, pairing, side, record, reading, listed, None);
+                let again = list_side(conn, pairing, side, record, rows, reading, listed, None);
                 return Box::pin(again).await;
             }
             Err(why) => {
@@ -243,7 +328,7 @@ async fn list_side<'r>(
             }
         }
     }
-    let (listing, changed, gone) = match read {
+    let (records, changed, gone) = match read {
         Some(r) => r,
         None => {
             let listed = conn.fetch_all_meta().await.map_err(err)?;
@@ -254,84 +339,74 @@ async fn list_side<'r>(
                     status.exists
                 ));
             }
-            if evidence.is_healthy() {
-                if let Some(sign) =
-                    saved.and_then(|s| regression_in_listing(s.uidnext, &remembered, &listed))
-                {
-                    path.reason = format!("regressed: {sign}");
-                    evidence = Evidence::Restored(sign);
-                }
+            // Matched to the cache rows as they are read, in UID order:
+            // a listed message that shows the side restored untrusts them
+            // all, and a restored side's rows vouch for nothing (it
+            // reuses UIDs).
+            let how = Matching {
+                side,
+                uidvalidity: status.uidvalidity,
+                saved_uidnext: saved.map(|s| s.uidnext).filter(|_| evidence.is_healthy()),
+                trust: !evidence.is_restored(),
+                headers: reading.headers,
+                verify: reading.verify,
+            };
+            let joined = join(listed, rows, how)?;
+            if let Some(sign) = joined.regression {
+                path.reason = format!("regressed: {sign}");
+                evidence = Evidence::Restored(sign);
             }
-            // A restored side reuses UIDs: its cached fingerprints cannot be trusted.
-            let trust_cache = !evidence.is_restored();
-            let present: HashSet<Uid> = listed.iter().map(|m| m.uid).collect();
-            let gone = remembered
-                .keys()
-                .filter(|u| !present.contains(u))
-                .copied()
-                .collect();
-            let mut changed = std::collections::HashSet::new();
-            let rebuilt = listed
-                .into_iter()
-                .map(|m| {
-                    let known = remembered.get(&m.uid).filter(|r| {
-                        trust_cache
-                            && r.internal_date.unix() == m.internal_date.unix()
-                            && (!r.size_is_evidence || r.size == m.size)
-                    });
-                    if known.is_none_or(|r| r.flags != &m.flags) {
-                        changed.insert(m.uid);
-                    }
-                    let fp = known.map(|r| r.fingerprint);
-                    (m, fp)
-                })
-                .collect();
-            (rebuilt, changed, gone)
+            (joined.records, joined.changed, joined.gone)
         }
     };
-    crate::progress::listed(listing.len());
-    let paired: HashSet<Uid> = record
-        .map(|r| r.pairs.iter().map(|p| p.uid[side.index()]).collect())
-        .unwrap_or_default();
-    // (Not where the mailbox was left unselected: nothing changed there.)
-    let learn = listing
-        .iter()
-        .filter(|_| unchanged.is_none())
-        .filter(|(m, fp)| {
-            fp.is_some()
-                && !paired.contains(&m.uid)
-                && remembered
-                    .get(&m.uid)
-                    .is_some_and(|r| r.normalised.is_none() || reading.headers)
-        })
-        .map(|(m, _)| m.uid)
-        .collect();
+    crate::progress::listed(records.messages.len());
     Ok(Some(Listed {
         wire: wire.clone(),
         status,
         evidence,
         path,
-        listing,
+        records,
         changed,
         gone,
-        learn,
-        remembered,
+        learn: HashSet::new(),
+        // (Not where the mailbox was left unselected: nothing changed there.)
+        learning: unchanged.is_none(),
         partial: false,
         ahead: ahead.map(|a| a.hashed.clone()).unwrap_or_default(),
     }))
+}
+
+/// The cached records no pair holds whose normalised fingerprint the
+/// cache does not know (or, with `headers`, all cached records no pair
+/// holds): see [`Listed::learn`].
+fn to_learn(records: &Records, pairs: &[PairRecord], side: Side, headers: bool) -> HashSet<Uid> {
+    let candidates = || {
+        (records.messages.iter().zip(&records.state))
+            .filter(|(m, state)| **state & CACHED != 0 && (!m.normalised.is_known() || headers))
+            .map(|(m, _)| m.uid)
+    };
+    // The pairs' UIDs only where some record may need learning.
+    if candidates().next().is_none() {
+        return HashSet::new();
+    }
+    let paired: HashSet<Uid> = pairs.iter().map(|p| p.uid[side.index()]).collect();
+    candidates().filter(|uid| !paired.contains(uid)).collect()
 }
 
 /// The watermarks the snapshot saved for `side` of the mailbox.
 fn saved_watermark(record: Option<&MailboxRecord>, side: Side) -> Option<Watermark> {
     let r = record?;
     let s = r.sides[side.index()].as_ref()?;
-    // A UID the snapshot knows must stay below UIDNEXT.
+    // A UID the snapshot knows must stay below UIDNEXT: the index row says
+    // which (a record loaded without its cache holds few rows), or the
+    // rows of a record made whole in memory.
     let known = r.cache[side.index()]
         .keys()
         .filter(|(uv, _)| *uv == s.uidvalidity)
         .map(|(_, uid)| uid.saturating_add(1))
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .max(r.known_uidnext[side.index()]);
     Some(Watermark {
         uidvalidity: s.uidvalidity,
         uidnext: s.uidnext,
@@ -464,7 +539,7 @@ pub(super) fn unchanged_since_saved(
 /// [`defer_bodies`]) and get no cache row here — the copy records them.
 pub(super) async fn read_side(
     conn: &mut Connection,
-    listed: Result<Option<Listed<'_>>, String>,
+    listed: Result<Option<Listed>, String>,
     reading: &Reading,
     defer: bool,
 ) -> Result<Option<SideRead>, String> {
@@ -476,28 +551,35 @@ pub(super) async fn read_side(
         status,
         evidence,
         path,
-        listing,
+        records,
         changed,
         gone,
         learn,
-        remembered,
+        learning: _,
         partial,
         ahead,
     } = listed;
-    let listed_len = listing.len();
-    // Bodies never seen before; with --verify, every body. Those read
-    // ahead are not read again: their fingerprints go in below.
-    let to_read: Vec<(Uid, u32)> = listing
-        .iter()
-        .filter(|(m, fp)| reading.verify || fp.is_none() || learn.contains(&m.uid))
+    // The records were made as the listing was matched to the cache (a
+    // record per message, its cached fingerprint and normalised one where
+    // `state` says so), so the listing is not held beside them and their
+    // fingerprints; the bodies' fingerprints go into them as they are
+    // hashed (no map of them beside: [`Hashing`]).
+    let Records {
+        mut messages,
+        mut state,
+        recalled,
+    } = records;
+    let listed_len = messages.len();
+    // Bodies never seen before; with --verify, every body.
+    let to_read: Vec<(Uid, u32)> = (messages.iter().zip(&state))
+        .filter(|(m, state)| reading.verify || **state & CACHED == 0 || learn.contains(&m.uid))
         .filter(|_| !defer)
         .map(|(m, _)| (m.uid, m.size))
         .collect();
     let (ahead, to_read): (Vec<_>, Vec<_>) = {
-        let hashed: HashMap<Uid, Hashed> = ahead.into_iter().collect();
+        let mut hashed: HashMap<Uid, Hashed> = ahead.into_iter().collect();
         let mut taken = Vec::new();
         let mut rest = Vec::with_capacity(to_read.len());
-        let mut hashed = hashed;
         for (uid, size) in to_read {
             match hashed.remove(&uid) {
                 Some(h) => taken.push((uid, h)),
@@ -506,28 +588,10 @@ pub(super) async fn read_side(
         }
         (taken, rest)
     };
-    // The listing becomes the records it ends as before the bodies are
-    // read, so that it is not held beside them and their fingerprints: a
-    // record per message, its cached fingerprint where `state` says so.
-    // The bodies' fingerprints go into the records as they are hashed (no
-    // map of them beside: [`Records`]).
-    let mut state = Vec::with_capacity(listing.len());
-    let mut messages: Vec<MessageMeta> = Vec::with_capacity(listing.len());
-    for (m, fp) in listing {
-        state.push(if fp.is_some() { CACHED } else { 0 });
-        messages.push(MessageMeta {
-            uid: m.uid,
-            size: m.size,
-            internal_date: m.internal_date,
-            flags: m.flags,
-            fingerprint: fp.unwrap_or(Fingerprint([0; 32])),
-            normalised: crate::model::Normalised::UNKNOWN,
-        });
-    }
     let verify = reading.verify;
     let mut damaged = BTreeSet::new();
     let mut headers = BTreeMap::new();
-    let mut records = Records {
+    let mut records = Hashing {
         index: uid_index(&messages),
         messages: &mut messages,
         state: &mut state,
@@ -589,11 +653,11 @@ pub(super) async fn read_side(
             }
             (false, false) if undeliverable.contains(&m.uid) => {
                 unreadable.push(m.uid);
-                match remembered.get(&m.uid) {
+                match recalled.binary_search_by_key(&m.uid, |(uid, _, _)| *uid) {
                     // Known under this UID, its size since changed (a file
                     // cut short): with --verify it is what it was, broken,
                     // so its partner can replace it.
-                    Some(r) if verify => m.fingerprint = r.fingerprint,
+                    Ok(at) if verify => m.set_fingerprints(recalled[at].1, recalled[at].2),
                     // Never read: left out (it can be neither compared nor
                     // copied), reported.
                     _ => continue,
@@ -601,13 +665,6 @@ pub(super) async fn read_side(
             }
             // A body that vanished between listing and fetch: the message is gone.
             (false, false) => continue,
-        }
-        if !fresh {
-            let normalised = remembered
-                .get(&m.uid)
-                .filter(|r| r.fingerprint == m.fingerprint)
-                .and_then(|r| r.normalised);
-            m.normalised = crate::model::Normalised::of(&m.fingerprint, normalised);
         }
         let uid = m.uid;
         let learnt = learn.contains(&uid) && !verify && m.normalised.is_known();
@@ -652,8 +709,6 @@ pub(super) async fn read_side(
     }))
 }
 
-/// [`Records`]' state of a record: its fingerprint came from the cache.
-const CACHED: u8 = 1;
 /// A body was hashed for it (taken or not).
 const ARRIVED: u8 = 2;
 /// Its fingerprints are the ones its body hashed to now.
@@ -663,7 +718,7 @@ const FRESH: u8 = 4;
 /// written into its record as it is hashed, with what the hash means for
 /// a record the cache vouched for (read again under --verify, or to learn
 /// its normalised fingerprint).
-struct Records<'a> {
+struct Hashing<'a> {
     messages: &'a mut [MessageMeta],
     state: &'a mut [u8],
     /// (UID, position), sorted, where the records are not in UID order.
@@ -676,7 +731,7 @@ struct Records<'a> {
     headers: &'a mut BTreeMap<Uid, HeaderKey>,
 }
 
-/// [`Records`]' index: (UID, position), sorted, where the records are not
+/// [`Hashing`]' index: (UID, position), sorted, where the records are not
 /// in UID order (None: they are, and are searched as they are).
 fn uid_index(messages: &[MessageMeta]) -> Option<Vec<(Uid, u32)>> {
     (!messages.is_sorted_by_key(|m| m.uid)).then(|| {
@@ -688,7 +743,7 @@ fn uid_index(messages: &[MessageMeta]) -> Option<Vec<(Uid, u32)>> {
     })
 }
 
-impl Records<'_> {
+impl Hashing<'_> {
     fn at(&self, uid: Uid) -> Option<usize> {
         match &self.index {
             Some(index) => {
@@ -721,7 +776,7 @@ impl Records<'_> {
     }
 }
 
-impl Extend<(Uid, Hashed)> for Records<'_> {
+impl Extend<(Uid, Hashed)> for Hashing<'_> {
     fn extend<I: IntoIterator<Item = (Uid, Hashed)>>(&mut self, iter: I) {
         for (uid, hashed) in iter {
             self.put(uid, hashed);
@@ -729,7 +784,7 @@ impl Extend<(Uid, Hashed)> for Records<'_> {
     }
 }
 
-impl Sink for Records<'_> {
+impl Sink for Hashing<'_> {
     fn has(&self, uid: Uid) -> bool {
         self.at(uid).is_some_and(|i| self.state[i] & ARRIVED != 0)
     }

@@ -18,6 +18,7 @@
 
 use super::ahead::SideAhead;
 use super::evidence::regression_of;
+use super::join::records_from;
 use super::side::{
     healthy_history, read_side, remembered, unchanged_since_saved, Listed, SideRead,
 };
@@ -180,12 +181,12 @@ async fn history(
 /// cache's fingerprint, size and date where it knows the UID), and the
 /// partners on this side of every pair the subset holds that are neither
 /// changed nor gone here (the cache's rows, unchanged since the mark).
-fn subset_side<'r>(
+fn subset_side(
     h: History,
     side: Side,
-    record: &'r MailboxRecord,
+    record: &MailboxRecord,
     marks: &[SettledMark; 2],
-) -> Option<Listed<'r>> {
+) -> Option<Listed> {
     let i = side.index();
     let uidvalidity = h.status.uidvalidity;
     let remembered = remembered(&record.cache[i], uidvalidity, false);
@@ -258,11 +259,11 @@ fn subset_side<'r>(
             path: "history".into(),
             reason,
         },
-        listing,
+        records: records_from(listing, &remembered, false),
         changed,
         gone,
         learn: HashSet::new(),
-        remembered,
+        learning: false,
         partial: true,
         ahead: h.ahead,
     })

@@ -15,7 +15,7 @@ use super::{
     PendingIntent, SettledMark, SideCache, SideRecord, SnapshotState, Tombstone,
 };
 use crate::fingerprint::NORMALISATION_VERSION;
-use crate::model::{Fingerprint, InternalDate, PairLevel, Side};
+use crate::model::{Fingerprint, InternalDate, PairLevel, Side, Uid};
 use rusqlite::{Connection, Row};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +32,16 @@ pub fn rows_read() -> u64 {
 /// Adds `rows` to the process's count.
 pub(super) fn count(rows: u64) {
     ROWS_READ.fetch_add(rows, Ordering::Relaxed);
+}
+
+/// Cache rows this process has loaded whole into memory, a side's cache
+/// at a time ([`mailbox`], [`side_cache`]); a full listing matched to the
+/// rows as they are read ([`each_cached`]) holds none (`-v` prints it).
+static ROWS_HELD: AtomicU64 = AtomicU64::new(0);
+
+/// The cache rows this process has held whole so far (see [`ROWS_HELD`]).
+pub fn rows_held() -> u64 {
+    ROWS_HELD.load(Ordering::Relaxed)
 }
 
 /// Every mailbox with its watermarks, pairs and fingerprint cache.
@@ -69,11 +79,110 @@ pub fn mailbox(
     name: &str,
     read: &mut u64,
 ) -> rusqlite::Result<Option<MailboxRecord>> {
+    named_then(conn, o, name, read, fill)
+}
+
+/// The mailbox `name`'s own row, then the rest `then` reads into it.
+fn named_then(
+    conn: &Connection,
+    o: Orientation,
+    name: &str,
+    read: &mut u64,
+    then: fn(&Connection, Orientation, i64, &mut MailboxRecord, &mut u64) -> rusqlite::Result<()>,
+) -> rusqlite::Result<Option<MailboxRecord>> {
     let Some((id, mut record)) = mailbox_named(conn, o, name, read)? else {
         return Ok(None);
     };
-    fill(conn, o, id, &mut record, read)?;
+    then(conn, o, id, &mut record, read)?;
     Ok(Some(record))
+}
+
+/// One mailbox without a row per message: its row and tombstones, and of
+/// the cache only the rows of pending expunges (which the decision takes
+/// as they are); its pairs come with [`pairs_of`], a side's cache rows
+/// where they are needed, with [`each_cached`] or [`side_cache`]. None
+/// where the snapshot does not know it.
+pub fn mailbox_lean(
+    conn: &Connection,
+    o: Orientation,
+    name: &str,
+    read: &mut u64,
+) -> rusqlite::Result<Option<MailboxRecord>> {
+    named_then(conn, o, name, read, |conn, o, id, record, read| {
+        // Answered from the partial index of rows with a status.
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {CACHE_COLUMNS} FROM message WHERE +mailbox = ?1 AND status = ?2"
+        ))?;
+        let pending = MessageStatus::PendingExpunge.as_sql();
+        let entries = by_side(stmt.query(rusqlite::params![id, pending])?, o, read)?;
+        record.cache = entries.map(SideCache::from_entries);
+        record.tombstones = tombstones(conn, id, read)?;
+        Ok(())
+    })
+}
+
+/// The pairs of mailbox `name`, in UID order (none where the snapshot
+/// does not know it).
+pub fn pairs_of(
+    conn: &Connection,
+    o: Orientation,
+    name: &str,
+    read: &mut u64,
+) -> rusqlite::Result<Vec<PairRecord>> {
+    let record = named_then(conn, o, name, read, pairs)?;
+    Ok(record.map(|r| r.pairs).unwrap_or_default())
+}
+
+/// The cache rows of one side of mailbox `name` under `uidvalidity`, in
+/// UID order (the primary key's), each handed to `f` as it is read and
+/// none kept. Nothing where the snapshot does not know the mailbox.
+pub fn each_cached(
+    conn: &Connection,
+    o: Orientation,
+    name: &str,
+    side: Side,
+    uidvalidity: u32,
+    read: &mut u64,
+    f: &mut dyn FnMut(Uid, &CachedMessage),
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CACHE_COLUMNS} FROM message
+         WHERE mailbox = (SELECT id FROM mailbox WHERE name = ?1) AND side = ?2 AND uidvalidity = ?3
+         ORDER BY uid"
+    ))?;
+    let stored = super::schema::side_text(o.side(side));
+    let mut rows = stmt.query(rusqlite::params![name, stored, uidvalidity])?;
+    while let Some(row) = rows.next()? {
+        *read += 1;
+        let (_, ((_, uid), cached)) = cache_row(row, o)?;
+        f(uid, &cached);
+    }
+    Ok(())
+}
+
+/// One side's whole cache of mailbox `name` (every UIDVALIDITY), loaded:
+/// for a side rebuilt from its change history, which starts from every
+/// row.
+pub fn side_cache(
+    conn: &Connection,
+    o: Orientation,
+    name: &str,
+    side: Side,
+    read: &mut u64,
+) -> rusqlite::Result<SideCache> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CACHE_COLUMNS} FROM message
+         WHERE mailbox = (SELECT id FROM mailbox WHERE name = ?1) AND side = ?2"
+    ))?;
+    let stored = super::schema::side_text(o.side(side));
+    let mut rows = stmt.query(rusqlite::params![name, stored])?;
+    let mut entries = Vec::new();
+    while let Some(row) = rows.next()? {
+        *read += 1;
+        entries.push(cache_row(row, o)?.1);
+    }
+    ROWS_HELD.fetch_add(entries.len() as u64, Ordering::Relaxed);
+    Ok(SideCache::from_entries(entries))
 }
 
 /// One mailbox's own row, by name: its id and its record without pairs,
@@ -127,6 +236,44 @@ fn fill(
     record: &mut MailboxRecord,
     read: &mut u64,
 ) -> rusqlite::Result<()> {
+    pairs(conn, o, id, record, read)?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CACHE_COLUMNS} FROM message WHERE mailbox = ?1"
+    ))?;
+    let entries = by_side(stmt.query([id])?, o, read)?;
+    ROWS_HELD.fetch_add(
+        (entries[0].len() + entries[1].len()) as u64,
+        Ordering::Relaxed,
+    );
+    record.cache = entries.map(SideCache::from_entries);
+
+    record.tombstones = tombstones(conn, id, read)?;
+    Ok(())
+}
+
+/// The cache rows `rows` (of [`CACHE_COLUMNS`]) gives, per side.
+fn by_side(
+    mut rows: rusqlite::Rows<'_>,
+    o: Orientation,
+    read: &mut u64,
+) -> rusqlite::Result<[Vec<CacheEntry>; 2]> {
+    let mut entries: [Vec<_>; 2] = Default::default();
+    while let Some(row) = rows.next()? {
+        *read += 1;
+        let (side, entry) = cache_row(row, o)?;
+        entries[side.index()].push(entry);
+    }
+    Ok(entries)
+}
+
+/// A mailbox's pairs, into its record, in UID order.
+fn pairs(
+    conn: &Connection,
+    o: Orientation,
+    id: i64,
+    record: &mut MailboxRecord,
+    read: &mut u64,
+) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {PAIR_COLUMNS} FROM pair WHERE mailbox = ?1"
     ))?;
@@ -138,20 +285,6 @@ fn fill(
     // The file's pair order depends on its orientation; the run's must not.
     record.pairs.sort_by_key(|p| p.uid);
     record.pairs.shrink_to_fit(); // held while both servers are listed
-
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {CACHE_COLUMNS} FROM message WHERE mailbox = ?1"
-    ))?;
-    let mut rows = stmt.query([id])?;
-    let mut entries: [Vec<_>; 2] = Default::default();
-    while let Some(row) = rows.next()? {
-        *read += 1;
-        let (side, entry) = cache_row(row, o)?;
-        entries[side.index()].push(entry);
-    }
-    record.cache = entries.map(SideCache::from_entries);
-
-    record.tombstones = tombstones(conn, id, read)?;
     Ok(())
 }
 

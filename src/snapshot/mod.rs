@@ -82,6 +82,13 @@ pub fn rows_read() -> u64 {
     load::rows_read()
 }
 
+/// Cache rows this process has loaded whole into memory so far (`-v`:
+/// "snapshot: N cache rows held"); rows matched as they are read
+/// ([`Snapshot::each_cached`]) are not held.
+pub fn rows_held() -> u64 {
+    load::rows_held()
+}
+
 impl Snapshot {
     /// Opens (creating with mode 0600 if absent) and locks the file. Refuses
     /// a file locked by another run (`Locked`), a file made for other
@@ -125,6 +132,51 @@ impl Snapshot {
         self.read_counted(
             || format!("loading mailbox {mailbox:?}"),
             |conn, o, read| load::mailbox(conn, o, mailbox, read),
+        )
+    }
+
+    /// One mailbox without a row per message (but its pending expunges):
+    /// its row and tombstones; its pairs come with [`Snapshot::load_pairs`],
+    /// a side's cache rows with [`Snapshot::each_cached`] or
+    /// [`Snapshot::side_cache`], where the run needs them. None where the
+    /// snapshot does not know it.
+    pub fn load_mailbox_lean(&self, mailbox: &str) -> Result<Option<MailboxRecord>, SnapshotError> {
+        self.read_counted(
+            || format!("loading mailbox {mailbox:?}"),
+            |conn, o, read| load::mailbox_lean(conn, o, mailbox, read),
+        )
+    }
+
+    /// The pairs of `mailbox`, in UID order.
+    pub fn load_pairs(&self, mailbox: &str) -> Result<Vec<PairRecord>, SnapshotError> {
+        self.read_counted(
+            || format!("loading the pairs of mailbox {mailbox:?}"),
+            |conn, o, read| load::pairs_of(conn, o, mailbox, read),
+        )
+    }
+
+    /// Hands `f` the cache rows of `side` of `mailbox` under `uidvalidity`
+    /// in UID order as they are read, keeping none: a full listing is
+    /// matched to them row by row.
+    pub fn each_cached(
+        &self,
+        mailbox: &str,
+        side: Side,
+        uidvalidity: u32,
+        mut f: impl FnMut(Uid, &CachedMessage),
+    ) -> Result<(), SnapshotError> {
+        self.read_counted(
+            || format!("reading the cache of mailbox {mailbox:?} on side {side}"),
+            |conn, o, read| load::each_cached(conn, o, mailbox, side, uidvalidity, read, &mut f),
+        )
+    }
+
+    /// One side's whole cache of `mailbox`, loaded (empty where the
+    /// snapshot does not know the mailbox).
+    pub fn side_cache(&self, mailbox: &str, side: Side) -> Result<SideCache, SnapshotError> {
+        self.read_counted(
+            || format!("loading the cache of mailbox {mailbox:?} on side {side}"),
+            |conn, o, read| load::side_cache(conn, o, mailbox, side, read),
         )
     }
 
