@@ -79,7 +79,7 @@ impl Pool {
     /// Opens the first lane (both sides at once). On failure, the error of
     /// each side that failed.
     pub async fn connect(endpoints: &[ConnectSpec; 2], size: u32) -> Result<Pool, Vec<ImapError>> {
-        let lane = open_lane(endpoints, Connection::connect_listing).await?;
+        let lane = open_lane(endpoints, Login::First).await?;
         Ok(Pool {
             endpoints: endpoints.clone(),
             lanes: vec![lane],
@@ -95,7 +95,8 @@ impl Pool {
         let wanted = self.size.min(mailboxes);
         let have = self.lanes.len() + self.opening.len();
         for _ in have..wanted {
-            self.opening.push(spawn_lane(&self.endpoints));
+            self.opening
+                .push(spawn_lane(&self.endpoints, self.enables()));
         }
     }
 
@@ -103,6 +104,12 @@ impl Pool {
     /// does what must be done in order (subscriptions, mailbox deletions).
     pub fn first(&mut self) -> &mut Lane {
         &mut self.lanes[0]
+    }
+
+    /// What the first lane's logins called for enabling, per side: a
+    /// further lane sends it in its login's flight.
+    fn enables(&self) -> [Option<&'static str>; 2] {
+        Side::BOTH.map(|side| self.lanes[0][side.index()].enable_wanted())
     }
 
     /// A connection that died, and why, if one did.
@@ -177,6 +184,7 @@ impl Pool {
         let opened: RefCell<Vec<Lane>> = RefCell::new(Vec::new());
         let refusals: RefCell<Vec<ImapError>> = RefCell::new(Vec::new());
         let endpoints = &self.endpoints;
+        let enables = self.enables();
         let wanted = self.size.min(count).max(1);
         let to_open = wanted.saturating_sub(self.lanes.len());
         let opening = RefCell::new(std::mem::take(&mut self.opening));
@@ -209,7 +217,7 @@ impl Pool {
                             if queue.borrow().len() == 0 || !refusals.borrow().is_empty() {
                                 return;
                             }
-                            spawn_lane(endpoints)
+                            spawn_lane(endpoints, enables)
                         }
                     };
                     // Every item taken before it is open: kept, still
@@ -278,19 +286,34 @@ impl Pool {
 }
 
 /// [`open_lane`] on a task of its own.
-fn spawn_lane(endpoints: &[ConnectSpec; 2]) -> Opening {
+fn spawn_lane(endpoints: &[ConnectSpec; 2], enables: [Option<&'static str>; 2]) -> Opening {
     let endpoints = endpoints.clone();
-    tokio::spawn(async move { open_lane(&endpoints, Connection::connect).await })
+    tokio::spawn(async move { open_lane(&endpoints, Login::Again(enables)).await })
 }
 
-/// Opens one session to each side, both at once, with `connect` (the
-/// first lane lists the trees first: [`Connection::connect_listing`]); a
-/// session opened while the other side failed is logged out.
-async fn open_lane(
-    endpoints: &[ConnectSpec; 2],
-    connect: impl AsyncFn(&ConnectSpec) -> Result<Connection, ImapError>,
-) -> Result<Lane, Vec<ImapError>> {
-    let (a, b) = tokio::join!(connect(&endpoints[0]), connect(&endpoints[1]));
+/// How a lane's sessions log in.
+#[derive(Clone, Copy)]
+enum Login {
+    /// The run's first lane: its first command lists the trees
+    /// ([`Connection::connect_listing`]).
+    First,
+    /// A further lane: each side's ENABLE, as the first lane's login
+    /// called for it, rides in the login's flight
+    /// ([`Connection::connect_again`]).
+    Again([Option<&'static str>; 2]),
+}
+
+async fn log_in(spec: &ConnectSpec, login: Login) -> Result<Connection, ImapError> {
+    match login {
+        Login::First => Connection::connect_listing(spec).await,
+        Login::Again(enables) => Connection::connect_again(spec, enables[spec.side.index()]).await,
+    }
+}
+
+/// Opens one session to each side, both at once; a session opened while
+/// the other side failed is logged out.
+async fn open_lane(endpoints: &[ConnectSpec; 2], login: Login) -> Result<Lane, Vec<ImapError>> {
+    let (a, b) = tokio::join!(log_in(&endpoints[0], login), log_in(&endpoints[1], login));
     match (a, b) {
         (Ok(a), Ok(b)) => Ok([a, b]),
         (Ok(c), Err(e)) | (Err(e), Ok(c)) => {

@@ -15,7 +15,20 @@ use super::{quote, AuthMethod, ConnectSpec, Limits, TlsMode};
 use std::time::Duration;
 
 /// A session ready for commands, with its capabilities set on the engine.
-pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, ImapError> {
+///
+/// With `enable` (what the run's first session to this server enabled
+/// after its login), the `ENABLE` rides in the login's flight where the
+/// login needs no continuation (`AUTHENTICATE PLAIN` with SASL-IR): a
+/// further session saves the turn. What `* ENABLED` listed is then
+/// returned beside the engine (None when the ENABLE was not sent). A
+/// refused login is still its refusal: the ENABLE behind it is answered
+/// in the not-authenticated state (Dovecot: "ignored") and counts for
+/// nothing.
+pub(crate) async fn open(
+    spec: &ConnectSpec,
+    limits: &Limits,
+    enable: Option<&'static str>,
+) -> Result<(Engine, Option<Vec<String>>), ImapError> {
     let peer = Peer {
         side: spec.side,
         host: spec.host.clone(),
@@ -30,7 +43,7 @@ pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, 
             }
             TlsMode::StartTls | TlsMode::None => Stream::Plain(tcp),
         };
-        return start(spec, limits, peer, stream).await;
+        return start(spec, limits, peer, stream, enable).await;
     };
     if spec.tls != TlsMode::None {
         return Err(ImapError::Tls {
@@ -42,7 +55,8 @@ pub(crate) async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Engine, 
     }
     let tunnel = tunnel::spawn(&peer, tunnel_spec)?;
     let watch = tunnel.watch();
-    match start(spec, limits, peer.clone(), Stream::Tunnel(Box::new(tunnel))).await {
+    let stream = Stream::Tunnel(Box::new(tunnel));
+    match start(spec, limits, peer.clone(), stream, enable).await {
         Ok(engine) => Ok(engine),
         // A refusal, or our own error: the command is fine.
         Err(e @ (ImapError::AuthRefused { .. } | ImapError::No { .. } | ImapError::Bad { .. })) => {
@@ -69,7 +83,8 @@ async fn start(
     limits: &Limits,
     peer: Peer,
     stream: Stream,
-) -> Result<Engine, ImapError> {
+    enable: Option<&'static str>,
+) -> Result<(Engine, Option<Vec<String>>), ImapError> {
     let mut engine = Engine::new(stream, peer.clone(), limits.clone(), 1);
     let greeting = engine.read_greeting().await?;
     let preauth = greeting.cond == Cond::PreAuth;
@@ -122,7 +137,7 @@ async fn start(
             None => capability(&mut engine).await?,
         };
         engine.set_capabilities(caps);
-        return Ok(engine);
+        return Ok((engine, None));
     }
 
     if spec.tunnel.is_some() && spec.password.expose().is_empty() {
@@ -175,11 +190,24 @@ async fn start(
             .text(" ")
             .astring(quote::astring(spec.password.expose().as_bytes()))
     };
+    // The ENABLE rides only behind a login sent whole (no continuation).
+    let inline = spec.auth != AuthMethod::OAuth2
+        && engine.has_capability("AUTH=PLAIN")
+        && engine.has_capability("SASL-IR");
+    let enable = enable.filter(|_| inline);
+    let mut cmds = vec![cmd];
+    if let Some(want) = enable {
+        cmds.push(super::history::enable_command(want).failure_is_an_answer());
+    }
+    let window = cmds.len();
     let mut untagged_caps = None;
+    let mut enabled = Vec::new();
     let done = engine
-        .run_one(cmd, &mut |_, u| {
-            if let Untagged::Capability(c) = u {
-                untagged_caps = Some(c.clone());
+        .run(cmds, window, &mut |i, u| {
+            match (i, u) {
+                (0, Untagged::Capability(c)) => untagged_caps = Some(c.clone()),
+                (1, u) => super::history::note_enabled(&mut enabled, u),
+                _ => {}
             }
             Ok(())
         })
@@ -192,12 +220,17 @@ async fn start(
             ImapError::Bad { text, .. } => refused(format!("BAD {text}")),
             other => other,
         })?;
-    let after = match capabilities_in(&done).or(untagged_caps) {
+    let after = match capabilities_in(&done[0]).or(untagged_caps) {
         Some(c) => c,
         None => capability(&mut engine).await?,
     };
     engine.set_capabilities(after);
-    Ok(engine)
+    // An ENABLE the server refused (NO, BAD) enabled nothing.
+    let enabled = enable.map(|_| match done.get(1) {
+        Some(status) if status.cond == Cond::Ok => enabled,
+        _ => Vec::new(),
+    });
+    Ok((engine, enabled))
 }
 
 /// `AUTHENTICATE PLAIN`, with the initial response inline where SASL-IR is

@@ -1405,3 +1405,92 @@ async fn fake_a_refusal_inside_the_first_flight_fails_only_what_it_answers() {
     c.logout().await;
     server.await.unwrap().unwrap();
 }
+
+// ---- A further session's ENABLE in its login's flight (issue 19) ----
+
+/// The greeting, then the SASL-IR login and the ENABLE read before either
+/// is answered: a client that waited for the login's answer would stall
+/// here until its read timeout.
+fn login_with_enable_behind(enable: &'static str) -> Vec<Step> {
+    vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n"),
+        Step::Expect("A0001 AUTHENTICATE PLAIN AGFsaWNlAGh1bnRlcjI="),
+        Step::Expect(enable),
+    ]
+}
+
+#[tokio::test]
+async fn fake_a_further_session_sends_its_enable_in_the_login_flight() {
+    let mut steps = login_with_enable_behind("A0002 ENABLE QRESYNC\r\n");
+    steps.push(send(
+        "A0001 OK [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC UIDPLUS] Logged in\r\n",
+    ));
+    steps.push(send("* ENABLED QRESYNC\r\nA0002 OK enabled\r\n"));
+    let (port, server) = run_script(steps).await;
+    let spec = spec(port, TlsMode::None);
+    let c = Connection::connect_again_with(&spec, &limits(), Some("QRESYNC"))
+        .await
+        .expect("connect with the ENABLE riding");
+    assert_eq!(c.history_support(), HistorySupport::Qresync);
+    let riding = c.turns();
+    drop(c);
+    server.await.unwrap().unwrap();
+
+    // The same server the usual way: one turn more.
+    let (port, server) = run_script(logged_in_enabling(
+        "ENABLE CONDSTORE QRESYNC UIDPLUS",
+        "A0002 ENABLE QRESYNC\r\n",
+        "* ENABLED QRESYNC\r\n",
+    ))
+    .await;
+    let c = connect_history(port, &limits()).await;
+    assert_eq!(c.history_support(), HistorySupport::Qresync);
+    assert_eq!(c.turns(), riding + 1, "the ENABLE costs a turn of its own");
+    drop(c);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_a_refused_login_with_an_enable_behind_is_the_refusal() {
+    let mut steps = login_with_enable_behind("A0002 ENABLE QRESYNC\r\n");
+    steps.push(send(
+        "A0001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+    ));
+    steps.push(send(
+        "* ENABLED\r\nA0002 OK ENABLE ignored in non-authenticated state.\r\n",
+    ));
+    let (port, server) = run_script(steps).await;
+    let spec = spec(port, TlsMode::None);
+    let e = Connection::connect_again_with(&spec, &limits(), Some("QRESYNC"))
+        .await
+        .err()
+        .expect("a refused login fails the session");
+    assert!(
+        matches!(e, ImapError::AuthRefused { .. }),
+        "a refusal, not {e:?}"
+    );
+    assert!(e.to_string().contains("AUTHENTICATIONFAILED"), "{e}");
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn fake_an_enable_the_login_did_not_call_for_is_asked_again_alone() {
+    // The first session's server enabled QRESYNC; this one, after login,
+    // offers CONDSTORE only and refuses the ENABLE that rode: the session
+    // asks for what its own capabilities call for.
+    let mut steps = login_with_enable_behind("A0002 ENABLE QRESYNC\r\n");
+    steps.push(send(
+        "A0001 OK [CAPABILITY IMAP4rev1 ENABLE CONDSTORE] Logged in\r\n",
+    ));
+    steps.push(send("A0002 BAD unknown capability\r\n"));
+    steps.push(Step::Expect("A0003 ENABLE CONDSTORE\r\n"));
+    steps.push(send("* ENABLED CONDSTORE\r\nA0003 OK enabled\r\n"));
+    let (port, server) = run_script(steps).await;
+    let spec = spec(port, TlsMode::None);
+    let c = Connection::connect_again_with(&spec, &limits(), Some("QRESYNC"))
+        .await
+        .expect("connect");
+    assert_eq!(c.history_support(), HistorySupport::Condstore);
+    drop(c);
+    server.await.unwrap().unwrap();
+}

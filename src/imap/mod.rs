@@ -342,9 +342,45 @@ impl Connection {
         spec: &ConnectSpec,
         limits: &Limits,
     ) -> Result<Connection, ImapError> {
-        let mut conn = Connection::open(spec, limits).await?;
+        let mut conn = Connection::open(spec, limits, None).await?;
         conn.settle().await?;
         Ok(conn)
+    }
+
+    /// [`Connection::connect`] for a further session to a server another
+    /// session of the run has logged in to: `enable` (that session's
+    /// [`Connection::enable_wanted`]) rides in the login's flight, one
+    /// turn less; asked again alone where this login's capabilities want
+    /// something else.
+    pub async fn connect_again(
+        spec: &ConnectSpec,
+        enable: Option<&'static str>,
+    ) -> Result<Connection, ImapError> {
+        let limits = Limits::default().with_test_overrides();
+        Connection::connect_again_with(spec, &limits, enable).await
+    }
+
+    /// [`Connection::connect_again`] with explicit deadlines and caps.
+    pub async fn connect_again_with(
+        spec: &ConnectSpec,
+        limits: &Limits,
+        enable: Option<&'static str>,
+    ) -> Result<Connection, ImapError> {
+        let mut conn = Connection::open(spec, limits, enable).await?;
+        conn.settle().await?;
+        Ok(conn)
+    }
+
+    /// What this session's login called for enabling (`QRESYNC`,
+    /// `CONDSTORE`), whether or not it has been sent yet; None where the
+    /// server offers no ENABLE, or where the session compresses (nothing
+    /// rides in a login's flight ahead of COMPRESS then).
+    pub fn enable_wanted(&self) -> Option<&'static str> {
+        // Where the session compresses, COMPRESS goes first after login.
+        if self.spec.compress && self.engine.has_capability("COMPRESS=DEFLATE") {
+            return None;
+        }
+        history::to_enable(&self.engine).ok()
     }
 
     /// [`Connection::connect`] for a session whose first command is
@@ -352,11 +388,17 @@ impl Connection {
     /// rather than in a turn of its own. Any other first command sends it
     /// alone first.
     pub async fn connect_listing(spec: &ConnectSpec) -> Result<Connection, ImapError> {
-        Connection::open(spec, &Limits::default().with_test_overrides()).await
+        Connection::open(spec, &Limits::default().with_test_overrides(), None).await
     }
 
-    /// Logged in (and compressing), the ENABLE not sent yet.
-    async fn open(spec: &ConnectSpec, limits: &Limits) -> Result<Connection, ImapError> {
+    /// Logged in (and compressing), the ENABLE not sent yet — unless
+    /// `enable` rode in the login's flight and was what this login's
+    /// capabilities call for.
+    async fn open(
+        spec: &ConnectSpec,
+        limits: &Limits,
+        enable: Option<&'static str>,
+    ) -> Result<Connection, ImapError> {
         let fresh;
         let spec = match &spec.token_command {
             Some(source) => {
@@ -368,13 +410,16 @@ impl Connection {
             }
             None => spec,
         };
-        let mut engine = auth::open(spec, limits).await?;
+        let (mut engine, enabled) = auth::open(spec, limits, enable).await?;
         if spec.compress && engine.has_capability("COMPRESS=DEFLATE") {
             engine = commands::compress(engine).await?;
         }
-        let (history, enable) = match history::to_enable(&engine) {
-            Ok(want) => (HistorySupport::None, Some(want)),
-            Err(known) => (known, None),
+        let (history, enable) = match (history::to_enable(&engine), enabled) {
+            (Ok(want), Some(enabled)) if enable == Some(want) => {
+                (history::enabled_history(&engine, &enabled), None)
+            }
+            (Ok(want), _) => (HistorySupport::None, Some(want)),
+            (Err(known), _) => (known, None),
         };
         Ok(Connection {
             engine,
