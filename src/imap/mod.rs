@@ -342,9 +342,7 @@ impl Connection {
         spec: &ConnectSpec,
         limits: &Limits,
     ) -> Result<Connection, ImapError> {
-        let mut conn = Connection::open(spec, limits, None).await?;
-        conn.settle().await?;
-        Ok(conn)
+        Connection::connect_again_with(spec, limits, None).await
     }
 
     /// [`Connection::connect`] for a further session to a server another
@@ -360,7 +358,8 @@ impl Connection {
         Connection::connect_again_with(spec, &limits, enable).await
     }
 
-    /// [`Connection::connect_again`] with explicit deadlines and caps.
+    /// [`Connection::connect_again`] with explicit deadlines and caps
+    /// (with no `enable`, [`Connection::connect_with`]).
     pub async fn connect_again_with(
         spec: &ConnectSpec,
         limits: &Limits,
