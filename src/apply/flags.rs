@@ -86,22 +86,12 @@ impl MailboxRun<'_, '_> {
                 let uidvalidity = self.statuses[side.index()].as_ref().map(|s| s.uidvalidity);
                 self.ids_read[side.index()] = fields.zip(uidvalidity);
             }
-            let answers: Vec<Result<Vec<Uid>, ImapError>> = match answers {
-                Ok(each) => each.into_iter().map(|r| r.map(|o| o.modified)).collect(),
+            let answers: Vec<Result<&Vec<Uid>, &ImapError>> = match &answers {
+                Ok(each) => (each.iter())
+                    .map(|r| r.as_ref().map(|o| &o.modified))
+                    .collect(),
                 // The flight failed as a whole: every delta with that error.
-                Err(e) => {
-                    let text = e.to_string();
-                    let prefix = format!("{peer}: ");
-                    let text = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
-                    let mut each = vec![Err(e)];
-                    each.extend((1..stores.len()).map(|_| {
-                        Err(ImapError::Invalid {
-                            peer: peer.clone(),
-                            detail: text.clone(),
-                        })
-                    }));
-                    each
-                }
+                Err(e) => vec![Err(e); stores.len()],
             };
             // A refusal about the mailbox (read-only, no permission …) is
             // reported once.
@@ -143,11 +133,11 @@ impl MailboxRun<'_, '_> {
                                 self.mb.name,
                                 modified.len()
                             ));
-                            failed_pairs.extend(self.pairs_of(side, &modified));
+                            failed_pairs.extend(self.pairs_of(side, modified));
                         }
                     }
                     Err(e) => {
-                        if refused_by_mailbox(&e) {
+                        if refused_by_mailbox(e) {
                             refused_mailbox = Some(e.to_string());
                         }
                         let what = format!(
